@@ -1,0 +1,40 @@
+//! Everything CI checks, in the order that fails fastest.
+
+use std::process::Command;
+
+use crate::setup::{NIGHTLY, NO_STD_TARGETS};
+use crate::{build_ebpf, cmd, setup};
+
+/// Runs setup, then every check; stops at the first failure.
+pub fn run() -> anyhow::Result<()> {
+    setup::run()?;
+    let root = cmd::workspace_root();
+    let cargo = || {
+        let mut c = Command::new("cargo");
+        c.current_dir(&root);
+        c
+    };
+    cmd::run(cargo().args(["fmt", "--all", "--check"]))?;
+    cmd::run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    build_ebpf::run(true)?;
+    for target in NO_STD_TARGETS {
+        cmd::run(cargo().args([
+            "build",
+            "--locked",
+            "--package",
+            "ipc-core",
+            "--no-default-features",
+            "--target",
+            target,
+        ]))?;
+    }
+    cmd::run(cargo().args(["test", "--workspace", "--locked"]))?;
+    cmd::run(
+        Command::new("cargo")
+            .current_dir(&root)
+            .arg(format!("+{NIGHTLY}"))
+            .args(["miri", "test", "--locked", "--package", "ipc-core", "--lib"]),
+    )?;
+    eprintln!("[ci] all checks passed");
+    Ok(())
+}
