@@ -52,7 +52,10 @@ impl fmt::Display for LayoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::RegionTooSmall { len, needed } => {
-                write!(f, "region of {len} bytes is too small: {needed} bytes needed")
+                write!(
+                    f,
+                    "region of {len} bytes is too small: {needed} bytes needed"
+                )
             }
             Self::Misaligned { align } => write!(f, "region is not aligned to {align} bytes"),
             Self::BadMagic { found } => write!(f, "no ipc-core header (magic {found:#018x})"),
@@ -60,13 +63,19 @@ impl fmt::Display for LayoutError {
                 write!(f, "unsupported ipc-core layout version {found}")
             }
             Self::WrongKind { expected, found } => {
-                write!(f, "region holds structure kind {found}, expected {expected}")
+                write!(
+                    f,
+                    "region holds structure kind {found}, expected {expected}"
+                )
             }
             Self::CapacityNotPowerOfTwo { capacity } => {
                 write!(f, "capacity {capacity} is not a non-zero power of two")
             }
             Self::OutOfRange { field, value } => {
-                write!(f, "header field {field} = {value} points outside the region")
+                write!(
+                    f,
+                    "header field {field} = {value} points outside the region"
+                )
             }
         }
     }

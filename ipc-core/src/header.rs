@@ -103,9 +103,15 @@ pub fn init(region: Region<'_>, request: LayoutRequest) -> Result<Geometry, Layo
     header.version.store(LAYOUT_VERSION, Ordering::Relaxed);
     header.kind.store(request.kind, Ordering::Relaxed);
     header.region_len.store(region_len, Ordering::Relaxed);
-    header.capacity.store(geometry.capacity as u32, Ordering::Relaxed);
-    header.control_offset.store(geometry.control_offset as u32, Ordering::Relaxed);
-    header.data_offset.store(geometry.data_offset as u32, Ordering::Relaxed);
+    header
+        .capacity
+        .store(geometry.capacity as u32, Ordering::Relaxed);
+    header
+        .control_offset
+        .store(geometry.control_offset as u32, Ordering::Relaxed);
+    header
+        .data_offset
+        .store(geometry.data_offset as u32, Ordering::Relaxed);
     header.magic.store(MAGIC, Ordering::Release);
     Ok(geometry)
 }
@@ -257,17 +263,52 @@ mod tests {
     fn attach_names_each_corrupted_field() {
         let cases: [(usize, u32, LayoutError); 6] = [
             (4, 9, LayoutError::UnsupportedVersion { found: 9 }),
-            (8, 3, LayoutError::WrongKind { expected: KIND, found: 3 }),
-            (16, 1000, LayoutError::CapacityNotPowerOfTwo { capacity: 1000 }),
-            (12, 1 << 20, LayoutError::OutOfRange { field: "region_len", value: 1 << 20 }),
-            (20, 8, LayoutError::OutOfRange { field: "control_offset", value: 8 }),
-            (24, 1 << 30, LayoutError::OutOfRange { field: "data_offset", value: 1 << 30 }),
+            (
+                8,
+                3,
+                LayoutError::WrongKind {
+                    expected: KIND,
+                    found: 3,
+                },
+            ),
+            (
+                16,
+                1000,
+                LayoutError::CapacityNotPowerOfTwo { capacity: 1000 },
+            ),
+            (
+                12,
+                1 << 20,
+                LayoutError::OutOfRange {
+                    field: "region_len",
+                    value: 1 << 20,
+                },
+            ),
+            (
+                20,
+                8,
+                LayoutError::OutOfRange {
+                    field: "control_offset",
+                    value: 8,
+                },
+            ),
+            (
+                24,
+                1 << 30,
+                LayoutError::OutOfRange {
+                    field: "data_offset",
+                    value: 1 << 30,
+                },
+            ),
         ];
         for (offset, value, expected) in cases {
             let mut memory = words();
             init(Region::from_slice(&mut memory), REQUEST).unwrap();
             write_u32(&mut memory, offset, value);
-            assert_eq!(attach(Region::from_slice(&mut memory), KIND, 64), Err(expected));
+            assert_eq!(
+                attach(Region::from_slice(&mut memory), KIND, 64),
+                Err(expected)
+            );
         }
     }
 
@@ -279,7 +320,10 @@ mod tests {
         write_u32(&mut memory, 16, 4096);
         assert_eq!(
             attach(Region::from_slice(&mut memory), KIND, 64),
-            Err(LayoutError::OutOfRange { field: "data_offset", value: 256 })
+            Err(LayoutError::OutOfRange {
+                field: "data_offset",
+                value: 256
+            })
         );
     }
 
@@ -294,7 +338,10 @@ mod tests {
         let base = core::ptr::NonNull::from(&mut memory).cast::<u8>();
         // SAFETY: one byte into memory this test owns, well inside its bounds.
         let skewed = unsafe { Region::from_raw(base.add(1), 1024) };
-        assert_eq!(attach(skewed, KIND, 64), Err(LayoutError::Misaligned { align: 4 }));
+        assert_eq!(
+            attach(skewed, KIND, 64),
+            Err(LayoutError::Misaligned { align: 4 })
+        );
     }
 
     #[test]

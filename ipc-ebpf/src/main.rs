@@ -23,8 +23,7 @@ use ipc_ebpf::{
 const MAX_THREADS: u32 = 16384;
 
 #[map]
-static TRACED: HashMap<u32, TracedProcess> =
-    HashMap::with_max_entries(MAX_TRACED_PROCESSES * 4, 0);
+static TRACED: HashMap<u32, TracedProcess> = HashMap::with_max_entries(MAX_TRACED_PROCESSES * 4, 0);
 
 #[map]
 static INFLIGHT: HashMap<u32, InflightSyscall> = HashMap::with_max_entries(MAX_THREADS, 0);
@@ -119,7 +118,10 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
         // SAFETY: `stat` points at a live per-CPU map value; only its u64 fields are touched.
         unsafe {
             add(&raw mut (*stat).count, 1);
-            add(&raw mut (*stat).total_ns, now.wrapping_sub(inflight.start_ns));
+            add(
+                &raw mut (*stat).total_ns,
+                now.wrapping_sub(inflight.start_ns),
+            );
             if ret > 0 {
                 add(&raw mut (*stat).ret_sum, ret as u64);
             } else if ret < 0 {

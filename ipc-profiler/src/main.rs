@@ -1,1 +1,48 @@
-fn main(){}
+//! `ipc-profiler`: measures and explains Linux inter-process communication.
+//!
+//! `bench` runs a mechanism between real processes and reports latency, throughput and CPU cost;
+//! `trace` does the same while eBPF programs break each message's cost down in the kernel.
+
+mod bench;
+mod cli;
+mod environment;
+mod mechanism;
+mod process;
+mod report;
+mod size;
+mod trace;
+mod usage_error;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::usage_error::UsageError;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ipc-profiler: {}", sentence(&error));
+            if error.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// The error and its causes as one line: "what failed: because …".
+fn sentence(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}

@@ -35,7 +35,10 @@ pub fn run(check: bool) -> anyhow::Result<()> {
                 new.len()
             );
         }
-        eprintln!("[build-ebpf] {KEPT_OBJECT} matches its source ({} bytes)", new.len());
+        eprintln!(
+            "[build-ebpf] {KEPT_OBJECT} matches its source ({} bytes)",
+            new.len()
+        );
     } else {
         std::fs::copy(&stripped, &kept)?;
         eprintln!("[build-ebpf] wrote {KEPT_OBJECT}");
@@ -69,10 +72,24 @@ fn build(root: &Path) -> anyhow::Result<PathBuf> {
             .env_remove("RUSTC")
             .env_remove("RUSTC_WRAPPER")
             .args(["build", "--locked", "--release", "-Zbuild-std=core"])
-            .args(["--package", "ipc-ebpf", "--bin", "ipc-ebpf", "--features", "programs"])
-            .args(["--target", "bpfel-unknown-none", "--target-dir", "target/ebpf"]),
+            .args([
+                "--package",
+                "ipc-ebpf",
+                "--bin",
+                "ipc-ebpf",
+                "--features",
+                "programs",
+            ])
+            .args([
+                "--target",
+                "bpfel-unknown-none",
+                "--target-dir",
+                "target/ebpf",
+            ]),
     )
-    .context("building the eBPF programs needs `cargo xtask setup` (nightly, rust-src, bpf-linker)")?;
+    .context(
+        "building the eBPF programs needs `cargo xtask setup` (nightly, rust-src, bpf-linker)",
+    )?;
     Ok(root.join("target/ebpf/bpfel-unknown-none/release/ipc-ebpf"))
 }
 

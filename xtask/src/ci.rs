@@ -15,7 +15,15 @@ pub fn run() -> anyhow::Result<()> {
         c
     };
     cmd::run(cargo().args(["fmt", "--all", "--check"]))?;
-    cmd::run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    cmd::run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     build_ebpf::run(true)?;
     for target in NO_STD_TARGETS {
         cmd::run(cargo().args([

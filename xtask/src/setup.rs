@@ -88,7 +88,13 @@ fn install_rust_pieces() -> anyhow::Result<()> {
     let nightly_components = installed_components(Some(NIGHTLY));
     for component in ["rust-src", "miri"] {
         if !nightly_components.iter().any(|c| c.starts_with(component)) {
-            cmd::run(Command::new("rustup").args(["component", "add", component, "--toolchain", NIGHTLY]))?;
+            cmd::run(Command::new("rustup").args([
+                "component",
+                "add",
+                component,
+                "--toolchain",
+                NIGHTLY,
+            ]))?;
         }
     }
     let stable_components = installed_components(None);

@@ -1,0 +1,105 @@
+//! The latency pattern: the client sends a message, the server echoes it back, and the client
+//! times the round trip. Both processes move the full payload both ways.
+
+use std::time::Instant;
+
+use hdrhistogram::serialization::{Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::cpu_usage::CpuUsage;
+use super::payload::Payload;
+use super::phase::PhaseGate;
+use super::BenchConfig;
+use crate::mechanism::Endpoint;
+
+/// Slot of the echoing process in the tracer's per-process arrays.
+pub const SERVER_SLOT: u32 = 0;
+/// Slot of the timing process.
+pub const CLIENT_SLOT: u32 = 1;
+
+/// Highest round trip the histogram records exactly (60 s); longer ones saturate.
+const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
+
+/// What a worker sends back to the controller.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkerReport {
+    /// Round-trip times in ns (V2-serialized hdrhistogram); only the client has one.
+    pub histogram: Option<Vec<u8>>,
+    /// CPU usage over the measured phase.
+    pub cpu: CpuUsage,
+    /// Wall time of the measured phase, in seconds.
+    pub elapsed_s: f64,
+}
+
+/// The timing side: sends, waits for the echo, verifies it fully.
+pub fn client(
+    endpoint: &mut dyn Endpoint,
+    config: &BenchConfig,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<WorkerReport> {
+    let payload = Payload::new(config.message_size);
+    let mut message = payload.buffer();
+    let mut echo = vec![0u8; config.message_size];
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)?;
+    let total = config.warmup + config.iterations;
+    let mut phase_start = (CpuUsage::now(), Instant::now());
+    for sequence in 0..total {
+        if sequence == config.warmup {
+            // Snapshots stay outside the phase, so the tracer counts only messages.
+            phase_start = (CpuUsage::now(), Instant::now());
+            gate.open(CLIENT_SLOT)?;
+        }
+        payload.stamp(&mut message, sequence);
+        let start = Instant::now();
+        endpoint.send(&message)?;
+        endpoint.recv(&mut echo)?;
+        let round_trip = start.elapsed();
+        payload.verify(&echo, sequence)?;
+        if sequence >= config.warmup {
+            histogram.saturating_record(round_trip.as_nanos().max(1) as u64);
+        }
+    }
+    let end = Instant::now();
+    gate.close(CLIENT_SLOT)?;
+    let cpu_end = CpuUsage::now();
+    let mut serialized = Vec::new();
+    V2Serializer::new()
+        .serialize(&histogram, &mut serialized)
+        .map_err(|e| anyhow::anyhow!("could not serialize the histogram: {e:?}"))?;
+    Ok(WorkerReport {
+        histogram: Some(serialized),
+        cpu: cpu_end.since(&phase_start.0),
+        elapsed_s: (end - phase_start.1).as_secs_f64(),
+    })
+}
+
+/// The echoing side: receives, checks the sequence number, sends the same bytes back.
+pub fn server(
+    endpoint: &mut dyn Endpoint,
+    config: &BenchConfig,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<WorkerReport> {
+    let payload = Payload::new(config.message_size);
+    let mut message = vec![0u8; config.message_size];
+    let total = config.warmup + config.iterations;
+    let mut phase_start = (CpuUsage::now(), Instant::now());
+    for sequence in 0..total {
+        if sequence == config.warmup {
+            // Snapshots stay outside the phase, so the tracer counts only messages.
+            phase_start = (CpuUsage::now(), Instant::now());
+            gate.open(SERVER_SLOT)?;
+        }
+        endpoint.recv(&mut message)?;
+        payload.check_sequence(&message, sequence)?;
+        endpoint.send(&message)?;
+    }
+    let end = Instant::now();
+    gate.close(SERVER_SLOT)?;
+    let cpu_end = CpuUsage::now();
+    Ok(WorkerReport {
+        histogram: None,
+        cpu: cpu_end.since(&phase_start.0),
+        elapsed_s: (end - phase_start.1).as_secs_f64(),
+    })
+}

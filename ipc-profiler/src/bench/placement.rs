@@ -1,0 +1,134 @@
+//! Where the worker processes run: chosen explicitly, reported with every result.
+
+use std::fmt;
+
+use crate::usage_error::{usage_bail, UsageError};
+
+/// How the two processes of a run are placed on CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Both on one CPU.
+    SameCore,
+    /// Each on its own CPU.
+    CrossCore,
+    /// Not pinned.
+    Unpinned,
+}
+
+/// The CPUs each worker is pinned to (`None`: not pinned).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuPlan {
+    /// The placement asked for.
+    pub placement: Placement,
+    /// CPU of the process that starts each round trip.
+    pub client: Option<usize>,
+    /// CPU of the process that answers.
+    pub server: Option<usize>,
+}
+
+impl fmt::Display for CpuPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.placement, self.client, self.server) {
+            (Placement::SameCore, Some(cpu), _) => write!(f, "same-core (cpu {cpu})"),
+            (Placement::CrossCore, Some(a), Some(b)) => write!(f, "cross-core (cpus {a},{b})"),
+            _ => f.write_str("unpinned"),
+        }
+    }
+}
+
+/// Turns a placement and an optional explicit CPU list into a plan, checking the CPUs exist
+/// and this process may use them.
+pub fn resolve(placement: Placement, explicit: &[usize]) -> Result<CpuPlan, UsageError> {
+    let allowed = allowed_cpus();
+    for cpu in explicit {
+        if !allowed.contains(cpu) {
+            usage_bail!(
+                "CPU {cpu} is not available: this process may use CPUs {}",
+                list(&allowed)
+            );
+        }
+    }
+    let cpus = if explicit.is_empty() {
+        &allowed[..]
+    } else {
+        explicit
+    };
+    let plan = match placement {
+        Placement::Unpinned => {
+            if !explicit.is_empty() {
+                usage_bail!("--cpus cannot be used with --placement unpinned");
+            }
+            CpuPlan { placement, client: None, server: None }
+        }
+        Placement::SameCore => {
+            let cpu = *cpus.first().ok_or_else(|| UsageError("no CPU is available".into()))?;
+            CpuPlan { placement, client: Some(cpu), server: Some(cpu) }
+        }
+        Placement::CrossCore => match cpus {
+            [a, b, ..] if a != b => CpuPlan { placement, client: Some(*a), server: Some(*b) },
+            _ => usage_bail!(
+                "cross-core placement needs two different CPUs, but only {} {} available; use --placement same-core",
+                list(cpus),
+                if cpus.len() == 1 { "is" } else { "are" }
+            ),
+        },
+    };
+    Ok(plan)
+}
+
+/// Pins the calling process to `cpu`.
+pub fn pin(cpu: usize) -> std::io::Result<()> {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set)?;
+    Ok(())
+}
+
+fn allowed_cpus() -> Vec<usize> {
+    match rustix::thread::sched_getaffinity(None) {
+        Ok(set) => (0..rustix::thread::CpuSet::MAX_CPU)
+            .filter(|&c| set.is_set(c))
+            .collect(),
+        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    }
+}
+
+fn list(cpus: &[usize]) -> String {
+    cpus.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_cpus_must_exist() {
+        let error = resolve(Placement::CrossCore, &[0, 4095]).unwrap_err();
+        assert!(error.0.contains("CPU 4095 is not available"), "{error}");
+    }
+
+    #[test]
+    fn cross_core_needs_two_distinct_cpus() {
+        let error = resolve(Placement::CrossCore, &[0, 0]).unwrap_err();
+        assert!(error.0.contains("two different CPUs"), "{error}");
+    }
+
+    #[test]
+    fn same_core_puts_both_on_the_first_cpu() {
+        let plan = resolve(Placement::SameCore, &[0]).unwrap();
+        assert_eq!((plan.client, plan.server), (Some(0), Some(0)));
+        assert_eq!(plan.to_string(), "same-core (cpu 0)");
+    }
+
+    #[test]
+    fn unpinned_refuses_a_cpu_list() {
+        assert!(resolve(Placement::Unpinned, &[0]).is_err());
+        assert_eq!(
+            resolve(Placement::Unpinned, &[]).unwrap().to_string(),
+            "unpinned"
+        );
+    }
+}

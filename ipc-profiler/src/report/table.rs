@@ -1,0 +1,146 @@
+//! The table rendering: what a person reads in a terminal.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, Table};
+
+use super::units::{bytes, count, duration_ns};
+use super::{Report, RunResult};
+use crate::size::size_label;
+use crate::trace::Breakdown;
+
+/// The report as tables: latency (fastest first), then each breakdown.
+pub fn render(report: &Report) -> String {
+    let mut out = format!("{}\n\n", report.environment.summary());
+    let mut ran: Vec<&RunResult> = report
+        .results
+        .iter()
+        .filter(|r| r.latency_ns.is_some())
+        .collect();
+    ran.sort_by_key(|r| r.latency_ns.as_ref().map(|l| l.p50));
+    if !ran.is_empty() {
+        out.push_str(&latency_table(&ran).to_string());
+        out.push('\n');
+    }
+    for result in report.results.iter().filter(|r| r.unsupported.is_some()) {
+        out.push_str(&format!(
+            "{} at {}: unsupported: {}\n",
+            result.mechanism,
+            size_label(result.message_size),
+            result.unsupported.as_deref().unwrap_or_default()
+        ));
+    }
+    for result in &ran {
+        if let Some(breakdown) = &result.breakdown {
+            out.push('\n');
+            out.push_str(&breakdown_text(result, breakdown));
+        }
+    }
+    out
+}
+
+fn latency_table(results: &[&RunResult]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "mechanism",
+        "size",
+        "placement",
+        "round trips",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "CPU/msg",
+        "vs fastest",
+    ]);
+    let fastest = results
+        .iter()
+        .filter_map(|r| r.latency_ns.as_ref().map(|l| l.p50))
+        .min()
+        .unwrap_or(1)
+        .max(1);
+    for r in results {
+        let Some(l) = &r.latency_ns else { continue };
+        table.add_row(vec![
+            r.mechanism.clone(),
+            size_label(r.message_size),
+            r.placement.clone(),
+            r.messages.to_string(),
+            duration_ns(l.p50 as f64),
+            duration_ns(l.p90 as f64),
+            duration_ns(l.p99 as f64),
+            duration_ns(l.p999 as f64),
+            duration_ns(l.max as f64),
+            duration_ns(r.cpu.cpu_ns_per_message),
+            format!("{:.2}x", l.p50 as f64 / fastest as f64),
+        ]);
+    }
+    for column in 3..11 {
+        if let Some(c) = table.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
+    let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
+    let mut summary = Table::new();
+    summary.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "per round trip",
+        "syscalls",
+        "kernel time",
+        "user time",
+        "context switches",
+        "off-CPU",
+        "bytes copied",
+    ]);
+    let mut rows: Vec<(&str, &crate::trace::PerMessage)> = vec![("all", &b.per_message)];
+    rows.extend(
+        b.processes
+            .iter()
+            .map(|p| (p.role.as_str(), &p.per_message)),
+    );
+    for (who, m) in rows {
+        summary.add_row(vec![
+            who.to_string(),
+            count(m.syscalls),
+            duration_ns(m.kernel_ns),
+            duration_ns(m.user_ns),
+            optional(m.context_switches, count),
+            optional(m.off_cpu_ns, duration_ns),
+            optional(m.bytes_copied, bytes),
+        ]);
+    }
+    let mut calls = Table::new();
+    calls.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "syscall",
+        "calls/msg",
+        "time/msg",
+        "time/call",
+        "calls",
+        "errors",
+    ]);
+    for s in &b.syscalls {
+        calls.add_row(vec![
+            s.name.clone(),
+            count(s.per_message),
+            duration_ns(s.total_ns as f64 / b.messages.max(1) as f64),
+            duration_ns(s.total_ns as f64 / s.count.max(1) as f64),
+            s.count.to_string(),
+            s.errors.to_string(),
+        ]);
+    }
+    format!(
+        "Where the {} round trips of {} went, {}, {} measured:\n{summary}\n{calls}\n\
+         Tracing overhead: p50 {} untraced, {} traced ({:.2}x). Syscall time includes time \
+         blocked; kernel time excludes time switched out.\n",
+        result.mechanism,
+        size_label(result.message_size),
+        result.placement,
+        b.messages,
+        duration_ns(b.overhead.untraced_p50_ns as f64),
+        duration_ns(b.overhead.traced_p50_ns as f64),
+        b.overhead.ratio,
+    )
+}

@@ -1,0 +1,223 @@
+//! The loaded eBPF object: its programs, attached only for the traced run, and its maps.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use aya::maps::{HashMap, MapData, PerCpuArray};
+use aya::programs::TracePoint;
+use aya::Ebpf;
+use ipc_ebpf::{map_names, offsets, SchedStat, SyscallStat, TracedProcess, SYSCALL_SLOTS};
+
+use super::tracefs;
+
+/// The eBPF object kept in the repository, rebuilt by `cargo xtask build-ebpf`.
+static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../ipc-ebpf/ipc-ebpf.bpf.o");
+
+/// A program of the object and the tracepoint it attaches to.
+struct ProgramSpec {
+    name: &'static str,
+    category: &'static str,
+    event: &'static str,
+    /// Fields it reads at fixed offsets: (field, offset, size).
+    fields: &'static [(&'static str, usize, usize)],
+}
+
+const SYSCALL_PROGRAMS: [ProgramSpec; 2] = [
+    ProgramSpec {
+        name: "sys_enter",
+        category: "raw_syscalls",
+        event: "sys_enter",
+        fields: &[("id", offsets::SYS_ENTER_ID, 8)],
+    },
+    ProgramSpec {
+        name: "sys_exit",
+        category: "raw_syscalls",
+        event: "sys_exit",
+        fields: &[
+            ("id", offsets::SYS_EXIT_ID, 8),
+            ("ret", offsets::SYS_EXIT_RET, 8),
+        ],
+    },
+];
+
+const SCHED_SWITCH: ProgramSpec = ProgramSpec {
+    name: "sched_switch",
+    category: "sched",
+    event: "sched_switch",
+    fields: &[
+        ("prev_pid", offsets::SWITCH_PREV_PID, 4),
+        ("prev_state", offsets::SWITCH_PREV_STATE, 8),
+        ("next_pid", offsets::SWITCH_NEXT_PID, 4),
+    ],
+};
+
+/// Loaded programs and maps. Dropping it detaches every program and frees every map.
+pub struct Tracer {
+    ebpf: Ebpf,
+    tracefs: PathBuf,
+    /// Whether `sched_switch` is available (context switches, off-CPU time).
+    pub sched_available: bool,
+    traced: HashMap<MapData, u32, TracedProcess>,
+}
+
+/// Per-process figures read back from the maps.
+#[derive(Debug, Clone)]
+pub struct SlotCounts {
+    /// Per syscall number (index = number; the last slot collects the rest).
+    pub syscalls: Vec<SyscallStat>,
+    /// Scheduler figures, when `sched_switch` was attached.
+    pub sched: Option<SchedStat>,
+}
+
+impl Tracer {
+    /// Checks privileges and the kernel, and loads the object (nothing is attached yet).
+    pub fn load() -> anyhow::Result<Self> {
+        super::privileges::check()?;
+        let tracefs = tracefs::ensure_mounted()?;
+        for spec in &SYSCALL_PROGRAMS {
+            check_layout(&tracefs, spec)?;
+        }
+        let sched_available = tracefs::has_event(&tracefs, "sched", "sched_switch");
+        if sched_available {
+            check_layout(&tracefs, &SCHED_SWITCH)?;
+        } else {
+            eprintln!("ipc-profiler: sched:sched_switch is missing on this kernel: context switches and off-CPU time are unavailable");
+        }
+        raise_memlock_limit();
+        let mut ebpf = Ebpf::load(OBJECT).map_err(|e| {
+            anyhow::anyhow!("the kernel refused the eBPF object ({e}); is BPF enabled (CONFIG_BPF_SYSCALL) and not locked down?")
+        })?;
+        let traced_map = ebpf
+            .take_map(map_names::TRACED)
+            .context("the object has no TRACED map")?;
+        let traced = HashMap::try_from(traced_map)?;
+        let mut tracer = Self {
+            ebpf,
+            tracefs,
+            sched_available,
+            traced,
+        };
+        for spec in tracer.specs() {
+            let program: &mut TracePoint = tracer
+                .ebpf
+                .program_mut(spec.name)
+                .with_context(|| format!("the object has no program {}", spec.name))?
+                .try_into()?;
+            program
+                .load()
+                .with_context(|| format!("the verifier rejected {}", spec.name))?;
+        }
+        Ok(tracer)
+    }
+
+    fn specs(&self) -> Vec<&'static ProgramSpec> {
+        let mut specs: Vec<&'static ProgramSpec> = SYSCALL_PROGRAMS.iter().collect();
+        if self.sched_available {
+            specs.push(&SCHED_SWITCH);
+        }
+        specs
+    }
+
+    /// Attaches every loaded program to its tracepoint.
+    pub fn attach(&mut self) -> anyhow::Result<()> {
+        for spec in self.specs() {
+            let program: &mut TracePoint = self
+                .ebpf
+                .program_mut(spec.name)
+                .context("program vanished")?
+                .try_into()?;
+            program.attach(spec.category, spec.event).with_context(|| {
+                format!(
+                    "could not attach to tracepoint {}:{} (tracefs at {})",
+                    spec.category,
+                    spec.event,
+                    self.tracefs.display()
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The map of traced processes, for the phase gate.
+    pub fn traced_map(&mut self) -> &mut HashMap<MapData, u32, TracedProcess> {
+        &mut self.traced
+    }
+
+    /// Sums the per-CPU figures of process slot `slot`.
+    pub fn counts(&self, slot: u32) -> anyhow::Result<SlotCounts> {
+        let syscalls: PerCpuArray<&MapData, SyscallStat> = PerCpuArray::try_from(
+            self.ebpf
+                .map(map_names::SYSCALLS)
+                .context("no SYSCALLS map")?,
+        )?;
+        let mut per_nr = Vec::with_capacity(SYSCALL_SLOTS as usize);
+        for nr in 0..SYSCALL_SLOTS {
+            let values = syscalls.get(&ipc_ebpf::syscall_index(slot, nr), 0)?;
+            per_nr.push(
+                values
+                    .iter()
+                    .fold(SyscallStat::default(), |sum, v| SyscallStat {
+                        count: sum.count + v.count,
+                        total_ns: sum.total_ns + v.total_ns,
+                        ret_sum: sum.ret_sum + v.ret_sum,
+                        errors: sum.errors + v.errors,
+                    }),
+            );
+        }
+        let sched = if self.sched_available {
+            let map: PerCpuArray<&MapData, SchedStat> =
+                PerCpuArray::try_from(self.ebpf.map(map_names::SCHED).context("no SCHED map")?)?;
+            let values = map.get(&slot, 0)?;
+            Some(
+                values
+                    .iter()
+                    .fold(SchedStat::default(), |sum, v| SchedStat {
+                        voluntary_switches: sum.voluntary_switches + v.voluntary_switches,
+                        involuntary_switches: sum.involuntary_switches + v.involuntary_switches,
+                        off_cpu_ns: sum.off_cpu_ns + v.off_cpu_ns,
+                        off_cpu_in_syscall_ns: sum.off_cpu_in_syscall_ns + v.off_cpu_in_syscall_ns,
+                    }),
+            )
+        } else {
+            None
+        };
+        Ok(SlotCounts {
+            syscalls: per_nr,
+            sched,
+        })
+    }
+}
+
+/// Refuses a kernel whose record layout differs from the offsets the programs read at.
+fn check_layout(tracefs: &std::path::Path, spec: &ProgramSpec) -> anyhow::Result<()> {
+    if !tracefs::has_event(tracefs, spec.category, spec.event) {
+        bail!(
+            "this kernel has no tracepoint {}:{}, which trace needs",
+            spec.category,
+            spec.event
+        );
+    }
+    for &(field, offset, size) in spec.fields {
+        let found = tracefs::field_layout(tracefs, spec.category, spec.event, field)?;
+        if found != (offset, size) {
+            bail!(
+                "{}:{} field {field} is at offset {} size {} on this kernel, not {offset}/{size} as the eBPF programs expect",
+                spec.category,
+                spec.event,
+                found.0,
+                found.1
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones ignore it. Raising it
+/// can fail without CAP_SYS_RESOURCE, which is harmless on those later kernels.
+fn raise_memlock_limit() {
+    let unlimited = rustix::process::Rlimit {
+        current: None,
+        maximum: None,
+    };
+    let _ = rustix::process::setrlimit(rustix::process::Resource::Memlock, unlimited);
+}
