@@ -1,1 +1,158 @@
+//! The command line as a user meets it: contract output, and one clear sentence with exit code
+//! 2 for every kind of bad input, never a panic.
 
+mod common;
+
+use common::{assert_contract, run, run_json, stderr};
+
+#[test]
+fn bench_pipe_prints_the_json_contract() {
+    let doc = run_json(&[
+        "bench", "--mech", "pipe", "--iters", "2000", "--warmup", "100", "--format", "json",
+    ]);
+    assert_contract(&doc);
+    let r = &doc["results"][0];
+    assert_eq!(r["mechanism"], "pipe");
+    assert_eq!(r["pattern"], "latency");
+    assert_eq!(r["message_size"], 128);
+    assert_eq!(r["messages"], 2000);
+    assert_eq!(r["processes"], 2);
+    assert!(
+        r["placement"].as_str().unwrap().starts_with("cross-core")
+            || r["placement"] == "same-core (cpu 0)"
+    );
+    assert!(r["breakdown"].is_null(), "bench does not trace");
+}
+
+#[test]
+fn bench_honours_size_and_placement() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "pipe",
+        "--size",
+        "64K",
+        "--iters",
+        "200",
+        "--placement",
+        "same-core",
+        "--cpus",
+        "0",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let r = &doc["results"][0];
+    assert_eq!(r["message_size"], 65536);
+    assert_eq!(r["placement"], "same-core (cpu 0)");
+}
+
+#[test]
+fn bench_table_is_the_default() {
+    let output = run(&["bench", "--mech", "pipe", "--iters", "500"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    for heading in ["mechanism", "p50", "p99.9", "vs fastest", "pipe"] {
+        assert!(text.contains(heading), "table lacks {heading}:\n{text}");
+    }
+}
+
+#[test]
+fn output_goes_to_a_file_when_asked() {
+    let dir = std::env::temp_dir().join(format!("ipc-profiler-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("result.json");
+    let output = run(&[
+        "bench",
+        "--mech",
+        "pipe",
+        "--iters",
+        "300",
+        "--format",
+        "json",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_contract(&doc);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn list_names_every_mechanism_and_whether_it_runs() {
+    let output = run(&["list"]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("pipe") && l.ends_with("available")),
+        "{text}"
+    );
+}
+
+/// Bad input: exit code 2, one clear sentence naming the problem, no panic.
+fn assert_refused(args: &[&str], expected: &str) {
+    let output = run(args);
+    let err = stderr(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{args:?} should exit 2; stderr: {err}"
+    );
+    assert!(
+        err.contains(expected),
+        "{args:?}: stderr lacks `{expected}`: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+#[test]
+fn an_unknown_mechanism_lists_the_valid_names() {
+    assert_refused(&["bench", "--mech", "carrier-pigeon"], "valid names: pipe");
+}
+
+#[test]
+fn zero_absurd_and_garbled_sizes_are_refused() {
+    assert_refused(
+        &["bench", "--mech", "pipe", "--size", "0"],
+        "at least 1 byte",
+    );
+    assert_refused(&["bench", "--mech", "pipe", "--size", "1G"], "not a size");
+    assert_refused(
+        &["bench", "--mech", "pipe", "--size", "100M"],
+        "larger than",
+    );
+}
+
+#[test]
+fn zero_iterations_are_refused() {
+    assert_refused(&["bench", "--mech", "pipe", "--iters", "0"], "--iters");
+}
+
+#[test]
+fn bad_cpu_lists_are_refused() {
+    assert_refused(
+        &["bench", "--mech", "pipe", "--cpus", "4000,4001"],
+        "CPU 4000 is not available",
+    );
+    assert_refused(
+        &["bench", "--mech", "pipe", "--cpus", "0,0"],
+        "two different CPUs",
+    );
+    assert_refused(&["bench", "--mech", "pipe", "--cpus", "x"], "--cpus");
+    assert_refused(
+        &[
+            "bench",
+            "--mech",
+            "pipe",
+            "--placement",
+            "unpinned",
+            "--cpus",
+            "0",
+        ],
+        "unpinned",
+    );
+}

@@ -1,1 +1,105 @@
+//! `trace` against the real kernel: its counts must be true. Needs root (CI runs as root):
+//! run as another user these tests fail with a message saying so rather than pass vacuously.
 
+mod common;
+
+use common::{assert_contract, run_json, stderr};
+use serde_json::Value;
+
+fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "the privileged tests load eBPF programs and must run as root (CI does): run `sudo cargo test`"
+    );
+}
+
+/// The count of syscall `name` in a process's breakdown (0 when absent).
+fn calls(process: &Value, name: &str) -> u64 {
+    process["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .map_or(0, |s| s["count"].as_u64().unwrap())
+}
+
+#[test]
+fn pipe_round_trips_are_counted_exactly() {
+    require_root();
+    const N: u64 = 3000;
+    let n = N.to_string();
+    for placement in ["same-core", "cross-core"] {
+        let doc = run_json(&[
+            "trace",
+            "--mech",
+            "pipe",
+            "--iters",
+            &n,
+            "--warmup",
+            "200",
+            "--placement",
+            placement,
+            "--format",
+            "json",
+        ]);
+        assert_contract(&doc);
+        let b = &doc["results"][0]["breakdown"];
+        assert_eq!(b["messages"], N);
+        let processes = b["processes"].as_array().unwrap();
+        assert_eq!(processes.len(), 2);
+        for p in processes {
+            // Exactly one read and one write per round trip on each side, and nothing else:
+            // warm-up, set-up and the phase switches themselves are outside the window.
+            assert_eq!(calls(p, "read"), N, "{placement} {}: {p}", p["role"]);
+            assert_eq!(calls(p, "write"), N, "{placement} {}: {p}", p["role"]);
+            let all: u64 = p["syscalls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["count"].as_u64().unwrap())
+                .sum();
+            assert_eq!(
+                all,
+                2 * N,
+                "{placement}: only reads and writes expected: {p}"
+            );
+            // Each side copies 128 bytes in and 128 bytes out per round trip.
+            assert_eq!(p["per_message"]["bytes_copied"], 256.0, "{p}");
+            let switches = p["per_message"]["context_switches"].as_f64().unwrap();
+            assert!(
+                switches > 0.5,
+                "a blocking pipe hands off by switching: {p}"
+            );
+        }
+        assert_eq!(b["per_message"]["syscalls"], 4.0);
+        assert!(b["overhead"]["untraced_p50_ns"].as_u64().unwrap() > 0);
+        assert!(b["overhead"]["traced_p50_ns"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn trace_without_capabilities_says_what_is_missing() {
+    require_root();
+    // Root with an empty bounding set has no capabilities after exec.
+    let output = std::process::Command::new("setpriv")
+        .args(["--bounding-set", "-all", "--inh-caps", "-all"])
+        .arg(env!("CARGO_BIN_EXE_ipc-profiler"))
+        .args(["trace", "--mech", "pipe", "--iters", "100"])
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("CAP_BPF") && err.contains("sudo"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // bench still works without privileges.
+    let bench = std::process::Command::new("setpriv")
+        .args(["--bounding-set", "-all", "--inh-caps", "-all"])
+        .arg(env!("CARGO_BIN_EXE_ipc-profiler"))
+        .args([
+            "bench", "--mech", "pipe", "--iters", "100", "--format", "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(bench.status.success(), "{}", stderr(&bench));
+}

@@ -160,7 +160,7 @@ pub fn attach(region: Region<'_>, kind: u32, control_len: usize) -> Result<Geome
     let data_offset = header.data_offset.load(Ordering::Relaxed);
     let data_end = (data_offset as usize).checked_add(capacity);
     if (data_offset as usize) < data_offset_for(control_len)
-        || data_offset as usize % BLOCK_ALIGN != 0
+        || !(data_offset as usize).is_multiple_of(BLOCK_ALIGN)
         || data_end.is_none_or(|end| end > region.len())
     {
         return Err(field("data_offset", data_offset));

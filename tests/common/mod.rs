@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests: running the binary and reading its JSON.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The `ipc-profiler` binary built for these tests.
+pub fn profiler() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ipc-profiler"))
+}
+
+/// Runs `ipc-profiler` with `args`.
+pub fn run(args: &[&str]) -> Output {
+    profiler().args(args).output().expect("the binary runs")
+}
+
+/// Runs `ipc-profiler` with `args`, expects success, and parses its JSON output.
+pub fn run_json(args: &[&str]) -> Value {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "ipc-profiler {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is one JSON object")
+}
+
+/// Standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Checks the parts of DESIGN.md's output contract every result shares.
+pub fn assert_contract(doc: &Value) {
+    assert_eq!(doc["tool"], "ipc-profiler");
+    assert!(doc["version"].is_string());
+    let env = &doc["environment"];
+    assert!(env["kernel"].is_string() && env["cpu_model"].is_string());
+    assert!(env["cpus"].as_u64().unwrap() >= 1);
+    let results = doc["results"].as_array().expect("results is a list");
+    assert!(!results.is_empty());
+    for r in results {
+        for key in ["mechanism", "pattern", "placement"] {
+            assert!(r[key].is_string(), "{key} in {r}");
+        }
+        for key in ["message_size", "messages", "processes"] {
+            assert!(r[key].is_u64(), "{key} in {r}");
+        }
+        if !r["unsupported"].is_null() {
+            continue;
+        }
+        assert_eq!(r["verified"], true);
+        assert!(r["cpu"]["user_s"].is_number() && r["cpu"]["sys_s"].is_number());
+        if r["pattern"] == "latency" {
+            let l = &r["latency_ns"];
+            let order: Vec<f64> = ["min", "p50", "p90", "p99", "p999", "max"]
+                .iter()
+                .map(|k| {
+                    l[*k]
+                        .as_f64()
+                        .unwrap_or_else(|| panic!("latency_ns.{k} in {r}"))
+                })
+                .collect();
+            assert!(order[0] > 0.0, "min must be positive: {l}");
+            assert!(
+                order.windows(2).all(|w| w[0] <= w[1]),
+                "percentiles out of order: {l}"
+            );
+            assert!(l["mean"].is_number());
+        }
+    }
+}
