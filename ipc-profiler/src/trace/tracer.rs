@@ -221,3 +221,55 @@ fn raise_memlock_limit() {
     };
     let _ = rustix::process::setrlimit(rustix::process::Resource::Memlock, unlimited);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake tracefs with one `format` file for raw_syscalls:sys_exit.
+    fn fake_tracefs(format: Option<&str>) -> PathBuf {
+        let root = std::env::temp_dir().join(format!(
+            "ipc-profiler-fake-tracefs-{}-{}",
+            std::process::id(),
+            format.map_or(0, str::len)
+        ));
+        let event = root.join("events/raw_syscalls/sys_exit");
+        std::fs::create_dir_all(&event).unwrap();
+        if let Some(text) = format {
+            std::fs::write(event.join("format"), text).unwrap();
+        }
+        root
+    }
+
+    const SYS_EXIT: &str = "\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;\n\
+                            \tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n";
+
+    #[test]
+    fn accepts_the_layout_the_programs_expect() {
+        let root = fake_tracefs(Some(SYS_EXIT));
+        check_layout(&root, &SYSCALL_PROGRAMS[1]).unwrap();
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_moved_field_and_names_it() {
+        let moved = SYS_EXIT.replace("offset:16", "offset:24");
+        let root = fake_tracefs(Some(&moved));
+        let error = check_layout(&root, &SYSCALL_PROGRAMS[1])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("field ret is at offset 24"), "{error}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_missing_tracepoint() {
+        let root = fake_tracefs(None);
+        let error = check_layout(&root, &SCHED_SWITCH).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "this kernel has no tracepoint sched:sched_switch, which trace needs"
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
