@@ -18,6 +18,10 @@ extern crate std;
 mod error;
 pub mod header;
 mod region;
+pub mod spsc;
+mod sync;
+pub mod wait;
+pub mod wake;
 
 pub use error::LayoutError;
 pub use region::Region;

@@ -1,0 +1,136 @@
+//! Zero-copy grants: a producer writes a message in place, a consumer reads it in place.
+
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::Ordering;
+
+use super::{length_word, record_len, Consumer, Producer, RECORD_HEADER, WRAP_MARKER};
+use crate::wake;
+
+/// Room for one message in the ring, written in place; nothing is visible to the consumer
+/// until [`commit`](Self::commit). Dropping a grant without committing abandons it.
+#[derive(Debug)]
+pub struct WriteGrant<'p, 'a> {
+    producer: &'p mut Producer<'a>,
+    padding: u32,
+    len: u32,
+}
+
+impl<'p, 'a> WriteGrant<'p, 'a> {
+    pub(super) fn new(producer: &'p mut Producer<'a>, padding: u32, len: u32) -> Self {
+        Self {
+            producer,
+            padding,
+            len,
+        }
+    }
+
+    /// Offset of the record (after any wrap padding) in the data area.
+    fn record_offset(&self) -> u32 {
+        self.producer.head.wrapping_add(self.padding) & (self.producer.capacity - 1)
+    }
+
+    /// Publishes the message at once (and wakes a sleeping consumer, if any).
+    pub fn commit(self) {
+        let producer = self.write_record();
+        producer.flush();
+    }
+
+    /// Makes the message part of the next [`Producer::flush`]: a batch is published with one
+    /// store and at most one wake-up.
+    pub fn commit_deferred(self) {
+        self.write_record();
+    }
+
+    /// Writes the record header (and wrap marker) and advances the producer's local head.
+    fn write_record(self) -> &'p mut Producer<'a> {
+        let offset = self.record_offset();
+        let p = self.producer;
+        if self.padding != 0 {
+            let wrap_at = p.head & (p.capacity - 1);
+            // SAFETY: wrap_at < capacity and 8-aligned; this space was granted to the producer.
+            unsafe { length_word(p.data, wrap_at) }.store(WRAP_MARKER, Ordering::Relaxed);
+        }
+        // SAFETY: as above, for the record's own header.
+        unsafe { length_word(p.data, offset) }.store(self.len, Ordering::Relaxed);
+        let advance = self.padding + record_len(self.len as usize) as u32;
+        p.head = p.head.wrapping_add(advance) & wake::POSITION;
+        p
+    }
+}
+
+impl Deref for WriteGrant<'_, '_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        let start = self.record_offset() as usize + RECORD_HEADER;
+        // SAFETY: space_for checked start + len fits in the data area, and the protocol gives
+        // these bytes to the producer until it publishes them.
+        unsafe {
+            core::slice::from_raw_parts(self.producer.data.as_ptr().add(start), self.len as usize)
+        }
+    }
+}
+
+impl DerefMut for WriteGrant<'_, '_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        let start = self.record_offset() as usize + RECORD_HEADER;
+        // SAFETY: as in deref; the grant borrows the producer mutably, so this slice is unique
+        // in this process, and the consumer does not read these bytes before they are published.
+        unsafe {
+            core::slice::from_raw_parts_mut(
+                self.producer.data.as_ptr().add(start),
+                self.len as usize,
+            )
+        }
+    }
+}
+
+/// One message in the ring, read in place; its space returns to the producer on
+/// [`release`](Self::release). Dropping a grant without releasing leaves the message in the ring.
+#[derive(Debug)]
+pub struct ReadGrant<'c, 'a> {
+    consumer: &'c mut Consumer<'a>,
+    offset: u32,
+    len: u32,
+}
+
+impl<'c, 'a> ReadGrant<'c, 'a> {
+    pub(super) fn new(consumer: &'c mut Consumer<'a>, offset: u32, len: u32) -> Self {
+        Self {
+            consumer,
+            offset,
+            len,
+        }
+    }
+
+    /// Returns the message's space to the producer (and wakes it if it sleeps for room).
+    pub fn release(self) {
+        let end = self
+            .consumer
+            .tail
+            .wrapping_add(record_len(self.len as usize) as u32);
+        self.consumer.release_to(end);
+    }
+
+    /// Copies the message into `buffer` (as much as fits) and releases it; returns its length.
+    pub fn copy_into(self, buffer: &mut [u8]) -> usize {
+        let n = self.len().min(buffer.len());
+        buffer[..n].copy_from_slice(&self[..n]);
+        let len = self.len();
+        self.release();
+        len
+    }
+}
+
+impl Deref for ReadGrant<'_, '_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: next_record validated offset + len lies inside the data area and inside the
+        // published part of the ring, which the producer does not touch until it is released.
+        unsafe {
+            core::slice::from_raw_parts(
+                self.consumer.data.as_ptr().add(self.offset as usize),
+                self.len as usize,
+            )
+        }
+    }
+}

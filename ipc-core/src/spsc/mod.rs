@@ -1,0 +1,389 @@
+//! A single-producer single-consumer ring of variable-length messages in a shared region.
+//!
+//! The data area holds records `[len: u32][reserved: u32][payload][padding to 8 bytes]`. A record
+//! never wraps: when one does not fit before the end, the producer writes a wrap marker and starts
+//! it at offset 0. Positions are byte counts that wrap at 2^31; the data area's capacity (a power
+//! of two up to 2^30) divides that, so `position & (capacity - 1)` is the offset.
+//!
+//! The head (producer) and tail (consumer) are [wake words](crate::wake) on separate pairs of
+//! cache lines; each side caches the other's index and reads it again only when the ring looks
+//! full or empty. Everything read from the region is validated before use: a corrupted index or
+//! length gives a [`Corruption`] error, never an access outside the data area.
+//!
+//! ```
+//! use ipc_core::{spsc::Spsc, Region};
+//! let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
+//! let ring = Spsc::init(Region::from_slice(&mut memory), 1024).unwrap();
+//! let (mut producer, mut consumer) = (ring.producer(), ring.consumer());
+//! producer.push(b"hello").unwrap();
+//! let message = consumer.read().unwrap().expect("one message");
+//! assert_eq!(&*message, b"hello");
+//! message.release();
+//! ```
+
+mod error;
+mod grant;
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+pub use error::{Corruption, ReadError, ReserveError};
+pub use grant::{ReadGrant, WriteGrant};
+
+use crate::header::{self, Geometry, LayoutRequest};
+use crate::sync::PaddedWord;
+use crate::wait::{self, Wait};
+use crate::{wake, LayoutError, Region};
+
+/// The header kind of an SPSC ring ("SPSC").
+pub const KIND: u32 = u32::from_le_bytes(*b"SPSC");
+/// Bytes before each payload.
+pub const RECORD_HEADER: usize = 8;
+/// Largest data area: positions wrap at 2^31 and must stay a multiple of the capacity.
+pub const MAX_CAPACITY: usize = 1 << 30;
+const WRAP_MARKER: u32 = u32::MAX;
+
+/// The control block: one wake word per side, each on its own pair of cache lines.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    pub(crate) head: PaddedWord,
+    pub(crate) tail: PaddedWord,
+}
+
+/// An SPSC ring laid out in a region.
+#[derive(Clone, Copy, Debug)]
+pub struct Spsc<'a> {
+    region: Region<'a>,
+    geometry: Geometry,
+}
+
+impl<'a> Spsc<'a> {
+    /// Bytes a region needs for a ring with a data area of `capacity` bytes.
+    pub fn required_len(capacity: usize) -> usize {
+        header::required_len(core::mem::size_of::<Control>(), capacity)
+    }
+
+    /// Lays out an empty ring with a data area of `capacity` bytes (a power of two, at most
+    /// [`MAX_CAPACITY`]) in `region`. Call it once, before the peer attaches.
+    pub fn init(region: Region<'a>, capacity: usize) -> Result<Self, LayoutError> {
+        if capacity > MAX_CAPACITY || capacity < 2 * RECORD_HEADER {
+            return Err(LayoutError::CapacityNotPowerOfTwo {
+                capacity: capacity as u64,
+            });
+        }
+        // The control block must be zero before the header makes the ring visible.
+        if region.len() >= Self::required_len(capacity) {
+            let control = control_ptr(region, header::BLOCK_ALIGN);
+            // SAFETY: the control block lies inside the region (checked just above), is
+            // 4-aligned (BLOCK_ALIGN from a base the header checked) and nobody else uses the
+            // region yet.
+            unsafe { control.as_ptr().write(Control::default()) };
+        }
+        let geometry = header::init(
+            region,
+            LayoutRequest {
+                kind: KIND,
+                control_len: core::mem::size_of::<Control>(),
+                capacity,
+            },
+        )?;
+        Ok(Self { region, geometry })
+    }
+
+    /// Validates the ring another process laid out in `region`.
+    pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
+        let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
+        if geometry.capacity > MAX_CAPACITY || geometry.capacity < 2 * RECORD_HEADER {
+            return Err(LayoutError::CapacityNotPowerOfTwo {
+                capacity: geometry.capacity as u64,
+            });
+        }
+        Ok(Self { region, geometry })
+    }
+
+    /// Bytes of the data area.
+    pub fn capacity(&self) -> usize {
+        self.geometry.capacity
+    }
+
+    /// The longest message the ring accepts: half the data area less a record header, so that
+    /// a message always fits once the consumer catches up, wherever the wrap falls.
+    pub fn max_message_len(&self) -> usize {
+        self.capacity() / 2 - RECORD_HEADER
+    }
+
+    /// The producing side. There must be exactly one, in one process.
+    pub fn producer(&self) -> Producer<'a> {
+        let control = self.control();
+        let head = wake::position(&control.head);
+        Producer {
+            control,
+            data: self.data(),
+            capacity: self.capacity() as u32,
+            head,
+            published: head,
+            cached_tail: wake::position(&control.tail),
+            _region: PhantomData,
+        }
+    }
+
+    /// The consuming side. There must be exactly one, in one process.
+    pub fn consumer(&self) -> Consumer<'a> {
+        let control = self.control();
+        let tail = wake::position(&control.tail);
+        Consumer {
+            control,
+            data: self.data(),
+            capacity: self.capacity() as u32,
+            tail,
+            cached_head: tail,
+            _region: PhantomData,
+        }
+    }
+
+    fn control(&self) -> &'a Control {
+        let ptr = control_ptr(self.region, self.geometry.control_offset);
+        // SAFETY: the geometry was validated: the control block lies inside the region, which is
+        // mapped for 'a, and is 4-aligned; Control is atomics and padding bytes, valid for any
+        // bits.
+        unsafe { ptr.as_ref() }
+    }
+
+    fn data(&self) -> NonNull<u8> {
+        // SAFETY: data_offset + capacity <= region.len() (validated geometry).
+        unsafe { self.region.base().add(self.geometry.data_offset) }
+    }
+}
+
+fn control_ptr(region: Region<'_>, offset: usize) -> NonNull<Control> {
+    // SAFETY: callers pass an offset inside the region.
+    unsafe { region.base().add(offset).cast() }
+}
+
+/// Rounds a payload length up to the 8-byte record alignment, with its header.
+fn record_len(len: usize) -> usize {
+    RECORD_HEADER + len.next_multiple_of(8)
+}
+
+/// The word holding a record's length, at `offset` in the data area.
+///
+/// # Safety
+/// `offset + 4 <= capacity` and `offset` is 4-aligned.
+unsafe fn length_word<'a>(data: NonNull<u8>, offset: u32) -> &'a core::sync::atomic::AtomicU32 {
+    // SAFETY: in bounds and aligned (caller); atomics are valid for any bits and any concurrent
+    // access by the peer.
+    unsafe { data.add(offset as usize).cast().as_ref() }
+}
+
+/// The producing side of a ring.
+#[derive(Debug)]
+pub struct Producer<'a> {
+    control: &'a Control,
+    data: NonNull<u8>,
+    capacity: u32,
+    /// Where the next record goes (includes deferred, unpublished records).
+    head: u32,
+    /// The head the consumer can see.
+    published: u32,
+    cached_tail: u32,
+    _region: PhantomData<&'a mut [u8]>,
+}
+
+// SAFETY: a Producer only touches shared memory through atomics and through the part of the
+// data area the protocol gives it; it may move to another thread.
+unsafe impl Send for Producer<'_> {}
+
+impl<'a> Producer<'a> {
+    /// Reserves room for a `len`-byte message and returns a grant to write it in place.
+    pub fn reserve(&mut self, len: usize) -> Result<WriteGrant<'_, 'a>, ReserveError> {
+        let padding = self.space_for(len)?;
+        Ok(WriteGrant::new(self, padding, len as u32))
+    }
+
+    /// Like [`reserve`](Self::reserve), but waits for room as `how` says.
+    pub fn reserve_blocking(
+        &mut self,
+        len: usize,
+        how: &Wait<'_>,
+    ) -> Result<WriteGrant<'_, 'a>, ReserveError> {
+        loop {
+            match self.space_for(len) {
+                Ok(padding) => return Ok(WriteGrant::new(self, padding, len as u32)),
+                Err(ReserveError::Full) => {}
+                Err(other) => return Err(other),
+            }
+            wait::until_moved(&self.control.tail, self.cached_tail, how)
+                .map_err(ReserveError::Wait)?;
+        }
+    }
+
+    /// Checks there is room for a `len`-byte record now; returns the wrap padding it needs.
+    fn space_for(&mut self, len: usize) -> Result<u32, ReserveError> {
+        let max = self.capacity as usize / 2 - RECORD_HEADER;
+        if len > max {
+            return Err(ReserveError::TooLarge { len, max });
+        }
+        let record = record_len(len) as u32;
+        let offset = self.head & (self.capacity - 1);
+        let padding = if record > self.capacity - offset {
+            self.capacity - offset
+        } else {
+            0
+        };
+        let needed = padding + record;
+        if self.free() < needed {
+            self.refresh_tail()?;
+            if self.free() < needed {
+                return Err(ReserveError::Full);
+            }
+        }
+        Ok(padding)
+    }
+
+    /// Copies `message` into the ring and publishes it.
+    pub fn push(&mut self, message: &[u8]) -> Result<(), ReserveError> {
+        let mut grant = self.reserve(message.len())?;
+        grant.copy_from_slice(message);
+        grant.commit();
+        Ok(())
+    }
+
+    /// Copies `message` into the ring, waiting for room as `how` says, and publishes it.
+    pub fn push_blocking(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
+        let mut grant = self.reserve_blocking(message.len(), how)?;
+        grant.copy_from_slice(message);
+        grant.commit();
+        Ok(())
+    }
+
+    /// Publishes every record committed with [`WriteGrant::commit_deferred`].
+    pub fn flush(&mut self) {
+        if self.published != self.head {
+            self.published = self.head;
+            if wake::publish(&self.control.head, self.head) {
+                wait::wake_one(&self.control.head);
+            }
+        }
+    }
+
+    fn free(&self) -> u32 {
+        self.capacity - wake::distance(self.cached_tail, self.head)
+    }
+
+    fn refresh_tail(&mut self) -> Result<(), ReserveError> {
+        let tail = wake::position(&self.control.tail);
+        if wake::distance(tail, self.head) > self.capacity {
+            return Err(ReserveError::Corrupt(Corruption::TailIndex {
+                tail,
+                head: self.head,
+            }));
+        }
+        self.cached_tail = tail;
+        Ok(())
+    }
+}
+
+/// The consuming side of a ring.
+#[derive(Debug)]
+pub struct Consumer<'a> {
+    control: &'a Control,
+    data: NonNull<u8>,
+    capacity: u32,
+    /// Where the next record starts (past any wrap marker already skipped).
+    tail: u32,
+    cached_head: u32,
+    _region: PhantomData<&'a [u8]>,
+}
+
+// SAFETY: as for Producer.
+unsafe impl Send for Consumer<'_> {}
+
+impl<'a> Consumer<'a> {
+    /// The next message, if one is published, as a grant to read it in place.
+    pub fn read(&mut self) -> Result<Option<ReadGrant<'_, 'a>>, ReadError> {
+        match self.next_record()? {
+            Some((offset, len)) => Ok(Some(ReadGrant::new(self, offset, len))),
+            None => Ok(None),
+        }
+    }
+
+    /// Like [`read`](Self::read), but waits for a message as `how` says.
+    pub fn read_blocking(&mut self, how: &Wait<'_>) -> Result<ReadGrant<'_, 'a>, ReadError> {
+        loop {
+            if let Some((offset, len)) = self.next_record()? {
+                return Ok(ReadGrant::new(self, offset, len));
+            }
+            wait::until_moved(&self.control.head, self.cached_head, how)
+                .map_err(ReadError::Wait)?;
+        }
+    }
+
+    /// Copies the next message into `buffer` and releases it; returns its length.
+    /// A message longer than `buffer` is left in the ring and its length returned as an error.
+    pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<usize>, ReadError> {
+        match self.read()? {
+            Some(grant) => Ok(Some(grant.copy_into(buffer))),
+            None => Ok(None),
+        }
+    }
+
+    /// Copies the next message into `buffer`, waiting as `how` says; returns its length.
+    pub fn pop_blocking(&mut self, buffer: &mut [u8], how: &Wait<'_>) -> Result<usize, ReadError> {
+        Ok(self.read_blocking(how)?.copy_into(buffer))
+    }
+
+    /// Offset and length of the next record's payload, skipping a wrap marker; validates all.
+    fn next_record(&mut self) -> Result<Option<(u32, u32)>, ReadError> {
+        loop {
+            if self.tail == self.cached_head {
+                let head = wake::position(&self.control.head);
+                if wake::distance(self.tail, head) > self.capacity {
+                    return Err(ReadError::Corrupt(Corruption::HeadIndex {
+                        head,
+                        tail: self.tail,
+                    }));
+                }
+                self.cached_head = head;
+                if self.tail == head {
+                    return Ok(None);
+                }
+            }
+            let available = wake::distance(self.tail, self.cached_head);
+            let offset = self.tail & (self.capacity - 1);
+            // SAFETY: offset < capacity, 8-aligned (records are), so 4 bytes fit.
+            let len = unsafe { length_word(self.data, offset) }
+                .load(core::sync::atomic::Ordering::Relaxed);
+            let corrupt = ReadError::Corrupt(Corruption::RecordLength {
+                position: self.tail,
+                len,
+            });
+            if len == WRAP_MARKER {
+                let skip = self.capacity - offset;
+                if skip > available || offset == 0 {
+                    return Err(corrupt);
+                }
+                self.tail = self.tail.wrapping_add(skip) & wake::POSITION;
+                continue;
+            }
+            if len as usize > self.capacity as usize / 2 - RECORD_HEADER {
+                return Err(corrupt);
+            }
+            let record = record_len(len as usize) as u32;
+            if record > available || offset + record > self.capacity {
+                return Err(corrupt);
+            }
+            return Ok(Some((offset + RECORD_HEADER as u32, len)));
+        }
+    }
+
+    fn release_to(&mut self, position: u32) {
+        self.tail = position & wake::POSITION;
+        if wake::publish(&self.control.tail, self.tail) {
+            wait::wake_one(&self.control.tail);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

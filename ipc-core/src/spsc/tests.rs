@@ -1,0 +1,304 @@
+use super::*;
+use crate::wait::{Liveness, Strategy, WaitError};
+
+extern crate std;
+use std::collections::VecDeque;
+use std::vec;
+use std::vec::Vec;
+
+/// Word-aligned memory for a ring with `capacity` bytes of data.
+fn memory(capacity: usize) -> Vec<u64> {
+    vec![0u64; Spsc::required_len(capacity) / 8]
+}
+
+/// A deterministic pseudo-random generator (xorshift64).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn message(sequence: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (sequence as u8).wrapping_mul(31).wrapping_add(i as u8))
+        .collect()
+}
+
+#[test]
+fn messages_come_out_in_order_across_many_wraps() {
+    let mut mem = memory(256);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
+    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut rng = Rng(7);
+    let steps = if cfg!(miri) { 300 } else { 50_000 };
+    let mut sequence = 0;
+    for _ in 0..steps {
+        if rng.below(2) == 0 {
+            let m = message(sequence, 1 + rng.below(ring.max_message_len()));
+            match tx.push(&m) {
+                Ok(()) => {
+                    model.push_back(m);
+                    sequence += 1;
+                }
+                Err(ReserveError::Full) => assert!(!model.is_empty(), "full while empty"),
+                Err(e) => panic!("{e}"),
+            }
+        } else {
+            match rx.read().unwrap() {
+                Some(grant) => {
+                    assert_eq!(&*grant, &model.pop_front().unwrap()[..]);
+                    grant.release();
+                }
+                None => assert!(model.is_empty(), "empty while {} queued", model.len()),
+            }
+        }
+    }
+    assert!(sequence > steps as u64 / 8);
+}
+
+#[test]
+fn a_full_ring_refuses_and_an_oversized_message_is_named() {
+    let mut mem = memory(64);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
+    let mut tx = ring.producer();
+    assert_eq!(ring.max_message_len(), 24);
+    assert_eq!(
+        tx.push(&[0; 25]),
+        Err(ReserveError::TooLarge { len: 25, max: 24 })
+    );
+    tx.push(&[1; 24]).unwrap();
+    tx.push(&[2; 24]).unwrap();
+    assert_eq!(tx.push(&[3; 1]), Err(ReserveError::Full));
+}
+
+#[test]
+fn zero_length_messages_are_messages() {
+    let mut mem = memory(64);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
+    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    tx.push(&[]).unwrap();
+    let grant = rx.read().unwrap().unwrap();
+    assert!(grant.is_empty());
+    grant.release();
+    assert!(rx.read().unwrap().is_none());
+}
+
+#[test]
+fn deferred_commits_appear_together_on_flush() {
+    let mut mem = memory(256);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
+    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    for i in 0..3u8 {
+        let mut grant = tx.reserve(4).unwrap();
+        grant.copy_from_slice(&[i; 4]);
+        grant.commit_deferred();
+    }
+    assert!(
+        rx.read().unwrap().is_none(),
+        "nothing is visible before flush"
+    );
+    tx.flush();
+    for i in 0..3u8 {
+        let mut buffer = [0u8; 8];
+        assert_eq!(rx.pop(&mut buffer).unwrap(), Some(4));
+        assert_eq!(buffer[..4], [i; 4]);
+    }
+}
+
+#[test]
+fn an_abandoned_write_grant_publishes_nothing() {
+    let mut mem = memory(64);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
+    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    drop(tx.reserve(8).unwrap());
+    tx.flush();
+    assert!(rx.read().unwrap().is_none());
+}
+
+#[test]
+fn a_second_attach_sees_the_same_ring() {
+    let mut mem = memory(128);
+    let region = Region::from_slice(&mut mem);
+    let ring = Spsc::init(region, 128).unwrap();
+    ring.producer().push(b"across").unwrap();
+    let attached = Spsc::attach(region).unwrap();
+    let mut buffer = [0u8; 16];
+    assert_eq!(attached.consumer().pop(&mut buffer).unwrap(), Some(6));
+    assert_eq!(&buffer[..6], b"across");
+}
+
+/// Byte offset of the head and tail words from the start of the region.
+const HEAD_AT: usize = header::BLOCK_ALIGN;
+const TAIL_AT: usize = header::BLOCK_ALIGN + 128;
+
+fn poke(mem: &mut [u64], byte: usize, value: u32) {
+    let word = &mut mem[byte / 8];
+    let shift = (byte % 8) * 8;
+    *word = (*word & !(0xffff_ffffu64 << shift)) | (u64::from(value) << shift);
+}
+
+#[test]
+fn a_corrupted_head_is_an_error() {
+    let mut mem = memory(128);
+    Spsc::init(Region::from_slice(&mut mem), 128).unwrap();
+    poke(&mut mem, HEAD_AT, 4096);
+    let ring = Spsc::attach(Region::from_slice(&mut mem)).unwrap();
+    assert_eq!(
+        ring.consumer().read().unwrap_err(),
+        ReadError::Corrupt(Corruption::HeadIndex {
+            head: 4096,
+            tail: 0
+        })
+    );
+}
+
+#[test]
+fn a_corrupted_record_length_is_an_error() {
+    let mut mem = memory(128);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 128).unwrap();
+    ring.producer().push(&[9; 8]).unwrap();
+    let data_at = Spsc::required_len(128) - 128;
+    poke(&mut mem, data_at, 200);
+    let ring = Spsc::attach(Region::from_slice(&mut mem)).unwrap();
+    assert_eq!(
+        ring.consumer().read().unwrap_err(),
+        ReadError::Corrupt(Corruption::RecordLength {
+            position: 0,
+            len: 200
+        })
+    );
+}
+
+#[test]
+fn a_corrupted_tail_is_an_error() {
+    let mut mem = memory(64);
+    let base = core::ptr::NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+    // SAFETY: `mem` outlives the ring and is only touched through the ring and the atomic
+    // store below, as a peer process would.
+    let region = unsafe { Region::from_raw(base, mem.len() * 8) };
+    let ring = Spsc::init(region, 64).unwrap();
+    let mut tx = ring.producer();
+    tx.push(&[1; 24]).unwrap();
+    tx.push(&[1; 24]).unwrap();
+    // The consumer (a hostile peer) claims to be ahead of the producer.
+    // SAFETY: the tail word lies inside the region and is 4-aligned.
+    let tail = unsafe {
+        base.add(TAIL_AT)
+            .cast::<core::sync::atomic::AtomicU32>()
+            .as_ref()
+    };
+    tail.store(1000, core::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        tx.push(&[1; 8]),
+        Err(ReserveError::Corrupt(Corruption::TailIndex {
+            tail: 1000,
+            head: 64
+        }))
+    );
+}
+
+#[test]
+fn arbitrary_control_and_data_bytes_give_errors_not_wild_reads() {
+    // Whatever a hostile producer writes, the consumer returns messages that lie inside the
+    // data area (miri checks every access) or an error.
+    let mut rng = Rng(0xfeed);
+    let rounds = if cfg!(miri) { 30 } else { 5_000 };
+    for _ in 0..rounds {
+        let mut mem = memory(128);
+        Spsc::init(Region::from_slice(&mut mem), 128).unwrap();
+        let header_words = 4;
+        let words = mem.len();
+        for _ in 0..8 {
+            let at = header_words + rng.below(words - header_words);
+            mem[at] = rng.next() & if rng.below(2) == 0 { 0xff } else { u64::MAX };
+        }
+        let Ok(ring) = Spsc::attach(Region::from_slice(&mut mem)) else {
+            continue;
+        };
+        let mut rx = ring.consumer();
+        for _ in 0..8 {
+            match rx.read() {
+                Ok(Some(grant)) => {
+                    assert!(grant.len() <= ring.max_message_len());
+                    let _sum: u32 = grant.iter().map(|b| u32::from(*b)).sum();
+                    grant.release();
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+}
+
+struct Dead;
+impl Liveness for Dead {
+    fn peer_alive(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+#[cfg(not(miri))] // miri cannot run the raw futex syscall rustix makes
+fn a_waiter_whose_peer_is_dead_returns_an_error() {
+    let mut mem = memory(64);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
+    let mut rx = ring.consumer();
+    let how = Wait {
+        strategy: Strategy::SpinThenFutex { spins: 10 },
+        timeout_ns: None,
+        check_every_ns: 1_000_000,
+        liveness: &Dead,
+    };
+    assert_eq!(
+        rx.read_blocking(&how).unwrap_err(),
+        ReadError::Wait(WaitError::PeerGone)
+    );
+    let quick = Wait::futex().with_timeout_ns(2_000_000);
+    assert_eq!(
+        rx.read_blocking(&quick).unwrap_err(),
+        ReadError::Wait(WaitError::TimedOut)
+    );
+}
+
+#[test]
+#[cfg(not(miri))] // miri cannot run the raw futex syscall rustix makes
+fn blocking_sides_hand_over_every_message_between_threads() {
+    for strategy in [
+        Strategy::BusyPoll,
+        Strategy::SpinThenYield { spins: 100 },
+        Strategy::SpinThenFutex { spins: 0 },
+    ] {
+        let mut mem = memory(256);
+        let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
+        let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+        let how = Wait {
+            strategy,
+            ..Wait::futex()
+        };
+        const N: u64 = 20_000;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                for i in 0..N {
+                    tx.push_blocking(&message(i, 1 + (i as usize % 100)), &how)
+                        .unwrap();
+                }
+            });
+            let mut buffer = [0u8; 128];
+            for i in 0..N {
+                let len = rx.pop_blocking(&mut buffer, &how).unwrap();
+                assert_eq!(
+                    &buffer[..len],
+                    &message(i, 1 + (i as usize % 100))[..],
+                    "{strategy:?}"
+                );
+            }
+        });
+    }
+}

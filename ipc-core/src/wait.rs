@@ -1,0 +1,253 @@
+//! Waiting for a wake word to move: busy-poll, spin then yield, or spin then sleep on a futex.
+//!
+//! Sleeping uses a shared (not process-private) futex on the word itself, so it works across
+//! processes that map the region at different addresses. A sleeping waiter wakes at least every
+//! [`Wait::check_every_ns`] to ask its [`Liveness`] hook whether the peer still lives: a dead peer
+//! is an error, not a hang.
+
+use crate::sync::AtomicU32;
+use crate::wake;
+
+/// How a blocked side waits for its peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Re-read the word in a tight loop: lowest latency, burns a CPU.
+    BusyPoll,
+    /// Spin `spins` times, then give the CPU away with `sched_yield` between checks.
+    SpinThenYield {
+        /// Checks before the first yield.
+        spins: u32,
+    },
+    /// Spin `spins` times, then sleep on the futex until woken.
+    SpinThenFutex {
+        /// Checks before the first sleep.
+        spins: u32,
+    },
+}
+
+/// Tells a waiter whether its peer can still make progress.
+pub trait Liveness {
+    /// False once the peer is known to be gone (its process died, its lock was released).
+    fn peer_alive(&self) -> bool;
+}
+
+/// A liveness hook that always answers "alive": wait forever (or until the timeout).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AssumeAlive;
+
+impl Liveness for AssumeAlive {
+    fn peer_alive(&self) -> bool {
+        true
+    }
+}
+
+/// Why a wait ended without the word moving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitError {
+    /// The liveness hook says the peer is gone.
+    PeerGone,
+    /// The timeout passed.
+    TimedOut,
+}
+
+impl core::fmt::Display for WaitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::PeerGone => f.write_str("the peer process is gone"),
+            Self::TimedOut => f.write_str("timed out waiting for the peer"),
+        }
+    }
+}
+
+impl core::error::Error for WaitError {}
+
+/// A complete description of how to wait.
+#[derive(Clone, Copy)]
+pub struct Wait<'a> {
+    /// Spin, yield or sleep.
+    pub strategy: Strategy,
+    /// Give up after this many nanoseconds (`None`: never).
+    pub timeout_ns: Option<u64>,
+    /// How often a waiter checks the peer's liveness while blocked, in nanoseconds.
+    pub check_every_ns: u64,
+    /// The peer's liveness.
+    pub liveness: &'a (dyn Liveness + Sync),
+}
+
+impl Wait<'static> {
+    /// Spin 2,000 times, then sleep on the futex; no timeout; the peer is assumed alive.
+    pub const fn futex() -> Self {
+        Self {
+            strategy: Strategy::SpinThenFutex { spins: 2_000 },
+            timeout_ns: None,
+            check_every_ns: 100_000_000,
+            liveness: &AssumeAlive,
+        }
+    }
+
+    /// Busy-poll; no timeout; the peer is assumed alive.
+    pub const fn busy_poll() -> Self {
+        Self {
+            strategy: Strategy::BusyPoll,
+            timeout_ns: None,
+            check_every_ns: 100_000_000,
+            liveness: &AssumeAlive,
+        }
+    }
+}
+
+impl<'a> Wait<'a> {
+    /// The same wait with a timeout.
+    pub const fn with_timeout_ns(mut self, timeout_ns: u64) -> Self {
+        self.timeout_ns = Some(timeout_ns);
+        self
+    }
+
+    /// The same wait with a liveness hook.
+    pub const fn with_liveness(mut self, liveness: &'a (dyn Liveness + Sync)) -> Self {
+        self.liveness = liveness;
+        self
+    }
+}
+
+/// Waits until the position in `word` differs from `seen`.
+pub(crate) fn until_moved(word: &AtomicU32, seen: u32, how: &Wait<'_>) -> Result<(), WaitError> {
+    let spins = match how.strategy {
+        Strategy::BusyPoll => u32::MAX,
+        Strategy::SpinThenYield { spins } | Strategy::SpinThenFutex { spins } => spins,
+    };
+    for _ in 0..spins.min(1 << 16) {
+        if wake::position(word) != seen {
+            return Ok(());
+        }
+        core::hint::spin_loop();
+    }
+    let start = os::now_ns();
+    let mut last_check = start;
+    loop {
+        if wake::position(word) != seen {
+            return Ok(());
+        }
+        let now = os::now_ns();
+        if how
+            .timeout_ns
+            .is_some_and(|t| now.saturating_sub(start) >= t)
+        {
+            return Err(WaitError::TimedOut);
+        }
+        if now.saturating_sub(last_check) >= how.check_every_ns {
+            last_check = now;
+            if !how.liveness.peer_alive() {
+                return Err(WaitError::PeerGone);
+            }
+        }
+        match how.strategy {
+            Strategy::BusyPoll => {
+                for _ in 0..1024 {
+                    core::hint::spin_loop();
+                }
+            }
+            Strategy::SpinThenYield { .. } => os::yield_now(),
+            Strategy::SpinThenFutex { .. } => {
+                let Some(expected) = wake::announce(word, seen) else {
+                    return Ok(());
+                };
+                let left = how
+                    .timeout_ns
+                    .map_or(u64::MAX, |t| t.saturating_sub(now.saturating_sub(start)));
+                os::futex_wait(word, expected, left.min(how.check_every_ns).max(1));
+            }
+        }
+    }
+}
+
+/// Wakes the waiter sleeping on `word`.
+pub(crate) fn wake_one(word: &AtomicU32) {
+    os::futex_wake(word);
+}
+
+#[cfg(all(target_os = "linux", not(loom)))]
+mod os {
+    use core::sync::atomic::AtomicU32;
+
+    use rustix::thread::futex;
+
+    pub fn now_ns() -> u64 {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+    }
+
+    pub fn yield_now() {
+        rustix::thread::sched_yield();
+    }
+
+    /// Sleeps while `*word == expected`, at most `timeout_ns`. Shared futex: no PRIVATE flag.
+    pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64) {
+        let timeout = rustix::time::Timespec {
+            tv_sec: (timeout_ns / 1_000_000_000) as i64,
+            tv_nsec: (timeout_ns % 1_000_000_000) as i64,
+        };
+        // EAGAIN (the word changed), EINTR and ETIMEDOUT all mean "look again".
+        let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timeout));
+    }
+
+    pub fn futex_wake(word: &AtomicU32) {
+        let _ = futex::wake(word, futex::Flags::empty(), 1);
+    }
+}
+
+#[cfg(all(not(target_os = "linux"), not(loom)))]
+mod os {
+    //! Targets without futexes (bare metal): waiting degrades to spinning.
+    use core::sync::atomic::AtomicU32;
+
+    static TICKS: AtomicU32 = AtomicU32::new(0);
+
+    /// A coarse counter standing in for a clock: one "ns" per check.
+    pub fn now_ns() -> u64 {
+        u64::from(TICKS.fetch_add(1, core::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn yield_now() {
+        core::hint::spin_loop();
+    }
+
+    pub fn futex_wait(_word: &AtomicU32, _expected: u32, _timeout_ns: u64) {
+        core::hint::spin_loop();
+    }
+
+    pub fn futex_wake(_word: &AtomicU32) {}
+}
+
+#[cfg(loom)]
+pub(crate) mod os {
+    //! A model of the futex for loom: check-and-sleep is atomic with respect to wake, as in the
+    //! kernel, so a lost wake-up shows as a deadlock.
+    use crate::sync::{AtomicU32, Ordering};
+    use loom::sync::{Condvar, Mutex};
+
+    loom::lazy_static! {
+        static ref LOCK: Mutex<()> = Mutex::new(());
+        static ref WOKEN: Condvar = Condvar::new();
+    }
+
+    pub fn now_ns() -> u64 {
+        0
+    }
+
+    pub fn yield_now() {
+        loom::thread::yield_now();
+    }
+
+    pub fn futex_wait(word: &AtomicU32, expected: u32, _timeout_ns: u64) {
+        let guard = LOCK.lock().unwrap();
+        if word.load(Ordering::SeqCst) == expected {
+            drop(WOKEN.wait(guard).unwrap());
+        }
+    }
+
+    pub fn futex_wake(_word: &AtomicU32) {
+        let _guard = LOCK.lock().unwrap();
+        WOKEN.notify_all();
+    }
+}
