@@ -67,7 +67,7 @@ impl<'a> Spsc<'a> {
     /// Lays out an empty ring with a data area of `capacity` bytes (a power of two, at most
     /// [`MAX_CAPACITY`]) in `region`. Call it once, before the peer attaches.
     pub fn init(region: Region<'a>, capacity: usize) -> Result<Self, LayoutError> {
-        if capacity > MAX_CAPACITY || capacity < 2 * RECORD_HEADER {
+        if !(2 * RECORD_HEADER..=MAX_CAPACITY).contains(&capacity) {
             return Err(LayoutError::CapacityNotPowerOfTwo {
                 capacity: capacity as u64,
             });
@@ -94,7 +94,7 @@ impl<'a> Spsc<'a> {
     /// Validates the ring another process laid out in `region`.
     pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
         let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
-        if geometry.capacity > MAX_CAPACITY || geometry.capacity < 2 * RECORD_HEADER {
+        if !(2 * RECORD_HEADER..=MAX_CAPACITY).contains(&geometry.capacity) {
             return Err(LayoutError::CapacityNotPowerOfTwo {
                 capacity: geometry.capacity as u64,
             });

@@ -118,7 +118,8 @@ fn an_abandoned_write_grant_publishes_nothing() {
     let mut mem = memory(64);
     let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
     let (mut tx, mut rx) = (ring.producer(), ring.consumer());
-    drop(tx.reserve(8).unwrap());
+    let abandoned = tx.reserve(8).unwrap();
+    let _ = abandoned;
     tx.flush();
     assert!(rx.read().unwrap().is_none());
 }
