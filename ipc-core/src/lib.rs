@@ -23,5 +23,8 @@ mod sync;
 pub mod wait;
 pub mod wake;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 pub use error::LayoutError;
 pub use region::Region;

@@ -43,6 +43,21 @@ pub fn run() -> anyhow::Result<()> {
             .arg(format!("+{NIGHTLY}"))
             .args(["miri", "test", "--locked", "--package", "ipc-core", "--lib"]),
     )?;
+    // Loom explores every interleaving of the wake-word protocol; its own target directory
+    // keeps the --cfg loom build from invalidating the normal one.
+    cmd::run(
+        cargo()
+            .env("RUSTFLAGS", "--cfg loom")
+            .args([
+                "test",
+                "--locked",
+                "--release",
+                "--package",
+                "ipc-core",
+                "--lib",
+            ])
+            .args(["--target-dir", "target/loom", "--", "loom"]),
+    )?;
     eprintln!("[ci] all checks passed");
     Ok(())
 }
