@@ -18,6 +18,8 @@ extern crate std;
 mod error;
 pub mod header;
 mod region;
+#[cfg(all(feature = "std", target_os = "linux", not(loom)))]
+pub mod shm;
 pub mod spsc;
 mod sync;
 pub mod wait;

@@ -1,0 +1,184 @@
+//! Creating and mapping shared regions on Linux (feature `std`): a memfd, a regular file, or a
+//! file descriptor received from a peer; and a liveness hook backed by a pidfd.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::ptr::NonNull;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::mm::{MapFlags, ProtFlags};
+
+use crate::wait::Liveness;
+use crate::Region;
+
+/// A `MAP_SHARED` mapping of a file descriptor, unmapped on drop.
+#[derive(Debug)]
+pub struct SharedMemory {
+    base: NonNull<u8>,
+    len: usize,
+    fd: OwnedFd,
+}
+
+// SAFETY: the mapping is plain shared memory owned by this value; access to its bytes goes
+// through Region, whose users follow the shared-memory protocol.
+unsafe impl Send for SharedMemory {}
+// SAFETY: as above: &SharedMemory only hands out Regions.
+unsafe impl Sync for SharedMemory {}
+
+fn io_error(e: rustix::io::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+impl SharedMemory {
+    /// An anonymous memfd of `len` bytes: nothing to clean up, shared by fork or fd passing.
+    pub fn memfd(name: &str, len: usize) -> io::Result<Self> {
+        let name = CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let fd = rustix::fs::memfd_create(name.as_c_str(), rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(io_error)?;
+        rustix::fs::ftruncate(&fd, len as u64).map_err(io_error)?;
+        Self::map(fd, len)
+    }
+
+    /// A regular file of `len` bytes at `path`, created or truncated.
+    pub fn create_file(path: &Path, len: usize) -> io::Result<Self> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDWR | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(io_error)?;
+        rustix::fs::ftruncate(&fd, len as u64).map_err(io_error)?;
+        Self::map(fd, len)
+    }
+
+    /// An existing file at `path`, mapped whole.
+    pub fn open_file(path: &Path) -> io::Result<Self> {
+        let fd = rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+            .map_err(io_error)?;
+        let len = rustix::fs::fstat(&fd).map_err(io_error)?.st_size as usize;
+        Self::map(fd, len)
+    }
+
+    /// Maps `len` bytes of `fd` (a memfd or file received from a peer) at a new address.
+    pub fn map(fd: OwnedFd, len: usize) -> io::Result<Self> {
+        if len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot map 0 bytes",
+            ));
+        }
+        // SAFETY: a fresh shared mapping chosen by the kernel: it aliases no Rust object.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )
+        }
+        .map_err(io_error)?;
+        let base =
+            NonNull::new(ptr.cast()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(Self { base, len, fd })
+    }
+
+    /// Maps the same memory again at another address in this process (as a peer would).
+    pub fn map_again(&self) -> io::Result<Self> {
+        let fd = self.fd.try_clone()?;
+        Self::map(fd, self.len)
+    }
+
+    /// The mapping as a region.
+    pub fn region(&self) -> Region<'_> {
+        // SAFETY: the mapping is valid for self's lifetime (unmapped only on drop), and other
+        // users of the memory are peers following the protocol.
+        unsafe { Region::from_raw(self.base, self.len) }
+    }
+
+    /// Bytes mapped.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing is mapped (never: mapping 0 bytes is refused).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl AsFd for SharedMemory {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for SharedMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping this value created; no Region outlives self.
+        let _ = unsafe { rustix::mm::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// A peer process watched through a pidfd: it is gone once the pidfd becomes readable, which
+/// happens when the process exits, before it is reaped, and never for a reused pid.
+#[derive(Debug)]
+pub struct ProcessLiveness {
+    pidfd: OwnedFd,
+}
+
+impl ProcessLiveness {
+    /// Watches process `pid`.
+    pub fn new(pid: u32) -> io::Result<Self> {
+        let pid = rustix::process::Pid::from_raw(pid as i32)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "pid 0"))?;
+        let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+            .map_err(io_error)?;
+        Ok(Self { pidfd })
+    }
+}
+
+impl Liveness for ProcessLiveness {
+    fn peer_alive(&self) -> bool {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let mut fds = [PollFd::new(&self.pidfd, PollFlags::IN)];
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        !matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+    }
+}
+
+#[cfg(all(test, not(miri), not(loom)))]
+mod tests {
+    use super::*;
+    use crate::spsc::Spsc;
+
+    #[test]
+    fn two_mappings_of_one_memfd_share_a_ring() {
+        let len = Spsc::required_len(4096);
+        let first = SharedMemory::memfd("ipc-core-test", len).unwrap();
+        let second = first.map_again().unwrap();
+        assert_ne!(
+            first.region().base(),
+            second.region().base(),
+            "different addresses"
+        );
+        let ring = Spsc::init(first.region(), 4096).unwrap();
+        let attached = Spsc::attach(second.region()).unwrap();
+        ring.producer().push(b"via another address").unwrap();
+        let mut buffer = [0u8; 64];
+        let n = attached.consumer().pop(&mut buffer).unwrap().unwrap();
+        assert_eq!(&buffer[..n], b"via another address");
+    }
+
+    #[test]
+    fn this_process_is_alive() {
+        let me = ProcessLiveness::new(std::process::id()).unwrap();
+        assert!(me.peer_alive());
+    }
+}

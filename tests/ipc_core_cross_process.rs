@@ -1,0 +1,211 @@
+//! ipc-core between real processes: fork, a memfd mapped again at another address in the child,
+//! a million messages of random sizes, and peers killed with SIGKILL mid-stream.
+
+use std::time::Duration;
+
+use ipc_core::shm::{ProcessLiveness, SharedMemory};
+use ipc_core::spsc::{ReadError, ReserveError, Spsc};
+use ipc_core::wait::{Strategy, Wait, WaitError};
+
+const CAPACITY: usize = 4096;
+
+/// Both sides derive message `n`'s length and bytes from `n` alone, so the reader checks
+/// order, loss, duplication and content without any side channel.
+fn length_of(n: u64) -> usize {
+    let mut x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5851_f42d_4c95_7f2d;
+    x ^= x >> 29;
+    1 + (x % (CAPACITY as u64 / 2 - 8)) as usize
+}
+
+fn fill(n: u64, buffer: &mut [u8]) {
+    let seed = n.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    for (i, byte) in buffer.iter_mut().enumerate() {
+        *byte = (seed >> ((i % 8) * 8)) as u8 ^ i as u8;
+    }
+}
+
+/// Forks a child that runs `body` and exits with its return code; never returns in the child.
+fn fork_child(body: impl FnOnce() -> i32) -> u32 {
+    // SAFETY: the child only runs `body` (ipc-core calls and allocation) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+        // SAFETY: ends the child without running the test harness's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    pid as u32
+}
+
+/// Kills a child that is still running when a test ends, failed assertions included.
+struct KillOnDrop(u32);
+
+impl KillOnDrop {
+    /// Reaps the child normally and returns its wait status; nothing is left to kill.
+    fn wait(self) -> i32 {
+        let status = wait_status(self.0);
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        kill(self.0);
+        wait_status(self.0);
+    }
+}
+
+fn wait_status(pid: u32) -> i32 {
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+    status
+}
+
+fn kill(pid: u32) {
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+}
+
+fn waiting_for(liveness: &ProcessLiveness) -> Wait<'_> {
+    Wait {
+        strategy: Strategy::SpinThenFutex { spins: 1000 },
+        timeout_ns: Some(30_000_000_000),
+        check_every_ns: 10_000_000,
+        liveness,
+    }
+}
+
+#[test]
+fn a_million_random_sized_messages_arrive_in_order_and_intact() {
+    const MESSAGES: u64 = 1_000_000;
+    let memory = SharedMemory::memfd("cross-process", Spsc::required_len(CAPACITY)).unwrap();
+    let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+    let producer_pid = fork_child(|| {
+        // The producer maps the memfd again: the ring is used at another address.
+        let mine = memory.map_again().unwrap();
+        let ring = Spsc::attach(mine.region()).unwrap();
+        let mut producer = ring.producer();
+        let parent = ProcessLiveness::new(std::os::unix::process::parent_id()).unwrap();
+        for n in 0..MESSAGES {
+            let mut grant = producer
+                .reserve_blocking(length_of(n), &waiting_for(&parent))
+                .unwrap();
+            fill(n, &mut grant);
+            grant.commit();
+        }
+        0
+    });
+    let producer = KillOnDrop(producer_pid);
+    let liveness = ProcessLiveness::new(producer_pid).unwrap();
+    let mut consumer = ring.consumer();
+    let mut expected = vec![0u8; CAPACITY];
+    for n in 0..MESSAGES {
+        let grant = consumer.read_blocking(&waiting_for(&liveness)).unwrap();
+        let want = &mut expected[..length_of(n)];
+        fill(n, want);
+        assert_eq!(
+            grant.len(),
+            want.len(),
+            "message {n}: wrong length (lost or duplicated?)"
+        );
+        assert!(*grant == *want, "message {n}: corrupted");
+        grant.release();
+    }
+    assert_eq!(producer.wait(), 0, "the producer failed");
+    assert!(
+        consumer.read().unwrap().is_none(),
+        "no message beyond the last"
+    );
+}
+
+#[test]
+fn a_producer_killed_mid_stream_leaves_whole_messages_then_an_error() {
+    let memory = SharedMemory::memfd("killed-producer", Spsc::required_len(CAPACITY)).unwrap();
+    let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+    let producer_pid = fork_child(|| {
+        let mut producer = ring.producer();
+        let forever = Wait::futex();
+        for n in 0.. {
+            let mut grant = producer.reserve_blocking(length_of(n), &forever).unwrap();
+            fill(n, &mut grant);
+            grant.commit();
+        }
+        0
+    });
+    let producer = KillOnDrop(producer_pid);
+    let liveness = ProcessLiveness::new(producer_pid).unwrap();
+    let mut consumer = ring.consumer();
+    let mut expected = vec![0u8; CAPACITY];
+    let mut n = 0;
+    let error = loop {
+        if n == 5_000 {
+            kill(producer_pid);
+        }
+        match consumer.read_blocking(&waiting_for(&liveness)) {
+            Ok(grant) => {
+                let want = &mut expected[..length_of(n)];
+                fill(n, want);
+                assert!(*grant == *want, "message {n} corrupted");
+                grant.release();
+                n += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(error, ReadError::Wait(WaitError::PeerGone));
+    assert!(
+        n >= 5_000,
+        "every message published before the kill was read ({n})"
+    );
+    assert_eq!(producer.wait() & 0x7f, libc::SIGKILL);
+}
+
+#[test]
+fn a_consumer_killed_mid_stream_stops_a_blocked_producer() {
+    const READ_BEFORE_STOPPING: u64 = 1_000;
+    let memory = SharedMemory::memfd("killed-consumer", Spsc::required_len(CAPACITY)).unwrap();
+    let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+    let consumer_pid = fork_child(|| {
+        let mut consumer = ring.consumer();
+        let mut buffer = vec![0u8; CAPACITY];
+        for _ in 0..READ_BEFORE_STOPPING {
+            consumer.pop_blocking(&mut buffer, &Wait::futex()).unwrap();
+        }
+        // Stop reading but stay alive until killed.
+        std::thread::sleep(Duration::from_secs(3600));
+        0
+    });
+    let _reaper = KillOnDrop(consumer_pid);
+    let liveness = ProcessLiveness::new(consumer_pid).unwrap();
+    let mut producer = ring.producer();
+    let message = |n: u64| {
+        let mut m = vec![0u8; length_of(n)];
+        fill(n, &mut m);
+        m
+    };
+    for n in 0..READ_BEFORE_STOPPING {
+        producer
+            .push_blocking(&message(n), &waiting_for(&liveness))
+            .unwrap();
+    }
+    // The consumer has stopped: fill the ring until it stays full.
+    let mut sent = READ_BEFORE_STOPPING;
+    let mut full_for = 0;
+    while full_for < 20 {
+        match producer.push(&message(sent)) {
+            Ok(()) => sent += 1,
+            Err(ReserveError::Full) => {
+                full_for += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    kill(consumer_pid);
+    let error = producer
+        .push_blocking(&message(sent), &waiting_for(&liveness))
+        .unwrap_err();
+    assert_eq!(error, ReserveError::Wait(WaitError::PeerGone));
+}
