@@ -112,12 +112,28 @@ impl<'a> Wait<'a> {
 
 /// Waits until the position in `word` differs from `seen`.
 pub(crate) fn until_moved(word: &AtomicU32, seen: u32, how: &Wait<'_>) -> Result<(), WaitError> {
+    until(word, seen, &|| wake::position(word) != seen, how)
+}
+
+/// Waits until `ready()` holds or, once the waiter would sleep, the position in `word` differs
+/// from `seen`.
+///
+/// Spinning polls only `ready()`, which may look somewhere cheaper than `word` (the ring's
+/// consumer polls the record at its own position, so the producer's word stays in the
+/// producer's cache). Sleeping announces itself on `word`, whose owner publishes after making
+/// `ready()` true; the caller re-checks after any return.
+pub(crate) fn until(
+    word: &AtomicU32,
+    seen: u32,
+    ready: &dyn Fn() -> bool,
+    how: &Wait<'_>,
+) -> Result<(), WaitError> {
     let spins = match how.strategy {
         Strategy::BusyPoll => u32::MAX,
         Strategy::SpinThenYield { spins } | Strategy::SpinThenFutex { spins } => spins,
     };
     for _ in 0..spins.min(1 << 16) {
-        if wake::position(word) != seen {
+        if ready() {
             return Ok(());
         }
         core::hint::spin_loop();
@@ -125,7 +141,7 @@ pub(crate) fn until_moved(word: &AtomicU32, seen: u32, how: &Wait<'_>) -> Result
     let start = os::now_ns();
     let mut last_check = start;
     loop {
-        if wake::position(word) != seen {
+        if ready() {
             return Ok(());
         }
         let now = os::now_ns();
@@ -144,6 +160,9 @@ pub(crate) fn until_moved(word: &AtomicU32, seen: u32, how: &Wait<'_>) -> Result
         match how.strategy {
             Strategy::BusyPoll => {
                 for _ in 0..1024 {
+                    if ready() {
+                        return Ok(());
+                    }
                     core::hint::spin_loop();
                 }
             }

@@ -5,7 +5,6 @@
 //! the controller's code. A [`Worker`] that is dropped before it was collected is killed, so an
 //! error in the controller leaves no process behind.
 
-use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -75,53 +74,93 @@ impl Worker {
         self.pid.as_raw_nonzero().get() as u32
     }
 
-    /// Waits up to `timeout` for the worker's report, then reaps it.
-    pub fn collect<T: DeserializeOwned>(mut self, timeout: Duration) -> anyhow::Result<T> {
-        let fd = self.report.take().expect("collected once");
-        let text = read_until_eof(fd, timeout)
-            .with_context(|| format!("the {} process did not report", self.name))?;
+    /// Reaps the worker and decodes the report it wrote.
+    fn finish<T: DeserializeOwned>(&mut self, text: &[u8]) -> anyhow::Result<T> {
         let status = rustix::process::waitpid(Some(self.pid), WaitOptions::empty())
             .context("waitpid")?
             .map(|(_, status)| status);
         self.reaped = true;
         if text.is_empty() {
-            bail!(
-                "the {} process died without reporting ({status:?})",
-                self.name
-            );
+            let how = match status {
+                Some(s) if s.terminating_signal().is_some() => {
+                    format!("killed by signal {}", s.terminating_signal().unwrap_or(0))
+                }
+                Some(s) => format!("exit status {:?}", s.exit_status()),
+                None => "unknown status".into(),
+            };
+            bail!("the {} process died without reporting ({how})", self.name);
         }
-        let message: Result<T, String> = serde_json::from_slice(&text)
+        let message: Result<T, String> = serde_json::from_slice(text)
             .with_context(|| format!("the {} process sent an unreadable report", self.name))?;
         message.map_err(|e| anyhow::anyhow!("the {} process failed: {e}", self.name))
     }
 }
 
-fn read_until_eof(fd: OwnedFd, timeout: Duration) -> anyhow::Result<Vec<u8>> {
+/// Waits for every worker's report, at most `timeout` in all.
+///
+/// The workers are watched together: as soon as one fails or dies, the others are killed (a
+/// busy-polling peer would otherwise spin forever) and its error is returned.
+pub fn collect_all<T: DeserializeOwned>(
+    mut workers: Vec<Worker>,
+    timeout: Duration,
+) -> anyhow::Result<Vec<T>> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let deadline = Instant::now() + timeout;
-    let mut file = std::fs::File::from(fd);
-    let mut text = Vec::new();
-    loop {
+    let mut texts: Vec<Vec<u8>> = vec![Vec::new(); workers.len()];
+    let mut results: Vec<Option<T>> = workers.iter().map(|_| None).collect();
+    while results.iter().any(Option::is_none) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            bail!("no answer within {} s", timeout.as_secs());
+            bail!("the workers did not finish within {} s", timeout.as_secs());
         }
-        let mut fds = [PollFd::new(&file, PollFlags::IN)];
+        let open: Vec<usize> = (0..workers.len())
+            .filter(|&i| results[i].is_none())
+            .collect();
+        let mut fds: Vec<PollFd<'_>> = open
+            .iter()
+            .map(|&i| {
+                PollFd::new(
+                    workers[i].report.as_ref().expect("open until finished"),
+                    PollFlags::IN,
+                )
+            })
+            .collect();
         let wait = Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: i64::from(left.subsec_nanos()),
+            tv_sec: left.as_secs().min(1) as i64,
+            tv_nsec: 0,
         };
         match poll(&mut fds, Some(&wait)) {
-            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
-            Ok(_) => {}
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
-        let mut chunk = [0u8; 65536];
-        match file.read(&mut chunk)? {
-            0 => return Ok(text),
-            n => text.extend_from_slice(&chunk[..n]),
+        let ready: Vec<usize> = fds
+            .iter()
+            .zip(&open)
+            .filter(|(fd, _)| !fd.revents().is_empty())
+            .map(|(_, &i)| i)
+            .collect();
+        drop(fds);
+        for i in ready {
+            let mut chunk = [0u8; 65536];
+            let fd = workers[i].report.as_ref().expect("open until finished");
+            let n = rustix::io::read(fd, &mut chunk).unwrap_or(0);
+            if n > 0 {
+                texts[i].extend_from_slice(&chunk[..n]);
+                continue;
+            }
+            // End of file: the worker has written its report and is exiting.
+            workers[i].report = None;
+            match workers[i].finish::<T>(&texts[i]) {
+                Ok(value) => results[i] = Some(value),
+                // Dropping the workers kills and reaps the ones still running.
+                Err(error) => return Err(error),
+            }
         }
     }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("all collected"))
+        .collect())
 }
 
 impl Drop for Worker {

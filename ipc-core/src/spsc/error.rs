@@ -21,7 +21,15 @@ pub enum Corruption {
         /// The producer's position.
         head: u32,
     },
-    /// A record's length is larger than the ring allows or runs past the published data.
+    /// The producer published a head past the consumer, but wrote no record at the consumer's
+    /// position.
+    Unpublished {
+        /// The head position read.
+        head: u32,
+        /// The consumer's position.
+        tail: u32,
+    },
+    /// A record's length is larger than the ring allows or runs past the data area.
     RecordLength {
         /// Where the record starts.
         position: u32,
@@ -43,6 +51,12 @@ impl fmt::Display for Corruption {
                 write!(
                     f,
                     "corrupted ring: tail {tail} is out of range for head {head}"
+                )
+            }
+            Self::Unpublished { head, tail } => {
+                write!(
+                    f,
+                    "corrupted ring: head {head} was published but no record is at {tail}"
                 )
             }
             Self::RecordLength { position, len } => {

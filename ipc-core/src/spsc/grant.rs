@@ -35,8 +35,8 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
         producer.flush();
     }
 
-    /// Makes the message part of the next [`Producer::flush`]: a batch is published with one
-    /// store and at most one wake-up.
+    /// Makes the message part of the next [`Producer::flush`]: nothing is visible before it, and
+    /// a batch costs at most one wake-up.
     pub fn commit_deferred(self) {
         self.write_record();
     }

@@ -1,14 +1,18 @@
 //! A single-producer single-consumer ring of variable-length messages in a shared region.
 //!
-//! The data area holds records `[len: u32][reserved: u32][payload][padding to 8 bytes]`. A record
+//! The data area holds records `[len: u32][tag: u32][payload][padding to 8 bytes]`. A record
 //! never wraps: when one does not fit before the end, the producer writes a wrap marker and starts
 //! it at offset 0. Positions are byte counts that wrap at 2^31; the data area's capacity (a power
 //! of two up to 2^30) divides that, so `position & (capacity - 1)` is the offset.
 //!
-//! The head (producer) and tail (consumer) are [wake words](crate::wake) on separate pairs of
-//! cache lines; each side caches the other's index and reads it again only when the ring looks
-//! full or empty. Everything read from the region is validated before use: a corrupted index or
-//! length gives a [`Corruption`] error, never an access outside the data area.
+//! A record is published by its tag, `position + 1`, stored last with release ordering (stale
+//! tags from earlier laps differ, and zeroed memory never matches). The consumer polls the tag at
+//! its own position, so in the fast path no index word moves between the CPUs: only the record's
+//! own cache lines do. The head (producer) and tail (consumer) are [wake words](crate::wake) on
+//! separate pairs of cache lines: the producer publishes its head after the tags for a consumer
+//! that sleeps, and the producer caches the tail, reading it again only when the ring looks full.
+//! Everything read from the region is validated before use: a corrupted index, tag or length
+//! gives a [`Corruption`] error or no message, never an access outside the data area.
 //!
 //! ```
 //! use ipc_core::{spsc::Spsc, Region};
@@ -137,7 +141,6 @@ impl<'a> Spsc<'a> {
             data: self.data(),
             capacity: self.capacity() as u32,
             tail,
-            cached_head: tail,
             _region: PhantomData,
         }
     }
@@ -169,11 +172,32 @@ fn record_len(len: usize) -> usize {
 /// The word holding a record's length, at `offset` in the data area.
 ///
 /// # Safety
-/// `offset + 4 <= capacity` and `offset` is 4-aligned.
+/// `offset + 8 <= capacity` and `offset` is 8-aligned.
 unsafe fn length_word<'a>(data: NonNull<u8>, offset: u32) -> &'a core::sync::atomic::AtomicU32 {
     // SAFETY: in bounds and aligned (caller); atomics are valid for any bits and any concurrent
     // access by the peer.
     unsafe { data.add(offset as usize).cast().as_ref() }
+}
+
+/// The word holding a record's tag, right after its length.
+///
+/// # Safety
+/// As for [`length_word`].
+unsafe fn tag_word<'a>(data: NonNull<u8>, offset: u32) -> &'a core::sync::atomic::AtomicU32 {
+    // SAFETY: offset + 4 + 4 <= capacity and 4-aligned (caller); atomics tolerate the peer.
+    unsafe { data.add(offset as usize + 4).cast().as_ref() }
+}
+
+/// The tag that publishes the record at `position`.
+fn tag_for(position: u32) -> u32 {
+    position.wrapping_add(1) & wake::POSITION
+}
+
+/// True when the record at `position` is published.
+fn published_at(data: NonNull<u8>, capacity: u32, position: u32) -> bool {
+    // SAFETY: the offset is below capacity and 8-aligned (positions of records are).
+    let tag = unsafe { tag_word(data, position & (capacity - 1)) };
+    tag.load(core::sync::atomic::Ordering::Acquire) == tag_for(position)
 }
 
 /// The producing side of a ring.
@@ -259,11 +283,31 @@ impl<'a> Producer<'a> {
 
     /// Publishes every record committed with [`WriteGrant::commit_deferred`].
     pub fn flush(&mut self) {
-        if self.published != self.head {
-            self.published = self.head;
-            if wake::publish(&self.control.head, self.head) {
-                wait::wake_one(&self.control.head);
-            }
+        if self.published == self.head {
+            return;
+        }
+        let mask = self.capacity - 1;
+        let mut position = self.published;
+        while position != self.head {
+            let offset = position & mask;
+            // SAFETY: every position between published and head starts a record (or wrap
+            // marker) this producer wrote, 8-aligned and inside the data area.
+            let len = unsafe { length_word(self.data, offset) }
+                .load(core::sync::atomic::Ordering::Relaxed);
+            let advance = if len == WRAP_MARKER {
+                self.capacity - offset
+            } else {
+                record_len(len as usize) as u32
+            };
+            // SAFETY: as above. Release: the payload written before is visible with the tag.
+            unsafe { tag_word(self.data, offset) }
+                .store(tag_for(position), core::sync::atomic::Ordering::Release);
+            position = position.wrapping_add(advance) & wake::POSITION;
+        }
+        self.published = self.head;
+        // For a consumer about to sleep: it re-checks the head after announcing itself.
+        if wake::publish(&self.control.head, self.head) {
+            wait::wake_one(&self.control.head);
         }
     }
 
@@ -292,7 +336,6 @@ pub struct Consumer<'a> {
     capacity: u32,
     /// Where the next record starts (past any wrap marker already skipped).
     tail: u32,
-    cached_head: u32,
     _region: PhantomData<&'a [u8]>,
 }
 
@@ -314,8 +357,17 @@ impl<'a> Consumer<'a> {
             if let Some((offset, len)) = self.next_record()? {
                 return Ok(ReadGrant::new(self, offset, len));
             }
-            wait::until_moved(&self.control.head, self.cached_head, how)
-                .map_err(ReadError::Wait)?;
+            let (data, capacity, tail) = (self.data, self.capacity, self.tail);
+            let ready = || published_at(data, capacity, tail);
+            wait::until(&self.control.head, tail, &ready, how).map_err(ReadError::Wait)?;
+            if !ready() {
+                // Woken because the head moved: the producer writes tags before it publishes
+                // its head, so a head past us with no record here is corruption.
+                let head = wake::position(&self.control.head);
+                if head != tail {
+                    return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
+                }
+            }
         }
     }
 
@@ -336,22 +388,11 @@ impl<'a> Consumer<'a> {
     /// Offset and length of the next record's payload, skipping a wrap marker; validates all.
     fn next_record(&mut self) -> Result<Option<(u32, u32)>, ReadError> {
         loop {
-            if self.tail == self.cached_head {
-                let head = wake::position(&self.control.head);
-                if wake::distance(self.tail, head) > self.capacity {
-                    return Err(ReadError::Corrupt(Corruption::HeadIndex {
-                        head,
-                        tail: self.tail,
-                    }));
-                }
-                self.cached_head = head;
-                if self.tail == head {
-                    return Ok(None);
-                }
+            if !published_at(self.data, self.capacity, self.tail) {
+                return Ok(None);
             }
-            let available = wake::distance(self.tail, self.cached_head);
             let offset = self.tail & (self.capacity - 1);
-            // SAFETY: offset < capacity, 8-aligned (records are), so 4 bytes fit.
+            // SAFETY: offset < capacity, 8-aligned (records are), so the header's 8 bytes fit.
             let len = unsafe { length_word(self.data, offset) }
                 .load(core::sync::atomic::Ordering::Relaxed);
             let corrupt = ReadError::Corrupt(Corruption::RecordLength {
@@ -359,18 +400,17 @@ impl<'a> Consumer<'a> {
                 len,
             });
             if len == WRAP_MARKER {
-                let skip = self.capacity - offset;
-                if skip > available || offset == 0 {
+                if offset == 0 {
                     return Err(corrupt);
                 }
-                self.tail = self.tail.wrapping_add(skip) & wake::POSITION;
+                self.tail = self.tail.wrapping_add(self.capacity - offset) & wake::POSITION;
                 continue;
             }
             if len as usize > self.capacity as usize / 2 - RECORD_HEADER {
                 return Err(corrupt);
             }
             let record = record_len(len as usize) as u32;
-            if record > available || offset + record > self.capacity {
+            if offset + record > self.capacity {
                 return Err(corrupt);
             }
             return Ok(Some((offset + RECORD_HEADER as u32, len)));

@@ -32,10 +32,12 @@ pub struct WorkerReport {
     pub elapsed_s: f64,
 }
 
-/// The timing side: sends, waits for the echo, verifies it fully.
+/// The timing side: sends, waits for the echo, verifies it fully (only its sequence number when
+/// the mechanism carries no payload).
 pub fn client(
     endpoint: &mut dyn Endpoint,
     config: &BenchConfig,
+    carries_payload: bool,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<WorkerReport> {
     let payload = Payload::new(config.message_size);
@@ -55,7 +57,11 @@ pub fn client(
         endpoint.send(&message)?;
         endpoint.recv(&mut echo)?;
         let round_trip = start.elapsed();
-        payload.verify(&echo, sequence)?;
+        if carries_payload {
+            payload.verify(&echo, sequence)?;
+        } else {
+            payload.check_sequence(&echo, sequence)?;
+        }
         if sequence >= config.warmup {
             histogram.saturating_record(round_trip.as_nanos().max(1) as u64);
         }

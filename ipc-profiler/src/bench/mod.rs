@@ -90,19 +90,19 @@ pub fn run_pair(
     let client = process::spawn("client", || {
         drop(std::mem::replace(&mut server_end, Box::new(Closed)));
         pin(cpus.client)?;
-        latency::client(client_end.as_mut(), config, gate)
+        latency::client(
+            client_end.as_mut(),
+            config,
+            mechanism.carries_payload(),
+            gate,
+        )
     })?;
     // The controller keeps no endpoint: a worker that dies is seen by its peer as end of file.
     drop((client_end, server_end));
     let pids = (client.pid(), server.pid());
-    let client_report = client.collect::<WorkerReport>(WORKER_TIMEOUT);
-    let server_report = server.collect::<WorkerReport>(WORKER_TIMEOUT);
-    // When both failed, the server's reason is usually the cause of the client's.
-    let (client, server) = match (client_report, server_report) {
-        (Ok(c), Ok(s)) => (c, s),
-        (Err(c), Ok(_)) => return Err(c),
-        (_, Err(s)) => return Err(s),
-    };
+    let mut reports = process::collect_all::<WorkerReport>(vec![client, server], WORKER_TIMEOUT)?;
+    let server = reports.pop().expect("two reports");
+    let client = reports.pop().expect("two reports");
     Ok(PairOutcome {
         client,
         server,
@@ -147,7 +147,11 @@ pub fn result_of(
     Ok(RunResult {
         mechanism: mechanism.name().to_string(),
         pattern: Pattern::Latency,
-        message_size: config.message_size,
+        message_size: if mechanism.carries_payload() {
+            config.message_size
+        } else {
+            0
+        },
         messages: config.iterations,
         warmup_messages: config.warmup,
         processes: 2,

@@ -3,8 +3,13 @@
 //! A mechanism makes a connected [`Channel`] in the controller process, before the workers are
 //! forked; each worker keeps one [`Endpoint`] and drops the other.
 
+mod cacheline;
 pub mod fd_io;
+mod mmap;
 mod pipe;
+mod ring_channel;
+mod shm_futex;
+mod shm_spin;
 
 use std::io;
 
@@ -17,6 +22,11 @@ pub trait Mechanism: Sync {
     /// Whether it can run on this machine, and why not.
     fn available(&self) -> Result<(), String> {
         Ok(())
+    }
+    /// False for a mechanism that moves no payload (`cacheline`): the harness then checks only
+    /// the sequence number the mechanism hands back, and reports a message size of 0.
+    fn carries_payload(&self) -> bool {
+        true
     }
     /// Why it cannot carry messages of `size` bytes, if it cannot.
     fn unsupported_size(&self, _size: usize) -> Option<String> {
@@ -42,7 +52,13 @@ pub struct Channel {
     pub server: Box<dyn Endpoint>,
 }
 
-static ALL: [&dyn Mechanism; 1] = [&pipe::Pipe];
+static ALL: [&dyn Mechanism; 5] = [
+    &pipe::Pipe,
+    &shm_spin::ShmSpin,
+    &shm_futex::ShmFutex,
+    &mmap::Mmap,
+    &cacheline::Cacheline,
+];
 
 /// Every mechanism, in the order of DESIGN.md's table.
 pub fn all() -> &'static [&'static dyn Mechanism] {

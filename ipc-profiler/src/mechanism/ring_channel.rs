@@ -1,0 +1,145 @@
+//! Two ipc-core SPSC rings, one per direction, shared by the ring-based mechanisms
+//! (`shm-spin`, `shm-futex`, `mmap`). Each endpoint maps both rings at its own addresses, as
+//! separate programs would.
+
+use std::io;
+use std::path::Path;
+
+use ipc_core::shm::SharedMemory;
+use ipc_core::spsc::{Consumer, Producer, Spsc};
+use ipc_core::wait::{Strategy, Wait};
+use ipc_core::Region;
+
+use super::{Channel, Endpoint};
+
+/// What backs the rings' memory.
+pub enum Backing<'a> {
+    /// Anonymous memfds.
+    Memfd,
+    /// Regular files in this directory, unlinked as soon as they are mapped.
+    FileIn(&'a Path),
+}
+
+/// The data-area capacity for messages of `size` bytes: room for at least four, and 64 KiB at
+/// least so that small messages never wait for space in a round trip.
+pub fn capacity_for(size: usize) -> usize {
+    (4 * (size + 16)).next_power_of_two().max(64 << 10)
+}
+
+/// Why a ring cannot carry `size`-byte messages, if it cannot.
+pub fn unsupported_size(size: usize) -> Option<String> {
+    (capacity_for(size) > ipc_core::spsc::MAX_CAPACITY).then(|| {
+        format!(
+            "an ipc-core ring holds at most {} bytes",
+            ipc_core::spsc::MAX_CAPACITY
+        )
+    })
+}
+
+/// Creates both rings and a connected pair of endpoints that wait as `strategy` says.
+pub fn connect(size: usize, backing: Backing<'_>, strategy: Strategy) -> io::Result<Channel> {
+    let capacity = capacity_for(size);
+    let len = Spsc::required_len(capacity);
+    let to_server = create(&backing, "to-server", len)?;
+    let to_client = create(&backing, "to-client", len)?;
+    Spsc::init(to_server.region(), capacity).map_err(io::Error::other)?;
+    Spsc::init(to_client.region(), capacity).map_err(io::Error::other)?;
+    let wait = Wait {
+        strategy,
+        ..Wait::futex()
+    };
+    Ok(Channel {
+        client: Box::new(RingEnd::new(
+            to_server.map_again()?,
+            to_client.map_again()?,
+            wait,
+        )?),
+        server: Box::new(RingEnd::new(
+            to_client.map_again()?,
+            to_server.map_again()?,
+            wait,
+        )?),
+    })
+}
+
+fn create(backing: &Backing<'_>, name: &str, len: usize) -> io::Result<SharedMemory> {
+    match backing {
+        Backing::Memfd => SharedMemory::memfd(name, len),
+        Backing::FileIn(dir) => {
+            let path = dir.join(format!("ipc-profiler-{}-{name}", std::process::id()));
+            let memory = SharedMemory::create_file(&path, len);
+            // The mapping keeps the file's pages; the name goes at once, so that no run, however
+            // it ends, leaves a file behind.
+            let _ = std::fs::remove_file(&path);
+            memory
+        }
+    }
+}
+
+/// One side: produces into one ring, consumes from the other.
+struct RingEnd {
+    // Declared before the memory so they are dropped first: they borrow it.
+    tx: Producer<'static>,
+    rx: Consumer<'static>,
+    wait: Wait<'static>,
+    _memory: [SharedMemory; 2],
+}
+
+impl RingEnd {
+    fn new(
+        tx_memory: SharedMemory,
+        rx_memory: SharedMemory,
+        wait: Wait<'static>,
+    ) -> io::Result<Self> {
+        // SAFETY: the regions are the mappings owned by `_memory`, which live as long as this
+        // value and do not move when it moves (they are mmap'ed pages); the producer and
+        // consumer that borrow them are dropped first (field order).
+        let (tx_region, rx_region) = unsafe {
+            (
+                Region::from_raw(tx_memory.region().base(), tx_memory.len()),
+                Region::from_raw(rx_memory.region().base(), rx_memory.len()),
+            )
+        };
+        let tx = Spsc::attach(tx_region)
+            .map_err(io::Error::other)?
+            .producer();
+        let rx = Spsc::attach(rx_region)
+            .map_err(io::Error::other)?
+            .consumer();
+        Ok(Self {
+            tx,
+            rx,
+            wait,
+            _memory: [tx_memory, rx_memory],
+        })
+    }
+}
+
+impl Endpoint for RingEnd {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        let mut grant = self
+            .tx
+            .reserve_blocking(message.len(), &self.wait)
+            .map_err(io::Error::other)?;
+        grant.copy_from_slice(message);
+        grant.commit();
+        Ok(())
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        let grant = self
+            .rx
+            .read_blocking(&self.wait)
+            .map_err(io::Error::other)?;
+        if grant.len() != buffer.len() {
+            return Err(io::Error::other(format!(
+                "a {}-byte message arrived where {} bytes were expected",
+                grant.len(),
+                buffer.len()
+            )));
+        }
+        buffer.copy_from_slice(&grant);
+        grant.release();
+        Ok(())
+    }
+}
