@@ -91,3 +91,37 @@ fn published_data_is_visible_to_the_reader() {
         producer.join().unwrap();
     });
 }
+
+/// The real ring, with a consumer that can get ahead of the producer's published head (it reads
+/// records by their tags, which come before the head): every interleaving must deliver all
+/// messages in order, and a consumer that sleeps must be woken. Three messages: the consumer
+/// must be able to read two by their tags and then block while the head still lags.
+#[test]
+fn the_ring_hands_over_messages_while_the_head_lags() {
+    use crate::spsc::Spsc;
+    use crate::Region;
+    loom::model(|| {
+        let words = Spsc::required_len(64) / 8;
+        let memory: &'static mut [u64] =
+            std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
+        let ring = Spsc::init(Region::from_slice(memory), 64).unwrap();
+        let mut producer = ring.producer();
+        let mut consumer = ring.consumer();
+        let sender = thread::spawn(move || {
+            for message in 1..=3u8 {
+                producer
+                    .push_blocking(&[message; 8], &SLEEP_AT_ONCE)
+                    .unwrap();
+            }
+        });
+        let mut buffer = [0u8; 8];
+        for expected in 1..=3u8 {
+            assert_eq!(
+                consumer.pop_blocking(&mut buffer, &SLEEP_AT_ONCE).unwrap(),
+                8
+            );
+            assert_eq!(buffer, [expected; 8]);
+        }
+        sender.join().unwrap();
+    });
+}

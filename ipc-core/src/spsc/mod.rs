@@ -359,15 +359,22 @@ impl<'a> Consumer<'a> {
             }
             let (data, capacity, tail) = (self.data, self.capacity, self.tail);
             let ready = || published_at(data, capacity, tail);
-            wait::until(&self.control.head, tail, &ready, how).map_err(ReadError::Wait)?;
-            if !ready() {
-                // Woken because the head moved: the producer writes tags before it publishes
-                // its head, so a head past us with no record here is corruption.
-                let head = wake::position(&self.control.head);
-                if head != tail {
-                    return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
-                }
+            // The head may lag behind records already read through their tags (the producer
+            // writes tags first, then its head), so the waiter sleeps on the head value it
+            // sees, and checks for a record only after reading it (acquire): a record published
+            // with that head is then visible.
+            let head = wake::position(&self.control.head);
+            if ready() {
+                continue;
             }
+            let ahead = wake::distance(tail, head);
+            if ahead != 0 && ahead <= capacity {
+                return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
+            }
+            if ahead != 0 && wake::distance(head, tail) > capacity {
+                return Err(ReadError::Corrupt(Corruption::HeadIndex { head, tail }));
+            }
+            wait::until(&self.control.head, head, &ready, how).map_err(ReadError::Wait)?;
         }
     }
 
