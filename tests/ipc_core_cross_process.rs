@@ -209,3 +209,45 @@ fn a_consumer_killed_mid_stream_stops_a_blocked_producer() {
         .unwrap_err();
     assert_eq!(error, ReserveError::Wait(WaitError::PeerGone));
 }
+
+#[test]
+fn three_producer_processes_fan_in_to_one_consumer() {
+    use ipc_core::fan_in::FanIn;
+    const LANES: usize = 3;
+    const EACH: u64 = 100_000;
+    let memory = SharedMemory::memfd("fan-in", FanIn::required_len(LANES, CAPACITY)).unwrap();
+    let fan_in = FanIn::init(memory.region(), LANES, CAPACITY).unwrap();
+    let producers: Vec<KillOnDrop> = (0..LANES)
+        .map(|lane| {
+            KillOnDrop(fork_child(|| {
+                let mine = memory.map_again().unwrap();
+                let fan_in = FanIn::attach(mine.region()).unwrap();
+                let mut producer = fan_in.producer(lane);
+                let mut message = vec![0u8; CAPACITY];
+                for n in 0..EACH {
+                    let m = &mut message[..length_of(n * LANES as u64 + lane as u64)];
+                    fill(n, m);
+                    producer.push_blocking(m, &Wait::futex()).unwrap();
+                }
+                0
+            }))
+        })
+        .collect();
+    let mut consumer = fan_in.consumer();
+    let mut next = [0u64; LANES];
+    let mut buffer = vec![0u8; CAPACITY];
+    let mut expected = vec![0u8; CAPACITY];
+    let how = Wait::futex().with_timeout_ns(30_000_000_000);
+    for _ in 0..EACH * LANES as u64 {
+        let (lane, len) = consumer.pop_blocking(&mut buffer, &how).unwrap();
+        let n = next[lane];
+        let want = &mut expected[..length_of(n * LANES as u64 + lane as u64)];
+        fill(n, want);
+        assert_eq!(&buffer[..len], &want[..], "lane {lane} message {n}");
+        next[lane] += 1;
+    }
+    assert_eq!(next, [EACH; LANES]);
+    for producer in producers {
+        assert_eq!(producer.wait(), 0);
+    }
+}

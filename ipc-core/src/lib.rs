@@ -16,6 +16,7 @@
 extern crate std;
 
 mod error;
+pub mod fan_in;
 pub mod header;
 mod region;
 #[cfg(all(feature = "std", target_os = "linux", not(loom)))]

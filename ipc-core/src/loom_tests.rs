@@ -125,3 +125,39 @@ fn the_ring_hands_over_messages_while_the_head_lags() {
         sender.join().unwrap();
     });
 }
+
+/// Two producers ring the fan-in doorbell while the consumer may be going to sleep on it: both
+/// messages must arrive and the consumer must never sleep through a ring.
+#[test]
+fn the_fan_in_doorbell_loses_no_ring() {
+    use crate::fan_in::FanIn;
+    use crate::Region;
+    loom::model(|| {
+        let words = FanIn::required_len(2, 64).div_ceil(8);
+        let memory: &'static mut [u64] =
+            std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
+        let fan_in = FanIn::init(Region::from_slice(memory), 2, 64).unwrap();
+        let senders: std::vec::Vec<_> = (0..2)
+            .map(|lane| {
+                let mut producer = fan_in.producer(lane);
+                thread::spawn(move || {
+                    producer
+                        .push_blocking(&[lane as u8; 4], &SLEEP_AT_ONCE)
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut consumer = fan_in.consumer();
+        let mut seen = [false; 2];
+        let mut buffer = [0u8; 4];
+        for _ in 0..2 {
+            let (lane, len) = consumer.pop_blocking(&mut buffer, &SLEEP_AT_ONCE).unwrap();
+            assert_eq!((len, buffer[0] as usize), (4, lane));
+            seen[lane] = true;
+        }
+        assert_eq!(seen, [true, true]);
+        for sender in senders {
+            sender.join().unwrap();
+        }
+    });
+}

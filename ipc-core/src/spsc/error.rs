@@ -29,6 +29,11 @@ pub enum Corruption {
         /// The consumer's position.
         tail: u32,
     },
+    /// A record seen whole a moment ago is gone: the peer rewrote published data.
+    Vanished {
+        /// Where it was.
+        position: u32,
+    },
     /// A record's length is larger than the ring allows or runs past the data area.
     RecordLength {
         /// Where the record starts.
@@ -57,6 +62,12 @@ impl fmt::Display for Corruption {
                 write!(
                     f,
                     "corrupted ring: head {head} was published but no record is at {tail}"
+                )
+            }
+            Self::Vanished { position } => {
+                write!(
+                    f,
+                    "corrupted ring: the record at {position} vanished while being read"
                 )
             }
             Self::RecordLength { position, len } => {

@@ -378,6 +378,22 @@ impl<'a> Consumer<'a> {
         }
     }
 
+    /// True when a record (or a wrap marker) is published at this consumer's position: a cheap
+    /// check that reads no index word.
+    pub fn has_message(&self) -> bool {
+        published_at(self.data, self.capacity, self.tail)
+    }
+
+    /// Moves past a published wrap marker and says whether a whole message is ready.
+    pub fn poll_next(&mut self) -> Result<bool, ReadError> {
+        Ok(self.next_record()?.is_some())
+    }
+
+    /// This consumer's position in the ring.
+    pub fn position(&self) -> u32 {
+        self.tail
+    }
+
     /// Copies the next message into `buffer` and releases it; returns its length.
     /// A message longer than `buffer` is left in the ring and its length returned as an error.
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<usize>, ReadError> {

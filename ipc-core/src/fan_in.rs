@@ -1,0 +1,396 @@
+//! Fan-in: N producers, one consumer, in one region.
+//!
+//! Each producer owns a lane, an [SPSC ring](crate::spsc) of its own, so producers never contend
+//! with each other for space and a dead or hostile producer can spoil only its lane. The
+//! consumer serves the lanes round-robin. A shared *doorbell* wake word lets it sleep on all
+//! lanes at once: every producer rings it (one read-modify-write) after publishing, and wakes the
+//! consumer only if it announced itself there. Both the announce and every ring are
+//! read-modify-writes of the doorbell, so the usual wake-word argument holds: a ring before the
+//! announce makes the consumer's re-check see the message, a ring after it sees the bit.
+//!
+//! Region layout: the header (kind `FANI`; its capacity is one lane's), the control block
+//! (doorbell, lane count), then the lanes, each a complete SPSC region.
+
+use crate::header::{self, Geometry, LayoutRequest};
+use crate::spsc::{Consumer, Producer, ReadError, ReadGrant, ReserveError, Spsc};
+use crate::sync::{Ordering, PaddedWord};
+use crate::wait::{self, Wait};
+use crate::{wake, LayoutError, Region};
+
+/// The header kind of a fan-in region ("FANI").
+pub const KIND: u32 = u32::from_le_bytes(*b"FANI");
+/// Most lanes a region may have.
+pub const MAX_LANES: usize = 64;
+
+#[repr(C)]
+#[derive(Debug, Default)]
+struct Control {
+    doorbell: PaddedWord,
+    lanes: PaddedWord,
+}
+
+/// A fan-in region: `lanes` SPSC rings and a doorbell.
+#[derive(Clone, Copy, Debug)]
+pub struct FanIn<'a> {
+    region: Region<'a>,
+    geometry: Geometry,
+    lanes: usize,
+}
+
+impl<'a> FanIn<'a> {
+    /// Bytes a region needs for `lanes` lanes of `capacity` bytes each.
+    pub fn required_len(lanes: usize, capacity: usize) -> usize {
+        header::required_len(core::mem::size_of::<Control>(), 0)
+            + lanes * Spsc::required_len(capacity)
+    }
+
+    /// Lays out `lanes` empty lanes of `capacity` bytes (a power of two) each.
+    pub fn init(region: Region<'a>, lanes: usize, capacity: usize) -> Result<Self, LayoutError> {
+        if lanes == 0 || lanes > MAX_LANES {
+            return Err(LayoutError::OutOfRange {
+                field: "lanes",
+                value: lanes as u64,
+            });
+        }
+        let needed = Self::required_len(lanes, capacity);
+        if region.len() < needed {
+            return Err(LayoutError::RegionTooSmall {
+                len: region.len(),
+                needed,
+            });
+        }
+        let control_at = header::BLOCK_ALIGN;
+        // SAFETY: inside the region (length checked), 4-aligned, and not yet shared.
+        unsafe {
+            region
+                .base()
+                .add(control_at)
+                .cast::<Control>()
+                .as_ptr()
+                .write(Control::default())
+        };
+        let fan_in = Self {
+            region,
+            geometry: Geometry {
+                kind: KIND,
+                capacity,
+                control_offset: control_at,
+                data_offset: header::required_len(core::mem::size_of::<Control>(), 0),
+            },
+            lanes,
+        };
+        fan_in
+            .control()
+            .lanes
+            .store(lanes as u32, Ordering::Relaxed);
+        for lane in 0..lanes {
+            Spsc::init(fan_in.lane_region(lane), capacity)?;
+        }
+        // The header goes last: a peer that attaches sees complete lanes.
+        header::init(
+            region,
+            LayoutRequest {
+                kind: KIND,
+                control_len: core::mem::size_of::<Control>(),
+                capacity,
+            },
+        )?;
+        Ok(fan_in)
+    }
+
+    /// Validates a fan-in region another process laid out.
+    pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
+        let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
+        let mut fan_in = Self {
+            region,
+            geometry,
+            lanes: 0,
+        };
+        let lanes = fan_in.control().lanes.load(Ordering::Relaxed) as usize;
+        if lanes == 0 || lanes > MAX_LANES {
+            return Err(LayoutError::OutOfRange {
+                field: "lanes",
+                value: lanes as u64,
+            });
+        }
+        let needed = geometry.data_offset + lanes * Spsc::required_len(geometry.capacity);
+        if needed > region.len() {
+            return Err(LayoutError::RegionTooSmall {
+                len: region.len(),
+                needed,
+            });
+        }
+        fan_in.lanes = lanes;
+        for lane in 0..lanes {
+            Spsc::attach(fan_in.lane_region(lane))?;
+        }
+        Ok(fan_in)
+    }
+
+    /// How many lanes (producers) the region has.
+    pub fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    /// The producer of lane `lane`; each lane must have exactly one, in one process.
+    ///
+    /// # Panics
+    /// If `lane >= self.lanes()`.
+    pub fn producer(&self, lane: usize) -> FanInProducer<'a> {
+        assert!(lane < self.lanes, "lane {lane} of {}", self.lanes);
+        let spsc = Spsc::attach(self.lane_region(lane)).expect("lanes were validated");
+        FanInProducer {
+            lane: spsc.producer(),
+            doorbell: &self.control().doorbell,
+        }
+    }
+
+    /// The consumer of every lane; there must be exactly one, in one process.
+    pub fn consumer(&self) -> FanInConsumer<'a> {
+        let mut lanes = heapless::Vec::new();
+        for lane in 0..self.lanes {
+            let spsc = Spsc::attach(self.lane_region(lane)).expect("lanes were validated");
+            // Cannot fail: lanes <= MAX_LANES, the Vec's capacity.
+            let _ = lanes.push(spsc.consumer());
+        }
+        FanInConsumer {
+            lanes,
+            next: 0,
+            doorbell: &self.control().doorbell,
+        }
+    }
+
+    fn control(&self) -> &'a Control {
+        // SAFETY: control_offset lies inside the region (header validation, or init's length
+        // check), is 4-aligned, and Control is atomics and padding: valid for any bits.
+        unsafe {
+            self.region
+                .base()
+                .add(self.geometry.control_offset)
+                .cast()
+                .as_ref()
+        }
+    }
+
+    fn lane_region(&self, lane: usize) -> Region<'a> {
+        let lane_len = Spsc::required_len(self.geometry.capacity);
+        let offset = self.geometry.data_offset + lane * lane_len;
+        // SAFETY: offset + lane_len <= region.len() (checked by init and attach for every lane);
+        // the sub-region lives as long as the region.
+        unsafe { Region::from_raw(self.region.base().add(offset), lane_len) }
+    }
+}
+
+/// One producer of a fan-in region.
+#[derive(Debug)]
+pub struct FanInProducer<'a> {
+    lane: Producer<'a>,
+    doorbell: &'a crate::sync::AtomicU32,
+}
+
+impl FanInProducer<'_> {
+    /// Copies `message` into this producer's lane, waiting for room as `how` says, publishes it
+    /// and rings the doorbell.
+    pub fn push_blocking(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
+        self.lane.push_blocking(message, how)?;
+        self.ring();
+        Ok(())
+    }
+
+    /// Copies `message` into this producer's lane if there is room now.
+    pub fn push(&mut self, message: &[u8]) -> Result<(), ReserveError> {
+        self.lane.push(message)?;
+        self.ring();
+        Ok(())
+    }
+
+    fn ring(&self) {
+        let mut current = self.doorbell.load(Ordering::Relaxed);
+        loop {
+            let next = current.wrapping_add(1) & wake::POSITION;
+            match self.doorbell.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(previous) => {
+                    if previous & wake::WAITING != 0 {
+                        wait::wake_one(self.doorbell);
+                    }
+                    return;
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+/// The consumer of a fan-in region.
+#[derive(Debug)]
+pub struct FanInConsumer<'a> {
+    lanes: heapless::Vec<Consumer<'a>, MAX_LANES>,
+    next: usize,
+    doorbell: &'a crate::sync::AtomicU32,
+}
+
+impl<'a> FanInConsumer<'a> {
+    /// The next message from any lane (round-robin), and the lane it came from.
+    pub fn read(&mut self) -> Result<Option<(usize, ReadGrant<'_, 'a>)>, ReadError> {
+        match self.ready_lane()? {
+            Some(lane) => self.take(lane).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Like [`read`](Self::read), but waits as `how` says.
+    pub fn read_blocking(
+        &mut self,
+        how: &Wait<'_>,
+    ) -> Result<(usize, ReadGrant<'_, 'a>), ReadError> {
+        let lane = loop {
+            if let Some(lane) = self.ready_lane()? {
+                break lane;
+            }
+            // Read the doorbell, then look again: a message rung before this load is visible.
+            let rung = wake::position(self.doorbell);
+            if self.ready_lane()?.is_some() {
+                continue;
+            }
+            let lanes = &self.lanes;
+            let ready = || lanes.iter().any(Consumer::has_message);
+            wait::until(self.doorbell, rung, &ready, how).map_err(ReadError::Wait)?;
+        };
+        self.take(lane)
+    }
+
+    /// Copies the next message into `buffer`, waiting as `how` says; returns (lane, length).
+    pub fn pop_blocking(
+        &mut self,
+        buffer: &mut [u8],
+        how: &Wait<'_>,
+    ) -> Result<(usize, usize), ReadError> {
+        let (lane, grant) = self.read_blocking(how)?;
+        Ok((lane, grant.copy_into(buffer)))
+    }
+
+    /// The first lane from `next` on with a whole message ready.
+    fn ready_lane(&mut self) -> Result<Option<usize>, ReadError> {
+        let count = self.lanes.len();
+        for i in 0..count {
+            let lane = (self.next + i) % count;
+            if self.lanes[lane].poll_next()? {
+                return Ok(Some(lane));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads the message `ready_lane` found in `lane`.
+    fn take(&mut self, lane: usize) -> Result<(usize, ReadGrant<'_, 'a>), ReadError> {
+        self.next = (lane + 1) % self.lanes.len();
+        let tail = self.lanes[lane].position();
+        match self.lanes[lane].read()? {
+            Some(grant) => Ok((lane, grant)),
+            // poll_next just saw it whole: only a peer rewriting the region takes it away.
+            None => Err(ReadError::Corrupt(crate::spsc::Corruption::Vanished {
+                position: tail,
+            })),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn memory(lanes: usize, capacity: usize) -> Vec<u64> {
+        vec![0u64; FanIn::required_len(lanes, capacity).div_ceil(8)]
+    }
+
+    #[test]
+    fn lanes_are_served_round_robin_and_each_keeps_its_order() {
+        let mut mem = memory(3, 256);
+        let fan_in = FanIn::init(Region::from_slice(&mut mem), 3, 256).unwrap();
+        let mut producers: Vec<_> = (0..3).map(|lane| fan_in.producer(lane)).collect();
+        for round in 0..2u8 {
+            for (lane, producer) in producers.iter_mut().enumerate() {
+                producer.push(&[lane as u8, round]).unwrap();
+            }
+        }
+        let mut consumer = fan_in.consumer();
+        let mut seen = Vec::new();
+        while let Some((lane, grant)) = consumer.read().unwrap() {
+            assert_eq!(grant[0] as usize, lane);
+            seen.push((grant[0], grant[1]));
+            grant.release();
+        }
+        assert_eq!(seen, [(0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (2, 1)]);
+    }
+
+    #[test]
+    fn attach_checks_the_lane_count() {
+        let mut mem = memory(2, 128);
+        FanIn::init(Region::from_slice(&mut mem), 2, 128).unwrap();
+        let attached = FanIn::attach(Region::from_slice(&mut mem)).unwrap();
+        assert_eq!(attached.lanes(), 2);
+        // The lane count lives in the second control word.
+        let at = (header::BLOCK_ALIGN + 128) / 8;
+        mem[at] = 1000;
+        assert_eq!(
+            FanIn::attach(Region::from_slice(&mut mem)).unwrap_err(),
+            LayoutError::OutOfRange {
+                field: "lanes",
+                value: 1000
+            }
+        );
+        mem[at] = 60;
+        assert!(matches!(
+            FanIn::attach(Region::from_slice(&mut mem)),
+            Err(LayoutError::RegionTooSmall { .. })
+        ));
+    }
+
+    #[test]
+    fn init_refuses_zero_lanes() {
+        let mut mem = memory(1, 128);
+        assert!(FanIn::init(Region::from_slice(&mut mem), 0, 128).is_err());
+    }
+
+    #[test]
+    #[cfg(not(miri))] // miri cannot run the raw futex syscall rustix makes
+    fn a_sleeping_consumer_is_woken_by_every_producer() {
+        const LANES: usize = 3;
+        const EACH: u32 = 20_000;
+        let mut mem = memory(LANES, 512);
+        let fan_in = FanIn::init(Region::from_slice(&mut mem), LANES, 512).unwrap();
+        let how = Wait::futex();
+        std::thread::scope(|s| {
+            for lane in 0..LANES {
+                let mut producer = fan_in.producer(lane);
+                s.spawn(move || {
+                    for n in 0..EACH {
+                        producer.push_blocking(&n.to_le_bytes(), &how).unwrap();
+                    }
+                });
+            }
+            let mut consumer = fan_in.consumer();
+            let mut next = [0u32; LANES];
+            let mut buffer = [0u8; 4];
+            for _ in 0..EACH * LANES as u32 {
+                let (lane, len) = consumer.pop_blocking(&mut buffer, &how).unwrap();
+                assert_eq!(len, 4);
+                assert_eq!(
+                    u32::from_le_bytes(buffer),
+                    next[lane],
+                    "lane {lane} out of order"
+                );
+                next[lane] += 1;
+            }
+            assert_eq!(next, [EACH; LANES]);
+        });
+    }
+}
