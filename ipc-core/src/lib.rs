@@ -15,6 +15,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod broadcast;
 mod error;
 pub mod fan_in;
 pub mod header;

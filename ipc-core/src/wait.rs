@@ -182,7 +182,13 @@ pub(crate) fn until(
 
 /// Wakes the waiter sleeping on `word`.
 pub(crate) fn wake_one(word: &AtomicU32) {
-    os::futex_wake(word);
+    os::futex_wake(word, 1);
+}
+
+/// Wakes every waiter sleeping on `word` (broadcast subscribers share one).
+pub(crate) fn wake_all(word: &AtomicU32) {
+    // The kernel reads the count as an int: u32::MAX would be -1 and wake just one.
+    os::futex_wake(word, i32::MAX as u32);
 }
 
 #[cfg(all(target_os = "linux", not(loom)))]
@@ -210,8 +216,8 @@ mod os {
         let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timeout));
     }
 
-    pub fn futex_wake(word: &AtomicU32) {
-        let _ = futex::wake(word, futex::Flags::empty(), 1);
+    pub fn futex_wake(word: &AtomicU32, waiters: u32) {
+        let _ = futex::wake(word, futex::Flags::empty(), waiters);
     }
 }
 
@@ -235,7 +241,7 @@ mod os {
         core::hint::spin_loop();
     }
 
-    pub fn futex_wake(_word: &AtomicU32) {}
+    pub fn futex_wake(_word: &AtomicU32, _waiters: u32) {}
 }
 
 #[cfg(loom)]
@@ -265,7 +271,7 @@ pub(crate) mod os {
         }
     }
 
-    pub fn futex_wake(_word: &AtomicU32) {
+    pub fn futex_wake(_word: &AtomicU32, _waiters: u32) {
         let _guard = LOCK.lock().unwrap();
         WOKEN.notify_all();
     }

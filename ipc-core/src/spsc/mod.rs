@@ -3,7 +3,9 @@
 //! The data area holds records `[len: u32][tag: u32][payload][padding to 8 bytes]`. A record
 //! never wraps: when one does not fit before the end, the producer writes a wrap marker and starts
 //! it at offset 0. Positions are byte counts that wrap at 2^31; the data area's capacity (a power
-//! of two up to 2^30) divides that, so `position & (capacity - 1)` is the offset.
+//! of two up to 2^30) divides that, so `position & (capacity - 1)` is the offset. Offsets are
+//! also rounded down to 8 bytes: positions are multiples of 8, and one read from a corrupted
+//! region must still give an aligned, in-bounds access.
 //!
 //! A record is published by its tag, `position + 1`, stored last with release ordering (stale
 //! tags from earlier laps differ, and zeroed memory never matches). The consumer polls the tag at
@@ -196,7 +198,7 @@ fn tag_for(position: u32) -> u32 {
 /// True when the record at `position` is published.
 fn published_at(data: NonNull<u8>, capacity: u32, position: u32) -> bool {
     // SAFETY: the offset is below capacity and 8-aligned (positions of records are).
-    let tag = unsafe { tag_word(data, position & (capacity - 1)) };
+    let tag = unsafe { tag_word(data, position & (capacity - 1) & !7) };
     tag.load(core::sync::atomic::Ordering::Acquire) == tag_for(position)
 }
 
@@ -249,7 +251,7 @@ impl<'a> Producer<'a> {
             return Err(ReserveError::TooLarge { len, max });
         }
         let record = record_len(len) as u32;
-        let offset = self.head & (self.capacity - 1);
+        let offset = self.head & (self.capacity - 1) & !7;
         let padding = if record > self.capacity - offset {
             self.capacity - offset
         } else {
@@ -289,7 +291,7 @@ impl<'a> Producer<'a> {
         let mask = self.capacity - 1;
         let mut position = self.published;
         while position != self.head {
-            let offset = position & mask;
+            let offset = position & mask & !7;
             // SAFETY: every position between published and head starts a record (or wrap
             // marker) this producer wrote, 8-aligned and inside the data area.
             let len = unsafe { length_word(self.data, offset) }
@@ -414,7 +416,7 @@ impl<'a> Consumer<'a> {
             if !published_at(self.data, self.capacity, self.tail) {
                 return Ok(None);
             }
-            let offset = self.tail & (self.capacity - 1);
+            let offset = self.tail & (self.capacity - 1) & !7;
             // SAFETY: offset < capacity, 8-aligned (records are), so the header's 8 bytes fit.
             let len = unsafe { length_word(self.data, offset) }
                 .load(core::sync::atomic::Ordering::Relaxed);

@@ -1,0 +1,163 @@
+use super::*;
+extern crate std;
+use std::vec;
+use std::vec::Vec;
+
+fn memory(capacity: usize) -> Vec<u64> {
+    vec![0u64; Broadcast::required_len(capacity).div_ceil(8)]
+}
+
+/// Message `n`'s bytes: the reader can check any message it gets, whatever it lost.
+fn message(n: u32, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (n as u8).wrapping_mul(7).wrapping_add(i as u8))
+        .collect()
+}
+
+#[test]
+fn every_subscriber_sees_every_message_in_order() {
+    let mut mem = memory(256);
+    let b = Broadcast::init(Region::from_slice(&mut mem), 256, 2, Mode::Backpressure).unwrap();
+    let mut producer = b.producer();
+    let mut subscribers = [b.subscriber(0), b.subscriber(1)];
+    let mut buffer = [0u8; 64];
+    for n in 0..50u32 {
+        producer.push(&message(n, 20)).unwrap();
+        for s in &mut subscribers {
+            let got = s.pop(&mut buffer).unwrap().unwrap();
+            assert_eq!(got, Received { len: 20, lost: 0 });
+            assert_eq!(&buffer[..20], &message(n, 20)[..]);
+        }
+    }
+    assert_eq!(subscribers[0].pop(&mut buffer).unwrap(), None);
+}
+
+#[test]
+fn backpressure_waits_for_the_slowest_subscriber() {
+    let mut mem = memory(256);
+    let b = Broadcast::init(Region::from_slice(&mut mem), 256, 2, Mode::Backpressure).unwrap();
+    let mut producer = b.producer();
+    let (mut fast, mut slow) = (b.subscriber(0), b.subscriber(1));
+    let mut buffer = [0u8; 64];
+    let mut sent = 0;
+    while producer.push(&message(sent, 40)).is_ok() {
+        fast.pop(&mut buffer).unwrap().unwrap();
+        sent += 1;
+    }
+    assert!(sent >= 3, "{sent}");
+    assert_eq!(producer.push(&message(sent, 40)), Err(ReserveError::Full));
+    slow.pop(&mut buffer).unwrap().unwrap();
+    producer.push(&message(sent, 40)).unwrap();
+}
+
+#[test]
+fn a_lapped_lossy_subscriber_is_told_how_many_it_lost() {
+    let mut mem = memory(256);
+    let b = Broadcast::init(Region::from_slice(&mut mem), 256, 1, Mode::Lossy).unwrap();
+    let mut producer = b.producer();
+    let mut subscriber = b.subscriber(0);
+    const SENT: u32 = 100;
+    for n in 0..SENT {
+        producer.push(&message(n, 24)).unwrap();
+    }
+    let mut buffer = [0u8; 64];
+    let mut received = 0;
+    let mut lost = 0;
+    let mut last = None;
+    while let Some(got) = subscriber.pop(&mut buffer).unwrap() {
+        let n = received + lost + got.lost;
+        assert_eq!(&buffer[..24], &message(n, 24)[..], "message {n}");
+        assert!(last.is_none_or(|l| n > l));
+        last = Some(n);
+        lost += got.lost;
+        received += 1;
+    }
+    assert!(lost > 0, "a 256-byte ring cannot hold 100 messages");
+    assert_eq!(received + lost, SENT);
+}
+
+#[test]
+fn attach_checks_mode_and_subscribers() {
+    let mut mem = memory(128);
+    Broadcast::init(Region::from_slice(&mut mem), 128, 3, Mode::Lossy).unwrap();
+    let b = Broadcast::attach(Region::from_slice(&mut mem)).unwrap();
+    assert_eq!(b.mode(), Mode::Lossy);
+    // meta is the third control word.
+    let at = (header::BLOCK_ALIGN + 256) / 8;
+    mem[at] = 7;
+    assert_eq!(
+        Broadcast::attach(Region::from_slice(&mut mem)).unwrap_err(),
+        LayoutError::OutOfRange {
+            field: "mode",
+            value: 7
+        }
+    );
+    assert!(Broadcast::init(Region::from_slice(&mut mem), 128, 0, Mode::Lossy).is_err());
+    assert!(Broadcast::init(Region::from_slice(&mut mem), 128, 33, Mode::Lossy).is_err());
+}
+
+#[test]
+#[cfg(not(miri))] // miri cannot run the raw futex syscall rustix makes
+fn blocking_subscribers_get_everything_under_backpressure() {
+    const N: u32 = 20_000;
+    let mut mem = memory(1024);
+    let b = Broadcast::init(Region::from_slice(&mut mem), 1024, 3, Mode::Backpressure).unwrap();
+    let how = Wait::futex();
+    std::thread::scope(|s| {
+        for index in 0..3 {
+            let mut subscriber = b.subscriber(index);
+            s.spawn(move || {
+                let mut buffer = [0u8; 64];
+                for n in 0..N {
+                    let got = subscriber.pop_blocking(&mut buffer, &how).unwrap();
+                    assert_eq!(got.lost, 0);
+                    assert_eq!(&buffer[..got.len], &message(n, 1 + n as usize % 60)[..]);
+                }
+            });
+        }
+        let mut producer = b.producer();
+        for n in 0..N {
+            producer
+                .push_blocking(&message(n, 1 + n as usize % 60), &how)
+                .unwrap();
+        }
+    });
+}
+
+#[test]
+#[cfg(not(miri))] // threads spinning on each other are too slow under miri
+fn a_lossy_subscriber_racing_the_producer_never_gets_a_torn_message() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const N: u32 = 200_000;
+    let mut mem = memory(512);
+    let b = Broadcast::init(Region::from_slice(&mut mem), 512, 1, Mode::Lossy).unwrap();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let mut producer = b.producer();
+        let done = &done;
+        s.spawn(move || {
+            for n in 0..N {
+                producer.push(&message(n, 8 + n as usize % 100)).unwrap();
+            }
+            done.store(true, Ordering::Release);
+        });
+        let mut subscriber = b.subscriber(0);
+        let mut buffer = [0u8; 128];
+        let mut next = 0u32;
+        loop {
+            // Read the flag first: a None after the producer finished means the end.
+            let finished = done.load(Ordering::Acquire);
+            match subscriber.pop(&mut buffer).unwrap() {
+                Some(got) => {
+                    let n = next + got.lost;
+                    let want = message(n, 8 + n as usize % 100);
+                    assert_eq!(&buffer[..got.len], &want[..], "torn message {n}");
+                    next = n + 1;
+                }
+                None if finished => break,
+                None => std::hint::spin_loop(),
+            }
+        }
+        assert_eq!(next, N, "the last message is always there to read");
+    });
+}
