@@ -1,0 +1,129 @@
+//! Round trips between two processes: the cacheline floor, ipc-core rings, a bare futex.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use ipc_core::shm::SharedMemory;
+use ipc_core::spsc::Spsc;
+use ipc_core::wait::Wait;
+
+use crate::processes::pair;
+
+const WARMUP: u64 = 10_000;
+
+fn p50(samples: impl FnOnce(&mut Histogram<u64>)) -> u64 {
+    let mut h = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).expect("bounds");
+    samples(&mut h);
+    h.value_at_quantile(0.5)
+}
+
+fn word<T>(memory: &SharedMemory) -> &T {
+    // SAFETY: a fresh page-aligned shared mapping of at least 4096 bytes; T is an atomic.
+    unsafe { memory.region().base().cast::<T>().as_ref() }
+}
+
+/// One atomic bounced between the processes: the physical floor.
+pub fn cacheline(rounds: u64) -> u64 {
+    let memory = SharedMemory::memfd("floor", 4096).expect("memfd");
+    let w: &AtomicU64 = word(&memory);
+    pair(
+        || {
+            for i in 0..WARMUP + rounds {
+                while w.load(Ordering::Acquire) != 2 * i + 1 {
+                    std::hint::spin_loop();
+                }
+                w.store(2 * i + 2, Ordering::Release);
+            }
+        },
+        || {
+            p50(|h| {
+                for i in 0..WARMUP + rounds {
+                    let start = Instant::now();
+                    w.store(2 * i + 1, Ordering::Release);
+                    while w.load(Ordering::Acquire) != 2 * i + 2 {
+                        std::hint::spin_loop();
+                    }
+                    if i >= WARMUP {
+                        h.saturating_record(start.elapsed().as_nanos() as u64);
+                    }
+                }
+            })
+        },
+    )
+}
+
+/// A ping-pong of `size`-byte messages over two ipc-core rings, copying in and out.
+pub fn ring(rounds: u64, size: usize, how: Wait<'static>) -> u64 {
+    let capacity = 64 << 10;
+    let there = SharedMemory::memfd("there", Spsc::required_len(capacity)).expect("memfd");
+    let back = SharedMemory::memfd("back", Spsc::required_len(capacity)).expect("memfd");
+    let to = Spsc::init(there.region(), capacity).expect("ring");
+    let from = Spsc::init(back.region(), capacity).expect("ring");
+    pair(
+        || {
+            let (mut rx, mut tx) = (to.consumer(), from.producer());
+            let mut buffer = vec![0u8; size];
+            for _ in 0..WARMUP + rounds {
+                rx.pop_blocking(&mut buffer, &how).expect("pop");
+                tx.push_blocking(&buffer, &how).expect("push");
+            }
+        },
+        || {
+            let (mut tx, mut rx) = (to.producer(), from.consumer());
+            let message = vec![7u8; size];
+            let mut echo = vec![0u8; size];
+            p50(|h| {
+                for i in 0..WARMUP + rounds {
+                    let start = Instant::now();
+                    tx.push_blocking(&message, &how).expect("push");
+                    rx.pop_blocking(&mut echo, &how).expect("pop");
+                    if i >= WARMUP {
+                        h.saturating_record(start.elapsed().as_nanos() as u64);
+                    }
+                }
+                assert_eq!(echo, message);
+            })
+        },
+    )
+}
+
+/// The least a futex hand-off costs: wait on a word, wake the peer, no spinning, no data.
+pub fn bare_futex(rounds: u64) -> u64 {
+    use rustix::thread::futex;
+    let memory = SharedMemory::memfd("futex", 4096).expect("memfd");
+    let w: &AtomicU32 = word(&memory);
+    let wait_for = |value: u32| {
+        while w.load(Ordering::Acquire) != value {
+            let seen = w.load(Ordering::Acquire);
+            if seen != value {
+                let _ = futex::wait(w, futex::Flags::empty(), seen, None);
+            }
+        }
+    };
+    let set = |value: u32| {
+        w.store(value, Ordering::Release);
+        let _ = futex::wake(w, futex::Flags::empty(), 1);
+    };
+    let total = (WARMUP / 10 + rounds) as u32;
+    pair(
+        || {
+            for i in 0..total {
+                wait_for(2 * i + 1);
+                set(2 * i + 2);
+            }
+        },
+        || {
+            p50(|h| {
+                for i in 0..total {
+                    let start = Instant::now();
+                    set(2 * i + 1);
+                    wait_for(2 * i + 2);
+                    if u64::from(i) >= WARMUP / 10 {
+                        h.saturating_record(start.elapsed().as_nanos() as u64);
+                    }
+                }
+            })
+        },
+    )
+}

@@ -1,0 +1,64 @@
+//! `cargo run --release -p ipc-core-benchmarks`: ipc-core's speed goals, measured in one run
+//! with one CPU placement (CPUs 0 and 1), because the floor on a shared VM moves between runs.
+//!
+//! Prints each figure, its reference, and the ratio. Not a test: nothing here asserts a time.
+
+mod latency;
+mod processes;
+mod spsc_compare;
+mod throughput;
+
+fn main() {
+    let rounds: u64 = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    println!(
+        "ipc-core speed goals (p50 of {rounds} round trips; processes pinned to CPUs 0 and 1)\n"
+    );
+    let floor = latency::cacheline(rounds);
+    let spin = latency::ring(rounds, 128, ipc_core::wait::Wait::busy_poll());
+    let spin_8 = latency::ring(rounds, 8, ipc_core::wait::Wait::busy_poll());
+    report(
+        "shm-spin 128 B round trip",
+        spin,
+        "cacheline floor",
+        floor,
+        1.3,
+    );
+    report(
+        "shm-spin 8 B round trip",
+        spin_8,
+        "cacheline floor",
+        floor,
+        1.3,
+    );
+    let futex_rounds = rounds / 10;
+    let bare = latency::bare_futex(futex_rounds);
+    let ring_futex = latency::ring(futex_rounds, 128, ipc_core::wait::Wait::futex());
+    report(
+        "shm-futex 128 B round trip",
+        ring_futex,
+        "bare futex ping-pong",
+        bare,
+        1.2,
+    );
+    let (ring_gbps, memcpy_gbps) = throughput::one_mib();
+    println!(
+        "{:<34} {:>9.2} GB/s   vs {:<26} {:>9.2} GB/s   ratio {:>5.2} (goal >= 0.80)",
+        "1 MiB one-way through reserve/commit",
+        ring_gbps,
+        "single-thread memcpy",
+        memcpy_gbps,
+        ring_gbps / memcpy_gbps
+    );
+    println!();
+    spsc_compare::run();
+}
+
+fn report(what: &str, value: u64, reference: &str, reference_value: u64, goal: f64) {
+    println!(
+        "{what:<34} {value:>9} ns      vs {reference:<26} {reference_value:>9} ns      ratio {:>5.2} (goal <= {goal:.2})",
+        value as f64 / reference_value as f64
+    );
+}
