@@ -21,7 +21,12 @@ fn rings(memory: &SharedMemory) -> (Region<'_>, Region<'_>) {
     let half = Spsc::required_len(CAPACITY);
     let base = memory.region().base();
     // SAFETY: the mapping is 2 * half bytes (created so below) and lives as long as `memory`.
-    unsafe { (Region::from_raw(base, half), Region::from_raw(base.add(half), half)) }
+    unsafe {
+        (
+            Region::from_raw(base, half),
+            Region::from_raw(base.add(half), half),
+        )
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

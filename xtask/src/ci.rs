@@ -38,7 +38,14 @@ pub fn run() -> anyhow::Result<()> {
     }
     cmd::run(cargo().args(["test", "--workspace", "--locked"]))?;
     // The documented example: two processes over a memfd.
-    cmd::run(cargo().args(["run", "--locked", "--package", "ipc-core", "--example", "memfd_ping"]))?;
+    cmd::run(cargo().args([
+        "run",
+        "--locked",
+        "--package",
+        "ipc-core",
+        "--example",
+        "memfd_ping",
+    ]))?;
     // Weak-memory emulation is off: the miri tests are single-threaded (orderings are loom's
     // job), and this miri crashes in it when header words and payload bytes share memory.
     cmd::run(

@@ -81,6 +81,8 @@ pub fn run_pair(
         .connect(config.message_size)
         .with_context(|| format!("could not set up {}", mechanism.name()))?;
     let (mut client_end, mut server_end) = (channel.client, channel.server);
+    // Dropped when this function returns, in the controller only, whatever the outcome.
+    let _cleanup = channel.cleanup;
     let cpus = &config.cpus;
     let server = process::spawn("server", || {
         drop(std::mem::replace(&mut client_end, Box::new(Closed)));

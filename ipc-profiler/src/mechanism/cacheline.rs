@@ -26,10 +26,10 @@ impl Mechanism for Cacheline {
 
     fn connect(&self, _size: usize) -> io::Result<Channel> {
         let memory = SharedMemory::memfd("cacheline", 4096)?;
-        Ok(Channel {
-            client: Box::new(Bouncer::new(memory.map_again()?, Side::Client)),
-            server: Box::new(Bouncer::new(memory.map_again()?, Side::Server)),
-        })
+        Ok(Channel::new(
+            Box::new(Bouncer::new(memory.map_again()?, Side::Client)),
+            Box::new(Bouncer::new(memory.map_again()?, Side::Server)),
+        ))
     }
 }
 

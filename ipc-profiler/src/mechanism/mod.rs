@@ -5,11 +5,17 @@
 
 mod cacheline;
 pub mod fd_io;
+mod fifo;
 mod mmap;
 mod pipe;
+mod posix_mq;
 mod ring_channel;
 mod shm_futex;
 mod shm_spin;
+mod sysv_mq;
+mod tcp;
+mod udp;
+mod uds;
 
 use std::io;
 
@@ -50,15 +56,61 @@ pub struct Channel {
     pub client: Box<dyn Endpoint>,
     /// The side that echoes.
     pub server: Box<dyn Endpoint>,
+    /// Removes what the mechanism created in the system (a System V id, say) when dropped, in
+    /// the controller. Workers leave through `_exit` and never run it.
+    pub cleanup: Cleanup,
 }
 
-static ALL: [&dyn Mechanism; 5] = [
+impl Channel {
+    /// A pair that leaves nothing behind once its file descriptors close.
+    pub fn new(client: Box<dyn Endpoint>, server: Box<dyn Endpoint>) -> Self {
+        Self {
+            client,
+            server,
+            cleanup: Cleanup::default(),
+        }
+    }
+}
+
+/// Actions that remove a channel's system objects, run once when dropped.
+#[derive(Default)]
+pub struct Cleanup(Vec<Box<dyn FnOnce()>>);
+
+impl Cleanup {
+    /// Adds an action.
+    pub fn push(&mut self, action: impl FnOnce() + 'static) {
+        self.0.push(Box::new(action));
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for action in self.0.drain(..) {
+            action();
+        }
+    }
+}
+
+static ALL: [&dyn Mechanism; 13] = [
     &pipe::Pipe,
+    &fifo::Fifo,
+    &uds::STREAM,
+    &uds::DGRAM,
+    &uds::SEQPACKET,
+    &tcp::Tcp,
+    &udp::Udp,
+    &posix_mq::PosixMq,
+    &sysv_mq::SysvMq,
     &shm_spin::ShmSpin,
     &shm_futex::ShmFutex,
     &mmap::Mmap,
     &cacheline::Cacheline,
 ];
+
+/// A number from a /proc/sys file, if it can be read.
+pub fn sysctl(path: &str) -> Option<usize> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
 
 /// Every mechanism, in the order of DESIGN.md's table.
 pub fn all() -> &'static [&'static dyn Mechanism] {

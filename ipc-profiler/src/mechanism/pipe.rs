@@ -26,16 +26,16 @@ impl Mechanism for Pipe {
     fn connect(&self, _size: usize) -> io::Result<Channel> {
         let (client_read, server_write) = rustix::pipe::pipe()?;
         let (server_read, client_write) = rustix::pipe::pipe()?;
-        Ok(Channel {
-            client: Box::new(PipeEnd {
+        Ok(Channel::new(
+            Box::new(PipeEnd {
                 read: client_read,
                 write: client_write,
             }),
-            server: Box::new(PipeEnd {
+            Box::new(PipeEnd {
                 read: server_read,
                 write: server_write,
             }),
-        })
+        ))
     }
 }
 

@@ -48,18 +48,9 @@ pub fn connect(size: usize, backing: Backing<'_>, strategy: Strategy) -> io::Res
         strategy,
         ..Wait::futex()
     };
-    Ok(Channel {
-        client: Box::new(RingEnd::new(
-            to_server.map_again()?,
-            to_client.map_again()?,
-            wait,
-        )?),
-        server: Box::new(RingEnd::new(
-            to_client.map_again()?,
-            to_server.map_again()?,
-            wait,
-        )?),
-    })
+    let client = RingEnd::new(to_server.map_again()?, to_client.map_again()?, wait)?;
+    let server = RingEnd::new(to_client.map_again()?, to_server.map_again()?, wait)?;
+    Ok(Channel::new(Box::new(client), Box::new(server)))
 }
 
 fn create(backing: &Backing<'_>, name: &str, len: usize) -> io::Result<SharedMemory> {

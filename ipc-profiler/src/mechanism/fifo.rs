@@ -1,0 +1,89 @@
+//! `fifo`: a named pipe (mkfifo) in each direction; blocking read. The FIFOs are opened and
+//! their names removed at once, so no run leaves one behind.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
+
+use super::fd_io::{read_exact, write_all};
+use super::{Channel, Endpoint, Mechanism};
+
+/// Two FIFOs in a private temporary directory.
+pub struct Fifo;
+
+struct FifoEnd {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl Mechanism for Fifo {
+    fn name(&self) -> &'static str {
+        "fifo"
+    }
+
+    fn summary(&self) -> &'static str {
+        "named pipe pair (mkfifo); blocking read"
+    }
+
+    fn connect(&self, _size: usize) -> io::Result<Channel> {
+        let dir = private_dir()?;
+        let opened = open_pair(&dir.join("to-server")).and_then(|to_server| {
+            open_pair(&dir.join("to-client")).map(|to_client| (to_server, to_client))
+        });
+        // The names go whatever happened: open descriptors keep the pipes alive.
+        let _ = std::fs::remove_dir_all(&dir);
+        let ((server_read, client_write), (client_read, server_write)) = opened?;
+        Ok(Channel::new(
+            Box::new(FifoEnd {
+                read: client_read,
+                write: client_write,
+            }),
+            Box::new(FifoEnd {
+                read: server_read,
+                write: server_write,
+            }),
+        ))
+    }
+}
+
+fn private_dir() -> io::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("ipc-profiler-{}-{nanos}", std::process::id()));
+    std::fs::create_dir(&dir)?;
+    Ok(dir)
+}
+
+/// Makes a FIFO at `path` and opens (read end, write end) without blocking on each other.
+fn open_pair(path: &Path) -> io::Result<(OwnedFd, OwnedFd)> {
+    let name =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: a valid NUL-terminated path.
+    if unsafe { libc::mkfifo(name.as_ptr(), 0o600) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The read end opens at once with O_NONBLOCK; then the write end finds a reader.
+    let read = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let write = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::fs::fcntl_setfl(&read, OFlags::RDONLY)?;
+    Ok((read, write))
+}
+
+impl Endpoint for FifoEnd {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        write_all(&self.write, message)
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        read_exact(&self.read, buffer)
+    }
+}

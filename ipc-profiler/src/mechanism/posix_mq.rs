@@ -1,0 +1,166 @@
+//! `posix-mq`: a POSIX message queue in each direction; blocking mq_receive. The queues'
+//! names are unlinked as soon as both are open, so nothing is left in /dev/mqueue.
+
+use std::ffi::CString;
+use std::io;
+
+use super::{Channel, Endpoint, Mechanism};
+
+/// Two POSIX queues.
+pub struct PosixMq;
+
+struct MqEnd {
+    send: libc::mqd_t,
+    recv: libc::mqd_t,
+}
+
+/// CAP_SYS_RESOURCE lifts the queue limits for a process that has it.
+const CAP_SYS_RESOURCE: u32 = 24;
+/// The kernel's hard ceiling on a message, whatever the privileges.
+const HARD_MSGSIZE_MAX: usize = 16 << 20;
+
+impl Mechanism for PosixMq {
+    fn name(&self) -> &'static str {
+        "posix-mq"
+    }
+
+    fn summary(&self) -> &'static str {
+        "POSIX message queue pair; mq_receive"
+    }
+
+    fn unsupported_size(&self, size: usize) -> Option<String> {
+        let max = super::sysctl("/proc/sys/fs/mqueue/msgsize_max").unwrap_or(8192);
+        if size > HARD_MSGSIZE_MAX {
+            Some(format!(
+                "POSIX queue messages are at most {HARD_MSGSIZE_MAX} bytes"
+            ))
+        } else if size > max && !has_capability(CAP_SYS_RESOURCE) {
+            Some(format!(
+                "POSIX queue messages are at most fs.mqueue.msgsize_max = {max} bytes here"
+            ))
+        } else {
+            None
+        }
+    }
+
+    fn connect(&self, size: usize) -> io::Result<Channel> {
+        let to_server = open(size, "s")?;
+        let to_client = match open(size, "c") {
+            Ok(q) => q,
+            Err(e) => {
+                // SAFETY: closes the descriptor opened above.
+                unsafe { libc::mq_close(to_server) };
+                return Err(e);
+            }
+        };
+        // Each endpoint owns its own descriptors (closing the unused endpoint in a worker must
+        // not close the other's): the server gets duplicates.
+        let client = MqEnd {
+            send: to_server,
+            recv: to_client,
+        };
+        let server = MqEnd {
+            send: duplicate(to_client)?,
+            recv: duplicate(to_server)?,
+        };
+        Ok(Channel::new(Box::new(client), Box::new(server)))
+    }
+}
+
+/// Creates a queue for `size`-byte messages and unlinks its name at once.
+fn open(size: usize, suffix: &str) -> io::Result<libc::mqd_t> {
+    let name = CString::new(format!("/ipc-profiler-{}-{suffix}", std::process::id()))
+        .expect("no NUL in the name");
+    // SAFETY: an all-zero mq_attr is valid; the fields that matter are set below.
+    let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
+    attr.mq_maxmsg = 1;
+    attr.mq_msgsize = size as libc::c_long;
+    // SAFETY: a valid name and attribute struct.
+    let queue = unsafe {
+        libc::mq_open(
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600 as libc::mode_t,
+            &attr as *const libc::mq_attr,
+        )
+    };
+    if queue < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the name created above; the open descriptor keeps the queue alive.
+    unsafe { libc::mq_unlink(name.as_ptr()) };
+    Ok(queue)
+}
+
+/// A second descriptor for an open queue (an mqd_t is a file descriptor on Linux).
+fn duplicate(queue: libc::mqd_t) -> io::Result<libc::mqd_t> {
+    // SAFETY: duplicates an open descriptor; F_DUPFD_CLOEXEC keeps close-on-exec.
+    let copy = unsafe { libc::fcntl(queue, libc::F_DUPFD_CLOEXEC, 0) };
+    if copy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(copy)
+}
+
+fn has_capability(cap: u32) -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << cap) != 0)
+}
+
+impl Endpoint for MqEnd {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        loop {
+            // SAFETY: a valid queue and a buffer of message.len() bytes.
+            if unsafe { libc::mq_send(self.send, message.as_ptr().cast(), message.len(), 0) } == 0 {
+                return Ok(());
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        loop {
+            // SAFETY: a valid queue; the buffer is exactly the queue's message size.
+            let n = unsafe {
+                libc::mq_receive(
+                    self.recv,
+                    buffer.as_mut_ptr().cast(),
+                    buffer.len(),
+                    std::ptr::null_mut(),
+                )
+            };
+            if n >= 0 {
+                if n as usize != buffer.len() {
+                    return Err(io::Error::other(format!(
+                        "a {n}-byte message arrived where {} were expected",
+                        buffer.len()
+                    )));
+                }
+                return Ok(());
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+}
+
+impl Drop for MqEnd {
+    fn drop(&mut self) {
+        // SAFETY: closes this process's descriptors; the other end holds its own.
+        unsafe {
+            libc::mq_close(self.send);
+            libc::mq_close(self.recv);
+        }
+    }
+}

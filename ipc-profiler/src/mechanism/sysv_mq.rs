@@ -1,0 +1,119 @@
+//! `sysv-mq`: one System V message queue carrying both directions as two message types;
+//! blocking msgrcv. The queue is removed (IPC_RMID) when the run ends, however it ends.
+
+use std::io;
+
+use super::{Channel, Endpoint, Mechanism};
+
+/// Message type of requests (client to server) and replies.
+const TO_SERVER: libc::c_long = 1;
+const TO_CLIENT: libc::c_long = 2;
+const TYPE_BYTES: usize = std::mem::size_of::<libc::c_long>();
+
+/// A System V queue.
+pub struct SysvMq;
+
+struct QueueEnd {
+    id: i32,
+    send_type: libc::c_long,
+    recv_type: libc::c_long,
+    /// `[mtype][mtext]`, as msgsnd and msgrcv want it.
+    buffer: Vec<u8>,
+}
+
+impl Mechanism for SysvMq {
+    fn name(&self) -> &'static str {
+        "sysv-mq"
+    }
+
+    fn summary(&self) -> &'static str {
+        "System V message queue; msgrcv"
+    }
+
+    fn unsupported_size(&self, size: usize) -> Option<String> {
+        let msgmax = super::sysctl("/proc/sys/kernel/msgmax").unwrap_or(8192);
+        let msgmnb = super::sysctl("/proc/sys/kernel/msgmnb").unwrap_or(16384);
+        if size > msgmax {
+            Some(format!(
+                "System V messages are at most kernel.msgmax = {msgmax} bytes"
+            ))
+        } else if 2 * size > msgmnb {
+            Some(format!(
+                "two messages must fit a queue of kernel.msgmnb = {msgmnb} bytes"
+            ))
+        } else {
+            None
+        }
+    }
+
+    fn connect(&self, size: usize) -> io::Result<Channel> {
+        // SAFETY: plain syscall with constant arguments.
+        let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) };
+        if id < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let end = |send_type, recv_type| QueueEnd {
+            id,
+            send_type,
+            recv_type,
+            buffer: vec![0u8; TYPE_BYTES + size],
+        };
+        let mut channel = Channel::new(
+            Box::new(end(TO_SERVER, TO_CLIENT)),
+            Box::new(end(TO_CLIENT, TO_SERVER)),
+        );
+        channel.cleanup.push(move || {
+            // SAFETY: removes the queue this run created; a null buf is allowed for IPC_RMID.
+            unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+        });
+        Ok(channel)
+    }
+}
+
+impl Endpoint for QueueEnd {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        self.buffer[..TYPE_BYTES].copy_from_slice(&self.send_type.to_ne_bytes());
+        self.buffer[TYPE_BYTES..TYPE_BYTES + message.len()].copy_from_slice(message);
+        loop {
+            // SAFETY: the buffer holds an mtype followed by message.len() bytes.
+            let rc =
+                unsafe { libc::msgsnd(self.id, self.buffer.as_ptr().cast(), message.len(), 0) };
+            if rc == 0 {
+                return Ok(());
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        loop {
+            // SAFETY: the buffer has room for an mtype and buffer.len() bytes.
+            let n = unsafe {
+                libc::msgrcv(
+                    self.id,
+                    self.buffer.as_mut_ptr().cast(),
+                    buffer.len(),
+                    self.recv_type,
+                    0,
+                )
+            };
+            if n >= 0 {
+                if n as usize != buffer.len() {
+                    return Err(io::Error::other(format!(
+                        "a {n}-byte message arrived where {} were expected",
+                        buffer.len()
+                    )));
+                }
+                buffer.copy_from_slice(&self.buffer[TYPE_BYTES..TYPE_BYTES + buffer.len()]);
+                return Ok(());
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+}

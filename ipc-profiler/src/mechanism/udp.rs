@@ -1,0 +1,40 @@
+//! `udp`: two UDP sockets on 127.0.0.1 connected to each other; blocking receive.
+
+use std::io;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::os::fd::OwnedFd;
+
+use super::fd_io::DatagramEnd;
+use super::{Channel, Mechanism};
+
+/// The largest UDP payload over IPv4: 65,535 less the IP and UDP headers.
+const MAX_DATAGRAM: usize = 65_507;
+
+/// UDP over loopback.
+pub struct Udp;
+
+impl Mechanism for Udp {
+    fn name(&self) -> &'static str {
+        "udp"
+    }
+
+    fn summary(&self) -> &'static str {
+        "UDP over 127.0.0.1; blocking recv"
+    }
+
+    fn unsupported_size(&self, size: usize) -> Option<String> {
+        (size > MAX_DATAGRAM)
+            .then(|| format!("a UDP datagram carries at most {MAX_DATAGRAM} bytes over IPv4"))
+    }
+
+    fn connect(&self, _size: usize) -> io::Result<Channel> {
+        let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+        client.connect(server.local_addr()?)?;
+        server.connect(client.local_addr()?)?;
+        Ok(Channel::new(
+            Box::new(DatagramEnd(OwnedFd::from(client))),
+            Box::new(DatagramEnd(OwnedFd::from(server))),
+        ))
+    }
+}
