@@ -33,9 +33,9 @@ enum Command {
 /// Options shared by `bench` and `trace`.
 #[derive(Args)]
 struct BenchArgs {
-    /// Mechanism to run (see `ipc-profiler list`).
-    #[arg(long, value_parser = parse_mechanism)]
-    mech: &'static dyn Mechanism,
+    /// Mechanisms to run: names separated by commas, or `all` (see `ipc-profiler list`).
+    #[arg(long, value_parser = parse_mechanisms)]
+    mech: Mechanisms,
     /// Message size in bytes (K and M suffixes: 1K = 1024).
     #[arg(long, default_value = "128", value_parser = parse_size)]
     size: usize,
@@ -69,13 +69,25 @@ enum PlacementArg {
     Unpinned,
 }
 
-fn parse_mechanism(name: &str) -> Result<&'static dyn Mechanism, String> {
-    mechanism::find(name).ok_or_else(|| {
-        format!(
-            "unknown mechanism `{name}`; valid names: {}",
-            mechanism::names().join(", ")
-        )
-    })
+/// The mechanisms a run covers, in the order given (or the design's order for `all`).
+#[derive(Clone)]
+struct Mechanisms(Vec<&'static dyn Mechanism>);
+
+fn parse_mechanisms(text: &str) -> Result<Mechanisms, String> {
+    if text == "all" {
+        return Ok(Mechanisms(mechanism::all().to_vec()));
+    }
+    let mut chosen = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        let found = mechanism::find(name).ok_or_else(|| {
+            format!(
+                "unknown mechanism `{name}`; valid names: all, {}",
+                mechanism::names().join(", ")
+            )
+        })?;
+        chosen.push(found);
+    }
+    Ok(Mechanisms(chosen))
 }
 
 /// Runs the parsed command.
@@ -83,19 +95,37 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(args) => {
             let config = args.config()?;
-            let result = crate::bench::run(args.mech, &config)?;
-            emit(&args, vec![result])
+            let results = each(&args.mech, |m| crate::bench::run(m, &config))?;
+            emit(&args, results)
         }
         Command::Trace(args) => {
             let config = args.config()?;
-            let result = trace::run(args.mech, &config)?;
-            emit(&args, vec![result])
+            let results = each(&args.mech, |m| trace::run(m, &config))?;
+            emit(&args, results)
         }
         Command::List => {
             list();
             Ok(())
         }
     }
+}
+
+/// Runs `run` for every mechanism; the first failure stops the run and names its mechanism.
+fn each(
+    mechanisms: &Mechanisms,
+    mut run: impl FnMut(&'static dyn Mechanism) -> anyhow::Result<report::RunResult>,
+) -> anyhow::Result<Vec<report::RunResult>> {
+    let many = mechanisms.0.len() > 1;
+    mechanisms
+        .0
+        .iter()
+        .map(|&m| {
+            if many {
+                eprintln!("ipc-profiler: running {}", m.name());
+            }
+            run(m).with_context(|| format!("{} failed", m.name()))
+        })
+        .collect()
 }
 
 impl BenchArgs {

@@ -21,12 +21,16 @@ use crate::usage_error::UsageError;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    process::catch_interrupts();
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ipc-profiler: {}", sentence(&error));
             if error.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
+            } else if process::was_interrupted() {
+                // Ctrl-C reaches the workers too, so a dead worker may be the error seen first.
+                ExitCode::from(130)
             } else {
                 ExitCode::FAILURE
             }

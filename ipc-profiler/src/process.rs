@@ -6,11 +6,61 @@
 //! error in the controller leaves no process behind.
 
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rustix::process::{Pid, Signal, WaitOptions};
 use serde::{de::DeserializeOwned, Serialize};
+
+/// Set by SIGINT or SIGTERM in the controller.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The error a run ends with when it was interrupted; `main` exits with 130 for it.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "interrupted: the workers were stopped and everything the run created was removed",
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// True once SIGINT or SIGTERM reached the controller.
+pub fn was_interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+extern "C" fn note_interrupt(_signal: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Makes SIGINT and SIGTERM stop the run in an orderly way: the controller stops waiting,
+/// kills its workers and removes the run's IPC objects (their guards' destructors run) instead
+/// of dying on the spot. Without SA_RESTART, a blocked poll returns at once.
+pub fn catch_interrupts() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: installs an async-signal-safe handler (one atomic store).
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = note_interrupt as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Workers die on SIGINT and SIGTERM as usual: only the controller cleans up.
+fn default_interrupts() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: restores the default disposition in the freshly forked child.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+}
 
 /// A running worker process.
 pub struct Worker {
@@ -41,6 +91,7 @@ where
         );
     }
     if pid == 0 {
+        default_interrupts();
         drop(read);
         child(write, body);
     }
@@ -109,6 +160,10 @@ pub fn collect_all<T: DeserializeOwned>(
     let mut texts: Vec<Vec<u8>> = vec![Vec::new(); workers.len()];
     let mut results: Vec<Option<T>> = workers.iter().map(|_| None).collect();
     while results.iter().any(Option::is_none) {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            // Dropping the workers kills and reaps them.
+            return Err(Interrupted.into());
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             bail!("the workers did not finish within {} s", timeout.as_secs());

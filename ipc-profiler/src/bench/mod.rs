@@ -52,7 +52,7 @@ pub struct PairOutcome {
 pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
     if let Some(reason) = unsupported(mechanism, config) {
         return Ok(RunResult::unsupported(
-            mechanism.name(),
+            mechanism,
             Pattern::Latency,
             config,
             reason,
@@ -158,6 +158,7 @@ pub fn result_of(
         warmup_messages: config.warmup,
         processes: 2,
         placement: config.cpus.to_string(),
+        wake: mechanism.wake(),
         latency_ns: Some(LatencySummary::from_histogram(&histogram)),
         throughput: None,
         cpu: CpuSummary::from_usage(&cpu, config.iterations),

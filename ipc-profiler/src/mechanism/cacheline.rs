@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipc_core::shm::SharedMemory;
 
-use super::{Channel, Endpoint, Mechanism};
+use super::{Channel, Endpoint, Mechanism, Wake};
 
 /// One shared word; the client writes odd values, the server answers with the next even one.
 pub struct Cacheline;
@@ -14,6 +14,10 @@ pub struct Cacheline;
 impl Mechanism for Cacheline {
     fn name(&self) -> &'static str {
         "cacheline"
+    }
+
+    fn wake(&self) -> Wake {
+        Wake::BusyPoll
     }
 
     fn summary(&self) -> &'static str {

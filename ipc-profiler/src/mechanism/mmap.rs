@@ -6,7 +6,7 @@ use ipc_core::wait::Strategy;
 
 use super::ring_channel::{self, Backing};
 use super::shm_futex::SPINS_BEFORE_SLEEP;
-use super::{Channel, Mechanism};
+use super::{Channel, Mechanism, Wake};
 
 /// ipc-core rings in a file mapped `MAP_SHARED` (in the temporary directory).
 pub struct Mmap;
@@ -14,6 +14,10 @@ pub struct Mmap;
 impl Mechanism for Mmap {
     fn name(&self) -> &'static str {
         "mmap"
+    }
+
+    fn wake(&self) -> Wake {
+        Wake::SpinThenSleep
     }
 
     fn summary(&self) -> &'static str {

@@ -4,6 +4,7 @@
 //! forked; each worker keeps one [`Endpoint`] and drops the other.
 
 mod cacheline;
+mod eventfd;
 pub mod fd_io;
 mod fifo;
 mod mmap;
@@ -11,13 +12,41 @@ mod pipe;
 mod posix_mq;
 mod ring_channel;
 mod shm_futex;
+mod shm_mutex;
+mod shm_sem;
 mod shm_spin;
+mod slot;
 mod sysv_mq;
+mod sysv_sem;
 mod tcp;
 mod udp;
 mod uds;
 
 use std::io;
+
+/// How a waiting side learns that its peer has sent: reported with every result, so that a
+/// busy-polling mechanism cannot pass for a free one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wake {
+    /// Sleeps in the kernel until woken.
+    Blocking,
+    /// Spins briefly, then sleeps.
+    SpinThenSleep,
+    /// Spins on memory: lowest latency, a whole CPU per waiting side.
+    BusyPoll,
+}
+
+impl Wake {
+    /// The label used in tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Blocking => "blocking",
+            Self::SpinThenSleep => "spin, then sleep",
+            Self::BusyPoll => "busy-poll",
+        }
+    }
+}
 
 /// One way of moving a message between two processes.
 pub trait Mechanism: Sync {
@@ -25,6 +54,10 @@ pub trait Mechanism: Sync {
     fn name(&self) -> &'static str;
     /// One line: what moves the payload and how the peer is woken.
     fn summary(&self) -> &'static str;
+    /// How the waiting side is woken (blocking unless said otherwise).
+    fn wake(&self) -> Wake {
+        Wake::Blocking
+    }
     /// Whether it can run on this machine, and why not.
     fn available(&self) -> Result<(), String> {
         Ok(())
@@ -91,7 +124,7 @@ impl Drop for Cleanup {
     }
 }
 
-static ALL: [&dyn Mechanism; 13] = [
+static ALL: [&dyn Mechanism; 17] = [
     &pipe::Pipe,
     &fifo::Fifo,
     &uds::STREAM,
@@ -103,7 +136,11 @@ static ALL: [&dyn Mechanism; 13] = [
     &sysv_mq::SysvMq,
     &shm_spin::ShmSpin,
     &shm_futex::ShmFutex,
+    &shm_mutex::ShmMutex,
+    &shm_sem::ShmSem,
+    &sysv_sem::SysvSem,
     &mmap::Mmap,
+    &eventfd::Eventfd,
     &cacheline::Cacheline,
 ];
 

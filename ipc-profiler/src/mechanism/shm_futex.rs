@@ -6,7 +6,7 @@ use std::io;
 use ipc_core::wait::Strategy;
 
 use super::ring_channel::{self, Backing};
-use super::{Channel, Mechanism};
+use super::{Channel, Mechanism, Wake};
 
 /// How long a waiter spins before sleeping: about a microsecond here, less than one futex
 /// round trip, so a peer that answers quickly is caught without a syscall.
@@ -18,6 +18,10 @@ pub struct ShmFutex;
 impl Mechanism for ShmFutex {
     fn name(&self) -> &'static str {
         "shm-futex"
+    }
+
+    fn wake(&self) -> Wake {
+        Wake::SpinThenSleep
     }
 
     fn summary(&self) -> &'static str {

@@ -5,7 +5,7 @@ use std::io;
 use ipc_core::wait::Strategy;
 
 use super::ring_channel::{self, Backing};
-use super::{Channel, Mechanism};
+use super::{Channel, Mechanism, Wake};
 
 /// ipc-core rings in a memfd, busy-polling.
 pub struct ShmSpin;
@@ -13,6 +13,10 @@ pub struct ShmSpin;
 impl Mechanism for ShmSpin {
     fn name(&self) -> &'static str {
         "shm-spin"
+    }
+
+    fn wake(&self) -> Wake {
+        Wake::BusyPoll
     }
 
     fn summary(&self) -> &'static str {

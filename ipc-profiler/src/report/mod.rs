@@ -64,6 +64,8 @@ pub struct RunResult {
     pub processes: u32,
     /// Where they ran.
     pub placement: String,
+    /// How the waiting side is woken.
+    pub wake: crate::mechanism::Wake,
     /// Round-trip latency, for the latency pattern.
     pub latency_ns: Option<LatencySummary>,
     /// Throughput, for the throughput pattern.
@@ -81,13 +83,14 @@ pub struct RunResult {
 impl RunResult {
     /// A result for a combination that cannot run, with the reason.
     pub fn unsupported(
-        mechanism: &str,
+        mechanism: &dyn crate::mechanism::Mechanism,
         pattern: Pattern,
         config: &BenchConfig,
         reason: String,
     ) -> Self {
         Self {
-            mechanism: mechanism.to_string(),
+            mechanism: mechanism.name().to_string(),
+            wake: mechanism.wake(),
             pattern,
             message_size: config.message_size,
             messages: 0,

@@ -42,6 +42,7 @@ fn latency_table(results: &[&RunResult]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
         "mechanism",
+        "wakes by",
         "size",
         "placement",
         "round trips",
@@ -63,7 +64,8 @@ fn latency_table(results: &[&RunResult]) -> Table {
         let Some(l) = &r.latency_ns else { continue };
         table.add_row(vec![
             r.mechanism.clone(),
-            size_label(r.message_size),
+            r.wake.label().to_string(),
+            payload_label(r.message_size),
             r.placement.clone(),
             r.messages.to_string(),
             duration_ns(l.p50 as f64),
@@ -75,12 +77,21 @@ fn latency_table(results: &[&RunResult]) -> Table {
             format!("{:.2}x", l.p50 as f64 / fastest as f64),
         ]);
     }
-    for column in 3..11 {
+    for column in 4..12 {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
     table
+}
+
+/// A message size for the table; 0 means the mechanism moves no payload (`cacheline`).
+fn payload_label(size: usize) -> String {
+    if size == 0 {
+        "no payload".into()
+    } else {
+        size_label(size)
+    }
 }
 
 fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {

@@ -1,0 +1,84 @@
+//! `sysv-sem`: shared mailboxes handed over with a System V semaphore set; semop. The set is
+//! removed (IPC_RMID) when the run ends, however it ends.
+
+use std::io;
+
+use super::slot::{self, Handoff, Mailboxes};
+use super::{Channel, Mechanism};
+
+/// Mailboxes and System V semaphores.
+pub struct SysvSem;
+
+/// Semaphore `2d` is mailbox `d`'s "full", `2d + 1` its "empty".
+struct SemaphoreSet {
+    id: i32,
+}
+
+impl SemaphoreSet {
+    fn op(&self, number: usize, delta: i16) -> io::Result<()> {
+        let mut op = libc::sembuf {
+            sem_num: number as u16,
+            sem_op: delta,
+            sem_flg: 0,
+        };
+        loop {
+            // SAFETY: one valid sembuf for a set this run created.
+            if unsafe { libc::semop(self.id, &mut op, 1) } == 0 {
+                return Ok(());
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+}
+
+impl Handoff for SemaphoreSet {
+    fn wait_empty(&self, _: &Mailboxes, d: usize) -> io::Result<()> {
+        self.op(2 * d + 1, -1)
+    }
+    fn post_full(&self, _: &Mailboxes, d: usize) -> io::Result<()> {
+        self.op(2 * d, 1)
+    }
+    fn wait_full(&self, _: &Mailboxes, d: usize) -> io::Result<()> {
+        self.op(2 * d, -1)
+    }
+    fn post_empty(&self, _: &Mailboxes, d: usize) -> io::Result<()> {
+        self.op(2 * d + 1, 1)
+    }
+}
+
+impl Mechanism for SysvSem {
+    fn name(&self) -> &'static str {
+        "sysv-sem"
+    }
+
+    fn summary(&self) -> &'static str {
+        "shared mailboxes + System V semaphores; semop"
+    }
+
+    fn connect(&self, size: usize) -> io::Result<Channel> {
+        let boxes = Mailboxes::new(size)?;
+        // SAFETY: plain syscall with constant arguments.
+        let id = unsafe { libc::semget(libc::IPC_PRIVATE, 4, libc::IPC_CREAT | 0o600) };
+        if id < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let remove = move || {
+            // SAFETY: removes the set this run created.
+            unsafe { libc::semctl(id, 0, libc::IPC_RMID) };
+        };
+        for empty in [1, 3] {
+            // SAFETY: SETVAL on our own set.
+            if unsafe { libc::semctl(id, empty, libc::SETVAL, 1) } != 0 {
+                let error = io::Error::last_os_error();
+                remove();
+                return Err(error);
+            }
+        }
+        let mut channel = slot::channel(boxes, SemaphoreSet { id });
+        channel.cleanup.push(remove);
+        Ok(channel)
+    }
+}

@@ -1,0 +1,151 @@
+//! No run leaves an IPC object behind: not after success, not when interrupted, not when a
+//! worker is killed. Checked against /dev/mqueue, System V ids (ipcs), and files the tool
+//! names `ipc-profiler-*` in the temporary directory.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::{profiler, stderr};
+
+/// The tests here compare snapshots of system-wide state: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// What IPC objects exist now.
+fn snapshot() -> BTreeSet<String> {
+    let mut objects = BTreeSet::new();
+    if !std::path::Path::new("/dev/mqueue").is_dir() {
+        // Best effort: mount it so POSIX queues can be seen (needs root).
+        let _ = std::fs::create_dir_all("/dev/mqueue");
+        let _ = Command::new("mount")
+            .args(["-t", "mqueue", "none", "/dev/mqueue"])
+            .status();
+    }
+    if let Ok(entries) = std::fs::read_dir("/dev/mqueue") {
+        objects.extend(
+            entries
+                .flatten()
+                .map(|e| format!("mqueue {:?}", e.file_name())),
+        );
+    }
+    for kind in ["-q", "-s", "-m"] {
+        let out = Command::new("ipcs")
+            .arg(kind)
+            .output()
+            .expect("ipcs (util-linux) runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        objects.extend(
+            text.lines()
+                .filter(|l| l.starts_with("0x"))
+                .map(|l| format!("ipcs{kind} {}", l.split_whitespace().nth(1).unwrap_or(""))),
+        );
+    }
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        objects.extend(
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("ipc-profiler-") && !n.starts_with("ipc-profiler-test"))
+                .map(|n| format!("tmp {n}")),
+        );
+    }
+    objects
+}
+
+fn assert_nothing_new(before: &BTreeSet<String>, when: &str) {
+    let after = snapshot();
+    let new: Vec<_> = after.difference(before).collect();
+    assert!(new.is_empty(), "{when}: left behind {new:?}");
+}
+
+#[test]
+fn a_successful_run_of_every_mechanism_leaves_nothing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let before = snapshot();
+    let out = profiler()
+        .args([
+            "bench", "--mech", "all", "--iters", "300", "--warmup", "10", "--format", "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["results"].as_array().unwrap().len(),
+        17,
+        "every mechanism ran"
+    );
+    common::assert_contract(&doc);
+    assert_nothing_new(&before, "after bench --mech all");
+}
+
+/// Starts a long run, waits until its workers exist, and returns it with their pids.
+fn start_long_run(mechanism: &str) -> (std::process::Child, Vec<i32>) {
+    let child = profiler()
+        .args(["bench", "--mech", mechanism, "--iters", "100000000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let workers = children_of(child.id());
+        if workers.len() == 2 || Instant::now() > deadline {
+            assert_eq!(workers.len(), 2, "the run did not start its two workers");
+            // Let them get into the measured loop.
+            std::thread::sleep(Duration::from_millis(200));
+            return (child, workers);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn children_of(pid: u32) -> Vec<i32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn signal(pid: i32, signal: libc::c_int) {
+    // SAFETY: sends a signal to a process this test started (or its child).
+    unsafe { libc::kill(pid, signal) };
+}
+
+#[test]
+fn an_interrupted_run_removes_what_it_created() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for mechanism in ["sysv-mq", "sysv-sem", "posix-mq", "fifo", "mmap"] {
+        let before = snapshot();
+        let (mut run, _) = start_long_run(mechanism);
+        signal(run.id() as i32, libc::SIGINT);
+        let status = run.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(130), "{mechanism}: {err}");
+        assert!(err.contains("interrupted"), "{mechanism}: {err}");
+        assert_nothing_new(&before, &format!("{mechanism} interrupted"));
+    }
+}
+
+#[test]
+fn a_killed_worker_fails_the_run_loudly_and_leaves_nothing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for mechanism in ["sysv-sem", "shm-spin"] {
+        let before = snapshot();
+        let (mut run, workers) = start_long_run(mechanism);
+        signal(workers[0], libc::SIGKILL);
+        let status = run.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(1), "{mechanism}: {err}");
+        assert!(err.contains("killed by signal 9"), "{mechanism}: {err}");
+        assert!(!err.contains("panicked"), "{mechanism}: {err}");
+        assert_nothing_new(&before, &format!("{mechanism} with a killed worker"));
+    }
+}
