@@ -111,7 +111,10 @@ fn assert_refused(args: &[&str], expected: &str) {
 
 #[test]
 fn an_unknown_mechanism_lists_the_valid_names() {
-    assert_refused(&["bench", "--mech", "carrier-pigeon"], "valid names: pipe");
+    assert_refused(
+        &["bench", "--mech", "carrier-pigeon"],
+        "valid names: all, pipe, fifo, uds",
+    );
 }
 
 #[test]
