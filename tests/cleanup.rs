@@ -83,6 +83,10 @@ fn a_successful_run_of_every_mechanism_leaves_nothing() {
 }
 
 /// Starts a long run, waits until its workers exist, and returns it with their pids.
+#[allow(
+    clippy::zombie_processes,
+    reason = "the caller waits for the run it is given"
+)]
 fn start_long_run(mechanism: &str) -> (std::process::Child, Vec<i32>) {
     let mut child = profiler()
         .args(["bench", "--mech", mechanism, "--iters", "100000000"])
