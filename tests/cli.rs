@@ -159,3 +159,86 @@ fn bad_cpu_lists_are_refused() {
         "unpinned",
     );
 }
+
+#[test]
+fn throughput_streams_are_verified_and_reported_per_size() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "pipe,shm-futex,udp",
+        "--pattern",
+        "throughput",
+        "--sizes",
+        "64,64K",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6, "three mechanisms at two sizes");
+    for r in results {
+        assert_eq!(r["pattern"], "throughput");
+        if r["mechanism"] == "udp" {
+            assert!(
+                r["unsupported"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no flow control"),
+                "{r}"
+            );
+            continue;
+        }
+        let t = &r["throughput"];
+        let (rate, bytes) = (
+            t["messages_per_sec"].as_f64().unwrap(),
+            t["bytes_per_sec"].as_f64().unwrap(),
+        );
+        assert!(rate > 0.0);
+        let size = r["message_size"].as_f64().unwrap();
+        assert!(
+            (bytes - rate * size).abs() <= 1e-6 * bytes,
+            "bytes/s = messages/s x size: {t}"
+        );
+        assert!(r["latency_ns"].is_null());
+    }
+}
+
+#[test]
+fn csv_and_markdown_carry_the_same_figures() {
+    let output = run(&[
+        "bench", "--mech", "pipe,uds", "--iters", "300", "--format", "csv",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and one row per result:\n{text}");
+    assert!(lines[0].starts_with("mechanism,pattern,wake,message_size"));
+    assert!(lines[1].starts_with("pipe,latency,blocking,128,300,2,"));
+    let output = run(&[
+        "bench", "--mech", "pipe", "--iters", "300", "--format", "markdown",
+    ]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("| mechanism |") && text.contains("| pipe "),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unsupported_size_is_said_not_silently_changed() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "udp,sysv-mq",
+        "--size",
+        "1M",
+        "--iters",
+        "10",
+        "--format",
+        "json",
+    ]);
+    for r in doc["results"].as_array().unwrap() {
+        assert_eq!(r["message_size"], 1 << 20, "{r}");
+        assert!(r["unsupported"].is_string(), "{r}");
+    }
+}

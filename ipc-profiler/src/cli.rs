@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::bench::{BenchConfig, Placement};
 use crate::mechanism::{self, Mechanism};
-use crate::report::{self, Format, Report};
+use crate::report::{self, Format, Pattern, Report};
 use crate::size::parse_size;
 use crate::{environment, trace};
 
@@ -36,12 +36,17 @@ struct BenchArgs {
     /// Mechanisms to run: names separated by commas, or `all` (see `ipc-profiler list`).
     #[arg(long, value_parser = parse_mechanisms)]
     mech: Mechanisms,
-    /// Message size in bytes (K and M suffixes: 1K = 1024).
-    #[arg(long, default_value = "128", value_parser = parse_size)]
-    size: usize,
-    /// Measured round trips.
-    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    iters: u64,
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Pattern::Latency)]
+    pattern: Pattern,
+    /// Message sizes, separated by commas (K and M suffixes: 1K = 1024). Default: 128 for
+    /// latency; 64,1K,64K,1M for throughput.
+    #[arg(long, alias = "size", value_delimiter = ',', value_parser = parse_size)]
+    sizes: Vec<usize>,
+    /// Measured messages (round trips for latency). Default: 20000 round trips for latency;
+    /// 256 MiB worth (1,000 to 200,000 messages) for throughput.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    iters: Option<u64>,
     /// Round trips before measuring starts, excluded from every figure.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     warmup: u64,
@@ -57,6 +62,9 @@ struct BenchArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Say on standard error where the time goes: each run and how long it took.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,13 +102,18 @@ fn parse_mechanisms(text: &str) -> Result<Mechanisms, String> {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(args) => {
-            let config = args.config()?;
-            let results = each(&args.mech, |m| crate::bench::run(m, &config))?;
+            let configs = args.configs()?;
+            let results = each(&args, &configs, crate::bench::run)?;
             emit(&args, results)
         }
         Command::Trace(args) => {
-            let config = args.config()?;
-            let results = each(&args.mech, |m| trace::run(m, &config))?;
+            if args.pattern != Pattern::Latency {
+                crate::usage_error::usage_bail!(
+                    "trace measures the latency pattern for now; drop --pattern"
+                );
+            }
+            let configs = args.configs()?;
+            let results = each(&args, &configs, trace::run)?;
             emit(&args, results)
         }
         Command::List => {
@@ -110,37 +123,66 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Runs `run` for every mechanism; the first failure stops the run and names its mechanism.
+/// Runs `run` for every mechanism and configuration; the first failure stops the run and
+/// names its mechanism.
 fn each(
-    mechanisms: &Mechanisms,
-    mut run: impl FnMut(&'static dyn Mechanism) -> anyhow::Result<report::RunResult>,
+    args: &BenchArgs,
+    configs: &[BenchConfig],
+    run: impl Fn(&'static dyn Mechanism, &BenchConfig) -> anyhow::Result<report::RunResult>,
 ) -> anyhow::Result<Vec<report::RunResult>> {
-    let many = mechanisms.0.len() > 1;
-    mechanisms
-        .0
-        .iter()
-        .map(|&m| {
-            if many {
-                eprintln!("ipc-profiler: running {}", m.name());
-            }
-            run(m).with_context(|| format!("{} failed", m.name()))
-        })
-        .collect()
+    let started = std::time::Instant::now();
+    let progress = crate::progress::Progress::new(args.mech.0.len() * configs.len(), args.verbose);
+    let mut results = Vec::new();
+    for &mechanism in &args.mech.0 {
+        for config in configs {
+            let label = format!(
+                "{} {} {}",
+                mechanism.name(),
+                serde_json::to_value(config.pattern)?
+                    .as_str()
+                    .unwrap_or_default(),
+                crate::size::size_label(config.message_size)
+            );
+            progress.start(&label);
+            let run_started = std::time::Instant::now();
+            let result =
+                run(mechanism, config).with_context(|| format!("{} failed", mechanism.name()))?;
+            progress.finish(&label, run_started.elapsed(), result.messages);
+            results.push(result);
+        }
+    }
+    progress.done(started.elapsed());
+    Ok(results)
 }
 
 impl BenchArgs {
-    fn config(&self) -> anyhow::Result<BenchConfig> {
+    /// One configuration per message size.
+    fn configs(&self) -> anyhow::Result<Vec<BenchConfig>> {
         let placement = match self.placement {
             PlacementArg::SameCore => Placement::SameCore,
             PlacementArg::CrossCore => Placement::CrossCore,
             PlacementArg::Unpinned => Placement::Unpinned,
         };
-        Ok(BenchConfig {
-            message_size: self.size,
-            iterations: self.iters,
-            warmup: self.warmup,
-            cpus: crate::bench::placement::resolve(placement, &self.cpus)?,
-        })
+        let cpus = crate::bench::placement::resolve(placement, &self.cpus)?;
+        let sizes = match (self.sizes.is_empty(), self.pattern) {
+            (false, _) => self.sizes.clone(),
+            (true, Pattern::Latency) => vec![128],
+            (true, Pattern::Throughput) => vec![64, 1 << 10, 64 << 10, 1 << 20],
+        };
+        Ok(sizes
+            .into_iter()
+            .map(|message_size| BenchConfig {
+                pattern: self.pattern,
+                message_size,
+                iterations: self.iters.unwrap_or(match self.pattern {
+                    Pattern::Latency => 20_000,
+                    Pattern::Throughput => crate::bench::throughput::default_messages(message_size),
+                }),
+                size_by_probe: self.iters.is_none(),
+                warmup: self.warmup,
+                cpus: cpus.clone(),
+            })
+            .collect())
     }
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod environment;
 mod mechanism;
 mod process;
+mod progress;
 mod report;
 mod size;
 mod trace;

@@ -7,6 +7,7 @@ pub mod latency;
 pub mod payload;
 pub mod phase;
 pub mod placement;
+pub mod throughput;
 
 use std::io::Cursor;
 use std::time::Duration;
@@ -20,7 +21,7 @@ pub use self::phase::{PhaseGate, Untraced};
 pub use self::placement::{CpuPlan, Placement};
 use crate::mechanism::Mechanism;
 use crate::process;
-use crate::report::{CpuSummary, LatencySummary, Pattern, RunResult};
+use crate::report::{CpuSummary, LatencySummary, Pattern, RunResult, Throughput};
 
 /// How long the controller waits for a worker before giving up on it.
 const WORKER_TIMEOUT: Duration = Duration::from_secs(600);
@@ -28,10 +29,15 @@ const WORKER_TIMEOUT: Duration = Duration::from_secs(600);
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct BenchConfig {
+    /// What to measure.
+    pub pattern: Pattern,
     /// Bytes per message.
     pub message_size: usize,
-    /// Measured round trips.
+    /// Measured messages (round trips for latency).
     pub iterations: u64,
+    /// Throughput only: `iterations` is a ceiling; a short probe sizes the run to take about
+    /// [`throughput::TARGET_SECONDS`].
+    pub size_by_probe: bool,
     /// Round trips before measuring, excluded from every figure.
     pub warmup: u64,
     /// Where the workers run.
@@ -48,18 +54,43 @@ pub struct PairOutcome {
     pub pids: (u32, u32),
 }
 
-/// Runs the latency pattern of `mechanism` without tracing.
+/// Runs `config`'s pattern over `mechanism` without tracing.
 pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
     if let Some(reason) = unsupported(mechanism, config) {
         return Ok(RunResult::unsupported(
             mechanism,
-            Pattern::Latency,
+            config.pattern,
             config,
             reason,
         ));
     }
+    let config = &sized_by_probe(mechanism, config)?;
     let outcome = run_pair(mechanism, config, &mut Untraced)?;
     result_of(mechanism, config, &outcome)
+}
+
+/// For a throughput run asked to size itself: streams a few messages, then returns the
+/// configuration with as many messages as fill the target time at the rate seen.
+pub fn sized_by_probe(
+    mechanism: &dyn Mechanism,
+    config: &BenchConfig,
+) -> anyhow::Result<BenchConfig> {
+    if config.pattern != Pattern::Throughput || !config.size_by_probe {
+        return Ok(config.clone());
+    }
+    let probe = BenchConfig {
+        iterations: throughput::PROBE_MESSAGES.min(config.iterations),
+        size_by_probe: false,
+        ..config.clone()
+    };
+    let outcome = run_pair(mechanism, &probe, &mut Untraced)?;
+    let rate = probe.iterations as f64 / outcome.client.elapsed_s.max(1e-6);
+    let wanted = (rate * throughput::TARGET_SECONDS) as u64;
+    Ok(BenchConfig {
+        iterations: wanted.clamp(probe.iterations, config.iterations),
+        size_by_probe: false,
+        ..config.clone()
+    })
 }
 
 /// Why `mechanism` cannot run `config` here, if it cannot.
@@ -67,6 +98,7 @@ pub fn unsupported(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<St
     mechanism
         .available()
         .err()
+        .or_else(|| mechanism.unsupported_pattern(config.pattern))
         .or_else(|| mechanism.unsupported_size(config.message_size))
 }
 
@@ -87,17 +119,23 @@ pub fn run_pair(
     let server = process::spawn("server", || {
         drop(std::mem::replace(&mut client_end, Box::new(Closed)));
         pin(cpus.server)?;
-        latency::server(server_end.as_mut(), config, gate)
+        match config.pattern {
+            Pattern::Latency => latency::server(server_end.as_mut(), config, gate),
+            Pattern::Throughput => throughput::server(server_end.as_mut(), config, gate),
+        }
     })?;
     let client = process::spawn("client", || {
         drop(std::mem::replace(&mut server_end, Box::new(Closed)));
         pin(cpus.client)?;
-        latency::client(
-            client_end.as_mut(),
-            config,
-            mechanism.carries_payload(),
-            gate,
-        )
+        match config.pattern {
+            Pattern::Latency => latency::client(
+                client_end.as_mut(),
+                config,
+                mechanism.carries_payload(),
+                gate,
+            ),
+            Pattern::Throughput => throughput::client(client_end.as_mut(), config, gate),
+        }
     })?;
     // The controller keeps no endpoint: a worker that dies is seen by its peer as end of file.
     drop((client_end, server_end));
@@ -131,36 +169,54 @@ fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
     }
 }
 
-/// Turns a latency outcome into a result.
+/// Turns what the workers reported into a result.
 pub fn result_of(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
     outcome: &PairOutcome,
 ) -> anyhow::Result<RunResult> {
-    let bytes = outcome
-        .client
-        .histogram
-        .as_deref()
-        .context("the client sent no histogram")?;
-    let histogram: Histogram<u64> = Deserializer::new()
-        .deserialize(&mut Cursor::new(bytes))
-        .map_err(|e| anyhow::anyhow!("unreadable histogram: {e:?}"))?;
+    let (latency_ns, throughput, warmup) = match config.pattern {
+        Pattern::Latency => {
+            let bytes = outcome
+                .client
+                .histogram
+                .as_deref()
+                .context("the client sent no histogram")?;
+            let histogram: Histogram<u64> = Deserializer::new()
+                .deserialize(&mut Cursor::new(bytes))
+                .map_err(|e| anyhow::anyhow!("unreadable histogram: {e:?}"))?;
+            (
+                Some(LatencySummary::from_histogram(&histogram)),
+                None,
+                config.warmup,
+            )
+        }
+        Pattern::Throughput => {
+            let seconds = outcome.client.elapsed_s.max(1e-9);
+            let messages_per_sec = config.iterations as f64 / seconds;
+            let rate = Throughput {
+                messages_per_sec,
+                bytes_per_sec: messages_per_sec * config.message_size as f64,
+            };
+            (None, Some(rate), throughput::WARMUP_ROUND_TRIPS)
+        }
+    };
     let cpu = outcome.client.cpu.plus(&outcome.server.cpu);
     Ok(RunResult {
         mechanism: mechanism.name().to_string(),
-        pattern: Pattern::Latency,
+        pattern: config.pattern,
         message_size: if mechanism.carries_payload() {
             config.message_size
         } else {
             0
         },
         messages: config.iterations,
-        warmup_messages: config.warmup,
+        warmup_messages: warmup,
         processes: 2,
         placement: config.cpus.to_string(),
         wake: mechanism.wake(),
-        latency_ns: Some(LatencySummary::from_histogram(&histogram)),
-        throughput: None,
+        latency_ns,
+        throughput,
         cpu: CpuSummary::from_usage(&cpu, config.iterations),
         verified: true,
         unsupported: None,

@@ -20,6 +20,11 @@ impl Mechanism for Cacheline {
         Wake::BusyPoll
     }
 
+    fn unsupported_pattern(&self, pattern: crate::report::Pattern) -> Option<String> {
+        (pattern == crate::report::Pattern::Throughput)
+            .then(|| "cacheline moves no payload, so it has no throughput".into())
+    }
+
     fn summary(&self) -> &'static str {
         "no payload: one atomic bounced between the processes; busy-poll (the floor)"
     }

@@ -67,6 +67,10 @@ pub trait Mechanism: Sync {
     fn carries_payload(&self) -> bool {
         true
     }
+    /// Why it cannot run `pattern`, if it cannot.
+    fn unsupported_pattern(&self, _pattern: crate::report::Pattern) -> Option<String> {
+        None
+    }
     /// Why it cannot carry messages of `size` bytes, if it cannot.
     fn unsupported_size(&self, _size: usize) -> Option<String> {
         None

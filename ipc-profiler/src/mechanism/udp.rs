@@ -18,6 +18,10 @@ impl Mechanism for Udp {
         "udp"
     }
 
+    fn unsupported_pattern(&self, pattern: crate::report::Pattern) -> Option<String> {
+        (pattern == crate::report::Pattern::Throughput).then(|| "UDP has no flow control: a one-way stream over loopback drops datagrams once the receiver falls behind".into())
+    }
+
     fn summary(&self) -> &'static str {
         "UDP over 127.0.0.1; blocking recv"
     }

@@ -2,7 +2,10 @@
 //!
 //! Field names here are a contract that other tools parse: add fields, never rename them.
 
+mod csv;
+mod flat;
 mod json;
+mod markdown;
 mod table;
 mod units;
 
@@ -40,11 +43,13 @@ impl Report {
 }
 
 /// What a run measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pattern {
     /// Round trip A→B→A.
     Latency,
+    /// A one-way stream, counted when delivered.
+    Throughput,
 }
 
 /// The figures of one mechanism, pattern and message size.
@@ -185,6 +190,10 @@ pub enum Format {
     Table,
     /// One JSON object (DESIGN.md's contract).
     Json,
+    /// One row per result, the same figures flattened.
+    Csv,
+    /// A Markdown table of the same figures.
+    Markdown,
 }
 
 /// Renders `report` in `format`.
@@ -192,5 +201,7 @@ pub fn render(report: &Report, format: Format) -> String {
     match format {
         Format::Table => table::render(report),
         Format::Json => json::render(report),
+        Format::Csv => csv::render(report),
+        Format::Markdown => markdown::render(report),
     }
 }

@@ -21,6 +21,21 @@ pub fn render(report: &Report) -> String {
         out.push_str(&latency_table(&ran).to_string());
         out.push('\n');
     }
+    let mut streamed: Vec<&RunResult> = report
+        .results
+        .iter()
+        .filter(|r| r.throughput.is_some())
+        .collect();
+    if !streamed.is_empty() {
+        streamed.sort_by(|a, b| {
+            let rate = |r: &RunResult| r.throughput.as_ref().map_or(0.0, |t| t.bytes_per_sec);
+            a.message_size
+                .cmp(&b.message_size)
+                .then(rate(b).total_cmp(&rate(a)))
+        });
+        out.push_str(&throughput_table(&streamed).to_string());
+        out.push('\n');
+    }
     for result in report.results.iter().filter(|r| r.unsupported.is_some()) {
         out.push_str(&format!(
             "{} at {}: unsupported: {}\n",
@@ -78,6 +93,46 @@ fn latency_table(results: &[&RunResult]) -> Table {
         ]);
     }
     for column in 4..12 {
+        if let Some(c) = table.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+fn throughput_table(results: &[&RunResult]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "mechanism",
+        "wakes by",
+        "size",
+        "placement",
+        "messages",
+        "messages/s",
+        "bandwidth",
+        "CPU/msg",
+        "vs fastest at this size",
+    ]);
+    for r in results {
+        let Some(t) = &r.throughput else { continue };
+        let best = results
+            .iter()
+            .filter(|o| o.message_size == r.message_size)
+            .filter_map(|o| o.throughput.as_ref().map(|t| t.bytes_per_sec))
+            .fold(0.0, f64::max);
+        table.add_row(vec![
+            r.mechanism.clone(),
+            r.wake.label().to_string(),
+            payload_label(r.message_size),
+            r.placement.clone(),
+            r.messages.to_string(),
+            format!("{}/s", count(t.messages_per_sec.round())),
+            format!("{}/s", bytes(t.bytes_per_sec)),
+            duration_ns(r.cpu.cpu_ns_per_message),
+            format!("{:.2}x", best / t.bytes_per_sec.max(1.0)),
+        ]);
+    }
+    for column in 4..9 {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(CellAlignment::Right);
         }

@@ -29,8 +29,10 @@ pub fn bytes(value: f64) -> String {
         format!("{} B", count(value))
     } else if value < 1024.0 * 1024.0 {
         format!("{} KiB", three_digits(value / 1024.0))
-    } else {
+    } else if value < 1024.0 * 1024.0 * 1024.0 {
         format!("{} MiB", three_digits(value / (1024.0 * 1024.0)))
+    } else {
+        format!("{} GiB", three_digits(value / (1024.0 * 1024.0 * 1024.0)))
     }
 }
 

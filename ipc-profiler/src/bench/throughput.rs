@@ -1,0 +1,89 @@
+//! The throughput pattern: the client streams messages one way; the server verifies each one
+//! fully and, after the last, sends one acknowledgement. The client's clock stops when the
+//! acknowledgement arrives, so the figure counts messages delivered, not merely buffered.
+
+use std::time::Instant;
+
+use super::cpu_usage::CpuUsage;
+use super::latency::{WorkerReport, CLIENT_SLOT, SERVER_SLOT};
+use super::payload::Payload;
+use super::phase::PhaseGate;
+use super::BenchConfig;
+use crate::mechanism::Endpoint;
+
+/// Ping-pongs before the stream, to bring both sides and the channel up to speed.
+pub const WARMUP_ROUND_TRIPS: u64 = 100;
+/// Messages streamed to measure a mechanism's rate before sizing the real run.
+pub const PROBE_MESSAGES: u64 = 500;
+/// How long a self-sized throughput run aims to stream.
+pub const TARGET_SECONDS: f64 = 0.25;
+
+/// The sending side: warm-up round trips, then the stream, then waits for the ack.
+pub fn client(
+    endpoint: &mut dyn Endpoint,
+    config: &BenchConfig,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<WorkerReport> {
+    let payload = Payload::new(config.message_size);
+    let mut message = payload.buffer();
+    let mut echo = vec![0u8; config.message_size];
+    for sequence in 0..WARMUP_ROUND_TRIPS {
+        payload.stamp(&mut message, sequence);
+        endpoint.send(&message)?;
+        endpoint.recv(&mut echo)?;
+        payload.check_sequence(&echo, sequence)?;
+    }
+    let (cpu_start, start) = (CpuUsage::now(), Instant::now());
+    gate.open(CLIENT_SLOT)?;
+    for sequence in 0..config.iterations {
+        payload.stamp(&mut message, sequence);
+        endpoint.send(&message)?;
+    }
+    endpoint.recv(&mut echo)?;
+    let end = Instant::now();
+    gate.close(CLIENT_SLOT)?;
+    let cpu = CpuUsage::now().since(&cpu_start);
+    payload.verify(&echo, config.iterations)?;
+    Ok(WorkerReport {
+        histogram: None,
+        cpu,
+        elapsed_s: (end - start).as_secs_f64(),
+    })
+}
+
+/// The receiving side: echoes the warm-up, verifies every streamed message, then acks.
+pub fn server(
+    endpoint: &mut dyn Endpoint,
+    config: &BenchConfig,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<WorkerReport> {
+    let payload = Payload::new(config.message_size);
+    let mut message = vec![0u8; config.message_size];
+    for sequence in 0..WARMUP_ROUND_TRIPS {
+        endpoint.recv(&mut message)?;
+        payload.check_sequence(&message, sequence)?;
+        endpoint.send(&message)?;
+    }
+    let (cpu_start, start) = (CpuUsage::now(), Instant::now());
+    gate.open(SERVER_SLOT)?;
+    for sequence in 0..config.iterations {
+        endpoint.recv(&mut message)?;
+        payload.verify(&message, sequence)?;
+    }
+    let mut ack = payload.buffer();
+    payload.stamp(&mut ack, config.iterations);
+    endpoint.send(&ack)?;
+    let end = Instant::now();
+    gate.close(SERVER_SLOT)?;
+    Ok(WorkerReport {
+        histogram: None,
+        cpu: CpuUsage::now().since(&cpu_start),
+        elapsed_s: (end - start).as_secs_f64(),
+    })
+}
+
+/// The most messages a self-sized run streams at `size` bytes: 256 MiB worth, at least 1,000
+/// and at most 200,000.
+pub fn default_messages(size: usize) -> u64 {
+    ((256usize << 20) / size.max(1)).clamp(1_000, 200_000) as u64
+}
