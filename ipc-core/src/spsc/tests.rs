@@ -1,4 +1,5 @@
 use super::*;
+#[cfg(not(miri))]
 use crate::wait::{Liveness, Strategy, WaitError};
 
 extern crate std;
@@ -137,6 +138,7 @@ fn a_second_attach_sees_the_same_ring() {
 }
 
 /// Byte offset of the head and tail words from the start of the region.
+#[cfg(not(miri))]
 const HEAD_AT: usize = header::BLOCK_ALIGN;
 const TAIL_AT: usize = header::BLOCK_ALIGN + 128;
 
@@ -258,7 +260,9 @@ fn arbitrary_control_and_data_bytes_give_errors_not_wild_reads() {
     }
 }
 
+#[cfg(not(miri))]
 struct Dead;
+#[cfg(not(miri))]
 impl Liveness for Dead {
     fn peer_alive(&self) -> bool {
         false
