@@ -9,9 +9,9 @@
 
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
-    macros::{map, tracepoint},
+    macros::{map, raw_tracepoint, tracepoint},
     maps::{HashMap, PerCpuArray},
-    programs::TracePointContext,
+    programs::{RawTracePointContext, TracePointContext},
     EbpfContext,
 };
 use ipc_ebpf::{
@@ -72,33 +72,64 @@ fn add(ptr: *mut u64, value: u64) {
     unsafe { *ptr = (*ptr).wrapping_add(value) };
 }
 
+// The syscall programs come twice: as tracepoints (`tp`, which read the event record) and as
+// raw tracepoints (`raw_tp`, which get the arguments directly and skip building the record).
+// Userspace attaches the cheapest kind the kernel accepts; both share the handlers below.
+
 #[tracepoint]
 pub fn sys_enter(ctx: TracePointContext) -> u32 {
-    let (tgid, tid) = current_ids();
-    match traced(tgid) {
-        Some(p) if p.measuring != 0 => {}
-        _ => return 0,
-    }
-    let inflight = InflightSyscall {
-        nr: field::<i64>(&ctx, offsets::SYS_ENTER_ID) as u64,
-        // SAFETY: a helper without arguments.
-        start_ns: unsafe { bpf_ktime_get_ns() },
-        off_cpu_ns: 0,
-    };
-    let _ = INFLIGHT.insert(&tid, &inflight, 0);
+    on_sys_enter(field::<i64>(&ctx, offsets::SYS_ENTER_ID));
     0
 }
 
 #[tracepoint]
 pub fn sys_exit(ctx: TracePointContext) -> u32 {
+    on_sys_exit(field::<i64>(&ctx, offsets::SYS_EXIT_RET));
+    0
+}
+
+/// `raw_syscalls:sys_enter(struct pt_regs *regs, long id)`.
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
+    on_sys_enter(ctx.arg::<i64>(1));
+    0
+}
+
+/// `raw_syscalls:sys_exit(struct pt_regs *regs, long ret)`.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
+    on_sys_exit(ctx.arg::<i64>(1));
+    0
+}
+
+/// Remembers the syscall `nr` the current thread entered, if its process is measuring.
+#[inline(always)]
+fn on_sys_enter(nr: i64) {
+    let (tgid, tid) = current_ids();
+    match traced(tgid) {
+        Some(p) if p.measuring != 0 => {}
+        _ => return,
+    }
+    let inflight = InflightSyscall {
+        nr: nr as u64,
+        // SAFETY: a helper without arguments.
+        start_ns: unsafe { bpf_ktime_get_ns() },
+        off_cpu_ns: 0,
+    };
+    let _ = INFLIGHT.insert(&tid, &inflight, 0);
+}
+
+/// Counts the syscall the current thread leaves with `ret`, if it entered inside the phase.
+#[inline(always)]
+fn on_sys_exit(ret: i64) {
     let (tgid, tid) = current_ids();
     let Some(process) = traced(tgid) else {
-        return 0;
+        return;
     };
     // SAFETY: a helper without arguments.
     let now = unsafe { bpf_ktime_get_ns() };
     let Some(inflight) = INFLIGHT.get_ptr(&tid) else {
-        return 0;
+        return;
     };
     // SAFETY: the pointer came from a successful lookup; the entry is this thread's own.
     let inflight = unsafe { *inflight };
@@ -106,7 +137,7 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
     // A call that began inside the phase but ends outside it (the call that closes the phase)
     // is not counted.
     if process.measuring == 0 || process.slot >= MAX_TRACED_PROCESSES {
-        return 0;
+        return;
     }
     let nr = if inflight.nr < SYSCALL_NR_OTHER as u64 {
         inflight.nr as u32
@@ -114,7 +145,6 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
         SYSCALL_NR_OTHER
     };
     if let Some(stat) = SYSCALLS.get_ptr_mut(syscall_index(process.slot, nr)) {
-        let ret: i64 = field(&ctx, offsets::SYS_EXIT_RET);
         // SAFETY: `stat` points at a live per-CPU map value; only its u64 fields are touched.
         unsafe {
             add(&raw mut (*stat).count, 1);
@@ -135,7 +165,6 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
             unsafe { add(&raw mut (*sched).off_cpu_in_syscall_ns, inflight.off_cpu_ns) };
         }
     }
-    0
 }
 
 #[tracepoint]

@@ -65,6 +65,9 @@ struct BenchArgs {
     /// Say on standard error where the time goes: each run and how long it took.
     #[arg(long, short)]
     verbose: bool,
+    /// trace: how the syscall programs attach (auto: raw tracepoints if allowed).
+    #[arg(long, value_enum, default_value_t = trace::Attach::Auto)]
+    attach: trace::Attach,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -113,7 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let configs = args.configs()?;
-            let results = each(&args, &configs, trace::run)?;
+            let results = each(&args, &configs, |m, c| trace::run(m, c, args.attach))?;
             emit(&args, results)
         }
         Command::List => {

@@ -199,8 +199,8 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
     }
     format!(
         "Where the {} round trips of {} went, {}, {} measured:\n{summary}\n{calls}\n\
-         Tracing overhead: p50 {} untraced, {} traced ({:.2}x). Syscall time includes time \
-         blocked; kernel time excludes time switched out.\n",
+         Tracing overhead: p50 {} untraced, {} traced ({:.2}x; syscalls traced by {:?}). Syscall \
+         time includes time blocked; kernel time excludes time switched out.\n",
         result.mechanism,
         size_label(result.message_size),
         result.placement,
@@ -208,5 +208,6 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
         duration_ns(b.overhead.untraced_p50_ns as f64),
         duration_ns(b.overhead.traced_p50_ns as f64),
         b.overhead.ratio,
+        b.attach,
     )
 }

@@ -17,6 +17,8 @@ pub struct Breakdown {
     pub syscalls: Vec<SyscallLine>,
     /// What tracing cost.
     pub overhead: Overhead,
+    /// How the syscall programs were attached (`raw_tp` or `tp`).
+    pub attach: super::Attach,
     /// The same figures for each process.
     pub processes: Vec<ProcessBreakdown>,
 }
@@ -97,7 +99,12 @@ pub struct TracedProcessFigures {
 
 impl Breakdown {
     /// Builds the breakdown of `processes` over `messages` messages.
-    pub fn new(processes: &[TracedProcessFigures], messages: u64, overhead: Overhead) -> Self {
+    pub fn new(
+        processes: &[TracedProcessFigures],
+        messages: u64,
+        overhead: Overhead,
+        attach: super::Attach,
+    ) -> Self {
         let per_process: Vec<ProcessBreakdown> = processes
             .iter()
             .map(|p| ProcessBreakdown::new(p, messages))
@@ -136,6 +143,7 @@ impl Breakdown {
             per_message,
             syscalls: totals,
             overhead,
+            attach,
             processes: per_process,
         }
     }
@@ -248,7 +256,7 @@ mod tests {
             traced_p50_ns: 11,
             ratio: 1.1,
         };
-        let b = Breakdown::new(&figures, 100, overhead);
+        let b = Breakdown::new(&figures, 100, overhead, crate::trace::Attach::RawTp);
         assert_eq!(b.per_message.syscalls, 4.0);
         assert_eq!(b.per_message.bytes_copied, Some(512.0));
         assert_eq!(b.per_message.context_switches, Some(2.0));

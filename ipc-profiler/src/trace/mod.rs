@@ -12,6 +12,7 @@ mod tracefs;
 mod tracer;
 
 pub use breakdown::{Breakdown, PerMessage};
+pub use tracer::Attach;
 
 use crate::bench::latency::{CLIENT_SLOT, SERVER_SLOT};
 use crate::bench::{self, BenchConfig};
@@ -20,8 +21,12 @@ use crate::report::RunResult;
 use breakdown::{Overhead, TracedProcessFigures};
 
 /// Runs `mechanism` untraced, then traced, and returns the traced result with its breakdown.
-pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
-    let mut tracer = tracer::Tracer::load()?;
+pub fn run(
+    mechanism: &dyn Mechanism,
+    config: &BenchConfig,
+    attach: Attach,
+) -> anyhow::Result<RunResult> {
+    let mut tracer = tracer::Tracer::load(attach)?;
     let untraced = bench::run(mechanism, config)?;
     let Some(untraced_latency) = untraced.latency_ns else {
         return Ok(untraced);
@@ -34,6 +39,7 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
         };
         bench::run_pair(mechanism, config, &mut gate)?
     };
+    let attached_as = tracer.syscalls_via;
     let processes = [
         TracedProcessFigures {
             role: "client",
@@ -56,6 +62,11 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
         traced_p50_ns: traced_p50,
         ratio: traced_p50 as f64 / untraced_latency.p50.max(1) as f64,
     };
-    result.breakdown = Some(Breakdown::new(&processes, config.iterations, overhead));
+    result.breakdown = Some(Breakdown::new(
+        &processes,
+        config.iterations,
+        overhead,
+        attached_as,
+    ));
     Ok(result)
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use aya::maps::{HashMap, MapData, PerCpuArray};
-use aya::programs::TracePoint;
+use aya::programs::{RawTracePoint, TracePoint};
 use aya::Ebpf;
 use ipc_ebpf::{map_names, offsets, SchedStat, SyscallStat, TracedProcess, SYSCALL_SLOTS};
 
@@ -57,8 +57,26 @@ pub struct Tracer {
     tracefs: PathBuf,
     /// Whether `sched_switch` is available (context switches, off-CPU time).
     pub sched_available: bool,
+    /// How the syscall programs are attached.
+    pub syscalls_via: Attach,
     traced: HashMap<MapData, u32, TracedProcess>,
 }
+
+/// How the syscall programs attach to `raw_syscalls:sys_enter/sys_exit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attach {
+    /// Raw tracepoints where the kernel allows them, else tracepoints.
+    Auto,
+    /// Tracepoints: the kernel builds the event record for the program.
+    Tp,
+    /// Raw tracepoints: the program gets the arguments directly (cheaper).
+    RawTp,
+}
+
+/// The syscall programs as raw tracepoints: (program, raw tracepoint).
+const RAW_SYSCALL_PROGRAMS: [(&str, &str); 2] =
+    [("sys_enter_raw", "sys_enter"), ("sys_exit_raw", "sys_exit")];
 
 /// Per-process figures read back from the maps.
 #[derive(Debug, Clone)]
@@ -71,12 +89,9 @@ pub struct SlotCounts {
 
 impl Tracer {
     /// Checks privileges and the kernel, and loads the object (nothing is attached yet).
-    pub fn load() -> anyhow::Result<Self> {
+    pub fn load(attach: Attach) -> anyhow::Result<Self> {
         super::privileges::check()?;
         let tracefs = tracefs::ensure_mounted()?;
-        for spec in &SYSCALL_PROGRAMS {
-            check_layout(&tracefs, spec)?;
-        }
         let sched_available = tracefs::has_event(&tracefs, "sched", "sched_switch");
         if sched_available {
             check_layout(&tracefs, &SCHED_SWITCH)?;
@@ -91,36 +106,57 @@ impl Tracer {
             .take_map(map_names::TRACED)
             .context("the object has no TRACED map")?;
         let traced = HashMap::try_from(traced_map)?;
-        let mut tracer = Self {
+        if sched_available {
+            load_tracepoint(&mut ebpf, SCHED_SWITCH.name)?;
+        }
+        let syscalls_via = match attach {
+            Attach::RawTp => {
+                load_raw(&mut ebpf)?;
+                Attach::RawTp
+            }
+            Attach::Tp => {
+                load_tracepoints(&mut ebpf, &tracefs)?;
+                Attach::Tp
+            }
+            Attach::Auto => match load_raw(&mut ebpf) {
+                Ok(()) => Attach::RawTp,
+                Err(error) => {
+                    eprintln!("ipc-profiler: raw tracepoints are refused here ({error:#}); using tracepoints");
+                    load_tracepoints(&mut ebpf, &tracefs)?;
+                    Attach::Tp
+                }
+            },
+        };
+        Ok(Self {
             ebpf,
             tracefs,
             sched_available,
+            syscalls_via,
             traced,
-        };
-        for spec in tracer.specs() {
-            let program: &mut TracePoint = tracer
-                .ebpf
-                .program_mut(spec.name)
-                .with_context(|| format!("the object has no program {}", spec.name))?
-                .try_into()?;
-            program
-                .load()
-                .with_context(|| format!("the verifier rejected {}", spec.name))?;
-        }
-        Ok(tracer)
+        })
     }
 
-    fn specs(&self) -> Vec<&'static ProgramSpec> {
-        let mut specs: Vec<&'static ProgramSpec> = SYSCALL_PROGRAMS.iter().collect();
-        if self.sched_available {
-            specs.push(&SCHED_SWITCH);
-        }
-        specs
-    }
-
-    /// Attaches every loaded program to its tracepoint.
+    /// Attaches every loaded program.
     pub fn attach(&mut self) -> anyhow::Result<()> {
-        for spec in self.specs() {
+        let mut tracepoints: Vec<&ProgramSpec> = Vec::new();
+        if self.sched_available {
+            tracepoints.push(&SCHED_SWITCH);
+        }
+        if self.syscalls_via == Attach::Tp {
+            tracepoints.extend(SYSCALL_PROGRAMS.iter());
+        } else {
+            for (name, tracepoint) in RAW_SYSCALL_PROGRAMS {
+                let program: &mut RawTracePoint = self
+                    .ebpf
+                    .program_mut(name)
+                    .context("program vanished")?
+                    .try_into()?;
+                program
+                    .attach(tracepoint)
+                    .with_context(|| format!("could not attach to raw tracepoint {tracepoint}"))?;
+            }
+        }
+        for spec in tracepoints {
             let program: &mut TracePoint = self
                 .ebpf
                 .program_mut(spec.name)
@@ -186,6 +222,39 @@ impl Tracer {
             sched,
         })
     }
+}
+
+fn load_tracepoint(ebpf: &mut Ebpf, name: &str) -> anyhow::Result<()> {
+    let program: &mut TracePoint = ebpf
+        .program_mut(name)
+        .with_context(|| format!("the object has no program {name}"))?
+        .try_into()?;
+    program
+        .load()
+        .with_context(|| format!("the verifier rejected {name}"))
+}
+
+/// Loads the syscall programs as tracepoints, after checking the records they read.
+fn load_tracepoints(ebpf: &mut Ebpf, tracefs: &std::path::Path) -> anyhow::Result<()> {
+    for spec in &SYSCALL_PROGRAMS {
+        check_layout(tracefs, spec)?;
+        load_tracepoint(ebpf, spec.name)?;
+    }
+    Ok(())
+}
+
+/// Loads the syscall programs as raw tracepoints.
+fn load_raw(ebpf: &mut Ebpf) -> anyhow::Result<()> {
+    for (name, _) in RAW_SYSCALL_PROGRAMS {
+        let program: &mut RawTracePoint = ebpf
+            .program_mut(name)
+            .with_context(|| format!("the object has no program {name}"))?
+            .try_into()?;
+        program
+            .load()
+            .with_context(|| format!("the verifier rejected {name}"))?;
+    }
+    Ok(())
 }
 
 /// Refuses a kernel whose record layout differs from the offsets the programs read at.
