@@ -116,7 +116,15 @@ fn on_sys_enter(nr: i64) {
         start_ns: unsafe { bpf_ktime_get_ns() },
         off_cpu_ns: 0,
     };
-    let _ = INFLIGHT.insert(&tid, &inflight, 0);
+    // Entries are created once per thread and then overwritten in place: a hash map insert or
+    // delete on every syscall costs far more than a lookup.
+    match INFLIGHT.get_ptr_mut(&tid) {
+        // SAFETY: the entry is this thread's own; nothing else writes it while it runs.
+        Some(entry) => unsafe { *entry = inflight },
+        None => {
+            let _ = INFLIGHT.insert(&tid, &inflight, 0);
+        }
+    }
 }
 
 /// Counts the syscall the current thread leaves with `ret`, if it entered inside the phase.
@@ -128,12 +136,16 @@ fn on_sys_exit(ret: i64) {
     };
     // SAFETY: a helper without arguments.
     let now = unsafe { bpf_ktime_get_ns() };
-    let Some(inflight) = INFLIGHT.get_ptr(&tid) else {
+    let Some(entry) = INFLIGHT.get_ptr_mut(&tid) else {
         return;
     };
     // SAFETY: the pointer came from a successful lookup; the entry is this thread's own.
-    let inflight = unsafe { *inflight };
-    let _ = INFLIGHT.remove(&tid);
+    let inflight = unsafe { *entry };
+    if inflight.start_ns == 0 {
+        return; // No syscall in flight: it began outside the phase.
+    }
+    // SAFETY: as above. Marks the entry idle instead of deleting it.
+    unsafe { (*entry).start_ns = 0 };
     // A call that began inside the phase but ends outside it (the call that closes the phase)
     // is not counted.
     if process.measuring == 0 || process.slot >= MAX_TRACED_PROCESSES {
@@ -203,18 +215,29 @@ fn switched_out(ctx: &TracePointContext, slot: u32, now: u64) {
         at_ns: now,
         slot: slot as u64,
     };
-    let _ = SWITCHED_OUT.insert(&(prev_pid as u32), &out, 0);
+    let tid = prev_pid as u32;
+    match SWITCHED_OUT.get_ptr_mut(&tid) {
+        // SAFETY: the entry is this thread's own; it is being switched out on this CPU.
+        Some(entry) => unsafe { *entry = out },
+        None => {
+            let _ = SWITCHED_OUT.insert(&tid, &out, 0);
+        }
+    }
 }
 
 /// Adds the off-CPU time of a traced thread coming back onto a CPU.
 #[inline(always)]
 fn switched_in(tid: u32, now: u64) {
-    let Some(out) = SWITCHED_OUT.get_ptr(&tid) else {
+    let Some(entry) = SWITCHED_OUT.get_ptr_mut(&tid) else {
         return;
     };
-    // SAFETY: the pointer came from a successful lookup.
-    let out = unsafe { *out };
-    let _ = SWITCHED_OUT.remove(&tid);
+    // SAFETY: the pointer came from a successful lookup; the thread is switching in here.
+    let out = unsafe { *entry };
+    if out.at_ns == 0 {
+        return; // Not switched out inside a measured phase.
+    }
+    // SAFETY: as above. Marks the entry idle instead of deleting it.
+    unsafe { (*entry).at_ns = 0 };
     let off_cpu = now.wrapping_sub(out.at_ns);
     if out.slot < MAX_TRACED_PROCESSES as u64 {
         if let Some(sched) = SCHED.get_ptr_mut(out.slot as u32) {
@@ -225,7 +248,11 @@ fn switched_in(tid: u32, now: u64) {
     if let Some(inflight) = INFLIGHT.get_ptr_mut(&tid) {
         // SAFETY: the pointer came from a successful lookup; the thread was switched out, so
         // nothing else touches its entry now.
-        unsafe { add(&raw mut (*inflight).off_cpu_ns, off_cpu) };
+        unsafe {
+            if (*inflight).start_ns != 0 {
+                add(&raw mut (*inflight).off_cpu_ns, off_cpu);
+            }
+        }
     }
 }
 
