@@ -242,3 +242,70 @@ fn an_unsupported_size_is_said_not_silently_changed() {
         assert!(r["unsupported"].is_string(), "{r}");
     }
 }
+
+#[test]
+fn fan_in_checks_every_writer_and_says_what_it_cannot_do() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "pipe,shm-futex,uds,udp",
+        "--pattern",
+        "fan-in",
+        "--procs",
+        "3",
+        "--sizes",
+        "128,8K",
+        "--iters",
+        "500",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    for r in doc["results"].as_array().unwrap() {
+        assert_eq!(r["pattern"], "fan-in");
+        assert_eq!(r["processes"], 4, "three writers and a reader: {r}");
+        let (mechanism, size) = (
+            r["mechanism"].as_str().unwrap(),
+            r["message_size"].as_u64().unwrap(),
+        );
+        match (mechanism, size) {
+            ("udp", _) => assert!(r["unsupported"]
+                .as_str()
+                .unwrap()
+                .contains("no flow control")),
+            ("pipe", 8192) => assert!(r["unsupported"].as_str().unwrap().contains("PIPE_BUF")),
+            _ => {
+                assert_eq!(r["messages"], 1500, "{r}");
+                assert!(r["throughput"]["messages_per_sec"].as_f64().unwrap() > 0.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn too_many_processes_are_refused() {
+    assert_refused(
+        &[
+            "bench",
+            "--mech",
+            "pipe",
+            "--pattern",
+            "fan-in",
+            "--procs",
+            "65",
+        ],
+        "--procs",
+    );
+    assert_refused(
+        &[
+            "bench",
+            "--mech",
+            "pipe",
+            "--pattern",
+            "fan-in",
+            "--procs",
+            "0",
+        ],
+        "--procs",
+    );
+}

@@ -50,6 +50,9 @@ struct BenchArgs {
     /// Round trips before measuring starts, excluded from every figure.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     warmup: u64,
+    /// Fan-in: writer processes streaming into one reader.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=crate::bench::fan_in::MAX_WRITERS as i64))]
+    procs: u32,
     /// Where the two processes run.
     #[arg(long, value_enum, default_value_t = PlacementArg::CrossCore)]
     placement: PlacementArg,
@@ -171,6 +174,7 @@ impl BenchArgs {
             (false, _) => self.sizes.clone(),
             (true, Pattern::Latency) => vec![128],
             (true, Pattern::Throughput) => vec![64, 1 << 10, 64 << 10, 1 << 20],
+            (true, Pattern::FanIn) => vec![128, 4 << 10],
         };
         Ok(sizes
             .into_iter()
@@ -180,10 +184,14 @@ impl BenchArgs {
                 iterations: self.iters.unwrap_or(match self.pattern {
                     Pattern::Latency => 20_000,
                     Pattern::Throughput => crate::bench::throughput::default_messages(message_size),
+                    Pattern::FanIn => {
+                        crate::bench::fan_in::default_messages(message_size, self.procs as usize)
+                    }
                 }),
                 size_by_probe: self.iters.is_none(),
                 warmup: self.warmup,
                 cpus: cpus.clone(),
+                writers: self.procs as usize,
             })
             .collect())
     }

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod cpu_usage;
+pub mod fan_in;
 pub mod latency;
 pub mod payload;
 pub mod phase;
@@ -42,6 +43,8 @@ pub struct BenchConfig {
     pub warmup: u64,
     /// Where the workers run.
     pub cpus: CpuPlan,
+    /// Fan-in only: writer processes.
+    pub writers: usize,
 }
 
 /// What the two workers of a latency run reported.
@@ -56,6 +59,22 @@ pub struct PairOutcome {
 
 /// Runs `config`'s pattern over `mechanism` without tracing.
 pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
+    if config.pattern == Pattern::FanIn {
+        if let Some(reason) = mechanism
+            .available()
+            .err()
+            .or_else(|| mechanism.unsupported_pattern(config.pattern))
+            .or_else(|| fan_in::unsupported(mechanism, config.message_size))
+        {
+            return Ok(RunResult::unsupported(
+                mechanism,
+                config.pattern,
+                config,
+                reason,
+            ));
+        }
+        return fan_in::run(mechanism, config);
+    }
     if let Some(reason) = unsupported(mechanism, config) {
         return Ok(RunResult::unsupported(
             mechanism,
@@ -121,7 +140,9 @@ pub fn run_pair(
         pin(cpus.server)?;
         match config.pattern {
             Pattern::Latency => latency::server(server_end.as_mut(), config, gate),
-            Pattern::Throughput => throughput::server(server_end.as_mut(), config, gate),
+            Pattern::Throughput | Pattern::FanIn => {
+                throughput::server(server_end.as_mut(), config, gate)
+            }
         }
     })?;
     let client = process::spawn("client", || {
@@ -134,7 +155,9 @@ pub fn run_pair(
                 mechanism.carries_payload(),
                 gate,
             ),
-            Pattern::Throughput => throughput::client(client_end.as_mut(), config, gate),
+            Pattern::Throughput | Pattern::FanIn => {
+                throughput::client(client_end.as_mut(), config, gate)
+            }
         }
     })?;
     // The controller keeps no endpoint: a worker that dies is seen by its peer as end of file.
@@ -162,7 +185,7 @@ impl crate::mechanism::Endpoint for Closed {
     }
 }
 
-fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
+pub(crate) fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
     match cpu {
         Some(cpu) => placement::pin(cpu).with_context(|| format!("could not pin to CPU {cpu}")),
         None => Ok(()),
@@ -191,7 +214,7 @@ pub fn result_of(
                 config.warmup,
             )
         }
-        Pattern::Throughput => {
+        Pattern::Throughput | Pattern::FanIn => {
             let seconds = outcome.client.elapsed_s.max(1e-9);
             let messages_per_sec = config.iterations as f64 / seconds;
             let rate = Throughput {

@@ -21,7 +21,7 @@ impl Mechanism for Cacheline {
     }
 
     fn unsupported_pattern(&self, pattern: crate::report::Pattern) -> Option<String> {
-        (pattern == crate::report::Pattern::Throughput)
+        (pattern != crate::report::Pattern::Latency)
             .then(|| "cacheline moves no payload, so it has no throughput".into())
     }
 

@@ -8,7 +8,7 @@ use rustix::event::{eventfd, EventfdFlags};
 
 use super::fd_io::{read_exact, write_all};
 use super::slot::{self, Handoff, Mailboxes};
-use super::{Channel, Mechanism};
+use super::{Channel, FanInChannel, Mechanism};
 
 /// Mailboxes and eventfds.
 pub struct Eventfd;
@@ -52,13 +52,28 @@ impl Mechanism for Eventfd {
         "shared mailboxes + eventfd notification; read on eventfd"
     }
 
-    fn connect(&self, size: usize) -> io::Result<Channel> {
-        let boxes = Mailboxes::new(size)?;
-        let flags = EventfdFlags::SEMAPHORE | EventfdFlags::CLOEXEC;
-        let fds = [0, 1, 0, 1]
-            .into_iter()
-            .map(|initial| eventfd(initial, flags).map_err(io::Error::from))
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok(slot::channel(boxes, Counters { fds }))
+    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
+        None
     }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let (boxes, handoff) = with_counters(size)?;
+        Ok(slot::fan_in(boxes, handoff, writers))
+    }
+
+    fn connect(&self, size: usize) -> io::Result<Channel> {
+        let (boxes, counters) = with_counters(size)?;
+        Ok(slot::channel(boxes, counters))
+    }
+}
+
+/// Mailboxes and their four eventfds (full 0, empty 1 for each).
+fn with_counters(size: usize) -> io::Result<(Mailboxes, Counters)> {
+    let boxes = Mailboxes::new(size)?;
+    let flags = EventfdFlags::SEMAPHORE | EventfdFlags::CLOEXEC;
+    let fds = [0, 1, 0, 1]
+        .into_iter()
+        .map(|initial| eventfd(initial, flags).map_err(io::Error::from))
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok((boxes, Counters { fds }))
 }

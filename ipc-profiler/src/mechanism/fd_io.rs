@@ -92,3 +92,102 @@ impl super::Endpoint for DatagramEnd {
         }
     }
 }
+
+/// A sending-only endpoint on a shared descriptor (fan-in writers of a pipe or FIFO).
+pub struct FdWriter(pub std::os::fd::OwnedFd);
+
+impl super::Endpoint for FdWriter {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        write_all(&self.0, message)
+    }
+
+    fn recv(&mut self, _buffer: &mut [u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a fan-in writer does not receive",
+        ))
+    }
+}
+
+/// A receiving-only endpoint (the fan-in reader of a pipe or FIFO).
+pub struct FdReader(pub std::os::fd::OwnedFd);
+
+impl super::Endpoint for FdReader {
+    fn send(&mut self, _message: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a fan-in reader does not send",
+        ))
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        read_exact(&self.0, buffer)
+    }
+}
+
+/// The fan-in reader of byte-stream sockets: one connection per writer, served in turn by
+/// poll; each message is read whole from the connection it starts on.
+pub struct StreamsReader {
+    /// One connection per writer.
+    pub connections: Vec<std::os::fd::OwnedFd>,
+    next: usize,
+}
+
+impl StreamsReader {
+    /// A reader over these connections.
+    pub fn new(connections: Vec<std::os::fd::OwnedFd>) -> Self {
+        Self {
+            connections,
+            next: 0,
+        }
+    }
+}
+
+impl super::Endpoint for StreamsReader {
+    fn send(&mut self, _message: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a fan-in reader does not send",
+        ))
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        use rustix::event::{poll, PollFd, PollFlags};
+        loop {
+            let mut fds: Vec<PollFd<'_>> = self
+                .connections
+                .iter()
+                .map(|fd| PollFd::new(fd, PollFlags::IN))
+                .collect();
+            match poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let count = fds.len();
+            let ready = (0..count)
+                .map(|i| (self.next + i) % count)
+                .find(|&i| !fds[i].revents().is_empty());
+            drop(fds);
+            let Some(i) = ready else { continue };
+            // A writer that has sent everything closes its connection: end of file at a
+            // message boundary retires it; inside a message it is an error.
+            let first = loop {
+                match rustix::io::read(&self.connections[i], &mut *buffer) {
+                    Err(rustix::io::Errno::INTR) => continue,
+                    other => break other?,
+                }
+            };
+            if first == 0 {
+                self.connections.remove(i);
+                if self.connections.is_empty() {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                self.next = 0;
+                continue;
+            }
+            self.next = (i + 1) % count;
+            return read_exact(&self.connections[i], &mut buffer[first..]);
+        }
+    }
+}

@@ -6,7 +6,7 @@ use ipc_core::wait::Strategy;
 
 use super::ring_channel::{self, Backing};
 use super::shm_futex::SPINS_BEFORE_SLEEP;
-use super::{Channel, Mechanism, Wake};
+use super::{Channel, FanInChannel, Mechanism, Wake};
 
 /// ipc-core rings in a file mapped `MAP_SHARED` (in the temporary directory).
 pub struct Mmap;
@@ -26,6 +26,22 @@ impl Mechanism for Mmap {
 
     fn unsupported_size(&self, size: usize) -> Option<String> {
         ring_channel::unsupported_size(size)
+    }
+
+    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
+        ring_channel::unsupported_size(size)
+    }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let strategy = Strategy::SpinThenFutex {
+            spins: SPINS_BEFORE_SLEEP,
+        };
+        ring_channel::connect_fan_in(
+            size,
+            writers,
+            Backing::FileIn(&std::env::temp_dir()),
+            strategy,
+        )
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {

@@ -77,6 +77,17 @@ pub trait Mechanism: Sync {
     }
     /// Creates a connected pair of endpoints for messages of `size` bytes.
     fn connect(&self, size: usize) -> io::Result<Channel>;
+    /// Why it cannot take `size`-byte messages from several writers into one reader.
+    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
+        Some("fan-in is not implemented for this mechanism".into())
+    }
+    /// Creates `writers` sending endpoints and one receiving endpoint over one channel.
+    fn connect_fan_in(&self, _size: usize, _writers: usize) -> io::Result<FanInChannel> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "no fan-in for this mechanism",
+        ))
+    }
 }
 
 /// One side of a connected channel, used by one worker process.
@@ -108,6 +119,30 @@ impl Channel {
         }
     }
 }
+
+/// Several writers and one reader over one channel.
+pub struct FanInChannel {
+    /// One sending endpoint per writer process.
+    pub writers: Vec<Box<dyn Endpoint>>,
+    /// The receiving endpoint.
+    pub reader: Box<dyn Endpoint>,
+    /// As for [`Channel::cleanup`].
+    pub cleanup: Cleanup,
+}
+
+impl FanInChannel {
+    /// A fan-in channel that leaves nothing behind once its descriptors close.
+    pub fn new(writers: Vec<Box<dyn Endpoint>>, reader: Box<dyn Endpoint>) -> Self {
+        Self {
+            writers,
+            reader,
+            cleanup: Cleanup::default(),
+        }
+    }
+}
+
+/// The largest write a pipe or FIFO keeps whole when several writers share it.
+pub const PIPE_BUF: usize = 4096;
 
 /// Actions that remove a channel's system objects, run once when dropped.
 #[derive(Default)]

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::io;
 
-use super::{Channel, Endpoint, Mechanism};
+use super::{Channel, Endpoint, FanInChannel, Mechanism};
 
 /// Two POSIX queues.
 pub struct PosixMq;
@@ -41,6 +41,27 @@ impl Mechanism for PosixMq {
         } else {
             None
         }
+    }
+
+    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
+        self.unsupported_size(size)
+    }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let queue = open(size, "fan-in")?;
+        let end = || -> io::Result<MqEnd> {
+            Ok(MqEnd {
+                send: duplicate(queue)?,
+                recv: duplicate(queue)?,
+            })
+        };
+        let ends = (0..writers)
+            .map(|_| Ok(Box::new(end()?) as Box<dyn Endpoint>))
+            .collect::<io::Result<Vec<_>>>();
+        let reader = end();
+        // SAFETY: every endpoint holds its own duplicates; this descriptor is no longer needed.
+        unsafe { libc::close(queue) };
+        Ok(FanInChannel::new(ends?, Box::new(reader?)))
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {

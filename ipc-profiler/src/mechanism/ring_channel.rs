@@ -5,12 +5,13 @@
 use std::io;
 use std::path::Path;
 
+use ipc_core::fan_in::{FanIn, FanInConsumer, FanInProducer};
 use ipc_core::shm::SharedMemory;
 use ipc_core::spsc::{Consumer, Producer, Spsc};
 use ipc_core::wait::{Strategy, Wait};
 use ipc_core::Region;
 
-use super::{Channel, Endpoint};
+use super::{Channel, Endpoint, FanInChannel};
 
 /// What backs the rings' memory.
 pub enum Backing<'a> {
@@ -131,6 +132,102 @@ impl Endpoint for RingEnd {
         }
         buffer.copy_from_slice(&grant);
         grant.release();
+        Ok(())
+    }
+}
+
+/// An ipc-core fan-in region: one lane per writer, one reader; every process maps it at its
+/// own address.
+pub fn connect_fan_in(
+    size: usize,
+    writers: usize,
+    backing: Backing<'_>,
+    strategy: Strategy,
+) -> io::Result<FanInChannel> {
+    let capacity = capacity_for(size);
+    let memory = create(&backing, "fan-in", FanIn::required_len(writers, capacity))?;
+    FanIn::init(memory.region(), writers, capacity).map_err(io::Error::other)?;
+    let wait = Wait {
+        strategy,
+        ..Wait::futex()
+    };
+    let mut ends: Vec<Box<dyn Endpoint>> = Vec::new();
+    for lane in 0..writers {
+        let mine = memory.map_again()?;
+        let fan_in = attach_static(&mine)?;
+        ends.push(Box::new(LaneWriter {
+            producer: fan_in.producer(lane),
+            wait,
+            _memory: mine,
+        }));
+    }
+    let mine = memory.map_again()?;
+    let fan_in = attach_static(&mine)?;
+    let reader = LaneReader {
+        consumer: fan_in.consumer(),
+        wait,
+        _memory: mine,
+    };
+    Ok(FanInChannel::new(ends, Box::new(reader)))
+}
+
+/// Attaches to a fan-in region for as long as its mapping lives.
+fn attach_static(memory: &SharedMemory) -> io::Result<FanIn<'static>> {
+    // SAFETY: the region is `memory`'s mapping; every endpoint built from it owns that mapping
+    // and drops the borrowing producer or consumer first (field order), and mmap'ed pages do
+    // not move.
+    let region = unsafe { Region::from_raw(memory.region().base(), memory.len()) };
+    FanIn::attach(region).map_err(io::Error::other)
+}
+
+/// One fan-in writer: a lane's producer.
+struct LaneWriter {
+    producer: FanInProducer<'static>,
+    wait: Wait<'static>,
+    _memory: SharedMemory,
+}
+
+impl Endpoint for LaneWriter {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        self.producer
+            .push_blocking(message, &self.wait)
+            .map_err(io::Error::other)
+    }
+
+    fn recv(&mut self, _buffer: &mut [u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a fan-in writer does not receive",
+        ))
+    }
+}
+
+/// The fan-in reader: serves every lane.
+struct LaneReader {
+    consumer: FanInConsumer<'static>,
+    wait: Wait<'static>,
+    _memory: SharedMemory,
+}
+
+impl Endpoint for LaneReader {
+    fn send(&mut self, _message: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a fan-in reader does not send",
+        ))
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        let (_, len) = self
+            .consumer
+            .pop_blocking(buffer, &self.wait)
+            .map_err(io::Error::other)?;
+        if len != buffer.len() {
+            return Err(io::Error::other(format!(
+                "a {len}-byte message arrived where {} bytes were expected",
+                buffer.len()
+            )));
+        }
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use std::io;
 use ipc_core::wait::Strategy;
 
 use super::ring_channel::{self, Backing};
-use super::{Channel, Mechanism, Wake};
+use super::{Channel, FanInChannel, Mechanism, Wake};
 
 /// How long a waiter spins before sleeping: about a microsecond here, less than one futex
 /// round trip, so a peer that answers quickly is caught without a syscall.
@@ -30,6 +30,17 @@ impl Mechanism for ShmFutex {
 
     fn unsupported_size(&self, size: usize) -> Option<String> {
         ring_channel::unsupported_size(size)
+    }
+
+    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
+        ring_channel::unsupported_size(size)
+    }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let strategy = Strategy::SpinThenFutex {
+            spins: SPINS_BEFORE_SLEEP,
+        };
+        ring_channel::connect_fan_in(size, writers, Backing::Memfd, strategy)
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {

@@ -4,7 +4,7 @@
 use std::io;
 
 use super::slot::{self, check, Handoff, Mailboxes};
-use super::{Channel, Mechanism};
+use super::{Channel, FanInChannel, Mechanism};
 
 /// Mailboxes, mutexes and condition variables.
 pub struct ShmMutex;
@@ -39,12 +39,15 @@ fn lock_until(boxes: &Mailboxes, d: usize, wanted: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Sets the flag, wakes the peer and unlocks mailbox `d` (locked by `lock_until`).
+/// Sets the flag, wakes the waiters and unlocks mailbox `d` (locked by `lock_until`).
+///
+/// Broadcast, not signal: one condition variable serves both "empty" and "full", and with
+/// several writers a single wake-up could reach another writer instead of the reader.
 fn set_and_unlock(boxes: &Mailboxes, d: usize, value: u32) -> io::Result<()> {
     // SAFETY: as in lock_until; the caller holds the mutex.
     unsafe {
         full(boxes, d).write_volatile(value);
-        check(libc::pthread_cond_signal(condvar(boxes, d)))?;
+        check(libc::pthread_cond_broadcast(condvar(boxes, d)))?;
         check(libc::pthread_mutex_unlock(mutex(boxes, d)))
     }
 }
@@ -73,30 +76,44 @@ impl Mechanism for ShmMutex {
         "shared mailboxes + process-shared pthread mutex and condvar"
     }
 
-    fn connect(&self, size: usize) -> io::Result<Channel> {
-        let boxes = Mailboxes::new(size)?;
-        for d in 0..2 {
-            // SAFETY: attribute objects on the stack, initialised, used, destroyed; the mutex
-            // and condvar go into fresh shared memory, marked PTHREAD_PROCESS_SHARED.
-            unsafe {
-                let mut mutex_attr: libc::pthread_mutexattr_t = std::mem::zeroed();
-                check(libc::pthread_mutexattr_init(&mut mutex_attr))?;
-                check(libc::pthread_mutexattr_setpshared(
-                    &mut mutex_attr,
-                    libc::PTHREAD_PROCESS_SHARED,
-                ))?;
-                check(libc::pthread_mutex_init(mutex(&boxes, d), &mutex_attr))?;
-                libc::pthread_mutexattr_destroy(&mut mutex_attr);
-                let mut cond_attr: libc::pthread_condattr_t = std::mem::zeroed();
-                check(libc::pthread_condattr_init(&mut cond_attr))?;
-                check(libc::pthread_condattr_setpshared(
-                    &mut cond_attr,
-                    libc::PTHREAD_PROCESS_SHARED,
-                ))?;
-                check(libc::pthread_cond_init(condvar(&boxes, d), &cond_attr))?;
-                libc::pthread_condattr_destroy(&mut cond_attr);
-            }
-        }
-        Ok(slot::channel(boxes, MutexCondvar))
+    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
+        None
     }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let (boxes, handoff) = (with_mutexes(size)?, MutexCondvar);
+        Ok(slot::fan_in(boxes, handoff, writers))
+    }
+
+    fn connect(&self, size: usize) -> io::Result<Channel> {
+        Ok(slot::channel(with_mutexes(size)?, MutexCondvar))
+    }
+}
+
+/// Mailboxes with their process-shared mutexes and condition variables initialised.
+fn with_mutexes(size: usize) -> io::Result<Mailboxes> {
+    let boxes = Mailboxes::new(size)?;
+    for d in 0..2 {
+        // SAFETY: attribute objects on the stack, initialised, used, destroyed; the mutex
+        // and condvar go into fresh shared memory, marked PTHREAD_PROCESS_SHARED.
+        unsafe {
+            let mut mutex_attr: libc::pthread_mutexattr_t = std::mem::zeroed();
+            check(libc::pthread_mutexattr_init(&mut mutex_attr))?;
+            check(libc::pthread_mutexattr_setpshared(
+                &mut mutex_attr,
+                libc::PTHREAD_PROCESS_SHARED,
+            ))?;
+            check(libc::pthread_mutex_init(mutex(&boxes, d), &mutex_attr))?;
+            libc::pthread_mutexattr_destroy(&mut mutex_attr);
+            let mut cond_attr: libc::pthread_condattr_t = std::mem::zeroed();
+            check(libc::pthread_condattr_init(&mut cond_attr))?;
+            check(libc::pthread_condattr_setpshared(
+                &mut cond_attr,
+                libc::PTHREAD_PROCESS_SHARED,
+            ))?;
+            check(libc::pthread_cond_init(condvar(&boxes, d), &cond_attr))?;
+            libc::pthread_condattr_destroy(&mut cond_attr);
+        }
+    }
+    Ok(boxes)
 }

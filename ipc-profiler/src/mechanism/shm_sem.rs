@@ -4,7 +4,7 @@
 use std::io;
 
 use super::slot::{self, check, Handoff, Mailboxes};
-use super::{Channel, Mechanism};
+use super::{Channel, FanInChannel, Mechanism};
 
 /// Mailboxes and POSIX semaphores.
 pub struct ShmSem;
@@ -59,14 +59,28 @@ impl Mechanism for ShmSem {
         "shared mailboxes + process-shared POSIX semaphores; sem_wait/sem_post"
     }
 
-    fn connect(&self, size: usize) -> io::Result<Channel> {
-        let boxes = Mailboxes::new(size)?;
-        for d in 0..2 {
-            for (which, value) in [(FULL, 0), (EMPTY, 1)] {
-                // SAFETY: fresh shared memory; pshared = 1 for use across processes.
-                check(unsafe { libc::sem_init(sem(&boxes, d, which), 1, value) })?;
-            }
-        }
-        Ok(slot::channel(boxes, Semaphores))
+    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
+        None
     }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let (boxes, handoff) = (with_semaphores(size)?, Semaphores);
+        Ok(slot::fan_in(boxes, handoff, writers))
+    }
+
+    fn connect(&self, size: usize) -> io::Result<Channel> {
+        Ok(slot::channel(with_semaphores(size)?, Semaphores))
+    }
+}
+
+/// Mailboxes with their semaphores initialised (full 0, empty 1).
+fn with_semaphores(size: usize) -> io::Result<Mailboxes> {
+    let boxes = Mailboxes::new(size)?;
+    for d in 0..2 {
+        for (which, value) in [(FULL, 0), (EMPTY, 1)] {
+            // SAFETY: fresh shared memory; pshared = 1 for use across processes.
+            check(unsafe { libc::sem_init(sem(&boxes, d, which), 1, value) })?;
+        }
+    }
+    Ok(boxes)
 }

@@ -5,7 +5,7 @@ use std::io;
 use ipc_core::wait::Strategy;
 
 use super::ring_channel::{self, Backing};
-use super::{Channel, Mechanism, Wake};
+use super::{Channel, FanInChannel, Mechanism, Wake};
 
 /// ipc-core rings in a memfd, busy-polling.
 pub struct ShmSpin;
@@ -25,6 +25,15 @@ impl Mechanism for ShmSpin {
 
     fn unsupported_size(&self, size: usize) -> Option<String> {
         ring_channel::unsupported_size(size)
+    }
+
+    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
+        ring_channel::unsupported_size(size)
+    }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let strategy = Strategy::BusyPoll;
+        ring_channel::connect_fan_in(size, writers, Backing::Memfd, strategy)
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {

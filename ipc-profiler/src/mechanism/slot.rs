@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use ipc_core::shm::SharedMemory;
 
-use super::{Channel, Endpoint};
+use super::{Channel, Endpoint, FanInChannel};
 
 /// Bytes before each mailbox's length word, for the hand-off's synchronisation objects.
 pub const SYNC_AREA: usize = 256;
@@ -80,6 +80,27 @@ pub fn channel(mailboxes: Mailboxes, handoff: impl Handoff + 'static) -> Channel
         Box::new(end(TO_SERVER, TO_CLIENT)),
         Box::new(end(TO_CLIENT, TO_SERVER)),
     )
+}
+
+/// Every writer sends into the mailbox to the server, which the reader empties: the "empty"
+/// hand-off admits one writer at a time.
+pub fn fan_in(
+    mailboxes: Mailboxes,
+    handoff: impl Handoff + 'static,
+    writers: usize,
+) -> FanInChannel {
+    let mailboxes = Rc::new(mailboxes);
+    let handoff: Rc<dyn Handoff> = Rc::new(handoff);
+    let end = || SlotEnd {
+        mailboxes: Rc::clone(&mailboxes),
+        handoff: Rc::clone(&handoff),
+        send: TO_SERVER,
+        recv: TO_SERVER,
+    };
+    let ends = (0..writers)
+        .map(|_| Box::new(end()) as Box<dyn Endpoint>)
+        .collect();
+    FanInChannel::new(ends, Box::new(end()))
 }
 
 struct SlotEnd {

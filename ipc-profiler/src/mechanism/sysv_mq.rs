@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::{Channel, Endpoint, Mechanism};
+use super::{Channel, Endpoint, FanInChannel, Mechanism};
 
 /// Message type of requests (client to server) and replies.
 const TO_SERVER: libc::c_long = 1;
@@ -46,12 +46,28 @@ impl Mechanism for SysvMq {
         }
     }
 
+    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
+        self.unsupported_size(size)
+    }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let id = create()?;
+        let end = || QueueEnd {
+            id,
+            send_type: TO_SERVER,
+            recv_type: TO_SERVER,
+            buffer: vec![0u8; TYPE_BYTES + size],
+        };
+        let ends = (0..writers)
+            .map(|_| Box::new(end()) as Box<dyn Endpoint>)
+            .collect();
+        let mut channel = FanInChannel::new(ends, Box::new(end()));
+        channel.cleanup.push(move || remove(id));
+        Ok(channel)
+    }
+
     fn connect(&self, size: usize) -> io::Result<Channel> {
-        // SAFETY: plain syscall with constant arguments.
-        let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) };
-        if id < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let id = create()?;
         let end = |send_type, recv_type| QueueEnd {
             id,
             send_type,
@@ -62,12 +78,25 @@ impl Mechanism for SysvMq {
             Box::new(end(TO_SERVER, TO_CLIENT)),
             Box::new(end(TO_CLIENT, TO_SERVER)),
         );
-        channel.cleanup.push(move || {
-            // SAFETY: removes the queue this run created; a null buf is allowed for IPC_RMID.
-            unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
-        });
+        channel.cleanup.push(move || remove(id));
         Ok(channel)
     }
+}
+
+/// A new private queue.
+fn create() -> io::Result<i32> {
+    // SAFETY: plain syscall with constant arguments.
+    let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) };
+    if id < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(id)
+}
+
+/// Removes the queue this run created.
+fn remove(id: i32) {
+    // SAFETY: a null buf is allowed for IPC_RMID.
+    unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
 }
 
 impl Endpoint for QueueEnd {

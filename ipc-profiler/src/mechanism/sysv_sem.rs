@@ -4,7 +4,7 @@
 use std::io;
 
 use super::slot::{self, Handoff, Mailboxes};
-use super::{Channel, Mechanism};
+use super::{Channel, FanInChannel, Mechanism};
 
 /// Mailboxes and System V semaphores.
 pub struct SysvSem;
@@ -58,27 +58,44 @@ impl Mechanism for SysvSem {
         "shared mailboxes + System V semaphores; semop"
     }
 
-    fn connect(&self, size: usize) -> io::Result<Channel> {
-        let boxes = Mailboxes::new(size)?;
-        // SAFETY: plain syscall with constant arguments.
-        let id = unsafe { libc::semget(libc::IPC_PRIVATE, 4, libc::IPC_CREAT | 0o600) };
-        if id < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let remove = move || {
-            // SAFETY: removes the set this run created.
-            unsafe { libc::semctl(id, 0, libc::IPC_RMID) };
-        };
-        for empty in [1, 3] {
-            // SAFETY: SETVAL on our own set.
-            if unsafe { libc::semctl(id, empty, libc::SETVAL, 1) } != 0 {
-                let error = io::Error::last_os_error();
-                remove();
-                return Err(error);
-            }
-        }
-        let mut channel = slot::channel(boxes, SemaphoreSet { id });
+    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
+        None
+    }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let (boxes, handoff, remove) = with_semaphore_set(size)?;
+        let mut channel = slot::fan_in(boxes, handoff, writers);
         channel.cleanup.push(remove);
         Ok(channel)
     }
+
+    fn connect(&self, size: usize) -> io::Result<Channel> {
+        let (boxes, set, remove) = with_semaphore_set(size)?;
+        let mut channel = slot::channel(boxes, set);
+        channel.cleanup.push(remove);
+        Ok(channel)
+    }
+}
+
+/// Mailboxes, a new semaphore set (empties at 1) and the action that removes the set.
+fn with_semaphore_set(size: usize) -> io::Result<(Mailboxes, SemaphoreSet, impl FnOnce())> {
+    let boxes = Mailboxes::new(size)?;
+    // SAFETY: plain syscall with constant arguments.
+    let id = unsafe { libc::semget(libc::IPC_PRIVATE, 4, libc::IPC_CREAT | 0o600) };
+    if id < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let remove = move || {
+        // SAFETY: removes the set this run created.
+        unsafe { libc::semctl(id, 0, libc::IPC_RMID) };
+    };
+    for empty in [1, 3] {
+        // SAFETY: SETVAL on our own set.
+        if unsafe { libc::semctl(id, empty, libc::SETVAL, 1) } != 0 {
+            let error = io::Error::last_os_error();
+            remove();
+            return Err(error);
+        }
+    }
+    Ok((boxes, SemaphoreSet { id }, remove))
 }

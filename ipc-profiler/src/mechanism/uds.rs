@@ -5,8 +5,8 @@ use std::io;
 
 use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
 
-use super::fd_io::{DatagramEnd, StreamEnd};
-use super::{Channel, Mechanism};
+use super::fd_io::{DatagramEnd, StreamEnd, StreamsReader};
+use super::{Channel, Endpoint, FanInChannel, Mechanism};
 
 /// Unix socket of one type.
 pub struct Uds {
@@ -54,6 +54,38 @@ impl Mechanism for Uds {
         (size > limit).then(|| {
             format!("a Unix datagram is at most {limit} bytes here (2 x net.core.wmem_max - 32)")
         })
+    }
+
+    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
+        self.unsupported_size(size)
+    }
+
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        if self.kind == SocketType::STREAM {
+            // A byte stream would interleave writers: one connection each.
+            let mut ends = Vec::new();
+            let mut readers = Vec::new();
+            for _ in 0..writers {
+                let (a, b) =
+                    socketpair(AddressFamily::UNIX, self.kind, SocketFlags::CLOEXEC, None)?;
+                ends.push(Box::new(StreamEnd(a)) as Box<dyn Endpoint>);
+                readers.push(b);
+            }
+            return Ok(FanInChannel::new(
+                ends,
+                Box::new(StreamsReader::new(readers)),
+            ));
+        }
+        // Datagrams stay whole: every writer sends on the same socket.
+        let (a, b) = socketpair(AddressFamily::UNIX, self.kind, SocketFlags::CLOEXEC, None)?;
+        for fd in [&a, &b] {
+            rustix::net::sockopt::set_socket_send_buffer_size(fd, size.max(4096) + 64)?;
+            rustix::net::sockopt::set_socket_recv_buffer_size(fd, size.max(4096) + 64)?;
+        }
+        let ends = (0..writers)
+            .map(|_| Ok(Box::new(DatagramEnd(a.try_clone()?)) as Box<dyn Endpoint>))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(FanInChannel::new(ends, Box::new(DatagramEnd(b))))
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {

@@ -50,6 +50,8 @@ pub enum Pattern {
     Latency,
     /// A one-way stream, counted when delivered.
     Throughput,
+    /// Several writer processes streaming into one reader.
+    FanIn,
 }
 
 /// The figures of one mechanism, pattern and message size.
@@ -100,7 +102,11 @@ impl RunResult {
             message_size: config.message_size,
             messages: 0,
             warmup_messages: 0,
-            processes: 2,
+            processes: if pattern == Pattern::FanIn {
+                config.writers as u32 + 1
+            } else {
+                2
+            },
             placement: config.cpus.to_string(),
             latency_ns: None,
             throughput: None,

@@ -1,0 +1,158 @@
+//! The fan-in pattern: N writer processes stream into one reader, the producer-consumer shape
+//! of the comparison. Every message carries its writer and that writer's sequence number
+//! (writer << 40 | n), so the reader checks order, loss and duplication per writer, and
+//! verifies every checksum. The rate is what the reader received, from its first message to
+//! its last.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use super::cpu_usage::CpuUsage;
+use super::latency::WorkerReport;
+use super::payload::Payload;
+use super::{pin, BenchConfig};
+use crate::mechanism::{Endpoint, Mechanism};
+use crate::process;
+use crate::report::{CpuSummary, Pattern, RunResult, Throughput};
+
+/// Bits of a message's sequence number that count its writer's messages.
+const WRITER_SHIFT: u32 = 40;
+/// The smallest message that can carry a writer id, a sequence number and a checksum.
+pub const MIN_SIZE: usize = 16;
+/// The most writer processes a run may have.
+pub const MAX_WRITERS: usize = 64;
+
+/// Messages each writer sends when the user gave no count: 64 MiB worth in all, at least 100
+/// and at most 20,000 per writer.
+pub fn default_messages(size: usize, writers: usize) -> u64 {
+    ((64usize << 20) / size.max(1) / writers.max(1)).clamp(100, 20_000) as u64
+}
+
+/// Why `mechanism` cannot run fan-in at this size, if it cannot.
+pub fn unsupported(mechanism: &dyn Mechanism, size: usize) -> Option<String> {
+    if size < MIN_SIZE {
+        return Some(format!(
+            "fan-in messages carry a writer id, a sequence number and a checksum: at least {MIN_SIZE} bytes"
+        ));
+    }
+    mechanism.unsupported_fan_in(size)
+}
+
+/// Runs `writers` writers into one reader over `mechanism`.
+pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
+    let writers = config.writers;
+    let channel = mechanism
+        .connect_fan_in(config.message_size, writers)
+        .with_context(|| {
+            format!(
+                "could not set up {} for {writers} writers",
+                mechanism.name()
+            )
+        })?;
+    let _cleanup = channel.cleanup;
+    let mut reader_end = channel.reader;
+    let mut writer_ends = channel.writers;
+    let cpus = &config.cpus;
+    let mut workers = vec![process::spawn("reader", || {
+        drop(std::mem::take(&mut writer_ends));
+        pin(cpus.server)?;
+        reader(reader_end.as_mut(), config)
+    })?];
+    for index in 0..writers {
+        workers.push(process::spawn("writer", || {
+            let mut mine = writer_ends.swap_remove(index);
+            drop(std::mem::take(&mut writer_ends));
+            pin(cpus.client)?;
+            writer(mine.as_mut(), config, index as u64)
+        })?);
+    }
+    drop((reader_end, writer_ends));
+    let reports = process::collect_all::<WorkerReport>(workers, Duration::from_secs(600))?;
+    let received = config.iterations * writers as u64;
+    let seconds = reports[0].elapsed_s.max(1e-9);
+    // The reader's clock starts at its first message: the rate counts the intervals after it.
+    let messages_per_sec = (received.saturating_sub(1)) as f64 / seconds;
+    let cpu = reports
+        .iter()
+        .fold(CpuUsage::default(), |sum, r| sum.plus(&r.cpu));
+    Ok(RunResult {
+        mechanism: mechanism.name().to_string(),
+        pattern: Pattern::FanIn,
+        message_size: config.message_size,
+        messages: received,
+        warmup_messages: 0,
+        processes: writers as u32 + 1,
+        placement: format!("{} (reader on the second CPU)", config.cpus),
+        wake: mechanism.wake(),
+        latency_ns: None,
+        throughput: Some(Throughput {
+            messages_per_sec,
+            bytes_per_sec: messages_per_sec * config.message_size as f64,
+        }),
+        cpu: CpuSummary::from_usage(&cpu, received),
+        verified: true,
+        unsupported: None,
+        breakdown: None,
+    })
+}
+
+fn writer(
+    endpoint: &mut dyn Endpoint,
+    config: &BenchConfig,
+    index: u64,
+) -> anyhow::Result<WorkerReport> {
+    let payload = Payload::new(config.message_size);
+    let mut message = payload.buffer();
+    let (cpu_start, start) = (CpuUsage::now(), Instant::now());
+    for n in 0..config.iterations {
+        payload.stamp(&mut message, index << WRITER_SHIFT | n);
+        endpoint.send(&message)?;
+    }
+    Ok(WorkerReport {
+        histogram: None,
+        cpu: CpuUsage::now().since(&cpu_start),
+        elapsed_s: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn reader(endpoint: &mut dyn Endpoint, config: &BenchConfig) -> anyhow::Result<WorkerReport> {
+    let payload = Payload::new(config.message_size);
+    let mut message = vec![0u8; config.message_size];
+    let mut next = vec![0u64; config.writers];
+    let total = config.iterations * config.writers as u64;
+    let cpu_start = CpuUsage::now();
+    let mut first = None;
+    for _ in 0..total {
+        endpoint.recv(&mut message)?;
+        first.get_or_insert_with(Instant::now);
+        let sequence = u64::from_le_bytes(message[..8].try_into().expect("at least 16 bytes"));
+        let writer = (sequence >> WRITER_SHIFT) as usize;
+        let n = sequence & ((1 << WRITER_SHIFT) - 1);
+        let Some(expected) = next.get_mut(writer) else {
+            bail!(
+                "a message names writer {writer}, but there are {}",
+                config.writers
+            );
+        };
+        if n != *expected {
+            bail!(
+                "writer {writer}: message {} expected but {n} arrived ({})",
+                *expected,
+                if n > *expected {
+                    "lost"
+                } else {
+                    "duplicated or reordered"
+                }
+            );
+        }
+        payload.verify(&message, sequence)?;
+        *expected += 1;
+    }
+    let elapsed = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
+    Ok(WorkerReport {
+        histogram: None,
+        cpu: CpuUsage::now().since(&cpu_start),
+        elapsed_s: elapsed,
+    })
+}
