@@ -45,8 +45,11 @@ struct BenchArgs {
     sizes: Vec<usize>,
     /// Measured messages (round trips for latency). Default: 20000 round trips for latency;
     /// 256 MiB worth (1,000 to 200,000 messages) for throughput.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000), conflicts_with = "duration")]
     iters: Option<u64>,
+    /// Instead of a count: measure each run for about this many seconds (a short probe sizes it).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<f64>,
     /// Round trips before measuring starts, excluded from every figure.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     warmup: u64,
@@ -86,6 +89,17 @@ enum PlacementArg {
 /// The mechanisms a run covers, in the order given (or the design's order for `all`).
 #[derive(Clone)]
 struct Mechanisms(Vec<&'static dyn Mechanism>);
+
+fn parse_duration(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(0.01..=3600.0).contains(&seconds) {
+        return Err("a duration must be between 0.01 and 3600 seconds".into());
+    }
+    Ok(seconds)
+}
 
 fn parse_mechanisms(text: &str) -> Result<Mechanisms, String> {
     if text == "all" {
@@ -181,14 +195,26 @@ impl BenchArgs {
             .map(|message_size| BenchConfig {
                 pattern: self.pattern,
                 message_size,
-                iterations: self.iters.unwrap_or(match self.pattern {
-                    Pattern::Latency => 20_000,
-                    Pattern::Throughput => crate::bench::throughput::default_messages(message_size),
-                    Pattern::FanIn => {
-                        crate::bench::fan_in::default_messages(message_size, self.procs as usize)
-                    }
+                iterations: self.iters.unwrap_or(match (self.duration, self.pattern) {
+                    (Some(_), _) => 100_000_000,
+                    (None, pattern) => match pattern {
+                        Pattern::Latency => 20_000,
+                        Pattern::Throughput => {
+                            crate::bench::throughput::default_messages(message_size)
+                        }
+                        Pattern::FanIn => crate::bench::fan_in::default_messages(
+                            message_size,
+                            self.procs as usize,
+                        ),
+                    },
                 }),
-                size_by_probe: self.iters.is_none(),
+                probe_for: match (self.duration, self.iters, self.pattern) {
+                    (Some(seconds), _, _) => Some(seconds),
+                    (None, None, Pattern::Throughput) => {
+                        Some(crate::bench::throughput::TARGET_SECONDS)
+                    }
+                    _ => None,
+                },
                 warmup: self.warmup,
                 cpus: cpus.clone(),
                 writers: self.procs as usize,

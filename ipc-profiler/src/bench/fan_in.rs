@@ -14,7 +14,7 @@ use super::payload::Payload;
 use super::{pin, BenchConfig};
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
-use crate::report::{CpuSummary, Pattern, RunResult, Throughput};
+use crate::report::{CpuSummary, Pattern, ProcessCpu, RunResult, Throughput};
 
 /// Bits of a message's sequence number that count its writer's messages.
 const WRITER_SHIFT: u32 = 40;
@@ -73,9 +73,18 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
     let seconds = reports[0].elapsed_s.max(1e-9);
     // The reader's clock starts at its first message: the rate counts the intervals after it.
     let messages_per_sec = (received.saturating_sub(1)) as f64 / seconds;
-    let cpu = reports
+    let processes = reports
         .iter()
-        .fold(CpuUsage::default(), |sum, r| sum.plus(&r.cpu));
+        .enumerate()
+        .map(|(i, r)| ProcessCpu {
+            role: if i == 0 {
+                "reader".into()
+            } else {
+                format!("writer {}", i - 1)
+            },
+            usage: r.cpu,
+        })
+        .collect();
     Ok(RunResult {
         mechanism: mechanism.name().to_string(),
         pattern: Pattern::FanIn,
@@ -90,7 +99,7 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
             messages_per_sec,
             bytes_per_sec: messages_per_sec * config.message_size as f64,
         }),
-        cpu: CpuSummary::from_usage(&cpu, received),
+        cpu: CpuSummary::from_processes(processes, received),
         verified: true,
         unsupported: None,
         breakdown: None,

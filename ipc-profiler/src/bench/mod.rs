@@ -22,7 +22,7 @@ pub use self::phase::{PhaseGate, Untraced};
 pub use self::placement::{CpuPlan, Placement};
 use crate::mechanism::Mechanism;
 use crate::process;
-use crate::report::{CpuSummary, LatencySummary, Pattern, RunResult, Throughput};
+use crate::report::{CpuSummary, LatencySummary, Pattern, ProcessCpu, RunResult, Throughput};
 
 /// How long the controller waits for a worker before giving up on it.
 const WORKER_TIMEOUT: Duration = Duration::from_secs(600);
@@ -36,9 +36,9 @@ pub struct BenchConfig {
     pub message_size: usize,
     /// Measured messages (round trips for latency).
     pub iterations: u64,
-    /// Throughput only: `iterations` is a ceiling; a short probe sizes the run to take about
-    /// [`throughput::TARGET_SECONDS`].
-    pub size_by_probe: bool,
+    /// When set, `iterations` is only a ceiling: a short probe measures the rate first and the
+    /// run is sized to take about this many seconds.
+    pub probe_for: Option<f64>,
     /// Round trips before measuring, excluded from every figure.
     pub warmup: u64,
     /// Where the workers run.
@@ -73,7 +73,7 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
                 reason,
             ));
         }
-        return fan_in::run(mechanism, config);
+        return fan_in::run(mechanism, &sized_by_probe(mechanism, config)?);
     }
     if let Some(reason) = unsupported(mechanism, config) {
         return Ok(RunResult::unsupported(
@@ -88,26 +88,39 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
     result_of(mechanism, config, &outcome)
 }
 
-/// For a throughput run asked to size itself: streams a few messages, then returns the
-/// configuration with as many messages as fill the target time at the rate seen.
+/// Messages (round trips for latency, per writer for fan-in) a probe runs to measure a rate.
+const PROBE_MESSAGES: u64 = 200;
+
+/// For a run asked to fill a time: runs a short probe of the same pattern, then returns the
+/// configuration with as many messages as fill that time at the rate seen.
 pub fn sized_by_probe(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
 ) -> anyhow::Result<BenchConfig> {
-    if config.pattern != Pattern::Throughput || !config.size_by_probe {
+    let Some(seconds) = config.probe_for else {
         return Ok(config.clone());
-    }
+    };
     let probe = BenchConfig {
-        iterations: throughput::PROBE_MESSAGES.min(config.iterations),
-        size_by_probe: false,
+        iterations: PROBE_MESSAGES.min(config.iterations),
+        probe_for: None,
         ..config.clone()
     };
-    let outcome = run_pair(mechanism, &probe, &mut Untraced)?;
-    let rate = probe.iterations as f64 / outcome.client.elapsed_s.max(1e-6);
-    let wanted = (rate * throughput::TARGET_SECONDS) as u64;
+    // Messages per second of the unit `iterations` counts.
+    let rate = match config.pattern {
+        Pattern::FanIn => {
+            let result = fan_in::run(mechanism, &probe)?;
+            let total = result.throughput.map_or(0.0, |t| t.messages_per_sec);
+            total / config.writers.max(1) as f64
+        }
+        Pattern::Latency | Pattern::Throughput => {
+            let outcome = run_pair(mechanism, &probe, &mut Untraced)?;
+            probe.iterations as f64 / outcome.client.elapsed_s.max(1e-6)
+        }
+    };
+    let wanted = (rate * seconds) as u64;
     Ok(BenchConfig {
         iterations: wanted.clamp(probe.iterations, config.iterations),
-        size_by_probe: false,
+        probe_for: None,
         ..config.clone()
     })
 }
@@ -224,7 +237,16 @@ pub fn result_of(
             (None, Some(rate), throughput::WARMUP_ROUND_TRIPS)
         }
     };
-    let cpu = outcome.client.cpu.plus(&outcome.server.cpu);
+    let processes = vec![
+        ProcessCpu {
+            role: "client".into(),
+            usage: outcome.client.cpu,
+        },
+        ProcessCpu {
+            role: "server".into(),
+            usage: outcome.server.cpu,
+        },
+    ];
     Ok(RunResult {
         mechanism: mechanism.name().to_string(),
         pattern: config.pattern,
@@ -240,7 +262,7 @@ pub fn result_of(
         wake: mechanism.wake(),
         latency_ns,
         throughput,
-        cpu: CpuSummary::from_usage(&cpu, config.iterations),
+        cpu: CpuSummary::from_processes(processes, config.iterations),
         verified: true,
         unsupported: None,
         breakdown: None,

@@ -13,9 +13,7 @@ use crate::mechanism::Endpoint;
 
 /// Ping-pongs before the stream, to bring both sides and the channel up to speed.
 pub const WARMUP_ROUND_TRIPS: u64 = 100;
-/// Messages streamed to measure a mechanism's rate before sizing the real run.
-pub const PROBE_MESSAGES: u64 = 500;
-/// How long a self-sized throughput run aims to stream.
+/// How long a throughput run streams when neither --iters nor --duration is given.
 pub const TARGET_SECONDS: f64 = 0.25;
 
 /// The sending side: warm-up round trips, then the stream, then waits for the ack.

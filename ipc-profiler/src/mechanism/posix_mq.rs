@@ -24,6 +24,14 @@ impl Mechanism for PosixMq {
         "posix-mq"
     }
 
+    fn available(&self) -> Result<(), String> {
+        if std::path::Path::new("/proc/sys/fs/mqueue").exists() {
+            Ok(())
+        } else {
+            Err("this kernel has no POSIX message queues (CONFIG_POSIX_MQUEUE)".into())
+        }
+    }
+
     fn summary(&self) -> &'static str {
         "POSIX message queue pair; mq_receive"
     }

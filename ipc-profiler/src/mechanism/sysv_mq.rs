@@ -26,6 +26,14 @@ impl Mechanism for SysvMq {
         "sysv-mq"
     }
 
+    fn available(&self) -> Result<(), String> {
+        if std::path::Path::new("/proc/sysvipc/msg").exists() {
+            Ok(())
+        } else {
+            Err("this kernel has no System V IPC (CONFIG_SYSVIPC)".into())
+        }
+    }
+
     fn summary(&self) -> &'static str {
         "System V message queue; msgrcv"
     }

@@ -54,6 +54,14 @@ impl Mechanism for SysvSem {
         "sysv-sem"
     }
 
+    fn available(&self) -> Result<(), String> {
+        if std::path::Path::new("/proc/sysvipc/sem").exists() {
+            Ok(())
+        } else {
+            Err("this kernel has no System V IPC (CONFIG_SYSVIPC)".into())
+        }
+    }
+
     fn summary(&self) -> &'static str {
         "shared mailboxes + System V semaphores; semop"
     }

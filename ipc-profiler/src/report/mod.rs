@@ -174,17 +174,33 @@ pub struct CpuSummary {
     pub voluntary_switches: u64,
     /// Involuntary context switches (getrusage).
     pub involuntary_switches: u64,
+    /// The same for each process: (role, usage).
+    pub processes: Vec<ProcessCpu>,
+}
+
+/// One process's CPU usage over the measured phase.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ProcessCpu {
+    /// Its part: client, server, reader, writer N.
+    pub role: String,
+    /// Its usage.
+    #[serde(flatten)]
+    pub usage: CpuUsage,
 }
 
 impl CpuSummary {
-    /// From summed usage over `messages` messages.
-    pub fn from_usage(usage: &CpuUsage, messages: u64) -> Self {
+    /// The sum of `processes`' usage over `messages` messages, with each one kept.
+    pub fn from_processes(processes: Vec<ProcessCpu>, messages: u64) -> Self {
+        let total = processes
+            .iter()
+            .fold(CpuUsage::default(), |sum, p| sum.plus(&p.usage));
         Self {
-            user_s: usage.user_s,
-            sys_s: usage.sys_s,
-            cpu_ns_per_message: (usage.user_s + usage.sys_s) * 1e9 / messages.max(1) as f64,
-            voluntary_switches: usage.voluntary_switches,
-            involuntary_switches: usage.involuntary_switches,
+            user_s: total.user_s,
+            sys_s: total.sys_s,
+            cpu_ns_per_message: (total.user_s + total.sys_s) * 1e9 / messages.max(1) as f64,
+            voluntary_switches: total.voluntary_switches,
+            involuntary_switches: total.involuntary_switches,
+            processes,
         }
     }
 }
