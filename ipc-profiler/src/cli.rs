@@ -243,6 +243,6 @@ fn list() {
             Ok(()) => "available".to_string(),
             Err(reason) => format!("unavailable: {reason}"),
         };
-        println!("{:<14} {:<60} {status}", mech.name(), mech.summary());
+        println!("{:<14} {:<78} {status}", mech.name(), mech.summary());
     }
 }
