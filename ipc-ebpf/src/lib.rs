@@ -71,6 +71,10 @@ pub struct SchedStat {
     pub off_cpu_ns: u64,
     /// The part of `off_cpu_ns` spent while inside a syscall (blocked in the kernel).
     pub off_cpu_in_syscall_ns: u64,
+    /// Times a switched-out traced thread was woken.
+    pub wakeups: u64,
+    /// Time from those wake-ups to running again, in nanoseconds.
+    pub wake_to_run_ns: u64,
 }
 
 /// A syscall in flight on one thread, kept between `sys_enter` and `sys_exit`.
@@ -89,10 +93,12 @@ pub struct InflightSyscall {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SwitchedOut {
-    /// `bpf_ktime_get_ns()` when it left the CPU.
+    /// `bpf_ktime_get_ns()` when it left the CPU; 0 when it is not switched out.
     pub at_ns: u64,
     /// Its process's slot.
     pub slot: u64,
+    /// `bpf_ktime_get_ns()` when it was woken; 0 until then.
+    pub woken_ns: u64,
 }
 
 /// Tracepoint record offsets the programs read at. They have been stable for many kernel
@@ -111,6 +117,8 @@ pub mod offsets {
     pub const SWITCH_PREV_STATE: usize = 32;
     /// `sched:sched_switch` field `next_pid` (pid_t).
     pub const SWITCH_NEXT_PID: usize = 56;
+    /// `sched:sched_wakeup` field `pid` (pid_t).
+    pub const WAKEUP_PID: usize = 24;
 }
 
 /// Bit of `sched_switch`'s `prev_state` that marks a preempted task (`TASK_REPORT_MAX`).

@@ -214,6 +214,7 @@ fn switched_out(ctx: &TracePointContext, slot: u32, now: u64) {
     let out = SwitchedOut {
         at_ns: now,
         slot: slot as u64,
+        woken_ns: 0,
     };
     let tid = prev_pid as u32;
     match SWITCHED_OUT.get_ptr_mut(&tid) {
@@ -242,7 +243,15 @@ fn switched_in(tid: u32, now: u64) {
     if out.slot < MAX_TRACED_PROCESSES as u64 {
         if let Some(sched) = SCHED.get_ptr_mut(out.slot as u32) {
             // SAFETY: `sched` points at a live per-CPU map value.
-            unsafe { add(&raw mut (*sched).off_cpu_ns, off_cpu) };
+            unsafe {
+                add(&raw mut (*sched).off_cpu_ns, off_cpu);
+                if out.woken_ns != 0 {
+                    add(
+                        &raw mut (*sched).wake_to_run_ns,
+                        now.wrapping_sub(out.woken_ns),
+                    );
+                }
+            }
         }
     }
     if let Some(inflight) = INFLIGHT.get_ptr_mut(&tid) {
@@ -254,6 +263,29 @@ fn switched_in(tid: u32, now: u64) {
             }
         }
     }
+}
+
+/// A thread was made runnable: if it is a traced thread switched out inside its phase, count
+/// the wake-up and remember when, for the wake-to-run delay at its switch-in.
+#[tracepoint]
+pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
+    let tid = field::<i32>(&ctx, offsets::WAKEUP_PID) as u32;
+    let Some(entry) = SWITCHED_OUT.get_ptr_mut(&tid) else {
+        return 0;
+    };
+    // SAFETY: the pointer came from a successful lookup; the thread is not running, so only
+    // wake-up and switch-in touch its entry, and a thread is woken once before it runs.
+    let out = unsafe { &mut *entry };
+    if out.at_ns == 0 || out.woken_ns != 0 || out.slot >= MAX_TRACED_PROCESSES as u64 {
+        return 0;
+    }
+    // SAFETY: a helper without arguments.
+    out.woken_ns = unsafe { bpf_ktime_get_ns() };
+    if let Some(sched) = SCHED.get_ptr_mut(out.slot as u32) {
+        // SAFETY: `sched` points at a live per-CPU map value.
+        unsafe { add(&raw mut (*sched).wakeups, 1) };
+    }
+    0
 }
 
 #[cfg(not(test))]

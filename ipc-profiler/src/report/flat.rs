@@ -3,7 +3,7 @@
 use super::RunResult;
 
 /// Column names, in order.
-pub const COLUMNS: [&str; 24] = [
+pub const COLUMNS: [&str; 25] = [
     "mechanism",
     "pattern",
     "wake",
@@ -28,6 +28,7 @@ pub const COLUMNS: [&str; 24] = [
     "kernel_ns_per_message",
     "context_switches_per_message",
     "bytes_copied_per_message",
+    "wakeups_per_message",
 ];
 
 /// The row of `r`, empty cells where a figure does not apply.
@@ -64,5 +65,6 @@ pub fn row(r: &RunResult) -> Vec<String> {
         opt(b.map(|b| b.kernel_ns)),
         opt(b.and_then(|b| b.context_switches)),
         opt(b.and_then(|b| b.bytes_copied)),
+        opt(b.and_then(|b| b.wakeups)),
     ]
 }

@@ -158,6 +158,8 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
         "kernel time",
         "user time",
         "context switches",
+        "wake-ups",
+        "wake to run",
         "off-CPU",
         "bytes copied",
     ]);
@@ -174,6 +176,8 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
             duration_ns(m.kernel_ns),
             duration_ns(m.user_ns),
             optional(m.context_switches, count),
+            optional(m.wakeups, count),
+            optional(m.wake_to_run_ns, duration_ns),
             optional(m.off_cpu_ns, duration_ns),
             optional(m.bytes_copied, bytes),
         ]);

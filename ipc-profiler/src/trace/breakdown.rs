@@ -36,8 +36,11 @@ pub struct PerMessage {
     pub context_switches: Option<f64>,
     /// Bytes copied between user and kernel memory by the read/write family.
     pub bytes_copied: Option<f64>,
-    /// Wake-ups of the traced processes (not measured yet).
+    /// Times a blocked traced thread was woken.
     pub wakeups: Option<f64>,
+    /// Time from being woken to running again, in ns (the scheduler's and, in a VM, the
+    /// hypervisor's part of a hand-off).
+    pub wake_to_run_ns: Option<f64>,
     /// Time switched out, in ns.
     pub off_cpu_ns: Option<f64>,
 }
@@ -135,7 +138,8 @@ impl Breakdown {
             user_ns: sum(|m| m.user_ns),
             context_switches: sum_opt(|m| m.context_switches),
             bytes_copied: sum_opt(|m| m.bytes_copied),
-            wakeups: None,
+            wakeups: sum_opt(|m| m.wakeups),
+            wake_to_run_ns: sum_opt(|m| m.wake_to_run_ns),
             off_cpu_ns: sum_opt(|m| m.off_cpu_ns),
         };
         Self {
@@ -174,6 +178,7 @@ impl ProcessBreakdown {
         }
         sort_heaviest_first(&mut syscalls);
         let sched = figures.counts.sched;
+        let woken = sched.filter(|_| figures.counts.wakeups_counted);
         let blocked_in_kernel = sched.map_or(0, |s| s.off_cpu_in_syscall_ns);
         let calls: u64 = syscalls.iter().map(|s| s.count).sum();
         Self {
@@ -186,7 +191,8 @@ impl ProcessBreakdown {
                 context_switches: sched
                     .map(|s| per((s.voluntary_switches + s.involuntary_switches) as f64)),
                 bytes_copied: Some(per(bytes as f64)),
-                wakeups: None,
+                wakeups: woken.map(|s| per(s.wakeups as f64)),
+                wake_to_run_ns: woken.map(|s| per(s.wake_to_run_ns as f64)),
                 off_cpu_ns: sched.map(|s| per(s.off_cpu_ns as f64)),
             },
             syscalls,
@@ -230,7 +236,10 @@ mod tests {
                 involuntary_switches: 0,
                 off_cpu_ns: 8_000 * read,
                 off_cpu_in_syscall_ns: 8_000 * read,
+                wakeups: read,
+                wake_to_run_ns: 3_000 * read,
             }),
+            wakeups_counted: true,
         }
     }
 
@@ -260,6 +269,8 @@ mod tests {
         assert_eq!(b.per_message.syscalls, 4.0);
         assert_eq!(b.per_message.bytes_copied, Some(512.0));
         assert_eq!(b.per_message.context_switches, Some(2.0));
+        assert_eq!(b.per_message.wakeups, Some(2.0));
+        assert_eq!(b.per_message.wake_to_run_ns, Some(6_000.0));
         // 9 µs per read of which 8 µs off-CPU, 1 µs per write: 2 µs on-CPU per process.
         assert_eq!(b.per_message.kernel_ns, 4_000.0);
         assert_eq!(b.syscalls[0].name, "read");

@@ -51,12 +51,21 @@ const SCHED_SWITCH: ProgramSpec = ProgramSpec {
     ],
 };
 
+const SCHED_WAKEUP: ProgramSpec = ProgramSpec {
+    name: "sched_wakeup",
+    category: "sched",
+    event: "sched_wakeup",
+    fields: &[("pid", offsets::WAKEUP_PID, 4)],
+};
+
 /// Loaded programs and maps. Dropping it detaches every program and frees every map.
 pub struct Tracer {
     ebpf: Ebpf,
     tracefs: PathBuf,
     /// Whether `sched_switch` is available (context switches, off-CPU time).
     pub sched_available: bool,
+    /// Whether `sched_wakeup` is available too (wake-ups, wake-to-run delay).
+    pub wakeup_available: bool,
     /// How the syscall programs are attached.
     pub syscalls_via: Attach,
     traced: HashMap<MapData, u32, TracedProcess>,
@@ -85,6 +94,8 @@ pub struct SlotCounts {
     pub syscalls: Vec<SyscallStat>,
     /// Scheduler figures, when `sched_switch` was attached.
     pub sched: Option<SchedStat>,
+    /// Whether `sched_wakeup` was attached (else the wake-up figures are unknown, not zero).
+    pub wakeups_counted: bool,
 }
 
 impl Tracer {
@@ -98,6 +109,13 @@ impl Tracer {
         } else {
             eprintln!("ipc-profiler: sched:sched_switch is missing on this kernel: context switches and off-CPU time are unavailable");
         }
+        let wakeup_available =
+            sched_available && tracefs::has_event(&tracefs, "sched", "sched_wakeup");
+        if wakeup_available {
+            check_layout(&tracefs, &SCHED_WAKEUP)?;
+        } else if sched_available {
+            eprintln!("ipc-profiler: sched:sched_wakeup is missing on this kernel: wake-ups are unavailable");
+        }
         raise_memlock_limit();
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| {
             anyhow::anyhow!("the kernel refused the eBPF object ({e}); is BPF enabled (CONFIG_BPF_SYSCALL) and not locked down?")
@@ -108,6 +126,9 @@ impl Tracer {
         let traced = HashMap::try_from(traced_map)?;
         if sched_available {
             load_tracepoint(&mut ebpf, SCHED_SWITCH.name)?;
+        }
+        if wakeup_available {
+            load_tracepoint(&mut ebpf, SCHED_WAKEUP.name)?;
         }
         let syscalls_via = match attach {
             Attach::RawTp => {
@@ -131,6 +152,7 @@ impl Tracer {
             ebpf,
             tracefs,
             sched_available,
+            wakeup_available,
             syscalls_via,
             traced,
         })
@@ -141,6 +163,9 @@ impl Tracer {
         let mut tracepoints: Vec<&ProgramSpec> = Vec::new();
         if self.sched_available {
             tracepoints.push(&SCHED_SWITCH);
+        }
+        if self.wakeup_available {
+            tracepoints.push(&SCHED_WAKEUP);
         }
         if self.syscalls_via == Attach::Tp {
             tracepoints.extend(SYSCALL_PROGRAMS.iter());
@@ -212,6 +237,8 @@ impl Tracer {
                         involuntary_switches: sum.involuntary_switches + v.involuntary_switches,
                         off_cpu_ns: sum.off_cpu_ns + v.off_cpu_ns,
                         off_cpu_in_syscall_ns: sum.off_cpu_in_syscall_ns + v.off_cpu_in_syscall_ns,
+                        wakeups: sum.wakeups + v.wakeups,
+                        wake_to_run_ns: sum.wake_to_run_ns + v.wake_to_run_ns,
                     }),
             )
         } else {
@@ -220,6 +247,7 @@ impl Tracer {
         Ok(SlotCounts {
             syscalls: per_nr,
             sched,
+            wakeups_counted: self.wakeup_available,
         })
     }
 }
