@@ -103,3 +103,78 @@ fn trace_without_capabilities_says_what_is_missing() {
         .unwrap();
     assert!(bench.status.success(), "{}", stderr(&bench));
 }
+
+/// Reads and writes `strace -f -c` counts for a whole bench run.
+fn strace_read_write(iters: u64) -> (u64, u64) {
+    let out = std::env::temp_dir().join(format!(
+        "ipc-profiler-test-strace-{}-{iters}",
+        std::process::id()
+    ));
+    let status = std::process::Command::new("strace")
+        .args(["-f", "-c", "-e", "trace=read,write", "-o"])
+        .arg(&out)
+        .arg(env!("CARGO_BIN_EXE_ipc-profiler"))
+        .args([
+            "bench",
+            "--mech",
+            "pipe",
+            "--iters",
+            &iters.to_string(),
+            "--warmup",
+            "100",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("strace runs");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let calls = |name: &str| {
+        text.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.last() == Some(&name))
+            .and_then(|f| f.get(3).and_then(|c| c.parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} line in strace's summary:\n{text}"))
+    };
+    (calls("read"), calls("write"))
+}
+
+#[test]
+fn syscall_counts_agree_with_strace() {
+    require_root();
+    // strace counts the whole program (set-up, the controller, warm-up); the difference between
+    // two runs that differ only in measured round trips is what those round trips cost.
+    const FEW: u64 = 2_000;
+    const MANY: u64 = 6_000;
+    let (reads_few, writes_few) = strace_read_write(FEW);
+    let (reads_many, writes_many) = strace_read_write(MANY);
+    let strace_reads = (reads_many - reads_few) as f64 / (MANY - FEW) as f64;
+    let strace_writes = (writes_many - writes_few) as f64 / (MANY - FEW) as f64;
+    let doc = run_json(&[
+        "trace", "--mech", "pipe", "--iters", "3000", "--format", "json",
+    ]);
+    let b = &doc["results"][0]["breakdown"];
+    let per_message = |name: &str| {
+        b["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["per_message"]
+            .as_f64()
+            .unwrap()
+    };
+    for (name, strace, traced) in [
+        ("read", strace_reads, per_message("read")),
+        ("write", strace_writes, per_message("write")),
+    ] {
+        let gap = (strace - traced).abs() / traced;
+        assert!(
+            gap <= 0.01,
+            "{name}: strace {strace:.4} vs traced {traced:.4} per round trip ({:.2}% apart)",
+            gap * 100.0
+        );
+    }
+}
