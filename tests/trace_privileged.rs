@@ -178,3 +178,42 @@ fn syscall_counts_agree_with_strace() {
         );
     }
 }
+
+#[test]
+fn a_command_and_the_processes_it_starts_are_traced() {
+    require_root();
+    // sh forks dd: the tracer must follow the fork to see dd's 500 reads and writes of 4 KiB.
+    let doc = run_json(&[
+        "trace",
+        "--format",
+        "json",
+        "--",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/null bs=4096 count=500 2>/dev/null",
+    ]);
+    assert_eq!(doc["program"]["exit"], "exit status 0");
+    let b = &doc["breakdown"];
+    let reads = calls(b, "read");
+    let writes = calls(b, "write");
+    assert!(
+        reads >= 500 && writes >= 500,
+        "dd's calls were not all seen: {reads} reads, {writes} writes"
+    );
+    let copied = b["per_message"]["bytes_copied"].as_f64().unwrap();
+    assert!(
+        copied >= 2.0 * 500.0 * 4096.0,
+        "dd alone copies 4 MB: {copied}"
+    );
+}
+
+#[test]
+fn tracing_a_process_that_does_not_exist_is_refused() {
+    require_root();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ipc-profiler"))
+        .args(["trace", "--pid", "2147483646", "--duration", "0.1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no process has pid 2147483646"));
+}

@@ -119,6 +119,8 @@ pub mod offsets {
     pub const SWITCH_NEXT_PID: usize = 56;
     /// `sched:sched_wakeup` field `pid` (pid_t).
     pub const WAKEUP_PID: usize = 24;
+    /// `sched:sched_process_fork` field `child_pid` (pid_t).
+    pub const FORK_CHILD_PID: usize = 20;
 }
 
 /// Bit of `sched_switch`'s `prev_state` that marks a preempted task (`TASK_REPORT_MAX`).

@@ -288,6 +288,24 @@ pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
     0
 }
 
+/// A traced process forked: its child is traced too, into the same slot, so that tracing a
+/// program covers what it starts. (New threads fire this event too; their entries, keyed by
+/// thread id, are never looked up.)
+#[tracepoint]
+pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
+    // This runs in the parent's context.
+    let (tgid, _) = current_ids();
+    let Some(parent) = traced(tgid) else {
+        return 0;
+    };
+    if parent.measuring == 0 {
+        return 0;
+    }
+    let child = field::<i32>(&ctx, offsets::FORK_CHILD_PID) as u32;
+    let _ = TRACED.insert(&child, &parent, 0);
+    0
+}
+
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {

@@ -24,8 +24,9 @@ pub struct Cli {
 enum Command {
     /// Run a mechanism between two real processes and report latency and CPU cost.
     Bench(BenchArgs),
-    /// Run a benchmark while eBPF programs break each message's cost down (needs root).
-    Trace(BenchArgs),
+    /// Run a benchmark while eBPF programs break each message's cost down (needs root); or
+    /// trace any program: `--pid PID`, or a command after `--`.
+    Trace(TraceArgs),
     /// List the mechanisms and whether each can run here.
     List,
 }
@@ -35,7 +36,7 @@ enum Command {
 struct BenchArgs {
     /// Mechanisms to run: names separated by commas, or `all` (see `ipc-profiler list`).
     #[arg(long, value_parser = parse_mechanisms)]
-    mech: Mechanisms,
+    mech: Option<Mechanisms>,
     /// What to measure.
     #[arg(long, value_enum, default_value_t = Pattern::Latency)]
     pattern: Pattern,
@@ -74,6 +75,20 @@ struct BenchArgs {
     /// trace: how the syscall programs attach (auto: raw tracepoints if allowed).
     #[arg(long, value_enum, default_value_t = trace::Attach::Auto)]
     attach: trace::Attach,
+}
+
+/// `trace`'s options: a benchmark's, or a program to trace.
+#[derive(Args)]
+struct TraceArgs {
+    #[command(flatten)]
+    run: BenchArgs,
+    /// Trace this running process (and the processes it starts) for --duration seconds
+    /// (default 5) or until it exits, instead of a mechanism.
+    #[arg(long, conflicts_with = "mech")]
+    pid: Option<u32>,
+    /// Trace this command (and the processes it starts) until it exits: everything after `--`.
+    #[arg(last = true, conflicts_with_all = ["mech", "pid"])]
+    command: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -123,18 +138,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(args) => {
             let configs = args.configs()?;
-            let results = each(&args, &configs, crate::bench::run)?;
+            let results = each(&args, args.mechanisms()?, &configs, crate::bench::run)?;
             emit(&args, results)
         }
-        Command::Trace(args) => {
+        Command::Trace(trace) => {
+            let target = match (trace.pid, trace.command.is_empty()) {
+                (Some(pid), _) => Some(trace::program::Target::Pid(pid)),
+                (None, false) => Some(trace::program::Target::Command(trace.command.clone())),
+                (None, true) => None,
+            };
+            let args = &trace.run;
+            if let Some(target) = target {
+                let report = trace::program::run(target, args.duration, args.attach)?;
+                return write_out(args, report::render_program(&report, args.format));
+            }
             if args.pattern != Pattern::Latency {
                 crate::usage_error::usage_bail!(
                     "trace measures the latency pattern for now; drop --pattern"
                 );
             }
             let configs = args.configs()?;
-            let results = each(&args, &configs, |m, c| trace::run(m, c, args.attach))?;
-            emit(&args, results)
+            let results = each(args, args.mechanisms()?, &configs, |m, c| {
+                trace::run(m, c, args.attach)
+            })?;
+            emit(args, results)
         }
         Command::List => {
             list();
@@ -147,13 +174,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// names its mechanism.
 fn each(
     args: &BenchArgs,
+    mechanisms: &Mechanisms,
     configs: &[BenchConfig],
     run: impl Fn(&'static dyn Mechanism, &BenchConfig) -> anyhow::Result<report::RunResult>,
 ) -> anyhow::Result<Vec<report::RunResult>> {
     let started = std::time::Instant::now();
-    let progress = crate::progress::Progress::new(args.mech.0.len() * configs.len(), args.verbose);
+    let progress = crate::progress::Progress::new(mechanisms.0.len() * configs.len(), args.verbose);
     let mut results = Vec::new();
-    for &mechanism in &args.mech.0 {
+    for &mechanism in &mechanisms.0 {
         for config in configs {
             let label = format!(
                 "{} {} {}",
@@ -176,6 +204,16 @@ fn each(
 }
 
 impl BenchArgs {
+    /// The mechanisms asked for; required unless a program is traced.
+    fn mechanisms(&self) -> anyhow::Result<&Mechanisms> {
+        match &self.mech {
+            Some(m) => Ok(m),
+            None => crate::usage_error::usage_bail!(
+                "say which mechanisms to run with --mech (names, or all; see ipc-profiler list)"
+            ),
+        }
+    }
+
     /// One configuration per message size.
     fn configs(&self) -> anyhow::Result<Vec<BenchConfig>> {
         let placement = match self.placement {
@@ -225,7 +263,10 @@ impl BenchArgs {
 
 fn emit(args: &BenchArgs, results: Vec<report::RunResult>) -> anyhow::Result<()> {
     let report = Report::new(environment::Environment::detect(), results);
-    let text = report::render(&report, args.format);
+    write_out(args, report::render(&report, args.format))
+}
+
+fn write_out(args: &BenchArgs, text: String) -> anyhow::Result<()> {
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("could not write {}", path.display())),

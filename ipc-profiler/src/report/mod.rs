@@ -218,6 +218,39 @@ pub enum Format {
     Markdown,
 }
 
+/// Renders a traced program's report: JSON as it is, anything else as tables.
+pub fn render_program(report: &crate::trace::program::ProgramReport, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut text =
+                serde_json::to_string_pretty(report).expect("the report always serializes");
+            text.push('\n');
+            text
+        }
+        _ => {
+            let what = match &report.program.command {
+                Some(argv) => format!("`{}` (pid {})", argv.join(" "), report.program.pid),
+                None => format!("pid {}", report.program.pid),
+            };
+            let ended = report
+                .program
+                .exit
+                .as_deref()
+                .map(|e| format!(", {e}"))
+                .unwrap_or_default();
+            let title = format!(
+                "What {what} and the processes it started did in {:.2} s of tracing{ended}:",
+                report.seconds
+            );
+            format!(
+                "{}\n\n{}",
+                report.environment.summary(),
+                table::breakdown_tables(&title, "in total", &report.breakdown)
+            )
+        }
+    }
+}
+
 /// Renders `report` in `format`.
 pub fn render(report: &Report, format: Format) -> String {
     match format {

@@ -150,10 +150,22 @@ fn payload_label(size: usize) -> String {
 }
 
 fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
+    let title = format!(
+        "Where the {} round trips of {} went, {}, {} measured:",
+        result.mechanism,
+        size_label(result.message_size),
+        result.placement,
+        b.messages
+    );
+    breakdown_tables(&title, "per round trip", b)
+}
+
+/// The breakdown's two tables under `title`; `unit` heads the first column.
+pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
     let mut summary = Table::new();
     summary.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
-        "per round trip",
+        unit,
         "syscalls",
         "kernel time",
         "user time",
@@ -201,17 +213,18 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
             s.errors.to_string(),
         ]);
     }
+    let overhead = match &b.overhead {
+        Some(o) => format!(
+            "Tracing overhead: p50 {} untraced, {} traced ({:.2}x; syscalls traced by {:?}). ",
+            duration_ns(o.untraced_p50_ns as f64),
+            duration_ns(o.traced_p50_ns as f64),
+            o.ratio,
+            b.attach,
+        ),
+        None => format!("Syscalls traced by {:?}. ", b.attach),
+    };
     format!(
-        "Where the {} round trips of {} went, {}, {} measured:\n{summary}\n{calls}\n\
-         Tracing overhead: p50 {} untraced, {} traced ({:.2}x; syscalls traced by {:?}). Syscall \
-         time includes time blocked; kernel time excludes time switched out.\n",
-        result.mechanism,
-        size_label(result.message_size),
-        result.placement,
-        b.messages,
-        duration_ns(b.overhead.untraced_p50_ns as f64),
-        duration_ns(b.overhead.traced_p50_ns as f64),
-        b.overhead.ratio,
-        b.attach,
+        "{title}\n{summary}\n{calls}\n{overhead}Syscall time includes time blocked; kernel time \
+         excludes time switched out.\n"
     )
 }

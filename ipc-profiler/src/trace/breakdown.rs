@@ -15,8 +15,8 @@ pub struct Breakdown {
     pub per_message: PerMessage,
     /// Syscalls of all processes, heaviest (by total time) first.
     pub syscalls: Vec<SyscallLine>,
-    /// What tracing cost.
-    pub overhead: Overhead,
+    /// What tracing cost (mechanism traces; a traced program has no untraced twin).
+    pub overhead: Option<Overhead>,
     /// How the syscall programs were attached (`raw_tp` or `tp`).
     pub attach: super::Attach,
     /// The same figures for each process.
@@ -105,7 +105,7 @@ impl Breakdown {
     pub fn new(
         processes: &[TracedProcessFigures],
         messages: u64,
-        overhead: Overhead,
+        overhead: Option<Overhead>,
         attach: super::Attach,
     ) -> Self {
         let per_process: Vec<ProcessBreakdown> = processes
@@ -265,7 +265,7 @@ mod tests {
             traced_p50_ns: 11,
             ratio: 1.1,
         };
-        let b = Breakdown::new(&figures, 100, overhead, crate::trace::Attach::RawTp);
+        let b = Breakdown::new(&figures, 100, Some(overhead), crate::trace::Attach::RawTp);
         assert_eq!(b.per_message.syscalls, 4.0);
         assert_eq!(b.per_message.bytes_copied, Some(512.0));
         assert_eq!(b.per_message.context_switches, Some(2.0));

@@ -7,6 +7,7 @@
 mod breakdown;
 mod gate;
 mod privileges;
+pub mod program;
 mod syscall_names;
 mod tracefs;
 mod tracer;
@@ -65,7 +66,7 @@ pub fn run(
     result.breakdown = Some(Breakdown::new(
         &processes,
         config.iterations,
-        overhead,
+        Some(overhead),
         attached_as,
     ));
     Ok(result)

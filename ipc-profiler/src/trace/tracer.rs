@@ -58,6 +58,13 @@ const SCHED_WAKEUP: ProgramSpec = ProgramSpec {
     fields: &[("pid", offsets::WAKEUP_PID, 4)],
 };
 
+const SCHED_PROCESS_FORK: ProgramSpec = ProgramSpec {
+    name: "sched_process_fork",
+    category: "sched",
+    event: "sched_process_fork",
+    fields: &[("child_pid", offsets::FORK_CHILD_PID, 4)],
+};
+
 /// Loaded programs and maps. Dropping it detaches every program and frees every map.
 pub struct Tracer {
     ebpf: Ebpf,
@@ -66,6 +73,8 @@ pub struct Tracer {
     pub sched_available: bool,
     /// Whether `sched_wakeup` is available too (wake-ups, wake-to-run delay).
     pub wakeup_available: bool,
+    /// Whether `sched_process_fork` is available (children of a traced program are followed).
+    pub fork_available: bool,
     /// How the syscall programs are attached.
     pub syscalls_via: Attach,
     traced: HashMap<MapData, u32, TracedProcess>,
@@ -116,6 +125,10 @@ impl Tracer {
         } else if sched_available {
             eprintln!("ipc-profiler: sched:sched_wakeup is missing on this kernel: wake-ups are unavailable");
         }
+        let fork_available = tracefs::has_event(&tracefs, "sched", "sched_process_fork");
+        if fork_available {
+            check_layout(&tracefs, &SCHED_PROCESS_FORK)?;
+        }
         raise_memlock_limit();
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| {
             anyhow::anyhow!("the kernel refused the eBPF object ({e}); is BPF enabled (CONFIG_BPF_SYSCALL) and not locked down?")
@@ -129,6 +142,9 @@ impl Tracer {
         }
         if wakeup_available {
             load_tracepoint(&mut ebpf, SCHED_WAKEUP.name)?;
+        }
+        if fork_available {
+            load_tracepoint(&mut ebpf, SCHED_PROCESS_FORK.name)?;
         }
         let syscalls_via = match attach {
             Attach::RawTp => {
@@ -153,6 +169,7 @@ impl Tracer {
             tracefs,
             sched_available,
             wakeup_available,
+            fork_available,
             syscalls_via,
             traced,
         })
@@ -166,6 +183,9 @@ impl Tracer {
         }
         if self.wakeup_available {
             tracepoints.push(&SCHED_WAKEUP);
+        }
+        if self.fork_available {
+            tracepoints.push(&SCHED_PROCESS_FORK);
         }
         if self.syscalls_via == Attach::Tp {
             tracepoints.extend(SYSCALL_PROGRAMS.iter());

@@ -1,0 +1,211 @@
+//! Tracing a program someone else wrote: `trace --pid PID [--duration S]` and
+//! `trace -- CMD ARGS…`. The same kernel counters as for a mechanism, for the process and every
+//! process it starts while traced, totalled over the time it was traced.
+
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use ipc_ebpf::TracedProcess;
+use serde::Serialize;
+
+use super::breakdown::{Breakdown, TracedProcessFigures};
+use super::tracer::Tracer;
+use super::Attach;
+use crate::environment::Environment;
+use crate::usage_error::usage_bail;
+
+/// What to trace.
+pub enum Target {
+    /// A running process.
+    Pid(u32),
+    /// A command to start: program and arguments.
+    Command(Vec<String>),
+}
+
+/// The report of a traced program.
+#[derive(Serialize)]
+pub struct ProgramReport {
+    /// Always "ipc-profiler".
+    pub tool: &'static str,
+    /// The tool's version.
+    pub version: &'static str,
+    /// The machine.
+    pub environment: Environment,
+    /// Which program.
+    pub program: ProgramInfo,
+    /// How long it was traced, in seconds.
+    pub seconds: f64,
+    /// Totals over that time (`messages` is 1: every figure is a total).
+    pub breakdown: Breakdown,
+}
+
+/// The traced program.
+#[derive(Serialize)]
+pub struct ProgramInfo {
+    /// Its process id.
+    pub pid: u32,
+    /// The command, when ipc-profiler started it.
+    pub command: Option<Vec<String>>,
+    /// How it ended, when it ended while traced.
+    pub exit: Option<String>,
+}
+
+/// Traces `target` (for at most `duration` seconds when it is a running process).
+pub fn run(target: Target, duration: Option<f64>, attach: Attach) -> anyhow::Result<ProgramReport> {
+    let mut tracer = Tracer::load(attach)?;
+    tracer.attach()?;
+    let started = Instant::now();
+    let (pid, command, exit, user_s) = match target {
+        Target::Pid(pid) => {
+            let (exit, user_s) = watch(&mut tracer, pid, duration.unwrap_or(5.0))?;
+            (pid, None, exit, user_s)
+        }
+        Target::Command(argv) => {
+            let (pid, exit, user_s) = start(&mut tracer, &argv)?;
+            (pid, Some(argv), Some(exit), user_s)
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let figures = [TracedProcessFigures {
+        role: "program",
+        pid,
+        user_s,
+        counts: tracer.counts(0)?,
+    }];
+    let breakdown = Breakdown::new(&figures, 1, None, tracer.syscalls_via);
+    Ok(ProgramReport {
+        tool: "ipc-profiler",
+        version: env!("CARGO_PKG_VERSION"),
+        environment: Environment::detect(),
+        program: ProgramInfo { pid, command, exit },
+        seconds,
+        breakdown,
+    })
+}
+
+fn register(tracer: &mut Tracer, pid: u32, measuring: bool) -> anyhow::Result<()> {
+    let entry = TracedProcess {
+        measuring: u32::from(measuring),
+        slot: 0,
+    };
+    tracer
+        .traced_map()
+        .insert(pid, entry, 0)
+        .context("could not register the process with the tracer")
+}
+
+/// Traces a running process until it exits or `seconds` pass (or Ctrl-C).
+fn watch(tracer: &mut Tracer, pid: u32, seconds: f64) -> anyhow::Result<(Option<String>, f64)> {
+    let raw = rustix::process::Pid::from_raw(pid as i32).context("pid 0 is not a process")?;
+    let pidfd = match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => usage_bail!("no process has pid {pid}"),
+        Err(e) => return Err(e).context("pidfd_open"),
+    };
+    let user_before = user_seconds(pid);
+    register(tracer, pid, true)?;
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut exit = None;
+    while !crate::process::was_interrupted() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut fds = [rustix::event::PollFd::new(
+            &pidfd,
+            rustix::event::PollFlags::IN,
+        )];
+        let wait = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: left.as_nanos().min(100_000_000) as i64,
+        };
+        if matches!(rustix::event::poll(&mut fds, Some(&wait)), Ok(n) if n > 0) {
+            exit = Some("exited while traced".to_string());
+            break;
+        }
+    }
+    let user_s = user_seconds(pid).unwrap_or_default() - user_before.unwrap_or_default();
+    register(tracer, pid, false)?;
+    Ok((exit, user_s.max(0.0)))
+}
+
+/// User CPU seconds of `pid` so far, from /proc (None once it is gone).
+fn user_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) end with ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let ticks: f64 = rest.split_whitespace().nth(11)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(ticks / per_second)
+}
+
+/// Starts `argv` traced from its first instruction: the child waits on a pipe until it is
+/// registered, then execs. Returns its pid, how it ended and its user CPU seconds.
+fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String, f64)> {
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_str()))
+        .collect::<Result<_, _>>()
+        .context("an argument holds a NUL byte")?;
+    let mut pointers: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    let (gate_read, gate_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    // SAFETY: the controller is single-threaded; the child only reads the gate, execs, and on
+    // failure leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        bail!("could not fork: {}", std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(gate_write);
+        let mut byte = [0u8; 1];
+        // SAFETY: reads one byte into a local buffer, then replaces this process image; the
+        // pointers stay valid until execvp (they point into `args`, still alive).
+        unsafe {
+            libc::read(gate_read.as_raw_fd(), byte.as_mut_ptr().cast(), 1);
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            libc::execvp(pointers[0], pointers.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    drop(gate_read);
+    let registered = register(tracer, pid as u32, true);
+    // Open the gate whatever happened: the child must not wait forever.
+    drop(gate_write);
+    registered?;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: waits for our own child.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if rc == pid {
+            break;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            bail!(
+                "could not wait for {}: {}",
+                argv[0],
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    register(tracer, pid as u32, false)?;
+    let exit = if libc::WIFEXITED(status) {
+        match libc::WEXITSTATUS(status) {
+            127 => bail!(
+                "could not start `{}` (not found or not executable)",
+                argv[0]
+            ),
+            code => format!("exit status {code}"),
+        }
+    } else {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    };
+    let user_s = usage.ru_utime.tv_sec as f64 + usage.ru_utime.tv_usec as f64 / 1e6;
+    Ok((pid as u32, exit, user_s))
+}
