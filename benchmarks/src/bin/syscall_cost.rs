@@ -20,5 +20,8 @@ fn main() {
         })
         .collect();
     batches.sort_by(f64::total_cmp);
-    println!("getppid: {:.1} ns per call (median of 21 x {CALLS})", batches[10]);
+    println!(
+        "getppid: {:.1} ns per call (median of 21 x {CALLS})",
+        batches[10]
+    );
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 
-use super::fd_io::{read_exact, write_all, FdReader, FdWriter};
+use super::fd_io::{read_exact, write_all};
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
 
 /// Two FIFOs in a private temporary directory.
@@ -30,12 +30,7 @@ impl Mechanism for Fifo {
     }
 
     fn unsupported_fan_in(&self, size: usize) -> Option<String> {
-        (size > super::PIPE_BUF).then(|| {
-            format!(
-                "writes over PIPE_BUF ({} bytes) from several writers interleave",
-                super::PIPE_BUF
-            )
-        })
+        super::pipe_fan_in_limit(size)
     }
 
     fn connect_fan_in(&self, _size: usize, writers: usize) -> io::Result<FanInChannel> {
@@ -43,10 +38,7 @@ impl Mechanism for Fifo {
         let opened = open_pair(&dir.join("fan-in"));
         let _ = std::fs::remove_dir_all(&dir);
         let (read, write) = opened?;
-        let writers = (0..writers)
-            .map(|_| Ok(Box::new(FdWriter(write.try_clone()?)) as Box<dyn Endpoint>))
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok(FanInChannel::new(writers, Box::new(FdReader(read))))
+        super::shared_pipe_fan_in(read, write, writers)
     }
 
     fn connect(&self, _size: usize) -> io::Result<Channel> {

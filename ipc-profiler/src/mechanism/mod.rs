@@ -183,6 +183,33 @@ static ALL: [&dyn Mechanism; 17] = [
     &cacheline::Cacheline,
 ];
 
+/// `Ok` when `path` exists (a kernel feature's /proc entry), else `Err(missing)`.
+pub fn kernel_has(path: &str, missing: &str) -> Result<(), String> {
+    if std::path::Path::new(path).exists() {
+        Ok(())
+    } else {
+        Err(missing.to_string())
+    }
+}
+
+/// Why `size`-byte writes from several writers sharing a pipe or FIFO would interleave.
+pub fn pipe_fan_in_limit(size: usize) -> Option<String> {
+    (size > PIPE_BUF)
+        .then(|| format!("writes over PIPE_BUF ({PIPE_BUF} bytes) from several writers interleave"))
+}
+
+/// A fan-in over one pipe or FIFO: every writer gets its own copy of the write end.
+pub fn shared_pipe_fan_in(
+    read: std::os::fd::OwnedFd,
+    write: std::os::fd::OwnedFd,
+    writers: usize,
+) -> io::Result<FanInChannel> {
+    let ends = (0..writers)
+        .map(|_| Ok(Box::new(fd_io::FdWriter(write.try_clone()?)) as Box<dyn Endpoint>))
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok(FanInChannel::new(ends, Box::new(fd_io::FdReader(read))))
+}
+
 /// A number from a /proc/sys file, if it can be read.
 pub fn sysctl(path: &str) -> Option<usize> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()

@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::OwnedFd;
 
-use super::fd_io::{read_exact, write_all, FdReader, FdWriter};
+use super::fd_io::{read_exact, write_all};
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
 
 /// Two anonymous pipes, one per direction.
@@ -24,20 +24,12 @@ impl Mechanism for Pipe {
     }
 
     fn unsupported_fan_in(&self, size: usize) -> Option<String> {
-        (size > super::PIPE_BUF).then(|| {
-            format!(
-                "writes over PIPE_BUF ({} bytes) from several writers interleave",
-                super::PIPE_BUF
-            )
-        })
+        super::pipe_fan_in_limit(size)
     }
 
     fn connect_fan_in(&self, _size: usize, writers: usize) -> io::Result<FanInChannel> {
         let (read, write) = rustix::pipe::pipe()?;
-        let writers = (0..writers)
-            .map(|_| Ok(Box::new(FdWriter(write.try_clone()?)) as Box<dyn Endpoint>))
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok(FanInChannel::new(writers, Box::new(FdReader(read))))
+        super::shared_pipe_fan_in(read, write, writers)
     }
 
     fn connect(&self, _size: usize) -> io::Result<Channel> {

@@ -25,11 +25,10 @@ impl Mechanism for PosixMq {
     }
 
     fn available(&self) -> Result<(), String> {
-        if std::path::Path::new("/proc/sys/fs/mqueue").exists() {
-            Ok(())
-        } else {
-            Err("this kernel has no POSIX message queues (CONFIG_POSIX_MQUEUE)".into())
-        }
+        super::kernel_has(
+            "/proc/sys/fs/mqueue",
+            "this kernel has no POSIX message queues (CONFIG_POSIX_MQUEUE)",
+        )
     }
 
     fn summary(&self) -> &'static str {

@@ -27,11 +27,10 @@ impl Mechanism for SysvMq {
     }
 
     fn available(&self) -> Result<(), String> {
-        if std::path::Path::new("/proc/sysvipc/msg").exists() {
-            Ok(())
-        } else {
-            Err("this kernel has no System V IPC (CONFIG_SYSVIPC)".into())
-        }
+        super::kernel_has(
+            "/proc/sysvipc/msg",
+            "this kernel has no System V IPC (CONFIG_SYSVIPC)",
+        )
     }
 
     fn summary(&self) -> &'static str {

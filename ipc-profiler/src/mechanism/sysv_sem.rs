@@ -55,11 +55,10 @@ impl Mechanism for SysvSem {
     }
 
     fn available(&self) -> Result<(), String> {
-        if std::path::Path::new("/proc/sysvipc/sem").exists() {
-            Ok(())
-        } else {
-            Err("this kernel has no System V IPC (CONFIG_SYSVIPC)".into())
-        }
+        super::kernel_has(
+            "/proc/sysvipc/sem",
+            "this kernel has no System V IPC (CONFIG_SYSVIPC)",
+        )
     }
 
     fn summary(&self) -> &'static str {
