@@ -161,3 +161,40 @@ fn the_fan_in_doorbell_loses_no_ring() {
         }
     });
 }
+
+/// A producer that must wait for room (three 16-byte records through a 32-byte ring, which
+/// holds two) while the consumer publishes its releases lazily: every interleaving must deliver
+/// all three, and the producer must never sleep through a release it waits for.
+#[test]
+fn a_producer_waiting_for_room_is_woken_by_lazy_releases() {
+    use crate::spsc::Spsc;
+    use crate::Region;
+    // Bounded to two preemptions (loom's advice for models of this size): the full space of
+    // a full ring, lazy releases and futex sleeps does not finish in CI's time.
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(2);
+    model.check(|| {
+        let words = Spsc::required_len(64) / 8;
+        let memory: &'static mut [u64] =
+            std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
+        let ring = Spsc::init(Region::from_slice(memory), 64).unwrap();
+        let mut producer = ring.producer();
+        let mut consumer = ring.consumer();
+        let sender = thread::spawn(move || {
+            for message in 1..=5u8 {
+                producer
+                    .push_blocking(&[message; 8], &SLEEP_AT_ONCE)
+                    .unwrap();
+            }
+        });
+        let mut buffer = [0u8; 8];
+        for expected in 1..=5u8 {
+            assert_eq!(
+                consumer.pop_blocking(&mut buffer, &SLEEP_AT_ONCE).unwrap(),
+                8
+            );
+            assert_eq!(buffer, [expected; 8]);
+        }
+        sender.join().unwrap();
+    });
+}

@@ -31,6 +31,14 @@ pub fn position(word: &AtomicU32) -> u32 {
     word.load(Ordering::Acquire) & POSITION
 }
 
+/// True when a waiter has announced itself on `word`: a hint for an owner that publishes
+/// lazily to publish now. Correctness never rests on it (the lazy owner also publishes before
+/// it waits itself); it only spares the waiter the wait for that.
+#[inline]
+pub fn has_waiter(word: &AtomicU32) -> bool {
+    word.load(Ordering::Relaxed) & WAITING != 0
+}
+
 /// Announces a waiter that last saw position `seen`.
 ///
 /// Returns the word value to sleep on, or `None` when the position already moved (the waiter

@@ -143,6 +143,7 @@ impl<'a> Spsc<'a> {
             data: self.data(),
             capacity: self.capacity() as u32,
             tail,
+            published: tail,
             _region: PhantomData,
         }
     }
@@ -330,6 +331,17 @@ impl<'a> Producer<'a> {
     }
 }
 
+/// Released bytes a consumer keeps unpublished at most: a quarter of the ring. Under loom,
+/// unbounded, so that the models exercise only the other two triggers (a waiting producer, an
+/// empty ring), which are the ones correctness rests on.
+const fn lazy_release_threshold(capacity: u32) -> u32 {
+    if cfg!(loom) {
+        u32::MAX
+    } else {
+        capacity / 4
+    }
+}
+
 /// The consuming side of a ring.
 #[derive(Debug)]
 pub struct Consumer<'a> {
@@ -338,11 +350,22 @@ pub struct Consumer<'a> {
     capacity: u32,
     /// Where the next record starts (past any wrap marker already skipped).
     tail: u32,
+    /// The tail the producer can see. Releases are published lazily: when a quarter of the ring
+    /// is pending, when the producer waits for room, or when this consumer finds the ring
+    /// empty, so that the common case costs no read-modify-write of a shared line.
+    published: u32,
     _region: PhantomData<&'a [u8]>,
 }
 
 // SAFETY: as for Producer.
 unsafe impl Send for Consumer<'_> {}
+
+impl Drop for Consumer<'_> {
+    fn drop(&mut self) {
+        // Space released but not yet published goes back to the producer.
+        self.flush();
+    }
+}
 
 impl<'a> Consumer<'a> {
     /// The next message, if one is published, as a grant to read it in place.
@@ -414,6 +437,9 @@ impl<'a> Consumer<'a> {
     fn next_record(&mut self) -> Result<Option<(u32, u32)>, ReadError> {
         loop {
             if !published_at(self.data, self.capacity, self.tail) {
+                // Nothing to read: make every release visible before the caller waits or
+                // goes away, so that a producer waiting for room is never stranded.
+                self.flush();
                 return Ok(None);
             }
             let offset = self.tail & (self.capacity - 1) & !7;
@@ -444,8 +470,21 @@ impl<'a> Consumer<'a> {
 
     fn release_to(&mut self, position: u32) {
         self.tail = position & wake::POSITION;
-        if wake::publish(&self.control.tail, self.tail) {
-            wait::wake_one(&self.control.tail);
+        if wake::distance(self.published, self.tail) >= lazy_release_threshold(self.capacity)
+            || wake::has_waiter(&self.control.tail)
+        {
+            self.flush();
+        }
+    }
+
+    /// Makes every release so far visible to the producer now (and wakes it if it waits).
+    /// Releases are otherwise published lazily; see the type's documentation.
+    pub fn flush(&mut self) {
+        if self.published != self.tail {
+            self.published = self.tail;
+            if wake::publish(&self.control.tail, self.tail) {
+                wait::wake_one(&self.control.tail);
+            }
         }
     }
 }
