@@ -217,3 +217,28 @@ fn tracing_a_process_that_does_not_exist_is_refused() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("no process has pid 2147483646"));
 }
+
+#[test]
+fn bytes_copied_out_of_socket_buffers_are_exact() {
+    require_root();
+    const N: u64 = 2_000;
+    for mechanism in ["uds", "uds-seqpacket", "tcp"] {
+        let doc = run_json(&[
+            "trace",
+            "--mech",
+            mechanism,
+            "--iters",
+            &N.to_string(),
+            "--format",
+            "json",
+        ]);
+        let b = &doc["results"][0]["breakdown"];
+        for p in b["processes"].as_array().unwrap() {
+            // Each side receives one 128-byte message per round trip, copied once from the skb.
+            assert_eq!(
+                p["per_message"]["socket_bytes_copied"], 128.0,
+                "{mechanism}: {p}"
+            );
+        }
+    }
+}

@@ -14,6 +14,8 @@ pub mod map_names {
     pub const SYSCALLS: &str = "SYSCALLS";
     /// `PerCpuArray<SchedStat>` indexed by process slot.
     pub const SCHED: &str = "SCHED";
+    /// `PerCpuArray<u64>` indexed by process slot: bytes copied out of socket buffers.
+    pub const SKB_COPIED: &str = "SKB_COPIED";
 }
 
 /// The value stored for a tgid in the `TRACED` map.
@@ -121,6 +123,8 @@ pub mod offsets {
     pub const WAKEUP_PID: usize = 24;
     /// `sched:sched_process_fork` field `child_pid` (pid_t).
     pub const FORK_CHILD_PID: usize = 20;
+    /// `skb:skb_copy_datagram_iovec` field `len` (int).
+    pub const SKB_COPY_LEN: usize = 16;
 }
 
 /// Bit of `sched_switch`'s `prev_state` that marks a preempted task (`TASK_REPORT_MAX`).

@@ -38,6 +38,9 @@ static SYSCALLS: PerCpuArray<SyscallStat> =
 #[map]
 static SCHED: PerCpuArray<SchedStat> = PerCpuArray::with_max_entries(MAX_TRACED_PROCESSES, 0);
 
+#[map]
+static SKB_COPIED: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_TRACED_PROCESSES, 0);
+
 /// The current thread's (tgid, tid).
 #[inline(always)]
 fn current_ids() -> (u32, u32) {
@@ -284,6 +287,25 @@ pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
     if let Some(sched) = SCHED.get_ptr_mut(out.slot as u32) {
         // SAFETY: `sched` points at a live per-CPU map value.
         unsafe { add(&raw mut (*sched).wakeups, 1) };
+    }
+    0
+}
+
+/// Bytes a traced process copies out of a socket buffer into user memory (receive paths).
+#[tracepoint]
+pub fn skb_copy_datagram_iovec(ctx: TracePointContext) -> u32 {
+    let (tgid, _) = current_ids();
+    let Some(process) = traced(tgid) else {
+        return 0;
+    };
+    if process.measuring == 0 || process.slot >= MAX_TRACED_PROCESSES {
+        return 0;
+    }
+    let len = field::<i32>(&ctx, offsets::SKB_COPY_LEN);
+    if len > 0 {
+        if let Some(bytes) = SKB_COPIED.get_ptr_mut(process.slot) {
+            add(bytes, len as u64);
+        }
     }
     0
 }

@@ -36,6 +36,9 @@ pub struct PerMessage {
     pub context_switches: Option<f64>,
     /// Bytes copied between user and kernel memory by the read/write family.
     pub bytes_copied: Option<f64>,
+    /// Bytes copied out of socket buffers into user memory (`skb_copy_datagram_iovec`): the
+    /// receive side of every socket mechanism, counted by the kernel's copy itself.
+    pub socket_bytes_copied: Option<f64>,
     /// Times a blocked traced thread was woken.
     pub wakeups: Option<f64>,
     /// Time from being woken to running again, in ns (the scheduler's and, in a VM, the
@@ -138,6 +141,7 @@ impl Breakdown {
             user_ns: sum(|m| m.user_ns),
             context_switches: sum_opt(|m| m.context_switches),
             bytes_copied: sum_opt(|m| m.bytes_copied),
+            socket_bytes_copied: sum_opt(|m| m.socket_bytes_copied),
             wakeups: sum_opt(|m| m.wakeups),
             wake_to_run_ns: sum_opt(|m| m.wake_to_run_ns),
             off_cpu_ns: sum_opt(|m| m.off_cpu_ns),
@@ -191,6 +195,7 @@ impl ProcessBreakdown {
                 context_switches: sched
                     .map(|s| per((s.voluntary_switches + s.involuntary_switches) as f64)),
                 bytes_copied: Some(per(bytes as f64)),
+                socket_bytes_copied: figures.counts.socket_bytes.map(|b| per(b as f64)),
                 wakeups: woken.map(|s| per(s.wakeups as f64)),
                 wake_to_run_ns: woken.map(|s| per(s.wake_to_run_ns as f64)),
                 off_cpu_ns: sched.map(|s| per(s.off_cpu_ns as f64)),
@@ -240,6 +245,7 @@ mod tests {
                 wake_to_run_ns: 3_000 * read,
             }),
             wakeups_counted: true,
+            socket_bytes: Some(128 * read),
         }
     }
 
@@ -270,6 +276,7 @@ mod tests {
         assert_eq!(b.per_message.bytes_copied, Some(512.0));
         assert_eq!(b.per_message.context_switches, Some(2.0));
         assert_eq!(b.per_message.wakeups, Some(2.0));
+        assert_eq!(b.per_message.socket_bytes_copied, Some(256.0));
         assert_eq!(b.per_message.wake_to_run_ns, Some(6_000.0));
         // 9 µs per read of which 8 µs off-CPU, 1 µs per write: 2 µs on-CPU per process.
         assert_eq!(b.per_message.kernel_ns, 4_000.0);

@@ -58,6 +58,13 @@ const SCHED_WAKEUP: ProgramSpec = ProgramSpec {
     fields: &[("pid", offsets::WAKEUP_PID, 4)],
 };
 
+const SKB_COPY: ProgramSpec = ProgramSpec {
+    name: "skb_copy_datagram_iovec",
+    category: "skb",
+    event: "skb_copy_datagram_iovec",
+    fields: &[("len", offsets::SKB_COPY_LEN, 4)],
+};
+
 const SCHED_PROCESS_FORK: ProgramSpec = ProgramSpec {
     name: "sched_process_fork",
     category: "sched",
@@ -75,6 +82,8 @@ pub struct Tracer {
     pub wakeup_available: bool,
     /// Whether `sched_process_fork` is available (children of a traced program are followed).
     pub fork_available: bool,
+    /// Whether `skb_copy_datagram_iovec` is available (bytes copied out of socket buffers).
+    pub skb_available: bool,
     /// How the syscall programs are attached.
     pub syscalls_via: Attach,
     traced: HashMap<MapData, u32, TracedProcess>,
@@ -105,6 +114,8 @@ pub struct SlotCounts {
     pub sched: Option<SchedStat>,
     /// Whether `sched_wakeup` was attached (else the wake-up figures are unknown, not zero).
     pub wakeups_counted: bool,
+    /// Bytes copied out of socket buffers, when `skb_copy_datagram_iovec` was attached.
+    pub socket_bytes: Option<u64>,
 }
 
 impl Tracer {
@@ -129,6 +140,10 @@ impl Tracer {
         if fork_available {
             check_layout(&tracefs, &SCHED_PROCESS_FORK)?;
         }
+        let skb_available = tracefs::has_event(&tracefs, "skb", "skb_copy_datagram_iovec");
+        if skb_available {
+            check_layout(&tracefs, &SKB_COPY)?;
+        }
         raise_memlock_limit();
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| {
             anyhow::anyhow!("the kernel refused the eBPF object ({e}); is BPF enabled (CONFIG_BPF_SYSCALL) and not locked down?")
@@ -145,6 +160,9 @@ impl Tracer {
         }
         if fork_available {
             load_tracepoint(&mut ebpf, SCHED_PROCESS_FORK.name)?;
+        }
+        if skb_available {
+            load_tracepoint(&mut ebpf, SKB_COPY.name)?;
         }
         let syscalls_via = match attach {
             Attach::RawTp => {
@@ -170,6 +188,7 @@ impl Tracer {
             sched_available,
             wakeup_available,
             fork_available,
+            skb_available,
             syscalls_via,
             traced,
         })
@@ -186,6 +205,9 @@ impl Tracer {
         }
         if self.fork_available {
             tracepoints.push(&SCHED_PROCESS_FORK);
+        }
+        if self.skb_available {
+            tracepoints.push(&SKB_COPY);
         }
         if self.syscalls_via == Attach::Tp {
             tracepoints.extend(SYSCALL_PROGRAMS.iter());
@@ -264,10 +286,21 @@ impl Tracer {
         } else {
             None
         };
+        let socket_bytes = if self.skb_available {
+            let map: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(
+                self.ebpf
+                    .map(map_names::SKB_COPIED)
+                    .context("no SKB_COPIED map")?,
+            )?;
+            Some(map.get(&slot, 0)?.iter().sum())
+        } else {
+            None
+        };
         Ok(SlotCounts {
             syscalls: per_nr,
             sched,
             wakeups_counted: self.wakeup_available,
+            socket_bytes,
         })
     }
 }
