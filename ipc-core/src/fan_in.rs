@@ -61,14 +61,7 @@ impl<'a> FanIn<'a> {
         }
         let control_at = header::BLOCK_ALIGN;
         // SAFETY: inside the region (length checked), 4-aligned, and not yet shared.
-        unsafe {
-            region
-                .base()
-                .add(control_at)
-                .cast::<Control>()
-                .as_ptr()
-                .write(Control::default())
-        };
+        unsafe { region.init_block(control_at, Control::default()) };
         let fan_in = Self {
             region,
             geometry: Geometry {
@@ -163,13 +156,7 @@ impl<'a> FanIn<'a> {
     fn control(&self) -> &'a Control {
         // SAFETY: control_offset lies inside the region (header validation, or init's length
         // check), is 4-aligned, and Control is atomics and padding: valid for any bits.
-        unsafe {
-            self.region
-                .base()
-                .add(self.geometry.control_offset)
-                .cast()
-                .as_ref()
-        }
+        unsafe { self.region.block(self.geometry.control_offset) }
     }
 
     fn lane_region(&self, lane: usize) -> Region<'a> {

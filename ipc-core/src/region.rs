@@ -51,4 +51,26 @@ impl<'a> Region<'a> {
     pub fn base(&self) -> NonNull<u8> {
         self.base
     }
+
+    /// The `T` at `offset` bytes into the region (a structure's control block), for as long as
+    /// the region is mapped.
+    ///
+    /// # Safety
+    /// `offset + size_of::<T>() <= self.len()`, `base + offset` is aligned for `T`, and `T` stays
+    /// valid whatever bits a peer writes, whenever (atomics and padding only).
+    pub(crate) unsafe fn block<T>(&self, offset: usize) -> &'a T {
+        // SAFETY: in bounds, aligned and always valid (the caller's contract); the memory is
+        // mapped for 'a (Region's contract).
+        unsafe { self.base.add(offset).cast::<T>().as_ref() }
+    }
+
+    /// Writes the initial `value` of a block at `offset`, before the region is shared.
+    ///
+    /// # Safety
+    /// As for [`Region::block`], and no other process or thread uses the region yet.
+    pub(crate) unsafe fn init_block<T>(&self, offset: usize, value: T) {
+        // SAFETY: in bounds and aligned (the caller's contract); nobody else reads or writes
+        // the region yet, so a plain write races with nothing.
+        unsafe { self.base.add(offset).cast::<T>().as_ptr().write(value) }
+    }
 }

@@ -65,6 +65,14 @@ pub fn announce(word: &AtomicU32, seen: u32) -> Option<u32> {
     }
 }
 
+/// The offset of `position` in a data area of `capacity` bytes (a power of two), rounded down
+/// to 8 bytes: records start at multiples of 8, and a position read from a corrupted region
+/// must still give an aligned, in-bounds access.
+#[inline]
+pub fn offset_in(position: u32, capacity: u32) -> u32 {
+    position & (capacity - 1) & !7
+}
+
 /// Distance from `from` to `to` in wrapping 31-bit positions.
 #[inline]
 pub fn distance(from: u32, to: u32) -> u32 {

@@ -92,14 +92,7 @@ impl<'a> Broadcast<'a> {
         }
         if region.len() >= Self::required_len(capacity) {
             // SAFETY: inside the region (checked), 4-aligned, not yet shared.
-            unsafe {
-                region
-                    .base()
-                    .add(header::BLOCK_ALIGN)
-                    .cast::<Control>()
-                    .as_ptr()
-                    .write(Control::default())
-            };
+            unsafe { region.init_block(header::BLOCK_ALIGN, Control::default()) };
         }
         let geometry = header::init(
             region,
@@ -206,13 +199,7 @@ impl<'a> Broadcast<'a> {
     fn control(&self) -> &'a Control {
         // SAFETY: validated geometry: the control block lies inside the region, 4-aligned;
         // Control is atomics and padding, valid for any bits.
-        unsafe {
-            self.region
-                .base()
-                .add(self.geometry.control_offset)
-                .cast()
-                .as_ref()
-        }
+        unsafe { self.region.block(self.geometry.control_offset) }
     }
 
     fn data(&self) -> NonNull<u8> {
@@ -289,7 +276,7 @@ impl BroadcastProducer<'_> {
 
     /// Wrap padding and total bytes a `len`-byte record needs at the head.
     fn record_space(&self, len: usize) -> (u32, u32) {
-        let offset = self.head & (self.capacity - 1) & !7;
+        let offset = wake::offset_in(self.head, self.capacity);
         let record = record_len(len);
         let padding = if record > self.capacity - offset {
             self.capacity - offset
@@ -343,10 +330,9 @@ impl BroadcastProducer<'_> {
 
     /// Lossy mode: invalidates and forgets the oldest records until `needed` bytes are free.
     fn drop_oldest_until(&mut self, needed: u32) {
-        let mask = self.capacity - 1;
         let mut dropped = false;
         while self.capacity - wake::distance(self.cached_slowest, self.head) < needed {
-            let offset = self.cached_slowest & mask & !7;
+            let offset = wake::offset_in(self.cached_slowest, self.capacity);
             // SAFETY: the oldest position starts a record this producer wrote, inside the area.
             let len = unsafe { header_word(self.data, offset, 0) }.load(RegionOrdering::Relaxed);
             // SAFETY: as above.
@@ -370,9 +356,8 @@ impl BroadcastProducer<'_> {
     }
 
     fn write(&mut self, message: &[u8], padding: u32) {
-        let mask = self.capacity - 1;
         if padding != 0 {
-            let at = self.head & mask & !7;
+            let at = wake::offset_in(self.head, self.capacity);
             // SAFETY: at < capacity, 8-aligned, space granted to the producer.
             unsafe {
                 header_word(self.data, at, 0).store(WRAP_MARKER, RegionOrdering::Relaxed);
@@ -380,7 +365,7 @@ impl BroadcastProducer<'_> {
             }
             self.head = self.head.wrapping_add(padding) & wake::POSITION;
         }
-        let offset = self.head & mask & !7;
+        let offset = wake::offset_in(self.head, self.capacity);
         // SAFETY: make_room checked the record fits at offset; the producer owns these bytes
         // until it publishes the tag.
         unsafe {
@@ -419,9 +404,8 @@ unsafe impl Send for Subscriber<'_> {}
 impl Subscriber<'_> {
     /// Copies the next message into `buffer` (as much as fits), if one is there.
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<Received>, ReadError> {
-        let mask = self.capacity - 1;
         loop {
-            let offset = self.tail & mask & !7;
+            let offset = wake::offset_in(self.tail, self.capacity);
             // SAFETY: offset < capacity and 8-aligned; the header's 16 bytes fit (records and
             // wrap markers are 8-aligned and capacity is a multiple of 16).
             let tag = unsafe { header_word(self.data, offset, 1) }.load(RegionOrdering::Acquire);
@@ -499,10 +483,10 @@ impl Subscriber<'_> {
                 return Ok(received);
             }
             let head = wake::position(&self.control.head);
-            let (data, mask, tail) = (self.data, self.capacity - 1, self.tail);
+            let (data, capacity, tail) = (self.data, self.capacity, self.tail);
             let ready = || {
                 // SAFETY: as in pop.
-                let tag = unsafe { header_word(data, tail & mask & !7, 1) };
+                let tag = unsafe { header_word(data, wake::offset_in(tail, capacity), 1) };
                 tag.load(RegionOrdering::Acquire) == tag_for(tail)
             };
             if ready() {

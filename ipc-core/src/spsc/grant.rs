@@ -26,7 +26,10 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
 
     /// Offset of the record (after any wrap padding) in the data area.
     fn record_offset(&self) -> u32 {
-        self.producer.head.wrapping_add(self.padding) & (self.producer.capacity - 1) & !7
+        wake::offset_in(
+            self.producer.head.wrapping_add(self.padding),
+            self.producer.capacity,
+        )
     }
 
     /// Publishes the message at once (and wakes a sleeping consumer, if any).
@@ -46,7 +49,7 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
         let offset = self.record_offset();
         let p = self.producer;
         if self.padding != 0 {
-            let wrap_at = p.head & (p.capacity - 1) & !7;
+            let wrap_at = wake::offset_in(p.head, p.capacity);
             // SAFETY: wrap_at < capacity and 8-aligned; this space was granted to the producer.
             unsafe { length_word(p.data, wrap_at) }.store(WRAP_MARKER, Ordering::Relaxed);
         }

@@ -80,11 +80,10 @@ impl<'a> Spsc<'a> {
         }
         // The control block must be zero before the header makes the ring visible.
         if region.len() >= Self::required_len(capacity) {
-            let control = control_ptr(region, header::BLOCK_ALIGN);
             // SAFETY: the control block lies inside the region (checked just above), is
-            // 4-aligned (BLOCK_ALIGN from a base the header checked) and nobody else uses the
+            // 4-aligned (BLOCK_ALIGN from a base the header checks) and nobody else uses the
             // region yet.
-            unsafe { control.as_ptr().write(Control::default()) };
+            unsafe { region.init_block(header::BLOCK_ALIGN, Control::default()) };
         }
         let geometry = header::init(
             region,
@@ -149,22 +148,15 @@ impl<'a> Spsc<'a> {
     }
 
     fn control(&self) -> &'a Control {
-        let ptr = control_ptr(self.region, self.geometry.control_offset);
-        // SAFETY: the geometry was validated: the control block lies inside the region, which is
-        // mapped for 'a, and is 4-aligned; Control is atomics and padding bytes, valid for any
-        // bits.
-        unsafe { ptr.as_ref() }
+        // SAFETY: the geometry was validated: the control block lies inside the region and is
+        // 4-aligned; Control is atomics and padding bytes, valid for any bits.
+        unsafe { self.region.block(self.geometry.control_offset) }
     }
 
     fn data(&self) -> NonNull<u8> {
         // SAFETY: data_offset + capacity <= region.len() (validated geometry).
         unsafe { self.region.base().add(self.geometry.data_offset) }
     }
-}
-
-fn control_ptr(region: Region<'_>, offset: usize) -> NonNull<Control> {
-    // SAFETY: callers pass an offset inside the region.
-    unsafe { region.base().add(offset).cast() }
 }
 
 /// Rounds a payload length up to the 8-byte record alignment, with its header.
@@ -199,7 +191,7 @@ fn tag_for(position: u32) -> u32 {
 /// True when the record at `position` is published.
 fn published_at(data: NonNull<u8>, capacity: u32, position: u32) -> bool {
     // SAFETY: the offset is below capacity and 8-aligned (positions of records are).
-    let tag = unsafe { tag_word(data, position & (capacity - 1) & !7) };
+    let tag = unsafe { tag_word(data, wake::offset_in(position, capacity)) };
     tag.load(core::sync::atomic::Ordering::Acquire) == tag_for(position)
 }
 
@@ -252,7 +244,7 @@ impl<'a> Producer<'a> {
             return Err(ReserveError::TooLarge { len, max });
         }
         let record = record_len(len) as u32;
-        let offset = self.head & (self.capacity - 1) & !7;
+        let offset = wake::offset_in(self.head, self.capacity);
         let padding = if record > self.capacity - offset {
             self.capacity - offset
         } else {
@@ -289,10 +281,9 @@ impl<'a> Producer<'a> {
         if self.published == self.head {
             return;
         }
-        let mask = self.capacity - 1;
         let mut position = self.published;
         while position != self.head {
-            let offset = position & mask & !7;
+            let offset = wake::offset_in(position, self.capacity);
             // SAFETY: every position between published and head starts a record (or wrap
             // marker) this producer wrote, 8-aligned and inside the data area.
             let len = unsafe { length_word(self.data, offset) }
@@ -442,7 +433,7 @@ impl<'a> Consumer<'a> {
                 self.flush();
                 return Ok(None);
             }
-            let offset = self.tail & (self.capacity - 1) & !7;
+            let offset = wake::offset_in(self.tail, self.capacity);
             // SAFETY: offset < capacity, 8-aligned (records are), so the header's 8 bytes fit.
             let len = unsafe { length_word(self.data, offset) }
                 .load(core::sync::atomic::Ordering::Relaxed);
