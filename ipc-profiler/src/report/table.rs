@@ -92,11 +92,7 @@ fn latency_table(results: &[&RunResult]) -> Table {
             format!("{:.2}x", l.p50 as f64 / fastest as f64),
         ]);
     }
-    for column in 4..12 {
-        if let Some(c) = table.column_mut(column) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    align_right(&mut table, 4..12);
     table
 }
 
@@ -132,12 +128,17 @@ fn throughput_table(results: &[&RunResult]) -> Table {
             format!("{:.2}x", best / t.bytes_per_sec.max(1.0)),
         ]);
     }
-    for column in 4..9 {
+    align_right(&mut table, 4..9);
+    table
+}
+
+/// Right-aligns the numeric `columns` of `table`.
+fn align_right(table: &mut Table, columns: std::ops::Range<usize>) {
+    for column in columns {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
-    table
 }
 
 /// A message size for the table; 0 means the mechanism moves no payload (`cacheline`).
