@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use ipc_core::shm::SharedMemory;
-use ipc_core::spsc::Spsc;
-use ipc_core::wait::Wait;
+use ipc_core::spsc::{Spsc, Wakeups};
+use ipc_core::wait::{Strategy, Wait};
 
 use crate::processes::pair;
 
@@ -58,8 +58,12 @@ pub fn ring(rounds: u64, size: usize, how: Wait<'static>) -> u64 {
     let capacity = 64 << 10;
     let there = SharedMemory::memfd("there", Spsc::required_len(capacity)).expect("memfd");
     let back = SharedMemory::memfd("back", Spsc::required_len(capacity)).expect("memfd");
-    let to = Spsc::init(there.region(), capacity).expect("ring");
-    let from = Spsc::init(back.region(), capacity).expect("ring");
+    let wakeups = match how.strategy {
+        Strategy::BusyPoll => Wakeups::SpinOnly,
+        _ => Wakeups::Futex,
+    };
+    let to = Spsc::init_with(there.region(), capacity, wakeups).expect("ring");
+    let from = Spsc::init_with(back.region(), capacity, wakeups).expect("ring");
     pair(
         || {
             let (mut rx, mut tx) = (to.consumer(), from.producer());

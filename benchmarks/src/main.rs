@@ -2,6 +2,7 @@
 //! with one CPU placement (CPUs 0 and 1), because the floor on a shared VM moves between runs.
 //!
 //! Prints each figure, its reference, and the ratio. Not a test: nothing here asserts a time.
+//! One argument, `latency`, `throughput` or `spsc`, runs only that group.
 
 mod latency;
 mod processes;
@@ -9,6 +10,20 @@ mod spsc_compare;
 mod throughput;
 
 fn main() {
+    let only = std::env::args().nth(1);
+    let wanted = |group: &str| only.as_deref().is_none_or(|o| o == group);
+    if wanted("latency") {
+        latency_goals();
+    }
+    if wanted("throughput") {
+        throughput_goal();
+    }
+    if wanted("spsc") {
+        spsc_compare::run();
+    }
+}
+
+fn latency_goals() {
     let rounds: u64 = std::env::var("ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -43,6 +58,9 @@ fn main() {
         bare,
         1.2,
     );
+}
+
+fn throughput_goal() {
     let (ring_gbps, memcpy_gbps) = throughput::one_mib();
     println!(
         "{:<34} {:>9.2} GB/s   vs {:<26} {:>9.2} GB/s   ratio {:>5.2} (goal >= 0.80)",
@@ -53,7 +71,6 @@ fn main() {
         ring_gbps / memcpy_gbps
     );
     println!();
-    spsc_compare::run();
 }
 
 fn report(what: &str, value: u64, reference: &str, reference_value: u64, goal: f64) {

@@ -3,26 +3,61 @@
 
 use std::time::Instant;
 
-use ipc_core::spsc::Spsc;
+use ipc_core::spsc::{Spsc, Wakeups};
 use ipc_core::Region;
 
 use crate::processes::pin;
 
 const MESSAGES: u64 = 20_000_000;
 
+/// Runs of each contender, interleaved: the two threads settle either close together (every
+/// message moves a cache line) or a ring apart, and which one a run gets varies, so one run
+/// of each says little.
+const RUNS: usize = 5;
+
+/// A name and a run that returns messages per second.
+type Contender = (&'static str, fn() -> f64);
+
 pub fn run() {
     println!(
-        "in-process SPSC, 8-byte messages, {MESSAGES} messages (millions of messages per second):"
+        "in-process SPSC, 8-byte messages, {MESSAGES} messages per run, median of {RUNS} runs \
+         (millions of messages per second):"
     );
-    let results = [
-        ("ipc-core (copy helpers)", ipc_core_copy()),
-        ("ipc-core (zero-copy grants)", ipc_core_grants()),
-        ("ipc-core (batched, flush/32)", ipc_core_batched()),
-        ("rtrb", rtrb()),
-        ("crossbeam ArrayQueue", crossbeam()),
+    // Spin-only rings are the like-for-like comparison: rtrb and ArrayQueue cannot block
+    // either. The futex-capable ring pays one locked swap per commit so that a peer may sleep.
+    let contenders: [Contender; 7] = [
+        ("ipc-core spin-only (copy)", || {
+            ipc_core_copy(Wakeups::SpinOnly)
+        }),
+        ("ipc-core spin-only (grants)", || {
+            ipc_core_grants(Wakeups::SpinOnly)
+        }),
+        ("ipc-core spin-only (batched/32)", || {
+            ipc_core_batched(Wakeups::SpinOnly)
+        }),
+        ("ipc-core futex-capable (copy)", || {
+            ipc_core_copy(Wakeups::Futex)
+        }),
+        ("ipc-core futex-capable (batched/32)", || {
+            ipc_core_batched(Wakeups::Futex)
+        }),
+        ("rtrb", rtrb),
+        ("crossbeam ArrayQueue", crossbeam),
     ];
-    for (name, rate) in results {
-        println!("  {name:<28} {:>8.1}", rate / 1e6);
+    let mut rates = vec![Vec::with_capacity(RUNS); contenders.len()];
+    for _ in 0..RUNS {
+        for (rate, (_, contender)) in rates.iter_mut().zip(&contenders) {
+            rate.push(contender() / 1e6);
+        }
+    }
+    for (mut rate, (name, _)) in rates.into_iter().zip(contenders) {
+        rate.sort_by(f64::total_cmp);
+        println!(
+            "  {name:<36} {:>8.1}   (runs {:.1} to {:.1})",
+            rate[RUNS / 2],
+            rate[0],
+            rate[RUNS - 1]
+        );
     }
 }
 
@@ -43,9 +78,9 @@ fn ring_memory() -> Vec<u64> {
     vec![0u64; Spsc::required_len(1 << 16) / 8]
 }
 
-fn ipc_core_copy() -> f64 {
+fn ipc_core_copy(wakeups: Wakeups) -> f64 {
     let mut memory = ring_memory();
-    let ring = Spsc::init(Region::from_slice(&mut memory), 1 << 16).expect("ring");
+    let ring = Spsc::init_with(Region::from_slice(&mut memory), 1 << 16, wakeups).expect("ring");
     let (mut tx, mut rx) = (ring.producer(), ring.consumer());
     timed(
         move || {
@@ -67,9 +102,9 @@ fn ipc_core_copy() -> f64 {
     )
 }
 
-fn ipc_core_grants() -> f64 {
+fn ipc_core_grants(wakeups: Wakeups) -> f64 {
     let mut memory = ring_memory();
-    let ring = Spsc::init(Region::from_slice(&mut memory), 1 << 16).expect("ring");
+    let ring = Spsc::init_with(Region::from_slice(&mut memory), 1 << 16, wakeups).expect("ring");
     let (mut tx, mut rx) = (ring.producer(), ring.consumer());
     timed(
         move || {
@@ -103,9 +138,9 @@ fn ipc_core_grants() -> f64 {
 }
 
 /// The producer commits 32 messages before one flush (one publish, at most one wake-up).
-fn ipc_core_batched() -> f64 {
+fn ipc_core_batched(wakeups: Wakeups) -> f64 {
     let mut memory = ring_memory();
-    let ring = Spsc::init(Region::from_slice(&mut memory), 1 << 16).expect("ring");
+    let ring = Spsc::init_with(Region::from_slice(&mut memory), 1 << 16, wakeups).expect("ring");
     let (mut tx, mut rx) = (ring.producer(), ring.consumer());
     timed(
         move || {

@@ -39,6 +39,13 @@ pub enum LayoutError {
         /// The capacity found or asked for.
         capacity: u64,
     },
+    /// A field holds a value this layout version does not define.
+    UnknownValue {
+        /// The field's name.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+    },
     /// A header field points outside the region.
     OutOfRange {
         /// The field's name.
@@ -70,6 +77,9 @@ impl fmt::Display for LayoutError {
             }
             Self::CapacityNotPowerOfTwo { capacity } => {
                 write!(f, "capacity {capacity} is not a non-zero power of two")
+            }
+            Self::UnknownValue { field, value } => {
+                write!(f, "field {field} holds an unknown value {value}")
             }
             Self::OutOfRange { field, value } => {
                 write!(

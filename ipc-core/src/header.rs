@@ -21,7 +21,7 @@ use crate::{LayoutError, Region};
 /// Marks an initialised ipc-core region ("IPCR" in memory).
 pub const MAGIC: u32 = u32::from_le_bytes(*b"IPCR");
 /// The layout version this crate writes and accepts.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Alignment of the control block and data area: two cache lines, so that the adjacent-line
 /// prefetcher of x86-64 does not couple them.
 pub const BLOCK_ALIGN: usize = 128;

@@ -16,6 +16,7 @@
 extern crate std;
 
 pub mod broadcast;
+mod copy;
 mod error;
 pub mod fan_in;
 pub mod header;

@@ -126,6 +126,41 @@ fn the_ring_hands_over_messages_while_the_head_lags() {
     });
 }
 
+/// A spin-only ring publishes with plain release stores: every interleaving must still deliver
+/// the messages in order with their bytes (the store-release / load-acquire pairs carry the
+/// payload), with both sides yielding as they poll, through a full ring (three 16-byte records
+/// in 32 bytes).
+#[test]
+fn a_spin_only_ring_hands_over_messages_with_plain_stores() {
+    use crate::spsc::{Spsc, Wakeups};
+    use crate::Region;
+    const POLL: Wait<'static> = Wait {
+        strategy: Strategy::SpinThenYield { spins: 0 },
+        ..Wait::futex()
+    };
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let words = Spsc::required_len(32) / 8;
+        let memory: &'static mut [u64] =
+            std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
+        let ring = Spsc::init_with(Region::from_slice(memory), 32, Wakeups::SpinOnly).unwrap();
+        let mut producer = ring.producer();
+        let mut consumer = ring.consumer();
+        let sender = thread::spawn(move || {
+            for message in 1..=3u8 {
+                producer.push_blocking(&[message; 8], &POLL).unwrap();
+            }
+        });
+        let mut buffer = [0u8; 8];
+        for expected in 1..=3u8 {
+            assert_eq!(consumer.pop_blocking(&mut buffer, &POLL).unwrap(), 8);
+            assert_eq!(buffer, [expected; 8]);
+        }
+        sender.join().unwrap();
+    });
+}
+
 /// Two producers ring the fan-in doorbell while the consumer may be going to sleep on it: both
 /// messages must arrive and the consumer must never sleep through a ring.
 #[test]

@@ -48,6 +48,9 @@ pub enum WaitError {
     PeerGone,
     /// The timeout passed.
     TimedOut,
+    /// The ring was laid out [spin-only](crate::spsc::Wakeups::SpinOnly): a futex sleep would
+    /// never be woken.
+    SleepDisabled,
 }
 
 impl core::fmt::Display for WaitError {
@@ -55,6 +58,9 @@ impl core::fmt::Display for WaitError {
         match self {
             Self::PeerGone => f.write_str("the peer process is gone"),
             Self::TimedOut => f.write_str("timed out waiting for the peer"),
+            Self::SleepDisabled => {
+                f.write_str("this ring is spin-only: it cannot wait by sleeping on a futex")
+            }
         }
     }
 }

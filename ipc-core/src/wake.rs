@@ -25,6 +25,13 @@ pub fn publish(word: &AtomicU32, position: u32) -> bool {
     word.swap(position & POSITION, Ordering::AcqRel) & WAITING != 0
 }
 
+/// Publishes `position` (release) on a word nobody sleeps on: a plain store, no locked
+/// instruction. Only for rings laid out [spin-only](crate::spsc::Wakeups::SpinOnly).
+#[inline]
+pub fn publish_unwatched(word: &AtomicU32, position: u32) {
+    word.store(position & POSITION, Ordering::Release);
+}
+
 /// The position in `word` (acquire: what was written before it was published is visible).
 #[inline]
 pub fn position(word: &AtomicU32) -> u32 {

@@ -16,6 +16,7 @@ pub struct WriteGrant<'p, 'a> {
 }
 
 impl<'p, 'a> WriteGrant<'p, 'a> {
+    #[inline]
     pub(super) fn new(producer: &'p mut Producer<'a>, padding: u32, len: u32) -> Self {
         Self {
             producer,
@@ -25,6 +26,7 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
     }
 
     /// Offset of the record (after any wrap padding) in the data area.
+    #[inline]
     fn record_offset(&self) -> u32 {
         wake::offset_in(
             self.producer.head.wrapping_add(self.padding),
@@ -33,6 +35,7 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
     }
 
     /// Publishes the message at once (and wakes a sleeping consumer, if any).
+    #[inline]
     pub fn commit(self) {
         let producer = self.write_record();
         producer.flush();
@@ -40,11 +43,13 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
 
     /// Makes the message part of the next [`Producer::flush`]: nothing is visible before it, and
     /// a batch costs at most one wake-up.
+    #[inline]
     pub fn commit_deferred(self) {
         self.write_record();
     }
 
     /// Writes the record header (and wrap marker) and advances the producer's local head.
+    #[inline]
     fn write_record(self) -> &'p mut Producer<'a> {
         let offset = self.record_offset();
         let p = self.producer;
@@ -63,6 +68,7 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
 
 impl Deref for WriteGrant<'_, '_> {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         let start = self.record_offset() as usize + RECORD_HEADER;
         // SAFETY: space_for checked start + len fits in the data area, and the protocol gives
@@ -74,6 +80,7 @@ impl Deref for WriteGrant<'_, '_> {
 }
 
 impl DerefMut for WriteGrant<'_, '_> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
         let start = self.record_offset() as usize + RECORD_HEADER;
         // SAFETY: as in deref; the grant borrows the producer mutably, so this slice is unique
@@ -97,6 +104,7 @@ pub struct ReadGrant<'c, 'a> {
 }
 
 impl<'c, 'a> ReadGrant<'c, 'a> {
+    #[inline]
     pub(super) fn new(consumer: &'c mut Consumer<'a>, offset: u32, len: u32) -> Self {
         Self {
             consumer,
@@ -106,6 +114,7 @@ impl<'c, 'a> ReadGrant<'c, 'a> {
     }
 
     /// Returns the message's space to the producer (and wakes it if it sleeps for room).
+    #[inline]
     pub fn release(self) {
         let end = self
             .consumer
@@ -115,9 +124,10 @@ impl<'c, 'a> ReadGrant<'c, 'a> {
     }
 
     /// Copies the message into `buffer` (as much as fits) and releases it; returns its length.
+    #[inline]
     pub fn copy_into(self, buffer: &mut [u8]) -> usize {
         let n = self.len().min(buffer.len());
-        buffer[..n].copy_from_slice(&self[..n]);
+        crate::copy::copy_bytes(&mut buffer[..n], &self[..n]);
         let len = self.len();
         self.release();
         len
@@ -126,6 +136,7 @@ impl<'c, 'a> ReadGrant<'c, 'a> {
 
 impl Deref for ReadGrant<'_, '_> {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         // SAFETY: next_record validated offset + len lies inside the data area and inside the
         // published part of the ring, which the producer does not touch until it is released.

@@ -304,13 +304,15 @@ fn a_waiter_whose_peer_is_dead_returns_an_error() {
 #[test]
 #[cfg(not(miri))] // miri cannot run the raw futex syscall rustix makes
 fn blocking_sides_hand_over_every_message_between_threads() {
-    for strategy in [
-        Strategy::BusyPoll,
-        Strategy::SpinThenYield { spins: 100 },
-        Strategy::SpinThenFutex { spins: 0 },
+    for (wakeups, strategy) in [
+        (Wakeups::Futex, Strategy::BusyPoll),
+        (Wakeups::Futex, Strategy::SpinThenYield { spins: 100 }),
+        (Wakeups::Futex, Strategy::SpinThenFutex { spins: 0 }),
+        (Wakeups::SpinOnly, Strategy::BusyPoll),
+        (Wakeups::SpinOnly, Strategy::SpinThenYield { spins: 100 }),
     ] {
         let mut mem = memory(256);
-        let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
+        let ring = Spsc::init_with(Region::from_slice(&mut mem), 256, wakeups).unwrap();
         let (mut tx, mut rx) = (ring.producer(), ring.consumer());
         let how = Wait {
             strategy,
@@ -330,9 +332,46 @@ fn blocking_sides_hand_over_every_message_between_threads() {
                 assert_eq!(
                     &buffer[..len],
                     &message(i, 1 + (i as usize % 100))[..],
-                    "{strategy:?}"
+                    "{wakeups:?} {strategy:?}"
                 );
             }
         });
     }
+}
+
+#[test]
+fn a_spin_only_ring_says_so_and_refuses_to_sleep() {
+    let mut mem = memory(128);
+    let ring = Spsc::init_with(Region::from_slice(&mut mem), 128, Wakeups::SpinOnly).unwrap();
+    assert_eq!(ring.wakeups(), Wakeups::SpinOnly);
+    let attached = Spsc::attach(Region::from_slice(&mut mem)).unwrap();
+    assert_eq!(attached.wakeups(), Wakeups::SpinOnly);
+    let (mut tx, mut rx) = (attached.producer(), attached.consumer());
+    let sleep = Wait::futex();
+    assert_eq!(
+        rx.read_blocking(&sleep).unwrap_err(),
+        ReadError::Wait(crate::wait::WaitError::SleepDisabled)
+    );
+    assert_eq!(
+        tx.reserve_blocking(8, &sleep).unwrap_err(),
+        ReserveError::Wait(crate::wait::WaitError::SleepDisabled)
+    );
+    tx.push(b"spin").unwrap();
+    let mut buffer = [0u8; 8];
+    assert_eq!(rx.pop_blocking(&mut buffer, &Wait::busy_poll()).unwrap(), 4);
+    assert_eq!(&buffer[..4], b"spin");
+}
+
+#[test]
+fn an_unknown_wakeups_mode_is_refused_at_attach() {
+    let mut mem = memory(128);
+    Spsc::init(Region::from_slice(&mut mem), 128).unwrap();
+    poke(&mut mem, TAIL_AT + 128, 7);
+    assert_eq!(
+        Spsc::attach(Region::from_slice(&mut mem)).unwrap_err(),
+        LayoutError::UnknownValue {
+            field: "wakeups",
+            value: 7
+        }
+    );
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ipc_core::fan_in::{FanIn, FanInConsumer, FanInProducer};
 use ipc_core::shm::SharedMemory;
-use ipc_core::spsc::{Consumer, Producer, Spsc};
+use ipc_core::spsc::{Consumer, Producer, Spsc, Wakeups};
 use ipc_core::wait::{Strategy, Wait};
 use ipc_core::Region;
 
@@ -43,8 +43,13 @@ pub fn connect(size: usize, backing: Backing<'_>, strategy: Strategy) -> io::Res
     let len = Spsc::required_len(capacity);
     let to_server = create(&backing, "to-server", len)?;
     let to_client = create(&backing, "to-client", len)?;
-    Spsc::init(to_server.region(), capacity).map_err(io::Error::other)?;
-    Spsc::init(to_client.region(), capacity).map_err(io::Error::other)?;
+    // A busy-polling pair never sleeps, so its rings skip the locked swap a sleeper needs.
+    let wakeups = match strategy {
+        Strategy::BusyPoll => Wakeups::SpinOnly,
+        _ => Wakeups::Futex,
+    };
+    Spsc::init_with(to_server.region(), capacity, wakeups).map_err(io::Error::other)?;
+    Spsc::init_with(to_client.region(), capacity, wakeups).map_err(io::Error::other)?;
     let wait = Wait {
         strategy,
         ..Wait::futex()
