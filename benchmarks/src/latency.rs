@@ -53,6 +53,66 @@ pub fn cacheline(rounds: u64) -> u64 {
     )
 }
 
+/// The least a `size`-byte ping-pong costs without a ring: per direction, a payload buffer on
+/// its own cache lines and a sequence word on another, copied in and out as the ring does.
+/// Moving a 128-byte message moves three cache lines where the cacheline floor moves one.
+pub fn handoff_floor(rounds: u64, size: usize) -> u64 {
+    let lines = size.div_ceil(64) * 64;
+    let memory = SharedMemory::memfd("handoff", 2 * (64 + lines)).expect("memfd");
+    let base = memory.region().base();
+    // SAFETY: a fresh shared mapping of 2 * (64 + lines) bytes, page-aligned: direction d has
+    // its sequence word at d * (64 + lines) and its payload right after it. A payload is
+    // written only before its sequence number is published (release) and read only after it is
+    // seen (acquire), and each side waits for the other's reply before writing again.
+    let sequence = |d: usize| unsafe { base.add(d * (64 + lines)).cast::<AtomicU64>().as_ref() };
+    let payload = |d: usize| unsafe { base.add(d * (64 + lines) + 64).as_ptr() };
+    let send = |d: usize, bytes: &[u8], n: u64| {
+        // SAFETY: see above; `size` bytes fit in the payload lines.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), payload(d), size) };
+        sequence(d).store(n, Ordering::Release);
+    };
+    let receive = |d: usize, bytes: &mut [u8], n: u64| {
+        while sequence(d).load(Ordering::Acquire) != n {
+            // The ring's consumer prefetches the payload while it polls; so does the floor.
+            for line in (0..size).step_by(64) {
+                // SAFETY: a prefetch is a hint, not an access; the address is in the mapping.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        payload(d).add(line).cast(),
+                    )
+                };
+            }
+            std::hint::spin_loop();
+        }
+        // SAFETY: as for send.
+        unsafe { std::ptr::copy_nonoverlapping(payload(d), bytes.as_mut_ptr(), size) };
+    };
+    pair(
+        || {
+            let mut buffer = vec![0u8; size];
+            for i in 1..=WARMUP + rounds {
+                receive(0, &mut buffer, i);
+                send(1, &buffer, i);
+            }
+        },
+        || {
+            let message = vec![7u8; size];
+            let mut echo = vec![0u8; size];
+            p50(|h| {
+                for i in 1..=WARMUP + rounds {
+                    let start = Instant::now();
+                    send(0, &message, i);
+                    receive(1, &mut echo, i);
+                    if i > WARMUP {
+                        h.saturating_record(start.elapsed().as_nanos() as u64);
+                    }
+                }
+                assert_eq!(echo, message);
+            })
+        },
+    )
+}
+
 /// A ping-pong of `size`-byte messages over two ipc-core rings, copying in and out.
 pub fn ring(rounds: u64, size: usize, how: Wait<'static>) -> u64 {
     let capacity = 64 << 10;

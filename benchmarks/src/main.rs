@@ -41,6 +41,14 @@ fn latency_goals() {
         floor,
         1.3,
     );
+    let handoff = latency::handoff_floor(rounds, 128);
+    report(
+        "shm-spin 128 B round trip",
+        spin,
+        "128 B hand-off floor",
+        handoff,
+        1.3,
+    );
     report(
         "shm-spin 8 B round trip",
         spin_8,

@@ -134,16 +134,37 @@ pub(crate) fn until(
     ready: &dyn Fn() -> bool,
     how: &Wait<'_>,
 ) -> Result<(), WaitError> {
+    if spin(ready, how) {
+        return Ok(());
+    }
+    until_after_spin(word, seen, ready, how)
+}
+
+/// The spinning phase of a wait: polls `ready()` up to the strategy's spin count (at most 2^16
+/// times); true once it holds. Touches nothing but what `ready()` reads.
+#[inline]
+pub(crate) fn spin(ready: &dyn Fn() -> bool, how: &Wait<'_>) -> bool {
     let spins = match how.strategy {
         Strategy::BusyPoll => u32::MAX,
         Strategy::SpinThenYield { spins } | Strategy::SpinThenFutex { spins } => spins,
     };
     for _ in 0..spins.min(1 << 16) {
         if ready() {
-            return Ok(());
+            return true;
         }
         core::hint::spin_loop();
     }
+    false
+}
+
+/// [`until`] once [`spin`] has run out: keeps polling, yields or sleeps as the strategy says,
+/// with the timeout and liveness checks.
+pub(crate) fn until_after_spin(
+    word: &AtomicU32,
+    seen: u32,
+    ready: &dyn Fn() -> bool,
+    how: &Wait<'_>,
+) -> Result<(), WaitError> {
     let start = os::now_ns();
     let mut last_check = start;
     loop {

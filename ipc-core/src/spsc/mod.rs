@@ -473,6 +473,12 @@ impl<'a> Consumer<'a> {
                 prefetch_payload(data, capacity, tail);
                 published_at(data, capacity, tail)
             };
+            // Spinning polls the record's tag alone, so the head's cache line stays with the
+            // producer (reading it on every wait costs the producer a line transfer per
+            // message).
+            if wait::spin(&ready, how) {
+                continue;
+            }
             // The head may lag behind records already read through their tags (the producer
             // writes tags first, then its head), so the waiter sleeps on the head value it
             // sees, and checks for a record only after reading it (acquire): a record published
@@ -488,7 +494,8 @@ impl<'a> Consumer<'a> {
             if ahead != 0 && wake::distance(head, tail) > capacity {
                 return Err(ReadError::Corrupt(Corruption::HeadIndex { head, tail }));
             }
-            wait::until(&self.control.head, head, &ready, how).map_err(ReadError::Wait)?;
+            wait::until_after_spin(&self.control.head, head, &ready, how)
+                .map_err(ReadError::Wait)?;
         }
     }
 
