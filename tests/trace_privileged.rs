@@ -205,6 +205,21 @@ fn a_command_and_the_processes_it_starts_are_traced() {
         copied >= 2.0 * 500.0 * 4096.0,
         "dd alone copies 4 MB: {copied}"
     );
+    // Each process on its own line: dd's calls are dd's, and sh started it.
+    let processes = b["processes"].as_array().unwrap();
+    let sh = &processes[0];
+    assert_eq!(sh["role"], "sh");
+    let dd = processes
+        .iter()
+        .find(|p| p["role"] == "dd")
+        .unwrap_or_else(|| panic!("no process line for dd: {processes:?}"));
+    assert_eq!(dd["started_by"], sh["pid"]);
+    assert!(calls(dd, "read") >= 500 && calls(dd, "write") >= 500);
+    assert!(
+        calls(sh, "read") < 500,
+        "dd's reads were counted for sh too: {}",
+        calls(sh, "read")
+    );
 }
 
 #[test]

@@ -8,33 +8,110 @@
 
 /// Names of the maps in the eBPF object, so that both sides agree on them.
 pub mod map_names {
-    /// `HashMap<u32 tgid, TracedProcess>`: the processes being traced and their phase.
-    pub const TRACED: &str = "TRACED";
+    /// `HashMap<u32 tid, ThreadState>`: every traced thread, the only hash map the programs
+    /// look up; a thread without an entry costs one failed lookup per event.
+    pub const THREADS: &str = "THREADS";
+    /// `Array<u32>` indexed by process slot: non-zero inside that process's measured phase.
+    pub const PHASE: &str = "PHASE";
+    /// `Array<ProcessSlot>` indexed by process slot: which process each slot holds.
+    pub const PROCESSES: &str = "PROCESSES";
+    /// `Array<u64>` of one element: where the search for a free process slot starts.
+    pub const NEXT_SLOT: &str = "NEXT_SLOT";
+    /// `HashMap<u32 slot, u32 tgid>`: the slots taken; a slot is claimed by inserting it.
+    pub const CLAIMS: &str = "CLAIMS";
     /// `PerCpuArray<SyscallStat>` indexed by [`syscall_index`](super::syscall_index).
     pub const SYSCALLS: &str = "SYSCALLS";
+    /// `Array<LatencyHistogram>` indexed by [`syscall_index`](super::syscall_index), shared by
+    /// all CPUs (atomic adds: per-CPU copies would cost megabytes per CPU).
+    pub const LATENCY: &str = "LATENCY";
     /// `PerCpuArray<SchedStat>` indexed by process slot.
     pub const SCHED: &str = "SCHED";
     /// `PerCpuArray<u64>` indexed by process slot: bytes copied out of socket buffers.
     pub const SKB_COPIED: &str = "SKB_COPIED";
 }
 
-/// The value stored for a tgid in the `TRACED` map.
+/// Everything the programs keep about one traced thread, in one hash entry keyed by thread id,
+/// updated in place (an insert or delete per event would cost far more than the lookup).
 ///
-/// A process is counted only while `measuring` is non-zero. The harness registers its worker
-/// processes with `measuring == 0`; each worker switches itself on after its warm-up and off once
-/// its last measured message has gone, so the measured window is exact per process.
+/// Userspace creates the entry of a process's first thread when it registers the process; the
+/// fork program creates one for every thread or process a traced thread starts. A thread whose
+/// `tgid` differs from the one it was created with is the first thread of a new process: it
+/// gets a process slot of its own at its first event.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TracedProcess {
-    /// Non-zero inside the process's measured phase.
-    pub measuring: u32,
-    /// Which block of the per-process arrays this process's figures go to
-    /// (`0..MAX_TRACED_PROCESSES`).
+pub struct ThreadState {
+    /// The process the entry was made for.
+    pub tgid: u32,
+    /// Its process slot (`0..MAX_TRACED_PROCESSES`).
     pub slot: u32,
+    /// The syscall in flight, when `start_ns` is non-zero.
+    pub nr: u64,
+    /// `bpf_ktime_get_ns()` at the entry of the syscall in flight; 0 when none began inside
+    /// the measured phase.
+    pub start_ns: u64,
+    /// Off-CPU time accumulated while that call was in flight.
+    pub off_cpu_ns: u64,
+    /// `bpf_ktime_get_ns()` when it left the CPU inside the phase; 0 when it is not switched
+    /// out.
+    pub switched_at_ns: u64,
+    /// `bpf_ktime_get_ns()` when it was woken after that; 0 until then.
+    pub woken_ns: u64,
 }
 
-/// How many processes one trace can follow: the per-process arrays have this many blocks.
+/// Which process a slot holds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessSlot {
+    /// Its process id (for the last, shared slot: the last process put there).
+    pub tgid: u32,
+    /// The slot of the process that started it, or [`NO_PARENT`].
+    pub parent_slot: u32,
+    /// Its command name (`comm`), NUL-padded, as of its last `execve` inside the trace.
+    pub comm: [u8; 16],
+}
+
+/// `ProcessSlot::parent_slot` of a process the user named (not started by a traced one).
+pub const NO_PARENT: u32 = u32::MAX;
+
+/// How many processes one trace can follow: the per-process arrays have this many blocks. When
+/// traced processes start more, the extra ones share the last block ([`SHARED_SLOT`]).
 pub const MAX_TRACED_PROCESSES: u32 = 64;
+/// The block shared by processes started after every other slot was taken.
+pub const SHARED_SLOT: u32 = MAX_TRACED_PROCESSES - 1;
+
+/// Buckets of a [`LatencyHistogram`]: bucket `i` counts calls that took `[2^i, 2^(i+1))` ns
+/// (bucket 0 also takes 0 ns; the last takes everything from 2^31 ns, about 2 s, up).
+pub const LATENCY_BUCKETS: usize = 32;
+
+/// Log2 histogram of one syscall's entry-to-exit time, for one process.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LatencyHistogram {
+    /// Calls per bucket (u64: the eBPF target has no 32-bit atomics).
+    pub buckets: [u64; LATENCY_BUCKETS],
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self {
+            buckets: [0; LATENCY_BUCKETS],
+        }
+    }
+}
+
+/// The histogram bucket of a `ns`-nanosecond call.
+pub const fn latency_bucket(ns: u64) -> usize {
+    let log2 = if ns == 0 {
+        0
+    } else {
+        63 - ns.leading_zeros() as usize
+    };
+    if log2 >= LATENCY_BUCKETS {
+        LATENCY_BUCKETS - 1
+    } else {
+        log2
+    }
+}
 
 /// Syscall numbers per process block of `SYSCALLS`: numbers at or above it are folded into
 /// [`SYSCALL_NR_OTHER`].
@@ -79,30 +156,6 @@ pub struct SchedStat {
     pub wake_to_run_ns: u64,
 }
 
-/// A syscall in flight on one thread, kept between `sys_enter` and `sys_exit`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct InflightSyscall {
-    /// The syscall number.
-    pub nr: u64,
-    /// `bpf_ktime_get_ns()` at entry.
-    pub start_ns: u64,
-    /// Off-CPU time accumulated while this call was in flight.
-    pub off_cpu_ns: u64,
-}
-
-/// A traced thread that is switched out, kept between its two `sched_switch` events.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SwitchedOut {
-    /// `bpf_ktime_get_ns()` when it left the CPU; 0 when it is not switched out.
-    pub at_ns: u64,
-    /// Its process's slot.
-    pub slot: u64,
-    /// `bpf_ktime_get_ns()` when it was woken; 0 until then.
-    pub woken_ns: u64,
-}
-
 /// Tracepoint record offsets the programs read at. They have been stable for many kernel
 /// releases; userspace checks them against tracefs before loading and refuses a kernel whose
 /// layout differs, rather than count garbage.
@@ -127,19 +180,23 @@ pub mod offsets {
     pub const SKB_COPY_LEN: usize = 16;
 }
 
+/// x86-64 syscall numbers of `execve` and `execveat`: after one succeeds, the process's slot
+/// takes its new command name.
+pub const EXEC_SYSCALLS: [u64; 2] = [59, 322];
+
 /// Bit of `sched_switch`'s `prev_state` that marks a preempted task (`TASK_REPORT_MAX`).
 pub const PREV_STATE_PREEMPTED: i64 = 0x100;
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: #[repr(C)] struct of two u32 fields: no padding, every bit pattern valid.
-    unsafe impl aya::Pod for super::TracedProcess {}
+    // SAFETY: #[repr(C)]: two u32 then u64 fields, no padding, every bit pattern valid.
+    unsafe impl aya::Pod for super::ThreadState {}
+    // SAFETY: #[repr(C)]: two u32 and a byte array (24 bytes), no padding.
+    unsafe impl aya::Pod for super::ProcessSlot {}
+    // SAFETY: #[repr(C)]: an array of u64.
+    unsafe impl aya::Pod for super::LatencyHistogram {}
     // SAFETY: #[repr(C)] structs of u64 fields: no padding, every bit pattern valid.
     unsafe impl aya::Pod for super::SyscallStat {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::SchedStat {}
-    // SAFETY: as above.
-    unsafe impl aya::Pod for super::InflightSyscall {}
-    // SAFETY: as above.
-    unsafe impl aya::Pod for super::SwitchedOut {}
 }

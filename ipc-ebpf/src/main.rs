@@ -1,39 +1,63 @@
 //! The eBPF programs of `ipc-profiler trace` (target bpfel-unknown-none; built and kept by
 //! `cargo xtask build-ebpf`).
 //!
-//! Every program starts with the cheapest possible filter: one hash lookup of the current tgid
-//! in `TRACED`, and nothing else happens for a process that is not inside its measured phase.
-//! Figures accumulate in per-CPU arrays indexed by small keys; userspace sums them at the end.
+//! Every program starts with one hash lookup, of the current thread in `THREADS`: a thread
+//! that is not traced costs that failed lookup and nothing else. A traced thread's entry holds
+//! everything the programs keep about it (its process slot, the syscall in flight, when it was
+//! switched out and woken), so each event costs one lookup. The measured phase is a flag per
+//! process slot in an array (no hashing). Figures accumulate in per-CPU arrays indexed by small
+//! keys; userspace sums them at the end.
 #![no_std]
 #![no_main]
+// The eBPF target has no atomic read-modify-write types: `atomic_add` uses the intrinsic.
+#![allow(internal_features)]
+#![feature(core_intrinsics)]
+
+use core::intrinsics::AtomicOrdering;
+
+/// `bpf_map_update_elem` flag: insert only if the key is absent.
+const BPF_NOEXIST: u64 = 1;
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{map, raw_tracepoint, tracepoint},
-    maps::{HashMap, PerCpuArray},
+    maps::{Array, HashMap, PerCpuArray},
     programs::{RawTracePointContext, TracePointContext},
     EbpfContext,
 };
 use ipc_ebpf::{
-    offsets, syscall_index, InflightSyscall, SchedStat, SwitchedOut, SyscallStat, TracedProcess,
-    MAX_TRACED_PROCESSES, PREV_STATE_PREEMPTED, SYSCALL_NR_OTHER, SYSCALL_SLOTS,
+    latency_bucket, offsets, syscall_index, LatencyHistogram, ProcessSlot, SchedStat, SyscallStat,
+    ThreadState, EXEC_SYSCALLS, LATENCY_BUCKETS, MAX_TRACED_PROCESSES, PREV_STATE_PREEMPTED,
+    SHARED_SLOT, SYSCALL_NR_OTHER, SYSCALL_SLOTS,
 };
 
-/// Threads a trace can follow at once (in-flight syscalls, switched-out threads).
+/// Threads a trace can follow at once.
 const MAX_THREADS: u32 = 16384;
 
 #[map]
-static TRACED: HashMap<u32, TracedProcess> = HashMap::with_max_entries(MAX_TRACED_PROCESSES * 4, 0);
+static THREADS: HashMap<u32, ThreadState> = HashMap::with_max_entries(MAX_THREADS, 0);
 
 #[map]
-static INFLIGHT: HashMap<u32, InflightSyscall> = HashMap::with_max_entries(MAX_THREADS, 0);
+static PHASE: Array<u32> = Array::with_max_entries(MAX_TRACED_PROCESSES, 0);
 
 #[map]
-static SWITCHED_OUT: HashMap<u32, SwitchedOut> = HashMap::with_max_entries(MAX_THREADS, 0);
+static PROCESSES: Array<ProcessSlot> = Array::with_max_entries(MAX_TRACED_PROCESSES, 0);
+
+#[map]
+static NEXT_SLOT: Array<u64> = Array::with_max_entries(1, 0);
+
+/// Slot number -> tgid of the process that claimed it. Inserting with `BPF_NOEXIST` is the
+/// atomic claim: two new processes on two CPUs cannot both get one slot.
+#[map]
+static CLAIMS: HashMap<u32, u32> = HashMap::with_max_entries(MAX_TRACED_PROCESSES, 0);
 
 #[map]
 static SYSCALLS: PerCpuArray<SyscallStat> =
     PerCpuArray::with_max_entries(MAX_TRACED_PROCESSES * SYSCALL_SLOTS, 0);
+
+#[map]
+static LATENCY: Array<LatencyHistogram> =
+    Array::with_max_entries(MAX_TRACED_PROCESSES * SYSCALL_SLOTS, 0);
 
 #[map]
 static SCHED: PerCpuArray<SchedStat> = PerCpuArray::with_max_entries(MAX_TRACED_PROCESSES, 0);
@@ -48,12 +72,89 @@ fn current_ids() -> (u32, u32) {
     ((pid_tgid >> 32) as u32, pid_tgid as u32)
 }
 
-/// The traced-process entry of `tgid`, if it has one.
+/// The entry of thread `tid`, if it is traced.
 #[inline(always)]
-fn traced(tgid: u32) -> Option<TracedProcess> {
-    // SAFETY: the value is plain data copied out at once; a concurrent update can at worst give
-    // a stale phase flag for this one event.
-    unsafe { TRACED.get(&tgid).copied() }
+fn thread(tid: u32) -> Option<&'static mut ThreadState> {
+    // SAFETY: an entry is only ever written by events of its own thread (which run one at a
+    // time: on its CPU, with preemption off) and by the wake-up of that thread while it is
+    // switched out; userspace writes it only before the thread is traced.
+    THREADS
+        .get_ptr_mut(&tid)
+        .map(|entry| unsafe { &mut *entry })
+}
+
+/// The slot of the current thread's process, giving a new process (a traced thread's child
+/// that now runs under its own tgid) a slot of its own at its first event.
+#[inline(always)]
+fn slot_of(entry: &mut ThreadState, tgid: u32) -> u32 {
+    if entry.tgid != tgid {
+        let parent_slot = entry.slot;
+        let slot = take_slot(tgid);
+        let mut process = ProcessSlot {
+            tgid,
+            parent_slot,
+            comm: [0; 16],
+        };
+        if let Ok(comm) = bpf_get_current_comm() {
+            process.comm = comm;
+        }
+        if let Some(info) = PROCESSES.get_ptr_mut(slot) {
+            // SAFETY: a live array element; only this new process's first event writes it.
+            unsafe { *info = process };
+        }
+        // The child inherits its parent's phase.
+        let measuring = PHASE.get(parent_slot).copied().unwrap_or(0);
+        if let Some(phase) = PHASE.get_ptr_mut(slot) {
+            // SAFETY: a live array element.
+            unsafe { *phase = measuring };
+        }
+        entry.tgid = tgid;
+        entry.slot = slot;
+    }
+    entry.slot
+}
+
+/// Claims a free process slot for `tgid`, or gives the shared last one when every slot is
+/// taken. `NEXT_SLOT` is only a hint of where to start (its update is not atomic: the BPF
+/// target's fetch-and-add needs ISA v3); the claim itself is the `BPF_NOEXIST` insert.
+#[inline(always)]
+fn take_slot(tgid: u32) -> u32 {
+    let Some(next) = NEXT_SLOT.get_ptr_mut(0) else {
+        return SHARED_SLOT;
+    };
+    // SAFETY: a live, 8-aligned array element; a racy read only costs a retry below.
+    let mut slot = unsafe { *next }.min(SHARED_SLOT as u64) as u32;
+    for _ in 0..SHARED_SLOT {
+        if slot >= SHARED_SLOT {
+            break;
+        }
+        if CLAIMS.insert(&slot, &tgid, BPF_NOEXIST).is_ok() {
+            // SAFETY: as above.
+            unsafe { *next = u64::from(slot) + 1 };
+            return slot;
+        }
+        slot += 1;
+    }
+    SHARED_SLOT
+}
+
+/// True inside the measured phase of process slot `slot`.
+#[inline(always)]
+fn measuring(slot: u32) -> bool {
+    PHASE.get(slot).is_some_and(|phase| *phase != 0)
+}
+
+/// Adds `value` to the u64 at `ptr`, which other CPUs update too (one atomic add; its result
+/// is not used: the fetching form needs BPF ISA v3).
+///
+/// # Safety
+/// `ptr` points at a live, 8-aligned u64 in a map value.
+#[inline(always)]
+unsafe fn atomic_add(ptr: *mut u64, value: u64) {
+    // SAFETY: the caller's promise; the intrinsic is the atomic add of `AtomicU64::fetch_add`.
+    unsafe {
+        core::intrinsics::atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(ptr, value);
+    }
 }
 
 /// Reads a field of the tracepoint record at a fixed offset.
@@ -109,64 +210,49 @@ pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
 #[inline(always)]
 fn on_sys_enter(nr: i64) {
     let (tgid, tid) = current_ids();
-    match traced(tgid) {
-        Some(p) if p.measuring != 0 => {}
-        _ => return,
-    }
-    let inflight = InflightSyscall {
-        nr: nr as u64,
-        // SAFETY: a helper without arguments.
-        start_ns: unsafe { bpf_ktime_get_ns() },
-        off_cpu_ns: 0,
+    let Some(entry) = thread(tid) else {
+        return;
     };
-    // Entries are created once per thread and then overwritten in place: a hash map insert or
-    // delete on every syscall costs far more than a lookup.
-    match INFLIGHT.get_ptr_mut(&tid) {
-        // SAFETY: the entry is this thread's own; nothing else writes it while it runs.
-        Some(entry) => unsafe { *entry = inflight },
-        None => {
-            let _ = INFLIGHT.insert(&tid, &inflight, 0);
-        }
+    if !measuring(slot_of(entry, tgid)) {
+        return;
     }
+    entry.nr = nr as u64;
+    entry.off_cpu_ns = 0;
+    // SAFETY: a helper without arguments.
+    entry.start_ns = unsafe { bpf_ktime_get_ns() };
 }
 
 /// Counts the syscall the current thread leaves with `ret`, if it entered inside the phase.
 #[inline(always)]
 fn on_sys_exit(ret: i64) {
     let (tgid, tid) = current_ids();
-    let Some(process) = traced(tgid) else {
+    let Some(entry) = thread(tid) else {
         return;
     };
-    // SAFETY: a helper without arguments.
-    let now = unsafe { bpf_ktime_get_ns() };
-    let Some(entry) = INFLIGHT.get_ptr_mut(&tid) else {
-        return;
-    };
-    // SAFETY: the pointer came from a successful lookup; the entry is this thread's own.
-    let inflight = unsafe { *entry };
-    if inflight.start_ns == 0 {
+    let slot = slot_of(entry, tgid);
+    let start_ns = entry.start_ns;
+    if start_ns == 0 {
         return; // No syscall in flight: it began outside the phase.
     }
-    // SAFETY: as above. Marks the entry idle instead of deleting it.
-    unsafe { (*entry).start_ns = 0 };
+    entry.start_ns = 0;
     // A call that began inside the phase but ends outside it (the call that closes the phase)
     // is not counted.
-    if process.measuring == 0 || process.slot >= MAX_TRACED_PROCESSES {
+    if !measuring(slot) || slot >= MAX_TRACED_PROCESSES {
         return;
     }
-    let nr = if inflight.nr < SYSCALL_NR_OTHER as u64 {
-        inflight.nr as u32
+    // SAFETY: a helper without arguments.
+    let took = unsafe { bpf_ktime_get_ns() }.wrapping_sub(start_ns);
+    let nr = if entry.nr < SYSCALL_NR_OTHER as u64 {
+        entry.nr as u32
     } else {
         SYSCALL_NR_OTHER
     };
-    if let Some(stat) = SYSCALLS.get_ptr_mut(syscall_index(process.slot, nr)) {
+    let index = syscall_index(slot, nr);
+    if let Some(stat) = SYSCALLS.get_ptr_mut(index) {
         // SAFETY: `stat` points at a live per-CPU map value; only its u64 fields are touched.
         unsafe {
             add(&raw mut (*stat).count, 1);
-            add(
-                &raw mut (*stat).total_ns,
-                now.wrapping_sub(inflight.start_ns),
-            );
+            add(&raw mut (*stat).total_ns, took);
             if ret > 0 {
                 add(&raw mut (*stat).ret_sum, ret as u64);
             } else if ret < 0 {
@@ -174,11 +260,34 @@ fn on_sys_exit(ret: i64) {
             }
         }
     }
-    if inflight.off_cpu_ns != 0 {
-        if let Some(sched) = SCHED.get_ptr_mut(process.slot) {
-            // SAFETY: as above.
-            unsafe { add(&raw mut (*sched).off_cpu_in_syscall_ns, inflight.off_cpu_ns) };
+    if let Some(histogram) = LATENCY.get_ptr_mut(index) {
+        let bucket = latency_bucket(took);
+        // SAFETY: a live array element shared by all CPUs, hence the atomic add; the bucket
+        // index is below LATENCY_BUCKETS.
+        unsafe {
+            let counter = (&raw mut (*histogram).buckets)
+                .cast::<u64>()
+                .add(bucket & (LATENCY_BUCKETS - 1));
+            atomic_add(counter, 1);
         }
+    }
+    if entry.off_cpu_ns != 0 {
+        if let Some(sched) = SCHED.get_ptr_mut(slot) {
+            // SAFETY: as above.
+            unsafe { add(&raw mut (*sched).off_cpu_in_syscall_ns, entry.off_cpu_ns) };
+        }
+    }
+    if ret == 0 && (entry.nr == EXEC_SYSCALLS[0] || entry.nr == EXEC_SYSCALLS[1]) {
+        renamed(slot);
+    }
+}
+
+/// The process in `slot` ran `execve`: its slot takes the new command name.
+#[inline(always)]
+fn renamed(slot: u32) {
+    if let (Some(info), Ok(comm)) = (PROCESSES.get_ptr_mut(slot), bpf_get_current_comm()) {
+        // SAFETY: a live array element; only this process's own events write its slot.
+        unsafe { (*info).comm = comm };
     }
 }
 
@@ -186,25 +295,30 @@ fn on_sys_exit(ret: i64) {
 pub fn sched_switch(ctx: TracePointContext) -> u32 {
     // SAFETY: a helper without arguments.
     let now = unsafe { bpf_ktime_get_ns() };
-    // This runs in the context of the task being switched out.
-    let (tgid, _) = current_ids();
-    if let Some(p) = traced(tgid) {
-        if p.measuring != 0 && p.slot < MAX_TRACED_PROCESSES {
-            switched_out(&ctx, p.slot, now);
-        }
+    let prev_pid: i32 = field(&ctx, offsets::SWITCH_PREV_PID);
+    if prev_pid != 0 {
+        let prev_state: i64 = field(&ctx, offsets::SWITCH_PREV_STATE);
+        let preempted = prev_state == 0 || prev_state & PREV_STATE_PREEMPTED != 0;
+        switched_out(prev_pid as u32, preempted, now);
     }
     let next_pid: i32 = field(&ctx, offsets::SWITCH_NEXT_PID);
-    switched_in(next_pid as u32, now);
+    if next_pid != 0 {
+        switched_in(next_pid as u32, now);
+    }
     0
 }
 
 /// Counts a switch away from a traced thread and remembers when it left the CPU.
 #[inline(always)]
-fn switched_out(ctx: &TracePointContext, slot: u32, now: u64) {
-    let prev_pid: i32 = field(ctx, offsets::SWITCH_PREV_PID);
-    let prev_state: i64 = field(ctx, offsets::SWITCH_PREV_STATE);
+fn switched_out(tid: u32, preempted: bool, now: u64) {
+    let Some(entry) = thread(tid) else {
+        return;
+    };
+    let slot = entry.slot;
+    if !measuring(slot) {
+        return;
+    }
     if let Some(sched) = SCHED.get_ptr_mut(slot) {
-        let preempted = prev_state == 0 || prev_state & PREV_STATE_PREEMPTED != 0;
         // SAFETY: `sched` points at a live per-CPU map value.
         unsafe {
             if preempted {
@@ -214,57 +328,36 @@ fn switched_out(ctx: &TracePointContext, slot: u32, now: u64) {
             }
         }
     }
-    let out = SwitchedOut {
-        at_ns: now,
-        slot: slot as u64,
-        woken_ns: 0,
-    };
-    let tid = prev_pid as u32;
-    match SWITCHED_OUT.get_ptr_mut(&tid) {
-        // SAFETY: the entry is this thread's own; it is being switched out on this CPU.
-        Some(entry) => unsafe { *entry = out },
-        None => {
-            let _ = SWITCHED_OUT.insert(&tid, &out, 0);
-        }
-    }
+    entry.switched_at_ns = now;
+    entry.woken_ns = 0;
 }
 
 /// Adds the off-CPU time of a traced thread coming back onto a CPU.
 #[inline(always)]
 fn switched_in(tid: u32, now: u64) {
-    let Some(entry) = SWITCHED_OUT.get_ptr_mut(&tid) else {
+    let Some(entry) = thread(tid) else {
         return;
     };
-    // SAFETY: the pointer came from a successful lookup; the thread is switching in here.
-    let out = unsafe { *entry };
-    if out.at_ns == 0 {
+    let switched_at = entry.switched_at_ns;
+    if switched_at == 0 {
         return; // Not switched out inside a measured phase.
     }
-    // SAFETY: as above. Marks the entry idle instead of deleting it.
-    unsafe { (*entry).at_ns = 0 };
-    let off_cpu = now.wrapping_sub(out.at_ns);
-    if out.slot < MAX_TRACED_PROCESSES as u64 {
-        if let Some(sched) = SCHED.get_ptr_mut(out.slot as u32) {
-            // SAFETY: `sched` points at a live per-CPU map value.
-            unsafe {
-                add(&raw mut (*sched).off_cpu_ns, off_cpu);
-                if out.woken_ns != 0 {
-                    add(
-                        &raw mut (*sched).wake_to_run_ns,
-                        now.wrapping_sub(out.woken_ns),
-                    );
-                }
+    entry.switched_at_ns = 0;
+    let off_cpu = now.wrapping_sub(switched_at);
+    if let Some(sched) = SCHED.get_ptr_mut(entry.slot) {
+        // SAFETY: `sched` points at a live per-CPU map value.
+        unsafe {
+            add(&raw mut (*sched).off_cpu_ns, off_cpu);
+            if entry.woken_ns != 0 {
+                add(
+                    &raw mut (*sched).wake_to_run_ns,
+                    now.wrapping_sub(entry.woken_ns),
+                );
             }
         }
     }
-    if let Some(inflight) = INFLIGHT.get_ptr_mut(&tid) {
-        // SAFETY: the pointer came from a successful lookup; the thread was switched out, so
-        // nothing else touches its entry now.
-        unsafe {
-            if (*inflight).start_ns != 0 {
-                add(&raw mut (*inflight).off_cpu_ns, off_cpu);
-            }
-        }
+    if entry.start_ns != 0 {
+        entry.off_cpu_ns = entry.off_cpu_ns.wrapping_add(off_cpu);
     }
 }
 
@@ -273,18 +366,15 @@ fn switched_in(tid: u32, now: u64) {
 #[tracepoint]
 pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
     let tid = field::<i32>(&ctx, offsets::WAKEUP_PID) as u32;
-    let Some(entry) = SWITCHED_OUT.get_ptr_mut(&tid) else {
+    let Some(entry) = thread(tid) else {
         return 0;
     };
-    // SAFETY: the pointer came from a successful lookup; the thread is not running, so only
-    // wake-up and switch-in touch its entry, and a thread is woken once before it runs.
-    let out = unsafe { &mut *entry };
-    if out.at_ns == 0 || out.woken_ns != 0 || out.slot >= MAX_TRACED_PROCESSES as u64 {
+    if entry.switched_at_ns == 0 || entry.woken_ns != 0 {
         return 0;
     }
     // SAFETY: a helper without arguments.
-    out.woken_ns = unsafe { bpf_ktime_get_ns() };
-    if let Some(sched) = SCHED.get_ptr_mut(out.slot as u32) {
+    entry.woken_ns = unsafe { bpf_ktime_get_ns() };
+    if let Some(sched) = SCHED.get_ptr_mut(entry.slot) {
         // SAFETY: `sched` points at a live per-CPU map value.
         unsafe { add(&raw mut (*sched).wakeups, 1) };
     }
@@ -294,37 +384,39 @@ pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
 /// Bytes a traced process copies out of a socket buffer into user memory (receive paths).
 #[tracepoint]
 pub fn skb_copy_datagram_iovec(ctx: TracePointContext) -> u32 {
-    let (tgid, _) = current_ids();
-    let Some(process) = traced(tgid) else {
+    let (tgid, tid) = current_ids();
+    let Some(entry) = thread(tid) else {
         return 0;
     };
-    if process.measuring == 0 || process.slot >= MAX_TRACED_PROCESSES {
+    let slot = slot_of(entry, tgid);
+    if !measuring(slot) {
         return 0;
     }
     let len = field::<i32>(&ctx, offsets::SKB_COPY_LEN);
     if len > 0 {
-        if let Some(bytes) = SKB_COPIED.get_ptr_mut(process.slot) {
+        if let Some(bytes) = SKB_COPIED.get_ptr_mut(slot) {
             add(bytes, len as u64);
         }
     }
     0
 }
 
-/// A traced process forked: its child is traced too, into the same slot, so that tracing a
-/// program covers what it starts. (New threads fire this event too; their entries, keyed by
-/// thread id, are never looked up.)
+/// A traced thread started a thread or a process: the new task is traced too. It starts in
+/// its parent's slot; if it is a process, its first event gives it a slot of its own.
 #[tracepoint]
 pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     // This runs in the parent's context.
-    let (tgid, _) = current_ids();
-    let Some(parent) = traced(tgid) else {
+    let (_, tid) = current_ids();
+    let Some(parent) = thread(tid) else {
         return 0;
     };
-    if parent.measuring == 0 {
-        return 0;
-    }
-    let child = field::<i32>(&ctx, offsets::FORK_CHILD_PID) as u32;
-    let _ = TRACED.insert(&child, &parent, 0);
+    let child = ThreadState {
+        tgid: parent.tgid,
+        slot: parent.slot,
+        ..ThreadState::default()
+    };
+    let child_tid = field::<i32>(&ctx, offsets::FORK_CHILD_PID) as u32;
+    let _ = THREADS.insert(&child_tid, &child, 0);
     0
 }
 

@@ -176,18 +176,19 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
         "off-CPU",
         "bytes copied",
     ]);
-    let mut rows: Vec<(&str, &crate::trace::PerMessage)> = vec![("all", &b.per_message)];
+    let mut rows: Vec<(String, &crate::trace::PerMessage)> =
+        vec![("all".to_string(), &b.per_message)];
     rows.extend(
         b.processes
             .iter()
-            .map(|p| (p.role.as_str(), &p.per_message)),
+            .map(|p| (format!("{} ({})", p.role, p.pid), &p.per_message)),
     );
     for (who, m) in rows {
         summary.add_row(vec![
-            who.to_string(),
+            who,
             count(m.syscalls),
             duration_ns(m.kernel_ns),
-            duration_ns(m.user_ns),
+            optional(m.user_ns, duration_ns),
             optional(m.context_switches, count),
             optional(m.wakeups, count),
             optional(m.wake_to_run_ns, duration_ns),
@@ -201,6 +202,8 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
         "calls/msg",
         "time/msg",
         "time/call",
+        "p50 ≤",
+        "p99 ≤",
         "calls",
         "errors",
     ]);
@@ -210,16 +213,20 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
             count(s.per_message),
             duration_ns(s.total_ns as f64 / b.messages.max(1) as f64),
             duration_ns(s.total_ns as f64 / s.count.max(1) as f64),
+            duration_ns(s.p50_ns_at_most as f64),
+            duration_ns(s.p99_ns_at_most as f64),
             s.count.to_string(),
             s.errors.to_string(),
         ]);
     }
     let overhead = match &b.overhead {
         Some(o) => format!(
-            "Tracing overhead: p50 {} untraced, {} traced ({:.2}x; syscalls traced by {:?}). ",
+            "Tracing overhead: p50 {} untraced, {} traced ({:.2}x; medians of {} alternated runs \
+             each; syscalls traced by {:?}). ",
             duration_ns(o.untraced_p50_ns as f64),
             duration_ns(o.traced_p50_ns as f64),
             o.ratio,
+            o.traced_runs_p50_ns.len(),
             b.attach,
         ),
         None => format!("Syscalls traced by {:?}. ", b.attach),

@@ -30,8 +30,9 @@ pub struct PerMessage {
     pub syscalls: f64,
     /// Time inside syscalls while on a CPU, in ns.
     pub kernel_ns: f64,
-    /// User-mode CPU time (getrusage), in ns.
-    pub user_ns: f64,
+    /// User-mode CPU time (getrusage or /proc), in ns; `null` for a process whose user time
+    /// the kernel reported together with its parent's (a reaped child).
+    pub user_ns: Option<f64>,
     /// Context switches away from the traced processes.
     pub context_switches: Option<f64>,
     /// Bytes copied between user and kernel memory by the read/write family.
@@ -61,24 +62,66 @@ pub struct SyscallLine {
     pub per_message: f64,
     /// Calls that returned an error.
     pub errors: u64,
+    /// Upper bound of the bucket holding the median call time, in ns (log2 histogram).
+    pub p50_ns_at_most: u64,
+    /// Upper bound of the bucket holding the 99th percentile, in ns.
+    pub p99_ns_at_most: u64,
+    /// The log2 histogram of call times: non-empty buckets only.
+    pub latency_histogram: Vec<LatencyBucket>,
 }
 
-/// Tracing's own cost: the same run's p50 without and with tracing.
+/// Calls whose entry-to-exit time fell in `[from_ns, to_ns)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencyBucket {
+    /// Lower bound, ns.
+    pub from_ns: u64,
+    /// Upper bound (exclusive), ns.
+    pub to_ns: u64,
+    /// Calls.
+    pub count: u64,
+}
+
+/// Tracing's own cost: the same run's p50 without and with tracing, over alternated runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Overhead {
-    /// p50 of the untraced run, ns.
+    /// Median of the untraced runs' p50s, ns.
     pub untraced_p50_ns: u64,
-    /// p50 of the traced run, ns.
+    /// Median of the traced runs' p50s, ns.
     pub traced_p50_ns: u64,
     /// traced / untraced.
     pub ratio: f64,
+    /// Each untraced run's p50, ns, in run order.
+    pub untraced_runs_p50_ns: Vec<u64>,
+    /// Each traced run's p50, ns, in run order (alternating with the untraced ones).
+    pub traced_runs_p50_ns: Vec<u64>,
+}
+
+impl Overhead {
+    /// The overhead of alternated untraced and traced runs: the ratio of the medians.
+    pub fn from_runs(untraced: Vec<u64>, traced: Vec<u64>) -> Self {
+        let median = |runs: &[u64]| {
+            let mut sorted = runs.to_vec();
+            sorted.sort_unstable();
+            sorted.get(sorted.len() / 2).copied().unwrap_or(0)
+        };
+        let (untraced_p50_ns, traced_p50_ns) = (median(&untraced), median(&traced));
+        Self {
+            untraced_p50_ns,
+            traced_p50_ns,
+            ratio: traced_p50_ns as f64 / untraced_p50_ns.max(1) as f64,
+            untraced_runs_p50_ns: untraced,
+            traced_runs_p50_ns: traced,
+        }
+    }
 }
 
 /// One process's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProcessBreakdown {
-    /// Its part in the run ("client", "server").
+    /// Its part in the run ("client", "server"), or its command name for a traced program.
     pub role: String,
+    /// The slot of the traced process that started it, for processes a traced program started.
+    pub started_by: Option<u32>,
     /// Its process id.
     pub pid: u32,
     /// Per message.
@@ -93,12 +136,14 @@ pub struct ProcessBreakdown {
 
 /// One traced process: its role, pid, user CPU seconds and kernel figures.
 pub struct TracedProcessFigures {
-    /// Its part in the run.
-    pub role: &'static str,
+    /// Its part in the run, or its command name.
+    pub role: String,
     /// Its process id.
     pub pid: u32,
-    /// User CPU seconds over the measured phase (getrusage).
-    pub user_s: f64,
+    /// The pid of the traced process that started it, if one did.
+    pub started_by: Option<u32>,
+    /// User CPU seconds over the measured phase (getrusage), when known on its own.
+    pub user_s: Option<f64>,
     /// What the eBPF programs counted.
     pub counts: SlotCounts,
 }
@@ -129,6 +174,25 @@ impl Breakdown {
         }
         sort_heaviest_first(&mut totals);
         let sum = |f: fn(&PerMessage) -> f64| per_process.iter().map(|p| f(&p.per_message)).sum();
+        // Per-syscall histograms add up bucket by bucket.
+        for total in &mut totals {
+            let mut merged: Vec<LatencyBucket> = Vec::new();
+            for line in per_process.iter().flat_map(|p| &p.syscalls) {
+                if line.name != total.name {
+                    continue;
+                }
+                for bucket in &line.latency_histogram {
+                    match merged.iter_mut().find(|m| m.from_ns == bucket.from_ns) {
+                        Some(m) => m.count += bucket.count,
+                        None => merged.push(bucket.clone()),
+                    }
+                }
+            }
+            merged.sort_by_key(|b| b.from_ns);
+            total.p50_ns_at_most = quantile_at_most(&merged, 0.50);
+            total.p99_ns_at_most = quantile_at_most(&merged, 0.99);
+            total.latency_histogram = merged;
+        }
         let sum_opt = |f: fn(&PerMessage) -> Option<f64>| {
             per_process
                 .iter()
@@ -138,7 +202,10 @@ impl Breakdown {
         let per_message = PerMessage {
             syscalls: sum(|m| m.syscalls),
             kernel_ns: sum(|m| m.kernel_ns),
-            user_ns: sum(|m| m.user_ns),
+            user_ns: per_process
+                .iter()
+                .filter_map(|p| p.per_message.user_ns)
+                .reduce(|a, b| a + b),
             context_switches: sum_opt(|m| m.context_switches),
             bytes_copied: sum_opt(|m| m.bytes_copied),
             socket_bytes_copied: sum_opt(|m| m.socket_bytes_copied),
@@ -172,12 +239,21 @@ impl ProcessBreakdown {
                 bytes += stat.ret_sum;
             }
             in_syscalls_ns += stat.total_ns;
+            let histogram = figures
+                .counts
+                .latency
+                .get(nr)
+                .map(buckets_of)
+                .unwrap_or_default();
             syscalls.push(SyscallLine {
                 name,
                 count: stat.count,
                 total_ns: stat.total_ns,
                 per_message: per(stat.count as f64),
                 errors: stat.errors,
+                p50_ns_at_most: quantile_at_most(&histogram, 0.50),
+                p99_ns_at_most: quantile_at_most(&histogram, 0.99),
+                latency_histogram: histogram,
             });
         }
         sort_heaviest_first(&mut syscalls);
@@ -186,12 +262,13 @@ impl ProcessBreakdown {
         let blocked_in_kernel = sched.map_or(0, |s| s.off_cpu_in_syscall_ns);
         let calls: u64 = syscalls.iter().map(|s| s.count).sum();
         Self {
-            role: figures.role.to_string(),
+            role: figures.role.clone(),
+            started_by: figures.started_by,
             pid: figures.pid,
             per_message: PerMessage {
                 syscalls: per(calls as f64),
                 kernel_ns: per(in_syscalls_ns.saturating_sub(blocked_in_kernel) as f64),
-                user_ns: per(figures.user_s * 1e9),
+                user_ns: figures.user_s.map(|s| per(s * 1e9)),
                 context_switches: sched
                     .map(|s| per((s.voluntary_switches + s.involuntary_switches) as f64)),
                 bytes_copied: Some(per(bytes as f64)),
@@ -205,6 +282,42 @@ impl ProcessBreakdown {
             involuntary_switches: sched.map(|s| s.involuntary_switches),
         }
     }
+}
+
+/// The non-empty buckets of a kernel-side histogram.
+fn buckets_of(histogram: &ipc_ebpf::LatencyHistogram) -> Vec<LatencyBucket> {
+    histogram
+        .buckets
+        .iter()
+        .enumerate()
+        .filter(|(_, &count)| count != 0)
+        .map(|(i, &count)| LatencyBucket {
+            from_ns: if i == 0 { 0 } else { 1 << i },
+            to_ns: if i + 1 == ipc_ebpf::LATENCY_BUCKETS {
+                u64::MAX
+            } else {
+                1 << (i + 1)
+            },
+            count,
+        })
+        .collect()
+}
+
+/// The upper bound of the bucket where quantile `q` of the calls falls (0 with no calls).
+fn quantile_at_most(buckets: &[LatencyBucket], q: f64) -> u64 {
+    let total: u64 = buckets.iter().map(|b| b.count).sum();
+    if total == 0 {
+        return 0;
+    }
+    let rank = ((total as f64 * q).ceil() as u64).max(1);
+    let mut seen = 0;
+    for bucket in buckets {
+        seen += bucket.count;
+        if seen >= rank {
+            return bucket.to_ns;
+        }
+    }
+    buckets.last().map_or(0, |b| b.to_ns)
 }
 
 fn sort_heaviest_first(lines: &mut [SyscallLine]) {
@@ -234,8 +347,13 @@ mod tests {
             ret_sum: 128 * write,
             errors: 0,
         };
+        let mut latency = vec![ipc_ebpf::LatencyHistogram::default(); SYSCALL_SLOTS as usize];
+        latency[0].buckets[13] = read; // 8192..16384 ns
+        latency[1].buckets[9] = write / 2; // 512..1024 ns
+        latency[1].buckets[10] = write - write / 2; // 1024..2048 ns
         SlotCounts {
             syscalls,
+            latency,
             sched: Some(SchedStat {
                 voluntary_switches: read,
                 involuntary_switches: 0,
@@ -254,23 +372,22 @@ mod tests {
     fn divides_by_messages_and_sums_processes() {
         let figures = [
             TracedProcessFigures {
-                role: "client",
+                role: "client".into(),
                 pid: 10,
-                user_s: 0.001,
+                started_by: None,
+                user_s: Some(0.001),
                 counts: counts(100, 100),
             },
             TracedProcessFigures {
-                role: "server",
+                role: "server".into(),
                 pid: 11,
-                user_s: 0.001,
+                started_by: None,
+                user_s: None,
                 counts: counts(100, 100),
             },
         ];
-        let overhead = Overhead {
-            untraced_p50_ns: 10,
-            traced_p50_ns: 11,
-            ratio: 1.1,
-        };
+        let overhead = Overhead::from_runs(vec![10, 30, 9], vec![11, 10, 12]);
+        assert_eq!((overhead.untraced_p50_ns, overhead.traced_p50_ns), (10, 11));
         let b = Breakdown::new(&figures, 100, Some(overhead), crate::trace::Attach::RawTp);
         assert_eq!(b.per_message.syscalls, 4.0);
         assert_eq!(b.per_message.bytes_copied, Some(512.0));
@@ -283,5 +400,15 @@ mod tests {
         assert_eq!(b.syscalls[0].name, "read");
         assert_eq!(b.syscalls[0].count, 200);
         assert_eq!(b.processes[1].syscalls.len(), 2);
+        // Only the client's user time is known: the total is that, not a guess.
+        assert_eq!(b.per_message.user_ns, Some(10_000.0));
+        assert_eq!(b.processes[1].per_message.user_ns, None);
+        // Histograms: both processes' reads fall in 8192..16384 ns; writes straddle 1024.
+        assert_eq!(b.syscalls[0].p50_ns_at_most, 16_384);
+        assert_eq!(b.syscalls[0].latency_histogram.len(), 1);
+        assert_eq!(b.syscalls[0].latency_histogram[0].count, 200);
+        let write = b.syscalls.iter().find(|s| s.name == "write").unwrap();
+        assert_eq!(write.p50_ns_at_most, 1_024);
+        assert_eq!(write.p99_ns_at_most, 2_048);
     }
 }

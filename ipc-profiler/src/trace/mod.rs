@@ -8,6 +8,7 @@ mod breakdown;
 mod gate;
 mod privileges;
 pub mod program;
+mod registry;
 mod syscall_names;
 mod tracefs;
 mod tracer;
@@ -21,7 +22,14 @@ use crate::mechanism::Mechanism;
 use crate::report::RunResult;
 use breakdown::{Overhead, TracedProcessFigures};
 
-/// Runs `mechanism` untraced, then traced, and returns the traced result with its breakdown.
+/// Untraced and traced runs alternated for the overhead figure: a VM's round trip drifts by
+/// tens of percent between consecutive runs (the host moves its vCPUs), so one run of each would
+/// measure the drift as often as the tracing.
+const OVERHEAD_PAIRS: usize = 3;
+
+/// Runs `mechanism` untraced, then traced (the breakdown comes from this first traced run), then
+/// alternates untraced and traced runs again for the overhead: the ratio of the medians of
+/// their p50s.
 pub fn run(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
@@ -32,37 +40,40 @@ pub fn run(
     let Some(untraced_latency) = untraced.latency_ns else {
         return Ok(untraced);
     };
+    let mut untraced_p50s = vec![untraced_latency.p50];
     tracer.attach()?;
-    let outcome = {
-        let mut gate = gate::KernelGate {
-            traced: tracer.traced_map(),
-            pid: None,
-        };
-        bench::run_pair(mechanism, config, &mut gate)?
-    };
+    tracer.registry().reserve_slots(2)?;
+    let outcome = traced_run(&mut tracer, mechanism, config)?;
     let attached_as = tracer.syscalls_via;
     let processes = [
         TracedProcessFigures {
-            role: "client",
+            role: "client".into(),
             pid: outcome.pids.0,
-            user_s: outcome.client.cpu.user_s,
+            started_by: None,
+            user_s: Some(outcome.client.cpu.user_s),
             counts: tracer.counts(CLIENT_SLOT)?,
         },
         TracedProcessFigures {
-            role: "server",
+            role: "server".into(),
             pid: outcome.pids.1,
-            user_s: outcome.server.cpu.user_s,
+            started_by: None,
+            user_s: Some(outcome.server.cpu.user_s),
             counts: tracer.counts(SERVER_SLOT)?,
         },
     ];
-    drop(tracer);
     let mut result = bench::result_of(mechanism, config, &outcome)?;
-    let traced_p50 = result.latency_ns.as_ref().map_or(0, |l| l.p50);
-    let overhead = Overhead {
-        untraced_p50_ns: untraced_latency.p50,
-        traced_p50_ns: traced_p50,
-        ratio: traced_p50 as f64 / untraced_latency.p50.max(1) as f64,
-    };
+    let mut traced_p50s = vec![result.latency_ns.as_ref().map_or(0, |l| l.p50)];
+    for _ in 1..OVERHEAD_PAIRS {
+        tracer.detach()?;
+        let again = bench::run(mechanism, config)?;
+        untraced_p50s.push(again.latency_ns.map_or(0, |l| l.p50));
+        tracer.attach()?;
+        let again = traced_run(&mut tracer, mechanism, config)?;
+        let again = bench::result_of(mechanism, config, &again)?;
+        traced_p50s.push(again.latency_ns.map_or(0, |l| l.p50));
+    }
+    drop(tracer);
+    let overhead = Overhead::from_runs(untraced_p50s, traced_p50s);
     result.breakdown = Some(Breakdown::new(
         &processes,
         config.iterations,
@@ -70,4 +81,17 @@ pub fn run(
         attached_as,
     ));
     Ok(result)
+}
+
+/// One run with the programs attached and each worker's phase gated in the kernel.
+fn traced_run(
+    tracer: &mut tracer::Tracer,
+    mechanism: &dyn Mechanism,
+    config: &BenchConfig,
+) -> anyhow::Result<bench::PairOutcome> {
+    let mut gate = gate::KernelGate {
+        registry: tracer.registry(),
+        registered: false,
+    };
+    bench::run_pair(mechanism, config, &mut gate)
 }

@@ -1,16 +1,17 @@
 //! Tracing a program someone else wrote: `trace --pid PID [--duration S]` and
-//! `trace -- CMD ARGS…`. The same kernel counters as for a mechanism, for the process and every
-//! process it starts while traced, totalled over the time it was traced.
+//! `trace -- CMD ARGS…`. The same kernel counters as for a mechanism, for the process and,
+//! each on its own line, every process it starts while traced, over the time it was traced.
 
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use ipc_ebpf::TracedProcess;
+use ipc_ebpf::NO_PARENT;
 use serde::Serialize;
 
 use super::breakdown::{Breakdown, TracedProcessFigures};
+use super::registry::comm_of;
 use super::tracer::Tracer;
 use super::Attach;
 use crate::environment::Environment;
@@ -56,6 +57,7 @@ pub struct ProgramInfo {
 pub fn run(target: Target, duration: Option<f64>, attach: Attach) -> anyhow::Result<ProgramReport> {
     let mut tracer = Tracer::load(attach)?;
     tracer.attach()?;
+    tracer.registry().reserve_slots(1)?;
     let started = Instant::now();
     let (pid, command, exit, user_s) = match target {
         Target::Pid(pid) => {
@@ -68,12 +70,26 @@ pub fn run(target: Target, duration: Option<f64>, attach: Attach) -> anyhow::Res
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    let figures = [TracedProcessFigures {
-        role: "program",
-        pid,
-        user_s,
-        counts: tracer.counts(0)?,
-    }];
+    let owners = tracer.registry().owners()?;
+    let mut figures = Vec::with_capacity(owners.len());
+    for owner in &owners {
+        let parent = owners
+            .iter()
+            .find(|o| o.slot == owner.process.parent_slot)
+            .map(|o| o.process.tgid);
+        let role = match comm_of(&owner.process) {
+            name if owner.slot == ipc_ebpf::SHARED_SLOT => format!("{name} and later processes"),
+            name => name,
+        };
+        figures.push(TracedProcessFigures {
+            role,
+            pid: owner.process.tgid,
+            started_by: parent,
+            // The kernel reports a started command's user time with its reaped children's.
+            user_s: (owner.slot == 0).then_some(user_s),
+            counts: tracer.counts(owner.slot)?,
+        });
+    }
     let breakdown = Breakdown::new(&figures, 1, None, tracer.syscalls_via);
     Ok(ProgramReport {
         tool: "ipc-profiler",
@@ -85,15 +101,22 @@ pub fn run(target: Target, duration: Option<f64>, attach: Attach) -> anyhow::Res
     })
 }
 
-fn register(tracer: &mut Tracer, pid: u32, measuring: bool) -> anyhow::Result<()> {
-    let entry = TracedProcess {
-        measuring: u32::from(measuring),
-        slot: 0,
-    };
-    tracer
-        .traced_map()
-        .insert(pid, entry, 0)
-        .context("could not register the process with the tracer")
+/// Traces `pid` in slot 0 from now on.
+fn register(tracer: &mut Tracer, pid: u32) -> anyhow::Result<()> {
+    let registry = tracer.registry();
+    registry
+        .register(pid, 0, NO_PARENT)
+        .context("could not register the process with the tracer")?;
+    registry.set_phase(0, true)
+}
+
+/// Stops counting for every traced process (children inherited the phase).
+fn unregister(tracer: &mut Tracer) -> anyhow::Result<()> {
+    let registry = tracer.registry();
+    for owner in registry.owners()? {
+        registry.set_phase(owner.slot, false)?;
+    }
+    Ok(())
 }
 
 /// Traces a running process until it exits or `seconds` pass (or Ctrl-C).
@@ -105,7 +128,7 @@ fn watch(tracer: &mut Tracer, pid: u32, seconds: f64) -> anyhow::Result<(Option<
         Err(e) => return Err(e).context("pidfd_open"),
     };
     let user_before = user_seconds(pid);
-    register(tracer, pid, true)?;
+    register(tracer, pid)?;
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let mut exit = None;
     while !crate::process::was_interrupted() {
@@ -127,7 +150,7 @@ fn watch(tracer: &mut Tracer, pid: u32, seconds: f64) -> anyhow::Result<(Option<
         }
     }
     let user_s = user_seconds(pid).unwrap_or_default() - user_before.unwrap_or_default();
-    register(tracer, pid, false)?;
+    unregister(tracer)?;
     Ok((exit, user_s.max(0.0)))
 }
 
@@ -173,7 +196,7 @@ fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String, f
         }
     }
     drop(gate_read);
-    let registered = register(tracer, pid as u32, true);
+    let registered = register(tracer, pid as u32);
     // Open the gate whatever happened: the child must not wait forever.
     drop(gate_write);
     registered?;
@@ -194,7 +217,7 @@ fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String, f
             );
         }
     }
-    register(tracer, pid as u32, false)?;
+    unregister(tracer)?;
     let exit = if libc::WIFEXITED(status) {
         match libc::WEXITSTATUS(status) {
             127 => bail!(

@@ -3,11 +3,14 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use aya::maps::{HashMap, MapData, PerCpuArray};
+use aya::maps::{Array, MapData, PerCpuArray};
+use aya::programs::raw_trace_point::RawTracePointLinkId;
+use aya::programs::trace_point::TracePointLinkId;
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::Ebpf;
-use ipc_ebpf::{map_names, offsets, SchedStat, SyscallStat, TracedProcess, SYSCALL_SLOTS};
+use ipc_ebpf::{map_names, offsets, LatencyHistogram, SchedStat, SyscallStat, SYSCALL_SLOTS};
 
+use super::registry::Registry;
 use super::tracefs;
 
 /// The eBPF object kept in the repository, rebuilt by `cargo xtask build-ebpf`.
@@ -86,7 +89,14 @@ pub struct Tracer {
     pub skb_available: bool,
     /// How the syscall programs are attached.
     pub syscalls_via: Attach,
-    traced: HashMap<MapData, u32, TracedProcess>,
+    registry: Registry,
+    links: Vec<Link>,
+}
+
+/// An attached program, so that it can be detached again.
+enum Link {
+    TracePoint(&'static str, TracePointLinkId),
+    Raw(&'static str, RawTracePointLinkId),
 }
 
 /// How the syscall programs attach to `raw_syscalls:sys_enter/sys_exit`.
@@ -110,6 +120,8 @@ const RAW_SYSCALL_PROGRAMS: [(&str, &str); 2] =
 pub struct SlotCounts {
     /// Per syscall number (index = number; the last slot collects the rest).
     pub syscalls: Vec<SyscallStat>,
+    /// Log2 latency histogram per syscall number, indexed as `syscalls`.
+    pub latency: Vec<LatencyHistogram>,
     /// Scheduler figures, when `sched_switch` was attached.
     pub sched: Option<SchedStat>,
     /// Whether `sched_wakeup` was attached (else the wake-up figures are unknown, not zero).
@@ -148,10 +160,7 @@ impl Tracer {
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| {
             anyhow::anyhow!("the kernel refused the eBPF object ({e}); is BPF enabled (CONFIG_BPF_SYSCALL) and not locked down?")
         })?;
-        let traced_map = ebpf
-            .take_map(map_names::TRACED)
-            .context("the object has no TRACED map")?;
-        let traced = HashMap::try_from(traced_map)?;
+        let registry = Registry::take_from(&mut ebpf)?;
         if sched_available {
             load_tracepoint(&mut ebpf, SCHED_SWITCH.name)?;
         }
@@ -190,8 +199,34 @@ impl Tracer {
             fork_available,
             skb_available,
             syscalls_via,
-            traced,
+            registry,
+            links: Vec::new(),
         })
+    }
+
+    /// Detaches every attached program (the maps and their contents stay).
+    pub fn detach(&mut self) -> anyhow::Result<()> {
+        for link in std::mem::take(&mut self.links) {
+            match link {
+                Link::TracePoint(name, id) => {
+                    let program: &mut TracePoint = self
+                        .ebpf
+                        .program_mut(name)
+                        .context("program vanished")?
+                        .try_into()?;
+                    program.detach(id)?;
+                }
+                Link::Raw(name, id) => {
+                    let program: &mut RawTracePoint = self
+                        .ebpf
+                        .program_mut(name)
+                        .context("program vanished")?
+                        .try_into()?;
+                    program.detach(id)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Attaches every loaded program.
@@ -218,9 +253,10 @@ impl Tracer {
                     .program_mut(name)
                     .context("program vanished")?
                     .try_into()?;
-                program
+                let id = program
                     .attach(tracepoint)
                     .with_context(|| format!("could not attach to raw tracepoint {tracepoint}"))?;
+                self.links.push(Link::Raw(name, id));
             }
         }
         for spec in tracepoints {
@@ -229,7 +265,7 @@ impl Tracer {
                 .program_mut(spec.name)
                 .context("program vanished")?
                 .try_into()?;
-            program.attach(spec.category, spec.event).with_context(|| {
+            let id = program.attach(spec.category, spec.event).with_context(|| {
                 format!(
                     "could not attach to tracepoint {}:{} (tracefs at {})",
                     spec.category,
@@ -237,13 +273,14 @@ impl Tracer {
                     self.tracefs.display()
                 )
             })?;
+            self.links.push(Link::TracePoint(spec.name, id));
         }
         Ok(())
     }
 
-    /// The map of traced processes, for the phase gate.
-    pub fn traced_map(&mut self) -> &mut HashMap<MapData, u32, TracedProcess> {
-        &mut self.traced
+    /// What the kernel side traces: registrations and phases.
+    pub fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
     }
 
     /// Sums the per-CPU figures of process slot `slot`.
@@ -253,9 +290,17 @@ impl Tracer {
                 .map(map_names::SYSCALLS)
                 .context("no SYSCALLS map")?,
         )?;
+        let histograms: Array<&MapData, LatencyHistogram> = Array::try_from(
+            self.ebpf
+                .map(map_names::LATENCY)
+                .context("no LATENCY map")?,
+        )?;
         let mut per_nr = Vec::with_capacity(SYSCALL_SLOTS as usize);
+        let mut latency = Vec::with_capacity(SYSCALL_SLOTS as usize);
         for nr in 0..SYSCALL_SLOTS {
-            let values = syscalls.get(&ipc_ebpf::syscall_index(slot, nr), 0)?;
+            let index = ipc_ebpf::syscall_index(slot, nr);
+            latency.push(histograms.get(&index, 0)?);
+            let values = syscalls.get(&index, 0)?;
             per_nr.push(
                 values
                     .iter()
@@ -298,6 +343,7 @@ impl Tracer {
         };
         Ok(SlotCounts {
             syscalls: per_nr,
+            latency,
             sched,
             wakeups_counted: self.wakeup_available,
             socket_bytes,

@@ -1,0 +1,130 @@
+//! Which threads and processes the kernel side traces, and whose measured phase is open.
+//!
+//! Userspace registers the first processes (a benchmark's workers, a `--pid`, a started
+//! command): one `THREADS` entry per thread, a `PROCESSES` slot, the phase flag. Threads and
+//! processes they start are added by the kernel side as they appear.
+
+use anyhow::Context;
+use aya::maps::{Array, HashMap, MapData};
+use aya::Ebpf;
+use ipc_ebpf::{map_names, ProcessSlot, ThreadState, SHARED_SLOT};
+
+/// The maps that say what is traced.
+pub struct Registry {
+    threads: HashMap<MapData, u32, ThreadState>,
+    phase: Array<MapData, u32>,
+    processes: Array<MapData, ProcessSlot>,
+    next_slot: Array<MapData, u64>,
+    claims: HashMap<MapData, u32, u32>,
+}
+
+/// A process slot in use, read back at the end of a trace.
+#[derive(Debug, Clone)]
+pub struct SlotOwner {
+    /// The slot.
+    pub slot: u32,
+    /// Who holds it.
+    pub process: ProcessSlot,
+}
+
+impl Registry {
+    /// Takes the registry maps out of the loaded object.
+    pub fn take_from(ebpf: &mut Ebpf) -> anyhow::Result<Self> {
+        let mut take = |name: &str| {
+            ebpf.take_map(name)
+                .with_context(|| format!("the eBPF object has no {name} map"))
+        };
+        Ok(Self {
+            threads: HashMap::try_from(take(map_names::THREADS)?)?,
+            phase: Array::try_from(take(map_names::PHASE)?)?,
+            processes: Array::try_from(take(map_names::PROCESSES)?)?,
+            next_slot: Array::try_from(take(map_names::NEXT_SLOT)?)?,
+            claims: HashMap::try_from(take(map_names::CLAIMS)?)?,
+        })
+    }
+
+    /// Traces process `pid` (every thread it has now, and what it starts later) in `slot`.
+    pub fn register(&mut self, pid: u32, slot: u32, parent_slot: u32) -> anyhow::Result<()> {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let mut process = ProcessSlot {
+            tgid: pid,
+            parent_slot,
+            comm: [0; 16],
+        };
+        let name = comm.trim_end().as_bytes();
+        let n = name.len().min(15);
+        process.comm[..n].copy_from_slice(&name[..n]);
+        self.claims
+            .insert(slot, pid, 0)
+            .context("could not claim a process slot")?;
+        self.processes
+            .set(slot, process, 0)
+            .context("could not record the traced process")?;
+        let entry = ThreadState {
+            tgid: pid,
+            slot,
+            ..ThreadState::default()
+        };
+        for tid in threads_of(pid) {
+            self.threads
+                .insert(tid, entry, 0)
+                .context("could not register a thread with the tracer")?;
+        }
+        Ok(())
+    }
+
+    /// Opens or closes the measured phase of `slot`.
+    pub fn set_phase(&mut self, slot: u32, measuring: bool) -> anyhow::Result<()> {
+        self.phase
+            .set(slot, u32::from(measuring), 0)
+            .map_err(|e| anyhow::anyhow!("could not switch tracing for this process: {e}"))
+    }
+
+    /// Says that userspace uses slots `0..used`: the kernel side looks for free slots after
+    /// them (each registration claims its slot).
+    pub fn reserve_slots(&mut self, used: u32) -> anyhow::Result<()> {
+        self.next_slot
+            .set(0, u64::from(used), 0)
+            .context("could not set the first free process slot")
+    }
+
+    /// The slots in use, in slot order: those claimed, and the shared last one if any process
+    /// had to use it.
+    pub fn owners(&self) -> anyhow::Result<Vec<SlotOwner>> {
+        let mut slots: Vec<u32> = self.claims.keys().collect::<Result<_, _>>()?;
+        if self.processes.get(&SHARED_SLOT, 0)?.tgid != 0 {
+            slots.push(SHARED_SLOT);
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        slots
+            .into_iter()
+            .map(|slot| {
+                Ok(SlotOwner {
+                    slot,
+                    process: self.processes.get(&slot, 0)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The thread ids of `pid` now (just `pid` when /proc cannot say).
+fn threads_of(pid: u32) -> Vec<u32> {
+    let mut tids: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| {
+            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !tids.contains(&pid) {
+        tids.push(pid);
+    }
+    tids
+}
+
+/// A process's command name from a [`ProcessSlot`].
+pub fn comm_of(process: &ProcessSlot) -> String {
+    let end = process.comm.iter().position(|&b| b == 0).unwrap_or(16);
+    String::from_utf8_lossy(&process.comm[..end]).into_owned()
+}
