@@ -19,6 +19,10 @@ pub mod map_names {
     pub const NEXT_SLOT: &str = "NEXT_SLOT";
     /// `HashMap<u32 slot, u32 tgid>`: the slots taken; a slot is claimed by inserting it.
     pub const CLAIMS: &str = "CLAIMS";
+    /// `PerCpuArray<OnCpu>` of one element: the syscall fast path's record.
+    pub const ON_CPU: &str = "ON_CPU";
+    /// `Array<u32>` of one element: non-zero once a `sched_switch` program is attached.
+    pub const SWITCHES_TRACED: &str = "SWITCHES_TRACED";
     /// `PerCpuArray<SyscallStat>` indexed by [`syscall_index`](super::syscall_index).
     pub const SYSCALLS: &str = "SYSCALLS";
     /// `Array<LatencyHistogram>` indexed by [`syscall_index`](super::syscall_index), shared by
@@ -56,6 +60,20 @@ pub struct ThreadState {
     pub switched_at_ns: u64,
     /// `bpf_ktime_get_ns()` when it was woken after that; 0 until then.
     pub woken_ns: u64,
+}
+
+/// Per CPU: the traced thread that last entered a syscall on this CPU and that syscall.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OnCpu {
+    /// The thread (0: none).
+    pub tid: u32,
+    /// Its process slot.
+    pub slot: u32,
+    /// The syscall in flight, when `start_ns` is non-zero.
+    pub nr: u64,
+    /// `bpf_ktime_get_ns()` at its entry; 0 when none began inside the phase.
+    pub start_ns: u64,
 }
 
 /// Which process a slot holds.
@@ -193,6 +211,8 @@ mod pod {
     unsafe impl aya::Pod for super::ThreadState {}
     // SAFETY: #[repr(C)]: two u32 and a byte array (24 bytes), no padding.
     unsafe impl aya::Pod for super::ProcessSlot {}
+    // SAFETY: #[repr(C)]: two u32 then two u64, no padding.
+    unsafe impl aya::Pod for super::OnCpu {}
     // SAFETY: #[repr(C)]: an array of u64.
     unsafe impl aya::Pod for super::LatencyHistogram {}
     // SAFETY: #[repr(C)] structs of u64 fields: no padding, every bit pattern valid.

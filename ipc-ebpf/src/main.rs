@@ -19,17 +19,24 @@ use core::intrinsics::AtomicOrdering;
 const BPF_NOEXIST: u64 = 1;
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
-    macros::{map, raw_tracepoint, tracepoint},
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel,
+    },
+    macros::{btf_tracepoint, map, raw_tracepoint, tracepoint},
     maps::{Array, HashMap, PerCpuArray},
-    programs::{RawTracePointContext, TracePointContext},
+    programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
     EbpfContext,
 };
 use ipc_ebpf::{
-    latency_bucket, offsets, syscall_index, LatencyHistogram, ProcessSlot, SchedStat, SyscallStat,
-    ThreadState, EXEC_SYSCALLS, LATENCY_BUCKETS, MAX_TRACED_PROCESSES, PREV_STATE_PREEMPTED,
-    SHARED_SLOT, SYSCALL_NR_OTHER, SYSCALL_SLOTS,
+    latency_bucket, offsets, syscall_index, LatencyHistogram, OnCpu, ProcessSlot, SchedStat,
+    SyscallStat, ThreadState, EXEC_SYSCALLS, LATENCY_BUCKETS, MAX_TRACED_PROCESSES,
+    PREV_STATE_PREEMPTED, SHARED_SLOT, SYSCALL_NR_OTHER, SYSCALL_SLOTS,
 };
+
+/// Offset of `pid` in the kernel's `struct task_struct`, found in its BTF by userspace and set
+/// before loading (the `tp_btf` scheduler programs get task pointers, not pids).
+#[unsafe(no_mangle)]
+static TASK_PID_OFFSET: u32 = 0;
 
 /// Threads a trace can follow at once.
 const MAX_THREADS: u32 = 16384;
@@ -39,6 +46,18 @@ static THREADS: HashMap<u32, ThreadState> = HashMap::with_max_entries(MAX_THREAD
 
 #[map]
 static PHASE: Array<u32> = Array::with_max_entries(MAX_TRACED_PROCESSES, 0);
+
+/// Per CPU: the traced thread that last made a syscall here, and that syscall while it is in
+/// flight, so that the common syscall (entered and left without leaving the CPU) needs no hash
+/// lookup at all. A traced thread switched out takes its syscall in flight along into its
+/// `THREADS` entry and clears this.
+#[map]
+static ON_CPU: PerCpuArray<OnCpu> = PerCpuArray::with_max_entries(1, 0);
+
+/// One flag, set by userspace once a `sched_switch` program is attached: only then does a
+/// switched-out thread take its syscall along, and only then may `ON_CPU` be used.
+#[map]
+static SWITCHES_TRACED: Array<u32> = Array::with_max_entries(1, 0);
 
 #[map]
 static PROCESSES: Array<ProcessSlot> = Array::with_max_entries(MAX_TRACED_PROCESSES, 0);
@@ -206,48 +225,104 @@ pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
     0
 }
 
+/// This CPU's [`OnCpu`] record, when context switches are traced (without them a thread could
+/// leave the CPU inside a syscall unnoticed).
+#[inline(always)]
+fn on_cpu() -> Option<&'static mut OnCpu> {
+    if SWITCHES_TRACED.get(0).is_none_or(|on| *on == 0) {
+        return None;
+    }
+    // SAFETY: this CPU's own element; programs run with preemption off, one at a time per CPU.
+    ON_CPU.get_ptr_mut(0).map(|p| unsafe { &mut *p })
+}
+
 /// Remembers the syscall `nr` the current thread entered, if its process is measuring.
 #[inline(always)]
 fn on_sys_enter(nr: i64) {
     let (tgid, tid) = current_ids();
-    let Some(entry) = thread(tid) else {
+    let Some(cpu) = on_cpu() else {
+        // No fast path: the call is kept in the thread's entry.
+        let Some(entry) = thread(tid) else {
+            return;
+        };
+        if measuring(slot_of(entry, tgid)) {
+            entry.nr = nr as u64;
+            entry.off_cpu_ns = 0;
+            // SAFETY: a helper without arguments.
+            entry.start_ns = unsafe { bpf_ktime_get_ns() };
+        }
         return;
     };
-    if !measuring(slot_of(entry, tgid)) {
+    let slot = if cpu.tid == tid && tid != 0 {
+        cpu.slot
+    } else {
+        let Some(entry) = thread(tid) else {
+            return;
+        };
+        let slot = slot_of(entry, tgid);
+        cpu.tid = tid;
+        cpu.slot = slot;
+        slot
+    };
+    if !measuring(slot) {
+        cpu.start_ns = 0;
         return;
     }
-    entry.nr = nr as u64;
-    entry.off_cpu_ns = 0;
+    cpu.nr = nr as u64;
     // SAFETY: a helper without arguments.
-    entry.start_ns = unsafe { bpf_ktime_get_ns() };
+    cpu.start_ns = unsafe { bpf_ktime_get_ns() };
 }
 
 /// Counts the syscall the current thread leaves with `ret`, if it entered inside the phase.
 #[inline(always)]
 fn on_sys_exit(ret: i64) {
     let (tgid, tid) = current_ids();
-    let Some(entry) = thread(tid) else {
-        return;
+    let fast = match on_cpu() {
+        Some(cpu) if cpu.tid == tid && cpu.start_ns != 0 => {
+            // Entered on this CPU and never left it: the common case, no lookup.
+            let start_ns = cpu.start_ns;
+            cpu.start_ns = 0;
+            Some((cpu.slot, cpu.nr, start_ns))
+        }
+        _ => None,
     };
-    let slot = slot_of(entry, tgid);
-    let start_ns = entry.start_ns;
-    if start_ns == 0 {
-        return; // No syscall in flight: it began outside the phase.
-    }
-    entry.start_ns = 0;
+    let (slot, nr, start_ns, off_cpu_ns) = match fast {
+        Some((slot, nr, start_ns)) => (slot, nr, start_ns, 0),
+        None => {
+            // Switched out inside the call (or no fast path): its entry holds the call.
+            let Some(entry) = thread(tid) else {
+                return;
+            };
+            let slot = slot_of(entry, tgid);
+            let start_ns = entry.start_ns;
+            if start_ns == 0 {
+                return; // No syscall in flight: it began outside the phase.
+            }
+            entry.start_ns = 0;
+            (slot, entry.nr, start_ns, entry.off_cpu_ns)
+        }
+    };
     // A call that began inside the phase but ends outside it (the call that closes the phase)
     // is not counted.
     if !measuring(slot) || slot >= MAX_TRACED_PROCESSES {
         return;
     }
+    count_syscall(slot, nr, ret, start_ns, off_cpu_ns);
+}
+
+/// Adds one completed syscall `nr` of process `slot` to the figures.
+#[inline(always)]
+fn count_syscall(slot: u32, nr: u64, ret: i64, start_ns: u64, off_cpu_ns: u64) {
     // SAFETY: a helper without arguments.
     let took = unsafe { bpf_ktime_get_ns() }.wrapping_sub(start_ns);
-    let nr = if entry.nr < SYSCALL_NR_OTHER as u64 {
-        entry.nr as u32
-    } else {
-        SYSCALL_NR_OTHER
-    };
-    let index = syscall_index(slot, nr);
+    let index = syscall_index(
+        slot,
+        if nr < SYSCALL_NR_OTHER as u64 {
+            nr as u32
+        } else {
+            SYSCALL_NR_OTHER
+        },
+    );
     if let Some(stat) = SYSCALLS.get_ptr_mut(index) {
         // SAFETY: `stat` points at a live per-CPU map value; only its u64 fields are touched.
         unsafe {
@@ -271,13 +346,13 @@ fn on_sys_exit(ret: i64) {
             atomic_add(counter, 1);
         }
     }
-    if entry.off_cpu_ns != 0 {
+    if off_cpu_ns != 0 {
         if let Some(sched) = SCHED.get_ptr_mut(slot) {
             // SAFETY: as above.
-            unsafe { add(&raw mut (*sched).off_cpu_in_syscall_ns, entry.off_cpu_ns) };
+            unsafe { add(&raw mut (*sched).off_cpu_in_syscall_ns, off_cpu_ns) };
         }
     }
-    if ret == 0 && (entry.nr == EXEC_SYSCALLS[0] || entry.nr == EXEC_SYSCALLS[1]) {
+    if ret == 0 && (nr == EXEC_SYSCALLS[0] || nr == EXEC_SYSCALLS[1]) {
         renamed(slot);
     }
 }
@@ -291,21 +366,55 @@ fn renamed(slot: u32) {
     }
 }
 
+// The scheduler programs come twice too: as `tp_btf` programs (the kernel calls them with the
+// tracepoint's own arguments, through a trampoline, without building a record) and as
+// tracepoints, for kernels without BTF. Userspace attaches the first kind it can.
+
 #[tracepoint]
 pub fn sched_switch(ctx: TracePointContext) -> u32 {
+    let prev_pid: i32 = field(&ctx, offsets::SWITCH_PREV_PID);
+    let prev_state: i64 = field(&ctx, offsets::SWITCH_PREV_STATE);
+    let preempted = prev_state == 0 || prev_state & PREV_STATE_PREEMPTED != 0;
+    let next_pid: i32 = field(&ctx, offsets::SWITCH_NEXT_PID);
+    on_switch(prev_pid as u32, preempted, next_pid as u32);
+    0
+}
+
+/// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+/// unsigned int prev_state)`; `prev` is the current task.
+#[btf_tracepoint(function = "sched_switch")]
+pub fn sched_switch_btf(ctx: BtfTracePointContext) -> i32 {
+    let preempt: u64 = ctx.arg(0);
+    let next: *const u8 = ctx.arg(2);
+    let prev_state: u64 = ctx.arg(3);
+    let (_, prev_pid) = current_ids();
+    // A task that is still runnable was preempted (or yielded), as the tracepoint reports.
+    let preempted = preempt & 1 != 0 || prev_state == 0;
+    on_switch(prev_pid, preempted, task_pid(next));
+    0
+}
+
+/// The pid (thread id) of the task at `task`, or 0 if it cannot be read.
+#[inline(always)]
+fn task_pid(task: *const u8) -> u32 {
+    // SAFETY: a plain read of a global the loader set; volatile so that the compiler does not
+    // fold the placeholder value.
+    let offset = unsafe { core::ptr::read_volatile(&TASK_PID_OFFSET) } as usize;
+    // SAFETY: bpf_probe_read_kernel checks the address itself and fails instead of faulting.
+    unsafe { bpf_probe_read_kernel(task.wrapping_add(offset).cast::<i32>()) }.unwrap_or(0) as u32
+}
+
+/// One context switch on this CPU: `prev` leaves it, `next` comes on (0 is the idle task).
+#[inline(always)]
+fn on_switch(prev_pid: u32, preempted: bool, next_pid: u32) {
     // SAFETY: a helper without arguments.
     let now = unsafe { bpf_ktime_get_ns() };
-    let prev_pid: i32 = field(&ctx, offsets::SWITCH_PREV_PID);
     if prev_pid != 0 {
-        let prev_state: i64 = field(&ctx, offsets::SWITCH_PREV_STATE);
-        let preempted = prev_state == 0 || prev_state & PREV_STATE_PREEMPTED != 0;
-        switched_out(prev_pid as u32, preempted, now);
+        switched_out(prev_pid, preempted, now);
     }
-    let next_pid: i32 = field(&ctx, offsets::SWITCH_NEXT_PID);
     if next_pid != 0 {
-        switched_in(next_pid as u32, now);
+        switched_in(next_pid, now);
     }
-    0
 }
 
 /// Counts a switch away from a traced thread and remembers when it left the CPU.
@@ -314,6 +423,16 @@ fn switched_out(tid: u32, preempted: bool, now: u64) {
     let Some(entry) = thread(tid) else {
         return;
     };
+    // Its syscall in flight, if any, leaves this CPU with it.
+    if let Some(cpu) = on_cpu() {
+        if cpu.tid == tid {
+            entry.nr = cpu.nr;
+            entry.start_ns = cpu.start_ns;
+            entry.off_cpu_ns = 0;
+            cpu.tid = 0;
+            cpu.start_ns = 0;
+        }
+    }
     let slot = entry.slot;
     if !measuring(slot) {
         return;
@@ -361,16 +480,29 @@ fn switched_in(tid: u32, now: u64) {
     }
 }
 
-/// A thread was made runnable: if it is a traced thread switched out inside its phase, count
-/// the wake-up and remember when, for the wake-to-run delay at its switch-in.
+/// A thread was made runnable (tracepoint).
 #[tracepoint]
 pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
-    let tid = field::<i32>(&ctx, offsets::WAKEUP_PID) as u32;
+    on_wakeup(field::<i32>(&ctx, offsets::WAKEUP_PID) as u32);
+    0
+}
+
+/// `sched_wakeup(struct task_struct *p)`.
+#[btf_tracepoint(function = "sched_wakeup")]
+pub fn sched_wakeup_btf(ctx: BtfTracePointContext) -> i32 {
+    on_wakeup(task_pid(ctx.arg(0)));
+    0
+}
+
+/// If `tid` is a traced thread switched out inside its phase, counts the wake-up and remembers
+/// when, for the wake-to-run delay at its switch-in.
+#[inline(always)]
+fn on_wakeup(tid: u32) {
     let Some(entry) = thread(tid) else {
-        return 0;
+        return;
     };
     if entry.switched_at_ns == 0 || entry.woken_ns != 0 {
-        return 0;
+        return;
     }
     // SAFETY: a helper without arguments.
     entry.woken_ns = unsafe { bpf_ktime_get_ns() };
@@ -378,7 +510,6 @@ pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
         // SAFETY: `sched` points at a live per-CPU map value.
         unsafe { add(&raw mut (*sched).wakeups, 1) };
     }
-    0
 }
 
 /// Bytes a traced process copies out of a socket buffer into user memory (receive paths).

@@ -5,6 +5,7 @@
 //! once with the programs attached and each worker's measured phase switched on in the kernel.
 
 mod breakdown;
+mod btf;
 mod gate;
 mod privileges;
 pub mod program;

@@ -3,15 +3,18 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use aya::maps::{Array, MapData, PerCpuArray};
+use aya::maps::{Array, MapData, PerCpuArray, PerCpuValues};
 use aya::programs::raw_trace_point::RawTracePointLinkId;
+use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::programs::trace_point::TracePointLinkId;
-use aya::programs::{RawTracePoint, TracePoint};
-use aya::Ebpf;
-use ipc_ebpf::{map_names, offsets, LatencyHistogram, SchedStat, SyscallStat, SYSCALL_SLOTS};
+use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
+use ipc_ebpf::{
+    map_names, offsets, LatencyHistogram, OnCpu, SchedStat, SyscallStat, SYSCALL_SLOTS,
+};
 
 use super::registry::Registry;
-use super::tracefs;
+use super::{btf, tracefs};
 
 /// The eBPF object kept in the repository, rebuilt by `cargo xtask build-ebpf`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../ipc-ebpf/ipc-ebpf.bpf.o");
@@ -89,6 +92,8 @@ pub struct Tracer {
     pub skb_available: bool,
     /// How the syscall programs are attached.
     pub syscalls_via: Attach,
+    /// How the scheduler programs (`sched_switch`, `sched_wakeup`) are attached.
+    pub sched_via: SchedAttach,
     registry: Registry,
     links: Vec<Link>,
 }
@@ -97,7 +102,24 @@ pub struct Tracer {
 enum Link {
     TracePoint(&'static str, TracePointLinkId),
     Raw(&'static str, RawTracePointLinkId),
+    Btf(&'static str, BtfTracePointLinkId),
 }
+
+/// How the scheduler programs attach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedAttach {
+    /// `tp_btf`: called with the tracepoint's arguments through a trampoline (cheapest).
+    TpBtf,
+    /// Tracepoints: the kernel builds the event record for the program.
+    Tp,
+}
+
+/// The scheduler programs as `tp_btf`: (program, kernel tracepoint).
+const BTF_SCHED_PROGRAMS: [(&str, &str); 2] = [
+    ("sched_switch_btf", "sched_switch"),
+    ("sched_wakeup_btf", "sched_wakeup"),
+];
 
 /// How the syscall programs attach to `raw_syscalls:sys_enter/sys_exit`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -136,16 +158,12 @@ impl Tracer {
         super::privileges::check()?;
         let tracefs = tracefs::ensure_mounted()?;
         let sched_available = tracefs::has_event(&tracefs, "sched", "sched_switch");
-        if sched_available {
-            check_layout(&tracefs, &SCHED_SWITCH)?;
-        } else {
+        if !sched_available {
             eprintln!("ipc-profiler: sched:sched_switch is missing on this kernel: context switches and off-CPU time are unavailable");
         }
         let wakeup_available =
             sched_available && tracefs::has_event(&tracefs, "sched", "sched_wakeup");
-        if wakeup_available {
-            check_layout(&tracefs, &SCHED_WAKEUP)?;
-        } else if sched_available {
+        if sched_available && !wakeup_available {
             eprintln!("ipc-profiler: sched:sched_wakeup is missing on this kernel: wake-ups are unavailable");
         }
         let fork_available = tracefs::has_event(&tracefs, "sched", "sched_process_fork");
@@ -157,16 +175,36 @@ impl Tracer {
             check_layout(&tracefs, &SKB_COPY)?;
         }
         raise_memlock_limit();
-        let mut ebpf = Ebpf::load(OBJECT).map_err(|e| {
-            anyhow::anyhow!("the kernel refused the eBPF object ({e}); is BPF enabled (CONFIG_BPF_SYSCALL) and not locked down?")
-        })?;
+        // `--attach tp` asks for tracepoints everywhere; otherwise the scheduler programs try
+        // tp_btf, which needs the kernel's BTF (for the types and for task_struct.pid).
+        let kernel_btf = match attach {
+            Attach::Tp => None,
+            _ => kernel_btf(),
+        };
+        let pid_offset = kernel_btf.as_ref().map_or(0, |(_, offset)| *offset);
+        let mut ebpf = EbpfLoader::new()
+            .override_global("TASK_PID_OFFSET", &pid_offset, true)
+            .load(OBJECT)
+            .map_err(|e| {
+                anyhow::anyhow!("the kernel refused the eBPF object ({e}); is BPF enabled (CONFIG_BPF_SYSCALL) and not locked down?")
+            })?;
         let registry = Registry::take_from(&mut ebpf)?;
-        if sched_available {
-            load_tracepoint(&mut ebpf, SCHED_SWITCH.name)?;
-        }
-        if wakeup_available {
-            load_tracepoint(&mut ebpf, SCHED_WAKEUP.name)?;
-        }
+        let sched_via = match (&kernel_btf, sched_available) {
+            (Some((btf, _)), true) => match load_btf_sched(&mut ebpf, btf, wakeup_available) {
+                Ok(()) => SchedAttach::TpBtf,
+                Err(error) => {
+                    eprintln!("ipc-profiler: tp_btf is refused here ({error:#}); using tracepoints for the scheduler");
+                    load_sched_tracepoints(&mut ebpf, &tracefs, wakeup_available)?;
+                    SchedAttach::Tp
+                }
+            },
+            _ => {
+                if sched_available {
+                    load_sched_tracepoints(&mut ebpf, &tracefs, wakeup_available)?;
+                }
+                SchedAttach::Tp
+            }
+        };
         if fork_available {
             load_tracepoint(&mut ebpf, SCHED_PROCESS_FORK.name)?;
         }
@@ -199,13 +237,35 @@ impl Tracer {
             fork_available,
             skb_available,
             syscalls_via,
+            sched_via,
             registry,
             links: Vec::new(),
         })
     }
 
+    /// Switches the per-CPU syscall fast path on or off, clearing its records: it is only
+    /// right while `sched_switch` is traced (a thread leaving the CPU inside a syscall must take
+    /// its call along).
+    fn set_fast_path(&mut self, on: bool) -> anyhow::Result<()> {
+        let mut records: PerCpuArray<&mut MapData, OnCpu> = PerCpuArray::try_from(
+            self.ebpf
+                .map_mut(map_names::ON_CPU)
+                .context("no ON_CPU map")?,
+        )?;
+        let cpus = aya::util::nr_cpus().map_err(|(_, e)| e)?;
+        records.set(0, PerCpuValues::try_from(vec![OnCpu::default(); cpus])?, 0)?;
+        let mut flag: Array<&mut MapData, u32> = Array::try_from(
+            self.ebpf
+                .map_mut(map_names::SWITCHES_TRACED)
+                .context("no SWITCHES_TRACED map")?,
+        )?;
+        flag.set(0, u32::from(on && self.sched_available), 0)?;
+        Ok(())
+    }
+
     /// Detaches every attached program (the maps and their contents stay).
     pub fn detach(&mut self) -> anyhow::Result<()> {
+        self.set_fast_path(false)?;
         for link in std::mem::take(&mut self.links) {
             match link {
                 Link::TracePoint(name, id) => {
@@ -224,6 +284,14 @@ impl Tracer {
                         .try_into()?;
                     program.detach(id)?;
                 }
+                Link::Btf(name, id) => {
+                    let program: &mut BtfTracePoint = self
+                        .ebpf
+                        .program_mut(name)
+                        .context("program vanished")?
+                        .try_into()?;
+                    program.detach(id)?;
+                }
             }
         }
         Ok(())
@@ -232,11 +300,26 @@ impl Tracer {
     /// Attaches every loaded program.
     pub fn attach(&mut self) -> anyhow::Result<()> {
         let mut tracepoints: Vec<&ProgramSpec> = Vec::new();
-        if self.sched_available {
-            tracepoints.push(&SCHED_SWITCH);
-        }
-        if self.wakeup_available {
-            tracepoints.push(&SCHED_WAKEUP);
+        if self.sched_via == SchedAttach::Tp {
+            if self.sched_available {
+                tracepoints.push(&SCHED_SWITCH);
+            }
+            if self.wakeup_available {
+                tracepoints.push(&SCHED_WAKEUP);
+            }
+        } else {
+            let wanted = if self.wakeup_available { 2 } else { 1 };
+            for (name, event) in &BTF_SCHED_PROGRAMS[..wanted] {
+                let program: &mut BtfTracePoint = self
+                    .ebpf
+                    .program_mut(name)
+                    .context("program vanished")?
+                    .try_into()?;
+                let id = program
+                    .attach()
+                    .with_context(|| format!("could not attach tp_btf {event}"))?;
+                self.links.push(Link::Btf(name, id));
+            }
         }
         if self.fork_available {
             tracepoints.push(&SCHED_PROCESS_FORK);
@@ -275,7 +358,8 @@ impl Tracer {
             })?;
             self.links.push(Link::TracePoint(spec.name, id));
         }
-        Ok(())
+        // Threads switched out inside a syscall are now noticed: the fast path is safe.
+        self.set_fast_path(true)
     }
 
     /// What the kernel side traces: registrations and phases.
@@ -349,6 +433,43 @@ impl Tracer {
             socket_bytes,
         })
     }
+}
+
+/// The kernel's BTF and `task_struct.pid`'s offset in it, if the kernel has BTF.
+fn kernel_btf() -> Option<(Btf, u32)> {
+    let raw = std::fs::read(btf::VMLINUX).ok()?;
+    let offset = btf::member_offset(&raw, "task_struct", "pid")?;
+    Some((Btf::from_sys_fs().ok()?, offset))
+}
+
+/// Loads the scheduler programs as tp_btf.
+fn load_btf_sched(ebpf: &mut Ebpf, btf: &Btf, wakeup: bool) -> anyhow::Result<()> {
+    let wanted = if wakeup { 2 } else { 1 };
+    for (name, event) in &BTF_SCHED_PROGRAMS[..wanted] {
+        let program: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .with_context(|| format!("the object has no program {name}"))?
+            .try_into()?;
+        program
+            .load(event, btf)
+            .with_context(|| format!("the verifier rejected {name}"))?;
+    }
+    Ok(())
+}
+
+/// Loads the scheduler programs as tracepoints, after checking the records they read.
+fn load_sched_tracepoints(
+    ebpf: &mut Ebpf,
+    tracefs: &std::path::Path,
+    wakeup: bool,
+) -> anyhow::Result<()> {
+    check_layout(tracefs, &SCHED_SWITCH)?;
+    load_tracepoint(ebpf, SCHED_SWITCH.name)?;
+    if wakeup {
+        check_layout(tracefs, &SCHED_WAKEUP)?;
+        load_tracepoint(ebpf, SCHED_WAKEUP.name)?;
+    }
+    Ok(())
 }
 
 fn load_tracepoint(ebpf: &mut Ebpf, name: &str) -> anyhow::Result<()> {
