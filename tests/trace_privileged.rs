@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_contract, run_json, stderr};
+use common::{assert_contract, run, run_json, stderr};
 use serde_json::Value;
 
 fn require_root() {
@@ -256,4 +256,26 @@ fn bytes_copied_out_of_socket_buffers_are_exact() {
             );
         }
     }
+}
+
+#[test]
+fn ebpf_log_reports_a_started_process_only_when_asked() {
+    require_root();
+    let command = ["trace", "--", "sh", "-c", "ls / > /dev/null; true"];
+    let quiet = run(&command);
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert!(
+        !stderr(&quiet).contains("eBPF"),
+        "eBPF log without --ebpf-log: {}",
+        stderr(&quiet)
+    );
+    let mut with_log = vec!["trace", "--ebpf-log"];
+    with_log.extend_from_slice(&command[1..]);
+    let logged = run(&with_log);
+    assert!(logged.status.success(), "{}", stderr(&logged));
+    let text = stderr(&logged);
+    assert!(
+        text.contains("ipc-profiler (eBPF info): process ") && text.contains("has slot 1"),
+        "ls was not reported as a new process: {text}"
+    );
 }

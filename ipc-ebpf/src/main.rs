@@ -27,6 +27,7 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
     EbpfContext,
 };
+use aya_log_ebpf::{info, warn};
 use ipc_ebpf::{
     latency_bucket, offsets, syscall_index, LatencyHistogram, OnCpu, ProcessSlot, SchedStat,
     SyscallStat, ThreadState, EXEC_SYSCALLS, LATENCY_BUCKETS, MAX_TRACED_PROCESSES,
@@ -105,10 +106,21 @@ fn thread(tid: u32) -> Option<&'static mut ThreadState> {
 /// The slot of the current thread's process, giving a new process (a traced thread's child
 /// that now runs under its own tgid) a slot of its own at its first event.
 #[inline(always)]
-fn slot_of(entry: &mut ThreadState, tgid: u32) -> u32 {
+fn slot_of<C: EbpfContext>(ctx: &C, entry: &mut ThreadState, tgid: u32) -> u32 {
     if entry.tgid != tgid {
         let parent_slot = entry.slot;
         let slot = take_slot(tgid);
+        if slot == SHARED_SLOT {
+            warn!(
+                ctx,
+                "no free process slot: process {} shares the last one", tgid
+            );
+        } else {
+            info!(
+                ctx,
+                "process {} (started from slot {}) has slot {}", tgid, parent_slot, slot
+            );
+        }
         let mut process = ProcessSlot {
             tgid,
             parent_slot,
@@ -201,27 +213,27 @@ fn add(ptr: *mut u64, value: u64) {
 
 #[tracepoint]
 pub fn sys_enter(ctx: TracePointContext) -> u32 {
-    on_sys_enter(field::<i64>(&ctx, offsets::SYS_ENTER_ID));
+    on_sys_enter(&ctx, field::<i64>(&ctx, offsets::SYS_ENTER_ID));
     0
 }
 
 #[tracepoint]
 pub fn sys_exit(ctx: TracePointContext) -> u32 {
-    on_sys_exit(field::<i64>(&ctx, offsets::SYS_EXIT_RET));
+    on_sys_exit(&ctx, field::<i64>(&ctx, offsets::SYS_EXIT_RET));
     0
 }
 
 /// `raw_syscalls:sys_enter(struct pt_regs *regs, long id)`.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
-    on_sys_enter(ctx.arg::<i64>(1));
+    on_sys_enter(&ctx, ctx.arg::<i64>(1));
     0
 }
 
 /// `raw_syscalls:sys_exit(struct pt_regs *regs, long ret)`.
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
-    on_sys_exit(ctx.arg::<i64>(1));
+    on_sys_exit(&ctx, ctx.arg::<i64>(1));
     0
 }
 
@@ -238,14 +250,14 @@ fn on_cpu() -> Option<&'static mut OnCpu> {
 
 /// Remembers the syscall `nr` the current thread entered, if its process is measuring.
 #[inline(always)]
-fn on_sys_enter(nr: i64) {
+fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64) {
     let (tgid, tid) = current_ids();
     let Some(cpu) = on_cpu() else {
         // No fast path: the call is kept in the thread's entry.
         let Some(entry) = thread(tid) else {
             return;
         };
-        if measuring(slot_of(entry, tgid)) {
+        if measuring(slot_of(ctx, entry, tgid)) {
             entry.nr = nr as u64;
             entry.off_cpu_ns = 0;
             // SAFETY: a helper without arguments.
@@ -259,7 +271,7 @@ fn on_sys_enter(nr: i64) {
         let Some(entry) = thread(tid) else {
             return;
         };
-        let slot = slot_of(entry, tgid);
+        let slot = slot_of(ctx, entry, tgid);
         cpu.tid = tid;
         cpu.slot = slot;
         slot
@@ -275,7 +287,7 @@ fn on_sys_enter(nr: i64) {
 
 /// Counts the syscall the current thread leaves with `ret`, if it entered inside the phase.
 #[inline(always)]
-fn on_sys_exit(ret: i64) {
+fn on_sys_exit<C: EbpfContext>(ctx: &C, ret: i64) {
     let (tgid, tid) = current_ids();
     let fast = match on_cpu() {
         Some(cpu) if cpu.tid == tid && cpu.start_ns != 0 => {
@@ -293,7 +305,7 @@ fn on_sys_exit(ret: i64) {
             let Some(entry) = thread(tid) else {
                 return;
             };
-            let slot = slot_of(entry, tgid);
+            let slot = slot_of(ctx, entry, tgid);
             let start_ns = entry.start_ns;
             if start_ns == 0 {
                 return; // No syscall in flight: it began outside the phase.
@@ -390,18 +402,27 @@ pub fn sched_switch_btf(ctx: BtfTracePointContext) -> i32 {
     let (_, prev_pid) = current_ids();
     // A task that is still runnable was preempted (or yielded), as the tracepoint reports.
     let preempted = preempt & 1 != 0 || prev_state == 0;
-    on_switch(prev_pid, preempted, task_pid(next));
+    on_switch(prev_pid, preempted, task_pid(&ctx, next));
     0
 }
 
 /// The pid (thread id) of the task at `task`, or 0 if it cannot be read.
 #[inline(always)]
-fn task_pid(task: *const u8) -> u32 {
+fn task_pid<C: EbpfContext>(ctx: &C, task: *const u8) -> u32 {
     // SAFETY: a plain read of a global the loader set; volatile so that the compiler does not
     // fold the placeholder value.
     let offset = unsafe { core::ptr::read_volatile(&TASK_PID_OFFSET) } as usize;
     // SAFETY: bpf_probe_read_kernel checks the address itself and fails instead of faulting.
-    unsafe { bpf_probe_read_kernel(task.wrapping_add(offset).cast::<i32>()) }.unwrap_or(0) as u32
+    match unsafe { bpf_probe_read_kernel(task.wrapping_add(offset).cast::<i32>()) } {
+        Ok(pid) => pid as u32,
+        Err(code) => {
+            warn!(
+                ctx,
+                "could not read task_struct.pid at offset {}: {}", offset, code
+            );
+            0
+        }
+    }
 }
 
 /// One context switch on this CPU: `prev` leaves it, `next` comes on (0 is the idle task).
@@ -490,7 +511,7 @@ pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
 /// `sched_wakeup(struct task_struct *p)`.
 #[btf_tracepoint(function = "sched_wakeup")]
 pub fn sched_wakeup_btf(ctx: BtfTracePointContext) -> i32 {
-    on_wakeup(task_pid(ctx.arg(0)));
+    on_wakeup(task_pid(&ctx, ctx.arg(0)));
     0
 }
 
@@ -519,7 +540,7 @@ pub fn skb_copy_datagram_iovec(ctx: TracePointContext) -> u32 {
     let Some(entry) = thread(tid) else {
         return 0;
     };
-    let slot = slot_of(entry, tgid);
+    let slot = slot_of(&ctx, entry, tgid);
     if !measuring(slot) {
         return 0;
     }
@@ -547,7 +568,12 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
         ..ThreadState::default()
     };
     let child_tid = field::<i32>(&ctx, offsets::FORK_CHILD_PID) as u32;
-    let _ = THREADS.insert(&child_tid, &child, 0);
+    if THREADS.insert(&child_tid, &child, 0).is_err() {
+        warn!(
+            &ctx,
+            "the thread table is full: task {} is not traced", child_tid
+        );
+    }
     0
 }
 

@@ -89,6 +89,10 @@ struct TraceArgs {
     /// Trace this command (and the processes it starts) until it exits: everything after `--`.
     #[arg(last = true, conflicts_with_all = ["mech", "pid"])]
     command: Vec<String>,
+    /// Print what the eBPF programs log about themselves (slots given to new processes, a full
+    /// thread table, ...) on standard error.
+    #[arg(long)]
+    ebpf_log: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -149,7 +153,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let args = &trace.run;
             if let Some(target) = target {
-                let report = trace::program::run(target, args.duration, args.attach)?;
+                let report =
+                    trace::program::run(target, args.duration, args.attach, trace.ebpf_log)?;
                 return write_out(args, report::render_program(&report, args.format));
             }
             if args.pattern != Pattern::Latency {
@@ -159,7 +164,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let configs = args.configs()?;
             let results = each(args, args.mechanisms()?, &configs, |m, c| {
-                trace::run(m, c, args.attach)
+                trace::run(m, c, args.attach, trace.ebpf_log)
             })?;
             emit(args, results)
         }

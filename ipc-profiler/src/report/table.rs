@@ -222,14 +222,18 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     let overhead = match &b.overhead {
         Some(o) => format!(
             "Tracing overhead: p50 {} untraced, {} traced ({:.2}x; medians of {} alternated runs \
-             each; syscalls traced by {:?}). ",
+             each; syscalls traced by {:?}, the scheduler by {:?}). ",
             duration_ns(o.untraced_p50_ns as f64),
             duration_ns(o.traced_p50_ns as f64),
             o.ratio,
             o.traced_runs_p50_ns.len(),
             b.attach,
+            b.sched_attach,
         ),
-        None => format!("Syscalls traced by {:?}. ", b.attach),
+        None => format!(
+            "Syscalls traced by {:?}, the scheduler by {:?}. ",
+            b.attach, b.sched_attach
+        ),
     };
     format!(
         "{title}\n{summary}\n{calls}\n{overhead}Syscall time includes time blocked; kernel time \

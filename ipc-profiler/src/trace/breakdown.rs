@@ -19,6 +19,8 @@ pub struct Breakdown {
     pub overhead: Option<Overhead>,
     /// How the syscall programs were attached (`raw_tp` or `tp`).
     pub attach: super::Attach,
+    /// How the scheduler programs were attached (`tp_btf` or `tp`).
+    pub sched_attach: super::SchedAttach,
     /// The same figures for each process.
     pub processes: Vec<ProcessBreakdown>,
 }
@@ -154,7 +156,7 @@ impl Breakdown {
         processes: &[TracedProcessFigures],
         messages: u64,
         overhead: Option<Overhead>,
-        attach: super::Attach,
+        (attach, sched_attach): (super::Attach, super::SchedAttach),
     ) -> Self {
         let per_process: Vec<ProcessBreakdown> = processes
             .iter()
@@ -219,6 +221,7 @@ impl Breakdown {
             syscalls: totals,
             overhead,
             attach,
+            sched_attach,
             processes: per_process,
         }
     }
@@ -388,7 +391,15 @@ mod tests {
         ];
         let overhead = Overhead::from_runs(vec![10, 30, 9], vec![11, 10, 12]);
         assert_eq!((overhead.untraced_p50_ns, overhead.traced_p50_ns), (10, 11));
-        let b = Breakdown::new(&figures, 100, Some(overhead), crate::trace::Attach::RawTp);
+        let b = Breakdown::new(
+            &figures,
+            100,
+            Some(overhead),
+            (
+                crate::trace::Attach::RawTp,
+                crate::trace::SchedAttach::TpBtf,
+            ),
+        );
         assert_eq!(b.per_message.syscalls, 4.0);
         assert_eq!(b.per_message.bytes_copied, Some(512.0));
         assert_eq!(b.per_message.context_switches, Some(2.0));

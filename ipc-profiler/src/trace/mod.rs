@@ -6,6 +6,7 @@
 
 mod breakdown;
 mod btf;
+mod ebpf_log;
 mod gate;
 mod privileges;
 pub mod program;
@@ -15,7 +16,7 @@ mod tracefs;
 mod tracer;
 
 pub use breakdown::{Breakdown, PerMessage};
-pub use tracer::Attach;
+pub use tracer::{Attach, SchedAttach};
 
 use crate::bench::latency::{CLIENT_SLOT, SERVER_SLOT};
 use crate::bench::{self, BenchConfig};
@@ -35,8 +36,9 @@ pub fn run(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
     attach: Attach,
+    ebpf_log: bool,
 ) -> anyhow::Result<RunResult> {
-    let mut tracer = tracer::Tracer::load(attach)?;
+    let mut tracer = tracer::Tracer::load(attach, ebpf_log)?;
     let untraced = bench::run(mechanism, config)?;
     let Some(untraced_latency) = untraced.latency_ns else {
         return Ok(untraced);
@@ -45,7 +47,7 @@ pub fn run(
     tracer.attach()?;
     tracer.registry().reserve_slots(2)?;
     let outcome = traced_run(&mut tracer, mechanism, config)?;
-    let attached_as = tracer.syscalls_via;
+    let attached_as = (tracer.syscalls_via, tracer.sched_via);
     let processes = [
         TracedProcessFigures {
             role: "client".into(),

@@ -54,8 +54,13 @@ pub struct ProgramInfo {
 }
 
 /// Traces `target` (for at most `duration` seconds when it is a running process).
-pub fn run(target: Target, duration: Option<f64>, attach: Attach) -> anyhow::Result<ProgramReport> {
-    let mut tracer = Tracer::load(attach)?;
+pub fn run(
+    target: Target,
+    duration: Option<f64>,
+    attach: Attach,
+    ebpf_log: bool,
+) -> anyhow::Result<ProgramReport> {
+    let mut tracer = Tracer::load(attach, ebpf_log)?;
     tracer.attach()?;
     tracer.registry().reserve_slots(1)?;
     let started = Instant::now();
@@ -90,7 +95,7 @@ pub fn run(target: Target, duration: Option<f64>, attach: Attach) -> anyhow::Res
             counts: tracer.counts(owner.slot)?,
         });
     }
-    let breakdown = Breakdown::new(&figures, 1, None, tracer.syscalls_via);
+    let breakdown = Breakdown::new(&figures, 1, None, (tracer.syscalls_via, tracer.sched_via));
     Ok(ProgramReport {
         tool: "ipc-profiler",
         version: env!("CARGO_PKG_VERSION"),

@@ -14,7 +14,7 @@ use ipc_ebpf::{
 };
 
 use super::registry::Registry;
-use super::{btf, tracefs};
+use super::{btf, ebpf_log, tracefs};
 
 /// The eBPF object kept in the repository, rebuilt by `cargo xtask build-ebpf`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../ipc-ebpf/ipc-ebpf.bpf.o");
@@ -96,6 +96,8 @@ pub struct Tracer {
     pub sched_via: SchedAttach,
     registry: Registry,
     links: Vec<Link>,
+    /// The eBPF programs' log, with `--ebpf-log`.
+    log: Option<ebpf_log::Logger>,
 }
 
 /// An attached program, so that it can be detached again.
@@ -154,7 +156,7 @@ pub struct SlotCounts {
 
 impl Tracer {
     /// Checks privileges and the kernel, and loads the object (nothing is attached yet).
-    pub fn load(attach: Attach) -> anyhow::Result<Self> {
+    pub fn load(attach: Attach, ebpf_log: bool) -> anyhow::Result<Self> {
         super::privileges::check()?;
         let tracefs = tracefs::ensure_mounted()?;
         let sched_available = tracefs::has_event(&tracefs, "sched", "sched_switch");
@@ -184,11 +186,20 @@ impl Tracer {
         let pid_offset = kernel_btf.as_ref().map_or(0, |(_, offset)| *offset);
         let mut ebpf = EbpfLoader::new()
             .override_global("TASK_PID_OFFSET", &pid_offset, true)
+            .override_global(aya_log::LEVEL, &ebpf_log::level(ebpf_log), false)
             .load(OBJECT)
             .map_err(|e| {
                 anyhow::anyhow!("the kernel refused the eBPF object ({e}); is BPF enabled (CONFIG_BPF_SYSCALL) and not locked down?")
             })?;
         let registry = Registry::take_from(&mut ebpf)?;
+        let log = if ebpf_log {
+            Some(
+                aya_log::EbpfLogger::init_with_logger(&mut ebpf, ebpf_log::StderrLog)
+                    .context("could not read the eBPF programs' log")?,
+            )
+        } else {
+            None
+        };
         let sched_via = match (&kernel_btf, sched_available) {
             (Some((btf, _)), true) => match load_btf_sched(&mut ebpf, btf, wakeup_available) {
                 Ok(()) => SchedAttach::TpBtf,
@@ -240,6 +251,7 @@ impl Tracer {
             sched_via,
             registry,
             links: Vec::new(),
+            log,
         })
     }
 
@@ -265,6 +277,7 @@ impl Tracer {
 
     /// Detaches every attached program (the maps and their contents stay).
     pub fn detach(&mut self) -> anyhow::Result<()> {
+        self.flush_log();
         self.set_fast_path(false)?;
         for link in std::mem::take(&mut self.links) {
             match link {
@@ -365,6 +378,13 @@ impl Tracer {
     /// What the kernel side traces: registrations and phases.
     pub fn registry(&mut self) -> &mut Registry {
         &mut self.registry
+    }
+
+    /// Prints what the eBPF programs logged since the last call (with `--ebpf-log`).
+    pub fn flush_log(&mut self) {
+        if let Some(log) = &mut self.log {
+            log.flush();
+        }
     }
 
     /// Sums the per-CPU figures of process slot `slot`.
@@ -537,6 +557,12 @@ fn raise_memlock_limit() {
         maximum: None,
     };
     let _ = rustix::process::setrlimit(rustix::process::Resource::Memlock, unlimited);
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        self.flush_log();
+    }
 }
 
 #[cfg(test)]
