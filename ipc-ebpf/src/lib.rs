@@ -74,6 +74,8 @@ pub struct OnCpu {
     pub nr: u64,
     /// `bpf_ktime_get_ns()` at its entry; 0 when none began inside the phase.
     pub start_ns: u64,
+    /// Off-CPU time of that call so far (it may have been switched out and back).
+    pub off_cpu_ns: u64,
 }
 
 /// Which process a slot holds.
@@ -211,7 +213,7 @@ mod pod {
     unsafe impl aya::Pod for super::ThreadState {}
     // SAFETY: #[repr(C)]: two u32 and a byte array (24 bytes), no padding.
     unsafe impl aya::Pod for super::ProcessSlot {}
-    // SAFETY: #[repr(C)]: two u32 then two u64, no padding.
+    // SAFETY: #[repr(C)]: two u32 then three u64, no padding.
     unsafe impl aya::Pod for super::OnCpu {}
     // SAFETY: #[repr(C)]: an array of u64.
     unsafe impl aya::Pod for super::LatencyHistogram {}

@@ -19,9 +19,7 @@ use core::intrinsics::AtomicOrdering;
 const BPF_NOEXIST: u64 = 1;
 
 use aya_ebpf::{
-    helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel,
-    },
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{btf_tracepoint, map, raw_tracepoint, tracepoint},
     maps::{Array, HashMap, PerCpuArray},
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
@@ -281,6 +279,7 @@ fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64) {
         return;
     }
     cpu.nr = nr as u64;
+    cpu.off_cpu_ns = 0;
     // SAFETY: a helper without arguments.
     cpu.start_ns = unsafe { bpf_ktime_get_ns() };
 }
@@ -291,15 +290,15 @@ fn on_sys_exit<C: EbpfContext>(ctx: &C, ret: i64) {
     let (tgid, tid) = current_ids();
     let fast = match on_cpu() {
         Some(cpu) if cpu.tid == tid && cpu.start_ns != 0 => {
-            // Entered on this CPU and never left it: the common case, no lookup.
+            // The call is on this CPU's record: no lookup.
             let start_ns = cpu.start_ns;
             cpu.start_ns = 0;
-            Some((cpu.slot, cpu.nr, start_ns))
+            Some((cpu.slot, cpu.nr, start_ns, cpu.off_cpu_ns))
         }
         _ => None,
     };
     let (slot, nr, start_ns, off_cpu_ns) = match fast {
-        Some((slot, nr, start_ns)) => (slot, nr, start_ns, 0),
+        Some(call) => call,
         None => {
             // Switched out inside the call (or no fast path): its entry holds the call.
             let Some(entry) = thread(tid) else {
@@ -402,45 +401,43 @@ pub fn sched_switch_btf(ctx: BtfTracePointContext) -> i32 {
     let (_, prev_pid) = current_ids();
     // A task that is still runnable was preempted (or yielded), as the tracepoint reports.
     let preempted = preempt & 1 != 0 || prev_state == 0;
-    on_switch(prev_pid, preempted, task_pid(&ctx, next));
+    on_switch(prev_pid, preempted, task_pid(next));
     0
 }
 
 /// The pid (thread id) of the task at `task`, or 0 if it cannot be read.
 #[inline(always)]
-fn task_pid<C: EbpfContext>(ctx: &C, task: *const u8) -> u32 {
+fn task_pid(task: *const u8) -> u32 {
     // SAFETY: a plain read of a global the loader set; volatile so that the compiler does not
-    // fold the placeholder value.
+    // fold the placeholder value (the verifier knows it: the global is read-only data).
     let offset = unsafe { core::ptr::read_volatile(&TASK_PID_OFFSET) } as usize;
-    // SAFETY: bpf_probe_read_kernel checks the address itself and fails instead of faulting.
-    match unsafe { bpf_probe_read_kernel(task.wrapping_add(offset).cast::<i32>()) } {
-        Ok(pid) => pid as u32,
-        Err(code) => {
-            warn!(
-                ctx,
-                "could not read task_struct.pid at offset {}: {}", offset, code
-            );
-            0
-        }
-    }
+    // SAFETY: `task` is a task_struct pointer the kernel passed (tp_btf arguments are typed
+    // and trusted), and `offset` is where its pid field lies, from the kernel's own BTF; the
+    // verifier checks the load against that type.
+    unsafe { *task.add(offset).cast::<i32>() as u32 }
 }
 
 /// One context switch on this CPU: `prev` leaves it, `next` comes on (0 is the idle task).
 #[inline(always)]
 fn on_switch(prev_pid: u32, preempted: bool, next_pid: u32) {
-    // SAFETY: a helper without arguments.
-    let now = unsafe { bpf_ktime_get_ns() };
     if prev_pid != 0 {
-        switched_out(prev_pid, preempted, now);
+        switched_out(prev_pid, preempted);
     }
     if next_pid != 0 {
-        switched_in(next_pid, now);
+        switched_in(next_pid);
     }
+}
+
+/// Now, in ns (read only once a traced thread is involved: most switches are not).
+#[inline(always)]
+fn now_ns() -> u64 {
+    // SAFETY: a helper without arguments.
+    unsafe { bpf_ktime_get_ns() }
 }
 
 /// Counts a switch away from a traced thread and remembers when it left the CPU.
 #[inline(always)]
-fn switched_out(tid: u32, preempted: bool, now: u64) {
+fn switched_out(tid: u32, preempted: bool) {
     let Some(entry) = thread(tid) else {
         return;
     };
@@ -449,7 +446,7 @@ fn switched_out(tid: u32, preempted: bool, now: u64) {
         if cpu.tid == tid {
             entry.nr = cpu.nr;
             entry.start_ns = cpu.start_ns;
-            entry.off_cpu_ns = 0;
+            entry.off_cpu_ns = cpu.off_cpu_ns;
             cpu.tid = 0;
             cpu.start_ns = 0;
         }
@@ -468,13 +465,13 @@ fn switched_out(tid: u32, preempted: bool, now: u64) {
             }
         }
     }
-    entry.switched_at_ns = now;
+    entry.switched_at_ns = now_ns();
     entry.woken_ns = 0;
 }
 
 /// Adds the off-CPU time of a traced thread coming back onto a CPU.
 #[inline(always)]
-fn switched_in(tid: u32, now: u64) {
+fn switched_in(tid: u32) {
     let Some(entry) = thread(tid) else {
         return;
     };
@@ -482,6 +479,7 @@ fn switched_in(tid: u32, now: u64) {
     if switched_at == 0 {
         return; // Not switched out inside a measured phase.
     }
+    let now = now_ns();
     entry.switched_at_ns = 0;
     let off_cpu = now.wrapping_sub(switched_at);
     if let Some(sched) = SCHED.get_ptr_mut(entry.slot) {
@@ -498,6 +496,18 @@ fn switched_in(tid: u32, now: u64) {
     }
     if entry.start_ns != 0 {
         entry.off_cpu_ns = entry.off_cpu_ns.wrapping_add(off_cpu);
+        // Its syscall in flight comes back onto this CPU's record (the thread that left this
+        // CPU just now took its own call along), so that the exit needs no lookup.
+        if let Some(cpu) = on_cpu() {
+            if cpu.start_ns == 0 {
+                cpu.tid = tid;
+                cpu.slot = entry.slot;
+                cpu.nr = entry.nr;
+                cpu.start_ns = entry.start_ns;
+                cpu.off_cpu_ns = entry.off_cpu_ns;
+                entry.start_ns = 0;
+            }
+        }
     }
 }
 
@@ -511,7 +521,7 @@ pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
 /// `sched_wakeup(struct task_struct *p)`.
 #[btf_tracepoint(function = "sched_wakeup")]
 pub fn sched_wakeup_btf(ctx: BtfTracePointContext) -> i32 {
-    on_wakeup(task_pid(&ctx, ctx.arg(0)));
+    on_wakeup(task_pid(ctx.arg(0)));
     0
 }
 
@@ -536,21 +546,41 @@ fn on_wakeup(tid: u32) {
 /// Bytes a traced process copies out of a socket buffer into user memory (receive paths).
 #[tracepoint]
 pub fn skb_copy_datagram_iovec(ctx: TracePointContext) -> u32 {
-    let (tgid, tid) = current_ids();
-    let Some(entry) = thread(tid) else {
-        return 0;
-    };
-    let slot = slot_of(&ctx, entry, tgid);
-    if !measuring(slot) {
-        return 0;
-    }
-    let len = field::<i32>(&ctx, offsets::SKB_COPY_LEN);
-    if len > 0 {
-        if let Some(bytes) = SKB_COPIED.get_ptr_mut(slot) {
-            add(bytes, len as u64);
-        }
-    }
+    on_skb_copy(&ctx, field::<i32>(&ctx, offsets::SKB_COPY_LEN));
     0
+}
+
+/// `skb_copy_datagram_iovec(const struct sk_buff *skb, int len)`.
+#[btf_tracepoint(function = "skb_copy_datagram_iovec")]
+pub fn skb_copy_datagram_iovec_btf(ctx: BtfTracePointContext) -> i32 {
+    let len: i32 = ctx.arg(1);
+    on_skb_copy(&ctx, len);
+    0
+}
+
+/// Adds `len` bytes copied out of a socket buffer by the current thread, if it is measuring.
+#[inline(always)]
+fn on_skb_copy<C: EbpfContext>(ctx: &C, len: i32) {
+    if len <= 0 {
+        return;
+    }
+    let (tgid, tid) = current_ids();
+    // Inside a syscall on this CPU: the fast path's record names the thread's slot.
+    let slot = match on_cpu() {
+        Some(cpu) if cpu.tid == tid && tid != 0 => cpu.slot,
+        _ => {
+            let Some(entry) = thread(tid) else {
+                return;
+            };
+            slot_of(ctx, entry, tgid)
+        }
+    };
+    if !measuring(slot) {
+        return;
+    }
+    if let Some(bytes) = SKB_COPIED.get_ptr_mut(slot) {
+        add(bytes, len as u64);
+    }
 }
 
 /// A traced thread started a thread or a process: the new task is traced too. It starts in

@@ -221,12 +221,13 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     }
     let overhead = match &b.overhead {
         Some(o) => format!(
-            "Tracing overhead: p50 {} untraced, {} traced ({:.2}x; medians of {} alternated runs \
-             each; syscalls traced by {:?}, the scheduler by {:?}). ",
+            "Tracing overhead: p50 {} untraced, {} traced ({:.2}x; best of {} alternated runs \
+             each, {:.2}x by their medians; syscalls traced by {:?}, the scheduler by {:?}). ",
             duration_ns(o.untraced_p50_ns as f64),
             duration_ns(o.traced_p50_ns as f64),
             o.ratio,
             o.traced_runs_p50_ns.len(),
+            o.ratio_of_medians,
             b.attach,
             b.sched_attach,
         ),

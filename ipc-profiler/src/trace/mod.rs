@@ -30,8 +30,7 @@ use breakdown::{Overhead, TracedProcessFigures};
 const OVERHEAD_PAIRS: usize = 3;
 
 /// Runs `mechanism` untraced, then traced (the breakdown comes from this first traced run), then
-/// alternates untraced and traced runs again for the overhead: the ratio of the medians of
-/// their p50s.
+/// alternates untraced and traced runs again for the overhead (see [`Overhead`]).
 pub fn run(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,

@@ -90,6 +90,8 @@ pub struct Tracer {
     pub fork_available: bool,
     /// Whether `skb_copy_datagram_iovec` is available (bytes copied out of socket buffers).
     pub skb_available: bool,
+    /// Whether that program is attached as tp_btf (else as a tracepoint).
+    skb_btf: bool,
     /// How the syscall programs are attached.
     pub syscalls_via: Attach,
     /// How the scheduler programs (`sched_switch`, `sched_wakeup`) are attached.
@@ -116,6 +118,9 @@ pub enum SchedAttach {
     /// Tracepoints: the kernel builds the event record for the program.
     Tp,
 }
+
+/// The socket-copy program as `tp_btf`.
+const SKB_COPY_BTF: &str = "skb_copy_datagram_iovec_btf";
 
 /// The scheduler programs as `tp_btf`: (program, kernel tracepoint).
 const BTF_SCHED_PROGRAMS: [(&str, &str); 2] = [
@@ -173,9 +178,7 @@ impl Tracer {
             check_layout(&tracefs, &SCHED_PROCESS_FORK)?;
         }
         let skb_available = tracefs::has_event(&tracefs, "skb", "skb_copy_datagram_iovec");
-        if skb_available {
-            check_layout(&tracefs, &SKB_COPY)?;
-        }
+
         raise_memlock_limit();
         // `--attach tp` asks for tracepoints everywhere; otherwise the scheduler programs try
         // tp_btf, which needs the kernel's BTF (for the types and for task_struct.pid).
@@ -219,7 +222,14 @@ impl Tracer {
         if fork_available {
             load_tracepoint(&mut ebpf, SCHED_PROCESS_FORK.name)?;
         }
-        if skb_available {
+        // The socket-copy program follows the scheduler's: tp_btf when that worked.
+        let skb_btf = skb_available
+            && sched_via == SchedAttach::TpBtf
+            && kernel_btf.as_ref().is_some_and(|(btf, _)| {
+                load_btf(&mut ebpf, btf, SKB_COPY_BTF, SKB_COPY.event).is_ok()
+            });
+        if skb_available && !skb_btf {
+            check_layout(&tracefs, &SKB_COPY)?;
             load_tracepoint(&mut ebpf, SKB_COPY.name)?;
         }
         let syscalls_via = match attach {
@@ -247,6 +257,7 @@ impl Tracer {
             wakeup_available,
             fork_available,
             skb_available,
+            skb_btf,
             syscalls_via,
             sched_via,
             registry,
@@ -313,6 +324,7 @@ impl Tracer {
     /// Attaches every loaded program.
     pub fn attach(&mut self) -> anyhow::Result<()> {
         let mut tracepoints: Vec<&ProgramSpec> = Vec::new();
+        let mut btf_programs: Vec<(&'static str, &'static str)> = Vec::new();
         if self.sched_via == SchedAttach::Tp {
             if self.sched_available {
                 tracepoints.push(&SCHED_SWITCH);
@@ -322,23 +334,26 @@ impl Tracer {
             }
         } else {
             let wanted = if self.wakeup_available { 2 } else { 1 };
-            for (name, event) in &BTF_SCHED_PROGRAMS[..wanted] {
-                let program: &mut BtfTracePoint = self
-                    .ebpf
-                    .program_mut(name)
-                    .context("program vanished")?
-                    .try_into()?;
-                let id = program
-                    .attach()
-                    .with_context(|| format!("could not attach tp_btf {event}"))?;
-                self.links.push(Link::Btf(name, id));
-            }
+            btf_programs.extend_from_slice(&BTF_SCHED_PROGRAMS[..wanted]);
         }
         if self.fork_available {
             tracepoints.push(&SCHED_PROCESS_FORK);
         }
-        if self.skb_available {
+        if self.skb_btf {
+            btf_programs.push((SKB_COPY_BTF, SKB_COPY.event));
+        } else if self.skb_available {
             tracepoints.push(&SKB_COPY);
+        }
+        for (name, event) in btf_programs {
+            let program: &mut BtfTracePoint = self
+                .ebpf
+                .program_mut(name)
+                .context("program vanished")?
+                .try_into()?;
+            let id = program
+                .attach()
+                .with_context(|| format!("could not attach tp_btf {event}"))?;
+            self.links.push(Link::Btf(name, id));
         }
         if self.syscalls_via == Attach::Tp {
             tracepoints.extend(SYSCALL_PROGRAMS.iter());
@@ -466,15 +481,20 @@ fn kernel_btf() -> Option<(Btf, u32)> {
 fn load_btf_sched(ebpf: &mut Ebpf, btf: &Btf, wakeup: bool) -> anyhow::Result<()> {
     let wanted = if wakeup { 2 } else { 1 };
     for (name, event) in &BTF_SCHED_PROGRAMS[..wanted] {
-        let program: &mut BtfTracePoint = ebpf
-            .program_mut(name)
-            .with_context(|| format!("the object has no program {name}"))?
-            .try_into()?;
-        program
-            .load(event, btf)
-            .with_context(|| format!("the verifier rejected {name}"))?;
+        load_btf(ebpf, btf, name, event)?;
     }
     Ok(())
+}
+
+/// Loads program `name` as tp_btf for the kernel tracepoint `event`.
+fn load_btf(ebpf: &mut Ebpf, btf: &Btf, name: &str, event: &str) -> anyhow::Result<()> {
+    let program: &mut BtfTracePoint = ebpf
+        .program_mut(name)
+        .with_context(|| format!("the object has no program {name}"))?
+        .try_into()?;
+    program
+        .load(event, btf)
+        .with_context(|| format!("the verifier rejected {name}"))
 }
 
 /// Loads the scheduler programs as tracepoints, after checking the records they read.
