@@ -7,6 +7,7 @@ mod flat;
 mod json;
 mod markdown;
 mod table;
+mod trace_summary;
 mod units;
 
 use clap::ValueEnum;

@@ -44,6 +44,11 @@ pub fn render(report: &Report) -> String {
             result.unsupported.as_deref().unwrap_or_default()
         ));
     }
+    if let Some(summary) = super::trace_summary::table(&ran) {
+        out.push_str("\nWhere each round trip went, all processes together (details below):\n");
+        out.push_str(&summary.to_string());
+        out.push('\n');
+    }
     for result in &ran {
         if let Some(breakdown) = &result.breakdown {
             out.push('\n');

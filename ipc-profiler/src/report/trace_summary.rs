@@ -1,0 +1,72 @@
+//! One table for a trace of several mechanisms: each mechanism's breakdown per round trip on
+//! one line, in the latency table's order, so that they can be compared at a glance.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::Table;
+
+use super::units::{bytes, count, duration_ns};
+use super::RunResult;
+
+/// The summary table, or `None` when fewer than two results have a breakdown.
+pub fn table(results: &[&RunResult]) -> Option<Table> {
+    let traced: Vec<&RunResult> = results
+        .iter()
+        .copied()
+        .filter(|r| r.breakdown.is_some())
+        .collect();
+    if traced.len() < 2 {
+        return None;
+    }
+    let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "per round trip",
+        "syscalls",
+        "kernel time",
+        "user time",
+        "switches",
+        "wake-ups",
+        "wake to run",
+        "off-CPU",
+        "bytes copied",
+        "socket bytes",
+        "tracing cost",
+    ]);
+    for result in traced {
+        let Some(b) = &result.breakdown else {
+            continue;
+        };
+        let m = &b.per_message;
+        table.add_row(vec![
+            result.mechanism.clone(),
+            syscalls_by_name(b),
+            duration_ns(m.kernel_ns),
+            optional(m.user_ns, duration_ns),
+            optional(m.context_switches, count),
+            optional(m.wakeups, count),
+            optional(m.wake_to_run_ns, duration_ns),
+            optional(m.off_cpu_ns, duration_ns),
+            optional(m.bytes_copied, bytes),
+            optional(m.socket_bytes_copied, bytes),
+            b.overhead
+                .as_ref()
+                .map_or("n/a".to_string(), |o| format!("{:.2}x", o.ratio)),
+        ]);
+    }
+    Some(table)
+}
+
+/// "4: read 2, write 2": calls per round trip, then the calls made at least once per 100.
+fn syscalls_by_name(b: &crate::trace::Breakdown) -> String {
+    let named: Vec<String> = b
+        .syscalls
+        .iter()
+        .filter(|s| s.per_message >= 0.01)
+        .map(|s| format!("{} {}", s.name, count(s.per_message)))
+        .collect();
+    if named.is_empty() {
+        count(b.per_message.syscalls)
+    } else {
+        format!("{}: {}", count(b.per_message.syscalls), named.join(", "))
+    }
+}
