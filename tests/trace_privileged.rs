@@ -28,7 +28,13 @@ fn pipe_round_trips_are_counted_exactly() {
     require_root();
     const N: u64 = 3000;
     let n = N.to_string();
-    for placement in ["same-core", "cross-core"] {
+    // The default programs (raw_tp, tp_btf) on both placements, and the tracepoint versions
+    // every kernel has, which is what a kernel without BTF or raw tracepoints gets.
+    for (placement, attach) in [
+        ("same-core", "auto"),
+        ("cross-core", "auto"),
+        ("cross-core", "tp"),
+    ] {
         let doc = run_json(&[
             "trace",
             "--mech",
@@ -39,11 +45,19 @@ fn pipe_round_trips_are_counted_exactly() {
             "200",
             "--placement",
             placement,
+            "--attach",
+            attach,
             "--format",
             "json",
         ]);
         assert_contract(&doc);
         let b = &doc["results"][0]["breakdown"];
+        if attach == "tp" {
+            assert_eq!(
+                (b["attach"].as_str(), b["sched_attach"].as_str()),
+                (Some("tp"), Some("tp"))
+            );
+        }
         assert_eq!(b["messages"], N);
         let processes = b["processes"].as_array().unwrap();
         assert_eq!(processes.len(), 2);
@@ -65,10 +79,20 @@ fn pipe_round_trips_are_counted_exactly() {
             );
             // Each side copies 128 bytes in and 128 bytes out per round trip.
             assert_eq!(p["per_message"]["bytes_copied"], 256.0, "{p}");
+            // Every counted call is in its syscall's latency histogram, once.
+            for line in p["syscalls"].as_array().unwrap() {
+                let in_histogram: u64 = line["latency_histogram"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|bucket| bucket["count"].as_u64().unwrap())
+                    .sum();
+                assert_eq!(in_histogram, line["count"].as_u64().unwrap(), "{line}");
+            }
             let switches = p["per_message"]["context_switches"].as_f64().unwrap();
             assert!(
                 switches > 0.5,
-                "a blocking pipe hands off by switching: {p}"
+                "{placement} {attach}: a blocking pipe hands off by switching: {p}"
             );
         }
         assert_eq!(b["per_message"]["syscalls"], 4.0);
@@ -278,4 +302,23 @@ fn ebpf_log_reports_a_started_process_only_when_asked() {
         text.contains("ipc-profiler (eBPF info): process ") && text.contains("has slot 1"),
         "ls was not reported as a new process: {text}"
     );
+}
+
+#[test]
+fn queue_sends_count_the_bytes_they_were_given() {
+    require_root();
+    // msgsnd and mq_timedsend return 0: their bytes come from the length argument, recorded at
+    // entry (raw tracepoint: from the saved registers; tracepoint: from the event record).
+    for mech in ["posix-mq", "sysv-mq"] {
+        for attach in ["auto", "tp"] {
+            let doc = run_json(&[
+                "trace", "--mech", mech, "--iters", "1000", "--attach", attach, "--format", "json",
+            ]);
+            let b = &doc["results"][0]["breakdown"];
+            assert_eq!(
+                b["per_message"]["bytes_copied"], 512.0,
+                "{mech} {attach}: 128 B sent and received per side per round trip: {b}"
+            );
+        }
+    }
 }

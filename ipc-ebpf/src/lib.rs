@@ -55,6 +55,8 @@ pub struct ThreadState {
     pub start_ns: u64,
     /// Off-CPU time accumulated while that call was in flight.
     pub off_cpu_ns: u64,
+    /// Bytes that call sends, for the sends that return 0 ([`SENDS_RETURNING_ZERO`]).
+    pub sent_len: u64,
     /// `bpf_ktime_get_ns()` when it left the CPU inside the phase; 0 when it is not switched
     /// out.
     pub switched_at_ns: u64,
@@ -76,6 +78,8 @@ pub struct OnCpu {
     pub start_ns: u64,
     /// Off-CPU time of that call so far (it may have been switched out and back).
     pub off_cpu_ns: u64,
+    /// Bytes that call sends, for the sends that return 0 ([`SENDS_RETURNING_ZERO`]).
+    pub sent_len: u64,
 }
 
 /// Which process a slot holds.
@@ -182,6 +186,8 @@ pub struct SchedStat {
 pub mod offsets {
     /// `raw_syscalls:sys_enter` field `id` (long).
     pub const SYS_ENTER_ID: usize = 8;
+    /// `raw_syscalls:sys_enter` field `args` (unsigned long[6]).
+    pub const SYS_ENTER_ARGS: usize = 16;
     /// `raw_syscalls:sys_exit` field `id` (long).
     pub const SYS_EXIT_ID: usize = 8;
     /// `raw_syscalls:sys_exit` field `ret` (long).
@@ -200,6 +206,13 @@ pub mod offsets {
     pub const SKB_COPY_LEN: usize = 16;
 }
 
+/// x86-64 syscall numbers of `msgsnd` and `mq_timedsend`: they return 0 on success, and copy
+/// the byte count of their third argument.
+pub const SENDS_RETURNING_ZERO: [u64; 2] = [69, 242];
+
+/// Offset of `dx` (the third syscall argument) in x86-64's `struct pt_regs`.
+pub const PT_REGS_DX: usize = 12 * 8;
+
 /// x86-64 syscall numbers of `execve` and `execveat`: after one succeeds, the process's slot
 /// takes its new command name.
 pub const EXEC_SYSCALLS: [u64; 2] = [59, 322];
@@ -213,7 +226,7 @@ mod pod {
     unsafe impl aya::Pod for super::ThreadState {}
     // SAFETY: #[repr(C)]: two u32 and a byte array (24 bytes), no padding.
     unsafe impl aya::Pod for super::ProcessSlot {}
-    // SAFETY: #[repr(C)]: two u32 then three u64, no padding.
+    // SAFETY: #[repr(C)]: two u32 then four u64, no padding.
     unsafe impl aya::Pod for super::OnCpu {}
     // SAFETY: #[repr(C)]: an array of u64.
     unsafe impl aya::Pod for super::LatencyHistogram {}

@@ -19,7 +19,9 @@ use core::intrinsics::AtomicOrdering;
 const BPF_NOEXIST: u64 = 1;
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel,
+    },
     macros::{btf_tracepoint, map, raw_tracepoint, tracepoint},
     maps::{Array, HashMap, PerCpuArray},
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
@@ -29,7 +31,8 @@ use aya_log_ebpf::{info, warn};
 use ipc_ebpf::{
     latency_bucket, offsets, syscall_index, LatencyHistogram, OnCpu, ProcessSlot, SchedStat,
     SyscallStat, ThreadState, EXEC_SYSCALLS, LATENCY_BUCKETS, MAX_TRACED_PROCESSES,
-    PREV_STATE_PREEMPTED, SHARED_SLOT, SYSCALL_NR_OTHER, SYSCALL_SLOTS,
+    PREV_STATE_PREEMPTED, PT_REGS_DX, SENDS_RETURNING_ZERO, SHARED_SLOT, SYSCALL_NR_OTHER,
+    SYSCALL_SLOTS,
 };
 
 /// Offset of `pid` in the kernel's `struct task_struct`, found in its BTF by userspace and set
@@ -211,7 +214,9 @@ fn add(ptr: *mut u64, value: u64) {
 
 #[tracepoint]
 pub fn sys_enter(ctx: TracePointContext) -> u32 {
-    on_sys_enter(&ctx, field::<i64>(&ctx, offsets::SYS_ENTER_ID));
+    on_sys_enter(&ctx, field::<i64>(&ctx, offsets::SYS_ENTER_ID), || {
+        field::<u64>(&ctx, offsets::SYS_ENTER_ARGS + 16)
+    });
     0
 }
 
@@ -224,7 +229,11 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
 /// `raw_syscalls:sys_enter(struct pt_regs *regs, long id)`.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
-    on_sys_enter(&ctx, ctx.arg::<i64>(1));
+    let regs: *const u8 = ctx.arg(0);
+    on_sys_enter(&ctx, ctx.arg::<i64>(1), || {
+        // SAFETY: `regs` is the syscall's saved registers; the helper checks the address.
+        unsafe { bpf_probe_read_kernel(regs.wrapping_add(PT_REGS_DX).cast::<u64>()) }.unwrap_or(0)
+    });
     0
 }
 
@@ -248,7 +257,13 @@ fn on_cpu() -> Option<&'static mut OnCpu> {
 
 /// Remembers the syscall `nr` the current thread entered, if its process is measuring.
 #[inline(always)]
-fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64) {
+fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, third_arg: impl Fn() -> u64) {
+    // The sends that return 0 on success say how much they copy in their third argument.
+    let sent_len = if SENDS_RETURNING_ZERO.contains(&(nr as u64)) {
+        third_arg()
+    } else {
+        0
+    };
     let (tgid, tid) = current_ids();
     let Some(cpu) = on_cpu() else {
         // No fast path: the call is kept in the thread's entry.
@@ -257,6 +272,7 @@ fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64) {
         };
         if measuring(slot_of(ctx, entry, tgid)) {
             entry.nr = nr as u64;
+            entry.sent_len = sent_len;
             entry.off_cpu_ns = 0;
             // SAFETY: a helper without arguments.
             entry.start_ns = unsafe { bpf_ktime_get_ns() };
@@ -279,6 +295,7 @@ fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64) {
         return;
     }
     cpu.nr = nr as u64;
+    cpu.sent_len = sent_len;
     cpu.off_cpu_ns = 0;
     // SAFETY: a helper without arguments.
     cpu.start_ns = unsafe { bpf_ktime_get_ns() };
@@ -293,7 +310,7 @@ fn on_sys_exit<C: EbpfContext>(ctx: &C, ret: i64) {
             // The call is on this CPU's record: no lookup.
             let start_ns = cpu.start_ns;
             cpu.start_ns = 0;
-            Some((cpu.slot, cpu.nr, start_ns, cpu.off_cpu_ns))
+            Some((cpu.slot, (cpu.nr, cpu.sent_len), start_ns, cpu.off_cpu_ns))
         }
         _ => None,
     };
@@ -310,7 +327,7 @@ fn on_sys_exit<C: EbpfContext>(ctx: &C, ret: i64) {
                 return; // No syscall in flight: it began outside the phase.
             }
             entry.start_ns = 0;
-            (slot, entry.nr, start_ns, entry.off_cpu_ns)
+            (slot, (entry.nr, entry.sent_len), start_ns, entry.off_cpu_ns)
         }
     };
     // A call that began inside the phase but ends outside it (the call that closes the phase)
@@ -323,7 +340,7 @@ fn on_sys_exit<C: EbpfContext>(ctx: &C, ret: i64) {
 
 /// Adds one completed syscall `nr` of process `slot` to the figures.
 #[inline(always)]
-fn count_syscall(slot: u32, nr: u64, ret: i64, start_ns: u64, off_cpu_ns: u64) {
+fn count_syscall(slot: u32, (nr, sent_len): (u64, u64), ret: i64, start_ns: u64, off_cpu_ns: u64) {
     // SAFETY: a helper without arguments.
     let took = unsafe { bpf_ktime_get_ns() }.wrapping_sub(start_ns);
     let index = syscall_index(
@@ -341,6 +358,8 @@ fn count_syscall(slot: u32, nr: u64, ret: i64, start_ns: u64, off_cpu_ns: u64) {
             add(&raw mut (*stat).total_ns, took);
             if ret > 0 {
                 add(&raw mut (*stat).ret_sum, ret as u64);
+            } else if ret == 0 && sent_len != 0 {
+                add(&raw mut (*stat).ret_sum, sent_len);
             } else if ret < 0 {
                 add(&raw mut (*stat).errors, 1);
             }
@@ -445,6 +464,7 @@ fn switched_out(tid: u32, preempted: bool) {
     if let Some(cpu) = on_cpu() {
         if cpu.tid == tid {
             entry.nr = cpu.nr;
+            entry.sent_len = cpu.sent_len;
             entry.start_ns = cpu.start_ns;
             entry.off_cpu_ns = cpu.off_cpu_ns;
             cpu.tid = 0;
@@ -503,6 +523,7 @@ fn switched_in(tid: u32) {
                 cpu.tid = tid;
                 cpu.slot = entry.slot;
                 cpu.nr = entry.nr;
+                cpu.sent_len = entry.sent_len;
                 cpu.start_ns = entry.start_ns;
                 cpu.off_cpu_ns = entry.off_cpu_ns;
                 entry.start_ns = 0;

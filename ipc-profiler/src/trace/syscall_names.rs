@@ -12,8 +12,9 @@ pub fn name(nr: u32) -> String {
     }
 }
 
-/// True for calls whose positive return value is the number of bytes copied between user and
-/// kernel memory (the read/write family). `msgsnd` and `mq_timedsend` return 0 and are not here.
+/// True for calls whose figures count bytes copied between user and kernel memory: the
+/// read/write family by their positive return value, `msgsnd` and `mq_timedsend` (which return
+/// 0) by the length they were given, which the programs record at entry.
 pub fn copies_returned_bytes(name: &str) -> bool {
     matches!(
         name,
@@ -33,6 +34,8 @@ pub fn copies_returned_bytes(name: &str) -> bool {
             | "sendmsg"
             | "mq_timedreceive"
             | "msgrcv"
+            | "mq_timedsend"
+            | "msgsnd"
     )
 }
 
@@ -53,6 +56,7 @@ mod tests {
         assert!(copies_returned_bytes("read"));
         assert!(copies_returned_bytes("recvmsg"));
         assert!(!copies_returned_bytes("futex"));
-        assert!(!copies_returned_bytes("msgsnd"));
+        assert!(copies_returned_bytes("msgsnd"));
+        assert!(!copies_returned_bytes("msgget"));
     }
 }

@@ -33,7 +33,10 @@ const SYSCALL_PROGRAMS: [ProgramSpec; 2] = [
         name: "sys_enter",
         category: "raw_syscalls",
         event: "sys_enter",
-        fields: &[("id", offsets::SYS_ENTER_ID, 8)],
+        fields: &[
+            ("id", offsets::SYS_ENTER_ID, 8),
+            ("args", offsets::SYS_ENTER_ARGS, 48),
+        ],
     },
     ProgramSpec {
         name: "sys_exit",
