@@ -322,3 +322,47 @@ fn queue_sends_count_the_bytes_they_were_given() {
         }
     }
 }
+
+#[test]
+fn the_hash_map_of_threads_counts_exactly_too() {
+    require_root();
+    // Kernels with a large pid_max keep the traced threads in a hash map instead of an array
+    // indexed by thread id; this machine's pid_max picks the array, so force the map.
+    const N: u64 = 2000;
+    let output = common::profiler()
+        .env("IPC_PROFILER_THREADS", "hash")
+        .args([
+            "trace", "--mech", "pipe", "--iters", "2000", "--format", "json",
+        ])
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for p in doc["results"][0]["breakdown"]["processes"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(calls(p, "read"), N, "{p}");
+        assert_eq!(calls(p, "write"), N, "{p}");
+    }
+    // A command's children are found through the map as well.
+    let output = common::profiler()
+        .env("IPC_PROFILER_THREADS", "hash")
+        .args([
+            "trace",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "ls / > /dev/null; true",
+        ])
+        .output()
+        .expect("the binary runs");
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let processes = doc["breakdown"]["processes"].as_array().unwrap();
+    assert!(
+        processes.iter().any(|p| p["role"] == "ls"),
+        "ls has no line: {processes:?}"
+    );
+}

@@ -11,6 +11,8 @@ pub mod map_names {
     /// `HashMap<u32 tid, ThreadState>`: every traced thread, the only hash map the programs
     /// look up; a thread without an entry costs one failed lookup per event.
     pub const THREADS: &str = "THREADS";
+    /// `Array<ThreadState>` indexed by thread id: `THREADS` as an array, when `pid_max` allows.
+    pub const THREAD_TABLE: &str = "THREAD_TABLE";
     /// `Array<u32>` indexed by process slot: non-zero inside that process's measured phase.
     pub const PHASE: &str = "PHASE";
     /// `Array<ProcessSlot>` indexed by process slot: which process each slot holds.

@@ -1,8 +1,9 @@
 //! The eBPF programs of `ipc-profiler trace` (target bpfel-unknown-none; built and kept by
 //! `cargo xtask build-ebpf`).
 //!
-//! Every program starts with one hash lookup, of the current thread in `THREADS`: a thread
-//! that is not traced costs that failed lookup and nothing else. A traced thread's entry holds
+//! Every program starts with one lookup of the current thread (in `THREAD_TABLE`, an array
+//! indexed by thread id, or in the `THREADS` hash map when thread ids are too large): a thread
+//! that is not traced costs that lookup and nothing else. A traced thread's entry holds
 //! everything the programs keep about it (its process slot, the syscall in flight, when it was
 //! switched out and woken), so each event costs one lookup. The measured phase is a flag per
 //! process slot in an array (no hashing). Figures accumulate in per-CPU arrays indexed by small
@@ -45,6 +46,26 @@ const MAX_THREADS: u32 = 16384;
 
 #[map]
 static THREADS: HashMap<u32, ThreadState> = HashMap::with_max_entries(MAX_THREADS, 0);
+
+/// The same entries in an array indexed by thread id, when the kernel's `pid_max` is small
+/// enough for one (userspace sizes it to `pid_max` before loading, or to 1 when it uses
+/// `THREADS`): an array lookup is a bounds check and an add, with no hashing. An entry with
+/// `tgid == 0` is an untraced thread.
+#[map]
+static THREAD_TABLE: Array<ThreadState> = Array::with_max_entries(1, 0);
+
+/// Non-zero when `THREAD_TABLE` holds the threads (set by the loader; read-only data, so the
+/// verifier drops the other path).
+#[unsafe(no_mangle)]
+static THREADS_BY_INDEX: u32 = 0;
+
+/// True when the threads live in `THREAD_TABLE`.
+#[inline(always)]
+fn threads_by_index() -> bool {
+    // SAFETY: a plain read of a global the loader set; volatile so that the compiler does not
+    // fold the placeholder value.
+    unsafe { core::ptr::read_volatile(&THREADS_BY_INDEX) != 0 }
+}
 
 #[map]
 static PHASE: Array<u32> = Array::with_max_entries(MAX_TRACED_PROCESSES, 0);
@@ -99,9 +120,33 @@ fn thread(tid: u32) -> Option<&'static mut ThreadState> {
     // SAFETY: an entry is only ever written by events of its own thread (which run one at a
     // time: on its CPU, with preemption off) and by the wake-up of that thread while it is
     // switched out; userspace writes it only before the thread is traced.
-    THREADS
-        .get_ptr_mut(&tid)
-        .map(|entry| unsafe { &mut *entry })
+    if threads_by_index() {
+        THREAD_TABLE
+            .get_ptr_mut(tid)
+            .map(|entry| unsafe { &mut *entry })
+            .filter(|entry| entry.tgid != 0)
+    } else {
+        THREADS
+            .get_ptr_mut(&tid)
+            .map(|entry| unsafe { &mut *entry })
+    }
+}
+
+/// Starts tracing thread `tid` with `state`; false when the table has no room for it.
+#[inline(always)]
+fn new_thread(tid: u32, state: &ThreadState) -> bool {
+    if threads_by_index() {
+        match THREAD_TABLE.get_ptr_mut(tid) {
+            Some(entry) => {
+                // SAFETY: a live array element of a thread that has not run yet.
+                unsafe { *entry = *state };
+                true
+            }
+            None => false,
+        }
+    } else {
+        THREADS.insert(&tid, state, 0).is_ok()
+    }
 }
 
 /// The slot of the current thread's process, giving a new process (a traced thread's child
@@ -619,7 +664,7 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
         ..ThreadState::default()
     };
     let child_tid = field::<i32>(&ctx, offsets::FORK_CHILD_PID) as u32;
-    if THREADS.insert(&child_tid, &child, 0).is_err() {
+    if !new_thread(child_tid, &child) {
         warn!(
             &ctx,
             "the thread table is full: task {} is not traced", child_tid

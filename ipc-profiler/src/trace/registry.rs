@@ -11,11 +11,19 @@ use ipc_ebpf::{map_names, ProcessSlot, ThreadState, SHARED_SLOT};
 
 /// The maps that say what is traced.
 pub struct Registry {
-    threads: HashMap<MapData, u32, ThreadState>,
+    threads: Threads,
     phase: Array<MapData, u32>,
     processes: Array<MapData, ProcessSlot>,
     next_slot: Array<MapData, u64>,
     claims: HashMap<MapData, u32, u32>,
+}
+
+/// Where the kernel side keeps its traced threads.
+enum Threads {
+    /// A hash map keyed by thread id.
+    Hash(HashMap<MapData, u32, ThreadState>),
+    /// An array indexed by thread id (when `pid_max` is small enough).
+    Table(Array<MapData, ThreadState>),
 }
 
 /// A process slot in use, read back at the end of a trace.
@@ -29,13 +37,17 @@ pub struct SlotOwner {
 
 impl Registry {
     /// Takes the registry maps out of the loaded object.
-    pub fn take_from(ebpf: &mut Ebpf) -> anyhow::Result<Self> {
+    pub fn take_from(ebpf: &mut Ebpf, by_index: bool) -> anyhow::Result<Self> {
         let mut take = |name: &str| {
             ebpf.take_map(name)
                 .with_context(|| format!("the eBPF object has no {name} map"))
         };
         Ok(Self {
-            threads: HashMap::try_from(take(map_names::THREADS)?)?,
+            threads: if by_index {
+                Threads::Table(Array::try_from(take(map_names::THREAD_TABLE)?)?)
+            } else {
+                Threads::Hash(HashMap::try_from(take(map_names::THREADS)?)?)
+            },
             phase: Array::try_from(take(map_names::PHASE)?)?,
             processes: Array::try_from(take(map_names::PROCESSES)?)?,
             next_slot: Array::try_from(take(map_names::NEXT_SLOT)?)?,
@@ -66,9 +78,11 @@ impl Registry {
             ..ThreadState::default()
         };
         for tid in threads_of(pid) {
-            self.threads
-                .insert(tid, entry, 0)
-                .context("could not register a thread with the tracer")?;
+            match &mut self.threads {
+                Threads::Hash(map) => map.insert(tid, entry, 0),
+                Threads::Table(table) => table.set(tid, entry, 0),
+            }
+            .context("could not register a thread with the tracer")?;
         }
         Ok(())
     }

@@ -190,14 +190,18 @@ impl Tracer {
             _ => kernel_btf(),
         };
         let pid_offset = kernel_btf.as_ref().map_or(0, |(_, offset)| *offset);
+        let table_len = thread_table_len();
         let mut ebpf = EbpfLoader::new()
+            .map_max_entries(map_names::THREAD_TABLE, table_len.unwrap_or(1))
+            .map_max_entries(map_names::THREADS, if table_len.is_some() { 1 } else { MAX_THREADS })
+            .override_global("THREADS_BY_INDEX", &u32::from(table_len.is_some()), true)
             .override_global("TASK_PID_OFFSET", &pid_offset, true)
             .override_global(aya_log::LEVEL, &ebpf_log::level(ebpf_log), false)
             .load(OBJECT)
             .map_err(|e| {
                 anyhow::anyhow!("the kernel refused the eBPF object ({e}); is BPF enabled (CONFIG_BPF_SYSCALL) and not locked down?")
             })?;
-        let registry = Registry::take_from(&mut ebpf)?;
+        let registry = Registry::take_from(&mut ebpf, table_len.is_some())?;
         let log = if ebpf_log {
             Some(
                 aya_log::EbpfLogger::init_with_logger(&mut ebpf, ebpf_log::StderrLog)
@@ -471,6 +475,26 @@ impl Tracer {
             socket_bytes,
         })
     }
+}
+
+/// Threads a trace follows in the hash map, when thread ids are too large for a table.
+const MAX_THREADS: u32 = 16384;
+/// The largest `pid_max` for which the threads live in an array indexed by thread id
+/// (56 bytes an entry: 14 MiB at most).
+const MAX_TABLE_LEN: u32 = 1 << 18;
+
+/// Entries of a thread table indexed by thread id, if this kernel's `pid_max` allows one.
+/// `IPC_PROFILER_THREADS=hash` forces the hash map (the tests use it to cover both).
+fn thread_table_len() -> Option<u32> {
+    if std::env::var_os("IPC_PROFILER_THREADS").is_some_and(|v| v == "hash") {
+        return None;
+    }
+    let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (pid_max <= MAX_TABLE_LEN).then_some(pid_max)
 }
 
 /// The kernel's BTF and `task_struct.pid`'s offset in it, if the kernel has BTF.
