@@ -27,7 +27,7 @@ use breakdown::{Overhead, TracedProcessFigures};
 /// Untraced and traced runs alternated for the overhead figure: a VM's round trip drifts by
 /// tens of percent between consecutive runs (the host moves its vCPUs), so one run of each would
 /// measure the drift as often as the tracing.
-const OVERHEAD_PAIRS: usize = 3;
+const OVERHEAD_PAIRS: usize = 5;
 
 /// Runs `mechanism` untraced, then traced (the breakdown comes from this first traced run), then
 /// alternates untraced and traced runs again for the overhead (see [`Overhead`]).
