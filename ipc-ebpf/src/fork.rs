@@ -1,0 +1,32 @@
+//! `sched_process_fork`: a traced thread's new threads and processes are traced too.
+
+use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use aya_log_ebpf::warn;
+use ipc_ebpf::{offsets, ThreadState};
+
+use crate::access::{current_ids, field};
+use crate::threads::{new_thread, thread};
+
+/// A traced thread started a thread or a process: the new task is traced too. It starts in
+/// its parent's slot; if it is a process, its first event gives it a slot of its own.
+#[tracepoint]
+pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
+    // This runs in the parent's context.
+    let (_, tid) = current_ids();
+    let Some(parent) = thread(tid) else {
+        return 0;
+    };
+    let child = ThreadState {
+        tgid: parent.tgid,
+        slot: parent.slot,
+        ..ThreadState::default()
+    };
+    let child_tid = field::<i32>(&ctx, offsets::FORK_CHILD_PID) as u32;
+    if !new_thread(child_tid, &child) {
+        warn!(
+            &ctx,
+            "the thread table is full: task {} is not traced", child_tid
+        );
+    }
+    0
+}

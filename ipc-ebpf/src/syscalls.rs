@@ -1,0 +1,194 @@
+//! `raw_syscalls:sys_enter` and `sys_exit`: each syscall's count, time, latency histogram and
+//! bytes moved, for traced threads inside their phase.
+
+use aya_ebpf::{
+    helpers::{bpf_get_current_comm, bpf_ktime_get_ns, bpf_probe_read_kernel},
+    macros::{raw_tracepoint, tracepoint},
+    programs::{RawTracePointContext, TracePointContext},
+    EbpfContext,
+};
+use ipc_ebpf::{
+    latency_bucket, offsets, syscall_index, EXEC_SYSCALLS, LATENCY_BUCKETS, MAX_TRACED_PROCESSES,
+    PT_REGS_DX, SENDS_RETURNING_ZERO, SYSCALL_NR_OTHER,
+};
+
+use crate::access::{add, atomic_add, current_ids, field};
+use crate::threads::{measuring, on_cpu, slot_of, thread};
+use crate::{LATENCY, PROCESSES, SCHED, SYSCALLS};
+
+// The syscall programs come twice: as tracepoints (`tp`, which read the event record) and as
+// raw tracepoints (`raw_tp`, which get the arguments directly and skip building the record).
+// Userspace attaches the cheapest kind the kernel accepts; both share the handlers below.
+
+#[tracepoint]
+pub fn sys_enter(ctx: TracePointContext) -> u32 {
+    on_sys_enter(&ctx, field::<i64>(&ctx, offsets::SYS_ENTER_ID), || {
+        field::<u64>(&ctx, offsets::SYS_ENTER_ARGS + 16)
+    });
+    0
+}
+
+#[tracepoint]
+pub fn sys_exit(ctx: TracePointContext) -> u32 {
+    on_sys_exit(&ctx, field::<i64>(&ctx, offsets::SYS_EXIT_RET));
+    0
+}
+
+/// `raw_syscalls:sys_enter(struct pt_regs *regs, long id)`.
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
+    let regs: *const u8 = ctx.arg(0);
+    on_sys_enter(&ctx, ctx.arg::<i64>(1), || {
+        // SAFETY: `regs` is the syscall's saved registers; the helper checks the address.
+        unsafe { bpf_probe_read_kernel(regs.wrapping_add(PT_REGS_DX).cast::<u64>()) }.unwrap_or(0)
+    });
+    0
+}
+
+/// `raw_syscalls:sys_exit(struct pt_regs *regs, long ret)`.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
+    on_sys_exit(&ctx, ctx.arg::<i64>(1));
+    0
+}
+
+/// Remembers the syscall `nr` the current thread entered, if its process is measuring.
+#[inline(always)]
+fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, third_arg: impl Fn() -> u64) {
+    // The sends that return 0 on success say how much they copy in their third argument.
+    let sent_len = if SENDS_RETURNING_ZERO.contains(&(nr as u64)) {
+        third_arg()
+    } else {
+        0
+    };
+    let (tgid, tid) = current_ids();
+    let Some(cpu) = on_cpu() else {
+        // No fast path: the call is kept in the thread's entry.
+        let Some(entry) = thread(tid) else {
+            return;
+        };
+        if measuring(slot_of(ctx, entry, tgid)) {
+            entry.nr = nr as u64;
+            entry.sent_len = sent_len;
+            entry.off_cpu_ns = 0;
+            // SAFETY: a helper without arguments.
+            entry.start_ns = unsafe { bpf_ktime_get_ns() };
+        }
+        return;
+    };
+    let slot = if cpu.tid == tid && tid != 0 {
+        cpu.slot
+    } else {
+        let Some(entry) = thread(tid) else {
+            return;
+        };
+        let slot = slot_of(ctx, entry, tgid);
+        cpu.tid = tid;
+        cpu.slot = slot;
+        slot
+    };
+    if !measuring(slot) {
+        cpu.start_ns = 0;
+        return;
+    }
+    cpu.nr = nr as u64;
+    cpu.sent_len = sent_len;
+    cpu.off_cpu_ns = 0;
+    // SAFETY: a helper without arguments.
+    cpu.start_ns = unsafe { bpf_ktime_get_ns() };
+}
+
+/// Counts the syscall the current thread leaves with `ret`, if it entered inside the phase.
+#[inline(always)]
+fn on_sys_exit<C: EbpfContext>(ctx: &C, ret: i64) {
+    let (tgid, tid) = current_ids();
+    let fast = match on_cpu() {
+        Some(cpu) if cpu.tid == tid && cpu.start_ns != 0 => {
+            // The call is on this CPU's record: no lookup.
+            let start_ns = cpu.start_ns;
+            cpu.start_ns = 0;
+            Some((cpu.slot, (cpu.nr, cpu.sent_len), start_ns, cpu.off_cpu_ns))
+        }
+        _ => None,
+    };
+    let (slot, nr, start_ns, off_cpu_ns) = match fast {
+        Some(call) => call,
+        None => {
+            // Switched out inside the call (or no fast path): its entry holds the call.
+            let Some(entry) = thread(tid) else {
+                return;
+            };
+            let slot = slot_of(ctx, entry, tgid);
+            let start_ns = entry.start_ns;
+            if start_ns == 0 {
+                return; // No syscall in flight: it began outside the phase.
+            }
+            entry.start_ns = 0;
+            (slot, (entry.nr, entry.sent_len), start_ns, entry.off_cpu_ns)
+        }
+    };
+    // A call that began inside the phase but ends outside it (the call that closes the phase)
+    // is not counted.
+    if !measuring(slot) || slot >= MAX_TRACED_PROCESSES {
+        return;
+    }
+    count_syscall(slot, nr, ret, start_ns, off_cpu_ns);
+}
+
+/// Adds one completed syscall `nr` of process `slot` to the figures.
+#[inline(always)]
+fn count_syscall(slot: u32, (nr, sent_len): (u64, u64), ret: i64, start_ns: u64, off_cpu_ns: u64) {
+    // SAFETY: a helper without arguments.
+    let took = unsafe { bpf_ktime_get_ns() }.wrapping_sub(start_ns);
+    let index = syscall_index(
+        slot,
+        if nr < SYSCALL_NR_OTHER as u64 {
+            nr as u32
+        } else {
+            SYSCALL_NR_OTHER
+        },
+    );
+    if let Some(stat) = SYSCALLS.get_ptr_mut(index) {
+        // SAFETY: `stat` points at a live per-CPU map value; only its u64 fields are touched.
+        unsafe {
+            add(&raw mut (*stat).count, 1);
+            add(&raw mut (*stat).total_ns, took);
+            if ret > 0 {
+                add(&raw mut (*stat).ret_sum, ret as u64);
+            } else if ret == 0 && sent_len != 0 {
+                add(&raw mut (*stat).ret_sum, sent_len);
+            } else if ret < 0 {
+                add(&raw mut (*stat).errors, 1);
+            }
+        }
+    }
+    if let Some(histogram) = LATENCY.get_ptr_mut(index) {
+        let bucket = latency_bucket(took);
+        // SAFETY: a live array element shared by all CPUs, hence the atomic add; the bucket
+        // index is below LATENCY_BUCKETS.
+        unsafe {
+            let counter = (&raw mut (*histogram).buckets)
+                .cast::<u64>()
+                .add(bucket & (LATENCY_BUCKETS - 1));
+            atomic_add(counter, 1);
+        }
+    }
+    if off_cpu_ns != 0 {
+        if let Some(sched) = SCHED.get_ptr_mut(slot) {
+            // SAFETY: as above.
+            unsafe { add(&raw mut (*sched).off_cpu_in_syscall_ns, off_cpu_ns) };
+        }
+    }
+    if ret == 0 && (nr == EXEC_SYSCALLS[0] || nr == EXEC_SYSCALLS[1]) {
+        renamed(slot);
+    }
+}
+
+/// The process in `slot` ran `execve`: its slot takes the new command name.
+#[inline(always)]
+fn renamed(slot: u32) {
+    if let (Some(info), Ok(comm)) = (PROCESSES.get_ptr_mut(slot), bpf_get_current_comm()) {
+        // SAFETY: a live array element; only this process's own events write its slot.
+        unsafe { (*info).comm = comm };
+    }
+}

@@ -1,0 +1,140 @@
+//! Which threads are traced, their process slots and phases, and the per-CPU record of the
+//! syscall in flight.
+
+use aya_ebpf::{helpers::bpf_get_current_comm, EbpfContext};
+use aya_log_ebpf::{info, warn};
+use ipc_ebpf::{OnCpu, ProcessSlot, ThreadState, SHARED_SLOT};
+
+use crate::{
+    CLAIMS, NEXT_SLOT, ON_CPU, PHASE, PROCESSES, SWITCHES_TRACED, THREADS, THREADS_BY_INDEX,
+    THREAD_TABLE,
+};
+
+/// `bpf_map_update_elem` flag: insert only if the key is absent.
+const BPF_NOEXIST: u64 = 1;
+
+/// True when the threads live in `THREAD_TABLE`.
+#[inline(always)]
+pub(crate) fn threads_by_index() -> bool {
+    // SAFETY: a plain read of a global the loader set; volatile so that the compiler does not
+    // fold the placeholder value.
+    unsafe { core::ptr::read_volatile(&THREADS_BY_INDEX) != 0 }
+}
+
+/// The entry of thread `tid`, if it is traced.
+#[inline(always)]
+pub(crate) fn thread(tid: u32) -> Option<&'static mut ThreadState> {
+    // SAFETY: an entry is only ever written by events of its own thread (which run one at a
+    // time: on its CPU, with preemption off) and by the wake-up of that thread while it is
+    // switched out; userspace writes it only before the thread is traced.
+    if threads_by_index() {
+        THREAD_TABLE
+            .get_ptr_mut(tid)
+            .map(|entry| unsafe { &mut *entry })
+            .filter(|entry| entry.tgid != 0)
+    } else {
+        THREADS
+            .get_ptr_mut(&tid)
+            .map(|entry| unsafe { &mut *entry })
+    }
+}
+
+/// Starts tracing thread `tid` with `state`; false when the table has no room for it.
+#[inline(always)]
+pub(crate) fn new_thread(tid: u32, state: &ThreadState) -> bool {
+    if threads_by_index() {
+        match THREAD_TABLE.get_ptr_mut(tid) {
+            Some(entry) => {
+                // SAFETY: a live array element of a thread that has not run yet.
+                unsafe { *entry = *state };
+                true
+            }
+            None => false,
+        }
+    } else {
+        THREADS.insert(&tid, state, 0).is_ok()
+    }
+}
+
+/// The slot of the current thread's process, giving a new process (a traced thread's child
+/// that now runs under its own tgid) a slot of its own at its first event.
+#[inline(always)]
+pub(crate) fn slot_of<C: EbpfContext>(ctx: &C, entry: &mut ThreadState, tgid: u32) -> u32 {
+    if entry.tgid != tgid {
+        let parent_slot = entry.slot;
+        let slot = take_slot(tgid);
+        if slot == SHARED_SLOT {
+            warn!(
+                ctx,
+                "no free process slot: process {} shares the last one", tgid
+            );
+        } else {
+            info!(
+                ctx,
+                "process {} (started from slot {}) has slot {}", tgid, parent_slot, slot
+            );
+        }
+        let mut process = ProcessSlot {
+            tgid,
+            parent_slot,
+            comm: [0; 16],
+        };
+        if let Ok(comm) = bpf_get_current_comm() {
+            process.comm = comm;
+        }
+        if let Some(info) = PROCESSES.get_ptr_mut(slot) {
+            // SAFETY: a live array element; only this new process's first event writes it.
+            unsafe { *info = process };
+        }
+        // The child inherits its parent's phase.
+        let measuring = PHASE.get(parent_slot).copied().unwrap_or(0);
+        if let Some(phase) = PHASE.get_ptr_mut(slot) {
+            // SAFETY: a live array element.
+            unsafe { *phase = measuring };
+        }
+        entry.tgid = tgid;
+        entry.slot = slot;
+    }
+    entry.slot
+}
+
+/// Claims a free process slot for `tgid`, or gives the shared last one when every slot is
+/// taken. `NEXT_SLOT` is only a hint of where to start (its update is not atomic: the BPF
+/// target's fetch-and-add needs ISA v3); the claim itself is the `BPF_NOEXIST` insert.
+#[inline(always)]
+pub(crate) fn take_slot(tgid: u32) -> u32 {
+    let Some(next) = NEXT_SLOT.get_ptr_mut(0) else {
+        return SHARED_SLOT;
+    };
+    // SAFETY: a live, 8-aligned array element; a racy read only costs a retry below.
+    let mut slot = unsafe { *next }.min(SHARED_SLOT as u64) as u32;
+    for _ in 0..SHARED_SLOT {
+        if slot >= SHARED_SLOT {
+            break;
+        }
+        if CLAIMS.insert(&slot, &tgid, BPF_NOEXIST).is_ok() {
+            // SAFETY: as above.
+            unsafe { *next = u64::from(slot) + 1 };
+            return slot;
+        }
+        slot += 1;
+    }
+    SHARED_SLOT
+}
+
+/// True inside the measured phase of process slot `slot`.
+#[inline(always)]
+pub(crate) fn measuring(slot: u32) -> bool {
+    PHASE.get(slot).is_some_and(|phase| *phase != 0)
+}
+
+/// This CPU's [`OnCpu`] record, when context switches are traced (without them a thread could
+/// leave the CPU inside a syscall unnoticed).
+#[inline(always)]
+pub(crate) fn on_cpu() -> Option<&'static mut OnCpu> {
+    if SWITCHES_TRACED.get(0).is_none_or(|on| *on == 0) {
+        return None;
+    }
+    // SAFETY: this CPU's own element; programs run with preemption off, one at a time per CPU.
+    ON_CPU.get_ptr_mut(0).map(|p| unsafe { &mut *p })
+}
