@@ -166,9 +166,23 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
     breakdown_tables(&title, "per round trip", b)
 }
 
+/// Kernel time, user time, context switches, wake-ups, wake to run, off-CPU and bytes copied,
+/// as table cells ("n/a" where the kernel could not say).
+pub fn per_message_cells(m: &crate::trace::PerMessage) -> Vec<String> {
+    let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
+    vec![
+        duration_ns(m.kernel_ns),
+        optional(m.user_ns, duration_ns),
+        optional(m.context_switches, count),
+        optional(m.wakeups, count),
+        optional(m.wake_to_run_ns, duration_ns),
+        optional(m.off_cpu_ns, duration_ns),
+        optional(m.bytes_copied, bytes),
+    ]
+}
+
 /// The breakdown's two tables under `title`; `unit` heads the first column.
 pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
-    let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
     let mut summary = Table::new();
     summary.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
         unit,
@@ -189,17 +203,9 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
             .map(|p| (format!("{} ({})", p.role, p.pid), &p.per_message)),
     );
     for (who, m) in rows {
-        summary.add_row(vec![
-            who,
-            count(m.syscalls),
-            duration_ns(m.kernel_ns),
-            optional(m.user_ns, duration_ns),
-            optional(m.context_switches, count),
-            optional(m.wakeups, count),
-            optional(m.wake_to_run_ns, duration_ns),
-            optional(m.off_cpu_ns, duration_ns),
-            optional(m.bytes_copied, bytes),
-        ]);
+        let mut row = vec![who, count(m.syscalls)];
+        row.extend(per_message_cells(m));
+        summary.add_row(row);
     }
     let mut calls = Table::new();
     calls.load_preset(UTF8_FULL_CONDENSED).set_header(vec![

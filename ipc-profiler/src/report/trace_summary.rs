@@ -4,7 +4,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
-use super::units::{bytes, count, duration_ns};
+use super::units::{bytes, count};
 use super::RunResult;
 
 /// The summary table, or `None` when fewer than two results have a breakdown.
@@ -37,21 +37,15 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
             continue;
         };
         let m = &b.per_message;
-        table.add_row(vec![
-            result.mechanism.clone(),
-            syscalls_by_name(b),
-            duration_ns(m.kernel_ns),
-            optional(m.user_ns, duration_ns),
-            optional(m.context_switches, count),
-            optional(m.wakeups, count),
-            optional(m.wake_to_run_ns, duration_ns),
-            optional(m.off_cpu_ns, duration_ns),
-            optional(m.bytes_copied, bytes),
-            optional(m.socket_bytes_copied, bytes),
+        let mut row = vec![result.mechanism.clone(), syscalls_by_name(b)];
+        row.extend(super::table::per_message_cells(m));
+        row.push(optional(m.socket_bytes_copied, bytes));
+        row.push(
             b.overhead
                 .as_ref()
                 .map_or("n/a".to_string(), |o| format!("{:.2}x", o.ratio)),
-        ]);
+        );
+        table.add_row(row);
     }
     Some(table)
 }

@@ -4,9 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuValues};
-use aya::programs::raw_trace_point::RawTracePointLinkId;
-use aya::programs::tp_btf::BtfTracePointLinkId;
-use aya::programs::trace_point::TracePointLinkId;
 use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 use ipc_ebpf::{
@@ -83,6 +80,9 @@ const SCHED_PROCESS_FORK: ProgramSpec = ProgramSpec {
 
 /// Loaded programs and maps. Dropping it detaches every program and frees every map.
 pub struct Tracer {
+    /// The attached programs' links: dropping one detaches its program (first, before the
+    /// programs themselves go with `ebpf`).
+    links: Vec<Box<dyn std::any::Any>>,
     ebpf: Ebpf,
     tracefs: PathBuf,
     /// Whether `sched_switch` is available (context switches, off-CPU time).
@@ -100,16 +100,8 @@ pub struct Tracer {
     /// How the scheduler programs (`sched_switch`, `sched_wakeup`) are attached.
     pub sched_via: SchedAttach,
     registry: Registry,
-    links: Vec<Link>,
     /// The eBPF programs' log, with `--ebpf-log`.
     log: Option<ebpf_log::Logger>,
-}
-
-/// An attached program, so that it can be detached again.
-enum Link {
-    TracePoint(&'static str, TracePointLinkId),
-    Raw(&'static str, RawTracePointLinkId),
-    Btf(&'static str, BtfTracePointLinkId),
 }
 
 /// How the scheduler programs attach.
@@ -297,34 +289,7 @@ impl Tracer {
     pub fn detach(&mut self) -> anyhow::Result<()> {
         self.flush_log();
         self.set_fast_path(false)?;
-        for link in std::mem::take(&mut self.links) {
-            match link {
-                Link::TracePoint(name, id) => {
-                    let program: &mut TracePoint = self
-                        .ebpf
-                        .program_mut(name)
-                        .context("program vanished")?
-                        .try_into()?;
-                    program.detach(id)?;
-                }
-                Link::Raw(name, id) => {
-                    let program: &mut RawTracePoint = self
-                        .ebpf
-                        .program_mut(name)
-                        .context("program vanished")?
-                        .try_into()?;
-                    program.detach(id)?;
-                }
-                Link::Btf(name, id) => {
-                    let program: &mut BtfTracePoint = self
-                        .ebpf
-                        .program_mut(name)
-                        .context("program vanished")?
-                        .try_into()?;
-                    program.detach(id)?;
-                }
-            }
-        }
+        self.links.clear();
         Ok(())
     }
 
@@ -360,7 +325,7 @@ impl Tracer {
             let id = program
                 .attach()
                 .with_context(|| format!("could not attach tp_btf {event}"))?;
-            self.links.push(Link::Btf(name, id));
+            self.links.push(Box::new(program.take_link(id)?));
         }
         if self.syscalls_via == Attach::Tp {
             tracepoints.extend(SYSCALL_PROGRAMS.iter());
@@ -374,7 +339,7 @@ impl Tracer {
                 let id = program
                     .attach(tracepoint)
                     .with_context(|| format!("could not attach to raw tracepoint {tracepoint}"))?;
-                self.links.push(Link::Raw(name, id));
+                self.links.push(Box::new(program.take_link(id)?));
             }
         }
         for spec in tracepoints {
@@ -391,7 +356,7 @@ impl Tracer {
                     self.tracefs.display()
                 )
             })?;
-            self.links.push(Link::TracePoint(spec.name, id));
+            self.links.push(Box::new(program.take_link(id)?));
         }
         // Threads switched out inside a syscall are now noticed: the fast path is safe.
         self.set_fast_path(true)
