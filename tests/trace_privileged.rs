@@ -366,3 +366,91 @@ fn the_hash_map_of_threads_counts_exactly_too() {
         "ls has no line: {processes:?}"
     );
 }
+
+#[test]
+fn throughput_messages_are_counted_exactly() {
+    require_root();
+    // A stream of N messages: the client writes N and reads the receiver's one acknowledgement,
+    // the server reads N and writes it; every figure is per message sent.
+    const N: u64 = 4000;
+    let doc = run_json(&[
+        "trace",
+        "--mech",
+        "pipe",
+        "--pattern",
+        "throughput",
+        "--size",
+        "1K",
+        "--iters",
+        "4000",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let result = &doc["results"][0];
+    assert_eq!(result["pattern"], "throughput");
+    let b = &result["breakdown"];
+    assert_eq!(b["messages"], N);
+    assert_eq!(b["overhead"]["figure"], "time_per_message");
+    let processes = b["processes"].as_array().unwrap();
+    let (client, server) = (&processes[0], &processes[1]);
+    assert_eq!(
+        (calls(client, "write"), calls(client, "read")),
+        (N, 1),
+        "{client}"
+    );
+    assert_eq!(
+        (calls(server, "read"), calls(server, "write")),
+        (N, 1),
+        "{server}"
+    );
+}
+
+#[test]
+fn fan_in_writers_each_get_their_line() {
+    require_root();
+    let doc = run_json(&[
+        "trace",
+        "--mech",
+        "pipe",
+        "--pattern",
+        "fan-in",
+        "--procs",
+        "3",
+        "--iters",
+        "1500",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let b = &doc["results"][0]["breakdown"];
+    assert_eq!(b["messages"], 4500);
+    let processes = b["processes"].as_array().unwrap();
+    assert_eq!(
+        processes.len(),
+        4,
+        "a reader and three writers: {processes:?}"
+    );
+    assert_eq!(processes[0]["role"], "reader");
+    assert_eq!(calls(&processes[0], "read"), 4500);
+    for writer in &processes[1..] {
+        assert_eq!(calls(writer, "write"), 1500, "{writer}");
+        assert_eq!(calls(writer, "read"), 0, "{writer}");
+    }
+    // One line per process: more writers than lines is refused before anything runs.
+    let refused = run(&[
+        "trace",
+        "--mech",
+        "pipe",
+        "--pattern",
+        "fan-in",
+        "--procs",
+        "63",
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("at most 62 fan-in writers"),
+        "{}",
+        stderr(&refused)
+    );
+}

@@ -157,11 +157,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     trace::program::run(target, args.duration, args.attach, trace.ebpf_log)?;
                 return write_out(args, report::render_program(&report, args.format));
             }
-            if args.pattern != Pattern::Latency {
-                crate::usage_error::usage_bail!(
-                    "trace measures the latency pattern for now; drop --pattern"
-                );
-            }
             let configs = args.configs()?;
             let results = each(args, args.mechanisms()?, &configs, |m, c| {
                 trace::run(m, c, args.attach, trace.ebpf_log)

@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use super::cpu_usage::CpuUsage;
 use super::latency::WorkerReport;
 use super::payload::Payload;
+use super::phase::{PhaseGate, Untraced};
 use super::{pin, BenchConfig};
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
@@ -39,8 +40,21 @@ pub fn unsupported(mechanism: &dyn Mechanism, size: usize) -> Option<String> {
     mechanism.unsupported_fan_in(size)
 }
 
+/// The reader's process slot for a traced run; writer `i` has slot `READER_SLOT + 1 + i`.
+pub const READER_SLOT: u32 = 0;
+
 /// Runs `writers` writers into one reader over `mechanism`.
 pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
+    Ok(run_gated(mechanism, config, &mut Untraced)?.0)
+}
+
+/// Like [`run`], with each worker switching its measured phase through `gate` (a copy per
+/// process, made by the fork); also returns the workers' pids, reader first.
+pub fn run_gated(
+    mechanism: &dyn Mechanism,
+    config: &BenchConfig,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<(RunResult, Vec<u32>)> {
     let writers = config.writers;
     let channel = mechanism
         .connect_fan_in(config.message_size, writers)
@@ -57,17 +71,18 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
     let mut workers = vec![process::spawn("reader", || {
         drop(std::mem::take(&mut writer_ends));
         pin(cpus.server)?;
-        reader(reader_end.as_mut(), config)
+        reader(reader_end.as_mut(), config, gate)
     })?];
     for index in 0..writers {
         workers.push(process::spawn("writer", || {
             let mut mine = writer_ends.swap_remove(index);
             drop(std::mem::take(&mut writer_ends));
             pin(cpus.client)?;
-            writer(mine.as_mut(), config, index as u64)
+            writer(mine.as_mut(), config, index as u64, gate)
         })?);
     }
     drop((reader_end, writer_ends));
+    let pids = workers.iter().map(|w| w.pid()).collect();
     let reports = process::collect_all::<WorkerReport>(workers, Duration::from_secs(600))?;
     let received = config.iterations * writers as u64;
     let seconds = reports[0].elapsed_s.max(1e-9);
@@ -85,7 +100,7 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
             usage: r.cpu,
         })
         .collect();
-    Ok(RunResult {
+    let result = RunResult {
         mechanism: mechanism.name().to_string(),
         pattern: Pattern::FanIn,
         message_size: config.message_size,
@@ -103,21 +118,28 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
         verified: true,
         unsupported: None,
         breakdown: None,
-    })
+    };
+    Ok((result, pids))
 }
 
+/// Writer `index`: sends its messages, inside its measured phase (slot `READER_SLOT + 1 +
+/// index`).
 fn writer(
     endpoint: &mut dyn Endpoint,
     config: &BenchConfig,
     index: u64,
+    gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<WorkerReport> {
     let payload = Payload::new(config.message_size);
     let mut message = payload.buffer();
+    let slot = READER_SLOT + 1 + index as u32;
     let (cpu_start, start) = (CpuUsage::now(), Instant::now());
+    gate.open(slot)?;
     for n in 0..config.iterations {
         payload.stamp(&mut message, index << WRITER_SHIFT | n);
         endpoint.send(&message)?;
     }
+    gate.close(slot)?;
     Ok(WorkerReport {
         histogram: None,
         cpu: CpuUsage::now().since(&cpu_start),
@@ -125,13 +147,19 @@ fn writer(
     })
 }
 
-fn reader(endpoint: &mut dyn Endpoint, config: &BenchConfig) -> anyhow::Result<WorkerReport> {
+/// The reader: receives and checks every writer's messages, inside its measured phase.
+fn reader(
+    endpoint: &mut dyn Endpoint,
+    config: &BenchConfig,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<WorkerReport> {
     let payload = Payload::new(config.message_size);
     let mut message = vec![0u8; config.message_size];
     let mut next = vec![0u64; config.writers];
     let total = config.iterations * config.writers as u64;
     let cpu_start = CpuUsage::now();
     let mut first = None;
+    gate.open(READER_SLOT)?;
     for _ in 0..total {
         endpoint.recv(&mut message)?;
         first.get_or_insert_with(Instant::now);
@@ -158,6 +186,7 @@ fn reader(endpoint: &mut dyn Endpoint, config: &BenchConfig) -> anyhow::Result<W
         payload.verify(&message, sequence)?;
         *expected += 1;
     }
+    gate.close(READER_SLOT)?;
     let elapsed = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
     Ok(WorkerReport {
         histogram: None,

@@ -44,12 +44,17 @@ pub fn render(report: &Report) -> String {
             result.unsupported.as_deref().unwrap_or_default()
         ));
     }
-    if let Some(summary) = super::trace_summary::table(&ran) {
-        out.push_str("\nWhere each round trip went, all processes together (details below):\n");
+    // Breakdowns in the order of the tables above: latency runs, then throughput runs.
+    let traced: Vec<&RunResult> = ran.iter().chain(&streamed).copied().collect();
+    if let Some(summary) = super::trace_summary::table(&traced) {
+        out.push_str(
+            "\nWhere each round trip (latency) or message (throughput, fan-in) went, all \
+             processes together (details below):\n",
+        );
         out.push_str(&summary.to_string());
         out.push('\n');
     }
-    for result in &ran {
+    for result in &traced {
         if let Some(breakdown) = &result.breakdown {
             out.push('\n');
             out.push_str(&breakdown_text(result, breakdown));
@@ -156,14 +161,18 @@ fn payload_label(size: usize) -> String {
 }
 
 fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
+    let (unit, per) = match result.pattern {
+        super::Pattern::Latency => ("round trips", "per round trip"),
+        _ => ("messages", "per message"),
+    };
     let title = format!(
-        "Where the {} round trips of {} went, {}, {} measured:",
+        "Where the {} {unit} of {} went, {}, {} measured:",
         result.mechanism,
         size_label(result.message_size),
         result.placement,
         b.messages
     );
-    breakdown_tables(&title, "per round trip", b)
+    breakdown_tables(&title, per, b)
 }
 
 /// Kernel time, user time, context switches, wake-ups, wake to run, off-CPU and bytes copied,
@@ -232,8 +241,12 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     }
     let overhead = match &b.overhead {
         Some(o) => format!(
-            "Tracing overhead: p50 {} untraced, {} traced ({:.2}x; best of {} alternated runs \
+            "Tracing overhead: {} {} untraced, {} traced ({:.2}x; best of {} alternated runs \
              each, {:.2}x by their medians; syscalls traced by {:?}, the scheduler by {:?}). ",
+            match o.figure {
+                crate::trace::OverheadFigure::RoundTripP50 => "p50",
+                crate::trace::OverheadFigure::TimePerMessage => "time per message",
+            },
             duration_ns(o.untraced_p50_ns as f64),
             duration_ns(o.traced_p50_ns as f64),
             o.ratio,

@@ -20,7 +20,7 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
     let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
-        "per round trip",
+        "mechanism",
         "syscalls",
         "kernel time",
         "user time",
@@ -37,7 +37,15 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
             continue;
         };
         let m = &b.per_message;
-        let mut row = vec![result.mechanism.clone(), syscalls_by_name(b)];
+        let name = match result.pattern {
+            super::Pattern::Latency => result.mechanism.clone(),
+            _ => format!(
+                "{} {}",
+                result.mechanism,
+                crate::size::size_label(result.message_size)
+            ),
+        };
+        let mut row = vec![name, syscalls_by_name(b)];
         row.extend(super::table::per_message_cells(m));
         row.push(optional(m.socket_bytes_copied, bytes));
         row.push(

@@ -91,6 +91,9 @@ pub struct LatencyBucket {
 /// headline; the ratio of the medians is kept too.
 #[derive(Debug, Clone, Serialize)]
 pub struct Overhead {
+    /// What the `*_p50_ns` fields hold: a latency run's p50 round trip, or a throughput run's
+    /// time per message (the contract's field names are kept for both).
+    pub figure: OverheadFigure,
     /// Best (lowest) p50 of the untraced runs, ns.
     pub untraced_p50_ns: u64,
     /// Best (lowest) p50 of the traced runs, ns.
@@ -105,9 +108,19 @@ pub struct Overhead {
     pub traced_runs_p50_ns: Vec<u64>,
 }
 
+/// The figure an [`Overhead`] compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverheadFigure {
+    /// The p50 round trip of a latency run.
+    RoundTripP50,
+    /// The time per message of a throughput run (1 / messages per second).
+    TimePerMessage,
+}
+
 impl Overhead {
     /// The overhead of alternated untraced and traced runs.
-    pub fn from_runs(untraced: Vec<u64>, traced: Vec<u64>) -> Self {
+    pub fn from_runs(figure: OverheadFigure, untraced: Vec<u64>, traced: Vec<u64>) -> Self {
         let median = |runs: &[u64]| {
             let mut sorted = runs.to_vec();
             sorted.sort_unstable();
@@ -116,6 +129,7 @@ impl Overhead {
         let best = |runs: &[u64]| runs.iter().copied().min().unwrap_or(0);
         let (untraced_p50_ns, traced_p50_ns) = (best(&untraced), best(&traced));
         Self {
+            figure,
             untraced_p50_ns,
             traced_p50_ns,
             ratio: traced_p50_ns as f64 / untraced_p50_ns.max(1) as f64,
@@ -398,7 +412,11 @@ mod tests {
                 counts: counts(100, 100),
             },
         ];
-        let overhead = Overhead::from_runs(vec![10, 30, 9], vec![11, 10, 12]);
+        let overhead = Overhead::from_runs(
+            OverheadFigure::RoundTripP50,
+            vec![10, 30, 9],
+            vec![11, 10, 12],
+        );
         assert_eq!((overhead.untraced_p50_ns, overhead.traced_p50_ns), (9, 10));
         assert!((overhead.ratio_of_medians - 1.1).abs() < 1e-9);
         let b = Breakdown::new(

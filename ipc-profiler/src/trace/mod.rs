@@ -15,14 +15,16 @@ mod syscall_names;
 mod tracefs;
 mod tracer;
 
-pub use breakdown::{Breakdown, PerMessage};
+pub use breakdown::{Breakdown, OverheadFigure, PerMessage};
 pub use tracer::{Attach, SchedAttach};
 
 use crate::bench::latency::{CLIENT_SLOT, SERVER_SLOT};
 use crate::bench::{self, BenchConfig};
 use crate::mechanism::Mechanism;
+use crate::report::Pattern;
 use crate::report::RunResult;
 use breakdown::{Overhead, TracedProcessFigures};
+use ipc_ebpf::SHARED_SLOT;
 
 /// Untraced and traced runs alternated for the overhead figure: a VM's round trip drifts by
 /// tens of percent between consecutive runs (the host moves its vCPUs), so one run of each would
@@ -30,59 +32,93 @@ use breakdown::{Overhead, TracedProcessFigures};
 const OVERHEAD_PAIRS: usize = 5;
 
 /// Runs `mechanism` untraced, then traced (the breakdown comes from this first traced run), then
-/// alternates untraced and traced runs again for the overhead (see [`Overhead`]).
+/// alternates untraced and traced runs again for the overhead (see [`Overhead`]). Every pattern:
+/// the figures are per round trip (latency) or per message (throughput, fan-in).
 pub fn run(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
     attach: Attach,
     ebpf_log: bool,
 ) -> anyhow::Result<RunResult> {
+    if config.pattern == Pattern::FanIn && config.writers as u32 + 1 > SHARED_SLOT {
+        crate::usage_error::usage_bail!(
+            "trace follows at most {} fan-in writers (one process line each)",
+            SHARED_SLOT - 1
+        );
+    }
     let mut tracer = tracer::Tracer::load(attach, ebpf_log)?;
     let untraced = bench::run(mechanism, config)?;
-    let Some(untraced_latency) = untraced.latency_ns else {
+    if untraced.unsupported.is_some() {
+        return Ok(untraced);
+    }
+    let Some(untraced_ns) = compared_ns(&untraced) else {
         return Ok(untraced);
     };
-    let mut untraced_p50s = vec![untraced_latency.p50];
+    // The same number of messages in every run (a --duration was turned into one).
+    let config = &BenchConfig {
+        iterations: untraced.messages / fan_in_writers(config),
+        probe_for: None,
+        ..config.clone()
+    };
+    let mut untraced_runs = vec![untraced_ns];
     tracer.attach()?;
-    tracer.registry().reserve_slots(2)?;
-    let outcome = traced_run(&mut tracer, mechanism, config)?;
+    let first = traced_run(&mut tracer, mechanism, config)?;
     let attached_as = (tracer.syscalls_via, tracer.sched_via);
-    let processes = [
-        TracedProcessFigures {
-            role: "client".into(),
-            pid: outcome.pids.0,
+    let mut processes = Vec::with_capacity(first.workers.len());
+    for worker in &first.workers {
+        processes.push(TracedProcessFigures {
+            role: worker.role.clone(),
+            pid: worker.pid,
             started_by: None,
-            user_s: Some(outcome.client.cpu.user_s),
-            counts: tracer.counts(CLIENT_SLOT)?,
-        },
-        TracedProcessFigures {
-            role: "server".into(),
-            pid: outcome.pids.1,
-            started_by: None,
-            user_s: Some(outcome.server.cpu.user_s),
-            counts: tracer.counts(SERVER_SLOT)?,
-        },
-    ];
-    let mut result = bench::result_of(mechanism, config, &outcome)?;
-    let mut traced_p50s = vec![result.latency_ns.as_ref().map_or(0, |l| l.p50)];
+            user_s: Some(worker.user_s),
+            counts: tracer.counts(worker.slot)?,
+        });
+    }
+    let mut result = first.result;
+    let mut traced_runs = vec![compared_ns(&result).unwrap_or(0)];
     for _ in 1..OVERHEAD_PAIRS {
         tracer.detach()?;
         let again = bench::run(mechanism, config)?;
-        untraced_p50s.push(again.latency_ns.map_or(0, |l| l.p50));
+        untraced_runs.push(compared_ns(&again).unwrap_or(0));
         tracer.attach()?;
         let again = traced_run(&mut tracer, mechanism, config)?;
-        let again = bench::result_of(mechanism, config, &again)?;
-        traced_p50s.push(again.latency_ns.map_or(0, |l| l.p50));
+        traced_runs.push(compared_ns(&again.result).unwrap_or(0));
     }
     drop(tracer);
-    let overhead = Overhead::from_runs(untraced_p50s, traced_p50s);
+    let figure = match config.pattern {
+        Pattern::Latency => OverheadFigure::RoundTripP50,
+        _ => OverheadFigure::TimePerMessage,
+    };
+    let overhead = Overhead::from_runs(figure, untraced_runs, traced_runs);
     result.breakdown = Some(Breakdown::new(
         &processes,
-        config.iterations,
+        result.messages,
         Some(overhead),
         attached_as,
     ));
     Ok(result)
+}
+
+/// Writers of a fan-in run (1 for the two-process patterns): `messages` counts all of theirs.
+fn fan_in_writers(config: &BenchConfig) -> u64 {
+    match config.pattern {
+        Pattern::FanIn => config.writers.max(1) as u64,
+        _ => 1,
+    }
+}
+
+/// A traced run's result and its workers.
+struct TracedRun {
+    result: RunResult,
+    workers: Vec<TracedWorker>,
+}
+
+/// One worker process of a traced run.
+struct TracedWorker {
+    role: String,
+    pid: u32,
+    slot: u32,
+    user_s: f64,
 }
 
 /// One run with the programs attached and each worker's phase gated in the kernel.
@@ -90,10 +126,60 @@ fn traced_run(
     tracer: &mut tracer::Tracer,
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
-) -> anyhow::Result<bench::PairOutcome> {
+) -> anyhow::Result<TracedRun> {
+    let slots = match config.pattern {
+        Pattern::FanIn => config.writers as u32 + 1,
+        _ => 2,
+    };
+    tracer.registry().reserve_slots(slots)?;
     let mut gate = gate::KernelGate {
         registry: tracer.registry(),
         registered: false,
     };
-    bench::run_pair(mechanism, config, &mut gate)
+    if config.pattern == Pattern::FanIn {
+        let (result, pids) = bench::fan_in::run_gated(mechanism, config, &mut gate)?;
+        let workers = result
+            .cpu
+            .processes
+            .iter()
+            .zip(pids)
+            .zip(bench::fan_in::READER_SLOT..)
+            .map(|((process, pid), slot)| TracedWorker {
+                role: process.role.clone(),
+                pid,
+                slot,
+                user_s: process.usage.user_s,
+            })
+            .collect();
+        return Ok(TracedRun { result, workers });
+    }
+    let outcome = bench::run_pair(mechanism, config, &mut gate)?;
+    let result = bench::result_of(mechanism, config, &outcome)?;
+    let workers = vec![
+        TracedWorker {
+            role: "client".into(),
+            pid: outcome.pids.0,
+            slot: CLIENT_SLOT,
+            user_s: outcome.client.cpu.user_s,
+        },
+        TracedWorker {
+            role: "server".into(),
+            pid: outcome.pids.1,
+            slot: SERVER_SLOT,
+            user_s: outcome.server.cpu.user_s,
+        },
+    ];
+    Ok(TracedRun { result, workers })
+}
+
+/// The figure tracing's cost is judged by: a latency run's p50 round trip, a throughput run's
+/// time per message (ns).
+fn compared_ns(result: &RunResult) -> Option<u64> {
+    match (&result.latency_ns, &result.throughput) {
+        (Some(latency), _) => Some(latency.p50),
+        (None, Some(rate)) if rate.messages_per_sec > 0.0 => {
+            Some((1e9 / rate.messages_per_sec).round() as u64)
+        }
+        _ => None,
+    }
 }
