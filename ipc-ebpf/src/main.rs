@@ -10,7 +10,7 @@
 //! keys; userspace sums them at the end.
 //!
 //! This file holds the maps; `threads` finds traced threads and their slots, `syscalls`,
-//! `sched`, `sockets` and `fork` hold the programs, `access` the small helpers they share.
+//! `sched`, `sockets` and `lifecycle` hold the programs, `access` the small helpers they share.
 #![no_std]
 #![no_main]
 // The eBPF target has no atomic read-modify-write types: `access::atomic_add` uses the
@@ -19,7 +19,7 @@
 #![feature(core_intrinsics)]
 
 mod access;
-mod fork;
+mod lifecycle;
 mod sched;
 mod sockets;
 mod syscalls;

@@ -56,6 +56,25 @@ pub(crate) fn new_thread(tid: u32, state: &ThreadState) -> bool {
     }
 }
 
+/// Stops tracing thread `tid`: its entry is cleared and this CPU's record forgets it.
+#[inline(always)]
+pub(crate) fn forget_thread(tid: u32) {
+    if threads_by_index() {
+        if let Some(entry) = THREAD_TABLE.get_ptr_mut(tid) {
+            // SAFETY: a live array element; its thread is exiting and runs nothing else.
+            unsafe { *entry = ThreadState::default() };
+        }
+    } else {
+        let _ = THREADS.remove(&tid);
+    }
+    if let Some(cpu) = on_cpu() {
+        if cpu.tid == tid {
+            cpu.tid = 0;
+            cpu.start_ns = 0;
+        }
+    }
+}
+
 /// The slot of the current thread's process, giving a new process (a traced thread's child
 /// that now runs under its own tgid) a slot of its own at its first event.
 #[inline(always)]

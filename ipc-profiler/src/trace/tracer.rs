@@ -71,6 +71,14 @@ const SKB_COPY: ProgramSpec = ProgramSpec {
     fields: &[("len", offsets::SKB_COPY_LEN, 4)],
 };
 
+const SCHED_PROCESS_EXIT: ProgramSpec = ProgramSpec {
+    name: "sched_process_exit",
+    category: "sched",
+    event: "sched_process_exit",
+    // It reads no field: the exiting thread is the current one.
+    fields: &[],
+};
+
 const SCHED_PROCESS_FORK: ProgramSpec = ProgramSpec {
     name: "sched_process_fork",
     category: "sched",
@@ -91,6 +99,8 @@ pub struct Tracer {
     pub wakeup_available: bool,
     /// Whether `sched_process_fork` is available (children of a traced program are followed).
     pub fork_available: bool,
+    /// Whether `sched_process_exit` is available (exited threads stop being traced).
+    exit_available: bool,
     /// Whether `skb_copy_datagram_iovec` is available (bytes copied out of socket buffers).
     pub skb_available: bool,
     /// Whether that program is attached as tp_btf (else as a tracepoint).
@@ -169,6 +179,7 @@ impl Tracer {
             eprintln!("ipc-profiler: sched:sched_wakeup is missing on this kernel: wake-ups are unavailable");
         }
         let fork_available = tracefs::has_event(&tracefs, "sched", "sched_process_fork");
+        let exit_available = tracefs::has_event(&tracefs, "sched", "sched_process_exit");
         if fork_available {
             check_layout(&tracefs, &SCHED_PROCESS_FORK)?;
         }
@@ -221,6 +232,9 @@ impl Tracer {
         if fork_available {
             load_tracepoint(&mut ebpf, SCHED_PROCESS_FORK.name)?;
         }
+        if exit_available {
+            load_tracepoint(&mut ebpf, SCHED_PROCESS_EXIT.name)?;
+        }
         // The socket-copy program follows the scheduler's: tp_btf when that worked.
         let skb_btf = skb_available
             && sched_via == SchedAttach::TpBtf
@@ -255,6 +269,7 @@ impl Tracer {
             sched_available,
             wakeup_available,
             fork_available,
+            exit_available,
             skb_available,
             skb_btf,
             syscalls_via,
@@ -310,6 +325,9 @@ impl Tracer {
         }
         if self.fork_available {
             tracepoints.push(&SCHED_PROCESS_FORK);
+        }
+        if self.exit_available {
+            tracepoints.push(&SCHED_PROCESS_EXIT);
         }
         if self.skb_btf {
             btf_programs.push((SKB_COPY_BTF, SKB_COPY.event));

@@ -1,11 +1,12 @@
-//! `sched_process_fork`: a traced thread's new threads and processes are traced too.
+//! `sched_process_fork` and `sched_process_exit`: a traced thread's new threads and processes
+//! are traced too, and a thread that exits stops being traced.
 
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use aya_log_ebpf::warn;
 use ipc_ebpf::{offsets, ThreadState};
 
 use crate::access::{current_ids, field};
-use crate::threads::{new_thread, thread};
+use crate::threads::{forget_thread, new_thread, thread};
 
 /// A traced thread started a thread or a process: the new task is traced too. It starts in
 /// its parent's slot; if it is a process, its first event gives it a slot of its own.
@@ -27,6 +28,18 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
             &ctx,
             "the thread table is full: task {} is not traced", child_tid
         );
+    }
+    0
+}
+
+/// A thread exits (this runs in its context): if it was traced, its entry goes, so that its
+/// thread id, when the kernel hands it to a new thread during the trace, is not traced by
+/// mistake (and, in the hash map, its room is free again).
+#[tracepoint]
+pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
+    let (_, tid) = current_ids();
+    if thread(tid).is_some() {
+        forget_thread(tid);
     }
     0
 }
