@@ -175,8 +175,8 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
     breakdown_tables(&title, per, b)
 }
 
-/// Kernel time, user time, context switches, wake-ups, wake to run, off-CPU and bytes copied,
-/// as table cells ("n/a" where the kernel could not say).
+/// Kernel time, user time, context switches, wake-ups, wake to run, on-CPU, off-CPU and bytes
+/// copied, as table cells ("n/a" where the kernel could not say).
 pub fn per_message_cells(m: &crate::trace::PerMessage) -> Vec<String> {
     let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
     vec![
@@ -185,6 +185,7 @@ pub fn per_message_cells(m: &crate::trace::PerMessage) -> Vec<String> {
         optional(m.context_switches, count),
         optional(m.wakeups, count),
         optional(m.wake_to_run_ns, duration_ns),
+        optional(m.on_cpu_ns, duration_ns),
         optional(m.off_cpu_ns, duration_ns),
         optional(m.bytes_copied, bytes),
     ]
@@ -201,6 +202,7 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
         "context switches",
         "wake-ups",
         "wake to run",
+        "on-CPU",
         "off-CPU",
         "bytes copied",
     ]);

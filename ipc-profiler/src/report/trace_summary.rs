@@ -27,6 +27,7 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
         "switches",
         "wake-ups",
         "wake to run",
+        "on-CPU",
         "off-CPU",
         "bytes copied",
         "socket bytes",

@@ -49,6 +49,9 @@ pub struct PerMessage {
     pub wake_to_run_ns: Option<f64>,
     /// Time switched out, in ns.
     pub off_cpu_ns: Option<f64>,
+    /// Time on a CPU, in ns: the measured phase's wall time less the time switched out (for a
+    /// benchmark's single-threaded workers; `null` for a traced program).
+    pub on_cpu_ns: Option<f64>,
 }
 
 /// One syscall's totals.
@@ -169,6 +172,8 @@ pub struct TracedProcessFigures {
     pub started_by: Option<u32>,
     /// User CPU seconds over the measured phase (getrusage), when known on its own.
     pub user_s: Option<f64>,
+    /// Wall seconds of its measured phase, for a single-threaded benchmark worker.
+    pub elapsed_s: Option<f64>,
     /// What the eBPF programs counted.
     pub counts: SlotCounts,
 }
@@ -237,6 +242,7 @@ impl Breakdown {
             wakeups: sum_opt(|m| m.wakeups),
             wake_to_run_ns: sum_opt(|m| m.wake_to_run_ns),
             off_cpu_ns: sum_opt(|m| m.off_cpu_ns),
+            on_cpu_ns: sum_opt(|m| m.on_cpu_ns),
         };
         Self {
             messages,
@@ -302,6 +308,10 @@ impl ProcessBreakdown {
                 wakeups: woken.map(|s| per(s.wakeups as f64)),
                 wake_to_run_ns: woken.map(|s| per(s.wake_to_run_ns as f64)),
                 off_cpu_ns: sched.map(|s| per(s.off_cpu_ns as f64)),
+                on_cpu_ns: figures
+                    .elapsed_s
+                    .zip(sched)
+                    .map(|(wall, s)| per((wall * 1e9 - s.off_cpu_ns as f64).max(0.0))),
             },
             syscalls,
             voluntary_switches: sched.map(|s| s.voluntary_switches),
@@ -402,6 +412,7 @@ mod tests {
                 pid: 10,
                 started_by: None,
                 user_s: Some(0.001),
+                elapsed_s: Some(0.0015),
                 counts: counts(100, 100),
             },
             TracedProcessFigures {
@@ -409,6 +420,7 @@ mod tests {
                 pid: 11,
                 started_by: None,
                 user_s: None,
+                elapsed_s: None,
                 counts: counts(100, 100),
             },
         ];
@@ -442,6 +454,10 @@ mod tests {
         // Only the client's user time is known: the total is that, not a guess.
         assert_eq!(b.per_message.user_ns, Some(10_000.0));
         assert_eq!(b.processes[1].per_message.user_ns, None);
+        // On-CPU: 1.5 ms of phase less 0.8 ms switched out, over 100 round trips; unknown for a
+        // process without a phase time, so unknown in total.
+        assert_eq!(b.processes[0].per_message.on_cpu_ns, Some(7_000.0));
+        assert_eq!(b.per_message.on_cpu_ns, None);
         // Histograms: both processes' reads fall in 8192..16384 ns; writes straddle 1024.
         assert_eq!(b.syscalls[0].p50_ns_at_most, 16_384);
         assert_eq!(b.syscalls[0].latency_histogram.len(), 1);

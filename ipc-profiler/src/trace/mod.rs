@@ -71,6 +71,7 @@ pub fn run(
             pid: worker.pid,
             started_by: None,
             user_s: Some(worker.user_s),
+            elapsed_s: worker.elapsed_s,
             counts: tracer.counts(worker.slot)?,
         });
     }
@@ -119,6 +120,8 @@ struct TracedWorker {
     pid: u32,
     slot: u32,
     user_s: f64,
+    /// Wall time of its measured phase (unknown for fan-in workers).
+    elapsed_s: Option<f64>,
 }
 
 /// One run with the programs attached and each worker's phase gated in the kernel.
@@ -149,6 +152,7 @@ fn traced_run(
                 pid,
                 slot,
                 user_s: process.usage.user_s,
+                elapsed_s: None,
             })
             .collect();
         return Ok(TracedRun { result, workers });
@@ -161,12 +165,14 @@ fn traced_run(
             pid: outcome.pids.0,
             slot: CLIENT_SLOT,
             user_s: outcome.client.cpu.user_s,
+            elapsed_s: Some(outcome.client.elapsed_s),
         },
         TracedWorker {
             role: "server".into(),
             pid: outcome.pids.1,
             slot: SERVER_SLOT,
             user_s: outcome.server.cpu.user_s,
+            elapsed_s: Some(outcome.server.elapsed_s),
         },
     ];
     Ok(TracedRun { result, workers })

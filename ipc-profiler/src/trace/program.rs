@@ -92,6 +92,7 @@ pub fn run(
             started_by: parent,
             // The kernel reports a started command's user time with its reaped children's.
             user_s: (owner.slot == 0).then_some(user_s),
+            elapsed_s: None,
             counts: tracer.counts(owner.slot)?,
         });
     }
