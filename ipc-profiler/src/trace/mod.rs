@@ -10,6 +10,7 @@ mod ebpf_log;
 mod gate;
 mod privileges;
 pub mod program;
+mod programs;
 mod registry;
 mod syscall_names;
 mod tracefs;
