@@ -10,9 +10,11 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 
+use crate::spsc::{Spsc, Wakeups};
 use crate::sync::AtomicU32;
 use crate::wait::{self, Strategy, Wait};
 use crate::wake;
+use crate::Region;
 
 const SLEEP_AT_ONCE: Wait<'static> = Wait {
     strategy: Strategy::SpinThenFutex { spins: 0 },
@@ -98,32 +100,7 @@ fn published_data_is_visible_to_the_reader() {
 /// must be able to read two by their tags and then block while the head still lags.
 #[test]
 fn the_ring_hands_over_messages_while_the_head_lags() {
-    use crate::spsc::Spsc;
-    use crate::Region;
-    loom::model(|| {
-        let words = Spsc::required_len(64) / 8;
-        let memory: &'static mut [u64] =
-            std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
-        let ring = Spsc::init(Region::from_slice(memory), 64).unwrap();
-        let mut producer = ring.producer();
-        let mut consumer = ring.consumer();
-        let sender = thread::spawn(move || {
-            for message in 1..=3u8 {
-                producer
-                    .push_blocking(&[message; 8], &SLEEP_AT_ONCE)
-                    .unwrap();
-            }
-        });
-        let mut buffer = [0u8; 8];
-        for expected in 1..=3u8 {
-            assert_eq!(
-                consumer.pop_blocking(&mut buffer, &SLEEP_AT_ONCE).unwrap(),
-                8
-            );
-            assert_eq!(buffer, [expected; 8]);
-        }
-        sender.join().unwrap();
-    });
+    loom::model(|| hand_over(64, Wakeups::Futex, 3, &SLEEP_AT_ONCE));
 }
 
 /// A spin-only ring publishes with plain release stores: every interleaving must still deliver
@@ -132,33 +109,13 @@ fn the_ring_hands_over_messages_while_the_head_lags() {
 /// in 32 bytes).
 #[test]
 fn a_spin_only_ring_hands_over_messages_with_plain_stores() {
-    use crate::spsc::{Spsc, Wakeups};
-    use crate::Region;
     const POLL: Wait<'static> = Wait {
         strategy: Strategy::SpinThenYield { spins: 0 },
         ..Wait::futex()
     };
     let mut model = loom::model::Builder::new();
     model.preemption_bound = Some(3);
-    model.check(|| {
-        let words = Spsc::required_len(32) / 8;
-        let memory: &'static mut [u64] =
-            std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
-        let ring = Spsc::init_with(Region::from_slice(memory), 32, Wakeups::SpinOnly).unwrap();
-        let mut producer = ring.producer();
-        let mut consumer = ring.consumer();
-        let sender = thread::spawn(move || {
-            for message in 1..=3u8 {
-                producer.push_blocking(&[message; 8], &POLL).unwrap();
-            }
-        });
-        let mut buffer = [0u8; 8];
-        for expected in 1..=3u8 {
-            assert_eq!(consumer.pop_blocking(&mut buffer, &POLL).unwrap(), 8);
-            assert_eq!(buffer, [expected; 8]);
-        }
-        sender.join().unwrap();
-    });
+    model.check(|| hand_over(32, Wakeups::SpinOnly, 3, &POLL));
 }
 
 /// Two producers ring the fan-in doorbell while the consumer may be going to sleep on it: both
@@ -166,11 +123,9 @@ fn a_spin_only_ring_hands_over_messages_with_plain_stores() {
 #[test]
 fn the_fan_in_doorbell_loses_no_ring() {
     use crate::fan_in::FanIn;
-    use crate::Region;
     loom::model(|| {
         let words = FanIn::required_len(2, 64).div_ceil(8);
-        let memory: &'static mut [u64] =
-            std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
+        let memory = zeroed_words(words);
         let fan_in = FanIn::init(Region::from_slice(memory), 2, 64).unwrap();
         let senders: std::vec::Vec<_> = (0..2)
             .map(|lane| {
@@ -202,34 +157,35 @@ fn the_fan_in_doorbell_loses_no_ring() {
 /// all three, and the producer must never sleep through a release it waits for.
 #[test]
 fn a_producer_waiting_for_room_is_woken_by_lazy_releases() {
-    use crate::spsc::Spsc;
-    use crate::Region;
     // Bounded to two preemptions (loom's advice for models of this size): the full space of
     // a full ring, lazy releases and futex sleeps does not finish in CI's time.
     let mut model = loom::model::Builder::new();
     model.preemption_bound = Some(2);
-    model.check(|| {
-        let words = Spsc::required_len(64) / 8;
-        let memory: &'static mut [u64] =
-            std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice());
-        let ring = Spsc::init(Region::from_slice(memory), 64).unwrap();
-        let mut producer = ring.producer();
-        let mut consumer = ring.consumer();
-        let sender = thread::spawn(move || {
-            for message in 1..=5u8 {
-                producer
-                    .push_blocking(&[message; 8], &SLEEP_AT_ONCE)
-                    .unwrap();
-            }
-        });
-        let mut buffer = [0u8; 8];
-        for expected in 1..=5u8 {
-            assert_eq!(
-                consumer.pop_blocking(&mut buffer, &SLEEP_AT_ONCE).unwrap(),
-                8
-            );
-            assert_eq!(buffer, [expected; 8]);
+    model.check(|| hand_over(64, Wakeups::Futex, 5, &SLEEP_AT_ONCE));
+}
+
+/// One model run of the real ring: a `capacity`-byte ring in `wakeups` mode, a thread pushing
+/// `messages` 8-byte messages (1, 2, ...), this thread popping them, both waiting as `how` says.
+/// Every message must arrive in order with its bytes, and neither side may wait forever.
+fn hand_over(capacity: usize, wakeups: Wakeups, messages: u8, how: &'static Wait<'static>) {
+    let memory = zeroed_words(Spsc::required_len(capacity) / 8);
+    let ring = Spsc::init_with(Region::from_slice(memory), capacity, wakeups).unwrap();
+    let mut producer = ring.producer();
+    let mut consumer = ring.consumer();
+    let sender = thread::spawn(move || {
+        for message in 1..=messages {
+            producer.push_blocking(&[message; 8], how).unwrap();
         }
-        sender.join().unwrap();
     });
+    let mut buffer = [0u8; 8];
+    for expected in 1..=messages {
+        assert_eq!(consumer.pop_blocking(&mut buffer, how).unwrap(), 8);
+        assert_eq!(buffer, [expected; 8]);
+    }
+    sender.join().unwrap();
+}
+
+/// `words` zeroed words that live as long as the model's threads may use them.
+fn zeroed_words(words: usize) -> &'static mut [u64] {
+    std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice())
 }
