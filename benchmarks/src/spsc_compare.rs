@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use ipc_core::spsc::{Spsc, Wakeups};
+use ipc_core::spsc::{Consumer, Producer, Spsc, Wakeups};
 use ipc_core::Region;
 
 use crate::processes::pin;
@@ -61,163 +61,120 @@ pub fn run() {
     }
 }
 
-fn timed(producer: impl FnOnce() + Send, consumer: impl FnOnce()) -> f64 {
+/// Moves `MESSAGES` values 0, 1, ... from a producer thread (CPU 1) to this thread (CPU 0) and
+/// returns messages per second. `send(i)` tries once to send `i`; `receive()` tries once to
+/// take the next value. Both spin until they succeed; the receiver checks the order.
+fn timed(
+    mut send: impl FnMut(u64) -> bool + Send,
+    mut receive: impl FnMut() -> Option<u64>,
+) -> f64 {
     let start = Instant::now();
     std::thread::scope(|s| {
-        s.spawn(|| {
+        // `send` moves to the producer's thread: left on this stack, next to `receive`, the two
+        // sides' local indices would share a cache line.
+        s.spawn(move || {
             pin(1);
-            producer();
+            for i in 0..MESSAGES {
+                while !send(i) {
+                    std::hint::spin_loop();
+                }
+            }
         });
         pin(0);
-        consumer();
+        for i in 0..MESSAGES {
+            let value = loop {
+                if let Some(value) = receive() {
+                    break value;
+                }
+                std::hint::spin_loop();
+            };
+            assert_eq!(value, i);
+        }
     });
     MESSAGES as f64 / start.elapsed().as_secs_f64()
 }
 
-fn ring_memory() -> Vec<u64> {
-    vec![0u64; Spsc::required_len(1 << 16) / 8]
+/// Runs `run` with both sides of a fresh 64 KiB ipc-core ring in `wakeups` mode.
+fn with_ring(wakeups: Wakeups, run: impl FnOnce(Producer<'_>, Consumer<'_>) -> f64) -> f64 {
+    let mut memory = vec![0u64; Spsc::required_len(1 << 16) / 8];
+    let ring = Spsc::init_with(Region::from_slice(&mut memory), 1 << 16, wakeups).expect("ring");
+    run(ring.producer(), ring.consumer())
 }
 
 fn ipc_core_copy(wakeups: Wakeups) -> f64 {
-    let mut memory = ring_memory();
-    let ring = Spsc::init_with(Region::from_slice(&mut memory), 1 << 16, wakeups).expect("ring");
-    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
-    timed(
-        move || {
-            for i in 0..MESSAGES {
-                while tx.push(&i.to_le_bytes()).is_err() {
-                    std::hint::spin_loop();
-                }
-            }
-        },
-        || {
-            let mut buffer = [0u8; 8];
-            for i in 0..MESSAGES {
-                while rx.pop(&mut buffer).expect("pop").is_none() {
-                    std::hint::spin_loop();
-                }
-                assert_eq!(u64::from_le_bytes(buffer), i);
-            }
-        },
-    )
+    with_ring(wakeups, |mut tx, mut rx| {
+        let mut buffer = [0u8; 8];
+        timed(
+            move |i| tx.push(&i.to_le_bytes()).is_ok(),
+            || {
+                let len = rx.pop(&mut buffer).expect("pop")?;
+                Some(u64::from_le_bytes(
+                    buffer[..len].try_into().expect("8 bytes"),
+                ))
+            },
+        )
+    })
 }
 
 fn ipc_core_grants(wakeups: Wakeups) -> f64 {
-    let mut memory = ring_memory();
-    let ring = Spsc::init_with(Region::from_slice(&mut memory), 1 << 16, wakeups).expect("ring");
-    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
-    timed(
-        move || {
-            for i in 0..MESSAGES {
-                loop {
-                    if let Ok(mut grant) = tx.reserve(8) {
-                        grant.copy_from_slice(&i.to_le_bytes());
-                        grant.commit();
-                        break;
-                    }
-                    std::hint::spin_loop();
+    with_ring(wakeups, |mut tx, mut rx| {
+        timed(
+            move |i| match tx.reserve(8) {
+                Ok(mut grant) => {
+                    grant.copy_from_slice(&i.to_le_bytes());
+                    grant.commit();
+                    true
                 }
-            }
-        },
-        || {
-            for i in 0..MESSAGES {
-                loop {
-                    if let Some(grant) = rx.read().expect("read") {
-                        assert_eq!(
-                            u64::from_le_bytes(grant[..8].try_into().expect("8 bytes")),
-                            i
-                        );
-                        grant.release();
-                        break;
-                    }
-                    std::hint::spin_loop();
-                }
-            }
-        },
-    )
+                Err(_) => false,
+            },
+            || {
+                let grant = rx.read().expect("read")?;
+                let value = u64::from_le_bytes(grant[..8].try_into().expect("8 bytes"));
+                grant.release();
+                Some(value)
+            },
+        )
+    })
 }
 
-/// The producer commits 32 messages before one flush (one publish, at most one wake-up).
+/// The producer commits 32 messages before one flush (one publish, at most one wake-up), and
+/// flushes whenever the ring looks full.
 fn ipc_core_batched(wakeups: Wakeups) -> f64 {
-    let mut memory = ring_memory();
-    let ring = Spsc::init_with(Region::from_slice(&mut memory), 1 << 16, wakeups).expect("ring");
-    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
-    timed(
-        move || {
-            for i in 0..MESSAGES {
-                loop {
-                    if let Ok(mut grant) = tx.reserve(8) {
-                        grant.copy_from_slice(&i.to_le_bytes());
-                        grant.commit_deferred();
-                        break;
+    with_ring(wakeups, |mut tx, mut rx| {
+        let mut buffer = [0u8; 8];
+        timed(
+            move |i| match tx.reserve(8) {
+                Ok(mut grant) => {
+                    grant.copy_from_slice(&i.to_le_bytes());
+                    grant.commit_deferred();
+                    if i % 32 == 31 || i + 1 == MESSAGES {
+                        tx.flush();
                     }
+                    true
+                }
+                Err(_) => {
                     tx.flush();
-                    std::hint::spin_loop();
+                    false
                 }
-                if i % 32 == 31 {
-                    tx.flush();
-                }
-            }
-            tx.flush();
-        },
-        || {
-            let mut buffer = [0u8; 8];
-            for i in 0..MESSAGES {
-                while rx.pop(&mut buffer).expect("pop").is_none() {
-                    std::hint::spin_loop();
-                }
-                assert_eq!(u64::from_le_bytes(buffer), i);
-            }
-        },
-    )
+            },
+            || {
+                let len = rx.pop(&mut buffer).expect("pop")?;
+                Some(u64::from_le_bytes(
+                    buffer[..len].try_into().expect("8 bytes"),
+                ))
+            },
+        )
+    })
 }
 
 fn rtrb() -> f64 {
     // The same bytes of buffer as ipc-core's 64 KiB ring holds of 16-byte records.
     let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(4096);
-    timed(
-        move || {
-            for i in 0..MESSAGES {
-                while tx.push(i).is_err() {
-                    std::hint::spin_loop();
-                }
-            }
-        },
-        || {
-            for i in 0..MESSAGES {
-                loop {
-                    if let Ok(v) = rx.pop() {
-                        assert_eq!(v, i);
-                        break;
-                    }
-                    std::hint::spin_loop();
-                }
-            }
-        },
-    )
+    timed(move |i| tx.push(i).is_ok(), || rx.pop().ok())
 }
 
 fn crossbeam() -> f64 {
     let queue = crossbeam_queue::ArrayQueue::<u64>::new(4096);
     let q = &queue;
-    timed(
-        move || {
-            for i in 0..MESSAGES {
-                while q.push(i).is_err() {
-                    std::hint::spin_loop();
-                }
-            }
-        },
-        || {
-            for i in 0..MESSAGES {
-                loop {
-                    if let Some(v) = q.pop() {
-                        assert_eq!(v, i);
-                        break;
-                    }
-                    std::hint::spin_loop();
-                }
-            }
-        },
-    )
+    timed(move |i| q.push(i).is_ok(), || q.pop())
 }
