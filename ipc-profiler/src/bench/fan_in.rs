@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use super::cpu_usage::CpuUsage;
 use super::latency::WorkerReport;
 use super::payload::Payload;
-use super::phase::{PhaseGate, Untraced};
+use super::phase::{measured, PhaseGate, Untraced};
 use super::{pin, BenchConfig};
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
@@ -132,18 +132,12 @@ fn writer(
 ) -> anyhow::Result<WorkerReport> {
     let payload = Payload::new(config.message_size);
     let mut message = payload.buffer();
-    let slot = READER_SLOT + 1 + index as u32;
-    let (cpu_start, start) = (CpuUsage::now(), Instant::now());
-    gate.open(slot)?;
-    for n in 0..config.iterations {
-        payload.stamp(&mut message, index << WRITER_SHIFT | n);
-        endpoint.send(&message)?;
-    }
-    gate.close(slot)?;
-    Ok(WorkerReport {
-        histogram: None,
-        cpu: CpuUsage::now().since(&cpu_start),
-        elapsed_s: start.elapsed().as_secs_f64(),
+    measured(gate, READER_SLOT + 1 + index as u32, || {
+        for n in 0..config.iterations {
+            payload.stamp(&mut message, index << WRITER_SHIFT | n);
+            endpoint.send(&message)?;
+        }
+        Ok(())
     })
 }
 

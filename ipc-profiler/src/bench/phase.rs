@@ -4,6 +4,31 @@
 //! counting on and off for the worker (see `trace::gate`), so that nothing outside the phase is
 //! counted.
 
+use std::time::Instant;
+
+use super::cpu_usage::CpuUsage;
+use super::latency::WorkerReport;
+
+/// Runs `work` as a worker's whole measured phase: the CPU and clock snapshots lie outside it,
+/// `gate` opens `slot` right before and closes it right after, and the clock stops before the
+/// close, so the report covers the messages only.
+pub fn measured(
+    gate: &mut dyn PhaseGate,
+    slot: u32,
+    work: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<WorkerReport> {
+    let (cpu_start, start) = (CpuUsage::now(), Instant::now());
+    gate.open(slot)?;
+    work()?;
+    let end = Instant::now();
+    gate.close(slot)?;
+    Ok(WorkerReport {
+        histogram: None,
+        cpu: CpuUsage::now().since(&cpu_start),
+        elapsed_s: (end - start).as_secs_f64(),
+    })
+}
+
 /// Marks the edges of a worker's measured phase.
 pub trait PhaseGate {
     /// Called by the worker right before its first measured message.

@@ -2,12 +2,9 @@
 //! fully and, after the last, sends one acknowledgement. The client's clock stops when the
 //! acknowledgement arrives, so the figure counts messages delivered, not merely buffered.
 
-use std::time::Instant;
-
-use super::cpu_usage::CpuUsage;
 use super::latency::{WorkerReport, CLIENT_SLOT, SERVER_SLOT};
 use super::payload::Payload;
-use super::phase::PhaseGate;
+use super::phase::{measured, PhaseGate};
 use super::BenchConfig;
 use crate::mechanism::Endpoint;
 
@@ -31,22 +28,16 @@ pub fn client(
         endpoint.recv(&mut echo)?;
         payload.check_sequence(&echo, sequence)?;
     }
-    let (cpu_start, start) = (CpuUsage::now(), Instant::now());
-    gate.open(CLIENT_SLOT)?;
-    for sequence in 0..config.iterations {
-        payload.stamp(&mut message, sequence);
-        endpoint.send(&message)?;
-    }
-    endpoint.recv(&mut echo)?;
-    let end = Instant::now();
-    gate.close(CLIENT_SLOT)?;
-    let cpu = CpuUsage::now().since(&cpu_start);
+    let report = measured(gate, CLIENT_SLOT, || {
+        for sequence in 0..config.iterations {
+            payload.stamp(&mut message, sequence);
+            endpoint.send(&message)?;
+        }
+        endpoint.recv(&mut echo)?;
+        Ok(())
+    })?;
     payload.verify(&echo, config.iterations)?;
-    Ok(WorkerReport {
-        histogram: None,
-        cpu,
-        elapsed_s: (end - start).as_secs_f64(),
-    })
+    Ok(report)
 }
 
 /// The receiving side: echoes the warm-up, verifies every streamed message, then acks.
@@ -62,21 +53,15 @@ pub fn server(
         payload.check_sequence(&message, sequence)?;
         endpoint.send(&message)?;
     }
-    let (cpu_start, start) = (CpuUsage::now(), Instant::now());
-    gate.open(SERVER_SLOT)?;
-    for sequence in 0..config.iterations {
-        endpoint.recv(&mut message)?;
-        payload.verify(&message, sequence)?;
-    }
-    let mut ack = payload.buffer();
-    payload.stamp(&mut ack, config.iterations);
-    endpoint.send(&ack)?;
-    let end = Instant::now();
-    gate.close(SERVER_SLOT)?;
-    Ok(WorkerReport {
-        histogram: None,
-        cpu: CpuUsage::now().since(&cpu_start),
-        elapsed_s: (end - start).as_secs_f64(),
+    measured(gate, SERVER_SLOT, || {
+        for sequence in 0..config.iterations {
+            endpoint.recv(&mut message)?;
+            payload.verify(&message, sequence)?;
+        }
+        let mut ack = payload.buffer();
+        payload.stamp(&mut ack, config.iterations);
+        endpoint.send(&ack)?;
+        Ok(())
     })
 }
 
