@@ -99,6 +99,9 @@ pub struct ProcessSlot {
 /// `ProcessSlot::parent_slot` of a process the user named (not started by a traced one).
 pub const NO_PARENT: u32 = u32::MAX;
 
+/// Threads the `THREADS` hash map holds (used when thread ids are too large for the table).
+pub const MAX_HASHED_THREADS: u32 = 16384;
+
 /// How many processes one trace can follow: the per-process arrays have this many blocks. When
 /// traced processes start more, the extra ones share the last block ([`SHARED_SLOT`]).
 pub const MAX_TRACED_PROCESSES: u32 = 64;

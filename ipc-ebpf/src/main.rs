@@ -30,7 +30,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray},
 };
 use ipc_ebpf::{
-    LatencyHistogram, OnCpu, ProcessSlot, SchedStat, SyscallStat, ThreadState,
+    LatencyHistogram, OnCpu, ProcessSlot, SchedStat, SyscallStat, ThreadState, MAX_HASHED_THREADS,
     MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
 };
 
@@ -39,11 +39,8 @@ use ipc_ebpf::{
 #[unsafe(no_mangle)]
 static TASK_PID_OFFSET: u32 = 0;
 
-/// Threads a trace can follow at once.
-const MAX_THREADS: u32 = 16384;
-
 #[map]
-static THREADS: HashMap<u32, ThreadState> = HashMap::with_max_entries(MAX_THREADS, 0);
+static THREADS: HashMap<u32, ThreadState> = HashMap::with_max_entries(MAX_HASHED_THREADS, 0);
 
 /// The same entries in an array indexed by thread id, when the kernel's `pid_max` is small
 /// enough for one (userspace sizes it to `pid_max` before loading, or to 1 when it uses

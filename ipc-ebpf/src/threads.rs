@@ -10,9 +10,6 @@ use crate::{
     THREAD_TABLE,
 };
 
-/// `bpf_map_update_elem` flag: insert only if the key is absent.
-const BPF_NOEXIST: u64 = 1;
-
 /// True when the threads live in `THREAD_TABLE`.
 #[inline(always)]
 pub(crate) fn threads_by_index() -> bool {
@@ -131,7 +128,10 @@ pub(crate) fn take_slot(tgid: u32) -> u32 {
         if slot >= SHARED_SLOT {
             break;
         }
-        if CLAIMS.insert(&slot, &tgid, BPF_NOEXIST).is_ok() {
+        if CLAIMS
+            .insert(&slot, &tgid, aya_ebpf::bindings::BPF_NOEXIST.into())
+            .is_ok()
+        {
             // SAFETY: as above.
             unsafe { *next = u64::from(slot) + 1 };
             return slot;

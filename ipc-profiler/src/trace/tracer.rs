@@ -6,7 +6,9 @@ use anyhow::Context;
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuValues};
 use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
-use ipc_ebpf::{map_names, LatencyHistogram, OnCpu, SchedStat, SyscallStat, SYSCALL_SLOTS};
+use ipc_ebpf::{
+    map_names, LatencyHistogram, OnCpu, SchedStat, SyscallStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
+};
 
 use super::programs::{
     check_layout, load_btf, load_btf_sched, load_raw, load_sched_tracepoints, load_tracepoint,
@@ -116,7 +118,7 @@ impl Tracer {
         let table_len = thread_table_len();
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(map_names::THREAD_TABLE, table_len.unwrap_or(1))
-            .map_max_entries(map_names::THREADS, if table_len.is_some() { 1 } else { MAX_THREADS })
+            .map_max_entries(map_names::THREADS, if table_len.is_some() { 1 } else { MAX_HASHED_THREADS })
             .override_global("THREADS_BY_INDEX", &u32::from(table_len.is_some()), true)
             .override_global("TASK_PID_OFFSET", &pid_offset, true)
             .override_global(aya_log::LEVEL, &ebpf_log::level(ebpf_log), false)
@@ -380,8 +382,6 @@ impl Tracer {
     }
 }
 
-/// Threads a trace follows in the hash map, when thread ids are too large for a table.
-const MAX_THREADS: u32 = 16384;
 /// The largest `pid_max` for which the threads live in an array indexed by thread id
 /// (56 bytes an entry: 14 MiB at most).
 const MAX_TABLE_LEN: u32 = 1 << 18;
