@@ -36,6 +36,21 @@ pub mod map_names {
     pub const SKB_COPIED: &str = "SKB_COPIED";
 }
 
+/// A syscall between its entry and its exit: kept on the CPU's [`OnCpu`] record while its
+/// thread stays there, and moved into the thread's [`ThreadState`] when it is switched out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallInFlight {
+    /// The syscall number.
+    pub nr: u64,
+    /// `bpf_ktime_get_ns()` at its entry; 0 when none began inside the measured phase.
+    pub start_ns: u64,
+    /// Off-CPU time accumulated while it was in flight.
+    pub off_cpu_ns: u64,
+    /// Bytes it sends, for the sends that return 0 ([`SENDS_RETURNING_ZERO`]).
+    pub sent_len: u64,
+}
+
 /// Everything the programs keep about one traced thread, in one hash entry keyed by thread id,
 /// updated in place (an insert or delete per event would cost far more than the lookup).
 ///
@@ -50,15 +65,8 @@ pub struct ThreadState {
     pub tgid: u32,
     /// Its process slot (`0..MAX_TRACED_PROCESSES`).
     pub slot: u32,
-    /// The syscall in flight, when `start_ns` is non-zero.
-    pub nr: u64,
-    /// `bpf_ktime_get_ns()` at the entry of the syscall in flight; 0 when none began inside
-    /// the measured phase.
-    pub start_ns: u64,
-    /// Off-CPU time accumulated while that call was in flight.
-    pub off_cpu_ns: u64,
-    /// Bytes that call sends, for the sends that return 0 ([`SENDS_RETURNING_ZERO`]).
-    pub sent_len: u64,
+    /// Its syscall in flight, when it was switched out inside one.
+    pub call: SyscallInFlight,
     /// `bpf_ktime_get_ns()` when it left the CPU inside the phase; 0 when it is not switched
     /// out.
     pub switched_at_ns: u64,
@@ -74,14 +82,8 @@ pub struct OnCpu {
     pub tid: u32,
     /// Its process slot.
     pub slot: u32,
-    /// The syscall in flight, when `start_ns` is non-zero.
-    pub nr: u64,
-    /// `bpf_ktime_get_ns()` at its entry; 0 when none began inside the phase.
-    pub start_ns: u64,
-    /// Off-CPU time of that call so far (it may have been switched out and back).
-    pub off_cpu_ns: u64,
-    /// Bytes that call sends, for the sends that return 0 ([`SENDS_RETURNING_ZERO`]).
-    pub sent_len: u64,
+    /// Its syscall in flight.
+    pub call: SyscallInFlight,
 }
 
 /// Which process a slot holds.
@@ -227,11 +229,13 @@ pub const PREV_STATE_PREEMPTED: i64 = 0x100;
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: #[repr(C)]: two u32 then u64 fields, no padding, every bit pattern valid.
+    // SAFETY: #[repr(C)]: four u64 fields, no padding, every bit pattern valid.
+    unsafe impl aya::Pod for super::SyscallInFlight {}
+    // SAFETY: #[repr(C)]: two u32, a SyscallInFlight (u64 fields), two u64: no padding.
     unsafe impl aya::Pod for super::ThreadState {}
     // SAFETY: #[repr(C)]: two u32 and a byte array (24 bytes), no padding.
     unsafe impl aya::Pod for super::ProcessSlot {}
-    // SAFETY: #[repr(C)]: two u32 then four u64, no padding.
+    // SAFETY: #[repr(C)]: two u32 then a SyscallInFlight (u64 fields), no padding.
     unsafe impl aya::Pod for super::OnCpu {}
     // SAFETY: #[repr(C)]: an array of u64.
     unsafe impl aya::Pod for super::LatencyHistogram {}

@@ -79,12 +79,8 @@ fn switched_out(tid: u32, preempted: bool) {
     // Its syscall in flight, if any, leaves this CPU with it.
     if let Some(cpu) = on_cpu() {
         if cpu.tid == tid {
-            entry.nr = cpu.nr;
-            entry.sent_len = cpu.sent_len;
-            entry.start_ns = cpu.start_ns;
-            entry.off_cpu_ns = cpu.off_cpu_ns;
+            entry.call = core::mem::take(&mut cpu.call);
             cpu.tid = 0;
-            cpu.start_ns = 0;
         }
     }
     let slot = entry.slot;
@@ -130,19 +126,15 @@ fn switched_in(tid: u32) {
             }
         }
     }
-    if entry.start_ns != 0 {
-        entry.off_cpu_ns = entry.off_cpu_ns.wrapping_add(off_cpu);
+    if entry.call.start_ns != 0 {
+        entry.call.off_cpu_ns = entry.call.off_cpu_ns.wrapping_add(off_cpu);
         // Its syscall in flight comes back onto this CPU's record (the thread that left this
         // CPU just now took its own call along), so that the exit needs no lookup.
         if let Some(cpu) = on_cpu() {
-            if cpu.start_ns == 0 {
+            if cpu.call.start_ns == 0 {
                 cpu.tid = tid;
                 cpu.slot = entry.slot;
-                cpu.nr = entry.nr;
-                cpu.sent_len = entry.sent_len;
-                cpu.start_ns = entry.start_ns;
-                cpu.off_cpu_ns = entry.off_cpu_ns;
-                entry.start_ns = 0;
+                cpu.call = core::mem::take(&mut entry.call);
             }
         }
     }

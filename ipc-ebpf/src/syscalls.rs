@@ -8,8 +8,8 @@ use aya_ebpf::{
     EbpfContext,
 };
 use ipc_ebpf::{
-    latency_bucket, offsets, syscall_index, EXEC_SYSCALLS, LATENCY_BUCKETS, MAX_TRACED_PROCESSES,
-    PT_REGS_DX, SENDS_RETURNING_ZERO, SYSCALL_NR_OTHER,
+    latency_bucket, offsets, syscall_index, SyscallInFlight, EXEC_SYSCALLS, LATENCY_BUCKETS,
+    MAX_TRACED_PROCESSES, PT_REGS_DX, SENDS_RETURNING_ZERO, SYSCALL_NR_OTHER,
 };
 
 use crate::access::{add, atomic_add, current_ids, field};
@@ -68,11 +68,7 @@ fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, third_arg: impl Fn() -> u64) {
             return;
         };
         if measuring(slot_of(ctx, entry, tgid)) {
-            entry.nr = nr as u64;
-            entry.sent_len = sent_len;
-            entry.off_cpu_ns = 0;
-            // SAFETY: a helper without arguments.
-            entry.start_ns = unsafe { bpf_ktime_get_ns() };
+            entry.call = entered(nr, sent_len);
         }
         return;
     };
@@ -87,15 +83,23 @@ fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, third_arg: impl Fn() -> u64) {
         cpu.slot = slot;
         slot
     };
-    if !measuring(slot) {
-        cpu.start_ns = 0;
-        return;
+    cpu.call = if measuring(slot) {
+        entered(nr, sent_len)
+    } else {
+        SyscallInFlight::default()
+    };
+}
+
+/// The syscall `nr` entered now.
+#[inline(always)]
+fn entered(nr: i64, sent_len: u64) -> SyscallInFlight {
+    SyscallInFlight {
+        nr: nr as u64,
+        // SAFETY: a helper without arguments.
+        start_ns: unsafe { bpf_ktime_get_ns() },
+        off_cpu_ns: 0,
+        sent_len,
     }
-    cpu.nr = nr as u64;
-    cpu.sent_len = sent_len;
-    cpu.off_cpu_ns = 0;
-    // SAFETY: a helper without arguments.
-    cpu.start_ns = unsafe { bpf_ktime_get_ns() };
 }
 
 /// Counts the syscall the current thread leaves with `ret`, if it entered inside the phase.
@@ -103,28 +107,24 @@ fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, third_arg: impl Fn() -> u64) {
 fn on_sys_exit<C: EbpfContext>(ctx: &C, ret: i64) {
     let (tgid, tid) = current_ids();
     let fast = match on_cpu() {
-        Some(cpu) if cpu.tid == tid && cpu.start_ns != 0 => {
-            // The call is on this CPU's record: no lookup.
-            let start_ns = cpu.start_ns;
-            cpu.start_ns = 0;
-            Some((cpu.slot, (cpu.nr, cpu.sent_len), start_ns, cpu.off_cpu_ns))
+        // The call is on this CPU's record: no lookup.
+        Some(cpu) if cpu.tid == tid && cpu.call.start_ns != 0 => {
+            Some((cpu.slot, core::mem::take(&mut cpu.call)))
         }
         _ => None,
     };
-    let (slot, nr, start_ns, off_cpu_ns) = match fast {
-        Some(call) => call,
+    let (slot, call) = match fast {
+        Some(found) => found,
         None => {
             // Switched out inside the call (or no fast path): its entry holds the call.
             let Some(entry) = thread(tid) else {
                 return;
             };
             let slot = slot_of(ctx, entry, tgid);
-            let start_ns = entry.start_ns;
-            if start_ns == 0 {
+            if entry.call.start_ns == 0 {
                 return; // No syscall in flight: it began outside the phase.
             }
-            entry.start_ns = 0;
-            (slot, (entry.nr, entry.sent_len), start_ns, entry.off_cpu_ns)
+            (slot, core::mem::take(&mut entry.call))
         }
     };
     // A call that began inside the phase but ends outside it (the call that closes the phase)
@@ -132,12 +132,18 @@ fn on_sys_exit<C: EbpfContext>(ctx: &C, ret: i64) {
     if !measuring(slot) || slot >= MAX_TRACED_PROCESSES {
         return;
     }
-    count_syscall(slot, nr, ret, start_ns, off_cpu_ns);
+    count_syscall(slot, call, ret);
 }
 
 /// Adds one completed syscall `nr` of process `slot` to the figures.
 #[inline(always)]
-fn count_syscall(slot: u32, (nr, sent_len): (u64, u64), ret: i64, start_ns: u64, off_cpu_ns: u64) {
+fn count_syscall(slot: u32, call: SyscallInFlight, ret: i64) {
+    let SyscallInFlight {
+        nr,
+        start_ns,
+        off_cpu_ns,
+        sent_len,
+    } = call;
     // SAFETY: a helper without arguments.
     let took = unsafe { bpf_ktime_get_ns() }.wrapping_sub(start_ns);
     let index = syscall_index(

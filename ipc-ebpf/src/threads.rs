@@ -3,7 +3,7 @@
 
 use aya_ebpf::{helpers::bpf_get_current_comm, EbpfContext};
 use aya_log_ebpf::{info, warn};
-use ipc_ebpf::{OnCpu, ProcessSlot, ThreadState, SHARED_SLOT};
+use ipc_ebpf::{OnCpu, ProcessSlot, SyscallInFlight, ThreadState, SHARED_SLOT};
 
 use crate::{
     CLAIMS, NEXT_SLOT, ON_CPU, PHASE, PROCESSES, SWITCHES_TRACED, THREADS, THREADS_BY_INDEX,
@@ -67,7 +67,7 @@ pub(crate) fn forget_thread(tid: u32) {
     if let Some(cpu) = on_cpu() {
         if cpu.tid == tid {
             cpu.tid = 0;
-            cpu.start_ns = 0;
+            cpu.call = SyscallInFlight::default();
         }
     }
 }
