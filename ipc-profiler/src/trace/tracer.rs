@@ -116,7 +116,12 @@ impl Tracer {
         };
         let pid_offset = kernel_btf.as_ref().map_or(0, |(_, offset)| *offset);
         let table_len = thread_table_len();
-        let mut ebpf = EbpfLoader::new()
+        let mut loader = EbpfLoader::new();
+        // The loader reads the kernel's BTF too unless it is given the copy already parsed.
+        if let Some((btf, _)) = &kernel_btf {
+            loader.btf(Some(btf));
+        }
+        let mut ebpf = loader
             .map_max_entries(map_names::THREAD_TABLE, table_len.unwrap_or(1))
             .map_max_entries(map_names::THREADS, if table_len.is_some() { 1 } else { MAX_HASHED_THREADS })
             .override_global("THREADS_BY_INDEX", &u32::from(table_len.is_some()), true)
@@ -404,7 +409,7 @@ fn thread_table_len() -> Option<u32> {
 fn kernel_btf() -> Option<(Btf, u32)> {
     let raw = std::fs::read(btf::VMLINUX).ok()?;
     let offset = btf::member_offset(&raw, "task_struct", "pid")?;
-    Some((Btf::from_sys_fs().ok()?, offset))
+    Some((Btf::parse(&raw, aya::Endianness::default()).ok()?, offset))
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones ignore it. Raising it
