@@ -65,9 +65,12 @@ pub fn handoff_floor(rounds: u64, size: usize) -> u64 {
     // written only before its sequence number is published (release) and read only after it is
     // seen (acquire), and each side waits for the other's reply before writing again.
     let sequence = |d: usize| unsafe { base.add(d * (64 + lines)).cast::<AtomicU64>().as_ref() };
+    // SAFETY: d is 0 or 1, so d * (64 + lines) + 64 stays inside the mapping's
+    // 2 * (64 + lines) bytes; only the address is computed here.
     let payload = |d: usize| unsafe { base.add(d * (64 + lines) + 64).as_ptr() };
     let send = |d: usize, bytes: &[u8], n: u64| {
-        // SAFETY: see above; `size` bytes fit in the payload lines.
+        // SAFETY: payload(d) has `lines` >= size bytes in the mapping, and the peer does not
+        // read them until the sequence store below publishes them.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), payload(d), size) };
         sequence(d).store(n, Ordering::Release);
     };
@@ -84,7 +87,8 @@ pub fn handoff_floor(rounds: u64, size: usize) -> u64 {
             }
             std::hint::spin_loop();
         }
-        // SAFETY: as for send.
+        // SAFETY: the acquire load saw sequence n, so the peer wrote these `size` bytes (which
+        // fit in payload(d)'s lines) before it and writes no more until this side answers.
         unsafe { std::ptr::copy_nonoverlapping(payload(d), bytes.as_mut_ptr(), size) };
     };
     pair(

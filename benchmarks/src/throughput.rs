@@ -99,6 +99,8 @@ fn handoff_floor() -> f64 {
     // slots follow. Each slot is written only by the producer while its flag is 0 and read only
     // by the consumer while it is 1, ordered by release/acquire on the flag.
     let flag = |slot: usize| unsafe { base.add(slot * 64).cast::<AtomicU32>().as_ref() };
+    // SAFETY: slot < SLOTS, so 4096 + slot * MESSAGE stays inside the CAPACITY + 4096 bytes of
+    // the mapping; only the address is computed here.
     let data = |slot: usize| unsafe { base.add(4096 + slot * MESSAGE).as_ptr() };
     pair(
         || {

@@ -24,7 +24,8 @@ pub struct SharedMemory {
 // SAFETY: the mapping is plain shared memory owned by this value; access to its bytes goes
 // through Region, whose users follow the shared-memory protocol.
 unsafe impl Send for SharedMemory {}
-// SAFETY: as above: &SharedMemory only hands out Regions.
+// SAFETY: a shared &SharedMemory only hands out Regions (base and length, both immutable); what
+// is done with the bytes is the ring protocols' business, which are built for concurrent peers.
 unsafe impl Sync for SharedMemory {}
 
 fn io_error(e: rustix::io::Errno) -> io::Error {

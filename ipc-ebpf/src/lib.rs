@@ -241,6 +241,6 @@ mod pod {
     unsafe impl aya::Pod for super::LatencyHistogram {}
     // SAFETY: #[repr(C)] structs of u64 fields: no padding, every bit pattern valid.
     unsafe impl aya::Pod for super::SyscallStat {}
-    // SAFETY: as above.
+    // SAFETY: #[repr(C)] struct of six u64 fields: no padding, every bit pattern valid.
     unsafe impl aya::Pod for super::SchedStat {}
 }

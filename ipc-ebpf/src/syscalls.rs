@@ -181,7 +181,7 @@ fn count_syscall(slot: u32, call: SyscallInFlight, ret: i64) {
     }
     if off_cpu_ns != 0 {
         if let Some(sched) = SCHED.get_ptr_mut(slot) {
-            // SAFETY: as above.
+            // SAFETY: a live per-CPU array element for this slot; only this CPU writes it.
             unsafe { add(&raw mut (*sched).off_cpu_in_syscall_ns, off_cpu_ns) };
         }
     }

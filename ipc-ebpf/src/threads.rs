@@ -21,19 +21,24 @@ pub(crate) fn threads_by_index() -> bool {
 /// The entry of thread `tid`, if it is traced.
 #[inline(always)]
 pub(crate) fn thread(tid: u32) -> Option<&'static mut ThreadState> {
-    // SAFETY: an entry is only ever written by events of its own thread (which run one at a
-    // time: on its CPU, with preemption off) and by the wake-up of that thread while it is
-    // switched out; userspace writes it only before the thread is traced.
     if threads_by_index() {
         THREAD_TABLE
             .get_ptr_mut(tid)
-            .map(|entry| unsafe { &mut *entry })
+            .map(|entry| exclusive(entry))
             .filter(|entry| entry.tgid != 0)
     } else {
-        THREADS
-            .get_ptr_mut(&tid)
-            .map(|entry| unsafe { &mut *entry })
+        THREADS.get_ptr_mut(&tid).map(|entry| exclusive(entry))
     }
+}
+
+/// A map entry of a traced thread, as a reference.
+#[inline(always)]
+fn exclusive(entry: *mut ThreadState) -> &'static mut ThreadState {
+    // SAFETY: `entry` is a live map value the helper returned. An entry is only ever written
+    // by events of its own thread (which run one at a time: on its CPU, with preemption off)
+    // and by the wake-up of that thread while it is switched out; userspace writes it only
+    // before the thread is traced.
+    unsafe { &mut *entry }
 }
 
 /// Starts tracing thread `tid` with `state`; false when the table has no room for it.
@@ -132,7 +137,7 @@ pub(crate) fn take_slot(tgid: u32) -> u32 {
             .insert(&slot, &tgid, aya_ebpf::bindings::BPF_NOEXIST.into())
             .is_ok()
         {
-            // SAFETY: as above.
+            // SAFETY: the live, 8-aligned element read above; a racy store is only a hint.
             unsafe { *next = u64::from(slot) + 1 };
             return slot;
         }

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::bench::{BenchConfig, Placement};
+use crate::config::{BenchConfig, Placement};
 use crate::mechanism::{self, Mechanism};
-use crate::report::{self, Format, Pattern, Report};
+use crate::report::{self, Format};
+use crate::result::{Pattern, Report, RunResult};
 use crate::size::parse_size;
 use crate::{environment, trace};
 
@@ -147,14 +148,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Trace(trace) => {
             let target = match (trace.pid, trace.command.is_empty()) {
-                (Some(pid), _) => Some(trace::program::Target::Pid(pid)),
-                (None, false) => Some(trace::program::Target::Command(trace.command.clone())),
+                (Some(pid), _) => Some(trace::user_program::Target::Pid(pid)),
+                (None, false) => Some(trace::user_program::Target::Command(trace.command.clone())),
                 (None, true) => None,
             };
             let args = &trace.run;
             if let Some(target) = target {
                 let report =
-                    trace::program::run(target, args.duration, args.attach, trace.ebpf_log)?;
+                    trace::user_program::run(target, args.duration, args.attach, trace.ebpf_log)?;
                 return write_out(args, report::render_program(&report, args.format));
             }
             let configs = args.configs()?;
@@ -176,8 +177,8 @@ fn each(
     args: &BenchArgs,
     mechanisms: &Mechanisms,
     configs: &[BenchConfig],
-    run: impl Fn(&'static dyn Mechanism, &BenchConfig) -> anyhow::Result<report::RunResult>,
-) -> anyhow::Result<Vec<report::RunResult>> {
+    run: impl Fn(&'static dyn Mechanism, &BenchConfig) -> anyhow::Result<RunResult>,
+) -> anyhow::Result<Vec<RunResult>> {
     let started = std::time::Instant::now();
     let progress = crate::progress::Progress::new(mechanisms.0.len() * configs.len(), args.verbose);
     let mut results = Vec::new();
@@ -186,9 +187,7 @@ fn each(
             let label = format!(
                 "{} {} {}",
                 mechanism.name(),
-                serde_json::to_value(config.pattern)?
-                    .as_str()
-                    .unwrap_or_default(),
+                config.pattern.name(),
                 crate::size::size_label(config.message_size)
             );
             progress.start(&label);
@@ -261,8 +260,8 @@ impl BenchArgs {
     }
 }
 
-fn emit(args: &BenchArgs, results: Vec<report::RunResult>) -> anyhow::Result<()> {
-    let report = Report::new(environment::Environment::detect(), results);
+fn emit(args: &BenchArgs, results: Vec<RunResult>) -> anyhow::Result<()> {
+    let report = Report::new(environment::detect(), results);
     write_out(args, report::render(&report, args.format))
 }
 

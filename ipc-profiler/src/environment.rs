@@ -1,54 +1,18 @@
-//! The machine figures were measured on, recorded in every report.
+//! Reads the machine figures were measured on (kernel, CPU, hypervisor, clock cost).
 
-use serde::Serialize;
+use crate::result::Environment;
 
-/// Facts about this machine that explain its figures.
-#[derive(Debug, Clone, Serialize)]
-pub struct Environment {
-    /// Kernel release (`uname -r`).
-    pub kernel: String,
-    /// CPU model name.
-    pub cpu_model: String,
-    /// CPUs online.
-    pub cpus: usize,
-    /// CPU frequency governor, when the kernel exposes one.
-    pub governor: Option<String>,
-    /// Hypervisor, when this is a virtual machine and it can be told.
-    pub virtualization: Option<String>,
-    /// Cost of one clock read (ns), measured at start-up.
-    pub clock_read_ns: f64,
-}
-
-impl Environment {
-    /// Reads the environment of this machine.
-    pub fn detect() -> Self {
-        let uname = rustix::system::uname();
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        Self {
-            kernel: uname.release().to_string_lossy().into_owned(),
-            cpu_model: cpu_model(&cpuinfo),
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            governor: read_trimmed("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
-            virtualization: virtualization(&cpuinfo),
-            clock_read_ns: crate::bench::clock::calibrate(),
-        }
-    }
-
-    /// One line for the top of a table.
-    pub fn summary(&self) -> String {
-        let mut parts = vec![
-            format!("Linux {}", self.kernel),
-            self.cpu_model.clone(),
-            format!("{} CPUs", self.cpus),
-        ];
-        if let Some(v) = &self.virtualization {
-            parts.push(v.clone());
-        }
-        if let Some(g) = &self.governor {
-            parts.push(format!("governor {g}"));
-        }
-        parts.push(format!("clock read {:.0} ns", self.clock_read_ns));
-        parts.join(" · ")
+/// Reads the environment of this machine.
+pub fn detect() -> Environment {
+    let uname = rustix::system::uname();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    Environment {
+        kernel: uname.release().to_string_lossy().into_owned(),
+        cpu_model: cpu_model(&cpuinfo),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        governor: read_trimmed("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        virtualization: virtualization(&cpuinfo),
+        clock_read_ns: crate::bench::clock::calibrate(),
     }
 }
 

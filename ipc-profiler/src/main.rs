@@ -5,11 +5,13 @@
 
 mod bench;
 mod cli;
+mod config;
 mod environment;
 mod mechanism;
 mod process;
 mod progress;
 mod report;
+mod result;
 mod size;
 mod trace;
 mod usage_error;

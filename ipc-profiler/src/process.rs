@@ -113,7 +113,7 @@ fn child<T: Serialize, F: FnOnce() -> anyhow::Result<T>>(report: OwnedFd, body: 
     };
     let code = i32::from(message.is_err());
     let text = serde_json::to_vec(&message).unwrap_or_default();
-    let _ = crate::mechanism::fd_io::write_all(&report, &text);
+    let _ = crate::mechanism::endpoints::fd::write_all(&report, &text);
     // SAFETY: ends this child at once, without running the controller's destructors or atexit
     // handlers (which belong to the parent).
     unsafe { libc::_exit(code) }

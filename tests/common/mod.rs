@@ -32,7 +32,7 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Checks the parts of DESIGN.md's output contract every result shares.
+/// Checks the parts of the output contract of docs/design.md every result shares.
 pub fn assert_contract(doc: &Value) {
     assert_eq!(doc["tool"], "ipc-profiler");
     assert!(doc["version"].is_string());

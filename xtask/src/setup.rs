@@ -86,7 +86,7 @@ fn install_rust_pieces() -> anyhow::Result<()> {
         ]))?;
     }
     let nightly_components = installed_components(Some(NIGHTLY));
-    for component in ["rust-src", "miri"] {
+    for component in ["rust-src", "miri", "clippy"] {
         if !nightly_components.iter().any(|c| c.starts_with(component)) {
             cmd::run(Command::new("rustup").args([
                 "component",

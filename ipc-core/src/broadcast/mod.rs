@@ -335,7 +335,7 @@ impl BroadcastProducer<'_> {
             let offset = wake::offset_in(self.cached_slowest, self.capacity);
             // SAFETY: the oldest position starts a record this producer wrote, inside the area.
             let len = unsafe { header_word(self.data, offset, 0) }.load(RegionOrdering::Relaxed);
-            // SAFETY: as above.
+            // SAFETY: the same record header, inside the area; its tag word is cleared.
             unsafe { header_word(self.data, offset, 1) }.store(0, RegionOrdering::Relaxed);
             let advance = if len == WRAP_MARKER {
                 self.capacity - offset
@@ -398,7 +398,8 @@ pub struct Subscriber<'a> {
     expected: u32,
 }
 
-// SAFETY: as for the producer.
+// SAFETY: a subscriber holds only its own cursor and the region's address; every access to the
+// shared bytes goes through atomics or copies that the tag check validates, from any thread.
 unsafe impl Send for Subscriber<'_> {}
 
 impl Subscriber<'_> {
@@ -415,7 +416,8 @@ impl Subscriber<'_> {
                 }
                 return Ok(None);
             }
-            // SAFETY: as above.
+            // SAFETY: the same 8-aligned header at offset < capacity: its first word and, with
+            // 16-byte headers in a capacity that is a multiple of 16, the rest of it fit too.
             let (len, sequence) = unsafe {
                 (
                     header_word(self.data, offset, 0).load(RegionOrdering::Relaxed),
@@ -454,7 +456,7 @@ impl Subscriber<'_> {
                 )
             };
             fence(RegionOrdering::Acquire);
-            // SAFETY: as above.
+            // SAFETY: the tag word of the header read above, 8-aligned and inside the area.
             let still = unsafe { header_word(self.data, offset, 1) }.load(RegionOrdering::Relaxed);
             if still != tag {
                 continue; // Overwritten while copying: skip ahead (lapped) and try again.

@@ -58,7 +58,8 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
             // SAFETY: wrap_at < capacity and 8-aligned; this space was granted to the producer.
             unsafe { length_word(p.data, wrap_at) }.store(WRAP_MARKER, Ordering::Relaxed);
         }
-        // SAFETY: as above, for the record's own header.
+        // SAFETY: the record's offset is below capacity and 8-aligned, and its space was
+        // granted to this producer.
         unsafe { length_word(p.data, offset) }.store(self.len, Ordering::Relaxed);
         let advance = self.padding + record_len(self.len as usize) as u32;
         p.head = p.head.wrapping_add(advance) & wake::POSITION;

@@ -96,14 +96,13 @@ impl<'a> Spsc<'a> {
         }
         // The control block must be zero before the header makes the ring visible.
         if region.len() >= Self::required_len(capacity) {
-            // SAFETY: the control block lies inside the region (checked just above), is
-            // 4-aligned (BLOCK_ALIGN from a base the header checks) and nobody else uses the
-            // region yet.
             let control = Control {
                 wakeups: core::sync::atomic::AtomicU32::new(wakeups.to_word()),
                 ..Control::default()
             };
-            // SAFETY: as above.
+            // SAFETY: the control block lies inside the region (its length was checked just
+            // above), is 4-aligned (BLOCK_ALIGN from a base the header checks) and nobody else
+            // uses the region yet.
             unsafe { region.init_block(header::BLOCK_ALIGN, control) };
         }
         let geometry = header::init(
@@ -387,7 +386,8 @@ impl<'a> Producer<'a> {
             } else {
                 record_len(len as usize) as u32
             };
-            // SAFETY: as above. Release: the payload written before is visible with the tag.
+            // SAFETY: the same record's tag word, next to its length word inside the data area.
+            // Release: the payload written before is visible with the tag.
             unsafe { tag_word(self.data, offset) }
                 .store(tag_for(position), core::sync::atomic::Ordering::Release);
             position = position.wrapping_add(advance) & wake::POSITION;
@@ -441,7 +441,8 @@ pub struct Consumer<'a> {
     _region: PhantomData<&'a [u8]>,
 }
 
-// SAFETY: as for Producer.
+// SAFETY: a consumer holds only its own cursor and the region's address; it touches the shared
+// bytes through atomics and copies that follow the ring's protocol, from whichever thread owns it.
 unsafe impl Send for Consumer<'_> {}
 
 impl Drop for Consumer<'_> {

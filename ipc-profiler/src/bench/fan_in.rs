@@ -4,18 +4,18 @@
 //! verifies every checksum. The rate is what the reader received, from its first message to
 //! its last.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use super::cpu_usage::CpuUsage;
-use super::latency::WorkerReport;
 use super::payload::Payload;
 use super::phase::{measured, PhaseGate, Untraced};
-use super::{pin, BenchConfig};
+use super::worker::{pin, WorkerReport};
+use super::{cpu_usage, identity, WORKER_TIMEOUT};
+use crate::config::BenchConfig;
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
-use crate::report::{CpuSummary, Pattern, ProcessCpu, RunResult, Throughput};
+use crate::result::{CpuSummary, Measured, ProcessCpu, RunResult, Throughput};
 
 /// Bits of a message's sequence number that count its writer's messages.
 const WRITER_SHIFT: u32 = 40;
@@ -30,14 +30,13 @@ pub fn default_messages(size: usize, writers: usize) -> u64 {
     ((64usize << 20) / size.max(1) / writers.max(1)).clamp(100, 20_000) as u64
 }
 
-/// Why `mechanism` cannot run fan-in at this size, if it cannot.
-pub fn unsupported(mechanism: &dyn Mechanism, size: usize) -> Option<String> {
-    if size < MIN_SIZE {
-        return Some(format!(
+/// Why no mechanism can run fan-in as `config` asks, if none can.
+pub fn refusal(config: &BenchConfig) -> Option<String> {
+    (config.message_size < MIN_SIZE).then(|| {
+        format!(
             "fan-in messages carry a writer id, a sequence number and a checksum: at least {MIN_SIZE} bytes"
-        ));
-    }
-    mechanism.unsupported_fan_in(size)
+        )
+    })
 }
 
 /// The reader's process slot for a traced run; writer `i` has slot `READER_SLOT + 1 + i`.
@@ -83,11 +82,9 @@ pub fn run_gated(
     }
     drop((reader_end, writer_ends));
     let pids = workers.iter().map(|w| w.pid()).collect();
-    let reports = process::collect_all::<WorkerReport>(workers, Duration::from_secs(600))?;
+    let reports = process::collect_all::<WorkerReport>(workers, WORKER_TIMEOUT)?;
     let received = config.iterations * writers as u64;
-    let seconds = reports[0].elapsed_s.max(1e-9);
-    // The reader's clock starts at its first message: the rate counts the intervals after it.
-    let messages_per_sec = (received.saturating_sub(1)) as f64 / seconds;
+    let seconds = reports[0].elapsed_s;
     let processes = reports
         .iter()
         .enumerate()
@@ -100,25 +97,22 @@ pub fn run_gated(
             usage: r.cpu,
         })
         .collect();
-    let result = RunResult {
-        mechanism: mechanism.name().to_string(),
-        pattern: Pattern::FanIn,
-        message_size: config.message_size,
-        messages: received,
-        warmup_messages: 0,
-        processes: writers as u32 + 1,
-        placement: format!("{} (reader on the second CPU)", config.cpus),
-        wake: mechanism.wake(),
-        latency_ns: None,
-        throughput: Some(Throughput {
-            messages_per_sec,
-            bytes_per_sec: messages_per_sec * config.message_size as f64,
-        }),
-        cpu: CpuSummary::from_processes(processes, received),
-        verified: true,
-        unsupported: None,
-        breakdown: None,
-    };
+    let result = RunResult::measured(
+        identity(mechanism, config),
+        Measured {
+            messages: received,
+            warmup_messages: 0,
+            latency_ns: None,
+            // The reader's clock starts at its first message: the rate counts the intervals
+            // after it.
+            throughput: Some(Throughput::of(
+                received.saturating_sub(1),
+                config.message_size,
+                seconds,
+            )),
+            cpu: CpuSummary::from_processes(processes, received),
+        },
+    );
     Ok((result, pids))
 }
 
@@ -151,7 +145,7 @@ fn reader(
     let mut message = vec![0u8; config.message_size];
     let mut next = vec![0u64; config.writers];
     let total = config.iterations * config.writers as u64;
-    let cpu_start = CpuUsage::now();
+    let cpu_start = cpu_usage::now();
     let mut first = None;
     gate.open(READER_SLOT)?;
     for _ in 0..total {
@@ -184,7 +178,7 @@ fn reader(
     let elapsed = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
     Ok(WorkerReport {
         histogram: None,
-        cpu: CpuUsage::now().since(&cpu_start),
+        cpu: cpu_usage::now().since(&cpu_start),
         elapsed_s: elapsed,
     })
 }

@@ -5,32 +5,16 @@ use std::time::Instant;
 
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
-use super::cpu_usage::CpuUsage;
+use super::cpu_usage;
 use super::payload::Payload;
 use super::phase::PhaseGate;
-use super::BenchConfig;
+use super::worker::{WorkerReport, CLIENT_SLOT, SERVER_SLOT};
+use crate::config::BenchConfig;
 use crate::mechanism::Endpoint;
-
-/// Slot of the echoing process in the tracer's per-process arrays.
-pub const SERVER_SLOT: u32 = 0;
-/// Slot of the timing process.
-pub const CLIENT_SLOT: u32 = 1;
 
 /// Highest round trip the histogram records exactly (60 s); longer ones saturate.
 const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
-
-/// What a worker sends back to the controller.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct WorkerReport {
-    /// Round-trip times in ns (V2-serialized hdrhistogram); only the client has one.
-    pub histogram: Option<Vec<u8>>,
-    /// CPU usage over the measured phase.
-    pub cpu: CpuUsage,
-    /// Wall time of the measured phase, in seconds.
-    pub elapsed_s: f64,
-}
 
 /// The timing side: sends, waits for the echo, verifies it fully (only its sequence number when
 /// the mechanism carries no payload).
@@ -45,11 +29,11 @@ pub fn client(
     let mut echo = vec![0u8; config.message_size];
     let mut histogram = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)?;
     let total = config.warmup + config.iterations;
-    let mut phase_start = (CpuUsage::now(), Instant::now());
+    let mut phase_start = (cpu_usage::now(), Instant::now());
     for sequence in 0..total {
         if sequence == config.warmup {
             // Snapshots stay outside the phase, so the tracer counts only messages.
-            phase_start = (CpuUsage::now(), Instant::now());
+            phase_start = (cpu_usage::now(), Instant::now());
             gate.open(CLIENT_SLOT)?;
         }
         payload.stamp(&mut message, sequence);
@@ -68,7 +52,7 @@ pub fn client(
     }
     let end = Instant::now();
     gate.close(CLIENT_SLOT)?;
-    let cpu_end = CpuUsage::now();
+    let cpu_end = cpu_usage::now();
     let mut serialized = Vec::new();
     V2Serializer::new()
         .serialize(&histogram, &mut serialized)
@@ -89,11 +73,11 @@ pub fn server(
     let payload = Payload::new(config.message_size);
     let mut message = vec![0u8; config.message_size];
     let total = config.warmup + config.iterations;
-    let mut phase_start = (CpuUsage::now(), Instant::now());
+    let mut phase_start = (cpu_usage::now(), Instant::now());
     for sequence in 0..total {
         if sequence == config.warmup {
             // Snapshots stay outside the phase, so the tracer counts only messages.
-            phase_start = (CpuUsage::now(), Instant::now());
+            phase_start = (cpu_usage::now(), Instant::now());
             gate.open(SERVER_SLOT)?;
         }
         endpoint.recv(&mut message)?;
@@ -102,7 +86,7 @@ pub fn server(
     }
     let end = Instant::now();
     gate.close(SERVER_SLOT)?;
-    let cpu_end = CpuUsage::now();
+    let cpu_end = cpu_usage::now();
     Ok(WorkerReport {
         histogram: None,
         cpu: cpu_end.since(&phase_start.0),

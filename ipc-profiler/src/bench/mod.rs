@@ -1,4 +1,4 @@
-//! The benchmark harness: runs a mechanism between two real processes and turns what they
+//! The benchmark harness: runs a mechanism between real processes and turns what they
 //! measured into a [`RunResult`].
 
 pub mod clock;
@@ -9,6 +9,7 @@ pub mod payload;
 pub mod phase;
 pub mod placement;
 pub mod throughput;
+pub mod worker;
 
 use std::io::Cursor;
 use std::time::Duration;
@@ -17,37 +18,19 @@ use anyhow::Context;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 
-pub use self::latency::WorkerReport;
 pub use self::phase::{PhaseGate, Untraced};
-pub use self::placement::{CpuPlan, Placement};
+use self::worker::{pin, Closed, WorkerReport};
+use crate::config::BenchConfig;
 use crate::mechanism::Mechanism;
 use crate::process;
-use crate::report::{CpuSummary, LatencySummary, Pattern, ProcessCpu, RunResult, Throughput};
+use crate::result::{
+    CpuSummary, LatencySummary, Measured, Pattern, ProcessCpu, RunIdentity, RunResult, Throughput,
+};
 
 /// How long the controller waits for a worker before giving up on it.
-const WORKER_TIMEOUT: Duration = Duration::from_secs(600);
+pub const WORKER_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// What to run.
-#[derive(Clone, Debug)]
-pub struct BenchConfig {
-    /// What to measure.
-    pub pattern: Pattern,
-    /// Bytes per message.
-    pub message_size: usize,
-    /// Measured messages (round trips for latency).
-    pub iterations: u64,
-    /// When set, `iterations` is only a ceiling: a short probe measures the rate first and the
-    /// run is sized to take about this many seconds.
-    pub probe_for: Option<f64>,
-    /// Round trips before measuring, excluded from every figure.
-    pub warmup: u64,
-    /// Where the workers run.
-    pub cpus: CpuPlan,
-    /// Fan-in only: writer processes.
-    pub writers: usize,
-}
-
-/// What the two workers of a latency run reported.
+/// What the two workers of a latency or throughput run reported.
 pub struct PairOutcome {
     /// The timing side.
     pub client: WorkerReport,
@@ -59,33 +42,51 @@ pub struct PairOutcome {
 
 /// Runs `config`'s pattern over `mechanism` without tracing.
 pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
-    if config.pattern == Pattern::FanIn {
-        if let Some(reason) = mechanism
-            .available()
-            .err()
-            .or_else(|| mechanism.unsupported_pattern(config.pattern))
-            .or_else(|| fan_in::unsupported(mechanism, config.message_size))
-        {
-            return Ok(RunResult::unsupported(
-                mechanism,
-                config.pattern,
-                config,
-                reason,
-            ));
-        }
-        return fan_in::run(mechanism, &sized_by_probe(mechanism, config)?);
-    }
-    if let Some(reason) = unsupported(mechanism, config) {
-        return Ok(RunResult::unsupported(
-            mechanism,
-            config.pattern,
-            config,
-            reason,
-        ));
+    if let Some(reason) = refusal(mechanism, config) {
+        return Ok(RunResult::unsupported(identity(mechanism, config), reason));
     }
     let config = &sized_by_probe(mechanism, config)?;
-    let outcome = run_pair(mechanism, config, &mut Untraced)?;
-    result_of(mechanism, config, &outcome)
+    match config.pattern {
+        Pattern::FanIn => fan_in::run(mechanism, config),
+        Pattern::Latency | Pattern::Throughput => {
+            let outcome = run_pair(mechanism, config, &mut Untraced)?;
+            result_of(mechanism, config, &outcome)
+        }
+    }
+}
+
+/// Why `mechanism` cannot run `config` here, if it cannot: the machine, the pattern's own
+/// limits, then the mechanism's.
+pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String> {
+    mechanism
+        .available()
+        .err()
+        .or_else(|| match config.pattern {
+            Pattern::FanIn => fan_in::refusal(config),
+            Pattern::Latency | Pattern::Throughput => None,
+        })
+        .or_else(|| mechanism.refuses(config))
+}
+
+/// What identifies a run of `config` over `mechanism` in its result.
+pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity {
+    let fan_in = config.pattern == Pattern::FanIn;
+    RunIdentity {
+        mechanism: mechanism.name().to_string(),
+        wake: mechanism.wake(),
+        pattern: config.pattern,
+        message_size: if mechanism.carries_payload() {
+            config.message_size
+        } else {
+            0
+        },
+        processes: config.processes(),
+        placement: if fan_in {
+            format!("{} (reader on the second CPU)", config.cpus)
+        } else {
+            config.cpus.to_string()
+        },
+    }
 }
 
 /// Messages (round trips for latency, per writer for fan-in) a probe runs to measure a rate.
@@ -123,15 +124,6 @@ pub fn sized_by_probe(
         probe_for: None,
         ..config.clone()
     })
-}
-
-/// Why `mechanism` cannot run `config` here, if it cannot.
-pub fn unsupported(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String> {
-    mechanism
-        .available()
-        .err()
-        .or_else(|| mechanism.unsupported_pattern(config.pattern))
-        .or_else(|| mechanism.unsupported_size(config.message_size))
 }
 
 /// Forks the server and the client over a fresh channel of `mechanism` and collects their
@@ -186,32 +178,13 @@ pub fn run_pair(
     })
 }
 
-/// A stand-in endpoint for the one a worker does not use.
-struct Closed;
-
-impl crate::mechanism::Endpoint for Closed {
-    fn send(&mut self, _: &[u8]) -> std::io::Result<()> {
-        Err(std::io::ErrorKind::NotConnected.into())
-    }
-    fn recv(&mut self, _: &mut [u8]) -> std::io::Result<()> {
-        Err(std::io::ErrorKind::NotConnected.into())
-    }
-}
-
-pub(crate) fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
-    match cpu {
-        Some(cpu) => placement::pin(cpu).with_context(|| format!("could not pin to CPU {cpu}")),
-        None => Ok(()),
-    }
-}
-
-/// Turns what the workers reported into a result.
+/// Turns what the two workers of a latency or throughput run reported into a result.
 pub fn result_of(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
     outcome: &PairOutcome,
 ) -> anyhow::Result<RunResult> {
-    let (latency_ns, throughput, warmup) = match config.pattern {
+    let (latency_ns, throughput, warmup_messages) = match config.pattern {
         Pattern::Latency => {
             let bytes = outcome
                 .client
@@ -228,12 +201,11 @@ pub fn result_of(
             )
         }
         Pattern::Throughput | Pattern::FanIn => {
-            let seconds = outcome.client.elapsed_s.max(1e-9);
-            let messages_per_sec = config.iterations as f64 / seconds;
-            let rate = Throughput {
-                messages_per_sec,
-                bytes_per_sec: messages_per_sec * config.message_size as f64,
-            };
+            let rate = Throughput::of(
+                config.iterations,
+                config.message_size,
+                outcome.client.elapsed_s,
+            );
             (None, Some(rate), throughput::WARMUP_ROUND_TRIPS)
         }
     };
@@ -247,24 +219,14 @@ pub fn result_of(
             usage: outcome.server.cpu,
         },
     ];
-    Ok(RunResult {
-        mechanism: mechanism.name().to_string(),
-        pattern: config.pattern,
-        message_size: if mechanism.carries_payload() {
-            config.message_size
-        } else {
-            0
+    Ok(RunResult::measured(
+        identity(mechanism, config),
+        Measured {
+            messages: config.iterations,
+            warmup_messages,
+            latency_ns,
+            throughput,
+            cpu: CpuSummary::from_processes(processes, config.iterations),
         },
-        messages: config.iterations,
-        warmup_messages: warmup,
-        processes: 2,
-        placement: config.cpus.to_string(),
-        wake: mechanism.wake(),
-        latency_ns,
-        throughput,
-        cpu: CpuSummary::from_processes(processes, config.iterations),
-        verified: true,
-        unsupported: None,
-        breakdown: None,
-    })
+    ))
 }

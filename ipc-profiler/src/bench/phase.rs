@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use super::cpu_usage::CpuUsage;
-use super::latency::WorkerReport;
+use super::cpu_usage;
+use super::worker::WorkerReport;
 
 /// Runs `work` as a worker's whole measured phase: the CPU and clock snapshots lie outside it,
 /// `gate` opens `slot` right before and closes it right after, and the clock stops before the
@@ -17,14 +17,14 @@ pub fn measured(
     slot: u32,
     work: impl FnOnce() -> anyhow::Result<()>,
 ) -> anyhow::Result<WorkerReport> {
-    let (cpu_start, start) = (CpuUsage::now(), Instant::now());
+    let (cpu_start, start) = (cpu_usage::now(), Instant::now());
     gate.open(slot)?;
     work()?;
     let end = Instant::now();
     gate.close(slot)?;
     Ok(WorkerReport {
         histogram: None,
-        cpu: CpuUsage::now().since(&cpu_start),
+        cpu: cpu_usage::now().since(&cpu_start),
         elapsed_s: (end - start).as_secs_f64(),
     })
 }

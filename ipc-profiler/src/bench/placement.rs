@@ -1,40 +1,7 @@
 //! Where the worker processes run: chosen explicitly, reported with every result.
 
-use std::fmt;
-
+use crate::config::{CpuPlan, Placement};
 use crate::usage_error::{usage_bail, UsageError};
-
-/// How the two processes of a run are placed on CPUs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placement {
-    /// Both on one CPU.
-    SameCore,
-    /// Each on its own CPU.
-    CrossCore,
-    /// Not pinned.
-    Unpinned,
-}
-
-/// The CPUs each worker is pinned to (`None`: not pinned).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CpuPlan {
-    /// The placement asked for.
-    pub placement: Placement,
-    /// CPU of the process that starts each round trip.
-    pub client: Option<usize>,
-    /// CPU of the process that answers.
-    pub server: Option<usize>,
-}
-
-impl fmt::Display for CpuPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.placement, self.client, self.server) {
-            (Placement::SameCore, Some(cpu), _) => write!(f, "same-core (cpu {cpu})"),
-            (Placement::CrossCore, Some(a), Some(b)) => write!(f, "cross-core (cpus {a},{b})"),
-            _ => f.write_str("unpinned"),
-        }
-    }
-}
 
 /// Turns a placement and an optional explicit CPU list into a plan, checking the CPUs exist
 /// and this process may use them.

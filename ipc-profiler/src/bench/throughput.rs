@@ -2,10 +2,10 @@
 //! fully and, after the last, sends one acknowledgement. The client's clock stops when the
 //! acknowledgement arrives, so the figure counts messages delivered, not merely buffered.
 
-use super::latency::{WorkerReport, CLIENT_SLOT, SERVER_SLOT};
 use super::payload::Payload;
 use super::phase::{measured, PhaseGate};
-use super::BenchConfig;
+use super::worker::{WorkerReport, CLIENT_SLOT, SERVER_SLOT};
+use crate::config::BenchConfig;
 use crate::mechanism::Endpoint;
 
 /// Ping-pongs before the stream, to bring both sides and the channel up to speed.

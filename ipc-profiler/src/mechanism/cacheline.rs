@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipc_core::shm::SharedMemory;
 
-use super::{Channel, Endpoint, Mechanism, Wake};
+use super::{Channel, Endpoint, Mechanism};
+use crate::config::BenchConfig;
+use crate::result::{Pattern, Wake};
 
 /// One shared word; the client writes odd values, the server answers with the next even one.
 pub struct Cacheline;
@@ -20,17 +22,17 @@ impl Mechanism for Cacheline {
         Wake::BusyPoll
     }
 
-    fn unsupported_pattern(&self, pattern: crate::report::Pattern) -> Option<String> {
-        (pattern != crate::report::Pattern::Latency)
-            .then(|| "cacheline moves no payload, so it has no throughput".into())
-    }
-
     fn summary(&self) -> &'static str {
         "no payload: one atomic bounced between the processes; busy-poll (the floor)"
     }
 
     fn carries_payload(&self) -> bool {
         false
+    }
+
+    fn refuses(&self, config: &BenchConfig) -> Option<String> {
+        (config.pattern != Pattern::Latency)
+            .then(|| "cacheline moves no payload, so it has no throughput".into())
     }
 
     fn connect(&self, _size: usize) -> io::Result<Channel> {

@@ -6,8 +6,8 @@ use std::os::fd::OwnedFd;
 
 use rustix::event::{eventfd, EventfdFlags};
 
-use super::fd_io::{read_exact, write_all};
-use super::slot::{self, Handoff, Mailboxes};
+use super::endpoints::fd::{read_exact, write_all};
+use super::endpoints::mailbox::{self, Handoff, Mailboxes};
 use super::{Channel, FanInChannel, Mechanism};
 
 /// Mailboxes and eventfds.
@@ -52,18 +52,14 @@ impl Mechanism for Eventfd {
         "shared mailboxes + eventfd notification; read on eventfd"
     }
 
-    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
-        None
-    }
-
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
         let (boxes, handoff) = with_counters(size)?;
-        Ok(slot::fan_in(boxes, handoff, writers))
+        Ok(mailbox::fan_in(boxes, handoff, writers))
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
         let (boxes, counters) = with_counters(size)?;
-        Ok(slot::channel(boxes, counters))
+        Ok(mailbox::channel(boxes, counters))
     }
 }
 

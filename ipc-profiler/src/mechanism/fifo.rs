@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 
-use super::fd_io::{read_exact, write_all};
+use super::endpoints::fd::{read_exact, write_all};
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
+use crate::config::BenchConfig;
+use crate::result::Pattern;
 
 /// Two FIFOs in a private temporary directory.
 pub struct Fifo;
@@ -29,16 +31,18 @@ impl Mechanism for Fifo {
         "named pipe pair (mkfifo); blocking read"
     }
 
-    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
-        super::pipe_fan_in_limit(size)
-    }
-
     fn connect_fan_in(&self, _size: usize, writers: usize) -> io::Result<FanInChannel> {
         let dir = private_dir()?;
         let opened = open_pair(&dir.join("fan-in"));
         let _ = std::fs::remove_dir_all(&dir);
         let (read, write) = opened?;
-        super::shared_pipe_fan_in(read, write, writers)
+        super::system::shared_pipe_fan_in(read, write, writers)
+    }
+
+    fn refuses(&self, config: &BenchConfig) -> Option<String> {
+        (config.pattern == Pattern::FanIn)
+            .then(|| super::system::pipe_fan_in_limit(config.message_size))
+            .flatten()
     }
 
     fn connect(&self, _size: usize) -> io::Result<Channel> {

@@ -4,18 +4,15 @@
 //! forked; each worker keeps one [`Endpoint`] and drops the other.
 
 mod cacheline;
+pub mod endpoints;
 mod eventfd;
-pub mod fd_io;
 mod fifo;
-mod mmap;
 mod pipe;
 mod posix_mq;
-mod ring_channel;
-mod shm_futex;
 mod shm_mutex;
+mod shm_ring;
 mod shm_sem;
-mod shm_spin;
-mod slot;
+mod system;
 mod sysv_mq;
 mod sysv_sem;
 mod tcp;
@@ -24,33 +21,12 @@ mod uds;
 
 use std::io;
 
-/// How a waiting side learns that its peer has sent: reported with every result, so that a
-/// busy-polling mechanism cannot pass for a free one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Wake {
-    /// Sleeps in the kernel until woken.
-    Blocking,
-    /// Spins briefly, then sleeps.
-    SpinThenSleep,
-    /// Spins on memory: lowest latency, a whole CPU per waiting side.
-    BusyPoll,
-}
-
-impl Wake {
-    /// The label used in tables.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Blocking => "blocking",
-            Self::SpinThenSleep => "spin, then sleep",
-            Self::BusyPoll => "busy-poll",
-        }
-    }
-}
+use crate::config::BenchConfig;
+use crate::result::Wake;
 
 /// One way of moving a message between two processes.
 pub trait Mechanism: Sync {
-    /// The name used on the command line and in reports (DESIGN.md's table).
+    /// The name used on the command line and in reports (`ipc-profiler list`).
     fn name(&self) -> &'static str;
     /// One line: what moves the payload and how the peer is woken.
     fn summary(&self) -> &'static str;
@@ -58,7 +34,7 @@ pub trait Mechanism: Sync {
     fn wake(&self) -> Wake {
         Wake::Blocking
     }
-    /// Whether it can run on this machine, and why not.
+    /// Whether it can run on this machine at all, and why not (`ipc-profiler list`).
     fn available(&self) -> Result<(), String> {
         Ok(())
     }
@@ -67,20 +43,13 @@ pub trait Mechanism: Sync {
     fn carries_payload(&self) -> bool {
         true
     }
-    /// Why it cannot run `pattern`, if it cannot.
-    fn unsupported_pattern(&self, _pattern: crate::report::Pattern) -> Option<String> {
-        None
-    }
-    /// Why it cannot carry messages of `size` bytes, if it cannot.
-    fn unsupported_size(&self, _size: usize) -> Option<String> {
+    /// Why it cannot run `config` (its pattern, message size, writers), if it cannot: a real
+    /// limit of the mechanism or of this kernel, stated so that a reader can check it.
+    fn refuses(&self, _config: &BenchConfig) -> Option<String> {
         None
     }
     /// Creates a connected pair of endpoints for messages of `size` bytes.
     fn connect(&self, size: usize) -> io::Result<Channel>;
-    /// Why it cannot take `size`-byte messages from several writers into one reader.
-    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
-        Some("fan-in is not implemented for this mechanism".into())
-    }
     /// Creates `writers` sending endpoints and one receiving endpoint over one channel.
     fn connect_fan_in(&self, _size: usize, _writers: usize) -> io::Result<FanInChannel> {
         Err(io::Error::new(
@@ -141,9 +110,6 @@ impl FanInChannel {
     }
 }
 
-/// The largest write a pipe or FIFO keeps whole when several writers share it.
-pub const PIPE_BUF: usize = 4096;
-
 /// Actions that remove a channel's system objects, run once when dropped.
 #[derive(Default)]
 pub struct Cleanup(Vec<Box<dyn FnOnce()>>);
@@ -163,7 +129,8 @@ impl Drop for Cleanup {
     }
 }
 
-static ALL: [&dyn Mechanism; 17] = [
+/// Every mechanism, in the order `list` and `--mech all` use.
+static ALL: &[&dyn Mechanism] = &[
     &pipe::Pipe,
     &fifo::Fifo,
     &uds::STREAM,
@@ -173,51 +140,19 @@ static ALL: [&dyn Mechanism; 17] = [
     &udp::Udp,
     &posix_mq::PosixMq,
     &sysv_mq::SysvMq,
-    &shm_spin::ShmSpin,
-    &shm_futex::ShmFutex,
+    &shm_ring::SHM_SPIN,
+    &shm_ring::SHM_FUTEX,
     &shm_mutex::ShmMutex,
     &shm_sem::ShmSem,
     &sysv_sem::SysvSem,
-    &mmap::Mmap,
+    &shm_ring::MMAP,
     &eventfd::Eventfd,
     &cacheline::Cacheline,
 ];
 
-/// `Ok` when `path` exists (a kernel feature's /proc entry), else `Err(missing)`.
-pub fn kernel_has(path: &str, missing: &str) -> Result<(), String> {
-    if std::path::Path::new(path).exists() {
-        Ok(())
-    } else {
-        Err(missing.to_string())
-    }
-}
-
-/// Why `size`-byte writes from several writers sharing a pipe or FIFO would interleave.
-pub fn pipe_fan_in_limit(size: usize) -> Option<String> {
-    (size > PIPE_BUF)
-        .then(|| format!("writes over PIPE_BUF ({PIPE_BUF} bytes) from several writers interleave"))
-}
-
-/// A fan-in over one pipe or FIFO: every writer gets its own copy of the write end.
-pub fn shared_pipe_fan_in(
-    read: std::os::fd::OwnedFd,
-    write: std::os::fd::OwnedFd,
-    writers: usize,
-) -> io::Result<FanInChannel> {
-    let ends = (0..writers)
-        .map(|_| Ok(Box::new(fd_io::FdWriter(write.try_clone()?)) as Box<dyn Endpoint>))
-        .collect::<io::Result<Vec<_>>>()?;
-    Ok(FanInChannel::new(ends, Box::new(fd_io::FdReader(read))))
-}
-
-/// A number from a /proc/sys file, if it can be read.
-pub fn sysctl(path: &str) -> Option<usize> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// Every mechanism, in the order of DESIGN.md's table.
+/// Every mechanism.
 pub fn all() -> &'static [&'static dyn Mechanism] {
-    &ALL
+    ALL
 }
 
 /// The mechanism called `name`.

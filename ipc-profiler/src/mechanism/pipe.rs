@@ -3,8 +3,10 @@
 use std::io;
 use std::os::fd::OwnedFd;
 
-use super::fd_io::{read_exact, write_all};
+use super::endpoints::fd::{read_exact, write_all};
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
+use crate::config::BenchConfig;
+use crate::result::Pattern;
 
 /// Two anonymous pipes, one per direction.
 pub struct Pipe;
@@ -23,13 +25,15 @@ impl Mechanism for Pipe {
         "anonymous pipe pair; blocking read"
     }
 
-    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
-        super::pipe_fan_in_limit(size)
-    }
-
     fn connect_fan_in(&self, _size: usize, writers: usize) -> io::Result<FanInChannel> {
         let (read, write) = rustix::pipe::pipe()?;
-        super::shared_pipe_fan_in(read, write, writers)
+        super::system::shared_pipe_fan_in(read, write, writers)
+    }
+
+    fn refuses(&self, config: &BenchConfig) -> Option<String> {
+        (config.pattern == Pattern::FanIn)
+            .then(|| super::system::pipe_fan_in_limit(config.message_size))
+            .flatten()
     }
 
     fn connect(&self, _size: usize) -> io::Result<Channel> {

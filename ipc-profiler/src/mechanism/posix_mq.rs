@@ -5,6 +5,7 @@ use std::ffi::CString;
 use std::io;
 
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
+use crate::config::BenchConfig;
 
 /// Two POSIX queues.
 pub struct PosixMq;
@@ -25,7 +26,7 @@ impl Mechanism for PosixMq {
     }
 
     fn available(&self) -> Result<(), String> {
-        super::kernel_has(
+        super::system::kernel_has(
             "/proc/sys/fs/mqueue",
             "this kernel has no POSIX message queues (CONFIG_POSIX_MQUEUE)",
         )
@@ -33,25 +34,6 @@ impl Mechanism for PosixMq {
 
     fn summary(&self) -> &'static str {
         "POSIX message queue pair; mq_receive"
-    }
-
-    fn unsupported_size(&self, size: usize) -> Option<String> {
-        let max = super::sysctl("/proc/sys/fs/mqueue/msgsize_max").unwrap_or(8192);
-        if size > HARD_MSGSIZE_MAX {
-            Some(format!(
-                "POSIX queue messages are at most {HARD_MSGSIZE_MAX} bytes"
-            ))
-        } else if size > max && !has_capability(CAP_SYS_RESOURCE) {
-            Some(format!(
-                "POSIX queue messages are at most fs.mqueue.msgsize_max = {max} bytes here"
-            ))
-        } else {
-            None
-        }
-    }
-
-    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
-        self.unsupported_size(size)
     }
 
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
@@ -69,6 +51,10 @@ impl Mechanism for PosixMq {
         // SAFETY: every endpoint holds its own duplicates; this descriptor is no longer needed.
         unsafe { libc::close(queue) };
         Ok(FanInChannel::new(ends?, Box::new(reader?)))
+    }
+
+    fn refuses(&self, config: &BenchConfig) -> Option<String> {
+        size_limit(config.message_size)
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
@@ -190,5 +176,21 @@ impl Drop for MqEnd {
             libc::mq_close(self.send);
             libc::mq_close(self.recv);
         }
+    }
+}
+
+/// Why a queue cannot carry `size`-byte messages here, if it cannot.
+fn size_limit(size: usize) -> Option<String> {
+    let max = super::system::sysctl("/proc/sys/fs/mqueue/msgsize_max").unwrap_or(8192);
+    if size > HARD_MSGSIZE_MAX {
+        Some(format!(
+            "POSIX queue messages are at most {HARD_MSGSIZE_MAX} bytes"
+        ))
+    } else if size > max && !has_capability(CAP_SYS_RESOURCE) {
+        Some(format!(
+            "POSIX queue messages are at most fs.mqueue.msgsize_max = {max} bytes here"
+        ))
+    } else {
+        None
     }
 }

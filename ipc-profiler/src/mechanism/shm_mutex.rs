@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::slot::{self, check, Handoff, Mailboxes};
+use super::endpoints::mailbox::{self, check, Handoff, Mailboxes};
 use super::{Channel, FanInChannel, Mechanism};
 
 /// Mailboxes, mutexes and condition variables.
@@ -76,17 +76,13 @@ impl Mechanism for ShmMutex {
         "shared mailboxes + process-shared pthread mutex and condvar"
     }
 
-    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
-        None
-    }
-
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
         let (boxes, handoff) = (with_mutexes(size)?, MutexCondvar);
-        Ok(slot::fan_in(boxes, handoff, writers))
+        Ok(mailbox::fan_in(boxes, handoff, writers))
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
-        Ok(slot::channel(with_mutexes(size)?, MutexCondvar))
+        Ok(mailbox::channel(with_mutexes(size)?, MutexCondvar))
     }
 }
 

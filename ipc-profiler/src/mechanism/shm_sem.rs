@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::slot::{self, check, Handoff, Mailboxes};
+use super::endpoints::mailbox::{self, check, Handoff, Mailboxes};
 use super::{Channel, FanInChannel, Mechanism};
 
 /// Mailboxes and POSIX semaphores.
@@ -31,7 +31,7 @@ fn wait(boxes: &Mailboxes, d: usize, which: usize) -> io::Result<()> {
 }
 
 fn post(boxes: &Mailboxes, d: usize, which: usize) -> io::Result<()> {
-    // SAFETY: as above.
+    // SAFETY: a semaphore connect initialised in memory mapped for the channel's life.
     check(unsafe { libc::sem_post(sem(boxes, d, which)) })
 }
 
@@ -59,17 +59,13 @@ impl Mechanism for ShmSem {
         "shared mailboxes + process-shared POSIX semaphores; sem_wait/sem_post"
     }
 
-    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
-        None
-    }
-
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
         let (boxes, handoff) = (with_semaphores(size)?, Semaphores);
-        Ok(slot::fan_in(boxes, handoff, writers))
+        Ok(mailbox::fan_in(boxes, handoff, writers))
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
-        Ok(slot::channel(with_semaphores(size)?, Semaphores))
+        Ok(mailbox::channel(with_semaphores(size)?, Semaphores))
     }
 }
 

@@ -4,6 +4,7 @@
 use std::io;
 
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
+use crate::config::BenchConfig;
 
 /// Message type of requests (client to server) and replies.
 const TO_SERVER: libc::c_long = 1;
@@ -27,7 +28,7 @@ impl Mechanism for SysvMq {
     }
 
     fn available(&self) -> Result<(), String> {
-        super::kernel_has(
+        super::system::kernel_has(
             "/proc/sysvipc/msg",
             "this kernel has no System V IPC (CONFIG_SYSVIPC)",
         )
@@ -35,26 +36,6 @@ impl Mechanism for SysvMq {
 
     fn summary(&self) -> &'static str {
         "System V message queue; msgrcv"
-    }
-
-    fn unsupported_size(&self, size: usize) -> Option<String> {
-        let msgmax = super::sysctl("/proc/sys/kernel/msgmax").unwrap_or(8192);
-        let msgmnb = super::sysctl("/proc/sys/kernel/msgmnb").unwrap_or(16384);
-        if size > msgmax {
-            Some(format!(
-                "System V messages are at most kernel.msgmax = {msgmax} bytes"
-            ))
-        } else if 2 * size > msgmnb {
-            Some(format!(
-                "two messages must fit a queue of kernel.msgmnb = {msgmnb} bytes"
-            ))
-        } else {
-            None
-        }
-    }
-
-    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
-        self.unsupported_size(size)
     }
 
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
@@ -71,6 +52,10 @@ impl Mechanism for SysvMq {
         let mut channel = FanInChannel::new(ends, Box::new(end()));
         channel.cleanup.push(move || remove(id));
         Ok(channel)
+    }
+
+    fn refuses(&self, config: &BenchConfig) -> Option<String> {
+        size_limit(config.message_size)
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
@@ -151,5 +136,22 @@ impl Endpoint for QueueEnd {
                 return Err(error);
             }
         }
+    }
+}
+
+/// Why a queue cannot carry `size`-byte messages here, if it cannot.
+fn size_limit(size: usize) -> Option<String> {
+    let msgmax = super::system::sysctl("/proc/sys/kernel/msgmax").unwrap_or(8192);
+    let msgmnb = super::system::sysctl("/proc/sys/kernel/msgmnb").unwrap_or(16384);
+    if size > msgmax {
+        Some(format!(
+            "System V messages are at most kernel.msgmax = {msgmax} bytes"
+        ))
+    } else if 2 * size > msgmnb {
+        Some(format!(
+            "two messages must fit a queue of kernel.msgmnb = {msgmnb} bytes"
+        ))
+    } else {
+        None
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::slot::{self, Handoff, Mailboxes};
+use super::endpoints::mailbox::{self, Handoff, Mailboxes};
 use super::{Channel, FanInChannel, Mechanism};
 
 /// Mailboxes and System V semaphores.
@@ -55,7 +55,7 @@ impl Mechanism for SysvSem {
     }
 
     fn available(&self) -> Result<(), String> {
-        super::kernel_has(
+        super::system::kernel_has(
             "/proc/sysvipc/sem",
             "this kernel has no System V IPC (CONFIG_SYSVIPC)",
         )
@@ -65,20 +65,16 @@ impl Mechanism for SysvSem {
         "shared mailboxes + System V semaphores; semop"
     }
 
-    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
-        None
-    }
-
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
         let (boxes, handoff, remove) = with_semaphore_set(size)?;
-        let mut channel = slot::fan_in(boxes, handoff, writers);
+        let mut channel = mailbox::fan_in(boxes, handoff, writers);
         channel.cleanup.push(remove);
         Ok(channel)
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
         let (boxes, set, remove) = with_semaphore_set(size)?;
-        let mut channel = slot::channel(boxes, set);
+        let mut channel = mailbox::channel(boxes, set);
         channel.cleanup.push(remove);
         Ok(channel)
     }

@@ -4,7 +4,7 @@ use std::io;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 
-use super::fd_io::{StreamEnd, StreamsReader};
+use super::endpoints::fd::{StreamEnd, StreamsReader};
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
 
 /// TCP over loopback.
@@ -17,10 +17,6 @@ impl Mechanism for Tcp {
 
     fn summary(&self) -> &'static str {
         "TCP over 127.0.0.1, TCP_NODELAY; blocking recv"
-    }
-
-    fn unsupported_fan_in(&self, _size: usize) -> Option<String> {
-        None
     }
 
     fn connect_fan_in(&self, _size: usize, writers: usize) -> io::Result<FanInChannel> {

@@ -4,8 +4,10 @@ use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::OwnedFd;
 
-use super::fd_io::DatagramEnd;
+use super::endpoints::fd::DatagramEnd;
 use super::{Channel, Mechanism};
+use crate::config::BenchConfig;
+use crate::result::Pattern;
 
 /// The largest UDP payload over IPv4: 65,535 less the IP and UDP headers.
 const MAX_DATAGRAM: usize = 65_507;
@@ -18,16 +20,15 @@ impl Mechanism for Udp {
         "udp"
     }
 
-    fn unsupported_pattern(&self, pattern: crate::report::Pattern) -> Option<String> {
-        (pattern != crate::report::Pattern::Latency).then(|| "UDP has no flow control: a one-way stream over loopback drops datagrams once the receiver falls behind".into())
-    }
-
     fn summary(&self) -> &'static str {
         "UDP over 127.0.0.1; blocking recv"
     }
 
-    fn unsupported_size(&self, size: usize) -> Option<String> {
-        (size > MAX_DATAGRAM)
+    fn refuses(&self, config: &BenchConfig) -> Option<String> {
+        if config.pattern != Pattern::Latency {
+            return Some("UDP has no flow control: a one-way stream over loopback drops datagrams once the receiver falls behind".into());
+        }
+        (config.message_size > MAX_DATAGRAM)
             .then(|| format!("a UDP datagram carries at most {MAX_DATAGRAM} bytes over IPv4"))
     }
 

@@ -5,8 +5,9 @@ use std::io;
 
 use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
 
-use super::fd_io::{DatagramEnd, StreamEnd, StreamsReader};
+use super::endpoints::fd::{DatagramEnd, StreamEnd, StreamsReader};
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
+use crate::config::BenchConfig;
 
 /// Unix socket of one type.
 pub struct Uds {
@@ -43,23 +44,6 @@ impl Mechanism for Uds {
         }
     }
 
-    fn unsupported_size(&self, size: usize) -> Option<String> {
-        if self.kind == SocketType::STREAM {
-            return None;
-        }
-        // A Unix datagram must fit the sender's buffer: at most twice net.core.wmem_max, less
-        // the kernel's 32-byte allowance (setsockopt doubles the value it is given).
-        let wmem_max = super::sysctl("/proc/sys/net/core/wmem_max").unwrap_or(212_992);
-        let limit = 2 * wmem_max - 32;
-        (size > limit).then(|| {
-            format!("a Unix datagram is at most {limit} bytes here (2 x net.core.wmem_max - 32)")
-        })
-    }
-
-    fn unsupported_fan_in(&self, size: usize) -> Option<String> {
-        self.unsupported_size(size)
-    }
-
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
         if self.kind == SocketType::STREAM {
             // A byte stream would interleave writers: one connection each.
@@ -88,6 +72,10 @@ impl Mechanism for Uds {
         Ok(FanInChannel::new(ends, Box::new(DatagramEnd(b))))
     }
 
+    fn refuses(&self, config: &BenchConfig) -> Option<String> {
+        self.size_limit(config.message_size)
+    }
+
     fn connect(&self, size: usize) -> io::Result<Channel> {
         let (a, b) = socketpair(AddressFamily::UNIX, self.kind, SocketFlags::CLOEXEC, None)?;
         if self.kind == SocketType::STREAM {
@@ -101,5 +89,21 @@ impl Mechanism for Uds {
             Box::new(DatagramEnd(a)),
             Box::new(DatagramEnd(b)),
         ))
+    }
+}
+
+impl Uds {
+    /// Why this socket type cannot carry `size`-byte messages here, if it cannot.
+    fn size_limit(&self, size: usize) -> Option<String> {
+        if self.kind == SocketType::STREAM {
+            return None;
+        }
+        // A Unix datagram must fit the sender's buffer: at most twice net.core.wmem_max, less
+        // the kernel's 32-byte allowance (setsockopt doubles the value it is given).
+        let wmem_max = super::system::sysctl("/proc/sys/net/core/wmem_max").unwrap_or(212_992);
+        let limit = 2 * wmem_max - 32;
+        (size > limit).then(|| {
+            format!("a Unix datagram is at most {limit} bytes here (2 x net.core.wmem_max - 32)")
+        })
     }
 }

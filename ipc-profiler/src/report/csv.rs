@@ -1,6 +1,7 @@
 //! The CSV rendering: one row per result, the same figures as the JSON, flattened.
 
-use super::{flat, Report};
+use super::flat;
+use crate::result::Report;
 
 /// The report as CSV with a header row.
 pub fn render(report: &Report) -> String {

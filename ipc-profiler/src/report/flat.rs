@@ -1,6 +1,6 @@
 //! One flat row per result: the columns the CSV and Markdown renderings share.
 
-use super::RunResult;
+use crate::result::RunResult;
 
 /// Column names, in order.
 pub const COLUMNS: [&str; 25] = [
@@ -39,10 +39,7 @@ pub fn row(r: &RunResult) -> Vec<String> {
     let b = r.breakdown.as_ref().map(|b| &b.per_message);
     vec![
         r.mechanism.clone(),
-        serde_json::to_value(r.pattern)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
+        r.pattern.name().to_string(),
         r.wake.label().to_string(),
         r.message_size.to_string(),
         r.messages.to_string(),

@@ -3,7 +3,8 @@
 use comfy_table::presets::ASCII_MARKDOWN;
 use comfy_table::Table;
 
-use super::{flat, Report};
+use super::flat;
+use crate::result::Report;
 
 /// The report as a Markdown document.
 pub fn render(report: &Report) -> String {

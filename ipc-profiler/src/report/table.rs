@@ -4,9 +4,9 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
 use super::units::{bytes, count, duration_ns};
-use super::{Report, RunResult};
+use crate::result::Breakdown;
+use crate::result::{Report, RunResult};
 use crate::size::size_label;
-use crate::trace::Breakdown;
 
 /// The report as tables: latency (fastest first), then each breakdown.
 pub fn render(report: &Report) -> String {
@@ -162,7 +162,7 @@ fn payload_label(size: usize) -> String {
 
 fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
     let (unit, per) = match result.pattern {
-        super::Pattern::Latency => ("round trips", "per round trip"),
+        crate::result::Pattern::Latency => ("round trips", "per round trip"),
         _ => ("messages", "per message"),
     };
     let title = format!(
@@ -177,7 +177,7 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
 
 /// Kernel time, user time, context switches, wake-ups, wake to run, on-CPU, off-CPU and bytes
 /// copied, as table cells ("n/a" where the kernel could not say).
-pub fn per_message_cells(m: &crate::trace::PerMessage) -> Vec<String> {
+pub fn per_message_cells(m: &crate::result::PerMessage) -> Vec<String> {
     let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
     vec![
         duration_ns(m.kernel_ns),
@@ -206,7 +206,7 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
         "off-CPU",
         "bytes copied",
     ]);
-    let mut rows: Vec<(String, &crate::trace::PerMessage)> =
+    let mut rows: Vec<(String, &crate::result::PerMessage)> =
         vec![("all".to_string(), &b.per_message)];
     rows.extend(
         b.processes
@@ -246,8 +246,8 @@ pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
             "Tracing overhead: {} {} untraced, {} traced ({:.2}x; best of {} alternated runs \
              each, {:.2}x by their medians; syscalls traced by {:?}, the scheduler by {:?}). ",
             match o.figure {
-                crate::trace::OverheadFigure::RoundTripP50 => "p50",
-                crate::trace::OverheadFigure::TimePerMessage => "time per message",
+                crate::result::OverheadFigure::RoundTripP50 => "p50",
+                crate::result::OverheadFigure::TimePerMessage => "time per message",
             },
             duration_ns(o.untraced_p50_ns as f64),
             duration_ns(o.traced_p50_ns as f64),

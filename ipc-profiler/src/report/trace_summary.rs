@@ -5,7 +5,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
 use super::units::{bytes, count};
-use super::RunResult;
+use crate::result::RunResult;
 
 /// The summary table, or `None` when fewer than two results have a breakdown.
 pub fn table(results: &[&RunResult]) -> Option<Table> {
@@ -39,7 +39,7 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
         };
         let m = &b.per_message;
         let name = match result.pattern {
-            super::Pattern::Latency => result.mechanism.clone(),
+            crate::result::Pattern::Latency => result.mechanism.clone(),
             _ => format!(
                 "{} {}",
                 result.mechanism,
@@ -60,7 +60,7 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
 }
 
 /// "4: read 2, write 2": calls per round trip, then the calls made at least once per 100.
-fn syscalls_by_name(b: &crate::trace::Breakdown) -> String {
+fn syscalls_by_name(b: &crate::result::Breakdown) -> String {
     let named: Vec<String> = b
         .syscalls
         .iter()

@@ -1,166 +1,11 @@
-//! Where each message's cost goes: the `breakdown` of DESIGN.md's contract, built from the
-//! per-process figures the eBPF programs collected.
-
-use serde::Serialize;
+//! Builds a [`Breakdown`] from the per-process figures the eBPF programs collected.
 
 use super::syscall_names;
 use super::tracer::SlotCounts;
-
-/// The breakdown of one traced run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Breakdown {
-    /// Messages the figures are divided by (round trips for latency).
-    pub messages: u64,
-    /// All processes together, per message.
-    pub per_message: PerMessage,
-    /// Syscalls of all processes, heaviest (by total time) first.
-    pub syscalls: Vec<SyscallLine>,
-    /// What tracing cost (mechanism traces; a traced program has no untraced twin).
-    pub overhead: Option<Overhead>,
-    /// How the syscall programs were attached (`raw_tp` or `tp`).
-    pub attach: super::Attach,
-    /// How the scheduler programs were attached (`tp_btf` or `tp`).
-    pub sched_attach: super::SchedAttach,
-    /// The same figures for each process.
-    pub processes: Vec<ProcessBreakdown>,
-}
-
-/// Figures per message; `null` where the kernel could not provide them.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PerMessage {
-    /// Syscalls made.
-    pub syscalls: f64,
-    /// Time inside syscalls while on a CPU, in ns.
-    pub kernel_ns: f64,
-    /// User-mode CPU time (getrusage or /proc), in ns; `null` for a process whose user time
-    /// the kernel reported together with its parent's (a reaped child).
-    pub user_ns: Option<f64>,
-    /// Context switches away from the traced processes.
-    pub context_switches: Option<f64>,
-    /// Bytes copied between user and kernel memory by the read/write family.
-    pub bytes_copied: Option<f64>,
-    /// Bytes copied out of socket buffers into user memory (`skb_copy_datagram_iovec`): the
-    /// receive side of every socket mechanism, counted by the kernel's copy itself.
-    pub socket_bytes_copied: Option<f64>,
-    /// Times a blocked traced thread was woken.
-    pub wakeups: Option<f64>,
-    /// Time from being woken to running again, in ns (the scheduler's and, in a VM, the
-    /// hypervisor's part of a hand-off).
-    pub wake_to_run_ns: Option<f64>,
-    /// Time switched out, in ns.
-    pub off_cpu_ns: Option<f64>,
-    /// Time on a CPU, in ns: the measured phase's wall time less the time switched out (for a
-    /// benchmark's single-threaded workers; `null` for a traced program).
-    pub on_cpu_ns: Option<f64>,
-}
-
-/// One syscall's totals.
-#[derive(Debug, Clone, Serialize)]
-pub struct SyscallLine {
-    /// Its name on this architecture.
-    pub name: String,
-    /// Completed calls in the measured phase.
-    pub count: u64,
-    /// Entry-to-exit time summed, in ns (blocked time included).
-    pub total_ns: u64,
-    /// Calls per message.
-    pub per_message: f64,
-    /// Calls that returned an error.
-    pub errors: u64,
-    /// Upper bound of the bucket holding the median call time, in ns (log2 histogram).
-    pub p50_ns_at_most: u64,
-    /// Upper bound of the bucket holding the 99th percentile, in ns.
-    pub p99_ns_at_most: u64,
-    /// The log2 histogram of call times: non-empty buckets only.
-    pub latency_histogram: Vec<LatencyBucket>,
-}
-
-/// Calls whose entry-to-exit time fell in `[from_ns, to_ns)`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LatencyBucket {
-    /// Lower bound, ns.
-    pub from_ns: u64,
-    /// Upper bound (exclusive), ns.
-    pub to_ns: u64,
-    /// Calls.
-    pub count: u64,
-}
-
-/// Tracing's own cost: the same run's p50 without and with tracing, over alternated runs.
-///
-/// On a VM the same run's p50 moves by tens of percent from one run to the next (the host
-/// decides how fast a sleeping vCPU comes back), and that drift is not tracing's. Disturbance
-/// only adds time, so the best p50 of each kind is the least disturbed one: their ratio is the
-/// headline; the ratio of the medians is kept too.
-#[derive(Debug, Clone, Serialize)]
-pub struct Overhead {
-    /// What the `*_p50_ns` fields hold: a latency run's p50 round trip, or a throughput run's
-    /// time per message (the contract's field names are kept for both).
-    pub figure: OverheadFigure,
-    /// Best (lowest) p50 of the untraced runs, ns.
-    pub untraced_p50_ns: u64,
-    /// Best (lowest) p50 of the traced runs, ns.
-    pub traced_p50_ns: u64,
-    /// traced / untraced, of the best runs.
-    pub ratio: f64,
-    /// traced / untraced, of the median runs.
-    pub ratio_of_medians: f64,
-    /// Each untraced run's p50, ns, in run order.
-    pub untraced_runs_p50_ns: Vec<u64>,
-    /// Each traced run's p50, ns, in run order (alternating with the untraced ones).
-    pub traced_runs_p50_ns: Vec<u64>,
-}
-
-/// The figure an [`Overhead`] compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OverheadFigure {
-    /// The p50 round trip of a latency run.
-    RoundTripP50,
-    /// The time per message of a throughput run (1 / messages per second).
-    TimePerMessage,
-}
-
-impl Overhead {
-    /// The overhead of alternated untraced and traced runs.
-    pub fn from_runs(figure: OverheadFigure, untraced: Vec<u64>, traced: Vec<u64>) -> Self {
-        let median = |runs: &[u64]| {
-            let mut sorted = runs.to_vec();
-            sorted.sort_unstable();
-            sorted.get(sorted.len() / 2).copied().unwrap_or(0)
-        };
-        let best = |runs: &[u64]| runs.iter().copied().min().unwrap_or(0);
-        let (untraced_p50_ns, traced_p50_ns) = (best(&untraced), best(&traced));
-        Self {
-            figure,
-            untraced_p50_ns,
-            traced_p50_ns,
-            ratio: traced_p50_ns as f64 / untraced_p50_ns.max(1) as f64,
-            ratio_of_medians: median(&traced) as f64 / median(&untraced).max(1) as f64,
-            untraced_runs_p50_ns: untraced,
-            traced_runs_p50_ns: traced,
-        }
-    }
-}
-
-/// One process's figures.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProcessBreakdown {
-    /// Its part in the run ("client", "server"), or its command name for a traced program.
-    pub role: String,
-    /// The slot of the traced process that started it, for processes a traced program started.
-    pub started_by: Option<u32>,
-    /// Its process id.
-    pub pid: u32,
-    /// Per message.
-    pub per_message: PerMessage,
-    /// Its syscalls, heaviest first.
-    pub syscalls: Vec<SyscallLine>,
-    /// Voluntary switches (it blocked), when sched_switch was traced.
-    pub voluntary_switches: Option<u64>,
-    /// Involuntary switches (it was preempted).
-    pub involuntary_switches: Option<u64>,
-}
+use crate::result::{
+    Breakdown, LatencyBucket, Overhead, PerMessage, ProcessBreakdown, SchedAttach, SyscallAttach,
+    SyscallLine,
+};
 
 /// One traced process: its role, pid, user CPU seconds and kernel figures.
 pub struct TracedProcessFigures {
@@ -178,145 +23,141 @@ pub struct TracedProcessFigures {
     pub counts: SlotCounts,
 }
 
-impl Breakdown {
-    /// Builds the breakdown of `processes` over `messages` messages.
-    pub fn new(
-        processes: &[TracedProcessFigures],
-        messages: u64,
-        overhead: Option<Overhead>,
-        (attach, sched_attach): (super::Attach, super::SchedAttach),
-    ) -> Self {
-        let per_process: Vec<ProcessBreakdown> = processes
-            .iter()
-            .map(|p| ProcessBreakdown::new(p, messages))
-            .collect();
-        let mut totals: Vec<SyscallLine> = Vec::new();
+/// The breakdown of `processes` over `messages` messages.
+pub fn build(
+    processes: &[TracedProcessFigures],
+    messages: u64,
+    overhead: Option<Overhead>,
+    (attach, sched_attach): (SyscallAttach, SchedAttach),
+) -> Breakdown {
+    let per_process: Vec<ProcessBreakdown> = processes
+        .iter()
+        .map(|p| process_breakdown(p, messages))
+        .collect();
+    let mut totals: Vec<SyscallLine> = Vec::new();
+    for line in per_process.iter().flat_map(|p| &p.syscalls) {
+        match totals.iter_mut().find(|t| t.name == line.name) {
+            Some(t) => {
+                t.count += line.count;
+                t.total_ns += line.total_ns;
+                t.errors += line.errors;
+                t.per_message += line.per_message;
+            }
+            None => totals.push(line.clone()),
+        }
+    }
+    sort_heaviest_first(&mut totals);
+    let sum = |f: fn(&PerMessage) -> f64| per_process.iter().map(|p| f(&p.per_message)).sum();
+    // Per-syscall histograms add up bucket by bucket.
+    for total in &mut totals {
+        let mut merged: Vec<LatencyBucket> = Vec::new();
         for line in per_process.iter().flat_map(|p| &p.syscalls) {
-            match totals.iter_mut().find(|t| t.name == line.name) {
-                Some(t) => {
-                    t.count += line.count;
-                    t.total_ns += line.total_ns;
-                    t.errors += line.errors;
-                    t.per_message += line.per_message;
+            if line.name != total.name {
+                continue;
+            }
+            for bucket in &line.latency_histogram {
+                match merged.iter_mut().find(|m| m.from_ns == bucket.from_ns) {
+                    Some(m) => m.count += bucket.count,
+                    None => merged.push(bucket.clone()),
                 }
-                None => totals.push(line.clone()),
             }
         }
-        sort_heaviest_first(&mut totals);
-        let sum = |f: fn(&PerMessage) -> f64| per_process.iter().map(|p| f(&p.per_message)).sum();
-        // Per-syscall histograms add up bucket by bucket.
-        for total in &mut totals {
-            let mut merged: Vec<LatencyBucket> = Vec::new();
-            for line in per_process.iter().flat_map(|p| &p.syscalls) {
-                if line.name != total.name {
-                    continue;
-                }
-                for bucket in &line.latency_histogram {
-                    match merged.iter_mut().find(|m| m.from_ns == bucket.from_ns) {
-                        Some(m) => m.count += bucket.count,
-                        None => merged.push(bucket.clone()),
-                    }
-                }
-            }
-            merged.sort_by_key(|b| b.from_ns);
-            total.p50_ns_at_most = quantile_at_most(&merged, 0.50);
-            total.p99_ns_at_most = quantile_at_most(&merged, 0.99);
-            total.latency_histogram = merged;
-        }
-        let sum_opt = |f: fn(&PerMessage) -> Option<f64>| {
-            per_process
-                .iter()
-                .map(|p| f(&p.per_message))
-                .sum::<Option<f64>>()
-        };
-        let per_message = PerMessage {
-            syscalls: sum(|m| m.syscalls),
-            kernel_ns: sum(|m| m.kernel_ns),
-            user_ns: per_process
-                .iter()
-                .filter_map(|p| p.per_message.user_ns)
-                .reduce(|a, b| a + b),
-            context_switches: sum_opt(|m| m.context_switches),
-            bytes_copied: sum_opt(|m| m.bytes_copied),
-            socket_bytes_copied: sum_opt(|m| m.socket_bytes_copied),
-            wakeups: sum_opt(|m| m.wakeups),
-            wake_to_run_ns: sum_opt(|m| m.wake_to_run_ns),
-            off_cpu_ns: sum_opt(|m| m.off_cpu_ns),
-            on_cpu_ns: sum_opt(|m| m.on_cpu_ns),
-        };
-        Self {
-            messages,
-            per_message,
-            syscalls: totals,
-            overhead,
-            attach,
-            sched_attach,
-            processes: per_process,
-        }
+        merged.sort_by_key(|b| b.from_ns);
+        total.p50_ns_at_most = quantile_at_most(&merged, 0.50);
+        total.p99_ns_at_most = quantile_at_most(&merged, 0.99);
+        total.latency_histogram = merged;
+    }
+    let sum_opt = |f: fn(&PerMessage) -> Option<f64>| {
+        per_process
+            .iter()
+            .map(|p| f(&p.per_message))
+            .sum::<Option<f64>>()
+    };
+    let per_message = PerMessage {
+        syscalls: sum(|m| m.syscalls),
+        kernel_ns: sum(|m| m.kernel_ns),
+        user_ns: per_process
+            .iter()
+            .filter_map(|p| p.per_message.user_ns)
+            .reduce(|a, b| a + b),
+        context_switches: sum_opt(|m| m.context_switches),
+        bytes_copied: sum_opt(|m| m.bytes_copied),
+        socket_bytes_copied: sum_opt(|m| m.socket_bytes_copied),
+        wakeups: sum_opt(|m| m.wakeups),
+        wake_to_run_ns: sum_opt(|m| m.wake_to_run_ns),
+        off_cpu_ns: sum_opt(|m| m.off_cpu_ns),
+        on_cpu_ns: sum_opt(|m| m.on_cpu_ns),
+    };
+    Breakdown {
+        messages,
+        per_message,
+        syscalls: totals,
+        overhead,
+        attach,
+        sched_attach,
+        processes: per_process,
     }
 }
 
-impl ProcessBreakdown {
-    fn new(figures: &TracedProcessFigures, messages: u64) -> Self {
-        let per = |v: f64| v / messages.max(1) as f64;
-        let mut syscalls: Vec<SyscallLine> = Vec::new();
-        let mut bytes = 0u64;
-        let mut in_syscalls_ns = 0u64;
-        for (nr, stat) in figures.counts.syscalls.iter().enumerate() {
-            if stat.count == 0 {
-                continue;
-            }
-            let name = syscall_names::name(nr as u32);
-            if syscall_names::copies_returned_bytes(&name) {
-                bytes += stat.ret_sum;
-            }
-            in_syscalls_ns += stat.total_ns;
-            let histogram = figures
-                .counts
-                .latency
-                .get(nr)
-                .map(buckets_of)
-                .unwrap_or_default();
-            syscalls.push(SyscallLine {
-                name,
-                count: stat.count,
-                total_ns: stat.total_ns,
-                per_message: per(stat.count as f64),
-                errors: stat.errors,
-                p50_ns_at_most: quantile_at_most(&histogram, 0.50),
-                p99_ns_at_most: quantile_at_most(&histogram, 0.99),
-                latency_histogram: histogram,
-            });
+fn process_breakdown(figures: &TracedProcessFigures, messages: u64) -> ProcessBreakdown {
+    let per = |v: f64| v / messages.max(1) as f64;
+    let mut syscalls: Vec<SyscallLine> = Vec::new();
+    let mut bytes = 0u64;
+    let mut in_syscalls_ns = 0u64;
+    for (nr, stat) in figures.counts.syscalls.iter().enumerate() {
+        if stat.count == 0 {
+            continue;
         }
-        sort_heaviest_first(&mut syscalls);
-        let sched = figures.counts.sched;
-        let woken = sched.filter(|_| figures.counts.wakeups_counted);
-        let blocked_in_kernel = sched.map_or(0, |s| s.off_cpu_in_syscall_ns);
-        let calls: u64 = syscalls.iter().map(|s| s.count).sum();
-        Self {
-            role: figures.role.clone(),
-            started_by: figures.started_by,
-            pid: figures.pid,
-            per_message: PerMessage {
-                syscalls: per(calls as f64),
-                kernel_ns: per(in_syscalls_ns.saturating_sub(blocked_in_kernel) as f64),
-                user_ns: figures.user_s.map(|s| per(s * 1e9)),
-                context_switches: sched
-                    .map(|s| per((s.voluntary_switches + s.involuntary_switches) as f64)),
-                bytes_copied: Some(per(bytes as f64)),
-                socket_bytes_copied: figures.counts.socket_bytes.map(|b| per(b as f64)),
-                wakeups: woken.map(|s| per(s.wakeups as f64)),
-                wake_to_run_ns: woken.map(|s| per(s.wake_to_run_ns as f64)),
-                off_cpu_ns: sched.map(|s| per(s.off_cpu_ns as f64)),
-                on_cpu_ns: figures
-                    .elapsed_s
-                    .zip(sched)
-                    .map(|(wall, s)| per((wall * 1e9 - s.off_cpu_ns as f64).max(0.0))),
-            },
-            syscalls,
-            voluntary_switches: sched.map(|s| s.voluntary_switches),
-            involuntary_switches: sched.map(|s| s.involuntary_switches),
+        let name = syscall_names::name(nr as u32);
+        if syscall_names::copies_returned_bytes(&name) {
+            bytes += stat.ret_sum;
         }
+        in_syscalls_ns += stat.total_ns;
+        let histogram = figures
+            .counts
+            .latency
+            .get(nr)
+            .map(buckets_of)
+            .unwrap_or_default();
+        syscalls.push(SyscallLine {
+            name,
+            count: stat.count,
+            total_ns: stat.total_ns,
+            per_message: per(stat.count as f64),
+            errors: stat.errors,
+            p50_ns_at_most: quantile_at_most(&histogram, 0.50),
+            p99_ns_at_most: quantile_at_most(&histogram, 0.99),
+            latency_histogram: histogram,
+        });
+    }
+    sort_heaviest_first(&mut syscalls);
+    let sched = figures.counts.sched;
+    let woken = sched.filter(|_| figures.counts.wakeups_counted);
+    let blocked_in_kernel = sched.map_or(0, |s| s.off_cpu_in_syscall_ns);
+    let calls: u64 = syscalls.iter().map(|s| s.count).sum();
+    ProcessBreakdown {
+        role: figures.role.clone(),
+        started_by: figures.started_by,
+        pid: figures.pid,
+        per_message: PerMessage {
+            syscalls: per(calls as f64),
+            kernel_ns: per(in_syscalls_ns.saturating_sub(blocked_in_kernel) as f64),
+            user_ns: figures.user_s.map(|s| per(s * 1e9)),
+            context_switches: sched
+                .map(|s| per((s.voluntary_switches + s.involuntary_switches) as f64)),
+            bytes_copied: Some(per(bytes as f64)),
+            socket_bytes_copied: figures.counts.socket_bytes.map(|b| per(b as f64)),
+            wakeups: woken.map(|s| per(s.wakeups as f64)),
+            wake_to_run_ns: woken.map(|s| per(s.wake_to_run_ns as f64)),
+            off_cpu_ns: sched.map(|s| per(s.off_cpu_ns as f64)),
+            on_cpu_ns: figures
+                .elapsed_s
+                .zip(sched)
+                .map(|(wall, s)| per((wall * 1e9 - s.off_cpu_ns as f64).max(0.0))),
+        },
+        syscalls,
+        voluntary_switches: sched.map(|s| s.voluntary_switches),
+        involuntary_switches: sched.map(|s| s.involuntary_switches),
     }
 }
 
@@ -367,6 +208,7 @@ fn sort_heaviest_first(lines: &mut [SyscallLine]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::result::OverheadFigure;
     use ipc_ebpf::{SchedStat, SyscallStat, SYSCALL_SLOTS};
 
     fn counts(read: u64, write: u64) -> SlotCounts {
@@ -431,14 +273,11 @@ mod tests {
         );
         assert_eq!((overhead.untraced_p50_ns, overhead.traced_p50_ns), (9, 10));
         assert!((overhead.ratio_of_medians - 1.1).abs() < 1e-9);
-        let b = Breakdown::new(
+        let b = build(
             &figures,
             100,
             Some(overhead),
-            (
-                crate::trace::Attach::RawTp,
-                crate::trace::SchedAttach::TpBtf,
-            ),
+            (SyscallAttach::RawTp, SchedAttach::TpBtf),
         );
         assert_eq!(b.per_message.syscalls, 4.0);
         assert_eq!(b.per_message.bytes_copied, Some(512.0));

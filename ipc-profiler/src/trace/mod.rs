@@ -7,24 +7,22 @@
 mod breakdown;
 mod btf;
 mod ebpf_log;
+mod ebpf_programs;
 mod gate;
 mod privileges;
-pub mod program;
-mod programs;
 mod registry;
 mod syscall_names;
 mod tracefs;
 mod tracer;
+pub mod user_program;
 
-pub use breakdown::{Breakdown, OverheadFigure, PerMessage};
-pub use tracer::{Attach, SchedAttach};
+pub use tracer::Attach;
 
-use crate::bench::latency::{CLIENT_SLOT, SERVER_SLOT};
-use crate::bench::{self, BenchConfig};
+use crate::bench::{self, worker::CLIENT_SLOT, worker::SERVER_SLOT};
+use crate::config::BenchConfig;
 use crate::mechanism::Mechanism;
-use crate::report::Pattern;
-use crate::report::RunResult;
-use breakdown::{Overhead, TracedProcessFigures};
+use crate::result::{Overhead, OverheadFigure, Pattern, RunResult};
+use breakdown::TracedProcessFigures;
 use ipc_ebpf::SHARED_SLOT;
 
 /// Untraced and traced runs alternated for the overhead figure: a VM's round trip drifts by
@@ -92,7 +90,7 @@ pub fn run(
         _ => OverheadFigure::TimePerMessage,
     };
     let overhead = Overhead::from_runs(figure, untraced_runs, traced_runs);
-    result.breakdown = Some(Breakdown::new(
+    result.breakdown = Some(breakdown::build(
         &processes,
         result.messages,
         Some(overhead),

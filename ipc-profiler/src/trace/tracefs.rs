@@ -12,14 +12,18 @@ pub fn ensure_mounted() -> anyhow::Result<PathBuf> {
         return Ok(found);
     }
     let target = Path::new(CANDIDATES[0]);
-    rustix::mount::mount(
+    let mounted = rustix::mount::mount(
         "nodev",
         target,
         "tracefs",
         rustix::mount::MountFlags::empty(),
         None,
-    )
-    .with_context(|| {
+    );
+    // Another tracer started at the same moment may have mounted it first (EBUSY here).
+    if let (Err(_), Some(found)) = (&mounted, find()) {
+        return Ok(found);
+    }
+    mounted.with_context(|| {
         format!(
             "tracefs is not mounted and mounting it failed; mount it with \
                  `mount -t tracefs nodev {}`",

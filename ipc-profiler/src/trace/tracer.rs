@@ -10,13 +10,14 @@ use ipc_ebpf::{
     map_names, LatencyHistogram, OnCpu, SchedStat, SyscallStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
 };
 
-use super::programs::{
+use super::ebpf_programs::{
     check_layout, load_btf, load_btf_sched, load_raw, load_sched_tracepoints, load_tracepoint,
     load_tracepoints, ProgramSpec, BTF_SCHED_PROGRAMS, RAW_SYSCALL_PROGRAMS, SCHED_PROCESS_EXIT,
     SCHED_PROCESS_FORK, SCHED_SWITCH, SCHED_WAKEUP, SKB_COPY, SKB_COPY_BTF, SYSCALL_PROGRAMS,
 };
 use super::registry::Registry;
 use super::{btf, ebpf_log, tracefs};
+use crate::result::{SchedAttach, SyscallAttach};
 
 /// The eBPF object kept in the repository, rebuilt by `cargo xtask build-ebpf`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../ipc-ebpf/ipc-ebpf.bpf.o");
@@ -41,7 +42,7 @@ pub struct Tracer {
     /// Whether that program is attached as tp_btf (else as a tracepoint).
     skb_btf: bool,
     /// How the syscall programs are attached.
-    pub syscalls_via: Attach,
+    pub syscalls_via: SyscallAttach,
     /// How the scheduler programs (`sched_switch`, `sched_wakeup`) are attached.
     pub sched_via: SchedAttach,
     registry: Registry,
@@ -49,19 +50,8 @@ pub struct Tracer {
     log: Option<ebpf_log::Logger>,
 }
 
-/// How the scheduler programs attach.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SchedAttach {
-    /// `tp_btf`: called with the tracepoint's arguments through a trampoline (cheapest).
-    TpBtf,
-    /// Tracepoints: the kernel builds the event record for the program.
-    Tp,
-}
-
 /// How the syscall programs attach to `raw_syscalls:sys_enter/sys_exit`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Attach {
     /// Raw tracepoints where the kernel allows them, else tracepoints.
     Auto,
@@ -175,18 +165,18 @@ impl Tracer {
         let syscalls_via = match attach {
             Attach::RawTp => {
                 load_raw(&mut ebpf)?;
-                Attach::RawTp
+                SyscallAttach::RawTp
             }
             Attach::Tp => {
                 load_tracepoints(&mut ebpf, &tracefs)?;
-                Attach::Tp
+                SyscallAttach::Tp
             }
             Attach::Auto => match load_raw(&mut ebpf) {
-                Ok(()) => Attach::RawTp,
+                Ok(()) => SyscallAttach::RawTp,
                 Err(error) => {
                     eprintln!("ipc-profiler: raw tracepoints are refused here ({error:#}); using tracepoints");
                     load_tracepoints(&mut ebpf, &tracefs)?;
-                    Attach::Tp
+                    SyscallAttach::Tp
                 }
             },
         };
@@ -272,7 +262,7 @@ impl Tracer {
                 .with_context(|| format!("could not attach tp_btf {event}"))?;
             self.links.push(Box::new(program.take_link(id)?));
         }
-        if self.syscalls_via == Attach::Tp {
+        if self.syscalls_via == SyscallAttach::Tp {
             tracepoints.extend(SYSCALL_PROGRAMS.iter());
         } else {
             for (name, tracepoint) in RAW_SYSCALL_PROGRAMS {

@@ -11,7 +11,7 @@ use ipc_core::spsc::{Consumer, Producer, Spsc, Wakeups};
 use ipc_core::wait::{Strategy, Wait};
 use ipc_core::Region;
 
-use super::{Channel, Endpoint, FanInChannel};
+use crate::mechanism::{Channel, Endpoint, FanInChannel};
 
 /// What backs the rings' memory.
 pub enum Backing<'a> {

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use ipc_core::shm::SharedMemory;
 
-use super::{Channel, Endpoint, FanInChannel};
+use crate::mechanism::{Channel, Endpoint, FanInChannel};
 
 /// Bytes before each mailbox's length word, for the hand-off's synchronisation objects.
 pub const SYNC_AREA: usize = 256;
@@ -139,7 +139,8 @@ impl Endpoint for SlotEnd {
                 buffer.len()
             )));
         }
-        // SAFETY: as above; len <= size was checked by the writer and equals buffer.len().
+        // SAFETY: the hand-off gives this side the mailbox until post_empty; len equals
+        // buffer.len() (checked above) and the writer kept it within the mailbox's size.
         unsafe { std::ptr::copy_nonoverlapping(boxes.data(self.recv), buffer.as_mut_ptr(), len) };
         self.handoff.post_empty(boxes, self.recv)
     }

@@ -43,7 +43,7 @@ pub fn read_exact(fd: impl AsFd, mut buffer: &mut [u8]) -> io::Result<()> {
 /// A byte-stream endpoint on one file descriptor (socketpair, TCP): partial transfers looped.
 pub struct StreamEnd(pub std::os::fd::OwnedFd);
 
-impl super::Endpoint for StreamEnd {
+impl crate::mechanism::Endpoint for StreamEnd {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
         write_all(&self.0, message)
     }
@@ -57,7 +57,7 @@ impl super::Endpoint for StreamEnd {
 /// message; a short one is an error, never silently accepted.
 pub struct DatagramEnd(pub std::os::fd::OwnedFd);
 
-impl super::Endpoint for DatagramEnd {
+impl crate::mechanism::Endpoint for DatagramEnd {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
         loop {
             match rustix::net::send(&self.0, message, rustix::net::SendFlags::empty()) {
@@ -96,7 +96,7 @@ impl super::Endpoint for DatagramEnd {
 /// A sending-only endpoint on a shared descriptor (fan-in writers of a pipe or FIFO).
 pub struct FdWriter(pub std::os::fd::OwnedFd);
 
-impl super::Endpoint for FdWriter {
+impl crate::mechanism::Endpoint for FdWriter {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
         write_all(&self.0, message)
     }
@@ -112,7 +112,7 @@ impl super::Endpoint for FdWriter {
 /// A receiving-only endpoint (the fan-in reader of a pipe or FIFO).
 pub struct FdReader(pub std::os::fd::OwnedFd);
 
-impl super::Endpoint for FdReader {
+impl crate::mechanism::Endpoint for FdReader {
     fn send(&mut self, _message: &[u8]) -> io::Result<()> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -143,7 +143,7 @@ impl StreamsReader {
     }
 }
 
-impl super::Endpoint for StreamsReader {
+impl crate::mechanism::Endpoint for StreamsReader {
     fn send(&mut self, _message: &[u8]) -> io::Result<()> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,

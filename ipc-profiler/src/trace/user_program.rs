@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use ipc_ebpf::NO_PARENT;
-use serde::Serialize;
 
-use super::breakdown::{Breakdown, TracedProcessFigures};
+use super::breakdown::{self, TracedProcessFigures};
 use super::registry::comm_of;
 use super::tracer::Tracer;
 use super::Attach;
-use crate::environment::Environment;
+use crate::result::{ProgramInfo, ProgramReport};
 use crate::usage_error::usage_bail;
 
 /// What to trace.
@@ -23,34 +22,6 @@ pub enum Target {
     Pid(u32),
     /// A command to start: program and arguments.
     Command(Vec<String>),
-}
-
-/// The report of a traced program.
-#[derive(Serialize)]
-pub struct ProgramReport {
-    /// Always "ipc-profiler".
-    pub tool: &'static str,
-    /// The tool's version.
-    pub version: &'static str,
-    /// The machine.
-    pub environment: Environment,
-    /// Which program.
-    pub program: ProgramInfo,
-    /// How long it was traced, in seconds.
-    pub seconds: f64,
-    /// Totals over that time (`messages` is 1: every figure is a total).
-    pub breakdown: Breakdown,
-}
-
-/// The traced program.
-#[derive(Serialize)]
-pub struct ProgramInfo {
-    /// Its process id.
-    pub pid: u32,
-    /// The command, when ipc-profiler started it.
-    pub command: Option<Vec<String>>,
-    /// How it ended, when it ended while traced.
-    pub exit: Option<String>,
 }
 
 /// Traces `target` (for at most `duration` seconds when it is a running process).
@@ -96,15 +67,13 @@ pub fn run(
             counts: tracer.counts(owner.slot)?,
         });
     }
-    let breakdown = Breakdown::new(&figures, 1, None, (tracer.syscalls_via, tracer.sched_via));
-    Ok(ProgramReport {
-        tool: "ipc-profiler",
-        version: env!("CARGO_PKG_VERSION"),
-        environment: Environment::detect(),
-        program: ProgramInfo { pid, command, exit },
+    let breakdown = breakdown::build(&figures, 1, None, (tracer.syscalls_via, tracer.sched_via));
+    Ok(ProgramReport::new(
+        crate::environment::detect(),
+        ProgramInfo { pid, command, exit },
         seconds,
         breakdown,
-    })
+    ))
 }
 
 /// Traces `pid` in slot 0 from now on.

@@ -1,0 +1,45 @@
+//! What every pattern's workers share: the report each sends back to the controller, the
+//! tracer's process slots of the two-process patterns, pinning, and the stand-in for the
+//! endpoint a worker does not use.
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::placement;
+use crate::result::CpuUsage;
+
+/// Slot of the echoing (or receiving) process in the tracer's per-process arrays.
+pub const SERVER_SLOT: u32 = 0;
+/// Slot of the timing (or sending) process.
+pub const CLIENT_SLOT: u32 = 1;
+
+/// What a worker sends back to the controller.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkerReport {
+    /// Round-trip times in ns (V2-serialized hdrhistogram); only a latency client has one.
+    pub histogram: Option<Vec<u8>>,
+    /// CPU usage over the measured phase.
+    pub cpu: CpuUsage,
+    /// Wall time of the measured phase, in seconds.
+    pub elapsed_s: f64,
+}
+
+/// Pins the calling worker to `cpu`, when the plan names one.
+pub fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
+    match cpu {
+        Some(cpu) => placement::pin(cpu).with_context(|| format!("could not pin to CPU {cpu}")),
+        None => Ok(()),
+    }
+}
+
+/// A stand-in endpoint for the one a worker does not use.
+pub struct Closed;
+
+impl crate::mechanism::Endpoint for Closed {
+    fn send(&mut self, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::NotConnected.into())
+    }
+    fn recv(&mut self, _: &mut [u8]) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::NotConnected.into())
+    }
+}
