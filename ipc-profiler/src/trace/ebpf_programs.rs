@@ -1,25 +1,117 @@
-//! The programs of the eBPF object: which tracepoint each attaches to, the record fields a
-//! tracepoint program reads, and how each kind is loaded (with the record layout checked).
+//! The programs of the eBPF object, one row each: what it counts, how it attaches, the kernel
+//! event it needs and the record fields it reads. Loading (with fallbacks and messages),
+//! attaching and detaching are loops over [`PROGRAMS`]; adding a program is a row here plus
+//! its kernel code (docs/architecture.md has the recipe).
 
 use anyhow::{bail, Context};
+use aya::programs::raw_trace_point::RawTracePointLink;
+use aya::programs::tp_btf::BtfTracePointLink;
+use aya::programs::trace_point::TracePointLink;
 use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf};
 use ipc_ebpf::offsets;
 
 use super::tracefs;
+use super::Attach;
 
-/// A program of the object and the tracepoint it attaches to.
-pub(super) struct ProgramSpec {
-    pub(super) name: &'static str,
-    pub(super) category: &'static str,
-    pub(super) event: &'static str,
-    /// Fields it reads at fixed offsets: (field, offset, size).
-    pub(super) fields: &'static [(&'static str, usize, usize)],
+/// What a group of programs lets the tracer count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    /// Syscalls and their time (required: without them there is nothing to trace).
+    Syscalls,
+    /// Context switches and off-CPU time.
+    Switches,
+    /// Wake-ups and wake-to-run delay (needs `Switches`).
+    Wakeups,
+    /// Processes a traced process starts are traced too.
+    Forks,
+    /// An exited thread stops being traced (its id may be reused).
+    Exits,
+    /// Bytes copied out of socket buffers.
+    SocketCopies,
 }
 
-pub(super) const SYSCALL_PROGRAMS: [ProgramSpec; 2] = [
-    ProgramSpec {
+impl Feature {
+    /// Every feature, in the order they are loaded (a feature after the one it needs).
+    pub const ALL: [Feature; 6] = [
+        Self::Syscalls,
+        Self::Switches,
+        Self::Wakeups,
+        Self::Forks,
+        Self::Exits,
+        Self::SocketCopies,
+    ];
+
+    /// What the output lacks without it; `None` for the one trace cannot do without.
+    fn without(self) -> Option<&'static str> {
+        match self {
+            Self::Syscalls => None,
+            Self::Switches => Some("context switches and off-CPU time are unavailable"),
+            Self::Wakeups => Some("wake-ups are unavailable"),
+            Self::Forks => Some("processes started by a traced program are not followed"),
+            Self::Exits => Some("a reused thread id could be counted as traced"),
+            Self::SocketCopies => Some("bytes copied out of socket buffers are unavailable"),
+        }
+    }
+
+    /// The feature it builds on, if any.
+    fn needs(self) -> Option<Feature> {
+        match self {
+            Self::Wakeups => Some(Self::Switches),
+            _ => None,
+        }
+    }
+}
+
+/// How a program attaches to its kernel event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A raw tracepoint: the program gets the event's arguments directly.
+    RawTp,
+    /// `tp_btf`: called with the typed arguments through a trampoline; needs the kernel's BTF.
+    TpBtf,
+    /// A tracepoint: the kernel builds the event's record, read at checked offsets.
+    Tp,
+}
+
+/// One program of the object.
+pub struct Program {
+    /// Its name in the object.
+    pub name: &'static str,
+    /// What it counts.
+    pub feature: Feature,
+    /// How it attaches.
+    pub kind: Kind,
+    /// The kernel event: tracefs category and event name.
+    pub category: &'static str,
+    /// The event (for a raw tracepoint and tp_btf, the kernel's tracepoint name).
+    pub event: &'static str,
+    /// Record fields a tracepoint program reads at fixed offsets: (field, offset, size).
+    pub fields: &'static [(&'static str, usize, usize)],
+}
+
+/// Every program, a feature's rows in order of preference (the cheapest first).
+pub const PROGRAMS: &[Program] = &[
+    Program {
+        name: "sys_enter_raw",
+        feature: Feature::Syscalls,
+        kind: Kind::RawTp,
+        category: "raw_syscalls",
+        event: "sys_enter",
+        fields: &[],
+    },
+    Program {
+        name: "sys_exit_raw",
+        feature: Feature::Syscalls,
+        kind: Kind::RawTp,
+        category: "raw_syscalls",
+        event: "sys_exit",
+        fields: &[],
+    },
+    Program {
         name: "sys_enter",
+        feature: Feature::Syscalls,
+        kind: Kind::Tp,
         category: "raw_syscalls",
         event: "sys_enter",
         fields: &[
@@ -27,8 +119,10 @@ pub(super) const SYSCALL_PROGRAMS: [ProgramSpec; 2] = [
             ("args", offsets::SYS_ENTER_ARGS, 48),
         ],
     },
-    ProgramSpec {
+    Program {
         name: "sys_exit",
+        feature: Feature::Syscalls,
+        kind: Kind::Tp,
         category: "raw_syscalls",
         event: "sys_exit",
         fields: &[
@@ -36,145 +130,253 @@ pub(super) const SYSCALL_PROGRAMS: [ProgramSpec; 2] = [
             ("ret", offsets::SYS_EXIT_RET, 8),
         ],
     },
+    Program {
+        name: "sched_switch_btf",
+        feature: Feature::Switches,
+        kind: Kind::TpBtf,
+        category: "sched",
+        event: "sched_switch",
+        fields: &[],
+    },
+    Program {
+        name: "sched_switch",
+        feature: Feature::Switches,
+        kind: Kind::Tp,
+        category: "sched",
+        event: "sched_switch",
+        fields: &[
+            ("prev_pid", offsets::SWITCH_PREV_PID, 4),
+            ("prev_state", offsets::SWITCH_PREV_STATE, 8),
+            ("next_pid", offsets::SWITCH_NEXT_PID, 4),
+        ],
+    },
+    Program {
+        name: "sched_wakeup_btf",
+        feature: Feature::Wakeups,
+        kind: Kind::TpBtf,
+        category: "sched",
+        event: "sched_wakeup",
+        fields: &[],
+    },
+    Program {
+        name: "sched_wakeup",
+        feature: Feature::Wakeups,
+        kind: Kind::Tp,
+        category: "sched",
+        event: "sched_wakeup",
+        fields: &[("pid", offsets::WAKEUP_PID, 4)],
+    },
+    Program {
+        name: "sched_process_fork",
+        feature: Feature::Forks,
+        kind: Kind::Tp,
+        category: "sched",
+        event: "sched_process_fork",
+        fields: &[("child_pid", offsets::FORK_CHILD_PID, 4)],
+    },
+    Program {
+        name: "sched_process_exit",
+        feature: Feature::Exits,
+        kind: Kind::Tp,
+        category: "sched",
+        event: "sched_process_exit",
+        // It reads no field: the exiting thread is the current one.
+        fields: &[],
+    },
+    Program {
+        name: "skb_copy_datagram_iovec_btf",
+        feature: Feature::SocketCopies,
+        kind: Kind::TpBtf,
+        category: "skb",
+        event: "skb_copy_datagram_iovec",
+        fields: &[],
+    },
+    Program {
+        name: "skb_copy_datagram_iovec",
+        feature: Feature::SocketCopies,
+        kind: Kind::Tp,
+        category: "skb",
+        event: "skb_copy_datagram_iovec",
+        fields: &[("len", offsets::SKB_COPY_LEN, 4)],
+    },
 ];
 
-pub(super) const SCHED_SWITCH: ProgramSpec = ProgramSpec {
-    name: "sched_switch",
-    category: "sched",
-    event: "sched_switch",
-    fields: &[
-        ("prev_pid", offsets::SWITCH_PREV_PID, 4),
-        ("prev_state", offsets::SWITCH_PREV_STATE, 8),
-        ("next_pid", offsets::SWITCH_NEXT_PID, 4),
-    ],
-};
+/// The features that loaded, and as which kind.
+#[derive(Debug, Default)]
+pub struct Loaded(Vec<(Feature, Kind)>);
 
-pub(super) const SCHED_WAKEUP: ProgramSpec = ProgramSpec {
-    name: "sched_wakeup",
-    category: "sched",
-    event: "sched_wakeup",
-    fields: &[("pid", offsets::WAKEUP_PID, 4)],
-};
-
-pub(super) const SKB_COPY: ProgramSpec = ProgramSpec {
-    name: "skb_copy_datagram_iovec",
-    category: "skb",
-    event: "skb_copy_datagram_iovec",
-    fields: &[("len", offsets::SKB_COPY_LEN, 4)],
-};
-
-pub(super) const SCHED_PROCESS_EXIT: ProgramSpec = ProgramSpec {
-    name: "sched_process_exit",
-    category: "sched",
-    event: "sched_process_exit",
-    // It reads no field: the exiting thread is the current one.
-    fields: &[],
-};
-
-pub(super) const SCHED_PROCESS_FORK: ProgramSpec = ProgramSpec {
-    name: "sched_process_fork",
-    category: "sched",
-    event: "sched_process_fork",
-    fields: &[("child_pid", offsets::FORK_CHILD_PID, 4)],
-};
-
-/// The socket-copy program as `tp_btf`.
-pub(super) const SKB_COPY_BTF: &str = "skb_copy_datagram_iovec_btf";
-
-/// The scheduler programs as `tp_btf`: (program, kernel tracepoint).
-pub(super) const BTF_SCHED_PROGRAMS: [(&str, &str); 2] = [
-    ("sched_switch_btf", "sched_switch"),
-    ("sched_wakeup_btf", "sched_wakeup"),
-];
-
-/// The syscall programs as raw tracepoints: (program, raw tracepoint).
-pub(super) const RAW_SYSCALL_PROGRAMS: [(&str, &str); 2] =
-    [("sys_enter_raw", "sys_enter"), ("sys_exit_raw", "sys_exit")];
-
-/// Loads the scheduler programs as tp_btf.
-pub(super) fn load_btf_sched(ebpf: &mut Ebpf, btf: &Btf, wakeup: bool) -> anyhow::Result<()> {
-    let wanted = if wakeup { 2 } else { 1 };
-    for (name, event) in &BTF_SCHED_PROGRAMS[..wanted] {
-        load_btf(ebpf, btf, name, event)?;
+impl Loaded {
+    /// How `feature`'s programs were loaded, if they were.
+    pub fn kind(&self, feature: Feature) -> Option<Kind> {
+        self.0.iter().find(|(f, _)| *f == feature).map(|(_, k)| *k)
     }
-    Ok(())
+
+    /// Whether `feature`'s programs were loaded.
+    pub fn has(&self, feature: Feature) -> bool {
+        self.kind(feature).is_some()
+    }
 }
 
-/// Loads program `name` as tp_btf for the kernel tracepoint `event`.
-pub(super) fn load_btf(ebpf: &mut Ebpf, btf: &Btf, name: &str, event: &str) -> anyhow::Result<()> {
-    let program: &mut BtfTracePoint = ebpf
-        .program_mut(name)
-        .with_context(|| format!("the object has no program {name}"))?
-        .try_into()?;
-    program
-        .load(event, btf)
-        .with_context(|| format!("the verifier rejected {name}"))
+/// An attached program; dropping it detaches the program.
+pub enum Link {
+    /// A tracepoint's link.
+    Tp(#[allow(dead_code)] TracePointLink),
+    /// A raw tracepoint's link.
+    RawTp(#[allow(dead_code)] RawTracePointLink),
+    /// A tp_btf program's link.
+    TpBtf(#[allow(dead_code)] BtfTracePointLink),
 }
 
-/// Loads the scheduler programs as tracepoints, after checking the records they read.
-pub(super) fn load_sched_tracepoints(
+/// Whether `kind` may be used for `feature` under the user's `--attach` choice.
+fn allowed(kind: Kind, feature: Feature, attach: Attach, btf: Option<&Btf>) -> bool {
+    match (attach, kind) {
+        (Attach::Tp, Kind::Tp) => true,
+        (Attach::Tp, _) => false,
+        (Attach::RawTp, Kind::Tp) if feature == Feature::Syscalls => false,
+        (_, Kind::TpBtf) => btf.is_some(),
+        _ => true,
+    }
+}
+
+/// Loads each feature's programs as the first kind that the user allows and the kernel
+/// accepts, saying on standard error what falls back or is unavailable. Only a failure of the
+/// syscall programs is an error.
+pub fn load_all(
     ebpf: &mut Ebpf,
     tracefs: &std::path::Path,
-    wakeup: bool,
+    btf: Option<&Btf>,
+    attach: Attach,
+) -> anyhow::Result<Loaded> {
+    let mut loaded = Loaded::default();
+    for feature in Feature::ALL {
+        if feature.needs().is_some_and(|needed| !loaded.has(needed)) {
+            continue;
+        }
+        let rows: Vec<&Program> = PROGRAMS.iter().filter(|p| p.feature == feature).collect();
+        if let Some(missing) = rows
+            .iter()
+            .find(|p| !tracefs::has_event(tracefs, p.category, p.event))
+        {
+            let Some(without) = feature.without() else {
+                bail!(
+                    "this kernel has no tracepoint {}:{}, which trace needs",
+                    missing.category,
+                    missing.event
+                );
+            };
+            eprintln!(
+                "ipc-profiler: {}:{} is missing on this kernel: {without}",
+                missing.category, missing.event
+            );
+            continue;
+        }
+        let mut kinds: Vec<Kind> = Vec::new();
+        for row in &rows {
+            if allowed(row.kind, feature, attach, btf) && !kinds.contains(&row.kind) {
+                kinds.push(row.kind);
+            }
+        }
+        for (i, &kind) in kinds.iter().enumerate() {
+            let mut of_kind = rows.iter().filter(|p| p.kind == kind);
+            match of_kind.try_for_each(|p| load(ebpf, tracefs, btf, p)) {
+                Ok(()) => {
+                    loaded.0.push((feature, kind));
+                    break;
+                }
+                Err(error) => match (kinds.get(i + 1), feature.without()) {
+                    (Some(next), _) => eprintln!(
+                        "ipc-profiler: {kind:?} is refused here for {feature:?} ({error:#}); using {next:?}"
+                    ),
+                    (None, None) => return Err(error),
+                    (None, Some(without)) => eprintln!("ipc-profiler: {error:#}: {without}"),
+                },
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+/// Loads one program as its kind, after checking a tracepoint's record layout.
+fn load(
+    ebpf: &mut Ebpf,
+    tracefs: &std::path::Path,
+    btf: Option<&Btf>,
+    row: &Program,
 ) -> anyhow::Result<()> {
-    check_layout(tracefs, &SCHED_SWITCH)?;
-    load_tracepoint(ebpf, SCHED_SWITCH.name)?;
-    if wakeup {
-        check_layout(tracefs, &SCHED_WAKEUP)?;
-        load_tracepoint(ebpf, SCHED_WAKEUP.name)?;
+    let program = ebpf
+        .program_mut(row.name)
+        .with_context(|| format!("the eBPF object has no program {}", row.name))?;
+    let loaded = match row.kind {
+        Kind::Tp => {
+            check_layout(tracefs, row)?;
+            TryInto::<&mut TracePoint>::try_into(program)?.load()
+        }
+        Kind::RawTp => TryInto::<&mut RawTracePoint>::try_into(program)?.load(),
+        Kind::TpBtf => {
+            let btf = btf.context("tp_btf needs the kernel's BTF")?;
+            TryInto::<&mut BtfTracePoint>::try_into(program)?.load(row.event, btf)
+        }
+    };
+    loaded.with_context(|| format!("the verifier rejected {}", row.name))
+}
+
+/// Attaches every loaded program; the links detach them when dropped.
+pub fn attach_all(
+    ebpf: &mut Ebpf,
+    loaded: &Loaded,
+    tracefs: &std::path::Path,
+) -> anyhow::Result<Vec<Link>> {
+    let mut links = Vec::new();
+    for row in PROGRAMS {
+        if loaded.kind(row.feature) != Some(row.kind) {
+            continue;
+        }
+        let program = ebpf.program_mut(row.name).context("program vanished")?;
+        let what = || {
+            format!(
+                "could not attach {} to {}:{}",
+                row.name, row.category, row.event
+            )
+        };
+        links.push(match row.kind {
+            Kind::Tp => {
+                let program: &mut TracePoint = program.try_into()?;
+                let id = program
+                    .attach(row.category, row.event)
+                    .with_context(|| format!("{} (tracefs at {})", what(), tracefs.display()))?;
+                Link::Tp(program.take_link(id)?)
+            }
+            Kind::RawTp => {
+                let program: &mut RawTracePoint = program.try_into()?;
+                let id = program.attach(row.event).with_context(what)?;
+                Link::RawTp(program.take_link(id)?)
+            }
+            Kind::TpBtf => {
+                let program: &mut BtfTracePoint = program.try_into()?;
+                let id = program.attach().with_context(what)?;
+                Link::TpBtf(program.take_link(id)?)
+            }
+        });
     }
-    Ok(())
+    Ok(links)
 }
 
-pub(super) fn load_tracepoint(ebpf: &mut Ebpf, name: &str) -> anyhow::Result<()> {
-    let program: &mut TracePoint = ebpf
-        .program_mut(name)
-        .with_context(|| format!("the object has no program {name}"))?
-        .try_into()?;
-    program
-        .load()
-        .with_context(|| format!("the verifier rejected {name}"))
-}
-
-/// Loads the syscall programs as tracepoints, after checking the records they read.
-pub(super) fn load_tracepoints(ebpf: &mut Ebpf, tracefs: &std::path::Path) -> anyhow::Result<()> {
-    for spec in &SYSCALL_PROGRAMS {
-        check_layout(tracefs, spec)?;
-        load_tracepoint(ebpf, spec.name)?;
-    }
-    Ok(())
-}
-
-/// Loads the syscall programs as raw tracepoints.
-pub(super) fn load_raw(ebpf: &mut Ebpf) -> anyhow::Result<()> {
-    for (name, _) in RAW_SYSCALL_PROGRAMS {
-        let program: &mut RawTracePoint = ebpf
-            .program_mut(name)
-            .with_context(|| format!("the object has no program {name}"))?
-            .try_into()?;
-        program
-            .load()
-            .with_context(|| format!("the verifier rejected {name}"))?;
-    }
-    Ok(())
-}
-
-/// Refuses a kernel whose record layout differs from the offsets the programs read at.
-pub(super) fn check_layout(tracefs: &std::path::Path, spec: &ProgramSpec) -> anyhow::Result<()> {
-    if !tracefs::has_event(tracefs, spec.category, spec.event) {
+/// Refuses a kernel whose record layout differs from the offsets a program reads at.
+pub fn check_layout(tracefs: &std::path::Path, row: &Program) -> anyhow::Result<()> {
+    if !tracefs::has_event(tracefs, row.category, row.event) {
         bail!(
             "this kernel has no tracepoint {}:{}, which trace needs",
-            spec.category,
-            spec.event
+            row.category,
+            row.event
         );
     }
-    for &(field, offset, size) in spec.fields {
-        let found = tracefs::field_layout(tracefs, spec.category, spec.event, field)?;
+    for &(field, offset, size) in row.fields {
+        let found = tracefs::field_layout(tracefs, row.category, row.event, field)?;
         if found != (offset, size) {
             bail!(
                 "{}:{} field {field} is at offset {} size {} on this kernel, not {offset}/{size} as the eBPF programs expect",
-                spec.category,
-                spec.event,
+                row.category,
+                row.event,
                 found.0,
                 found.1
             );
@@ -203,13 +405,39 @@ mod tests {
         root
     }
 
+    fn row(name: &str) -> &'static Program {
+        PROGRAMS.iter().find(|p| p.name == name).unwrap()
+    }
+
+    #[test]
+    fn every_feature_has_a_tracepoint_fallback_and_the_object_every_program() {
+        for feature in Feature::ALL {
+            let rows: Vec<_> = PROGRAMS.iter().filter(|p| p.feature == feature).collect();
+            assert!(!rows.is_empty(), "{feature:?} has no program");
+            assert!(
+                rows.iter().any(|p| p.kind == Kind::Tp),
+                "{feature:?} has no tracepoint"
+            );
+            // One kernel event per feature and kind pair, so availability is one check.
+            assert!(rows.iter().all(|p| p.category == rows[0].category));
+        }
+        let object = aya_obj::Object::parse(super::super::tracer::OBJECT).unwrap();
+        for program in PROGRAMS {
+            assert!(
+                object.programs.contains_key(program.name),
+                "the eBPF object has no program {}",
+                program.name
+            );
+        }
+    }
+
     const SYS_EXIT: &str = "\tfield:long id;\toffset:8;\tsize:8;\tsigned:1;\n\
                             \tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n";
 
     #[test]
     fn accepts_the_layout_the_programs_expect() {
         let root = fake_tracefs(Some(SYS_EXIT));
-        check_layout(&root, &SYSCALL_PROGRAMS[1]).unwrap();
+        check_layout(&root, row("sys_exit")).unwrap();
         std::fs::remove_dir_all(root).unwrap();
     }
 
@@ -217,7 +445,7 @@ mod tests {
     fn refuses_a_moved_field_and_names_it() {
         let moved = SYS_EXIT.replace("offset:16", "offset:24");
         let root = fake_tracefs(Some(&moved));
-        let error = check_layout(&root, &SYSCALL_PROGRAMS[1])
+        let error = check_layout(&root, row("sys_exit"))
             .unwrap_err()
             .to_string();
         assert!(error.contains("field ret is at offset 24"), "{error}");
@@ -227,7 +455,9 @@ mod tests {
     #[test]
     fn refuses_a_missing_tracepoint() {
         let root = fake_tracefs(None);
-        let error = check_layout(&root, &SCHED_SWITCH).unwrap_err().to_string();
+        let error = check_layout(&root, row("sched_switch"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             error,
             "this kernel has no tracepoint sched:sched_switch, which trace needs"

@@ -4,43 +4,28 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuValues};
-use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 use ipc_ebpf::{
     map_names, LatencyHistogram, OnCpu, SchedStat, SyscallStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
 };
 
-use super::ebpf_programs::{
-    check_layout, load_btf, load_btf_sched, load_raw, load_sched_tracepoints, load_tracepoint,
-    load_tracepoints, ProgramSpec, BTF_SCHED_PROGRAMS, RAW_SYSCALL_PROGRAMS, SCHED_PROCESS_EXIT,
-    SCHED_PROCESS_FORK, SCHED_SWITCH, SCHED_WAKEUP, SKB_COPY, SKB_COPY_BTF, SYSCALL_PROGRAMS,
-};
+use super::ebpf_programs::{self, Feature, Kind, Link, Loaded};
 use super::registry::Registry;
 use super::{btf, ebpf_log, tracefs};
 use crate::result::{SchedAttach, SyscallAttach};
 
 /// The eBPF object kept in the repository, rebuilt by `cargo xtask build-ebpf`.
-static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../ipc-ebpf/ipc-ebpf.bpf.o");
+pub(super) static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../ipc-ebpf/ipc-ebpf.bpf.o");
 
 /// Loaded programs and maps. Dropping it detaches every program and frees every map.
 pub struct Tracer {
     /// The attached programs' links: dropping one detaches its program (first, before the
     /// programs themselves go with `ebpf`).
-    links: Vec<Box<dyn std::any::Any>>,
+    links: Vec<Link>,
     ebpf: Ebpf,
     tracefs: PathBuf,
-    /// Whether `sched_switch` is available (context switches, off-CPU time).
-    pub sched_available: bool,
-    /// Whether `sched_wakeup` is available too (wake-ups, wake-to-run delay).
-    pub wakeup_available: bool,
-    /// Whether `sched_process_fork` is available (children of a traced program are followed).
-    pub fork_available: bool,
-    /// Whether `sched_process_exit` is available (exited threads stop being traced).
-    exit_available: bool,
-    /// Whether `skb_copy_datagram_iovec` is available (bytes copied out of socket buffers).
-    pub skb_available: bool,
-    /// Whether that program is attached as tp_btf (else as a tracepoint).
-    skb_btf: bool,
+    /// Which features' programs loaded, and as which kind.
+    loaded: Loaded,
     /// How the syscall programs are attached.
     pub syscalls_via: SyscallAttach,
     /// How the scheduler programs (`sched_switch`, `sched_wakeup`) are attached.
@@ -81,25 +66,9 @@ impl Tracer {
     pub fn load(attach: Attach, ebpf_log: bool) -> anyhow::Result<Self> {
         super::privileges::check()?;
         let tracefs = tracefs::ensure_mounted()?;
-        let sched_available = tracefs::has_event(&tracefs, "sched", "sched_switch");
-        if !sched_available {
-            eprintln!("ipc-profiler: sched:sched_switch is missing on this kernel: context switches and off-CPU time are unavailable");
-        }
-        let wakeup_available =
-            sched_available && tracefs::has_event(&tracefs, "sched", "sched_wakeup");
-        if sched_available && !wakeup_available {
-            eprintln!("ipc-profiler: sched:sched_wakeup is missing on this kernel: wake-ups are unavailable");
-        }
-        let fork_available = tracefs::has_event(&tracefs, "sched", "sched_process_fork");
-        let exit_available = tracefs::has_event(&tracefs, "sched", "sched_process_exit");
-        if fork_available {
-            check_layout(&tracefs, &SCHED_PROCESS_FORK)?;
-        }
-        let skb_available = tracefs::has_event(&tracefs, "skb", "skb_copy_datagram_iovec");
-
         raise_memlock_limit();
-        // `--attach tp` asks for tracepoints everywhere; otherwise the scheduler programs try
-        // tp_btf, which needs the kernel's BTF (for the types and for task_struct.pid).
+        // `--attach tp` asks for tracepoints everywhere; otherwise tp_btf programs are tried
+        // first, which needs the kernel's BTF (for the types and for task_struct.pid).
         let kernel_btf = match attach {
             Attach::Tp => None,
             _ => kernel_btf(),
@@ -130,65 +99,20 @@ impl Tracer {
         } else {
             None
         };
-        let sched_via = match (&kernel_btf, sched_available) {
-            (Some((btf, _)), true) => match load_btf_sched(&mut ebpf, btf, wakeup_available) {
-                Ok(()) => SchedAttach::TpBtf,
-                Err(error) => {
-                    eprintln!("ipc-profiler: tp_btf is refused here ({error:#}); using tracepoints for the scheduler");
-                    load_sched_tracepoints(&mut ebpf, &tracefs, wakeup_available)?;
-                    SchedAttach::Tp
-                }
-            },
-            _ => {
-                if sched_available {
-                    load_sched_tracepoints(&mut ebpf, &tracefs, wakeup_available)?;
-                }
-                SchedAttach::Tp
-            }
+        let btf = kernel_btf.as_ref().map(|(btf, _)| btf);
+        let loaded = ebpf_programs::load_all(&mut ebpf, &tracefs, btf, attach)?;
+        let syscalls_via = match loaded.kind(Feature::Syscalls) {
+            Some(Kind::Tp) => SyscallAttach::Tp,
+            _ => SyscallAttach::RawTp,
         };
-        if fork_available {
-            load_tracepoint(&mut ebpf, SCHED_PROCESS_FORK.name)?;
-        }
-        if exit_available {
-            load_tracepoint(&mut ebpf, SCHED_PROCESS_EXIT.name)?;
-        }
-        // The socket-copy program follows the scheduler's: tp_btf when that worked.
-        let skb_btf = skb_available
-            && sched_via == SchedAttach::TpBtf
-            && kernel_btf.as_ref().is_some_and(|(btf, _)| {
-                load_btf(&mut ebpf, btf, SKB_COPY_BTF, SKB_COPY.event).is_ok()
-            });
-        if skb_available && !skb_btf {
-            check_layout(&tracefs, &SKB_COPY)?;
-            load_tracepoint(&mut ebpf, SKB_COPY.name)?;
-        }
-        let syscalls_via = match attach {
-            Attach::RawTp => {
-                load_raw(&mut ebpf)?;
-                SyscallAttach::RawTp
-            }
-            Attach::Tp => {
-                load_tracepoints(&mut ebpf, &tracefs)?;
-                SyscallAttach::Tp
-            }
-            Attach::Auto => match load_raw(&mut ebpf) {
-                Ok(()) => SyscallAttach::RawTp,
-                Err(error) => {
-                    eprintln!("ipc-profiler: raw tracepoints are refused here ({error:#}); using tracepoints");
-                    load_tracepoints(&mut ebpf, &tracefs)?;
-                    SyscallAttach::Tp
-                }
-            },
+        let sched_via = match loaded.kind(Feature::Switches) {
+            Some(Kind::TpBtf) => SchedAttach::TpBtf,
+            _ => SchedAttach::Tp,
         };
         Ok(Self {
             ebpf,
             tracefs,
-            sched_available,
-            wakeup_available,
-            fork_available,
-            exit_available,
-            skb_available,
-            skb_btf,
+            loaded,
             syscalls_via,
             sched_via,
             registry,
@@ -213,7 +137,7 @@ impl Tracer {
                 .map_mut(map_names::SWITCHES_TRACED)
                 .context("no SWITCHES_TRACED map")?,
         )?;
-        flag.set(0, u32::from(on && self.sched_available), 0)?;
+        flag.set(0, u32::from(on && self.loaded.has(Feature::Switches)), 0)?;
         Ok(())
     }
 
@@ -227,72 +151,7 @@ impl Tracer {
 
     /// Attaches every loaded program.
     pub fn attach(&mut self) -> anyhow::Result<()> {
-        let mut tracepoints: Vec<&ProgramSpec> = Vec::new();
-        let mut btf_programs: Vec<(&'static str, &'static str)> = Vec::new();
-        if self.sched_via == SchedAttach::Tp {
-            if self.sched_available {
-                tracepoints.push(&SCHED_SWITCH);
-            }
-            if self.wakeup_available {
-                tracepoints.push(&SCHED_WAKEUP);
-            }
-        } else {
-            let wanted = if self.wakeup_available { 2 } else { 1 };
-            btf_programs.extend_from_slice(&BTF_SCHED_PROGRAMS[..wanted]);
-        }
-        if self.fork_available {
-            tracepoints.push(&SCHED_PROCESS_FORK);
-        }
-        if self.exit_available {
-            tracepoints.push(&SCHED_PROCESS_EXIT);
-        }
-        if self.skb_btf {
-            btf_programs.push((SKB_COPY_BTF, SKB_COPY.event));
-        } else if self.skb_available {
-            tracepoints.push(&SKB_COPY);
-        }
-        for (name, event) in btf_programs {
-            let program: &mut BtfTracePoint = self
-                .ebpf
-                .program_mut(name)
-                .context("program vanished")?
-                .try_into()?;
-            let id = program
-                .attach()
-                .with_context(|| format!("could not attach tp_btf {event}"))?;
-            self.links.push(Box::new(program.take_link(id)?));
-        }
-        if self.syscalls_via == SyscallAttach::Tp {
-            tracepoints.extend(SYSCALL_PROGRAMS.iter());
-        } else {
-            for (name, tracepoint) in RAW_SYSCALL_PROGRAMS {
-                let program: &mut RawTracePoint = self
-                    .ebpf
-                    .program_mut(name)
-                    .context("program vanished")?
-                    .try_into()?;
-                let id = program
-                    .attach(tracepoint)
-                    .with_context(|| format!("could not attach to raw tracepoint {tracepoint}"))?;
-                self.links.push(Box::new(program.take_link(id)?));
-            }
-        }
-        for spec in tracepoints {
-            let program: &mut TracePoint = self
-                .ebpf
-                .program_mut(spec.name)
-                .context("program vanished")?
-                .try_into()?;
-            let id = program.attach(spec.category, spec.event).with_context(|| {
-                format!(
-                    "could not attach to tracepoint {}:{} (tracefs at {})",
-                    spec.category,
-                    spec.event,
-                    self.tracefs.display()
-                )
-            })?;
-            self.links.push(Box::new(program.take_link(id)?));
-        }
+        self.links = ebpf_programs::attach_all(&mut self.ebpf, &self.loaded, &self.tracefs)?;
         // Threads switched out inside a syscall are now noticed: the fast path is safe.
         self.set_fast_path(true)
     }
@@ -338,7 +197,7 @@ impl Tracer {
                     }),
             );
         }
-        let sched = if self.sched_available {
+        let sched = if self.loaded.has(Feature::Switches) {
             let map: PerCpuArray<&MapData, SchedStat> =
                 PerCpuArray::try_from(self.ebpf.map(map_names::SCHED).context("no SCHED map")?)?;
             let values = map.get(&slot, 0)?;
@@ -357,7 +216,7 @@ impl Tracer {
         } else {
             None
         };
-        let socket_bytes = if self.skb_available {
+        let socket_bytes = if self.loaded.has(Feature::SocketCopies) {
             let map: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(
                 self.ebpf
                     .map(map_names::SKB_COPIED)
@@ -371,7 +230,7 @@ impl Tracer {
             syscalls: per_nr,
             latency,
             sched,
-            wakeups_counted: self.wakeup_available,
+            wakeups_counted: self.loaded.has(Feature::Wakeups),
             socket_bytes,
         })
     }
