@@ -131,6 +131,15 @@ fn zero_absurd_and_garbled_sizes_are_refused() {
 }
 
 #[test]
+fn options_belong_to_the_commands_they_affect() {
+    // --attach chooses how trace's eBPF programs attach: bench has none.
+    assert_refused(
+        &["bench", "--mech", "pipe", "--attach", "tp"],
+        "unexpected argument '--attach'",
+    );
+}
+
+#[test]
 fn zero_iterations_are_refused() {
     assert_refused(&["bench", "--mech", "pipe", "--iters", "0"], "--iters");
 }

@@ -203,19 +203,42 @@ fn syscall_counts_agree_with_strace() {
     }
 }
 
+/// Traces `command` with `--format format -o FILE` and returns what the file holds, and what
+/// the command itself wrote on standard output.
+fn trace_command_to_file(format: &str, command: &[&str]) -> (String, String) {
+    let file = std::env::temp_dir().join(format!(
+        "ipc-profiler-trace-test-{}-{format}",
+        std::process::id()
+    ));
+    let mut args = vec![
+        "trace",
+        "--format",
+        format,
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+    ];
+    args.extend_from_slice(command);
+    let output = run(&args);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    let report = std::fs::read_to_string(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    (report, String::from_utf8(output.stdout).unwrap())
+}
+
 #[test]
 fn a_command_and_the_processes_it_starts_are_traced() {
     require_root();
     // sh forks dd: the tracer must follow the fork to see dd's 500 reads and writes of 4 KiB.
-    let doc = run_json(&[
-        "trace",
-        "--format",
+    let (report, _) = trace_command_to_file(
         "json",
-        "--",
-        "sh",
-        "-c",
-        "dd if=/dev/zero of=/dev/null bs=4096 count=500 2>/dev/null",
-    ]);
+        &[
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/dev/null bs=4096 count=500 2>/dev/null",
+        ],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(doc["program"]["exit"], "exit status 0");
     let b = &doc["breakdown"];
     let reads = calls(b, "read");
@@ -244,6 +267,72 @@ fn a_command_and_the_processes_it_starts_are_traced() {
         "dd's reads were counted for sh too: {}",
         calls(sh, "read")
     );
+    // Every process has its own on-CPU and user time, from the scheduler programs.
+    for p in processes {
+        let m = &p["per_message"];
+        let (on_cpu, user, kernel) = (
+            m["on_cpu_ns"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no on-CPU time: {p}")),
+            m["user_ns"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no user time: {p}")),
+            m["kernel_ns"].as_f64().unwrap(),
+        );
+        assert!(on_cpu > 0.0 && user >= 0.0 && user <= on_cpu, "{p}");
+        assert!((user + kernel - on_cpu).abs() <= 1.0 || user == 0.0, "{p}");
+    }
+    // A single-threaded process is on a CPU for at most the time it was traced.
+    let traced_ns = doc["seconds"].as_f64().unwrap() * 1e9;
+    for p in processes {
+        assert!(
+            p["per_message"]["on_cpu_ns"].as_f64().unwrap() <= traced_ns,
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn a_traced_command_keeps_its_standard_output() {
+    require_root();
+    // Without -o the report goes to standard error, as strace and perf stat do.
+    let output = run(&["trace", "--format", "json", "--", "echo", "hi"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hi\n");
+    assert!(
+        stderr(&output).contains("\"program\""),
+        "{}",
+        stderr(&output)
+    );
+    // With -o every format goes to the file, and the command's output stays apart.
+    for format in ["json", "csv", "markdown", "table"] {
+        let (report, stdout) =
+            trace_command_to_file(format, &["sh", "-c", "echo hi; ls / >/dev/null"]);
+        assert_eq!(stdout, "hi\n", "{format}");
+        match format {
+            "json" => {
+                let doc: serde_json::Value = serde_json::from_str(&report).unwrap();
+                assert_eq!(doc["program"]["exit"], "exit status 0");
+            }
+            "csv" => {
+                let mut lines = report.lines();
+                assert!(lines
+                    .next()
+                    .unwrap()
+                    .starts_with("process,pid,started_by,seconds,syscalls,syscalls_per_sec"));
+                assert!(lines.next().unwrap().starts_with("all,"), "{report}");
+                assert!(report.lines().any(|l| l.starts_with("ls,")), "{report}");
+            }
+            "markdown" => assert!(
+                report.contains("| process") && report.contains("| ls "),
+                "{report}"
+            ),
+            _ => assert!(
+                report.contains("per second") && !report.contains("calls/msg"),
+                "{report}"
+            ),
+        }
+    }
 }
 
 #[test]
@@ -352,6 +441,9 @@ fn the_hash_map_of_threads_counts_exactly_too() {
             "trace",
             "--format",
             "json",
+            // The command writes nothing on standard output: the report may go there.
+            "-o",
+            "/dev/stdout",
             "--",
             "sh",
             "-c",

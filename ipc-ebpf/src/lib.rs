@@ -72,6 +72,9 @@ pub struct ThreadState {
     pub switched_at_ns: u64,
     /// `bpf_ktime_get_ns()` when it was woken after that; 0 until then.
     pub woken_ns: u64,
+    /// `bpf_ktime_get_ns()` when it last came onto a CPU inside the phase; 0 when it is not
+    /// on one (or has been on it since before it was traced).
+    pub on_cpu_since_ns: u64,
 }
 
 /// Per CPU: the traced thread that last entered a syscall on this CPU and that syscall.
@@ -185,6 +188,9 @@ pub struct SchedStat {
     pub wakeups: u64,
     /// Time from those wake-ups to running again, in nanoseconds.
     pub wake_to_run_ns: u64,
+    /// Time traced threads spent on a CPU, from each switch-in inside the phase to the next
+    /// switch-out or exit, in nanoseconds.
+    pub on_cpu_ns: u64,
 }
 
 /// Tracepoint record offsets the programs read at. They have been stable for many kernel
@@ -231,7 +237,7 @@ pub const PREV_STATE_PREEMPTED: i64 = 0x100;
 mod pod {
     // SAFETY: #[repr(C)]: four u64 fields, no padding, every bit pattern valid.
     unsafe impl aya::Pod for super::SyscallInFlight {}
-    // SAFETY: #[repr(C)]: two u32, a SyscallInFlight (u64 fields), two u64: no padding.
+    // SAFETY: #[repr(C)]: two u32, a SyscallInFlight (u64 fields), three u64: no padding.
     unsafe impl aya::Pod for super::ThreadState {}
     // SAFETY: #[repr(C)]: two u32 and a byte array (24 bytes), no padding.
     unsafe impl aya::Pod for super::ProcessSlot {}
@@ -241,6 +247,6 @@ mod pod {
     unsafe impl aya::Pod for super::LatencyHistogram {}
     // SAFETY: #[repr(C)] structs of u64 fields: no padding, every bit pattern valid.
     unsafe impl aya::Pod for super::SyscallStat {}
-    // SAFETY: #[repr(C)] struct of six u64 fields: no padding, every bit pattern valid.
+    // SAFETY: #[repr(C)] struct of seven u64 fields: no padding, every bit pattern valid.
     unsafe impl aya::Pod for super::SchedStat {}
 }

@@ -1,12 +1,13 @@
 //! `sched_process_fork` and `sched_process_exit`: a traced thread's new threads and processes
 //! are traced too, and a thread that exits stops being traced.
 
-use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{helpers::bpf_ktime_get_ns, macros::tracepoint, programs::TracePointContext};
 use aya_log_ebpf::warn;
 use ipc_ebpf::{offsets, ThreadState};
 
-use crate::access::{current_ids, field};
-use crate::threads::{forget_thread, new_thread, thread};
+use crate::access::{add, current_ids, field};
+use crate::threads::{forget_thread, measuring, new_thread, thread};
+use crate::SCHED;
 
 /// A traced thread started a thread or a process: the new task is traced too. It starts in
 /// its parent's slot; if it is a process, its first event gives it a slot of its own.
@@ -38,8 +39,23 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     let (_, tid) = current_ids();
-    if thread(tid).is_some() {
-        forget_thread(tid);
+    let Some(entry) = thread(tid) else {
+        return 0;
+    };
+    // Its last stretch on the CPU ends here.
+    if entry.on_cpu_since_ns != 0 && measuring(entry.slot) {
+        if let Some(sched) = SCHED.get_ptr_mut(entry.slot) {
+            // SAFETY: a helper without arguments.
+            let now = unsafe { bpf_ktime_get_ns() };
+            // SAFETY: `sched` points at a live per-CPU map value of this CPU.
+            unsafe {
+                add(
+                    &raw mut (*sched).on_cpu_ns,
+                    now.wrapping_sub(entry.on_cpu_since_ns),
+                )
+            };
+        }
     }
+    forget_thread(tid);
     0
 }

@@ -84,9 +84,11 @@ fn switched_out(tid: u32, preempted: bool) {
         }
     }
     let slot = entry.slot;
+    let on_cpu_since = core::mem::take(&mut entry.on_cpu_since_ns);
     if !measuring(slot) {
         return;
     }
+    let now = now_ns();
     if let Some(sched) = SCHED.get_ptr_mut(slot) {
         // SAFETY: `sched` points at a live per-CPU map value.
         unsafe {
@@ -95,23 +97,33 @@ fn switched_out(tid: u32, preempted: bool) {
             } else {
                 add(&raw mut (*sched).voluntary_switches, 1);
             }
+            if on_cpu_since != 0 {
+                add(&raw mut (*sched).on_cpu_ns, now.wrapping_sub(on_cpu_since));
+            }
         }
     }
-    entry.switched_at_ns = now_ns();
+    entry.switched_at_ns = now;
     entry.woken_ns = 0;
 }
 
-/// Adds the off-CPU time of a traced thread coming back onto a CPU.
+/// Adds the off-CPU time of a traced thread coming back onto a CPU, and notes when it came on.
 #[inline(always)]
 fn switched_in(tid: u32) {
     let Some(entry) = thread(tid) else {
         return;
     };
     let switched_at = entry.switched_at_ns;
+    let measured = measuring(entry.slot);
+    if switched_at == 0 && !measured {
+        return;
+    }
+    let now = now_ns();
+    if measured {
+        entry.on_cpu_since_ns = now;
+    }
     if switched_at == 0 {
         return; // Not switched out inside a measured phase.
     }
-    let now = now_ns();
     entry.switched_at_ns = 0;
     let off_cpu = now.wrapping_sub(switched_at);
     if let Some(sched) = SCHED.get_ptr_mut(entry.slot) {

@@ -67,15 +67,13 @@ struct BenchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Write the report to this file instead of standard output.
+    /// Write the report to this file instead of standard output (standard error for a traced
+    /// program, whose standard output is its own).
     #[arg(long, short)]
     output: Option<PathBuf>,
     /// Say on standard error where the time goes: each run and how long it took.
     #[arg(long, short)]
     verbose: bool,
-    /// trace: how the syscall programs attach (auto: raw tracepoints if allowed).
-    #[arg(long, value_enum, default_value_t = trace::Attach::Auto)]
-    attach: trace::Attach,
 }
 
 /// `trace`'s options: a benchmark's, or a program to trace.
@@ -94,6 +92,10 @@ struct TraceArgs {
     /// thread table, ...) on standard error.
     #[arg(long)]
     ebpf_log: bool,
+    /// How the syscall programs attach: auto (raw tracepoints where allowed), tp (tracepoints
+    /// for every program), raw-tp (raw tracepoints or nothing).
+    #[arg(long, value_enum, default_value_t = trace::Attach::Auto)]
+    attach: trace::Attach,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -155,12 +157,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let args = &trace.run;
             if let Some(target) = target {
                 let report =
-                    trace::user_program::run(target, args.duration, args.attach, trace.ebpf_log)?;
-                return write_out(args, report::render_program(&report, args.format));
+                    trace::user_program::run(target, args.duration, trace.attach, trace.ebpf_log)?;
+                let text = report::render_program(&report, args.format);
+                return match &args.output {
+                    Some(_) => write_out(args, text),
+                    // Like strace and perf stat: the program's standard output stays its own.
+                    None => write_to(std::io::stderr().lock(), &text),
+                };
             }
             let configs = args.configs()?;
             let results = each(args, args.mechanisms()?, &configs, |m, c| {
-                trace::run(m, c, args.attach, trace.ebpf_log)
+                trace::run(m, c, trace.attach, trace.ebpf_log)
             })?;
             emit(args, results)
         }
@@ -269,12 +276,14 @@ fn write_out(args: &BenchArgs, text: String) -> anyhow::Result<()> {
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("could not write {}", path.display())),
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush().context("could not write to standard output")
-        }
+        None => write_to(std::io::stdout().lock(), &text),
     }
+}
+
+fn write_to(mut out: impl Write, text: &str) -> anyhow::Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("could not write the report")
 }
 
 fn list() {

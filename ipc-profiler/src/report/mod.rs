@@ -5,6 +5,7 @@ mod csv;
 mod flat;
 mod json;
 mod markdown;
+mod program;
 mod table;
 mod trace_summary;
 mod units;
@@ -26,37 +27,9 @@ pub enum Format {
     Markdown,
 }
 
-/// Renders a traced program's report: JSON as it is, anything else as tables.
+/// Renders a traced program's report in `format`.
 pub fn render_program(report: &ProgramReport, format: Format) -> String {
-    match format {
-        Format::Json => {
-            let mut text =
-                serde_json::to_string_pretty(report).expect("the report always serializes");
-            text.push('\n');
-            text
-        }
-        _ => {
-            let what = match &report.program.command {
-                Some(argv) => format!("`{}` (pid {})", argv.join(" "), report.program.pid),
-                None => format!("pid {}", report.program.pid),
-            };
-            let ended = report
-                .program
-                .exit
-                .as_deref()
-                .map(|e| format!(", {e}"))
-                .unwrap_or_default();
-            let title = format!(
-                "What {what} and the processes it started did in {:.2} s of tracing{ended}:",
-                report.seconds
-            );
-            format!(
-                "{}\n\n{}",
-                report.environment.summary(),
-                table::breakdown_tables(&title, "in total", &report.breakdown)
-            )
-        }
-    }
+    program::render(report, format)
 }
 
 /// Renders `report` in `format`.

@@ -192,7 +192,7 @@ pub fn per_message_cells(m: &crate::result::PerMessage) -> Vec<String> {
 }
 
 /// The breakdown's two tables under `title`; `unit` heads the first column.
-pub fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
+fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     let mut summary = Table::new();
     summary.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
         unit,

@@ -17,8 +17,13 @@ pub struct TracedProcessFigures {
     pub started_by: Option<u32>,
     /// User CPU seconds over the measured phase (getrusage), when known on its own.
     pub user_s: Option<f64>,
-    /// Wall seconds of its measured phase, for a single-threaded benchmark worker.
+    /// Wall seconds of its measured phase, for a single-threaded benchmark worker: its on-CPU
+    /// time is that less the time it spent switched out.
     pub elapsed_s: Option<f64>,
+    /// Whether the kernel's own on-CPU count stands for it (a traced program's processes,
+    /// counted from registration or birth to exit); its user time is then that less its
+    /// kernel time.
+    pub on_cpu_counted: bool,
     /// What the eBPF programs counted.
     pub counts: SlotCounts,
 }
@@ -135,14 +140,27 @@ fn process_breakdown(figures: &TracedProcessFigures, messages: u64) -> ProcessBr
     let woken = sched.filter(|_| figures.counts.wakeups_counted);
     let blocked_in_kernel = sched.map_or(0, |s| s.off_cpu_in_syscall_ns);
     let calls: u64 = syscalls.iter().map(|s| s.count).sum();
+    let kernel_ns = in_syscalls_ns.saturating_sub(blocked_in_kernel) as f64;
+    let on_cpu_ns = match (figures.elapsed_s, sched) {
+        (Some(wall), Some(s)) => Some((wall * 1e9 - s.off_cpu_ns as f64).max(0.0)),
+        (None, Some(s)) if figures.on_cpu_counted => Some(s.on_cpu_ns as f64),
+        _ => None,
+    };
+    let user_ns = match (figures.user_s, on_cpu_ns) {
+        (Some(seconds), _) => Some(seconds * 1e9),
+        // On a CPU and not in a syscall: user mode (with the interrupts and page faults it
+        // takes, which the kernel charges to the code that was running).
+        (None, Some(on_cpu)) if figures.on_cpu_counted => Some((on_cpu - kernel_ns).max(0.0)),
+        _ => None,
+    };
     ProcessBreakdown {
         role: figures.role.clone(),
         started_by: figures.started_by,
         pid: figures.pid,
         per_message: PerMessage {
             syscalls: per(calls as f64),
-            kernel_ns: per(in_syscalls_ns.saturating_sub(blocked_in_kernel) as f64),
-            user_ns: figures.user_s.map(|s| per(s * 1e9)),
+            kernel_ns: per(kernel_ns),
+            user_ns: user_ns.map(per),
             context_switches: sched
                 .map(|s| per((s.voluntary_switches + s.involuntary_switches) as f64)),
             bytes_copied: Some(per(bytes as f64)),
@@ -150,10 +168,7 @@ fn process_breakdown(figures: &TracedProcessFigures, messages: u64) -> ProcessBr
             wakeups: woken.map(|s| per(s.wakeups as f64)),
             wake_to_run_ns: woken.map(|s| per(s.wake_to_run_ns as f64)),
             off_cpu_ns: sched.map(|s| per(s.off_cpu_ns as f64)),
-            on_cpu_ns: figures
-                .elapsed_s
-                .zip(sched)
-                .map(|(wall, s)| per((wall * 1e9 - s.off_cpu_ns as f64).max(0.0))),
+            on_cpu_ns: on_cpu_ns.map(per),
         },
         syscalls,
         voluntary_switches: sched.map(|s| s.voluntary_switches),
@@ -239,6 +254,7 @@ mod tests {
                 off_cpu_in_syscall_ns: 8_000 * read,
                 wakeups: read,
                 wake_to_run_ns: 3_000 * read,
+                on_cpu_ns: 5_000 * read,
             }),
             wakeups_counted: true,
             socket_bytes: Some(128 * read),
@@ -255,6 +271,7 @@ mod tests {
                 started_by: None,
                 user_s: Some(0.001),
                 elapsed_s: Some(0.0015),
+                on_cpu_counted: false,
                 counts: counts(100, 100),
             },
             TracedProcessFigures {
@@ -263,6 +280,7 @@ mod tests {
                 started_by: None,
                 user_s: None,
                 elapsed_s: None,
+                on_cpu_counted: false,
                 counts: counts(100, 100),
             },
         ];
@@ -304,5 +322,29 @@ mod tests {
         let write = b.syscalls.iter().find(|s| s.name == "write").unwrap();
         assert_eq!(write.p50_ns_at_most, 1_024);
         assert_eq!(write.p99_ns_at_most, 2_048);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn a_traced_program_gets_on_cpu_and_user_time_from_the_kernel() {
+        let figures = [TracedProcessFigures {
+            role: "sh".into(),
+            pid: 10,
+            started_by: None,
+            user_s: None,
+            elapsed_s: None,
+            on_cpu_counted: true,
+            counts: counts(100, 100),
+        }];
+        let b = build(
+            &figures,
+            1,
+            None,
+            (SyscallAttach::RawTp, SchedAttach::TpBtf),
+        );
+        // On a CPU 500 µs; in syscalls 1 ms of which 800 µs switched out: 200 µs kernel.
+        assert_eq!(b.per_message.on_cpu_ns, Some(500_000.0));
+        assert_eq!(b.per_message.kernel_ns, 200_000.0);
+        assert_eq!(b.per_message.user_ns, Some(300_000.0));
     }
 }

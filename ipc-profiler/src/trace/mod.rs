@@ -71,6 +71,7 @@ pub fn run(
             started_by: None,
             user_s: Some(worker.user_s),
             elapsed_s: worker.elapsed_s,
+            on_cpu_counted: false,
             counts: tracer.counts(worker.slot)?,
         });
     }

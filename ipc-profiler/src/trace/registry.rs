@@ -72,9 +72,14 @@ impl Registry {
         self.processes
             .set(slot, process, 0)
             .context("could not record the traced process")?;
+        // A thread running now is on a CPU from now on as far as the on-CPU figure goes; one
+        // that is not has this overwritten when it next comes on (bpf_ktime_get_ns is
+        // CLOCK_MONOTONIC).
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let entry = ThreadState {
             tgid: pid,
             slot,
+            on_cpu_since_ns: now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64,
             ..ThreadState::default()
         };
         for tid in threads_of(pid) {

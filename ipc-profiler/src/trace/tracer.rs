@@ -211,6 +211,7 @@ impl Tracer {
                         off_cpu_in_syscall_ns: sum.off_cpu_in_syscall_ns + v.off_cpu_in_syscall_ns,
                         wakeups: sum.wakeups + v.wakeups,
                         wake_to_run_ns: sum.wake_to_run_ns + v.wake_to_run_ns,
+                        on_cpu_ns: sum.on_cpu_ns + v.on_cpu_ns,
                     }),
             )
         } else {
@@ -237,7 +238,7 @@ impl Tracer {
 }
 
 /// The largest `pid_max` for which the threads live in an array indexed by thread id
-/// (56 bytes an entry: 14 MiB at most).
+/// (64 bytes an entry: 16 MiB at most).
 const MAX_TABLE_LEN: u32 = 1 << 18;
 
 /// Entries of a thread table indexed by thread id, if this kernel's `pid_max` allows one.

@@ -35,14 +35,14 @@ pub fn run(
     tracer.attach()?;
     tracer.registry().reserve_slots(1)?;
     let started = Instant::now();
-    let (pid, command, exit, user_s) = match target {
+    let (pid, command, exit) = match target {
         Target::Pid(pid) => {
-            let (exit, user_s) = watch(&mut tracer, pid, duration.unwrap_or(5.0))?;
-            (pid, None, exit, user_s)
+            let exit = watch(&mut tracer, pid, duration.unwrap_or(5.0))?;
+            (pid, None, exit)
         }
         Target::Command(argv) => {
-            let (pid, exit, user_s) = start(&mut tracer, &argv)?;
-            (pid, Some(argv), Some(exit), user_s)
+            let (pid, exit) = start(&mut tracer, &argv)?;
+            (pid, Some(argv), Some(exit))
         }
     };
     let seconds = started.elapsed().as_secs_f64();
@@ -61,9 +61,11 @@ pub fn run(
             role,
             pid: owner.process.tgid,
             started_by: parent,
-            // The kernel reports a started command's user time with its reaped children's.
-            user_s: (owner.slot == 0).then_some(user_s),
+            // Each process's own on-CPU time, from the scheduler programs (getrusage would give
+            // a started command's user time together with its reaped children's).
+            user_s: None,
             elapsed_s: None,
+            on_cpu_counted: true,
             counts: tracer.counts(owner.slot)?,
         });
     }
@@ -95,14 +97,13 @@ fn unregister(tracer: &mut Tracer) -> anyhow::Result<()> {
 }
 
 /// Traces a running process until it exits or `seconds` pass (or Ctrl-C).
-fn watch(tracer: &mut Tracer, pid: u32, seconds: f64) -> anyhow::Result<(Option<String>, f64)> {
+fn watch(tracer: &mut Tracer, pid: u32, seconds: f64) -> anyhow::Result<Option<String>> {
     let raw = rustix::process::Pid::from_raw(pid as i32).context("pid 0 is not a process")?;
     let pidfd = match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::SRCH) => usage_bail!("no process has pid {pid}"),
         Err(e) => return Err(e).context("pidfd_open"),
     };
-    let user_before = user_seconds(pid);
     register(tracer, pid)?;
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let mut exit = None;
@@ -124,25 +125,13 @@ fn watch(tracer: &mut Tracer, pid: u32, seconds: f64) -> anyhow::Result<(Option<
             break;
         }
     }
-    let user_s = user_seconds(pid).unwrap_or_default() - user_before.unwrap_or_default();
     unregister(tracer)?;
-    Ok((exit, user_s.max(0.0)))
-}
-
-/// User CPU seconds of `pid` so far, from /proc (None once it is gone).
-fn user_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) end with ')'.
-    let rest = stat.rsplit_once(')')?.1;
-    let ticks: f64 = rest.split_whitespace().nth(11)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Some(ticks / per_second)
+    Ok(exit)
 }
 
 /// Starts `argv` traced from its first instruction: the child waits on a pipe until it is
-/// registered, then execs. Returns its pid, how it ended and its user CPU seconds.
-fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String, f64)> {
+/// registered, then execs. Returns its pid and how it ended.
+fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String)> {
     let args: Vec<CString> = argv
         .iter()
         .map(|a| CString::new(a.as_str()))
@@ -176,11 +165,9 @@ fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String, f
     drop(gate_write);
     registered?;
     let mut status = 0;
-    // SAFETY: a zeroed rusage for wait4 to fill.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
         // SAFETY: waits for our own child.
-        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
         if rc == pid {
             break;
         }
@@ -204,6 +191,5 @@ fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String, f
     } else {
         format!("killed by signal {}", libc::WTERMSIG(status))
     };
-    let user_s = usage.ru_utime.tv_sec as f64 + usage.ru_utime.tv_usec as f64 / 1e6;
-    Ok((pid as u32, exit, user_s))
+    Ok((pid as u32, exit))
 }

@@ -1,0 +1,208 @@
+//! A traced program's report (`trace --pid`, `trace -- CMD`): totals over the traced time and
+//! rates per second, one line per process, in every format.
+
+use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
+use comfy_table::Table;
+
+use super::units::{bytes, count, duration_ns};
+use super::Format;
+use crate::result::{PerMessage, ProgramReport};
+
+/// Columns of the per-process rows (CSV and Markdown).
+const COLUMNS: [&str; 16] = [
+    "process",
+    "pid",
+    "started_by",
+    "seconds",
+    "syscalls",
+    "syscalls_per_sec",
+    "kernel_ns",
+    "user_ns",
+    "on_cpu_ns",
+    "off_cpu_ns",
+    "context_switches",
+    "wakeups",
+    "wake_to_run_ns",
+    "bytes_copied",
+    "bytes_copied_per_sec",
+    "socket_bytes_copied",
+];
+
+/// Renders `report` in `format`.
+pub fn render(report: &ProgramReport, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut text =
+                serde_json::to_string_pretty(report).expect("the report model always serializes");
+            text.push('\n');
+            text
+        }
+        Format::Table => tables(report),
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            let mut write = || -> csv::Result<()> {
+                writer.write_record(COLUMNS)?;
+                for row in rows(report) {
+                    writer.write_record(row)?;
+                }
+                writer.flush()?;
+                Ok(())
+            };
+            write().expect("writing CSV to memory cannot fail");
+            String::from_utf8(writer.into_inner().expect("flushed")).expect("CSV of UTF-8 fields")
+        }
+        Format::Markdown => {
+            let mut table = Table::new();
+            table.load_preset(ASCII_MARKDOWN).set_header(COLUMNS);
+            for row in rows(report) {
+                table.add_row(row);
+            }
+            format!(
+                "Measured on: {}\n\n{}\n\n{table}\n",
+                report.environment.summary(),
+                title(report)
+            )
+        }
+    }
+}
+
+/// "What `cmd` (pid N) and the processes it started did in S s of tracing, exit status 0:".
+fn title(report: &ProgramReport) -> String {
+    let what = match &report.program.command {
+        Some(argv) => format!("`{}` (pid {})", argv.join(" "), report.program.pid),
+        None => format!("pid {}", report.program.pid),
+    };
+    let ended = report
+        .program
+        .exit
+        .as_deref()
+        .map(|e| format!(", {e}"))
+        .unwrap_or_default();
+    format!(
+        "What {what} and the processes it started did in {:.2} s of tracing{ended}:",
+        report.seconds
+    )
+}
+
+/// The processes (all of them first) as (name, pid, started by, figures).
+fn lines(report: &ProgramReport) -> Vec<(String, String, String, &PerMessage)> {
+    let b = &report.breakdown;
+    let mut lines = vec![(
+        "all".to_string(),
+        String::new(),
+        String::new(),
+        &b.per_message,
+    )];
+    lines.extend(b.processes.iter().map(|p| {
+        (
+            p.role.clone(),
+            p.pid.to_string(),
+            p.started_by.map(|s| s.to_string()).unwrap_or_default(),
+            &p.per_message,
+        )
+    }));
+    lines
+}
+
+/// One flat row per process: totals (the breakdown's `messages` is 1) and rates.
+fn rows(report: &ProgramReport) -> Vec<Vec<String>> {
+    let seconds = report.seconds.max(1e-9);
+    let opt = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+    lines(report)
+        .into_iter()
+        .map(|(name, pid, started_by, m)| {
+            vec![
+                name,
+                pid,
+                started_by,
+                format!("{}", report.seconds),
+                format!("{}", m.syscalls),
+                format!("{}", m.syscalls / seconds),
+                format!("{}", m.kernel_ns),
+                opt(m.user_ns),
+                opt(m.on_cpu_ns),
+                opt(m.off_cpu_ns),
+                opt(m.context_switches),
+                opt(m.wakeups),
+                opt(m.wake_to_run_ns),
+                opt(m.bytes_copied),
+                opt(m.bytes_copied.map(|b| b / seconds)),
+                opt(m.socket_bytes_copied),
+            ]
+        })
+        .collect()
+}
+
+/// The tables for people: processes, then syscalls, with totals and rates per second.
+fn tables(report: &ProgramReport) -> String {
+    let seconds = report.seconds.max(1e-9);
+    let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
+    let mut processes = Table::new();
+    processes.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "process",
+        "syscalls",
+        "per second",
+        "kernel time",
+        "user time",
+        "on-CPU",
+        "off-CPU",
+        "context switches",
+        "wake-ups",
+        "wake to run",
+        "bytes copied",
+        "per second",
+    ]);
+    for (name, pid, _, m) in lines(report) {
+        let who = if pid.is_empty() {
+            name
+        } else {
+            format!("{name} ({pid})")
+        };
+        processes.add_row(vec![
+            who,
+            count(m.syscalls),
+            count((m.syscalls / seconds).round()),
+            duration_ns(m.kernel_ns),
+            optional(m.user_ns, duration_ns),
+            optional(m.on_cpu_ns, duration_ns),
+            optional(m.off_cpu_ns, duration_ns),
+            optional(m.context_switches, count),
+            optional(m.wakeups, count),
+            optional(m.wake_to_run_ns, duration_ns),
+            optional(m.bytes_copied, bytes),
+            optional(m.bytes_copied.map(|b| b / seconds), bytes),
+        ]);
+    }
+    let mut calls = Table::new();
+    calls.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "syscall",
+        "calls",
+        "per second",
+        "total time",
+        "time/call",
+        "p50 ≤",
+        "p99 ≤",
+        "errors",
+    ]);
+    for s in &report.breakdown.syscalls {
+        calls.add_row(vec![
+            s.name.clone(),
+            s.count.to_string(),
+            count((s.count as f64 / seconds).round()),
+            duration_ns(s.total_ns as f64),
+            duration_ns(s.total_ns as f64 / s.count.max(1) as f64),
+            duration_ns(s.p50_ns_at_most as f64),
+            duration_ns(s.p99_ns_at_most as f64),
+            s.errors.to_string(),
+        ]);
+    }
+    format!(
+        "{}\n\n{}\n{processes}\n{calls}\nSyscalls traced by {:?}, the scheduler by {:?}. Syscall \
+         time includes time blocked; kernel time excludes time switched out; user time is \
+         on-CPU time outside syscalls.\n",
+        report.environment.summary(),
+        title(report),
+        report.breakdown.attach,
+        report.breakdown.sched_attach,
+    )
+}
