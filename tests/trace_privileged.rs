@@ -546,3 +546,50 @@ fn fan_in_writers_each_get_their_line() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn cpu_migrations_are_counted_and_pinned_workers_have_none() {
+    require_root();
+    // sh moves itself to CPU 1 and back to CPU 0: at least one migration each way, counted
+    // by sched_migrate_task (tp_btf by default, the tracepoint with --attach tp).
+    let script = "taskset -pc 1 $$ >/dev/null; sleep 0.01; taskset -pc 0 $$ >/dev/null; sleep 0.01";
+    for attach in ["auto", "tp"] {
+        let output = run(&[
+            "trace",
+            "--attach",
+            attach,
+            "--format",
+            "json",
+            "-o",
+            "/dev/stdout",
+            "--",
+            "taskset",
+            "-c",
+            "0",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let sh = doc["breakdown"]["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["role"] == "sh")
+            .cloned()
+            .unwrap_or_else(|| panic!("no line for sh: {doc}"));
+        let moved = sh["per_message"]["migrations"].as_f64().unwrap();
+        assert!(moved >= 2.0, "{attach}: sh moved {moved} times: {sh}");
+    }
+    // Workers are pinned before their measured phase: the scheduler never moves them in it.
+    let doc = run_json(&[
+        "trace", "--mech", "pipe", "--iters", "2000", "--format", "json",
+    ]);
+    for p in doc["results"][0]["breakdown"]["processes"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(p["per_message"]["migrations"], 0.0, "{p}");
+    }
+}

@@ -191,6 +191,8 @@ pub struct SchedStat {
     /// Time traced threads spent on a CPU, from each switch-in inside the phase to the next
     /// switch-out or exit, in nanoseconds.
     pub on_cpu_ns: u64,
+    /// Times a traced thread was moved to another CPU.
+    pub migrations: u64,
 }
 
 /// Tracepoint record offsets the programs read at. They have been stable for many kernel
@@ -213,6 +215,10 @@ pub mod offsets {
     pub const SWITCH_NEXT_PID: usize = 56;
     /// `sched:sched_wakeup` field `pid` (pid_t).
     pub const WAKEUP_PID: usize = 24;
+    /// `sched:sched_migrate_task` field `pid` (pid_t), after `comm` became a `__data_loc`
+    /// string (older kernels hold `comm` inline and `pid` at 24: their layout is refused and
+    /// migrations are not counted there unless tp_btf is allowed).
+    pub const MIGRATE_PID: usize = 12;
     /// `sched:sched_process_fork` field `child_pid` (pid_t).
     pub const FORK_CHILD_PID: usize = 20;
     /// `skb:skb_copy_datagram_iovec` field `len` (int).
@@ -247,6 +253,6 @@ mod pod {
     unsafe impl aya::Pod for super::LatencyHistogram {}
     // SAFETY: #[repr(C)] structs of u64 fields: no padding, every bit pattern valid.
     unsafe impl aya::Pod for super::SyscallStat {}
-    // SAFETY: #[repr(C)] struct of seven u64 fields: no padding, every bit pattern valid.
+    // SAFETY: #[repr(C)] struct of eight u64 fields: no padding, every bit pattern valid.
     unsafe impl aya::Pod for super::SchedStat {}
 }

@@ -1,5 +1,5 @@
-//! `sched_switch` and `sched_wakeup`: context switches, off-CPU time, wake-ups and
-//! wake-to-run delay of traced threads.
+//! `sched_switch`, `sched_wakeup` and `sched_migrate_task`: context switches, on- and off-CPU
+//! time, wake-ups, wake-to-run delay and CPU migrations of traced threads.
 
 use aya_ebpf::{
     helpers::bpf_ktime_get_ns,
@@ -181,5 +181,34 @@ fn on_wakeup(tid: u32) {
     if let Some(sched) = SCHED.get_ptr_mut(entry.slot) {
         // SAFETY: `sched` points at a live per-CPU map value.
         unsafe { add(&raw mut (*sched).wakeups, 1) };
+    }
+}
+
+/// A task moves to another CPU (tracepoint).
+#[tracepoint]
+pub fn sched_migrate_task(ctx: TracePointContext) -> u32 {
+    on_migrate(field::<i32>(&ctx, offsets::MIGRATE_PID) as u32);
+    0
+}
+
+/// `sched_migrate_task(struct task_struct *p, int dest_cpu)`.
+#[btf_tracepoint(function = "sched_migrate_task")]
+pub fn sched_migrate_task_btf(ctx: BtfTracePointContext) -> i32 {
+    on_migrate(task_pid(ctx.arg(0)));
+    0
+}
+
+/// Counts the move of `tid` to another CPU, if it is a traced thread inside its phase.
+#[inline(always)]
+fn on_migrate(tid: u32) {
+    let Some(entry) = thread(tid) else {
+        return;
+    };
+    if !measuring(entry.slot) {
+        return;
+    }
+    if let Some(sched) = SCHED.get_ptr_mut(entry.slot) {
+        // SAFETY: `sched` points at a live per-CPU map value of this CPU.
+        unsafe { add(&raw mut (*sched).migrations, 1) };
     }
 }

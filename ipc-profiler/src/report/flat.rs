@@ -3,7 +3,7 @@
 use crate::result::RunResult;
 
 /// Column names, in order.
-pub const COLUMNS: [&str; 25] = [
+pub const COLUMNS: [&str; 26] = [
     "mechanism",
     "pattern",
     "wake",
@@ -29,6 +29,7 @@ pub const COLUMNS: [&str; 25] = [
     "context_switches_per_message",
     "bytes_copied_per_message",
     "wakeups_per_message",
+    "migrations_per_message",
 ];
 
 /// The row of `r`, empty cells where a figure does not apply.
@@ -63,5 +64,6 @@ pub fn row(r: &RunResult) -> Vec<String> {
         opt(b.and_then(|b| b.context_switches)),
         opt(b.and_then(|b| b.bytes_copied)),
         opt(b.and_then(|b| b.wakeups)),
+        opt(b.and_then(|b| b.migrations)),
     ]
 }

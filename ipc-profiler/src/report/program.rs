@@ -9,7 +9,7 @@ use super::Format;
 use crate::result::{PerMessage, ProgramReport};
 
 /// Columns of the per-process rows (CSV and Markdown).
-const COLUMNS: [&str; 16] = [
+const COLUMNS: [&str; 17] = [
     "process",
     "pid",
     "started_by",
@@ -26,6 +26,7 @@ const COLUMNS: [&str; 16] = [
     "bytes_copied",
     "bytes_copied_per_sec",
     "socket_bytes_copied",
+    "migrations",
 ];
 
 /// Renders `report` in `format`.
@@ -128,6 +129,7 @@ fn rows(report: &ProgramReport) -> Vec<Vec<String>> {
                 opt(m.bytes_copied),
                 opt(m.bytes_copied.map(|b| b / seconds)),
                 opt(m.socket_bytes_copied),
+                opt(m.migrations),
             ]
         })
         .collect()
@@ -151,6 +153,7 @@ fn tables(report: &ProgramReport) -> String {
         "wake to run",
         "bytes copied",
         "per second",
+        "migrations",
     ]);
     for (name, pid, _, m) in lines(report) {
         let who = if pid.is_empty() {
@@ -171,6 +174,7 @@ fn tables(report: &ProgramReport) -> String {
             optional(m.wake_to_run_ns, duration_ns),
             optional(m.bytes_copied, bytes),
             optional(m.bytes_copied.map(|b| b / seconds), bytes),
+            optional(m.migrations, count),
         ]);
     }
     let mut calls = Table::new();

@@ -205,6 +205,7 @@ fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
         "on-CPU",
         "off-CPU",
         "bytes copied",
+        "migrations",
     ]);
     let mut rows: Vec<(String, &crate::result::PerMessage)> =
         vec![("all".to_string(), &b.per_message)];
@@ -216,6 +217,7 @@ fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     for (who, m) in rows {
         let mut row = vec![who, count(m.syscalls)];
         row.extend(per_message_cells(m));
+        row.push(m.migrations.map_or("n/a".to_string(), count));
         summary.add_row(row);
     }
     let mut calls = Table::new();

@@ -46,6 +46,10 @@ pub struct PerMessage {
     pub wake_to_run_ns: Option<f64>,
     /// Time switched out, in ns.
     pub off_cpu_ns: Option<f64>,
+    /// Times a traced thread was moved to another CPU (`sched_migrate_task`): none for
+    /// pinned workers, the scheduler's doing for unpinned ones.
+    #[serde(default)]
+    pub migrations: Option<f64>,
     /// Time on a CPU, in ns: the measured phase's wall time less the time switched out (for a
     /// benchmark's single-threaded workers; `null` for a traced program).
     pub on_cpu_ns: Option<f64>,

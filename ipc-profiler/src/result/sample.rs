@@ -32,6 +32,7 @@ pub fn report() -> Report {
         wakeups: Some(2.0),
         wake_to_run_ns: Some(1_234.5),
         off_cpu_ns: Some(12_000.25),
+        migrations: Some(0.0),
         on_cpu_ns: None,
     };
     let read = SyscallLine {

@@ -91,6 +91,7 @@ pub fn build(
         wakeups: sum_opt(|m| m.wakeups),
         wake_to_run_ns: sum_opt(|m| m.wake_to_run_ns),
         off_cpu_ns: sum_opt(|m| m.off_cpu_ns),
+        migrations: sum_opt(|m| m.migrations),
         on_cpu_ns: sum_opt(|m| m.on_cpu_ns),
     };
     Breakdown {
@@ -168,6 +169,9 @@ fn process_breakdown(figures: &TracedProcessFigures, messages: u64) -> ProcessBr
             wakeups: woken.map(|s| per(s.wakeups as f64)),
             wake_to_run_ns: woken.map(|s| per(s.wake_to_run_ns as f64)),
             off_cpu_ns: sched.map(|s| per(s.off_cpu_ns as f64)),
+            migrations: sched
+                .filter(|_| figures.counts.migrations_counted)
+                .map(|s| per(s.migrations as f64)),
             on_cpu_ns: on_cpu_ns.map(per),
         },
         syscalls,
@@ -255,8 +259,10 @@ mod tests {
                 wakeups: read,
                 wake_to_run_ns: 3_000 * read,
                 on_cpu_ns: 5_000 * read,
+                migrations: 3,
             }),
             wakeups_counted: true,
+            migrations_counted: true,
             socket_bytes: Some(128 * read),
         }
     }
@@ -303,6 +309,8 @@ mod tests {
         assert_eq!(b.per_message.wakeups, Some(2.0));
         assert_eq!(b.per_message.socket_bytes_copied, Some(256.0));
         assert_eq!(b.per_message.wake_to_run_ns, Some(6_000.0));
+        // 3 moves per process over 100 round trips.
+        assert_eq!(b.per_message.migrations, Some(0.06));
         // 9 µs per read of which 8 µs off-CPU, 1 µs per write: 2 µs on-CPU per process.
         assert_eq!(b.per_message.kernel_ns, 4_000.0);
         assert_eq!(b.syscalls[0].name, "read");

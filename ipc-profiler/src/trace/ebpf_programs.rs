@@ -23,6 +23,8 @@ pub enum Feature {
     Switches,
     /// Wake-ups and wake-to-run delay (needs `Switches`).
     Wakeups,
+    /// Moves of a traced thread from one CPU to another (needs `Switches`).
+    Migrations,
     /// Processes a traced process starts are traced too.
     Forks,
     /// An exited thread stops being traced (its id may be reused).
@@ -33,10 +35,11 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in the order they are loaded (a feature after the one it needs).
-    pub const ALL: [Feature; 6] = [
+    pub const ALL: [Feature; 7] = [
         Self::Syscalls,
         Self::Switches,
         Self::Wakeups,
+        Self::Migrations,
         Self::Forks,
         Self::Exits,
         Self::SocketCopies,
@@ -48,6 +51,7 @@ impl Feature {
             Self::Syscalls => None,
             Self::Switches => Some("context switches and off-CPU time are unavailable"),
             Self::Wakeups => Some("wake-ups are unavailable"),
+            Self::Migrations => Some("CPU migrations are unavailable"),
             Self::Forks => Some("processes started by a traced program are not followed"),
             Self::Exits => Some("a reused thread id could be counted as traced"),
             Self::SocketCopies => Some("bytes copied out of socket buffers are unavailable"),
@@ -57,7 +61,7 @@ impl Feature {
     /// The feature it builds on, if any.
     fn needs(self) -> Option<Feature> {
         match self {
-            Self::Wakeups => Some(Self::Switches),
+            Self::Wakeups | Self::Migrations => Some(Self::Switches),
             _ => None,
         }
     }
@@ -165,6 +169,22 @@ pub const PROGRAMS: &[Program] = &[
         category: "sched",
         event: "sched_wakeup",
         fields: &[("pid", offsets::WAKEUP_PID, 4)],
+    },
+    Program {
+        name: "sched_migrate_task_btf",
+        feature: Feature::Migrations,
+        kind: Kind::TpBtf,
+        category: "sched",
+        event: "sched_migrate_task",
+        fields: &[],
+    },
+    Program {
+        name: "sched_migrate_task",
+        feature: Feature::Migrations,
+        kind: Kind::Tp,
+        category: "sched",
+        event: "sched_migrate_task",
+        fields: &[("pid", offsets::MIGRATE_PID, 4)],
     },
     Program {
         name: "sched_process_fork",

@@ -57,6 +57,8 @@ pub struct SlotCounts {
     pub sched: Option<SchedStat>,
     /// Whether `sched_wakeup` was attached (else the wake-up figures are unknown, not zero).
     pub wakeups_counted: bool,
+    /// Whether `sched_migrate_task` was attached (else migrations are unknown, not zero).
+    pub migrations_counted: bool,
     /// Bytes copied out of socket buffers, when `skb_copy_datagram_iovec` was attached.
     pub socket_bytes: Option<u64>,
 }
@@ -212,6 +214,7 @@ impl Tracer {
                         wakeups: sum.wakeups + v.wakeups,
                         wake_to_run_ns: sum.wake_to_run_ns + v.wake_to_run_ns,
                         on_cpu_ns: sum.on_cpu_ns + v.on_cpu_ns,
+                        migrations: sum.migrations + v.migrations,
                     }),
             )
         } else {
@@ -232,6 +235,7 @@ impl Tracer {
             latency,
             sched,
             wakeups_counted: self.loaded.has(Feature::Wakeups),
+            migrations_counted: self.loaded.has(Feature::Migrations),
             socket_bytes,
         })
     }
