@@ -295,3 +295,31 @@ fn list() {
         println!("{:<14} {:<78} {status}", mech.name(), mech.summary());
     }
 }
+
+/// The documents' commands, shared with the integration test that runs the cheap ones.
+#[cfg(test)]
+#[path = "../../tests/common/doc_commands.rs"]
+mod doc_commands;
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::doc_commands;
+
+    #[test]
+    fn every_documented_command_parses() {
+        let commands = doc_commands::profiler_commands();
+        // The README's main job, its examples and the tracing docs' commands, at least.
+        assert!(commands.len() >= 8, "too few commands found: {commands:?}");
+        for (document, args) in commands {
+            let argv = std::iter::once("ipc-profiler".to_string()).chain(args.iter().cloned());
+            if let Err(error) = super::Cli::try_parse_from(argv) {
+                panic!(
+                    "{document}: `ipc-profiler {}` does not parse: {error}",
+                    args.join(" ")
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The documents tell the truth about the repository: every file they cite exists, every
+//! `cargo run` they show names a package and binary that exist, and the cheap documented
+//! commands run as written. (Every documented `ipc-profiler` command is parsed by a unit test
+//! in `ipc-profiler/src/cli.rs`.)
+
+mod common;
+#[path = "common/doc_commands.rs"]
+mod doc_commands;
+
+use std::path::{Path, PathBuf};
+
+use doc_commands::{command_lines, documents, repository};
+
+/// Paths a text cites: markdown link targets, and code spans that look like a repository path
+/// (a `/` and a file extension, or a directory ending in `/`).
+fn cited_paths(text: &str) -> Vec<String> {
+    let mut cited = Vec::new();
+    for (i, span) in text.split('`').enumerate() {
+        if i % 2 == 1 && looks_like_a_path(span) {
+            cited.push(span.to_string());
+        }
+    }
+    for part in text.split("](").skip(1) {
+        let target = part.split(')').next().unwrap_or_default();
+        if !target.contains("://") && !target.starts_with('#') {
+            cited.push(target.split('#').next().unwrap().to_string());
+        }
+    }
+    cited
+}
+
+fn looks_like_a_path(span: &str) -> bool {
+    let known = [".rs", ".md", ".toml", ".o", ".sh", ".json"];
+    // A placeholder such as `mechanism/NAME.rs` stands for a file to write.
+    let placeholder = span.split('/').any(|part| {
+        let stem = part.split('.').next().unwrap_or_default();
+        stem.len() > 1 && stem.chars().all(|c| c.is_ascii_uppercase())
+    });
+    !placeholder
+        && !span.contains(' ')
+        && !span.starts_with('/')
+        && !span.starts_with("..")
+        && span.contains('/')
+        && (known.iter().any(|e| span.ends_with(e)) || span.ends_with('/'))
+}
+
+/// Where a cited path may be relative to: the citing file's folder, the repository, or a crate.
+fn resolves(cited: &str, citing: &Path) -> bool {
+    let root = repository();
+    let mut bases: Vec<PathBuf> = vec![citing.parent().unwrap().to_path_buf(), root.clone()];
+    for krate in [
+        "ipc-core",
+        "ipc-ebpf",
+        "ipc-profiler",
+        "xtask",
+        "benchmarks",
+    ] {
+        bases.push(root.join(krate));
+    }
+    // `ipc-profiler/src/trace/` and `trace/` (inside the profiler's sources) alike.
+    bases.push(root.join("ipc-profiler/src"));
+    bases.iter().any(|base| base.join(cited).exists())
+}
+
+#[test]
+fn every_file_the_documents_cite_exists() {
+    let mut missing = Vec::new();
+    for (path, text) in documents() {
+        for cited in cited_paths(&text) {
+            if !resolves(&cited, &path) {
+                missing.push(format!("{}: {cited}", path.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "cited but missing: {missing:#?}");
+}
+
+#[test]
+fn every_document_the_code_cites_exists() {
+    let root = repository();
+    let mut missing = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for word in text.split(|c: char| c.is_whitespace() || "`(),;:'\"".contains(c)) {
+                let word = word.trim_end_matches('.');
+                let a_path = word.len() > 3
+                    && !word.contains("//")
+                    && word
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_./-".contains(c));
+                if a_path
+                    && word.ends_with(".md")
+                    && !root.join(word).exists()
+                    && !root.join("docs").join(word).exists()
+                {
+                    missing.push(format!("{}: {word}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "cited but missing: {missing:#?}");
+}
+
+#[test]
+fn finds_paths_in_links_and_code_spans() {
+    let text = "see [design](design.md#flow), `ipc-profiler/src/result/` and `a b/c.rs`, \
+                [web](https://example.invalid/x.md)";
+    assert_eq!(cited_paths(text), ["ipc-profiler/src/result/", "design.md"]);
+}
+
+#[test]
+fn every_cargo_run_names_what_exists() {
+    let root = repository();
+    let mut checked = 0;
+    for (document, line) in command_lines() {
+        let Some(rest) = line.strip_prefix("cargo run") else {
+            continue;
+        };
+        let words: Vec<&str> = rest
+            .split(" -- ")
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let after = |flag: &str| {
+            words
+                .iter()
+                .position(|w| *w == flag)
+                .map(|i| words[i + 1].to_string())
+        };
+        let package = after("-p").expect("a documented cargo run names its package");
+        let dir = match package.as_str() {
+            "ipc-core-benchmarks" => root.join("benchmarks"),
+            other => root.join(other),
+        };
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .unwrap_or_else(|_| panic!("{document}: no package {package}"));
+        if let Some(bin) = after("--bin") {
+            assert!(
+                dir.join(format!("src/bin/{bin}.rs")).exists(),
+                "{document}: {package} has no binary {bin}"
+            );
+        } else if let Some(example) = after("--example") {
+            assert!(
+                dir.join(format!("examples/{example}.rs")).exists(),
+                "{document}: {package} has no example {example}"
+            );
+        } else {
+            // Without --bin, cargo needs one binary or a default-run.
+            let binaries = dir.join("src/bin").read_dir().map_or(0, |d| d.count());
+            assert!(
+                binaries == 0 || manifest.contains("default-run"),
+                "{document}: `{line}` cannot tell which of {package}'s binaries to run"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} cargo run commands found");
+}
+
+#[test]
+fn the_cheap_documented_commands_run_as_written() {
+    // `ipc-profiler list` (README) needs no privilege and no time.
+    let listed = command_lines()
+        .iter()
+        .any(|(_, line)| line == "ipc-profiler list");
+    assert!(listed, "the README no longer shows `ipc-profiler list`");
+    let output = common::run(&["list"]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    for name in ["pipe", "uds", "shm-spin", "mmap", "cacheline"] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{text}");
+    }
+}
