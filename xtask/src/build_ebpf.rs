@@ -63,34 +63,37 @@ fn build(root: &Path) -> anyhow::Result<PathBuf> {
         remap(&rustup_home, "/rustup"),
     ];
     cmd::run(
-        Command::new("cargo")
-            .arg(format!("+{NIGHTLY}"))
-            .current_dir(root)
+        ebpf_cargo(root, "build", "target/ebpf")
             // One flag per \x1f-separated field: paths with spaces survive.
-            .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
-            .env_remove("RUSTFLAGS")
-            .env_remove("RUSTC")
-            .env_remove("RUSTC_WRAPPER")
-            .args(["build", "--locked", "--release", "-Zbuild-std=core"])
-            .args([
-                "--package",
-                "ipc-ebpf",
-                "--bin",
-                "ipc-ebpf",
-                "--features",
-                "programs",
-            ])
-            .args([
-                "--target",
-                "bpfel-unknown-none",
-                "--target-dir",
-                "target/ebpf",
-            ]),
+            .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f")),
     )
     .context(
         "building the eBPF programs needs `cargo xtask setup` (nightly, rust-src, bpf-linker)",
     )?;
     Ok(root.join("target/ebpf/bpfel-unknown-none/release/ipc-ebpf"))
+}
+
+/// `cargo +NIGHTLY VERB` for the eBPF programs: the `ipc-ebpf` bin with its `programs`
+/// feature, for the BPF target, core built from source, in its own target directory.
+pub fn ebpf_cargo(root: &Path, verb: &str, target_dir: &str) -> Command {
+    let mut command = Command::new("cargo");
+    command
+        .arg(format!("+{NIGHTLY}"))
+        .current_dir(root)
+        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTC")
+        .env_remove("RUSTC_WRAPPER")
+        .args([verb, "--locked", "--release", "-Zbuild-std=core"])
+        .args([
+            "--package",
+            "ipc-ebpf",
+            "--bin",
+            "ipc-ebpf",
+            "--features",
+            "programs",
+        ])
+        .args(["--target", "bpfel-unknown-none", "--target-dir", target_dir]);
+    command
 }
 
 fn remap(from: &Path, to: &str) -> String {

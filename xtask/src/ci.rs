@@ -28,25 +28,7 @@ pub fn run() -> anyhow::Result<()> {
     // them: check their unsafe discipline there (the style lints suggest forms the verifier
     // may refuse, so only the SAFETY-comment lints are enforced for them).
     cmd::run(
-        Command::new("cargo")
-            .current_dir(&root)
-            .arg(format!("+{NIGHTLY}"))
-            .env_remove("RUSTFLAGS")
-            .args(["clippy", "--locked", "--release", "-Zbuild-std=core"])
-            .args([
-                "--package",
-                "ipc-ebpf",
-                "--bin",
-                "ipc-ebpf",
-                "--features",
-                "programs",
-            ])
-            .args([
-                "--target",
-                "bpfel-unknown-none",
-                "--target-dir",
-                "target/ebpf-clippy",
-            ])
+        build_ebpf::ebpf_cargo(&root, "clippy", "target/ebpf-clippy")
             .args(["--", "-D", "warnings", "-A", "clippy::all"])
             .args(["-D", "clippy::undocumented_unsafe_blocks"])
             .args(["-D", "clippy::unnecessary_safety_comment"]),
