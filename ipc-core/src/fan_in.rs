@@ -11,8 +11,10 @@
 //! Region layout: the header (kind `FANI`; its capacity is one lane's), the control block
 //! (doorbell, lane count), then the lanes, each a complete SPSC region.
 
+use core::fmt;
+
 use crate::header::{self, Geometry, LayoutRequest};
-use crate::spsc::{Consumer, Producer, ReadError, ReadGrant, ReserveError, Spsc};
+use crate::spsc::{Consumer, Corruption, Producer, ReadError, ReadGrant, ReserveError, Spsc};
 use crate::sync::{Ordering, PaddedWord};
 use crate::wait::{self, Wait};
 use crate::{wake, LayoutError, Region};
@@ -35,13 +37,56 @@ pub struct FanIn<'a> {
     region: Region<'a>,
     geometry: Geometry,
     lanes: usize,
+    /// Every lane's ring, as validated when the region was laid out or attached: lanes are
+    /// made from it, never from their headers read again (the peer may have rewritten them).
+    lane: Spsc<'a>,
+}
+
+/// Why a fan-in consumer gave no message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FanInError {
+    /// Lane `lane` holds what its producer could not have written: that producer is broken or
+    /// hostile. [`FanInConsumer::quarantine`] it to go on reading the others.
+    Lane {
+        /// The lane.
+        lane: usize,
+        /// What is wrong with it.
+        corruption: Corruption,
+    },
+    /// A blocking read gave up.
+    Wait(crate::wait::WaitError),
+}
+
+impl fmt::Display for FanInError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Lane { lane, corruption } => write!(f, "lane {lane}: {corruption}"),
+            Self::Wait(w) => w.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for FanInError {}
+
+impl FanInError {
+    fn of(lane: usize, error: ReadError) -> Self {
+        match error {
+            ReadError::Corrupt(corruption) => Self::Lane { lane, corruption },
+            ReadError::Wait(wait) => Self::Wait(wait),
+        }
+    }
 }
 
 impl<'a> FanIn<'a> {
-    /// Bytes a region needs for `lanes` lanes of `capacity` bytes each.
+    /// Bytes a region needs for `lanes` lanes of `capacity` bytes each (`usize::MAX` when that
+    /// does not fit a `usize`: no region is that large).
     pub fn required_len(lanes: usize, capacity: usize) -> usize {
-        header::required_len(core::mem::size_of::<Control>(), 0)
-            + lanes * Spsc::required_len(capacity)
+        lanes
+            .checked_mul(Spsc::required_len(capacity))
+            .and_then(|all| {
+                all.checked_add(header::required_len(core::mem::size_of::<Control>(), 0))
+            })
+            .unwrap_or(usize::MAX)
     }
 
     /// Lays out `lanes` empty lanes of `capacity` bytes (a power of two) each.
@@ -62,23 +107,27 @@ impl<'a> FanIn<'a> {
         let control_at = header::BLOCK_ALIGN;
         // SAFETY: inside the region (length checked), 4-aligned, and not yet shared.
         unsafe { region.init_block(control_at, Control::default()) };
+        let geometry = Geometry {
+            kind: KIND,
+            capacity,
+            control_offset: control_at,
+            data_offset: header::required_len(core::mem::size_of::<Control>(), 0),
+        };
+        let mut first = None;
+        for lane in 0..lanes {
+            let ring = Spsc::init(lane_region(region, &geometry, lane), capacity)?;
+            first.get_or_insert(ring);
+        }
         let fan_in = Self {
             region,
-            geometry: Geometry {
-                kind: KIND,
-                capacity,
-                control_offset: control_at,
-                data_offset: header::required_len(core::mem::size_of::<Control>(), 0),
-            },
+            geometry,
             lanes,
+            lane: first.expect("at least one lane"),
         };
         fan_in
             .control()
             .lanes
             .store(lanes as u32, Ordering::Relaxed);
-        for lane in 0..lanes {
-            Spsc::init(fan_in.lane_region(lane), capacity)?;
-        }
         // The header goes last: a peer that attaches sees complete lanes.
         header::init(
             region,
@@ -91,33 +140,50 @@ impl<'a> FanIn<'a> {
         Ok(fan_in)
     }
 
-    /// Validates a fan-in region another process laid out.
+    /// Validates a fan-in region another process laid out: every lane's header, once. Lanes
+    /// are made from what was validated here, whatever the peer writes later.
     pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
         let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
-        let mut fan_in = Self {
-            region,
-            geometry,
-            lanes: 0,
-        };
-        let lanes = fan_in.control().lanes.load(Ordering::Relaxed) as usize;
+        let control_at = geometry.control_offset;
+        // SAFETY: header::attach checked that the control block lies inside the region and is
+        // 4-aligned; Control is atomics and padding, valid for any bits.
+        let control: &Control = unsafe { region.block(control_at) };
+        let lanes = control.lanes.load(Ordering::Relaxed) as usize;
         if lanes == 0 || lanes > MAX_LANES {
             return Err(LayoutError::OutOfRange {
                 field: "lanes",
                 value: lanes as u64,
             });
         }
-        let needed = geometry.data_offset + lanes * Spsc::required_len(geometry.capacity);
-        if needed > region.len() {
-            return Err(LayoutError::RegionTooSmall {
-                len: region.len(),
-                needed,
-            });
+        // Checked: on a 32-bit target 64 lanes of a 1 GiB capacity overflow a usize.
+        let needed = lanes
+            .checked_mul(Spsc::required_len(geometry.capacity))
+            .and_then(|all| all.checked_add(geometry.data_offset));
+        match needed {
+            Some(needed) if needed <= region.len() => {}
+            _ => {
+                return Err(LayoutError::RegionTooSmall {
+                    len: region.len(),
+                    needed: needed.unwrap_or(usize::MAX),
+                })
+            }
         }
-        fan_in.lanes = lanes;
-        for lane in 0..lanes {
-            Spsc::attach(fan_in.lane_region(lane))?;
+        let first = Spsc::attach(lane_region(region, &geometry, 0))?;
+        for lane in 1..lanes {
+            let ring = Spsc::attach(lane_region(region, &geometry, lane))?;
+            if ring.capacity() != first.capacity() || ring.wakeups() != first.wakeups() {
+                return Err(LayoutError::UnknownValue {
+                    field: "lane layout",
+                    value: lane as u64,
+                });
+            }
         }
-        Ok(fan_in)
+        Ok(Self {
+            region,
+            geometry,
+            lanes,
+            lane: first,
+        })
     }
 
     /// How many lanes (producers) the region has.
@@ -131,7 +197,7 @@ impl<'a> FanIn<'a> {
     /// If `lane >= self.lanes()`.
     pub fn producer(&self, lane: usize) -> FanInProducer<'a> {
         assert!(lane < self.lanes, "lane {lane} of {}", self.lanes);
-        let spsc = Spsc::attach(self.lane_region(lane)).expect("lanes were validated");
+        let spsc = self.lane.in_region(self.lane_region(lane));
         FanInProducer {
             lane: spsc.producer(),
             doorbell: &self.control().doorbell,
@@ -142,13 +208,14 @@ impl<'a> FanIn<'a> {
     pub fn consumer(&self) -> FanInConsumer<'a> {
         let mut lanes = heapless::Vec::new();
         for lane in 0..self.lanes {
-            let spsc = Spsc::attach(self.lane_region(lane)).expect("lanes were validated");
+            let spsc = self.lane.in_region(self.lane_region(lane));
             // Cannot fail: lanes <= MAX_LANES, the Vec's capacity.
             let _ = lanes.push(spsc.consumer());
         }
         FanInConsumer {
             lanes,
             next: 0,
+            quarantined: 0,
             doorbell: &self.control().doorbell,
         }
     }
@@ -160,12 +227,17 @@ impl<'a> FanIn<'a> {
     }
 
     fn lane_region(&self, lane: usize) -> Region<'a> {
-        let lane_len = Spsc::required_len(self.geometry.capacity);
-        let offset = self.geometry.data_offset + lane * lane_len;
-        // SAFETY: offset + lane_len <= region.len() (checked by init and attach for every lane);
-        // the sub-region lives as long as the region.
-        unsafe { Region::from_raw(self.region.base().add(offset), lane_len) }
+        lane_region(self.region, &self.geometry, lane)
     }
+}
+
+/// Lane `lane` of a region whose length init or attach checked to hold every lane.
+fn lane_region<'a>(region: Region<'a>, geometry: &Geometry, lane: usize) -> Region<'a> {
+    let lane_len = Spsc::required_len(geometry.capacity);
+    let offset = geometry.data_offset + lane * lane_len;
+    // SAFETY: offset + lane_len <= region.len() (checked, without overflow, by init and
+    // attach for every lane); the sub-region lives as long as the region.
+    unsafe { Region::from_raw(region.base().add(offset), lane_len) }
 }
 
 /// One producer of a fan-in region.
@@ -218,12 +290,28 @@ impl FanInProducer<'_> {
 pub struct FanInConsumer<'a> {
     lanes: heapless::Vec<Consumer<'a>, MAX_LANES>,
     next: usize,
+    /// Lanes no longer read, one bit each.
+    quarantined: u64,
     doorbell: &'a crate::sync::AtomicU32,
 }
 
 impl<'a> FanInConsumer<'a> {
-    /// The next message from any lane (round-robin), and the lane it came from.
-    pub fn read(&mut self) -> Result<Option<(usize, ReadGrant<'_, 'a>)>, ReadError> {
+    /// Stops reading lane `lane` (one whose producer is broken or hostile): the others are
+    /// read as before. A lane out of range is ignored.
+    pub fn quarantine(&mut self, lane: usize) {
+        if lane < self.lanes.len() {
+            self.quarantined |= 1 << lane;
+        }
+    }
+
+    /// Whether lane `lane` is quarantined.
+    pub fn is_quarantined(&self, lane: usize) -> bool {
+        lane < 64 && self.quarantined & (1 << lane) != 0
+    }
+
+    /// The next message from any lane not quarantined (round-robin), and the lane it came
+    /// from. A corrupted lane is named in the error, and stays so until it is quarantined.
+    pub fn read(&mut self) -> Result<Option<(usize, ReadGrant<'_, 'a>)>, FanInError> {
         match self.ready_lane()? {
             Some(lane) => self.take(lane).map(Some),
             None => Ok(None),
@@ -234,7 +322,7 @@ impl<'a> FanInConsumer<'a> {
     pub fn read_blocking(
         &mut self,
         how: &Wait<'_>,
-    ) -> Result<(usize, ReadGrant<'_, 'a>), ReadError> {
+    ) -> Result<(usize, ReadGrant<'_, 'a>), FanInError> {
         let lane = loop {
             if let Some(lane) = self.ready_lane()? {
                 break lane;
@@ -244,9 +332,14 @@ impl<'a> FanInConsumer<'a> {
             if self.ready_lane()?.is_some() {
                 continue;
             }
-            let lanes = &self.lanes;
-            let ready = || lanes.iter().any(Consumer::has_message);
-            wait::until(self.doorbell, rung, &ready, how).map_err(ReadError::Wait)?;
+            let (lanes, quarantined) = (&self.lanes, self.quarantined);
+            let ready = || {
+                lanes
+                    .iter()
+                    .enumerate()
+                    .any(|(lane, c)| quarantined & (1 << lane) == 0 && c.has_message())
+            };
+            wait::until(self.doorbell, rung, &ready, how).map_err(FanInError::Wait)?;
         };
         self.take(lane)
     }
@@ -256,17 +349,23 @@ impl<'a> FanInConsumer<'a> {
         &mut self,
         buffer: &mut [u8],
         how: &Wait<'_>,
-    ) -> Result<(usize, usize), ReadError> {
+    ) -> Result<(usize, usize), FanInError> {
         let (lane, grant) = self.read_blocking(how)?;
         Ok((lane, grant.copy_into(buffer)))
     }
 
     /// The first lane from `next` on with a whole message ready.
-    fn ready_lane(&mut self) -> Result<Option<usize>, ReadError> {
+    fn ready_lane(&mut self) -> Result<Option<usize>, FanInError> {
         let count = self.lanes.len();
         for i in 0..count {
             let lane = (self.next + i) % count;
-            if self.lanes[lane].poll_next()? {
+            if self.is_quarantined(lane) {
+                continue;
+            }
+            let ready = self.lanes[lane]
+                .poll_next()
+                .map_err(|e| FanInError::of(lane, e))?;
+            if ready {
                 return Ok(Some(lane));
             }
         }
@@ -274,15 +373,19 @@ impl<'a> FanInConsumer<'a> {
     }
 
     /// Reads the message `ready_lane` found in `lane`.
-    fn take(&mut self, lane: usize) -> Result<(usize, ReadGrant<'_, 'a>), ReadError> {
+    fn take(&mut self, lane: usize) -> Result<(usize, ReadGrant<'_, 'a>), FanInError> {
         self.next = (lane + 1) % self.lanes.len();
         let tail = self.lanes[lane].position();
-        match self.lanes[lane].read()? {
+        match self.lanes[lane]
+            .read()
+            .map_err(|e| FanInError::of(lane, e))?
+        {
             Some(grant) => Ok((lane, grant)),
             // poll_next just saw it whole: only a peer rewriting the region takes it away.
-            None => Err(ReadError::Corrupt(crate::spsc::Corruption::Vanished {
-                position: tail,
-            })),
+            None => Err(FanInError::Lane {
+                lane,
+                corruption: Corruption::Vanished { position: tail },
+            }),
         }
     }
 }
@@ -339,6 +442,92 @@ mod tests {
             FanIn::attach(Region::from_slice(&mut mem)),
             Err(LayoutError::RegionTooSmall { .. })
         ));
+    }
+
+    /// Byte offset of lane `lane` from the start of the region.
+    fn lane_at(lanes: usize, capacity: usize, lane: usize) -> usize {
+        FanIn::required_len(lanes, capacity) - (lanes - lane) * Spsc::required_len(capacity)
+    }
+
+    #[test]
+    fn a_spoiled_lane_is_named_and_quarantined_and_the_others_go_on() {
+        let (lanes, capacity) = (3, 128);
+        let mut mem = memory(lanes, capacity);
+        let base = core::ptr::NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+        // SAFETY: `mem` outlives the region and is touched only through it and the atomic
+        // store below, as a peer process would.
+        let region = unsafe { Region::from_raw(base, mem.len() * 8) };
+        let fan_in = FanIn::init(region, lanes, capacity).unwrap();
+        let mut producers: Vec<_> = (0..lanes).map(|lane| fan_in.producer(lane)).collect();
+        for producer in &mut producers {
+            producer.push(&[7; 8]).unwrap();
+        }
+        // Lane 1's producer (hostile) rewrites its published record's length.
+        let record = lane_at(lanes, capacity, 1) + Spsc::required_len(capacity) - capacity;
+        // SAFETY: lane 1's first length word, inside the region and 4-aligned.
+        let len = unsafe {
+            base.add(record)
+                .cast::<core::sync::atomic::AtomicU32>()
+                .as_ref()
+        };
+        len.store(5000, core::sync::atomic::Ordering::Relaxed);
+        let mut consumer = fan_in.consumer();
+        let (lane, grant) = consumer.read().unwrap().unwrap();
+        assert_eq!(lane, 0);
+        grant.release();
+        let spoiled = FanInError::Lane {
+            lane: 1,
+            corruption: Corruption::RecordLength {
+                position: 0,
+                len: 5000,
+            },
+        };
+        assert_eq!(consumer.read().unwrap_err(), spoiled);
+        assert_eq!(
+            consumer.read().unwrap_err(),
+            spoiled,
+            "until it is quarantined"
+        );
+        consumer.quarantine(1);
+        assert!(consumer.is_quarantined(1));
+        let (lane, grant) = consumer.read().unwrap().unwrap();
+        assert_eq!(lane, 2);
+        grant.release();
+        producers[0].push(&[8; 8]).unwrap();
+        assert_eq!(
+            consumer.read().unwrap().unwrap().0,
+            0,
+            "lane 0 is still read"
+        );
+    }
+
+    #[test]
+    fn a_lane_header_rewritten_after_attach_does_not_panic() {
+        let (lanes, capacity) = (2, 128);
+        let mut mem = memory(lanes, capacity);
+        FanIn::init(Region::from_slice(&mut mem), lanes, capacity).unwrap();
+        let base = core::ptr::NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+        // SAFETY: as above.
+        let region = unsafe { Region::from_raw(base, mem.len() * 8) };
+        let fan_in = FanIn::attach(region).unwrap();
+        // The peer spoils lane 1's magic after this side validated it.
+        // SAFETY: lane 1's first header word, inside the region and 4-aligned.
+        let magic = unsafe {
+            base.add(lane_at(lanes, capacity, 1))
+                .cast::<core::sync::atomic::AtomicU32>()
+                .as_ref()
+        };
+        magic.store(0xdead, core::sync::atomic::Ordering::Relaxed);
+        let mut producer = fan_in.producer(1);
+        let mut consumer = fan_in.consumer();
+        producer.push(b"still").unwrap();
+        let (lane, grant) = consumer.read().unwrap().unwrap();
+        assert_eq!((lane, &*grant), (1, &b"still"[..]));
+    }
+
+    #[test]
+    fn lane_arithmetic_that_overflows_is_refused() {
+        assert_eq!(FanIn::required_len(usize::MAX / 2, 1 << 20), usize::MAX);
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub const MAX_SUBSCRIBERS: usize = 32;
 /// Bytes before each payload.
 pub const RECORD_HEADER: usize = 16;
 const WRAP_MARKER: u32 = u32::MAX;
+/// Records a subscriber's `pop` skips (overwritten under it, or wrap markers) before it says
+/// there is nothing to read now.
+const MAX_SKIPS: usize = 64;
 
 /// What the producer does when a subscriber is a whole ring behind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,7 +305,7 @@ impl BroadcastProducer<'_> {
                     }
                 }
             }
-            Mode::Lossy => self.drop_oldest_until(needed),
+            Mode::Lossy => self.drop_oldest_until(needed)?,
         }
         Ok(padding)
     }
@@ -329,19 +332,37 @@ impl BroadcastProducer<'_> {
     }
 
     /// Lossy mode: invalidates and forgets the oldest records until `needed` bytes are free.
-    fn drop_oldest_until(&mut self, needed: u32) {
+    ///
+    /// The lengths it walks are in the region, where a subscriber can write too: each step is
+    /// checked against the bytes this producer holds (head less oldest), so the walk ends, and
+    /// a length that does not fit is [`Corruption::RecordLength`].
+    fn drop_oldest_until(&mut self, needed: u32) -> Result<(), ReserveError> {
+        let max_len = self.capacity / 2 - RECORD_HEADER as u32;
         let mut dropped = false;
-        while self.capacity - wake::distance(self.cached_slowest, self.head) < needed {
+        let mut result = Ok(());
+        loop {
+            let held = wake::distance(self.cached_slowest, self.head);
+            if self.capacity.saturating_sub(held) >= needed {
+                break;
+            }
             let offset = wake::offset_in(self.cached_slowest, self.capacity);
-            // SAFETY: the oldest position starts a record this producer wrote, inside the area.
+            // SAFETY: offset < capacity and 8-aligned; the 16-byte header fits (capacity is a
+            // multiple of 16 and records are 8-aligned).
             let len = unsafe { header_word(self.data, offset, 0) }.load(RegionOrdering::Relaxed);
+            let advance = match len {
+                WRAP_MARKER if offset != 0 => self.capacity - offset,
+                len if len <= max_len => record_len(len as usize),
+                _ => 0,
+            };
+            if advance == 0 || advance > held {
+                result = Err(ReserveError::Corrupt(Corruption::RecordLength {
+                    position: self.cached_slowest,
+                    len,
+                }));
+                break;
+            }
             // SAFETY: the same record header, inside the area; its tag word is cleared.
             unsafe { header_word(self.data, offset, 1) }.store(0, RegionOrdering::Relaxed);
-            let advance = if len == WRAP_MARKER {
-                self.capacity - offset
-            } else {
-                record_len(len as usize)
-            };
             self.cached_slowest = self.cached_slowest.wrapping_add(advance) & wake::POSITION;
             dropped = true;
         }
@@ -353,6 +374,7 @@ impl BroadcastProducer<'_> {
             // space is rewritten (the writer half of a seqlock).
             fence(RegionOrdering::Release);
         }
+        result
     }
 
     fn write(&mut self, message: &[u8], padding: u32) {
@@ -404,8 +426,12 @@ unsafe impl Send for Subscriber<'_> {}
 
 impl Subscriber<'_> {
     /// Copies the next message into `buffer` (as much as fits), if one is there.
+    ///
+    /// In lossy mode a record overwritten while it is read is skipped for the next one, a
+    /// bounded number of times: a producer that keeps lapping this subscriber (or a hostile one
+    /// that keeps moving the oldest position) gets `Ok(None)`, never an endless loop.
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<Received>, ReadError> {
-        loop {
+        for _ in 0..MAX_SKIPS {
             let offset = wake::offset_in(self.tail, self.capacity);
             // SAFETY: offset < capacity and 8-aligned; the header's 16 bytes fit (records and
             // wrap markers are 8-aligned and capacity is a multiple of 16).
@@ -435,15 +461,16 @@ impl Subscriber<'_> {
                 self.tail = self.tail.wrapping_add(self.capacity - offset) & wake::POSITION;
                 continue;
             }
-            let record = record_len(len as usize);
+            // The length is checked before anything is computed from it.
             if len as usize > self.capacity as usize / 2 - RECORD_HEADER
-                || offset + record > self.capacity
+                || offset + record_len(len as usize) > self.capacity
             {
                 if self.mode == Mode::Lossy && self.lapped() {
                     continue;
                 }
                 return Err(corrupt);
             }
+            let record = record_len(len as usize);
             let n = (len as usize).min(buffer.len());
             // SAFETY: offset + 16 + len <= capacity (checked). The bytes may be rewritten by the
             // producer meanwhile (lossy mode); they are plain bytes, and the tag check below
@@ -472,6 +499,7 @@ impl Subscriber<'_> {
                 lost,
             }));
         }
+        Ok(None)
     }
 
     /// Like [`pop`](Self::pop), waiting for a message as `how` says.

@@ -161,3 +161,34 @@ fn a_lossy_subscriber_racing_the_producer_never_gets_a_torn_message() {
         assert_eq!(next, N, "the last message is always there to read");
     });
 }
+
+#[test]
+fn a_rewritten_old_length_is_an_error_for_a_lossy_producer() {
+    let mut mem = memory(256);
+    let base = core::ptr::NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+    // SAFETY: `mem` outlives the region and is touched only through it and the atomic store
+    // below, as a peer process would.
+    let region = unsafe { Region::from_raw(base, mem.len() * 8) };
+    let b = Broadcast::init(region, 256, 1, Mode::Lossy).unwrap();
+    let mut producer = b.producer();
+    // Four 56-byte records: the next one needs the 32 bytes left for a wrap and 56 at the
+    // start, so pushing it must drop the oldest record, walking its length word.
+    for n in 0..4u32 {
+        producer.push(&message(n, 40)).unwrap();
+    }
+    // A subscriber (a hostile peer) rewrites the oldest record's length.
+    let data_at = Broadcast::required_len(256) - 256;
+    for len in [u32::MAX - 7, 256 - 16, 200] {
+        // SAFETY: the first record's length word, inside the region and 4-aligned.
+        let word = unsafe { base.add(data_at).cast::<RegionU32>().as_ref() };
+        word.store(len, RegionOrdering::Relaxed);
+        assert_eq!(
+            producer.push(&message(9, 40)),
+            Err(ReserveError::Corrupt(Corruption::RecordLength {
+                position: 0,
+                len
+            })),
+            "length {len}"
+        );
+    }
+}

@@ -34,11 +34,12 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
         )
     }
 
-    /// Publishes the message at once (and wakes a sleeping consumer, if any).
+    /// Publishes the message at once (and wakes a sleeping consumer, if any), with any
+    /// deferred ones before it. A corruption found on the way is returned by the next reserve.
     #[inline]
     pub fn commit(self) {
         let producer = self.write_record();
-        producer.flush();
+        let _ = producer.flush();
     }
 
     /// Makes the message part of the next [`Producer::flush`]: nothing is visible before it, and

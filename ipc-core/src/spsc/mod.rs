@@ -144,6 +144,13 @@ impl<'a> Spsc<'a> {
         Ok(ring)
     }
 
+    /// The same ring layout in `region`, another region of the same length laid out alike
+    /// (the lanes of a fan-in region), without reading its header again.
+    pub(crate) fn in_region(&self, region: Region<'a>) -> Self {
+        debug_assert_eq!(region.len(), self.region.len());
+        Self { region, ..*self }
+    }
+
     /// Whether this ring's sides may sleep.
     pub fn wakeups(&self) -> Wakeups {
         self.wakeups
@@ -161,16 +168,28 @@ impl<'a> Spsc<'a> {
     }
 
     /// The producing side. There must be exactly one, in one process.
+    ///
+    /// The consumer's index is read here but trusted only once validated: a tail out of range
+    /// for the head is taken as a full ring, so the first reserve reads it again and reports
+    /// it as [`Corruption::TailIndex`].
     pub fn producer(&self) -> Producer<'a> {
         let control = self.control();
+        let capacity = self.capacity() as u32;
         let head = wake::position(&control.head);
+        let tail = wake::position(&control.tail);
+        let cached_tail = if wake::distance(tail, head) <= capacity {
+            tail
+        } else {
+            head.wrapping_sub(capacity) & wake::POSITION
+        };
         Producer {
             control,
             data: self.data(),
-            capacity: self.capacity() as u32,
+            capacity,
             head,
             published: head,
-            cached_tail: wake::position(&control.tail),
+            cached_tail,
+            corrupt: None,
             wakeups: self.wakeups,
             _region: PhantomData,
         }
@@ -291,6 +310,8 @@ pub struct Producer<'a> {
     /// The head the consumer can see.
     published: u32,
     cached_tail: u32,
+    /// Corruption found while publishing deferred records: returned by the next reserve.
+    corrupt: Option<Corruption>,
     wakeups: Wakeups,
     _region: PhantomData<&'a mut [u8]>,
 }
@@ -330,6 +351,9 @@ impl<'a> Producer<'a> {
     /// Checks there is room for a `len`-byte record now; returns the wrap padding it needs.
     #[inline]
     fn space_for(&mut self, len: usize) -> Result<u32, ReserveError> {
+        if let Some(corruption) = self.corrupt {
+            return Err(ReserveError::Corrupt(corruption));
+        }
         let max = self.capacity as usize / 2 - RECORD_HEADER;
         if len > max {
             return Err(ReserveError::TooLarge { len, max });
@@ -369,36 +393,53 @@ impl<'a> Producer<'a> {
     }
 
     /// Publishes every record committed with [`WriteGrant::commit_deferred`].
+    ///
+    /// It walks the length words of those records, which the peer can write too: the walk is
+    /// bounded by the bytes this side committed, and a length that does not fit them stops it
+    /// with [`Corruption::RecordLength`] (also returned by every later reserve). The head is
+    /// published either way, so a consumer is never left waiting.
     #[inline]
-    pub fn flush(&mut self) {
+    pub fn flush(&mut self) -> Result<(), Corruption> {
         if self.published == self.head {
-            return;
+            return self.corrupt.map_or(Ok(()), Err);
         }
+        let max_len = self.capacity / 2 - RECORD_HEADER as u32;
         let mut position = self.published;
-        while position != self.head {
+        // Bytes committed and not yet published: each step takes at least 8 of them.
+        let mut left = wake::distance(self.published, self.head);
+        while left != 0 {
             let offset = wake::offset_in(position, self.capacity);
-            // SAFETY: every position between published and head starts a record (or wrap
-            // marker) this producer wrote, 8-aligned and inside the data area.
+            // SAFETY: offset < capacity and 8-aligned (positions move in steps of 8 from an
+            // aligned start), so the record header's 8 bytes lie inside the data area.
             let len = unsafe { length_word(self.data, offset) }
                 .load(core::sync::atomic::Ordering::Relaxed);
-            let advance = if len == WRAP_MARKER {
-                self.capacity - offset
-            } else {
-                record_len(len as usize) as u32
+            let advance = match len {
+                WRAP_MARKER if offset != 0 => self.capacity - offset,
+                len if len <= max_len => record_len(len as usize) as u32,
+                _ => 0,
             };
+            if advance == 0 || advance > left {
+                self.corrupt = Some(Corruption::RecordLength { position, len });
+                break;
+            }
             // SAFETY: the same record's tag word, next to its length word inside the data area.
             // Release: the payload written before is visible with the tag.
             unsafe { tag_word(self.data, offset) }
                 .store(tag_for(position), core::sync::atomic::Ordering::Release);
             position = position.wrapping_add(advance) & wake::POSITION;
+            left -= advance;
         }
         self.published = self.head;
         publish(&self.control.head, self.head, self.wakeups);
+        self.corrupt.map_or(Ok(()), Err)
     }
 
     #[inline]
     fn free(&self) -> u32 {
-        self.capacity - wake::distance(self.cached_tail, self.head)
+        // The cached tail is validated (at creation and at every refresh): never more than a
+        // capacity behind the head. Saturating all the same: no arithmetic on peer data wraps.
+        self.capacity
+            .saturating_sub(wake::distance(self.cached_tail, self.head))
     }
 
     fn refresh_tail(&mut self) -> Result<(), ReserveError> {

@@ -115,7 +115,7 @@ fn deferred_commits_appear_together_on_flush() {
         rx.read().unwrap().is_none(),
         "nothing is visible before flush"
     );
-    tx.flush();
+    tx.flush().unwrap();
     for i in 0..3u8 {
         let mut buffer = [0u8; 8];
         assert_eq!(rx.pop(&mut buffer).unwrap(), Some(4));
@@ -130,7 +130,7 @@ fn an_abandoned_write_grant_publishes_nothing() {
     let (mut tx, mut rx) = (ring.producer(), ring.consumer());
     let abandoned = tx.reserve(8).unwrap();
     let _ = abandoned;
-    tx.flush();
+    tx.flush().unwrap();
     assert!(rx.read().unwrap().is_none());
 }
 
@@ -373,5 +373,73 @@ fn an_unknown_wakeups_mode_is_refused_at_attach() {
             field: "wakeups",
             value: 7
         }
+    );
+}
+
+/// Runs `body` on a thread and fails the test if it has not returned within `seconds`: a
+/// hostile peer must not be able to make this side loop forever.
+#[cfg(not(miri))]
+fn returns_within<T: Send + 'static>(seconds: u64, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(body());
+    });
+    result
+        .recv_timeout(std::time::Duration::from_secs(seconds))
+        .expect("it hung: a loop over peer-written data is not bounded")
+}
+
+#[test]
+#[cfg(not(miri))] // a thread with a timeout: miri's isolation has no clock
+fn a_peer_rewriting_a_deferred_length_cannot_hang_flush() {
+    let outcome = returns_within(5, || {
+        let mut mem = memory(256);
+        let base = core::ptr::NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+        // SAFETY: `mem` outlives the ring (both live in this closure) and is only touched
+        // through the ring and the atomic store below, as a peer process would.
+        let region = unsafe { Region::from_raw(base, mem.len() * 8) };
+        let ring = Spsc::init(region, 256).unwrap();
+        let mut tx = ring.producer();
+        tx.reserve(8).unwrap().commit_deferred();
+        tx.reserve(8).unwrap().commit_deferred();
+        // The peer makes the first record one capacity long: walking by it never reaches
+        // the head.
+        let data_at = Spsc::required_len(256) - 256;
+        // SAFETY: the first record's length word, inside the region and 4-aligned.
+        let len = unsafe {
+            base.add(data_at)
+                .cast::<core::sync::atomic::AtomicU32>()
+                .as_ref()
+        };
+        len.store(256 - 8, core::sync::atomic::Ordering::Relaxed);
+        let flushed = tx.flush();
+        let next = tx.push(&[1; 8]);
+        (flushed, next)
+    });
+    let corruption = Corruption::RecordLength {
+        position: 0,
+        len: 248,
+    };
+    assert_eq!(
+        outcome,
+        (Err(corruption), Err(ReserveError::Corrupt(corruption)))
+    );
+}
+
+#[test]
+fn a_tail_out_of_range_before_the_producer_starts_is_an_error() {
+    let mut mem = memory(64);
+    Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
+    // A hostile consumer claims to be far ahead before the producer is made: the producer
+    // must not compute its free space from it (a wrapping subtraction, then overwrites).
+    poke(&mut mem, TAIL_AT, 1000);
+    let ring = Spsc::attach(Region::from_slice(&mut mem)).unwrap();
+    let mut tx = ring.producer();
+    assert_eq!(
+        tx.push(&[1; 8]),
+        Err(ReserveError::Corrupt(Corruption::TailIndex {
+            tail: 1000,
+            head: 0
+        }))
     );
 }
