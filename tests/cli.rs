@@ -59,9 +59,8 @@ fn bench_table_is_the_default() {
 
 #[test]
 fn output_goes_to_a_file_when_asked() {
-    let dir = std::env::temp_dir().join(format!("ipc-profiler-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("result.json");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("result.json");
     let output = run(&[
         "bench",
         "--mech",
@@ -78,7 +77,6 @@ fn output_goes_to_a_file_when_asked() {
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_contract(&doc);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

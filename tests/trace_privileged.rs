@@ -130,10 +130,8 @@ fn trace_without_capabilities_says_what_is_missing() {
 
 /// Reads and writes `strace -f -c` counts for a whole bench run.
 fn strace_read_write(iters: u64) -> (u64, u64) {
-    let out = std::env::temp_dir().join(format!(
-        "ipc-profiler-test-strace-{}-{iters}",
-        std::process::id()
-    ));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("strace.txt");
     let status = std::process::Command::new("strace")
         .args(["-f", "-c", "-e", "trace=read,write", "-o"])
         .arg(&out)
@@ -154,7 +152,6 @@ fn strace_read_write(iters: u64) -> (u64, u64) {
         .expect("strace runs");
     assert!(status.success());
     let text = std::fs::read_to_string(&out).unwrap();
-    std::fs::remove_file(&out).unwrap();
     let calls = |name: &str| {
         text.lines()
             .map(|l| l.split_whitespace().collect::<Vec<_>>())
@@ -206,10 +203,8 @@ fn syscall_counts_agree_with_strace() {
 /// Traces `command` with `--format format -o FILE` and returns what the file holds, and what
 /// the command itself wrote on standard output.
 fn trace_command_to_file(format: &str, command: &[&str]) -> (String, String) {
-    let file = std::env::temp_dir().join(format!(
-        "ipc-profiler-trace-test-{}-{format}",
-        std::process::id()
-    ));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("report.{format}"));
     let mut args = vec![
         "trace",
         "--format",
@@ -222,7 +217,6 @@ fn trace_command_to_file(format: &str, command: &[&str]) -> (String, String) {
     let output = run(&args);
     assert!(output.status.success(), "{args:?}: {}", stderr(&output));
     let report = std::fs::read_to_string(&file).unwrap();
-    std::fs::remove_file(&file).unwrap();
     (report, String::from_utf8(output.stdout).unwrap())
 }
 

@@ -42,11 +42,15 @@ impl SharedMemory {
         Self::map(fd, len)
     }
 
-    /// A regular file of `len` bytes at `path`, created or truncated.
+    /// A new regular file of `len` bytes at `path`, readable and writable by its owner only.
+    ///
+    /// It must not exist: an existing file, or a symbolic link planted where it goes, is
+    /// refused (`O_EXCL | O_NOFOLLOW`), so a program running as root cannot be made to truncate
+    /// someone else's file through a name in a shared directory.
     pub fn create_file(path: &Path, len: usize) -> io::Result<Self> {
         let fd = rustix::fs::open(
             path,
-            OFlags::RDWR | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
         .map_err(io_error)?;
@@ -54,10 +58,28 @@ impl SharedMemory {
         Self::map(fd, len)
     }
 
-    /// An existing file at `path`, mapped whole.
+    /// A regular file of `len` bytes on the filesystem of directory `dir`, with no name at all
+    /// (`O_TMPFILE`): nothing to plant a link at, nothing to clean up; share it by fork or by
+    /// passing its descriptor. Filesystems without `O_TMPFILE` say so in the error.
+    pub fn unnamed_file_in(dir: &Path, len: usize) -> io::Result<Self> {
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(io_error)?;
+        rustix::fs::ftruncate(&fd, len as u64).map_err(io_error)?;
+        Self::map(fd, len)
+    }
+
+    /// An existing file at `path` (not a symbolic link), mapped whole.
     pub fn open_file(path: &Path) -> io::Result<Self> {
-        let fd = rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-            .map_err(io_error)?;
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io_error)?;
         let len = rustix::fs::fstat(&fd).map_err(io_error)?.st_size as usize;
         Self::map(fd, len)
     }

@@ -5,7 +5,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
 
@@ -33,8 +33,8 @@ impl Mechanism for Fifo {
 
     fn connect_fan_in(&self, _size: usize, writers: usize) -> io::Result<FanInChannel> {
         let dir = private_dir()?;
-        let opened = open_pair(&dir.join("fan-in"));
-        let _ = std::fs::remove_dir_all(&dir);
+        let opened = open_pair(&dir.path().join("fan-in"));
+        drop(dir);
         let (read, write) = opened?;
         super::system::shared_pipe_fan_in(read, write, writers)
     }
@@ -47,11 +47,12 @@ impl Mechanism for Fifo {
 
     fn connect(&self, _size: usize) -> io::Result<Channel> {
         let dir = private_dir()?;
-        let opened = open_pair(&dir.join("to-server")).and_then(|to_server| {
-            open_pair(&dir.join("to-client")).map(|to_client| (to_server, to_client))
+        let opened = open_pair(&dir.path().join("to-server")).and_then(|to_server| {
+            open_pair(&dir.path().join("to-client")).map(|to_client| (to_server, to_client))
         });
-        // The names go whatever happened: open descriptors keep the pipes alive.
-        let _ = std::fs::remove_dir_all(&dir);
+        // The names go whatever happened (dropping the directory removes it): open
+        // descriptors keep the pipes alive.
+        drop(dir);
         let ((server_read, client_write), (client_read, server_write)) = opened?;
         Ok(Channel::new(
             Box::new(FifoEnd {
@@ -66,13 +67,12 @@ impl Mechanism for Fifo {
     }
 }
 
-fn private_dir() -> io::Result<PathBuf> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("ipc-profiler-{}-{nanos}", std::process::id()));
-    std::fs::create_dir(&dir)?;
-    Ok(dir)
+/// A fresh directory only its owner can enter (0700), under a random name, created atomically:
+/// nobody else can plant anything where the FIFOs go. Removed when dropped.
+fn private_dir() -> io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("ipc-profiler-fifo-")
+        .tempdir()
 }
 
 /// Makes a FIFO at `path` and opens (read end, write end) without blocking on each other.
@@ -86,10 +86,14 @@ fn open_pair(path: &Path) -> io::Result<(OwnedFd, OwnedFd)> {
     // The read end opens at once with O_NONBLOCK; then the write end finds a reader.
     let read = rustix::fs::open(
         path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let write = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let write = rustix::fs::open(
+        path,
+        OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     rustix::fs::fcntl_setfl(&read, OFlags::RDONLY)?;
     Ok((read, write))
 }

@@ -408,16 +408,12 @@ pub fn check_layout(tracefs: &std::path::Path, row: &Program) -> anyhow::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    /// A fake tracefs with one `format` file for raw_syscalls:sys_exit.
-    fn fake_tracefs(format: Option<&str>) -> PathBuf {
-        let root = std::env::temp_dir().join(format!(
-            "ipc-profiler-fake-tracefs-{}-{}",
-            std::process::id(),
-            format.map_or(0, str::len)
-        ));
-        let event = root.join("events/raw_syscalls/sys_exit");
+    /// A fake tracefs with one `format` file for raw_syscalls:sys_exit, in a private directory
+    /// removed when the returned value is dropped.
+    fn fake_tracefs(format: Option<&str>) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let event = root.path().join("events/raw_syscalls/sys_exit");
         std::fs::create_dir_all(&event).unwrap();
         if let Some(text) = format {
             std::fs::write(event.join("format"), text).unwrap();
@@ -457,31 +453,28 @@ mod tests {
     #[test]
     fn accepts_the_layout_the_programs_expect() {
         let root = fake_tracefs(Some(SYS_EXIT));
-        check_layout(&root, row("sys_exit")).unwrap();
-        std::fs::remove_dir_all(root).unwrap();
+        check_layout(root.path(), row("sys_exit")).unwrap();
     }
 
     #[test]
     fn refuses_a_moved_field_and_names_it() {
         let moved = SYS_EXIT.replace("offset:16", "offset:24");
         let root = fake_tracefs(Some(&moved));
-        let error = check_layout(&root, row("sys_exit"))
+        let error = check_layout(root.path(), row("sys_exit"))
             .unwrap_err()
             .to_string();
         assert!(error.contains("field ret is at offset 24"), "{error}");
-        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
     fn refuses_a_missing_tracepoint() {
         let root = fake_tracefs(None);
-        let error = check_layout(&root, row("sched_switch"))
+        let error = check_layout(root.path(), row("sched_switch"))
             .unwrap_err()
             .to_string();
         assert_eq!(
             error,
             "this kernel has no tracepoint sched:sched_switch, which trace needs"
         );
-        std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -62,14 +62,14 @@ pub fn connect(size: usize, backing: Backing<'_>, strategy: Strategy) -> io::Res
 fn create(backing: &Backing<'_>, name: &str, len: usize) -> io::Result<SharedMemory> {
     match backing {
         Backing::Memfd => SharedMemory::memfd(name, len),
-        Backing::FileIn(dir) => {
-            let path = dir.join(format!("ipc-profiler-{}-{name}", std::process::id()));
-            let memory = SharedMemory::create_file(&path, len);
-            // The mapping keeps the file's pages; the name goes at once, so that no run, however
-            // it ends, leaves a file behind.
-            let _ = std::fs::remove_file(&path);
-            memory
-        }
+        // A file without a name (O_TMPFILE): no run, however it ends, leaves one behind, and
+        // there is no predictable name in a shared directory for anyone to plant a link at.
+        Backing::FileIn(dir) => SharedMemory::unnamed_file_in(dir, len).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("{name}: an unnamed file in {}: {e}", dir.display()),
+            )
+        }),
     }
 }
 
