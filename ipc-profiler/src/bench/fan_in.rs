@@ -124,12 +124,10 @@ fn writer(
     index: u64,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<WorkerReport> {
-    let payload = Payload::new(config.message_size);
-    let mut message = payload.buffer();
+    let mut payload = Payload::new(config.message_size);
     measured(gate, READER_SLOT + 1 + index as u32, || {
         for n in 0..config.iterations {
-            payload.stamp(&mut message, index << WRITER_SHIFT | n);
-            endpoint.send(&message)?;
+            endpoint.send(payload.message(index << WRITER_SHIFT | n))?;
         }
         Ok(())
     })

@@ -24,8 +24,7 @@ pub fn client(
     carries_payload: bool,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<WorkerReport> {
-    let payload = Payload::new(config.message_size);
-    let mut message = payload.buffer();
+    let mut payload = Payload::new(config.message_size);
     let mut echo = vec![0u8; config.message_size];
     let mut histogram = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)?;
     let total = config.warmup + config.iterations;
@@ -36,9 +35,9 @@ pub fn client(
             phase_start = (cpu_usage::now(), Instant::now());
             gate.open(CLIENT_SLOT)?;
         }
-        payload.stamp(&mut message, sequence);
+        let message = payload.message(sequence);
         let start = Instant::now();
-        endpoint.send(&message)?;
+        endpoint.send(message)?;
         endpoint.recv(&mut echo)?;
         let round_trip = start.elapsed();
         if carries_payload {

@@ -19,19 +19,16 @@ pub fn client(
     config: &BenchConfig,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<WorkerReport> {
-    let payload = Payload::new(config.message_size);
-    let mut message = payload.buffer();
+    let mut payload = Payload::new(config.message_size);
     let mut echo = vec![0u8; config.message_size];
     for sequence in 0..WARMUP_ROUND_TRIPS {
-        payload.stamp(&mut message, sequence);
-        endpoint.send(&message)?;
+        endpoint.send(payload.message(sequence))?;
         endpoint.recv(&mut echo)?;
         payload.check_sequence(&echo, sequence)?;
     }
     let report = measured(gate, CLIENT_SLOT, || {
         for sequence in 0..config.iterations {
-            payload.stamp(&mut message, sequence);
-            endpoint.send(&message)?;
+            endpoint.send(payload.message(sequence))?;
         }
         endpoint.recv(&mut echo)?;
         Ok(())
@@ -46,7 +43,7 @@ pub fn server(
     config: &BenchConfig,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<WorkerReport> {
-    let payload = Payload::new(config.message_size);
+    let mut payload = Payload::new(config.message_size);
     let mut message = vec![0u8; config.message_size];
     for sequence in 0..WARMUP_ROUND_TRIPS {
         endpoint.recv(&mut message)?;
@@ -58,9 +55,7 @@ pub fn server(
             endpoint.recv(&mut message)?;
             payload.verify(&message, sequence)?;
         }
-        let mut ack = payload.buffer();
-        payload.stamp(&mut ack, config.iterations);
-        endpoint.send(&ack)?;
+        endpoint.send(payload.message(config.iterations))?;
         Ok(())
     })
 }
