@@ -157,3 +157,59 @@ fn a_killed_worker_fails_the_run_loudly_and_leaves_nothing() {
         assert_nothing_new(&before, &format!("{mechanism} with a killed worker"));
     }
 }
+
+/// True once process `pid` is gone (or a zombie, dead and waiting to be reaped).
+fn is_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+#[test]
+fn workers_never_outlive_their_controller() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // A busy-polling worker left behind would burn a CPU forever; System V semaphore sets
+    // would stay in ipcs. Every signal that can be caught stops the run in order; SIGKILL
+    // cannot be, and the workers die with the controller all the same.
+    for (sig, mechanism) in [
+        (libc::SIGKILL, "shm-spin"),
+        (libc::SIGHUP, "sysv-sem"),
+        (libc::SIGTERM, "shm-spin"),
+        (libc::SIGINT, "sysv-mq"),
+        (libc::SIGQUIT, "shm-futex"),
+    ] {
+        let before = snapshot();
+        let (mut run, workers) = start_long_run(mechanism);
+        signal(run.id() as i32, sig);
+        let status = run.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !workers.iter().all(|&w| is_gone(w)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let alive: Vec<_> = workers.iter().filter(|&&w| !is_gone(w)).collect();
+        for &&pid in &alive {
+            signal(pid, libc::SIGKILL);
+        }
+        assert!(
+            alive.is_empty(),
+            "{mechanism}, signal {sig}: workers {alive:?} outlived the controller by 1 s"
+        );
+        if sig == libc::SIGKILL {
+            assert_eq!(status.code(), None, "{mechanism}");
+        } else {
+            let mut err = String::new();
+            std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
+            assert_eq!(
+                status.code(),
+                Some(128 + sig),
+                "{mechanism}, signal {sig}: {err}"
+            );
+            assert!(err.contains("interrupted"), "{mechanism}: {err}");
+            assert_nothing_new(&before, &format!("{mechanism} stopped by signal {sig}"));
+        }
+    }
+}

@@ -31,9 +31,10 @@ fn main() -> ExitCode {
             eprintln!("ipc-profiler: {}", sentence(&error));
             if error.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
-            } else if process::was_interrupted() {
+            } else if let Some(signal) = process::interrupting_signal() {
                 // Ctrl-C reaches the workers too, so a dead worker may be the error seen first.
-                ExitCode::from(130)
+                // 128 + the signal, as a shell reports a process it killed (130 for Ctrl-C).
+                ExitCode::from(128 + signal as u8)
             } else {
                 ExitCode::FAILURE
             }

@@ -6,17 +6,35 @@
 //! error in the controller leaves no process behind.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rustix::process::{Pid, Signal, WaitOptions};
 use serde::{de::DeserializeOwned, Serialize};
 
-/// Set by SIGINT or SIGTERM in the controller.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The signal that stopped the controller (0: none yet).
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
-/// The error a run ends with when it was interrupted; `main` exits with 130 for it.
+/// The signals whose default would kill the controller on the spot, leaving its workers and
+/// the run's IPC objects behind: each one stops the run in order instead. (SIGKILL and SIGSTOP
+/// cannot be caught: workers die with the controller through PR_SET_PDEATHSIG, and what a
+/// SIGKILL leaves of System V objects is what `clean` is for.)
+const STOPPING_SIGNALS: [libc::c_int; 11] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+];
+
+/// The error a run ends with when it was interrupted; `main` exits with 128 + the signal.
 #[derive(Debug)]
 pub struct Interrupted;
 
@@ -30,21 +48,31 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-/// True once SIGINT or SIGTERM reached the controller.
+/// The signal that interrupted the controller, once one did.
+pub fn interrupting_signal() -> Option<i32> {
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
+}
+
+/// True once a stopping signal reached the controller.
 pub fn was_interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    interrupting_signal().is_some()
 }
 
-extern "C" fn note_interrupt(_signal: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
+extern "C" fn note_interrupt(signal: libc::c_int) {
+    INTERRUPTED.store(signal, Ordering::SeqCst);
 }
 
-/// Makes SIGINT and SIGTERM stop the run in an orderly way: the controller stops waiting,
-/// kills its workers and removes the run's IPC objects (their guards' destructors run) instead
-/// of dying on the spot. Without SA_RESTART, a blocked poll returns at once.
+/// Makes every signal that would kill the controller (SIGINT, SIGTERM, SIGHUP, ...) stop the
+/// run in an orderly way: the controller stops waiting, kills its workers and removes the run's
+/// IPC objects (their guards' destructors run) instead of dying on the spot. Without
+/// SA_RESTART, a blocked poll returns at once.
 pub fn catch_interrupts() {
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: installs an async-signal-safe handler (one atomic store).
+    for signal in STOPPING_SIGNALS {
+        // SAFETY: installs an async-signal-safe handler (one atomic store) with an empty mask;
+        // a zeroed sigaction is a valid starting value.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = note_interrupt as extern "C" fn(libc::c_int) as usize;
@@ -54,11 +82,21 @@ pub fn catch_interrupts() {
     }
 }
 
-/// Workers die on SIGINT and SIGTERM as usual: only the controller cleans up.
-fn default_interrupts() {
-    for signal in [libc::SIGINT, libc::SIGTERM] {
+/// In a freshly forked worker: the stopping signals kill it as usual (only the controller
+/// cleans up), and so does its controller's death, whatever kills the controller.
+fn die_with_controller(controller: libc::pid_t) {
+    for signal in STOPPING_SIGNALS {
         // SAFETY: restores the default disposition in the freshly forked child.
         unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+    // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number has no memory effects.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // The controller may have died between fork and prctl: then this worker was already
+    // reparented, and no death signal will come.
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != controller {
+        // SAFETY: leaves the orphaned child at once, running none of the controller's code.
+        unsafe { libc::_exit(1) };
     }
 }
 
@@ -81,6 +119,7 @@ where
 {
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .context("could not create a pipe for a worker's report")?;
+    let controller = std::process::id() as libc::pid_t;
     // SAFETY: fork in a single-threaded process (the caller's contract); the child only runs
     // `body` and then leaves through `_exit`, never returning into the caller.
     let pid = unsafe { libc::fork() };
@@ -91,7 +130,7 @@ where
         );
     }
     if pid == 0 {
-        default_interrupts();
+        die_with_controller(controller);
         drop(read);
         child(write, body);
     }
@@ -160,7 +199,7 @@ pub fn collect_all<T: DeserializeOwned>(
     let mut texts: Vec<Vec<u8>> = vec![Vec::new(); workers.len()];
     let mut results: Vec<Option<T>> = workers.iter().map(|_| None).collect();
     while results.iter().any(Option::is_none) {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if was_interrupted() {
             // Dropping the workers kills and reaps them.
             return Err(Interrupted.into());
         }
