@@ -587,3 +587,43 @@ fn cpu_migrations_are_counted_and_pinned_workers_have_none() {
         assert_eq!(p["per_message"]["migrations"], 0.0, "{p}");
     }
 }
+
+#[test]
+fn a_traced_command_runs_as_the_user_named() {
+    require_root();
+    // As strace -u: the command gets that user's ids, groups and login variables; the tracer
+    // stays root.
+    let output = run(&[
+        "trace",
+        "--user",
+        "nobody",
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g; id -G; echo $HOME $USER",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let nobody = std::process::Command::new("getent")
+        .args(["passwd", "nobody"])
+        .output()
+        .unwrap();
+    let entry = String::from_utf8(nobody.stdout).unwrap();
+    let fields: Vec<&str> = entry.trim().split(':').collect();
+    let (uid, gid, home) = (fields[2], fields[3], fields[5]);
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines[0], uid, "{printed}");
+    assert_eq!(lines[1], gid, "{printed}");
+    assert!(
+        !lines[2].split(' ').any(|g| g == "0"),
+        "root's group kept: {printed}"
+    );
+    assert_eq!(lines[3], format!("{home} nobody"), "{printed}");
+    // Without --user the command is root's, as with strace and perf.
+    let output = run(&["trace", "--", "id", "-u"]);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "0\n");
+    // A user that does not exist is a usage error.
+    let output = run(&["trace", "--user", "no-such-user-here", "--", "true"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no user is called no-such-user-here"));
+}

@@ -88,6 +88,10 @@ struct TraceArgs {
     /// Trace this command (and the processes it starts) until it exits: everything after `--`.
     #[arg(last = true, conflicts_with_all = ["mech", "pid"])]
     command: Vec<String>,
+    /// Run the command as this user, with its groups and its HOME, USER, LOGNAME and SHELL
+    /// (as `strace -u` does); without it the command runs as the caller (root under sudo).
+    #[arg(long)]
+    user: Option<String>,
     /// Print what the eBPF programs log about themselves (slots given to new processes, a full
     /// thread table, ...) on standard error.
     #[arg(long)]
@@ -149,9 +153,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             emit(&args, results)
         }
         Command::Trace(trace) => {
+            if trace.user.is_some() && trace.command.is_empty() {
+                crate::usage_error::usage_bail!(
+                    "--user runs a traced command as that user: give the command after --"
+                );
+            }
             let target = match (trace.pid, trace.command.is_empty()) {
                 (Some(pid), _) => Some(trace::user_program::Target::Pid(pid)),
-                (None, false) => Some(trace::user_program::Target::Command(trace.command.clone())),
+                (None, false) => Some(trace::user_program::Target::Command(
+                    trace.command.clone(),
+                    trace.user.clone(),
+                )),
                 (None, true) => None,
             };
             let args = &trace.run;

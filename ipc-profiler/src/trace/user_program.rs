@@ -20,8 +20,8 @@ use crate::usage_error::usage_bail;
 pub enum Target {
     /// A running process.
     Pid(u32),
-    /// A command to start: program and arguments.
-    Command(Vec<String>),
+    /// A command to start: program and arguments, as this user when one is named.
+    Command(Vec<String>, Option<String>),
 }
 
 /// Traces `target` (for at most `duration` seconds when it is a running process).
@@ -40,8 +40,9 @@ pub fn run(
             let exit = watch(&mut tracer, pid, duration.unwrap_or(5.0))?;
             (pid, None, exit)
         }
-        Target::Command(argv) => {
-            let (pid, exit) = start(&mut tracer, &argv)?;
+        Target::Command(argv, user) => {
+            let user = user.as_deref().map(RunAs::lookup).transpose()?;
+            let (pid, exit) = start(&mut tracer, &argv, user.as_ref())?;
             (pid, Some(argv), Some(exit))
         }
     };
@@ -131,7 +132,11 @@ fn watch(tracer: &mut Tracer, pid: u32, seconds: f64) -> anyhow::Result<Option<S
 
 /// Starts `argv` traced from its first instruction: the child waits on a pipe until it is
 /// registered, then execs. Returns its pid and how it ended.
-fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String)> {
+fn start(
+    tracer: &mut Tracer,
+    argv: &[String],
+    user: Option<&RunAs>,
+) -> anyhow::Result<(u32, String)> {
     let args: Vec<CString> = argv
         .iter()
         .map(|a| CString::new(a.as_str()))
@@ -139,6 +144,21 @@ fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String)> 
         .context("an argument holds a NUL byte")?;
     let mut pointers: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     pointers.push(std::ptr::null());
+    // The environment the command starts with: this one, or the user's login variables in it.
+    let environment: Vec<CString> = std::env::vars_os()
+        .filter(|(name, _)| user.is_none_or(|u| !u.replaces(name)))
+        .map(|(name, value)| {
+            let mut entry = name.into_encoded_bytes();
+            entry.push(b'=');
+            entry.extend(value.into_encoded_bytes());
+            entry
+        })
+        .chain(user.into_iter().flat_map(RunAs::login_variables))
+        .filter_map(|entry| CString::new(entry).ok())
+        .collect();
+    let mut env_pointers: Vec<*const libc::c_char> =
+        environment.iter().map(|e| e.as_ptr()).collect();
+    env_pointers.push(std::ptr::null());
     let (gate_read, gate_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     // SAFETY: the controller is single-threaded; the child only reads the gate, execs, and on
     // failure leaves with _exit.
@@ -153,10 +173,18 @@ fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String)> 
         // pointers stay valid until execvp (they point into `args`, still alive).
         unsafe {
             libc::read(gate_read.as_raw_fd(), byte.as_mut_ptr().cast(), 1);
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
-            libc::execvp(pointers[0], pointers.as_ptr());
-            libc::_exit(127);
+            if let Some(user) = user {
+                // Groups first, then the group, then the user: once the user id is dropped,
+                // nothing else may be changed.
+                if libc::setgroups(user.groups.len(), user.groups.as_ptr()) != 0
+                    || libc::setgid(user.gid) != 0
+                    || libc::setuid(user.uid) != 0
+                {
+                    libc::_exit(EXIT_NOT_USER);
+                }
+            }
+            libc::execvpe(pointers[0], pointers.as_ptr(), env_pointers.as_ptr());
+            libc::_exit(EXIT_NOT_STARTED);
         }
     }
     drop(gate_read);
@@ -182,9 +210,14 @@ fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String)> 
     unregister(tracer)?;
     let exit = if libc::WIFEXITED(status) {
         match libc::WEXITSTATUS(status) {
-            127 => bail!(
+            EXIT_NOT_STARTED => bail!(
                 "could not start `{}` (not found or not executable)",
                 argv[0]
+            ),
+            EXIT_NOT_USER => bail!(
+                "could not run `{}` as {}: changing to its user and group ids was refused",
+                argv[0],
+                user.map_or("?", |u| u.name.as_str())
             ),
             code => format!("exit status {code}"),
         }
@@ -192,4 +225,87 @@ fn start(tracer: &mut Tracer, argv: &[String]) -> anyhow::Result<(u32, String)> 
         format!("killed by signal {}", libc::WTERMSIG(status))
     };
     Ok((pid as u32, exit))
+}
+
+/// The exit status of a started child that could not exec its command (as a shell's).
+const EXIT_NOT_STARTED: i32 = 127;
+/// The exit status of a started child that could not become the user it was to run as.
+const EXIT_NOT_USER: i32 = 126;
+
+/// A user to run a traced command as (`trace --user NAME`), looked up before the fork so that
+/// the child only makes the calls that switch to it.
+pub struct RunAs {
+    name: String,
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    groups: Vec<libc::gid_t>,
+    home: String,
+    shell: String,
+}
+
+impl RunAs {
+    /// The user called `name`, with its groups, from the password and group databases.
+    pub fn lookup(name: &str) -> anyhow::Result<Self> {
+        let c_name = CString::new(name).context("a user name holds a NUL byte")?;
+        // SAFETY: an all-zero passwd is a valid value for getpwnam_r to fill.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut strings = vec![0 as libc::c_char; 16 * 1024];
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is to a live local; the buffer's length is passed with it.
+        let rc = unsafe {
+            libc::getpwnam_r(
+                c_name.as_ptr(),
+                &mut entry,
+                strings.as_mut_ptr(),
+                strings.len(),
+                &mut found,
+            )
+        };
+        if rc != 0 || found.is_null() {
+            usage_bail!("no user is called {name} on this machine");
+        }
+        // SAFETY: getpwnam_r succeeded: the entry's strings point into `strings`, NUL-ended.
+        let text = |p: *const libc::c_char| unsafe {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        };
+        let (uid, gid) = (entry.pw_uid, entry.pw_gid);
+        let (home, shell) = (text(entry.pw_dir), text(entry.pw_shell));
+        let mut groups = vec![0 as libc::gid_t; 256];
+        let mut count = groups.len() as libc::c_int;
+        // SAFETY: `groups` holds `count` entries; getgrouplist writes at most that many.
+        let rc =
+            unsafe { libc::getgrouplist(c_name.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
+        if rc < 0 {
+            bail!("{name} belongs to more than {} groups", groups.len());
+        }
+        groups.truncate(count.max(0) as usize);
+        Ok(Self {
+            name: name.to_string(),
+            uid,
+            gid,
+            groups,
+            home,
+            shell,
+        })
+    }
+
+    /// Whether the environment variable `name` is one this user's login sets.
+    fn replaces(&self, name: &std::ffi::OsStr) -> bool {
+        ["HOME", "USER", "LOGNAME", "SHELL"]
+            .iter()
+            .any(|v| name == std::ffi::OsStr::new(v))
+    }
+
+    /// The login variables of this user: `HOME`, `USER`, `LOGNAME`, `SHELL`.
+    fn login_variables(&self) -> Vec<Vec<u8>> {
+        [
+            ("HOME", &self.home),
+            ("USER", &self.name),
+            ("LOGNAME", &self.name),
+            ("SHELL", &self.shell),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={v}").into_bytes())
+        .collect()
+    }
 }
