@@ -251,3 +251,44 @@ fn three_producer_processes_fan_in_to_one_consumer() {
         assert_eq!(producer.wait(), 0);
     }
 }
+
+#[test]
+fn a_peer_cannot_shrink_shared_memory_under_a_process_that_maps_it() {
+    // A peer that truncates a shared object makes every other process's next access past the
+    // new end a SIGBUS. The memfds ipc-core creates are sealed against it.
+    let memory = SharedMemory::memfd("ipc-core-sigbus", 4 * 4096).unwrap();
+    let (mut ready_read, ready_write) = std::io::pipe().unwrap();
+    let mapped = memory.map_again().unwrap();
+    let parents_end = std::os::fd::AsRawFd::as_raw_fd(&ready_write);
+    let child = fork_child(move || {
+        // The child's copy of the write end goes, so that the parent closing its own is the
+        // signal. SAFETY: closes a descriptor number this child inherited and never uses.
+        unsafe { libc::close(parents_end) };
+        // Wait until the parent has tried to shrink the object, then touch its last page.
+        let mut byte = [0u8; 1];
+        let _ = std::io::Read::read(&mut ready_read, &mut byte);
+        let region = mapped.region();
+        // SAFETY: the last byte of the mapping, inside it; a volatile write, as a peer's.
+        unsafe {
+            region
+                .base()
+                .add(region.len() - 1)
+                .as_ptr()
+                .write_volatile(7)
+        };
+        0
+    });
+    let reap = KillOnDrop(child);
+    let shrunk = rustix::fs::ftruncate(&memory, 0);
+    drop(ready_write);
+    let status = reap.wait();
+    assert_eq!(
+        status, 0,
+        "the mapping process was killed (SIGBUS is 7): {status}"
+    );
+    assert_eq!(
+        shrunk,
+        Err(rustix::io::Errno::PERM),
+        "the object could be shrunk"
+    );
+}

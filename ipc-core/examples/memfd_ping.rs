@@ -71,7 +71,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn child(fd: i32) -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: the parent left its memfd open at this number for us; nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let memory = SharedMemory::map(fd, 2 * Spsc::required_len(CAPACITY))?;
+    // Sealed by its creator: the parent cannot shrink it under this process (SIGBUS).
+    let memory = SharedMemory::map_received(fd)?;
     let (requests, replies) = rings(&memory);
     let mut from_parent = Spsc::attach(requests)?.consumer();
     let mut to_parent = Spsc::attach(replies)?.producer();

@@ -7,7 +7,10 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::ptr::NonNull;
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{Mode, OFlags, SealFlags};
+
+/// The seals that fix a memory object's size.
+const SIZE_SEALS: SealFlags = SealFlags::SHRINK.union(SealFlags::GROW);
 use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::wait::Liveness;
@@ -34,11 +37,42 @@ fn io_error(e: rustix::io::Errno) -> io::Error {
 
 impl SharedMemory {
     /// An anonymous memfd of `len` bytes: nothing to clean up, shared by fork or fd passing.
+    ///
+    /// It is sealed once sized (`F_SEAL_SHRINK`, `F_SEAL_GROW`, `F_SEAL_SEAL`): no process it
+    /// is shared with can change its size, so none can make another's access to it fault
+    /// (`SIGBUS`) by truncating it. A peer receiving it checks that with
+    /// [`map_received`](Self::map_received).
     pub fn memfd(name: &str, len: usize) -> io::Result<Self> {
         let name = CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
-        let fd = rustix::fs::memfd_create(name.as_c_str(), rustix::fs::MemfdFlags::CLOEXEC)
-            .map_err(io_error)?;
+        let fd = rustix::fs::memfd_create(
+            name.as_c_str(),
+            rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(io_error)?;
         rustix::fs::ftruncate(&fd, len as u64).map_err(io_error)?;
+        rustix::fs::fcntl_add_seals(&fd, SIZE_SEALS | SealFlags::SEAL).map_err(io_error)?;
+        Self::map(fd, len)
+    }
+
+    /// Maps a memory object received from a peer (a memfd passed over a Unix socket, say),
+    /// whole, after checking that the peer cannot shrink it any more.
+    ///
+    /// Mapping an object that its creator can still truncate hands that creator a way to kill
+    /// this process: its next access past the new end is a `SIGBUS`. A size check alone does
+    /// not help (the peer can shrink it right after); only the seals close the gap. So this
+    /// refuses an object without `F_SEAL_SHRINK` and `F_SEAL_GROW` (`PermissionDenied`, naming
+    /// them). A caller that trusts its peer, or a file that cannot be sealed, uses
+    /// [`map`](Self::map) instead; docs/ipc-core.md says what then remains to guard.
+    pub fn map_received(fd: OwnedFd) -> io::Result<Self> {
+        let seals = rustix::fs::fcntl_get_seals(&fd).unwrap_or(SealFlags::empty());
+        if !seals.contains(SIZE_SEALS) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the received memory is not sealed against resizing (F_SEAL_SHRINK and \
+                 F_SEAL_GROW): its creator could truncate it and kill this process with SIGBUS",
+            ));
+        }
+        let len = rustix::fs::fstat(&fd).map_err(io_error)?.st_size as usize;
         Self::map(fd, len)
     }
 
@@ -84,7 +118,9 @@ impl SharedMemory {
         Self::map(fd, len)
     }
 
-    /// Maps `len` bytes of `fd` (a memfd or file received from a peer) at a new address.
+    /// Maps `len` bytes of `fd` at a new address, trusting whoever else can resize it (this
+    /// process, or a peer it trusts): for memory received from an untrusted peer, use
+    /// [`map_received`](Self::map_received).
     pub fn map(fd: OwnedFd, len: usize) -> io::Result<Self> {
         if len == 0 {
             return Err(io::Error::new(
@@ -197,6 +233,29 @@ mod tests {
         let mut buffer = [0u8; 64];
         let n = attached.consumer().pop(&mut buffer).unwrap().unwrap();
         assert_eq!(&buffer[..n], b"via another address");
+    }
+
+    #[test]
+    fn a_memfd_is_sealed_against_resizing_and_an_unsealed_one_is_refused() {
+        let memory = SharedMemory::memfd("ipc-core-sealed", 8192).unwrap();
+        for size in [0, 4096, 16384] {
+            assert_eq!(
+                rustix::fs::ftruncate(&memory, size),
+                Err(rustix::io::Errno::PERM),
+                "resize to {size}"
+            );
+        }
+        let received = SharedMemory::map_received(memory.as_fd().try_clone_to_owned().unwrap());
+        assert_eq!(received.unwrap().len(), 8192);
+        let unsealed =
+            rustix::fs::memfd_create("ipc-core-unsealed", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+        rustix::fs::ftruncate(&unsealed, 8192).unwrap();
+        let refused = SharedMemory::map_received(unsealed).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::PermissionDenied);
+        assert!(
+            std::format!("{refused}").contains("F_SEAL_SHRINK"),
+            "{refused}"
+        );
     }
 
     #[test]
