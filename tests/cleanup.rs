@@ -88,8 +88,21 @@ fn a_successful_run_of_every_mechanism_leaves_nothing() {
     reason = "the caller waits for the run it is given"
 )]
 fn start_long_run(mechanism: &str) -> (std::process::Child, Vec<i32>) {
+    start_long_run_with(mechanism, &[])
+}
+
+/// [`start_long_run`] with extra environment variables.
+#[allow(
+    clippy::zombie_processes,
+    reason = "the caller waits for the run it is given"
+)]
+fn start_long_run_with(
+    mechanism: &str,
+    environment: &[(&str, &std::path::Path)],
+) -> (std::process::Child, Vec<i32>) {
     let mut child = profiler()
         .args(["bench", "--mech", mechanism, "--iters", "100000000"])
+        .envs(environment.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -102,10 +115,12 @@ fn start_long_run(mechanism: &str) -> (std::process::Child, Vec<i32>) {
             std::thread::sleep(Duration::from_millis(200));
             return (child, workers);
         }
-        if Instant::now() > deadline {
+        if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{mechanism}: the run did not start its two workers");
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+            panic!("{mechanism}: the run did not start its two workers: {err}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -212,4 +227,63 @@ fn workers_never_outlive_their_controller() {
             assert_nothing_new(&before, &format!("{mechanism} stopped by signal {sig}"));
         }
     }
+}
+
+#[test]
+fn clean_removes_what_a_killed_run_left_and_nothing_else() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let runs = common::private_dir();
+    let env = [("IPC_PROFILER_RUN_DIR", runs.path())];
+    // Someone else's private semaphore set: indistinguishable by looking, and not ours.
+    // SAFETY: plain syscall with constant arguments.
+    let theirs = unsafe { libc::semget(libc::IPC_PRIVATE, 1, libc::IPC_CREAT | 0o600) };
+    assert!(theirs >= 0);
+    let clean = |args: &[&str]| {
+        let out = profiler()
+            .arg("clean")
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for mechanism in ["sysv-sem", "sysv-mq"] {
+        let before = snapshot();
+        let (mut run, workers) = start_long_run_with(mechanism, &env);
+        signal(run.id() as i32, libc::SIGKILL);
+        run.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !workers.iter().all(|&w| is_gone(w)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let left: Vec<String> = snapshot().difference(&before).cloned().collect();
+        assert_eq!(
+            left.len(),
+            1,
+            "{mechanism}: a SIGKILL leaves its object: {left:?}"
+        );
+        let listed = clean(&["--dry-run"]);
+        assert!(listed.contains("would remove System V"), "{listed}");
+        assert_eq!(
+            snapshot().difference(&before).count(),
+            1,
+            "--dry-run removed something"
+        );
+        let removed = clean(&[]);
+        assert!(
+            removed.contains("removed System V"),
+            "{mechanism}: {removed}"
+        );
+        assert_nothing_new(&before, &format!("{mechanism} killed, then clean"));
+        assert!(clean(&[]).contains("nothing to clean"));
+    }
+    // SAFETY: IPC_STAT-free existence check, then removal of the set this test made.
+    let still_there = unsafe { libc::semctl(theirs, 0, libc::GETVAL) } >= 0;
+    // SAFETY: removes the set this test created.
+    unsafe { libc::semctl(theirs, 0, libc::IPC_RMID) };
+    assert!(
+        still_there,
+        "clean removed a semaphore set no run of ours recorded"
+    );
 }

@@ -59,7 +59,7 @@ fn bench_table_is_the_default() {
 
 #[test]
 fn output_goes_to_a_file_when_asked() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::private_dir();
     let file = dir.path().join("result.json");
     let output = run(&[
         "bench",

@@ -29,7 +29,7 @@ fn plant_links(victim: &std::path::Path) -> Vec<PathBuf> {
 
 #[test]
 fn links_planted_at_predictable_names_are_never_followed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::private_dir();
     let victim = dir.path().join("precious");
     std::fs::write(&victim, b"do not truncate me").unwrap();
     let planted = plant_links(&victim);

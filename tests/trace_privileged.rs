@@ -130,7 +130,7 @@ fn trace_without_capabilities_says_what_is_missing() {
 
 /// Reads and writes `strace -f -c` counts for a whole bench run.
 fn strace_read_write(iters: u64) -> (u64, u64) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::private_dir();
     let out = dir.path().join("strace.txt");
     let status = std::process::Command::new("strace")
         .args(["-f", "-c", "-e", "trace=read,write", "-o"])
@@ -203,7 +203,7 @@ fn syscall_counts_agree_with_strace() {
 /// Traces `command` with `--format format -o FILE` and returns what the file holds, and what
 /// the command itself wrote on standard output.
 fn trace_command_to_file(format: &str, command: &[&str]) -> (String, String) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::private_dir();
     let file = dir.path().join(format!("report.{format}"));
     let mut args = vec![
         "trace",

@@ -30,6 +30,14 @@ enum Command {
     Trace(TraceArgs),
     /// List the mechanisms and whether each can run here.
     List,
+    /// Remove what runs that died without cleaning up (killed with SIGKILL) left behind: the
+    /// System V queues and semaphore sets, and POSIX queue names, that each run recorded as it
+    /// created them, and nothing else.
+    Clean {
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Options shared by `bench` and `trace`.
@@ -185,6 +193,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::List => {
             list();
+            Ok(())
+        }
+        Command::Clean { dry_run } => {
+            let lines = crate::run_record::clean(dry_run).with_context(|| {
+                format!(
+                    "could not clean up after dead runs (run records in {})",
+                    crate::run_record::directory()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default()
+                )
+            })?;
+            if lines.is_empty() {
+                println!("nothing to clean: no dead run left anything behind");
+            }
+            for line in lines {
+                println!("{line}");
+            }
             Ok(())
         }
     }

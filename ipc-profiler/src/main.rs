@@ -12,6 +12,7 @@ mod process;
 mod progress;
 mod report;
 mod result;
+mod run_record;
 mod size;
 mod trace;
 mod usage_error;

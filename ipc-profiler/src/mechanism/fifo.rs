@@ -70,8 +70,10 @@ impl Mechanism for Fifo {
 /// A fresh directory only its owner can enter (0700), under a random name, created atomically:
 /// nobody else can plant anything where the FIFOs go. Removed when dropped.
 fn private_dir() -> io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
     tempfile::Builder::new()
         .prefix("ipc-profiler-fifo-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
 }
 

@@ -6,6 +6,7 @@ use std::io;
 
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
 use crate::config::BenchConfig;
+use crate::run_record::{self, Object};
 
 /// Two POSIX queues.
 pub struct PosixMq;
@@ -83,8 +84,12 @@ impl Mechanism for PosixMq {
 
 /// Creates a queue for `size`-byte messages and unlinks its name at once.
 fn open(size: usize, suffix: &str) -> io::Result<libc::mqd_t> {
-    let name = CString::new(format!("/ipc-profiler-{}-{suffix}", std::process::id()))
-        .expect("no NUL in the name");
+    let text = format!("/ipc-profiler-{}-{suffix}", std::process::id());
+    let name = CString::new(text.as_str()).expect("no NUL in the name");
+    // Recorded before it exists, for `ipc-profiler clean`: a run killed before the unlink
+    // below leaves the name.
+    let recorded = Object::PosixQueue { name: text };
+    run_record::created(recorded.clone())?;
     // SAFETY: an all-zero mq_attr is valid; the fields that matter are set below.
     let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
     attr.mq_maxmsg = 1;
@@ -99,10 +104,13 @@ fn open(size: usize, suffix: &str) -> io::Result<libc::mqd_t> {
         )
     };
     if queue < 0 {
-        return Err(io::Error::last_os_error());
+        let error = io::Error::last_os_error();
+        run_record::removed(&recorded);
+        return Err(error);
     }
     // SAFETY: the name created above; the open descriptor keeps the queue alive.
     unsafe { libc::mq_unlink(name.as_ptr()) };
+    run_record::removed(&recorded);
     Ok(queue)
 }
 

@@ -5,6 +5,7 @@ use std::io;
 
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
 use crate::config::BenchConfig;
+use crate::run_record::{self, Object};
 
 /// Message type of requests (client to server) and replies.
 const TO_SERVER: libc::c_long = 1;
@@ -39,7 +40,7 @@ impl Mechanism for SysvMq {
     }
 
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
-        let id = create()?;
+        let (id, recorded) = create()?;
         let end = || QueueEnd {
             id,
             send_type: TO_SERVER,
@@ -50,7 +51,7 @@ impl Mechanism for SysvMq {
             .map(|_| Box::new(end()) as Box<dyn Endpoint>)
             .collect();
         let mut channel = FanInChannel::new(ends, Box::new(end()));
-        channel.cleanup.push(move || remove(id));
+        channel.cleanup.push(move || remove(id, &recorded));
         Ok(channel)
     }
 
@@ -59,7 +60,7 @@ impl Mechanism for SysvMq {
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
-        let id = create()?;
+        let (id, recorded) = create()?;
         let end = |send_type, recv_type| QueueEnd {
             id,
             send_type,
@@ -70,25 +71,32 @@ impl Mechanism for SysvMq {
             Box::new(end(TO_SERVER, TO_CLIENT)),
             Box::new(end(TO_CLIENT, TO_SERVER)),
         );
-        channel.cleanup.push(move || remove(id));
+        channel.cleanup.push(move || remove(id, &recorded));
         Ok(channel)
     }
 }
 
-/// A new private queue.
-fn create() -> io::Result<i32> {
+/// A new private queue, recorded for `ipc-profiler clean` as soon as it exists.
+fn create() -> io::Result<(i32, Object)> {
     // SAFETY: plain syscall with constant arguments.
     let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) };
     if id < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(id)
+    let (cuid, ctime) = run_record::queue_identity(id).unwrap_or_default();
+    let object = Object::SysvQueue { id, cuid, ctime };
+    if let Err(error) = run_record::created(object.clone()) {
+        remove(id, &object);
+        return Err(error);
+    }
+    Ok((id, object))
 }
 
-/// Removes the queue this run created.
-fn remove(id: i32) {
+/// Removes the queue this run created, and its line in the run's record.
+fn remove(id: i32, recorded: &Object) {
     // SAFETY: a null buf is allowed for IPC_RMID.
     unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+    run_record::removed(recorded);
 }
 
 impl Endpoint for QueueEnd {

@@ -5,6 +5,7 @@ use std::io;
 
 use super::endpoints::mailbox::{self, Handoff, Mailboxes};
 use super::{Channel, FanInChannel, Mechanism};
+use crate::run_record::{self, Object};
 
 /// Mailboxes and System V semaphores.
 pub struct SysvSem;
@@ -88,17 +89,31 @@ fn with_semaphore_set(size: usize) -> io::Result<(Mailboxes, SemaphoreSet, impl 
     if id < 0 {
         return Err(io::Error::last_os_error());
     }
-    let remove = move || {
+    // Recorded for `ipc-profiler clean` at once; the change time is filled in once set up.
+    let mut object = Object::SysvSemaphores {
+        id,
+        cuid: 0,
+        ctime: 0,
+    };
+    let remove = move |recorded: &Object| {
         // SAFETY: removes the set this run created.
         unsafe { libc::semctl(id, 0, libc::IPC_RMID) };
+        run_record::removed(recorded);
     };
     for empty in [1, 3] {
         // SAFETY: SETVAL on our own set.
         if unsafe { libc::semctl(id, empty, libc::SETVAL, 1) } != 0 {
             let error = io::Error::last_os_error();
-            remove();
+            remove(&object);
             return Err(error);
         }
     }
-    Ok((boxes, SemaphoreSet { id }, remove))
+    if let Some((cuid, ctime)) = run_record::semaphores_identity(id) {
+        object = Object::SysvSemaphores { id, cuid, ctime };
+    }
+    if let Err(error) = run_record::created(object.clone()) {
+        remove(&object);
+        return Err(error);
+    }
+    Ok((boxes, SemaphoreSet { id }, move || remove(&object)))
 }

@@ -412,7 +412,11 @@ mod tests {
     /// A fake tracefs with one `format` file for raw_syscalls:sys_exit, in a private directory
     /// removed when the returned value is dropped.
     fn fake_tracefs(format: Option<&str>) -> tempfile::TempDir {
-        let root = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .unwrap();
         let event = root.path().join("events/raw_syscalls/sys_exit");
         std::fs::create_dir_all(&event).unwrap();
         if let Some(text) = format {
