@@ -281,3 +281,60 @@ impl Drop for Tracer {
         self.flush_log();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Programs, maps and links the kernel holds, machine-wide.
+    fn kernel_objects() -> (usize, usize, usize) {
+        (
+            aya::programs::loaded_programs().count(),
+            aya::maps::loaded_maps().count(),
+            aya::programs::loaded_links().count(),
+        )
+    }
+
+    /// Attach/detach cycles the leak test runs: 100 by default (a cycle takes about 175 ms
+    /// here, most of it the kernel detaching), `IPC_PROFILER_LEAK_CYCLES=1000` for the long run.
+    fn leak_cycles() -> usize {
+        std::env::var("IPC_PROFILER_LEAK_CYCLES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100)
+    }
+
+    #[test]
+    fn attach_detach_cycles_leave_nothing_in_the_kernel() {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "this test loads eBPF programs and must run as root (CI does): `sudo cargo test`"
+        );
+        let before = kernel_objects();
+        {
+            let mut tracer = Tracer::load(Attach::Auto, false).unwrap();
+            let (_, _, links) = kernel_objects();
+            assert_eq!(links, before.2, "loading attaches nothing");
+            for cycle in 0..leak_cycles() {
+                tracer.attach().unwrap();
+                tracer.detach().unwrap();
+                if cycle % 10 == 0 {
+                    assert_eq!(kernel_objects().2, before.2, "cycle {cycle} left a link");
+                }
+            }
+            tracer.attach().unwrap();
+            assert!(kernel_objects().2 > before.2, "attach made links");
+        }
+        // Dropping the tracer detaches and unloads everything; the kernel frees programs and
+        // maps once their last reference goes, which may take a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while kernel_objects() != before && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            kernel_objects(),
+            before,
+            "(programs, maps, links) before and after"
+        );
+    }
+}
