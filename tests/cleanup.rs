@@ -88,7 +88,7 @@ fn a_successful_run_of_every_mechanism_leaves_nothing() {
     reason = "the caller waits for the run it is given"
 )]
 fn start_long_run(mechanism: &str) -> (std::process::Child, Vec<i32>) {
-    start_long_run_with(mechanism, &[])
+    start_long_run_with(mechanism, &[], Duration::from_millis(200))
 }
 
 /// [`start_long_run`] with extra environment variables.
@@ -99,6 +99,7 @@ fn start_long_run(mechanism: &str) -> (std::process::Child, Vec<i32>) {
 fn start_long_run_with(
     mechanism: &str,
     environment: &[(&str, &std::path::Path)],
+    settle: Duration,
 ) -> (std::process::Child, Vec<i32>) {
     let mut child = profiler()
         .args(["bench", "--mech", mechanism, "--iters", "100000000"])
@@ -111,8 +112,8 @@ fn start_long_run_with(
     loop {
         let workers = children_of(child.id());
         if workers.len() == 2 {
-            // Let them get into the measured loop.
-            std::thread::sleep(Duration::from_millis(200));
+            // Let them get as far as the caller wants (the warm-up, or the measured loop).
+            std::thread::sleep(settle);
             return (child, workers);
         }
         if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
@@ -159,17 +160,55 @@ fn an_interrupted_run_removes_what_it_created() {
 #[test]
 fn a_killed_worker_fails_the_run_loudly_and_leaves_nothing() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    for mechanism in ["sysv-sem", "shm-spin"] {
+    // Every mechanism that carries a payload; the client or the server (their pids in fork
+    // order: server first), killed at a moment that varies from the warm-up (right after the
+    // workers appear) to well into the measured phase.
+    let mechanisms = [
+        "pipe",
+        "fifo",
+        "uds",
+        "uds-dgram",
+        "uds-seqpacket",
+        "tcp",
+        "udp",
+        "posix-mq",
+        "sysv-mq",
+        "shm-spin",
+        "shm-futex",
+        "shm-mutex",
+        "shm-sem",
+        "sysv-sem",
+        "mmap",
+        "eventfd",
+    ];
+    let seed = std::process::id() as u64;
+    for (i, mechanism) in mechanisms.into_iter().enumerate() {
         let before = snapshot();
-        let (mut run, workers) = start_long_run(mechanism);
-        signal(workers[0], libc::SIGKILL);
+        let moment = Duration::from_millis((seed.wrapping_mul(7919) + 53 * i as u64) % 300);
+        let (mut run, workers) = start_long_run_with(mechanism, &[], moment);
+        let (victim, role) = if i % 2 == 0 {
+            (workers[0], "server")
+        } else {
+            (workers[1], "client")
+        };
+        signal(victim, libc::SIGKILL);
+        let killed = Instant::now();
         let status = run.wait().unwrap();
+        let noticed = killed.elapsed();
         let mut err = String::new();
         std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
-        assert_eq!(status.code(), Some(1), "{mechanism}: {err}");
-        assert!(err.contains("killed by signal 9"), "{mechanism}: {err}");
-        assert!(!err.contains("panicked"), "{mechanism}: {err}");
-        assert_nothing_new(&before, &format!("{mechanism} with a killed worker"));
+        let when = format!("{mechanism}, {role} killed after {moment:?}");
+        assert!(
+            noticed < Duration::from_secs(1),
+            "{when}: noticed after {noticed:?}"
+        );
+        assert_eq!(status.code(), Some(1), "{when}: {err}");
+        assert!(
+            err.contains(&format!("the {role} process died")) && err.contains("signal 9"),
+            "{when}: the dead worker is not named: {err}"
+        );
+        assert!(!err.contains("panicked"), "{when}: {err}");
+        assert_nothing_new(&before, &when);
     }
 }
 
@@ -250,7 +289,7 @@ fn clean_removes_what_a_killed_run_left_and_nothing_else() {
     };
     for mechanism in ["sysv-sem", "sysv-mq"] {
         let before = snapshot();
-        let (mut run, workers) = start_long_run_with(mechanism, &env);
+        let (mut run, workers) = start_long_run_with(mechanism, &env, Duration::from_millis(200));
         signal(run.id() as i32, libc::SIGKILL);
         run.wait().unwrap();
         let deadline = Instant::now() + Duration::from_secs(1);

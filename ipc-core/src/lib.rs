@@ -4,8 +4,24 @@
 //! Everything lives in a [`Region`]: memory the caller maps (a memfd, `shm_open`, a regular file
 //! with `MAP_SHARED`), possibly at a different address in each process. Structures inside it hold
 //! offsets, never pointers, and start with a [`header::Header`] that [`header::init`] writes and
-//! [`header::attach`] validates. The peer is untrusted: whatever it writes into the region is
-//! checked before use and a bad value is a [`LayoutError`], never undefined behaviour.
+//! [`header::attach`] validates. The peer is untrusted: every header field, index, length and
+//! tag it can write is read through atomics and checked before use, and a bad value is an error
+//! (a [`LayoutError`] or a `Corruption`), never an access outside the region, a panic or an
+//! endless loop.
+//!
+//! # The contract on payload bytes
+//! Message payloads are plain bytes, handed out in place: a [`spsc::ReadGrant`] derefs to
+//! `&[u8]` over the ring, a [`spsc::WriteGrant`] to `&mut [u8]`. The protocol gives each record
+//! to one side at a time, so an honest peer never writes a payload this side is reading, and
+//! there is no data race. A *hostile* peer can write those bytes anyway, while they are read:
+//! that is a data race, which Rust's memory model calls undefined behaviour. What this crate
+//! does about it: it never reads a payload byte to compute an offset, a length or a branch, so
+//! on the targets it supports such a race can only give the reader a mix of old and new bytes
+//! (check them if it matters: the profiler hashes every byte). That is a property of the code
+//! as compiled, not a promise of the language; a caller that cannot accept it must not share a
+//! ring with a peer it does not trust to follow the protocol. Everything else (the indices,
+//! lengths and tags, the header, the seals of the memory object, see `shm`) holds against any
+//! peer.
 //!
 //! The crate is `#![no_std]` and allocates nothing.
 #![no_std]

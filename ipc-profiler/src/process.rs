@@ -247,7 +247,7 @@ pub fn collect_all<T: DeserializeOwned>(
             match workers[i].finish::<T>(&texts[i]) {
                 Ok(value) => results[i] = Some(value),
                 // Dropping the workers kills and reaps the ones still running.
-                Err(error) => return Err(error),
+                Err(error) => return Err(first_cause(&mut workers, i, error)),
             }
         }
     }
@@ -255,6 +255,29 @@ pub fn collect_all<T: DeserializeOwned>(
         .into_iter()
         .map(|r| r.expect("all collected"))
         .collect())
+}
+
+/// The error to report when worker `failed` failed with `error`: if another worker was killed
+/// by a signal already, that death came first (a peer that loses its partner fails after it),
+/// so it is named first.
+fn first_cause(workers: &mut [Worker], failed: usize, error: anyhow::Error) -> anyhow::Error {
+    for (j, worker) in workers.iter_mut().enumerate() {
+        if j == failed || worker.reaped {
+            continue;
+        }
+        if let Ok(Some((_, status))) =
+            rustix::process::waitpid(Some(worker.pid), WaitOptions::NOHANG)
+        {
+            worker.reaped = true;
+            if let Some(signal) = status.terminating_signal() {
+                return anyhow::anyhow!(
+                    "the {} process died (killed by signal {signal}); then {error:#}",
+                    worker.name
+                );
+            }
+        }
+    }
+    error
 }
 
 impl Drop for Worker {

@@ -98,6 +98,11 @@ impl DerefMut for WriteGrant<'_, '_> {
 
 /// One message in the ring, read in place; its space returns to the producer on
 /// [`release`](Self::release). Dropping a grant without releasing leaves the message in the ring.
+///
+/// Its bytes are the producer's until published and this consumer's until released: an honest
+/// producer does not touch them meanwhile. A hostile one can, and that is a data race on plain
+/// bytes (see the crate's documentation, "The contract on payload bytes"): the bytes read may
+/// then be any mix of old and new, and nothing else is derived from them.
 #[derive(Debug)]
 pub struct ReadGrant<'c, 'a> {
     consumer: &'c mut Consumer<'a>,
