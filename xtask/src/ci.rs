@@ -64,6 +64,15 @@ pub fn run() -> anyhow::Result<()> {
             .args(["miri", "test", "--locked", "--package", "ipc-core", "--lib"])
             .args(["--target-dir", "target/miri"]),
     )?;
+    // The fuzz harness against a hostile peer, briefly and reproducibly (a fixed seed); the long
+    // runs are for developers (docs/ipc-core.md). Its crash inputs become unit tests.
+    cmd::run(
+        Command::new("cargo")
+            .current_dir(root.join("ipc-core/fuzz"))
+            .arg(format!("+{MIRI_NIGHTLY}"))
+            .args(["fuzz", "run", "rings", "--"])
+            .args(["-runs=200000", "-seed=1", "-timeout=10", "-max_len=2048"]),
+    )?;
     // Loom explores every interleaving of the wake-word protocol; its own target directory
     // keeps the --cfg loom build from invalidating the normal one.
     cmd::run(

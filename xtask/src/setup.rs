@@ -16,6 +16,8 @@ pub const NIGHTLY: &str = "nightly-2026-05-20";
 /// The nightly miri runs on: newer than `NIGHTLY`, whose miri panics in its weak-memory
 /// emulation (`weak_memory.rs:233`) on ipc-core's tests; this one runs them with it on.
 pub const MIRI_NIGHTLY: &str = "nightly-2026-08-01";
+/// cargo-fuzz, which builds and runs ipc-core's fuzz harness (with `MIRI_NIGHTLY`).
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// LLVM major version of that nightly, which bpf-linker must be built against.
 pub const LLVM_MAJOR: u32 = 22;
 /// bpf-linker version known to work with `NIGHTLY` and aya 0.14.
@@ -71,6 +73,7 @@ pub fn run() -> anyhow::Result<()> {
     install_apt_packages()?;
     install_rust_pieces()?;
     install_bpf_linker()?;
+    install_cargo_fuzz()?;
     eprintln!("[setup] ok: {NIGHTLY}, bpf-linker {BPF_LINKER_VERSION} (LLVM {LLVM_MAJOR})");
     Ok(())
 }
@@ -134,6 +137,23 @@ fn installed_components(toolchain: Option<&str>) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+fn install_cargo_fuzz() -> anyhow::Result<()> {
+    let wanted = format!("cargo-fuzz {CARGO_FUZZ_VERSION}");
+    let present = cmd::output(Command::new("cargo").args(["fuzz", "--version"]))
+        .is_some_and(|v| v.trim() == wanted);
+    if present {
+        return Ok(());
+    }
+    eprintln!("[setup] building cargo-fuzz {CARGO_FUZZ_VERSION} (about a minute)");
+    cmd::run(Command::new("cargo").args([
+        "install",
+        "cargo-fuzz",
+        "--version",
+        CARGO_FUZZ_VERSION,
+        "--locked",
+    ]))
 }
 
 fn install_bpf_linker() -> anyhow::Result<()> {

@@ -433,8 +433,8 @@ impl Subscriber<'_> {
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<Received>, ReadError> {
         for _ in 0..MAX_SKIPS {
             let offset = wake::offset_in(self.tail, self.capacity);
-            // SAFETY: offset < capacity and 8-aligned; the header's 16 bytes fit (records and
-            // wrap markers are 8-aligned and capacity is a multiple of 16).
+            // SAFETY: offset < capacity and 8-aligned, so the first 8 bytes of a header (length
+            // and tag) fit. Only those: a wrap marker may stand in the last 8 bytes of the area.
             let tag = unsafe { header_word(self.data, offset, 1) }.load(RegionOrdering::Acquire);
             if tag != tag_for(self.tail) {
                 if self.lapped() {
@@ -442,14 +442,8 @@ impl Subscriber<'_> {
                 }
                 return Ok(None);
             }
-            // SAFETY: the same 8-aligned header at offset < capacity: its first word and, with
-            // 16-byte headers in a capacity that is a multiple of 16, the rest of it fit too.
-            let (len, sequence) = unsafe {
-                (
-                    header_word(self.data, offset, 0).load(RegionOrdering::Relaxed),
-                    header_word(self.data, offset, 2).load(RegionOrdering::Relaxed),
-                )
-            };
+            // SAFETY: the length word of the same header, inside the area (see above).
+            let len = unsafe { header_word(self.data, offset, 0) }.load(RegionOrdering::Relaxed);
             let corrupt = ReadError::Corrupt(Corruption::RecordLength {
                 position: self.tail,
                 len,
@@ -471,6 +465,10 @@ impl Subscriber<'_> {
                 return Err(corrupt);
             }
             let record = record_len(len as usize);
+            // SAFETY: offset + record <= capacity (checked above), and a record is at least
+            // its 16-byte header: the sequence word fits.
+            let sequence =
+                unsafe { header_word(self.data, offset, 2) }.load(RegionOrdering::Relaxed);
             let n = (len as usize).min(buffer.len());
             // SAFETY: offset + 16 + len <= capacity (checked). The bytes may be rewritten by the
             // producer meanwhile (lossy mode); they are plain bytes, and the tag check below

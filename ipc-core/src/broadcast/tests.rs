@@ -192,3 +192,27 @@ fn a_rewritten_old_length_is_an_error_for_a_lossy_producer() {
         );
     }
 }
+
+#[test]
+fn a_wrap_marker_in_the_last_8_bytes_is_read_within_the_area() {
+    // Found by the fuzzer: three 40-byte records leave 8 bytes before the end, where the next
+    // push puts a wrap marker; a subscriber reading it used to load the sequence word at
+    // offset + 8, past the data area (miri and AddressSanitizer report it; the memory here
+    // ends exactly where the data area does).
+    let mut mem = memory(128);
+    let b = Broadcast::init(Region::from_slice(&mut mem), 128, 2, Mode::Lossy).unwrap();
+    let mut producer = b.producer();
+    let mut subscribers = [b.subscriber(0), b.subscriber(1)];
+    let mut buffer = [0u8; 64];
+    for n in 0..3 {
+        producer.push(&message(n, 20)).unwrap();
+    }
+    for n in 3..6 {
+        producer.push(&message(n, 11)).unwrap();
+    }
+    for s in &mut subscribers {
+        while let Some(got) = s.pop(&mut buffer).unwrap() {
+            assert!(got.len == 20 || got.len == 11);
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! A hostile peer against ipc-core's rings: starts from a valid ring of each kind with messages
+//! in flight, and interleaves both sides' real operations with writes of chosen words (header
+//! fields, the control block, the length and tag of the record at either side's position, wrap
+//! markers, lane headers, subscriber cursors, any word). The oracle: no panic, no operation that
+//! does not return (libFuzzer's -timeout), no access outside the region (AddressSanitizer: the
+//! region is a heap allocation of exactly its size). With IPC_FUZZ_COUNTS set, the outcome of
+//! every operation is counted by error variant and printed at exit, to show which checks a run
+//! reached.
+
+#![no_main]
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use arbitrary::Arbitrary;
+use ipc_core::broadcast::{Broadcast, Mode};
+use ipc_core::fan_in::{FanIn, FanInError};
+use ipc_core::spsc::{Corruption, ReadError, ReserveError, Spsc};
+use ipc_core::wait::{Strategy, Wait, WaitError};
+use ipc_core::{LayoutError, Region};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+enum Kind {
+    Spsc,
+    FanIn { lanes: u8 },
+    Broadcast { subscribers: u8, lossy: bool },
+}
+
+/// A word the hostile peer writes, found as a real peer would find it.
+#[derive(Arbitrary, Debug)]
+enum Target {
+    /// Any 4-byte word of the region (index modulo the region's words).
+    Word(u16),
+    /// A header field (magic, version, kind, lengths, offsets).
+    Header(u8),
+    /// A word of the control block (indices, cursors, lane count, mode).
+    Control(u8),
+    /// The length word of the record at the reading side's position.
+    NextLength,
+    /// The tag word of the record at the reading side's position.
+    NextTag,
+    /// The length word at a data offset.
+    DataWord(u16),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Push {
+        len: u16,
+        lane: u8,
+    },
+    PushDeferred {
+        len: u16,
+    },
+    Flush,
+    Read {
+        who: u8,
+    },
+    ReadBlocking {
+        who: u8,
+    },
+    Quarantine {
+        lane: u8,
+    },
+    Write {
+        target: Target,
+        value: u32,
+    },
+    /// The value a real peer would most likely get wrong: a position near the others.
+    WriteNear {
+        target: Target,
+        delta: i16,
+    },
+    Reattach,
+    /// Attach at a base 4 bytes into the memory: not aligned as a region must be.
+    AttachMisaligned,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Case {
+    kind: Kind,
+    capacity_log2: u8,
+    ops: Vec<Op>,
+}
+
+/// Outcome counters, by name.
+const OUTCOMES: [&str; 22] = [
+    "ok",
+    "empty",
+    "full",
+    "too-large",
+    "corrupt:head-index",
+    "corrupt:tail-index",
+    "corrupt:unpublished",
+    "corrupt:vanished",
+    "corrupt:record-length",
+    "wait:timed-out",
+    "wait:other",
+    "fan-in:lane",
+    "layout:region-too-small",
+    "layout:misaligned",
+    "layout:bad-magic",
+    "layout:unsupported-version",
+    "layout:wrong-kind",
+    "layout:capacity",
+    "layout:unknown-value",
+    "layout:out-of-range",
+    "layout:other",
+    "cases",
+];
+static COUNTS: [AtomicU64; OUTCOMES.len()] = [const { AtomicU64::new(0) }; OUTCOMES.len()];
+
+fn count(name: &str) {
+    if let Some(i) = OUTCOMES.iter().position(|n| *n == name) {
+        COUNTS[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+extern "C" fn print_counts() {
+    for (name, n) in OUTCOMES.iter().zip(&COUNTS) {
+        eprintln!("ipc-fuzz-count {name} {}", n.load(Ordering::Relaxed));
+    }
+}
+
+fn corruption(c: Corruption) {
+    count(match c {
+        Corruption::HeadIndex { .. } => "corrupt:head-index",
+        Corruption::TailIndex { .. } => "corrupt:tail-index",
+        Corruption::Unpublished { .. } => "corrupt:unpublished",
+        Corruption::Vanished { .. } => "corrupt:vanished",
+        Corruption::RecordLength { .. } => "corrupt:record-length",
+    });
+}
+
+fn reserve_outcome(r: Result<(), ReserveError>) {
+    match r {
+        Ok(()) => count("ok"),
+        Err(ReserveError::Full) => count("full"),
+        Err(ReserveError::TooLarge { .. }) => count("too-large"),
+        Err(ReserveError::Corrupt(c)) => corruption(c),
+        Err(ReserveError::Wait(w)) => wait(w),
+    }
+}
+
+fn read_outcome<T>(r: Result<Option<T>, ReadError>) {
+    match r {
+        Ok(Some(_)) => count("ok"),
+        Ok(None) => count("empty"),
+        Err(ReadError::Corrupt(c)) => corruption(c),
+        Err(ReadError::Wait(w)) => wait(w),
+    }
+}
+
+fn wait(w: WaitError) {
+    count(match w {
+        WaitError::TimedOut => "wait:timed-out",
+        _ => "wait:other",
+    });
+}
+
+fn layout_error(e: LayoutError) {
+    count(match e {
+        LayoutError::RegionTooSmall { .. } => "layout:region-too-small",
+        LayoutError::Misaligned { .. } => "layout:misaligned",
+        LayoutError::BadMagic { .. } => "layout:bad-magic",
+        LayoutError::UnsupportedVersion { .. } => "layout:unsupported-version",
+        LayoutError::WrongKind { .. } => "layout:wrong-kind",
+        LayoutError::CapacityNotPowerOfTwo { .. } => "layout:capacity",
+        LayoutError::UnknownValue { .. } => "layout:unknown-value",
+        LayoutError::OutOfRange { .. } => "layout:out-of-range",
+        #[allow(unreachable_patterns)]
+        _ => "layout:other",
+    });
+}
+
+/// The region's memory: a heap allocation of exactly `len` bytes, 8-aligned, so that
+/// AddressSanitizer reports any access past it.
+struct Memory {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Memory {
+    fn new(len: usize) -> Self {
+        Self {
+            words: vec![0; len / 8],
+            len: len / 8 * 8,
+        }
+    }
+    fn region(&mut self) -> Region<'static> {
+        let base = std::ptr::NonNull::new(self.words.as_mut_ptr().cast::<u8>()).unwrap();
+        // SAFETY: the memory outlives every ring made from it (the case's structures are
+        // dropped before it), and is touched only through the rings and `poke`, atomically.
+        unsafe { Region::from_raw(base, self.len) }
+    }
+    /// The hostile write: one aligned 4-byte word, atomically, as a peer process would.
+    fn poke(&self, byte: usize, value: u32) {
+        let byte = (byte % self.len) & !3;
+        let base = self.words.as_ptr().cast::<u8>();
+        // SAFETY: an aligned word inside the allocation; AtomicU32 tolerates the rings' own
+        // concurrent-style accesses.
+        unsafe { AtomicU32::from_ptr(base.add(byte).cast_mut().cast()) }
+            .store(value, Ordering::Relaxed);
+    }
+    /// The memory less its first 4 bytes: a base no structure may start at.
+    fn misaligned(&mut self) -> Region<'static> {
+        let base = std::ptr::NonNull::new(self.words.as_mut_ptr().cast::<u8>()).unwrap();
+        // SAFETY: 4 bytes into the same allocation, 4 bytes shorter: inside it.
+        unsafe { Region::from_raw(base.add(4), self.len - 4) }
+    }
+
+    fn peek(&self, byte: usize) -> u32 {
+        let byte = (byte % self.len) & !3;
+        let base = self.words.as_ptr().cast::<u8>();
+        // SAFETY: as for poke.
+        unsafe { AtomicU32::from_ptr(base.add(byte).cast_mut().cast()) }.load(Ordering::Relaxed)
+    }
+}
+
+/// Where things are, for `Target`: header at 0, control block at 64, data at `data_at`.
+struct Layout {
+    data_at: usize,
+    capacity: usize,
+}
+
+impl Layout {
+    fn byte(&self, target: &Target, reading_at: u32) -> usize {
+        match *target {
+            Target::Word(i) => i as usize * 4,
+            Target::Header(i) => (i as usize % 16) * 4,
+            Target::Control(i) => 64 + (i as usize % 48) * 4,
+            Target::NextLength => self.data_at + (reading_at as usize & (self.capacity - 1) & !7),
+            Target::NextTag => self.data_at + (reading_at as usize & (self.capacity - 1) & !7) + 4,
+            Target::DataWord(i) => self.data_at + (i as usize * 4) % self.capacity,
+        }
+    }
+}
+
+/// A blocking read that gives up at once: it runs the checks a waiter makes before it waits
+/// (the head index, records the head says are there) and returns TimedOut, without spinning.
+fn timeout_now() -> Wait<'static> {
+    let mut wait = Wait::busy_poll().with_timeout_ns(0);
+    wait.strategy = Strategy::SpinThenYield { spins: 0 };
+    wait
+}
+
+fn run_spsc(case: &Case, capacity: usize) {
+    let mut memory = Memory::new(Spsc::required_len(capacity));
+    let region = memory.region();
+    let ring = Spsc::init(region, capacity).unwrap();
+    let layout = Layout {
+        data_at: Spsc::required_len(capacity) - capacity,
+        capacity,
+    };
+    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    // Messages in flight before the hostile writes begin.
+    for n in 0..3u8 {
+        let _ = tx.push(&[n; 24]);
+    }
+    let mut buffer = vec![0u8; capacity];
+    for op in &case.ops {
+        match op {
+            Op::Push { len, .. } => reserve_outcome(tx.push(&buffer[..*len as usize % capacity])),
+            Op::PushDeferred { len } => match tx.reserve(*len as usize % capacity) {
+                Ok(grant) => {
+                    grant.commit_deferred();
+                    count("ok");
+                }
+                Err(e) => reserve_outcome(Err(e)),
+            },
+            Op::Flush => match tx.flush() {
+                Ok(()) => count("ok"),
+                Err(c) => corruption(c),
+            },
+            Op::Read { .. } | Op::Quarantine { .. } => read_outcome(rx.pop(&mut buffer)),
+            Op::ReadBlocking { .. } => {
+                read_outcome(rx.pop_blocking(&mut buffer, &timeout_now()).map(Some))
+            }
+            Op::Write { target, value } => memory.poke(layout.byte(target, rx.position()), *value),
+            Op::WriteNear { target, delta } => {
+                let at = layout.byte(target, rx.position());
+                memory.poke(at, memory.peek(at).wrapping_add(*delta as i32 as u32));
+            }
+            Op::AttachMisaligned => match Spsc::attach(memory.misaligned()) {
+                Ok(_) => count("ok"),
+                Err(e) => layout_error(e),
+            },
+            Op::Reattach => match Spsc::attach(region) {
+                Ok(again) => {
+                    tx = again.producer();
+                    rx = again.consumer();
+                    count("ok");
+                }
+                Err(e) => layout_error(e),
+            },
+        }
+    }
+}
+
+fn run_fan_in(case: &Case, lanes: usize, capacity: usize) {
+    let len = FanIn::required_len(lanes, capacity);
+    let mut memory = Memory::new(len.next_multiple_of(8));
+    let region = memory.region();
+    let fan_in = FanIn::init(region, lanes, capacity).unwrap();
+    let lane_len = Spsc::required_len(capacity);
+    let first_lane = len - lanes * lane_len;
+    let layout = Layout {
+        data_at: first_lane + lane_len - capacity,
+        capacity,
+    };
+    let mut producers: Vec<_> = (0..lanes).map(|l| fan_in.producer(l)).collect();
+    let mut consumer = fan_in.consumer();
+    for (n, p) in producers.iter_mut().enumerate() {
+        let _ = p.push(&[n as u8; 16]);
+    }
+    let mut buffer = vec![0u8; capacity];
+    let fan_in_outcome = |r: Result<(), FanInError>| match r {
+        Ok(()) => count("ok"),
+        Err(FanInError::Lane { corruption: c, .. }) => {
+            count("fan-in:lane");
+            corruption(c)
+        }
+        Err(FanInError::Wait(w)) => wait(w),
+    };
+    for op in &case.ops {
+        match op {
+            Op::Push { len, lane } => {
+                let p = &mut producers[*lane as usize % lanes];
+                reserve_outcome(p.push(&buffer[..*len as usize % capacity]))
+            }
+            Op::PushDeferred { .. } | Op::Flush => {}
+            Op::Read { .. } => match consumer.read() {
+                Ok(Some((_, grant))) => {
+                    grant.release();
+                    count("ok")
+                }
+                Ok(None) => count("empty"),
+                Err(e) => fan_in_outcome(Err(e)),
+            },
+            Op::ReadBlocking { .. } => fan_in_outcome(
+                consumer
+                    .pop_blocking(&mut buffer, &timeout_now())
+                    .map(|_| ()),
+            ),
+            Op::Quarantine { lane } => consumer.quarantine(*lane as usize % lanes),
+            // The region's header and control block, or lane 0's first record.
+            Op::Write { target, value } => memory.poke(layout.byte(target, 0), *value),
+            Op::WriteNear { target, delta } => {
+                let at = layout.byte(target, 0);
+                memory.poke(at, memory.peek(at).wrapping_add(*delta as i32 as u32));
+            }
+            Op::AttachMisaligned => match FanIn::attach(memory.misaligned()) {
+                Ok(_) => count("ok"),
+                Err(e) => layout_error(e),
+            },
+            Op::Reattach => match FanIn::attach(region) {
+                Ok(_) => count("ok"),
+                Err(e) => layout_error(e),
+            },
+        }
+    }
+}
+
+fn run_broadcast(case: &Case, subscribers: usize, lossy: bool, capacity: usize) {
+    let len = Broadcast::required_len(capacity);
+    let mut memory = Memory::new(len.next_multiple_of(8));
+    let region = memory.region();
+    let mode = if lossy {
+        Mode::Lossy
+    } else {
+        Mode::Backpressure
+    };
+    let b = Broadcast::init(region, capacity, subscribers, mode).unwrap();
+    let layout = Layout {
+        data_at: len - capacity,
+        capacity,
+    };
+    let mut producer = b.producer();
+    let mut subs: Vec<_> = (0..subscribers).map(|i| b.subscriber(i)).collect();
+    for n in 0..3u8 {
+        let _ = producer.push(&[n; 20]);
+    }
+    let mut buffer = vec![0u8; capacity];
+    for op in &case.ops {
+        match op {
+            Op::Push { len, .. } | Op::PushDeferred { len } => {
+                reserve_outcome(producer.push(&buffer[..*len as usize % capacity]))
+            }
+            Op::Flush | Op::Quarantine { .. } => {}
+            Op::Read { who } => read_outcome(subs[*who as usize % subscribers].pop(&mut buffer)),
+            Op::ReadBlocking { who } => read_outcome(
+                subs[*who as usize % subscribers]
+                    .pop_blocking(&mut buffer, &timeout_now())
+                    .map(Some),
+            ),
+            Op::Write { target, value } => memory.poke(layout.byte(target, 0), *value),
+            Op::WriteNear { target, delta } => {
+                let at = layout.byte(target, 0);
+                memory.poke(at, memory.peek(at).wrapping_add(*delta as i32 as u32));
+            }
+            Op::AttachMisaligned => match Broadcast::attach(memory.misaligned()) {
+                Ok(_) => count("ok"),
+                Err(e) => layout_error(e),
+            },
+            Op::Reattach => match Broadcast::attach(region) {
+                Ok(_) => count("ok"),
+                Err(e) => layout_error(e),
+            },
+        }
+    }
+}
+
+fuzz_target!(|case: Case| {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        if std::env::var_os("IPC_FUZZ_COUNTS").is_some() {
+            // SAFETY: registers a plain extern "C" function to run at exit.
+            unsafe { libc::atexit(print_counts) };
+        }
+    });
+    if case.ops.len() > 512 {
+        return;
+    }
+    count("cases");
+    let capacity = 1usize << (6 + case.capacity_log2 % 7); // 64 B to 4 KiB
+    match case.kind {
+        Kind::Spsc => run_spsc(&case, capacity),
+        Kind::FanIn { lanes } => run_fan_in(&case, 1 + lanes as usize % 4, capacity),
+        Kind::Broadcast { subscribers, lossy } => {
+            run_broadcast(&case, 1 + subscribers as usize % 4, lossy, capacity)
+        }
+    }
+});
