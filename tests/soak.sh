@@ -18,8 +18,9 @@ sample() {
     shm=$(ls /dev/shm | wc -l)
     tmp=$(ls "${TMPDIR:-/tmp}" | grep -c '^ipc-profiler' || true)
     runs=$(ls /run/ipc-profiler 2>/dev/null | wc -l)
-    progs=$(ls /proc/*/fdinfo/* 2>/dev/null | xargs grep -l '^prog_type' 2>/dev/null | wc -l)
-    maps=$(ls /proc/*/fdinfo/* 2>/dev/null | xargs grep -l '^map_type' 2>/dev/null | wc -l)
+    # Descriptors of eBPF programs and maps held by any process (grep finds none: status 1).
+    progs=$( (grep -l '^prog_type' /proc/[0-9]*/fdinfo/* 2>/dev/null || true) | wc -l)
+    maps=$( (grep -l '^map_type' /proc/[0-9]*/fdinfo/* 2>/dev/null || true) | wc -l)
     echo "$files $mem $slab $ipc $mq $shm $tmp $runs $progs $maps"
 }
 soak() {
