@@ -72,7 +72,7 @@ enum Op {
         delta: i16,
     },
     Reattach,
-    /// Attach at a base 4 bytes into the memory: not aligned as a region must be.
+    /// Attach at a base 2 bytes into the memory: not aligned as a region must be.
     AttachMisaligned,
 }
 
@@ -202,11 +202,12 @@ impl Memory {
         unsafe { AtomicU32::from_ptr(base.add(byte).cast_mut().cast()) }
             .store(value, Ordering::Relaxed);
     }
-    /// The memory less its first 4 bytes: a base no structure may start at.
+    /// The memory less its first 2 bytes: a base no structure may start at (its words would
+    /// be misaligned).
     fn misaligned(&mut self) -> Region<'static> {
         let base = std::ptr::NonNull::new(self.words.as_mut_ptr().cast::<u8>()).unwrap();
-        // SAFETY: 4 bytes into the same allocation, 4 bytes shorter: inside it.
-        unsafe { Region::from_raw(base.add(4), self.len - 4) }
+        // SAFETY: 2 bytes into the same allocation, 2 bytes shorter: inside it.
+        unsafe { Region::from_raw(base.add(2), self.len - 2) }
     }
 
     fn peek(&self, byte: usize) -> u32 {
