@@ -4,15 +4,33 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// Programs, maps and links the kernel holds, machine-wide.
-fn kernel_objects() -> (usize, usize, usize) {
-    (
-        aya::programs::loaded_programs().count(),
-        aya::maps::loaded_maps().count(),
-        aya::programs::loaded_links().count(),
-    )
+/// The ids of the programs, maps and links the kernel holds, machine-wide ("p12", "m40",
+/// "l3"). Ids are never handed out twice in a row, so the ids present after a test and not
+/// before are the objects it made and left.
+fn kernel_objects() -> BTreeSet<String> {
+    let programs = aya::programs::loaded_programs()
+        .flatten()
+        .map(|p| format!("p{}", p.id()));
+    let maps = aya::maps::loaded_maps()
+        .flatten()
+        .map(|m| format!("m{}", m.id()));
+    let links = aya::programs::loaded_links()
+        .flatten()
+        .map(|l| format!("l{}", l.id()));
+    programs.chain(maps).chain(links).collect()
+}
+
+/// What exists now and did not in `before`.
+fn made_since(before: &BTreeSet<String>) -> Vec<String> {
+    kernel_objects().difference(before).cloned().collect()
+}
+
+/// Links among `objects`.
+fn links(objects: &[String]) -> Vec<&String> {
+    objects.iter().filter(|o| o.starts_with('l')).collect()
 }
 
 #[test]
@@ -38,7 +56,7 @@ fn a_tracer_killed_mid_trace_leaves_nothing_in_the_kernel() {
             .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while kernel_objects().2 <= before.2 || children().is_empty() {
+    while links(&made_since(&before)).is_empty() || children().is_empty() {
         assert!(
             Instant::now() < deadline,
             "the tracer attached nothing or started no command"
@@ -55,16 +73,51 @@ fn a_tracer_killed_mid_trace_leaves_nothing_in_the_kernel() {
         // SAFETY: signals the command this test had traced, now an orphan.
         unsafe { libc::kill(child, libc::SIGKILL) };
     }
-    // The kernel frees the programs and maps once their last reference goes; a tp_btf
-    // program's trampoline waits for an RCU grace period first, which can take seconds on a
-    // busy machine. A leak never returns to the count; a slow release does.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while kernel_objects() != before && Instant::now() < deadline {
+    // Nothing can keep its programs and maps: no link, no descriptor in any process, nothing
+    // pinned. (A killed process's descriptors close as it exits.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (!links(&made_since(&before)).is_empty() || held_descriptors() != 0)
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(
-        kernel_objects(),
-        before,
-        "(programs, maps, links) before and after"
+    assert!(
+        links(&made_since(&before)).is_empty(),
+        "links left attached"
     );
+    assert_eq!(
+        held_descriptors(),
+        0,
+        "a process still holds eBPF descriptors"
+    );
+    let pinned = std::fs::read_dir("/sys/fs/bpf").map_or(0, |d| d.count());
+    assert_eq!(pinned, 0, "something is pinned in /sys/fs/bpf");
+    // The kernel then frees them: at once usually, but a program attached through a trampoline
+    // (tp_btf) waits for an RCU tasks grace period first. A leak never goes.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !made_since(&before).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        made_since(&before),
+        Vec::<String>::new(),
+        "objects the tracer made and left"
+    );
+}
+
+/// eBPF program and map descriptors held by any process on the machine.
+fn held_descriptors() -> usize {
+    let mut held = 0;
+    for process in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(fds) = std::fs::read_dir(process.path().join("fdinfo")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let info = std::fs::read_to_string(fd.path()).unwrap_or_default();
+            if info.contains("prog_type:") || info.contains("map_type:") {
+                held += 1;
+            }
+        }
+    }
+    held
 }
