@@ -1,9 +1,10 @@
 //! The JSON rendering: the output contract of docs/design.md, one object.
 
-use crate::result::Report;
+use serde::Serialize;
 
-/// The report as pretty-printed JSON with a trailing newline.
-pub fn render(report: &Report) -> String {
+/// The report (a benchmark's or a traced program's) as pretty-printed JSON with a trailing
+/// newline.
+pub fn render(report: &impl Serialize) -> String {
     let mut text =
         serde_json::to_string_pretty(report).expect("the report model always serializes");
     text.push('\n');

@@ -1,11 +1,11 @@
 //! A traced program's report (`trace --pid`, `trace -- CMD`): totals over the traced time and
 //! rates per second, one line per process, in every format.
 
-use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
+use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
-use super::units::{bytes, count, duration_ns};
-use super::Format;
+use super::units::{bytes, count, duration_ns, or_na};
+use super::{csv, json, markdown, Format};
 use crate::result::{PerMessage, ProgramReport};
 
 /// Columns of the per-process rows (CSV and Markdown).
@@ -32,38 +32,15 @@ const COLUMNS: [&str; 17] = [
 /// Renders `report` in `format`.
 pub fn render(report: &ProgramReport, format: Format) -> String {
     match format {
-        Format::Json => {
-            let mut text =
-                serde_json::to_string_pretty(report).expect("the report model always serializes");
-            text.push('\n');
-            text
-        }
+        Format::Json => json::render(report),
         Format::Table => tables(report),
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(Vec::new());
-            let mut write = || -> csv::Result<()> {
-                writer.write_record(COLUMNS)?;
-                for row in rows(report) {
-                    writer.write_record(row)?;
-                }
-                writer.flush()?;
-                Ok(())
-            };
-            write().expect("writing CSV to memory cannot fail");
-            String::from_utf8(writer.into_inner().expect("flushed")).expect("CSV of UTF-8 fields")
-        }
-        Format::Markdown => {
-            let mut table = Table::new();
-            table.load_preset(ASCII_MARKDOWN).set_header(COLUMNS);
-            for row in rows(report) {
-                table.add_row(row);
-            }
-            format!(
-                "Measured on: {}\n\n{}\n\n{table}\n",
-                report.environment.summary(),
-                title(report)
-            )
-        }
+        Format::Csv => csv::rows(&COLUMNS, rows(report)),
+        Format::Markdown => format!(
+            "Measured on: {}\n\n{}\n\n{}\n",
+            report.environment.summary(),
+            title(report),
+            markdown::table(&COLUMNS, rows(report))
+        ),
     }
 }
 
@@ -138,7 +115,6 @@ fn rows(report: &ProgramReport) -> Vec<Vec<String>> {
 /// The tables for people: processes, then syscalls, with totals and rates per second.
 fn tables(report: &ProgramReport) -> String {
     let seconds = report.seconds.max(1e-9);
-    let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
     let mut processes = Table::new();
     processes.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
         "process",
@@ -166,15 +142,15 @@ fn tables(report: &ProgramReport) -> String {
             count(m.syscalls),
             count((m.syscalls / seconds).round()),
             duration_ns(m.kernel_ns),
-            optional(m.user_ns, duration_ns),
-            optional(m.on_cpu_ns, duration_ns),
-            optional(m.off_cpu_ns, duration_ns),
-            optional(m.context_switches, count),
-            optional(m.wakeups, count),
-            optional(m.wake_to_run_ns, duration_ns),
-            optional(m.bytes_copied, bytes),
-            optional(m.bytes_copied.map(|b| b / seconds), bytes),
-            optional(m.migrations, count),
+            or_na(m.user_ns, duration_ns),
+            or_na(m.on_cpu_ns, duration_ns),
+            or_na(m.off_cpu_ns, duration_ns),
+            or_na(m.context_switches, count),
+            or_na(m.wakeups, count),
+            or_na(m.wake_to_run_ns, duration_ns),
+            or_na(m.bytes_copied, bytes),
+            or_na(m.bytes_copied.map(|b| b / seconds), bytes),
+            or_na(m.migrations, count),
         ]);
     }
     let mut calls = Table::new();

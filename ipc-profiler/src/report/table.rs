@@ -3,9 +3,8 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
-use super::units::{bytes, count, duration_ns};
-use crate::result::Breakdown;
-use crate::result::{Report, RunResult};
+use super::units::{bytes, count, duration_ns, or_na};
+use crate::result::{Breakdown, Report, RunResult};
 use crate::size::size_label;
 
 /// The report as tables: latency (fastest first), then each breakdown.
@@ -178,16 +177,15 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
 /// Kernel time, user time, context switches, wake-ups, wake to run, on-CPU, off-CPU and bytes
 /// copied, as table cells ("n/a" where the kernel could not say).
 pub fn per_message_cells(m: &crate::result::PerMessage) -> Vec<String> {
-    let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
     vec![
         duration_ns(m.kernel_ns),
-        optional(m.user_ns, duration_ns),
-        optional(m.context_switches, count),
-        optional(m.wakeups, count),
-        optional(m.wake_to_run_ns, duration_ns),
-        optional(m.on_cpu_ns, duration_ns),
-        optional(m.off_cpu_ns, duration_ns),
-        optional(m.bytes_copied, bytes),
+        or_na(m.user_ns, duration_ns),
+        or_na(m.context_switches, count),
+        or_na(m.wakeups, count),
+        or_na(m.wake_to_run_ns, duration_ns),
+        or_na(m.on_cpu_ns, duration_ns),
+        or_na(m.off_cpu_ns, duration_ns),
+        or_na(m.bytes_copied, bytes),
     ]
 }
 
@@ -217,7 +215,7 @@ fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     for (who, m) in rows {
         let mut row = vec![who, count(m.syscalls)];
         row.extend(per_message_cells(m));
-        row.push(m.migrations.map_or("n/a".to_string(), count));
+        row.push(or_na(m.migrations, count));
         summary.add_row(row);
     }
     let mut calls = Table::new();

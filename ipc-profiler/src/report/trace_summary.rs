@@ -4,7 +4,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
-use super::units::{bytes, count};
+use super::units::{bytes, count, or_na};
 use crate::result::RunResult;
 
 /// The summary table, or `None` when fewer than two results have a breakdown.
@@ -17,7 +17,6 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
     if traced.len() < 2 {
         return None;
     }
-    let optional = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_string(), f);
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
         "mechanism",
@@ -48,7 +47,7 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
         };
         let mut row = vec![name, syscalls_by_name(b)];
         row.extend(super::table::per_message_cells(m));
-        row.push(optional(m.socket_bytes_copied, bytes));
+        row.push(or_na(m.socket_bytes_copied, bytes));
         row.push(
             b.overhead
                 .as_ref()

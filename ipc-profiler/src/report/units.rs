@@ -1,5 +1,10 @@
 //! Human-readable numbers for the table rendering.
 
+/// `value` formatted by `format`, or "n/a" where the kernel could not say.
+pub fn or_na(value: Option<f64>, format: fn(f64) -> String) -> String {
+    value.map_or("n/a".to_string(), format)
+}
+
 /// Nanoseconds with a unit that keeps three significant digits: `812 ns`, `22.4 µs`, `1.05 ms`.
 pub fn duration_ns(ns: f64) -> String {
     let (value, unit) = if ns < 1e3 {
