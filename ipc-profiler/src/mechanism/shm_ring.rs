@@ -14,21 +14,12 @@ use crate::result::Wake;
 /// round trip, so a peer that answers quickly is caught without a syscall.
 pub const SPINS_BEFORE_SLEEP: u32 = 2_000;
 
-/// What holds the rings.
-#[derive(Clone, Copy)]
-enum Store {
-    /// Anonymous memfds.
-    Memfd,
-    /// Regular files in the temporary directory, mapped `MAP_SHARED`.
-    TempFile,
-}
-
-/// ipc-core rings held in `store`, waited on by `strategy`.
+/// ipc-core rings held in `backing`, waited on by `strategy`.
 pub struct ShmRing {
     name: &'static str,
     summary: &'static str,
     wake: Wake,
-    store: Store,
+    backing: Backing,
     strategy: Strategy,
 }
 
@@ -37,7 +28,7 @@ pub const SHM_SPIN: ShmRing = ShmRing {
     name: "shm-spin",
     summary: "ipc-core ring in shared memory (memfd); busy-poll (burns a CPU per side)",
     wake: Wake::BusyPoll,
-    store: Store::Memfd,
+    backing: Backing::Memfd,
     strategy: Strategy::BusyPoll,
 };
 
@@ -47,7 +38,7 @@ pub const SHM_FUTEX: ShmRing = ShmRing {
     name: "shm-futex",
     summary: "ipc-core ring in shared memory (memfd); spin, then futex wait/wake",
     wake: Wake::SpinThenSleep,
-    store: Store::Memfd,
+    backing: Backing::Memfd,
     strategy: Strategy::SpinThenFutex {
         spins: SPINS_BEFORE_SLEEP,
     },
@@ -58,20 +49,11 @@ pub const MMAP: ShmRing = ShmRing {
     name: "mmap",
     summary: "ipc-core ring in a MAP_SHARED regular file; spin, then futex",
     wake: Wake::SpinThenSleep,
-    store: Store::TempFile,
+    backing: Backing::TempFile,
     strategy: Strategy::SpinThenFutex {
         spins: SPINS_BEFORE_SLEEP,
     },
 };
-
-impl ShmRing {
-    fn with_backing<T>(&self, make: impl FnOnce(Backing<'_>) -> T) -> T {
-        match self.store {
-            Store::Memfd => make(Backing::Memfd),
-            Store::TempFile => make(Backing::FileIn(&std::env::temp_dir())),
-        }
-    }
-}
 
 impl Mechanism for ShmRing {
     fn name(&self) -> &'static str {
@@ -91,12 +73,10 @@ impl Mechanism for ShmRing {
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
-        self.with_backing(|backing| ring_pair::connect(size, backing, self.strategy))
+        ring_pair::connect(size, self.backing, self.strategy)
     }
 
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
-        self.with_backing(|backing| {
-            ring_pair::connect_fan_in(size, writers, backing, self.strategy)
-        })
+        ring_pair::connect_fan_in(size, writers, self.backing, self.strategy)
     }
 }

@@ -89,31 +89,28 @@ fn with_semaphore_set(size: usize) -> io::Result<(Mailboxes, SemaphoreSet, impl 
     if id < 0 {
         return Err(io::Error::last_os_error());
     }
-    // Recorded for `ipc-profiler clean` at once; the change time is filled in once set up.
-    let mut object = Object::SysvSemaphores {
-        id,
-        cuid: 0,
-        ctime: 0,
-    };
-    let remove = move |recorded: &Object| {
+    let remove_set = move || {
         // SAFETY: removes the set this run created.
         unsafe { libc::semctl(id, 0, libc::IPC_RMID) };
-        run_record::removed(recorded);
     };
     for empty in [1, 3] {
         // SAFETY: SETVAL on our own set.
         if unsafe { libc::semctl(id, empty, libc::SETVAL, 1) } != 0 {
             let error = io::Error::last_os_error();
-            remove(&object);
+            remove_set();
             return Err(error);
         }
     }
-    if let Some((cuid, ctime)) = run_record::semaphores_identity(id) {
-        object = Object::SysvSemaphores { id, cuid, ctime };
-    }
+    // Recorded for `ipc-profiler clean` once set up (SETVAL changes the set's change time).
+    let (cuid, ctime) = run_record::semaphores_identity(id).unwrap_or_default();
+    let object = Object::SysvSemaphores { id, cuid, ctime };
     if let Err(error) = run_record::created(object.clone()) {
-        remove(&object);
+        remove_set();
         return Err(error);
     }
-    Ok((boxes, SemaphoreSet { id }, move || remove(&object)))
+    let remove = move || {
+        remove_set();
+        run_record::removed(&object);
+    };
+    Ok((boxes, SemaphoreSet { id }, remove))
 }

@@ -3,7 +3,6 @@
 //! separate programs would.
 
 use std::io;
-use std::path::Path;
 
 use ipc_core::fan_in::{FanIn, FanInConsumer, FanInProducer};
 use ipc_core::shm::SharedMemory;
@@ -14,11 +13,13 @@ use ipc_core::Region;
 use crate::mechanism::{Channel, Endpoint, FanInChannel};
 
 /// What backs the rings' memory.
-pub enum Backing<'a> {
-    /// Anonymous memfds.
+#[derive(Clone, Copy)]
+pub enum Backing {
+    /// Anonymous memfds, sealed.
     Memfd,
-    /// Regular files in this directory, unlinked as soon as they are mapped.
-    FileIn(&'a Path),
+    /// Regular files without a name (`O_TMPFILE`) in the temporary directory, mapped
+    /// `MAP_SHARED`.
+    TempFile,
 }
 
 /// The data-area capacity for messages of `size` bytes: room for at least four, and 64 KiB at
@@ -38,7 +39,7 @@ pub fn unsupported_size(size: usize) -> Option<String> {
 }
 
 /// Creates both rings and a connected pair of endpoints that wait as `strategy` says.
-pub fn connect(size: usize, backing: Backing<'_>, strategy: Strategy) -> io::Result<Channel> {
+pub fn connect(size: usize, backing: Backing, strategy: Strategy) -> io::Result<Channel> {
     let capacity = capacity_for(size);
     let len = Spsc::required_len(capacity);
     let to_server = create(&backing, "to-server", len)?;
@@ -59,17 +60,20 @@ pub fn connect(size: usize, backing: Backing<'_>, strategy: Strategy) -> io::Res
     Ok(Channel::new(Box::new(client), Box::new(server)))
 }
 
-fn create(backing: &Backing<'_>, name: &str, len: usize) -> io::Result<SharedMemory> {
+fn create(backing: &Backing, name: &str, len: usize) -> io::Result<SharedMemory> {
     match backing {
         Backing::Memfd => SharedMemory::memfd(name, len),
         // A file without a name (O_TMPFILE): no run, however it ends, leaves one behind, and
         // there is no predictable name in a shared directory for anyone to plant a link at.
-        Backing::FileIn(dir) => SharedMemory::unnamed_file_in(dir, len).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("{name}: an unnamed file in {}: {e}", dir.display()),
-            )
-        }),
+        Backing::TempFile => {
+            let dir = std::env::temp_dir();
+            SharedMemory::unnamed_file_in(&dir, len).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("{name}: an unnamed file in {}: {e}", dir.display()),
+                )
+            })
+        }
     }
 }
 
@@ -146,7 +150,7 @@ impl Endpoint for RingEnd {
 pub fn connect_fan_in(
     size: usize,
     writers: usize,
-    backing: Backing<'_>,
+    backing: Backing,
     strategy: Strategy,
 ) -> io::Result<FanInChannel> {
     let capacity = capacity_for(size);
