@@ -3,35 +3,12 @@
 //! own: the machine-wide counts it compares must not see other tests' programs.
 
 mod common;
+#[path = "common/kernel_objects.rs"]
+mod kernel_objects;
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// The ids of the programs, maps and links the kernel holds, machine-wide ("p12", "m40",
-/// "l3"). Ids are never handed out twice in a row, so the ids present after a test and not
-/// before are the objects it made and left.
-fn kernel_objects() -> BTreeSet<String> {
-    let programs = aya::programs::loaded_programs()
-        .flatten()
-        .map(|p| format!("p{}", p.id()));
-    let maps = aya::maps::loaded_maps()
-        .flatten()
-        .map(|m| format!("m{}", m.id()));
-    let links = aya::programs::loaded_links()
-        .flatten()
-        .map(|l| format!("l{}", l.id()));
-    programs.chain(maps).chain(links).collect()
-}
-
-/// What exists now and did not in `before`.
-fn made_since(before: &BTreeSet<String>) -> Vec<String> {
-    kernel_objects().difference(before).cloned().collect()
-}
-
-/// Links among `objects`.
-fn links(objects: &[String]) -> Vec<&String> {
-    objects.iter().filter(|o| o.starts_with('l')).collect()
-}
+use kernel_objects::{kernel_objects, links, made_since};
 
 #[test]
 fn a_tracer_killed_mid_trace_leaves_nothing_in_the_kernel() {

@@ -26,7 +26,6 @@
 //! The crate is `#![no_std]` and allocates nothing.
 #![no_std]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(feature = "std")]
 extern crate std;

@@ -237,6 +237,19 @@ impl Layout {
     }
 }
 
+/// The peer's write of `op` (a whole value, or the word there nudged by a delta), at its target
+/// as seen from a reader at `reading_at`.
+fn hostile_write(memory: &Memory, layout: &Layout, op: &Op, reading_at: u32) {
+    match op {
+        Op::Write { target, value } => memory.poke(layout.byte(target, reading_at), *value),
+        Op::WriteNear { target, delta } => {
+            let at = layout.byte(target, reading_at);
+            memory.poke(at, memory.peek(at).wrapping_add(*delta as i32 as u32));
+        }
+        _ => {}
+    }
+}
+
 /// A blocking read that gives up at once: it runs the checks a waiter makes before it waits
 /// (the head index, records the head says are there) and returns TimedOut, without spinning.
 fn timeout_now() -> Wait<'static> {
@@ -277,10 +290,8 @@ fn run_spsc(case: &Case, capacity: usize) {
             Op::ReadBlocking { .. } => {
                 read_outcome(rx.pop_blocking(&mut buffer, &timeout_now()).map(Some))
             }
-            Op::Write { target, value } => memory.poke(layout.byte(target, rx.position()), *value),
-            Op::WriteNear { target, delta } => {
-                let at = layout.byte(target, rx.position());
-                memory.poke(at, memory.peek(at).wrapping_add(*delta as i32 as u32));
+            Op::Write { .. } | Op::WriteNear { .. } => {
+                hostile_write(&memory, &layout, op, rx.position())
             }
             Op::AttachMisaligned => match Spsc::attach(memory.misaligned()) {
                 Ok(_) => count("ok"),
@@ -345,11 +356,7 @@ fn run_fan_in(case: &Case, lanes: usize, capacity: usize) {
             ),
             Op::Quarantine { lane } => consumer.quarantine(*lane as usize % lanes),
             // The region's header and control block, or lane 0's first record.
-            Op::Write { target, value } => memory.poke(layout.byte(target, 0), *value),
-            Op::WriteNear { target, delta } => {
-                let at = layout.byte(target, 0);
-                memory.poke(at, memory.peek(at).wrapping_add(*delta as i32 as u32));
-            }
+            Op::Write { .. } | Op::WriteNear { .. } => hostile_write(&memory, &layout, op, 0),
             Op::AttachMisaligned => match FanIn::attach(memory.misaligned()) {
                 Ok(_) => count("ok"),
                 Err(e) => layout_error(e),
@@ -394,11 +401,7 @@ fn run_broadcast(case: &Case, subscribers: usize, lossy: bool, capacity: usize) 
                     .pop_blocking(&mut buffer, &timeout_now())
                     .map(Some),
             ),
-            Op::Write { target, value } => memory.poke(layout.byte(target, 0), *value),
-            Op::WriteNear { target, delta } => {
-                let at = layout.byte(target, 0);
-                memory.poke(at, memory.peek(at).wrapping_add(*delta as i32 as u32));
-            }
+            Op::Write { .. } | Op::WriteNear { .. } => hostile_write(&memory, &layout, op, 0),
             Op::AttachMisaligned => match Broadcast::attach(memory.misaligned()) {
                 Ok(_) => count("ok"),
                 Err(e) => layout_error(e),

@@ -283,48 +283,13 @@ impl Drop for Tracer {
 }
 
 #[cfg(test)]
+#[path = "../../../tests/common/kernel_objects.rs"]
+mod kernel_objects;
+
+#[cfg(test)]
 mod tests {
+    use super::kernel_objects::{kernel_objects, links, made_since};
     use super::*;
-
-    /// The ids of the programs, maps and links the kernel holds that were not in `before`
-    /// (ids are not handed out again soon): (programs, maps, links) this test made and holds.
-    fn made_since(before: &[u32; 3]) -> (usize, usize, usize) {
-        (
-            aya::programs::loaded_programs()
-                .flatten()
-                .filter(|p| p.id() > before[0])
-                .count(),
-            aya::maps::loaded_maps()
-                .flatten()
-                .filter(|m| m.id() > before[1])
-                .count(),
-            aya::programs::loaded_links()
-                .flatten()
-                .filter(|l| l.id() > before[2])
-                .count(),
-        )
-    }
-
-    /// The highest program, map and link ids now.
-    fn highest_ids() -> [u32; 3] {
-        [
-            aya::programs::loaded_programs()
-                .flatten()
-                .map(|p| p.id())
-                .max()
-                .unwrap_or(0),
-            aya::maps::loaded_maps()
-                .flatten()
-                .map(|m| m.id())
-                .max()
-                .unwrap_or(0),
-            aya::programs::loaded_links()
-                .flatten()
-                .map(|l| l.id())
-                .max()
-                .unwrap_or(0),
-        ]
-    }
 
     /// Attach/detach cycles the leak test runs: 100 by default (a cycle takes about 175 ms
     /// here, most of it the kernel detaching), `IPC_PROFILER_LEAK_CYCLES=1000` for the long run.
@@ -341,31 +306,35 @@ mod tests {
             rustix::process::geteuid().is_root(),
             "this test loads eBPF programs and must run as root (CI does): `sudo cargo test`"
         );
-        let before = highest_ids();
+        let before = kernel_objects();
         {
             let mut tracer = Tracer::load(Attach::Auto, false).unwrap();
-            assert_eq!(made_since(&before).2, 0, "loading attaches nothing");
+            assert!(
+                links(&made_since(&before)).is_empty(),
+                "loading attaches nothing"
+            );
             for cycle in 0..leak_cycles() {
                 tracer.attach().unwrap();
                 tracer.detach().unwrap();
                 if cycle % 10 == 0 {
-                    assert_eq!(made_since(&before).2, 0, "cycle {cycle} left a link");
+                    let left = made_since(&before);
+                    assert!(links(&left).is_empty(), "cycle {cycle} left a link");
                 }
             }
             tracer.attach().unwrap();
-            assert!(made_since(&before).2 > 0, "attach made links");
+            assert!(!links(&made_since(&before)).is_empty(), "attach made links");
         }
         // Dropping the tracer detaches and unloads everything; the kernel frees programs and
         // maps once their last reference goes, at once usually; a program attached through
         // a trampoline (tp_btf) waits for an RCU tasks grace period first. A leak never goes.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-        while made_since(&before) != (0, 0, 0) && std::time::Instant::now() < deadline {
+        while !made_since(&before).is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         assert_eq!(
             made_since(&before),
-            (0, 0, 0),
-            "(programs, maps, links) left"
+            Vec::<String>::new(),
+            "programs, maps and links left"
         );
     }
 }

@@ -31,6 +31,11 @@ pub fn run(
     attach: Attach,
     ebpf_log: bool,
 ) -> anyhow::Result<ProgramReport> {
+    // An unknown user is refused before any program is loaded.
+    let user = match &target {
+        Target::Command(_, Some(name)) => Some(RunAs::lookup(name)?),
+        _ => None,
+    };
     let mut tracer = Tracer::load(attach, ebpf_log)?;
     tracer.attach()?;
     tracer.registry().reserve_slots(1)?;
@@ -40,8 +45,7 @@ pub fn run(
             let exit = watch(&mut tracer, pid, duration.unwrap_or(5.0))?;
             (pid, None, exit)
         }
-        Target::Command(argv, user) => {
-            let user = user.as_deref().map(RunAs::lookup).transpose()?;
+        Target::Command(argv, _) => {
             let (pid, exit) = start(&mut tracer, &argv, user.as_ref())?;
             (pid, Some(argv), Some(exit))
         }
