@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ipc_core::shm::{ProcessLiveness, SharedMemory};
 use ipc_core::spsc::{ReadError, ReserveError, Spsc};
-use ipc_core::wait::{Strategy, Wait, WaitError};
+use ipc_core::wait::{Liveness, Strategy, Wait, WaitError};
 
 const CAPACITY: usize = 4096;
 
@@ -86,7 +86,7 @@ fn a_million_random_sized_messages_arrive_in_order_and_intact() {
         // The producer maps the memfd again: the ring is used at another address.
         let mine = memory.map_again().unwrap();
         let ring = Spsc::attach(mine.region()).unwrap();
-        let mut producer = ring.producer();
+        let mut producer = ring.producer().unwrap();
         let parent = ProcessLiveness::new(std::os::unix::process::parent_id()).unwrap();
         for n in 0..MESSAGES {
             let mut grant = producer
@@ -99,7 +99,7 @@ fn a_million_random_sized_messages_arrive_in_order_and_intact() {
     });
     let producer = KillOnDrop(producer_pid);
     let liveness = ProcessLiveness::new(producer_pid).unwrap();
-    let mut consumer = ring.consumer();
+    let mut consumer = ring.consumer().unwrap();
     let mut expected = vec![0u8; CAPACITY];
     for n in 0..MESSAGES {
         let grant = consumer.read_blocking(&waiting_for(&liveness)).unwrap();
@@ -125,7 +125,7 @@ fn a_producer_killed_mid_stream_leaves_whole_messages_then_an_error() {
     let memory = SharedMemory::memfd("killed-producer", Spsc::required_len(CAPACITY)).unwrap();
     let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
     let producer_pid = fork_child(|| {
-        let mut producer = ring.producer();
+        let mut producer = ring.producer().unwrap();
         let forever = Wait::futex();
         for n in 0.. {
             let mut grant = producer.reserve_blocking(length_of(n), &forever).unwrap();
@@ -136,7 +136,7 @@ fn a_producer_killed_mid_stream_leaves_whole_messages_then_an_error() {
     });
     let producer = KillOnDrop(producer_pid);
     let liveness = ProcessLiveness::new(producer_pid).unwrap();
-    let mut consumer = ring.consumer();
+    let mut consumer = ring.consumer().unwrap();
     let mut expected = vec![0u8; CAPACITY];
     let mut n = 0;
     let error = loop {
@@ -168,7 +168,7 @@ fn a_consumer_killed_mid_stream_stops_a_blocked_producer() {
     let memory = SharedMemory::memfd("killed-consumer", Spsc::required_len(CAPACITY)).unwrap();
     let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
     let consumer_pid = fork_child(|| {
-        let mut consumer = ring.consumer();
+        let mut consumer = ring.consumer().unwrap();
         let mut buffer = vec![0u8; CAPACITY];
         for _ in 0..READ_BEFORE_STOPPING {
             consumer.pop_blocking(&mut buffer, &Wait::futex()).unwrap();
@@ -179,7 +179,7 @@ fn a_consumer_killed_mid_stream_stops_a_blocked_producer() {
     });
     let _reaper = KillOnDrop(consumer_pid);
     let liveness = ProcessLiveness::new(consumer_pid).unwrap();
-    let mut producer = ring.producer();
+    let mut producer = ring.producer().unwrap();
     let message = |n: u64| {
         let mut m = vec![0u8; length_of(n)];
         fill(n, &mut m);
@@ -222,7 +222,7 @@ fn three_producer_processes_fan_in_to_one_consumer() {
             KillOnDrop(fork_child(|| {
                 let mine = memory.map_again().unwrap();
                 let fan_in = FanIn::attach(mine.region()).unwrap();
-                let mut producer = fan_in.producer(lane);
+                let mut producer = fan_in.producer(lane).unwrap();
                 let mut message = vec![0u8; CAPACITY];
                 for n in 0..EACH {
                     let m = &mut message[..length_of(n * LANES as u64 + lane as u64)];
@@ -233,7 +233,7 @@ fn three_producer_processes_fan_in_to_one_consumer() {
             }))
         })
         .collect();
-    let mut consumer = fan_in.consumer();
+    let mut consumer = fan_in.consumer().unwrap();
     let mut next = [0u64; LANES];
     let mut buffer = vec![0u8; CAPACITY];
     let mut expected = vec![0u8; CAPACITY];
@@ -291,4 +291,112 @@ fn a_peer_cannot_shrink_shared_memory_under_a_process_that_maps_it() {
         Err(rustix::io::Errno::PERM),
         "the object could be shrunk"
     );
+}
+
+/// `clone3` arguments (the kernel's `struct clone_args`, first version: 64 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+}
+
+/// Starts a child in a new pid namespace (where it is pid 1), as a container's process would
+/// be, running `body`; returns its pid here and a pidfd for it. Needs root (CAP_SYS_ADMIN).
+fn spawn_in_new_pid_namespace(body: impl FnOnce() -> i32) -> (u32, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut pidfd: i32 = -1;
+    let args = CloneArgs {
+        flags: (libc::CLONE_NEWPID | libc::CLONE_PIDFD) as u64,
+        pidfd: &mut pidfd as *mut i32 as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: clone3 without a stack behaves as fork: the child runs `body` on a copy of this
+    // stack and leaves with _exit; `pidfd` is written by the kernel in the parent.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    assert!(
+        pid >= 0,
+        "clone3(CLONE_NEWPID) failed: {} (this test needs root)",
+        std::io::Error::last_os_error()
+    );
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+        // SAFETY: ends the child without running the test harness's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    // SAFETY: the kernel gave this process a new pidfd; nothing else owns it.
+    (pid as u32, unsafe {
+        std::os::fd::OwnedFd::from_raw_fd(pidfd)
+    })
+}
+
+#[test]
+fn a_role_held_in_another_pid_namespace_is_taken_over_only_once_its_holder_is_dead() {
+    use ipc_core::role::{ClaimError, Role};
+    use std::io::{Read, Write};
+    let memory = SharedMemory::memfd("pid-namespace", Spsc::required_len(CAPACITY)).unwrap();
+    let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+    let (mut claimed_rx, mut claimed_tx) = std::io::pipe().unwrap();
+    let (pid, pidfd) = spawn_in_new_pid_namespace(|| {
+        let mine = memory.map_again().unwrap();
+        let ring = Spsc::attach(mine.region()).unwrap();
+        let mut producer = ring.producer().unwrap();
+        producer.push(b"from the container").unwrap();
+        // Tell the parent the role is held, and by which pid this process knows itself.
+        claimed_tx
+            .write_all(&std::process::id().to_le_bytes())
+            .unwrap();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    let holder = KillOnDrop(pid);
+    drop(claimed_tx);
+    let mut own_pid = [0u8; 4];
+    claimed_rx.read_exact(&mut own_pid).unwrap();
+    assert_eq!(u32::from_le_bytes(own_pid), 1, "pid 1 of its own namespace");
+    // That number names another process here (this machine's init): it proves nothing.
+    assert!(ProcessLiveness::new(1).unwrap().peer_alive());
+
+    let watched = ProcessLiveness::from_pidfd(pidfd);
+    assert_eq!(
+        ring.producer().unwrap_err(),
+        ClaimError::Taken(Role::Producer)
+    );
+    assert_eq!(
+        ring.take_over_producer(&watched).unwrap_err(),
+        ClaimError::HolderAlive(Role::Producer),
+        "the holder lives"
+    );
+    kill(pid);
+    for _ in 0..500 {
+        if !watched.peer_alive() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut producer = ring
+        .take_over_producer(&watched)
+        .expect("the holder is dead");
+    holder.wait();
+    producer.push(b"from its successor").unwrap();
+    let mut consumer = ring.consumer().unwrap();
+    let mut buffer = [0u8; 64];
+    for expected in [&b"from the container"[..], b"from its successor"] {
+        let len = consumer.pop(&mut buffer).unwrap().unwrap();
+        assert_eq!(&buffer[..len], expected);
+    }
 }

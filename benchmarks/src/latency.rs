@@ -130,7 +130,7 @@ pub fn ring(rounds: u64, size: usize, how: Wait<'static>) -> u64 {
     let from = Spsc::init_with(back.region(), capacity, wakeups).expect("ring");
     pair(
         || {
-            let (mut rx, mut tx) = (to.consumer(), from.producer());
+            let (mut rx, mut tx) = (to.consumer().unwrap(), from.producer().unwrap());
             let mut buffer = vec![0u8; size];
             for _ in 0..WARMUP + rounds {
                 rx.pop_blocking(&mut buffer, &how).expect("pop");
@@ -138,7 +138,7 @@ pub fn ring(rounds: u64, size: usize, how: Wait<'static>) -> u64 {
             }
         },
         || {
-            let (mut tx, mut rx) = (to.producer(), from.consumer());
+            let (mut tx, mut rx) = (to.producer().unwrap(), from.consumer().unwrap());
             let message = vec![7u8; size];
             let mut echo = vec![0u8; size];
             p50(|h| {

@@ -98,7 +98,7 @@ fn timed(
 fn with_ring(wakeups: Wakeups, run: impl FnOnce(Producer<'_>, Consumer<'_>) -> f64) -> f64 {
     let mut memory = vec![0u64; Spsc::required_len(1 << 16) / 8];
     let ring = Spsc::init_with(Region::from_slice(&mut memory), 1 << 16, wakeups).expect("ring");
-    run(ring.producer(), ring.consumer())
+    run(ring.producer().unwrap(), ring.consumer().unwrap())
 }
 
 fn ipc_core_copy(wakeups: Wakeups) -> f64 {

@@ -63,7 +63,7 @@ fn through_ring() -> f64 {
     let how = Wait::futex();
     pair(
         || {
-            let mut producer = ring.producer();
+            let mut producer = ring.producer().unwrap();
             let source = vec![3u8; MESSAGE];
             for _ in 0..MESSAGES {
                 let mut grant = producer.reserve_blocking(MESSAGE, &how).expect("reserve");
@@ -72,7 +72,7 @@ fn through_ring() -> f64 {
             }
         },
         || {
-            let mut consumer = ring.consumer();
+            let mut consumer = ring.consumer().unwrap();
             let mut sum = 0u64;
             let start = Instant::now();
             for _ in 0..MESSAGES {

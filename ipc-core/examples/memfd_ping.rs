@@ -35,8 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let memory = SharedMemory::memfd("memfd-ping", 2 * Spsc::required_len(CAPACITY))?;
     let (requests, replies) = rings(&memory);
-    let mut to_child = Spsc::init(requests, CAPACITY)?.producer();
-    let mut from_child = Spsc::init(replies, CAPACITY)?.consumer();
+    let mut to_child = Spsc::init(requests, CAPACITY)?.producer()?;
+    let mut from_child = Spsc::init(replies, CAPACITY)?.consumer()?;
 
     // The child inherits the memfd: clear close-on-exec on it in the child-to-be only.
     let fd = memory.as_fd_raw();
@@ -74,8 +74,8 @@ fn child(fd: i32) -> Result<(), Box<dyn std::error::Error>> {
     // Sealed by its creator: the parent cannot shrink it under this process (SIGBUS).
     let memory = SharedMemory::map_received(fd)?;
     let (requests, replies) = rings(&memory);
-    let mut from_parent = Spsc::attach(requests)?.consumer();
-    let mut to_parent = Spsc::attach(replies)?.producer();
+    let mut from_parent = Spsc::attach(requests)?.consumer()?;
+    let mut to_parent = Spsc::attach(replies)?.producer()?;
     let parent = ProcessLiveness::new(std::os::unix::process::parent_id())?;
     let how = Wait::futex().with_liveness(&parent);
     let mut buffer = [0u8; 64];

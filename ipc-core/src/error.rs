@@ -67,7 +67,18 @@ impl fmt::Display for LayoutError {
             Self::Misaligned { align } => write!(f, "region is not aligned to {align} bytes"),
             Self::BadMagic { found } => write!(f, "no ipc-core header (magic {found:#018x})"),
             Self::UnsupportedVersion { found } => {
-                write!(f, "unsupported ipc-core layout version {found}")
+                let supported = crate::header::LAYOUT_VERSION;
+                let written_by = if found < supported {
+                    "an older"
+                } else {
+                    "a newer"
+                };
+                write!(
+                    f,
+                    "the region has ipc-core layout version {found}, written by {written_by} \
+                     ipc-core; this one reads version {supported} only: lay the region out \
+                     again with one version on both sides"
+                )
             }
             Self::WrongKind { expected, found } => {
                 write!(

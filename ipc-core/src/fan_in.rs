@@ -14,9 +14,10 @@
 use core::fmt;
 
 use crate::header::{self, Geometry, LayoutRequest};
+use crate::role::{ClaimError, Role};
 use crate::spsc::{Consumer, Corruption, Producer, ReadError, ReadGrant, ReserveError, Spsc};
 use crate::sync::{Ordering, PaddedWord};
-use crate::wait::{self, Wait};
+use crate::wait::{self, Liveness, Wait};
 use crate::{wake, LayoutError, Region};
 
 /// The header kind of a fan-in region ("FANI").
@@ -191,33 +192,76 @@ impl<'a> FanIn<'a> {
         self.lanes
     }
 
-    /// The producer of lane `lane`; each lane must have exactly one, in one process.
-    ///
-    /// # Panics
-    /// If `lane >= self.lanes()`.
-    pub fn producer(&self, lane: usize) -> FanInProducer<'a> {
-        assert!(lane < self.lanes, "lane {lane} of {}", self.lanes);
-        let spsc = self.lane.in_region(self.lane_region(lane));
+    /// Claims the producer of lane `lane`: an error if the lane does not exist or its producer
+    /// is held already (see [`crate::role`]).
+    pub fn producer(&self, lane: usize) -> Result<FanInProducer<'a>, ClaimError> {
+        let spsc = self.lane_ring(lane, Role::LaneProducer(lane))?;
+        let producer = spsc
+            .producer()
+            .map_err(|e| e.for_role(Role::LaneProducer(lane)))?;
+        Ok(self.producer_for(producer))
+    }
+
+    /// Claims the producer of lane `lane` from a holder that `holder` proves dead.
+    pub fn take_over_producer(
+        &self,
+        lane: usize,
+        holder: &dyn Liveness,
+    ) -> Result<FanInProducer<'a>, ClaimError> {
+        let spsc = self.lane_ring(lane, Role::LaneProducer(lane))?;
+        let producer = spsc
+            .take_over_producer(holder)
+            .map_err(|e| e.for_role(Role::LaneProducer(lane)))?;
+        Ok(self.producer_for(producer))
+    }
+
+    fn producer_for(&self, lane: Producer<'a>) -> FanInProducer<'a> {
         FanInProducer {
-            lane: spsc.producer(),
+            lane,
             doorbell: &self.control().doorbell,
         }
     }
 
-    /// The consumer of every lane; there must be exactly one, in one process.
-    pub fn consumer(&self) -> FanInConsumer<'a> {
+    /// Claims the consumer of every lane: an error if any lane's consumer is held already.
+    pub fn consumer(&self) -> Result<FanInConsumer<'a>, ClaimError> {
+        self.consumer_with(|spsc| spsc.consumer())
+    }
+
+    /// Claims the consumer of every lane from a holder that `holder` proves dead; messages it
+    /// read but had not released are read again.
+    pub fn take_over_consumer(
+        &self,
+        holder: &dyn Liveness,
+    ) -> Result<FanInConsumer<'a>, ClaimError> {
+        self.consumer_with(|spsc| spsc.take_over_consumer(holder))
+    }
+
+    fn consumer_with(
+        &self,
+        claim: impl Fn(&Spsc<'a>) -> Result<Consumer<'a>, ClaimError>,
+    ) -> Result<FanInConsumer<'a>, ClaimError> {
         let mut lanes = heapless::Vec::new();
         for lane in 0..self.lanes {
             let spsc = self.lane.in_region(self.lane_region(lane));
+            // On an error the lanes claimed so far are dropped, which releases them.
+            let consumer = claim(&spsc)?;
             // Cannot fail: lanes <= MAX_LANES, the Vec's capacity.
-            let _ = lanes.push(spsc.consumer());
+            let _ = lanes.push(consumer);
         }
-        FanInConsumer {
+        Ok(FanInConsumer {
             lanes,
             next: 0,
             quarantined: 0,
             doorbell: &self.control().doorbell,
+        })
+    }
+
+    /// Lane `lane`'s ring, or [`ClaimError::NoSuchRole`].
+    fn lane_ring(&self, lane: usize, role: Role) -> Result<Spsc<'a>, ClaimError> {
+        if lane >= self.lanes {
+            return Err(ClaimError::NoSuchRole(role));
         }
+        Ok(self.lane.in_region(self.lane_region(lane)))
     }
 
     fn control(&self) -> &'a Control {
@@ -405,13 +449,13 @@ mod tests {
     fn lanes_are_served_round_robin_and_each_keeps_its_order() {
         let mut mem = memory(3, 256);
         let fan_in = FanIn::init(Region::from_slice(&mut mem), 3, 256).unwrap();
-        let mut producers: Vec<_> = (0..3).map(|lane| fan_in.producer(lane)).collect();
+        let mut producers: Vec<_> = (0..3).map(|lane| fan_in.producer(lane).unwrap()).collect();
         for round in 0..2u8 {
             for (lane, producer) in producers.iter_mut().enumerate() {
                 producer.push(&[lane as u8, round]).unwrap();
             }
         }
-        let mut consumer = fan_in.consumer();
+        let mut consumer = fan_in.consumer().unwrap();
         let mut seen = Vec::new();
         while let Some((lane, grant)) = consumer.read().unwrap() {
             assert_eq!(grant[0] as usize, lane);
@@ -458,7 +502,9 @@ mod tests {
         // store below, as a peer process would.
         let region = unsafe { Region::from_raw(base, mem.len() * 8) };
         let fan_in = FanIn::init(region, lanes, capacity).unwrap();
-        let mut producers: Vec<_> = (0..lanes).map(|lane| fan_in.producer(lane)).collect();
+        let mut producers: Vec<_> = (0..lanes)
+            .map(|lane| fan_in.producer(lane).unwrap())
+            .collect();
         for producer in &mut producers {
             producer.push(&[7; 8]).unwrap();
         }
@@ -471,7 +517,7 @@ mod tests {
                 .as_ref()
         };
         len.store(5000, core::sync::atomic::Ordering::Relaxed);
-        let mut consumer = fan_in.consumer();
+        let mut consumer = fan_in.consumer().unwrap();
         let (lane, grant) = consumer.read().unwrap().unwrap();
         assert_eq!(lane, 0);
         grant.release();
@@ -518,8 +564,8 @@ mod tests {
                 .as_ref()
         };
         magic.store(0xdead, core::sync::atomic::Ordering::Relaxed);
-        let mut producer = fan_in.producer(1);
-        let mut consumer = fan_in.consumer();
+        let mut producer = fan_in.producer(1).unwrap();
+        let mut consumer = fan_in.consumer().unwrap();
         producer.push(b"still").unwrap();
         let (lane, grant) = consumer.read().unwrap().unwrap();
         assert_eq!((lane, &*grant), (1, &b"still"[..]));
@@ -528,6 +574,66 @@ mod tests {
     #[test]
     fn lane_arithmetic_that_overflows_is_refused() {
         assert_eq!(FanIn::required_len(usize::MAX / 2, 1 << 20), usize::MAX);
+    }
+
+    struct Gone;
+    impl Liveness for Gone {
+        fn peer_alive(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn each_lane_has_one_producer_and_the_region_one_consumer() {
+        let mut mem = memory(2, 128);
+        let fan_in = FanIn::init(Region::from_slice(&mut mem), 2, 128).unwrap();
+        let mut first = fan_in.producer(1).unwrap();
+        assert_eq!(
+            fan_in.producer(1).unwrap_err(),
+            ClaimError::Taken(Role::LaneProducer(1))
+        );
+        assert!(fan_in.producer(0).is_ok(), "another lane is free");
+        assert_eq!(
+            fan_in.producer(2).unwrap_err(),
+            ClaimError::NoSuchRole(Role::LaneProducer(2)),
+            "no panic for a lane past the count"
+        );
+        let consumer = fan_in.consumer().unwrap();
+        assert_eq!(
+            fan_in.consumer().unwrap_err(),
+            ClaimError::Taken(Role::Consumer)
+        );
+        // Its holder dies: taken over, with what it had not read.
+        first.push(b"kept").unwrap();
+        core::mem::forget(consumer);
+        let mut consumer = fan_in.take_over_consumer(&Gone).unwrap();
+        let (lane, grant) = consumer.read().unwrap().unwrap();
+        assert_eq!((lane, &*grant), (1, &b"kept"[..]));
+        grant.release();
+        let mut second = fan_in.take_over_producer(1, &Gone).unwrap();
+        second.push(b"new holder").unwrap();
+        drop(first);
+        assert_eq!(
+            fan_in.producer(1).unwrap_err(),
+            ClaimError::Taken(Role::LaneProducer(1)),
+            "the old holder released nothing of the new one's"
+        );
+    }
+
+    #[test]
+    fn a_consumer_refused_on_one_lane_holds_no_other() {
+        let mut mem = memory(3, 128);
+        let fan_in = FanIn::init(Region::from_slice(&mut mem), 3, 128).unwrap();
+        // A stray consumer of lane 2 alone (a bug in a peer): the region's consumer is refused
+        // and leaves lanes 0 and 1 free again.
+        let lane_2 = fan_in.lane.in_region(fan_in.lane_region(2));
+        let stray = lane_2.consumer().unwrap();
+        assert_eq!(
+            fan_in.consumer().unwrap_err(),
+            ClaimError::Taken(Role::Consumer)
+        );
+        drop(stray);
+        assert!(fan_in.consumer().is_ok());
     }
 
     #[test]
@@ -546,14 +652,14 @@ mod tests {
         let how = Wait::futex();
         std::thread::scope(|s| {
             for lane in 0..LANES {
-                let mut producer = fan_in.producer(lane);
+                let mut producer = fan_in.producer(lane).unwrap();
                 s.spawn(move || {
                     for n in 0..EACH {
                         producer.push_blocking(&n.to_le_bytes(), &how).unwrap();
                     }
                 });
             }
-            let mut consumer = fan_in.consumer();
+            let mut consumer = fan_in.consumer().unwrap();
             let mut next = [0u32; LANES];
             let mut buffer = [0u8; 4];
             for _ in 0..EACH * LANES as u32 {

@@ -20,8 +20,9 @@ use crate::{LayoutError, Region};
 
 /// Marks an initialised ipc-core region ("IPCR" in memory).
 pub const MAGIC: u32 = u32::from_le_bytes(*b"IPCR");
-/// The layout version this crate writes and accepts.
-pub const LAYOUT_VERSION: u32 = 2;
+/// The layout version this crate writes and accepts. Version 3 added the role claims to every
+/// control block; a region of another version is refused, never read with the wrong layout.
+pub const LAYOUT_VERSION: u32 = 3;
 /// Alignment of the control block and data area: two cache lines, so that the adjacent-line
 /// prefetcher of x86-64 does not couple them.
 pub const BLOCK_ALIGN: usize = 128;
@@ -310,6 +311,23 @@ mod tests {
                 Err(expected)
             );
         }
+    }
+
+    #[test]
+    fn a_region_of_the_previous_layout_is_refused_with_a_message_that_says_so() {
+        extern crate std;
+        let mut memory = words();
+        init(Region::from_slice(&mut memory), REQUEST).unwrap();
+        // Version 2 had no role claims: its control blocks are shorter.
+        write_u32(&mut memory, 4, 2);
+        let refused = attach(Region::from_slice(&mut memory), KIND, 64).unwrap_err();
+        assert_eq!(refused, LayoutError::UnsupportedVersion { found: 2 });
+        let message = std::format!("{refused}");
+        assert!(
+            message.contains("version 2, written by an older ipc-core")
+                && message.contains("reads version 3 only"),
+            "{message}"
+        );
     }
 
     #[test]

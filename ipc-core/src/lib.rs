@@ -36,6 +36,7 @@ mod error;
 pub mod fan_in;
 pub mod header;
 mod region;
+pub mod role;
 #[cfg(all(feature = "std", target_os = "linux", not(loom)))]
 pub mod shm;
 pub mod spsc;

@@ -129,7 +129,7 @@ fn the_fan_in_doorbell_loses_no_ring() {
         let fan_in = FanIn::init(Region::from_slice(memory), 2, 64).unwrap();
         let senders: std::vec::Vec<_> = (0..2)
             .map(|lane| {
-                let mut producer = fan_in.producer(lane);
+                let mut producer = fan_in.producer(lane).unwrap();
                 thread::spawn(move || {
                     producer
                         .push_blocking(&[lane as u8; 4], &SLEEP_AT_ONCE)
@@ -137,7 +137,7 @@ fn the_fan_in_doorbell_loses_no_ring() {
                 })
             })
             .collect();
-        let mut consumer = fan_in.consumer();
+        let mut consumer = fan_in.consumer().unwrap();
         let mut seen = [false; 2];
         let mut buffer = [0u8; 4];
         for _ in 0..2 {
@@ -170,8 +170,8 @@ fn a_producer_waiting_for_room_is_woken_by_lazy_releases() {
 fn hand_over(capacity: usize, wakeups: Wakeups, messages: u8, how: &'static Wait<'static>) {
     let memory = zeroed_words(Spsc::required_len(capacity) / 8);
     let ring = Spsc::init_with(Region::from_slice(memory), capacity, wakeups).unwrap();
-    let mut producer = ring.producer();
-    let mut consumer = ring.consumer();
+    let mut producer = ring.producer().unwrap();
+    let mut consumer = ring.consumer().unwrap();
     let sender = thread::spawn(move || {
         for message in 1..=messages {
             producer.push_blocking(&[message; 8], how).unwrap();

@@ -184,13 +184,23 @@ impl Drop for SharedMemory {
 
 /// A peer process watched through a pidfd: it is gone once the pidfd becomes readable, which
 /// happens when the process exits, before it is reaped, and never for a reused pid.
+///
+/// Across pid namespaces (containers sharing `/dev/shm`) a pid number names another process or
+/// none: watch the peer through a pidfd it sent over a Unix socket (`SCM_RIGHTS`), or one from
+/// `clone3(CLONE_PIDFD)`, with [`from_pidfd`](Self::from_pidfd). A pidfd names one process
+/// whatever namespace looks at it.
 #[derive(Debug)]
 pub struct ProcessLiveness {
     pidfd: OwnedFd,
 }
 
 impl ProcessLiveness {
-    /// Watches process `pid`.
+    /// Watches the process `pidfd` refers to.
+    pub fn from_pidfd(pidfd: OwnedFd) -> Self {
+        Self { pidfd }
+    }
+
+    /// Watches process `pid`, as this process's pid namespace numbers it.
     pub fn new(pid: u32) -> io::Result<Self> {
         let pid = rustix::process::Pid::from_raw(pid as i32)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "pid 0"))?;
@@ -229,9 +239,17 @@ mod tests {
         );
         let ring = Spsc::init(first.region(), 4096).unwrap();
         let attached = Spsc::attach(second.region()).unwrap();
-        ring.producer().push(b"via another address").unwrap();
+        ring.producer()
+            .unwrap()
+            .push(b"via another address")
+            .unwrap();
         let mut buffer = [0u8; 64];
-        let n = attached.consumer().pop(&mut buffer).unwrap().unwrap();
+        let n = attached
+            .consumer()
+            .unwrap()
+            .pop(&mut buffer)
+            .unwrap()
+            .unwrap();
         assert_eq!(&buffer[..n], b"via another address");
     }
 

@@ -1,7 +1,8 @@
 //! A hostile peer against ipc-core's rings: starts from a valid ring of each kind with messages
 //! in flight, and interleaves both sides' real operations with writes of chosen words (header
 //! fields, the control block, the length and tag of the record at either side's position, wrap
-//! markers, lane headers, subscriber cursors, any word). The oracle: no panic, no operation that
+//! markers, lane headers, subscriber cursors, role claims, any word), and with claims and
+//! take-overs of every role. The oracle: no panic, no operation that
 //! does not return (libFuzzer's -timeout), no access outside the region (AddressSanitizer: the
 //! region is a heap allocation of exactly its size). With IPC_FUZZ_COUNTS set, the outcome of
 //! every operation is counted by error variant and printed at exit, to show which checks a run
@@ -15,7 +16,9 @@ use arbitrary::Arbitrary;
 use ipc_core::broadcast::{Broadcast, Mode};
 use ipc_core::fan_in::{FanIn, FanInError};
 use ipc_core::spsc::{Corruption, ReadError, ReserveError, Spsc};
-use ipc_core::wait::{Strategy, Wait, WaitError};
+use ipc_core::header::BLOCK_ALIGN;
+use ipc_core::role::ClaimError;
+use ipc_core::wait::{Liveness, Strategy, Wait, WaitError};
 use ipc_core::{LayoutError, Region};
 use libfuzzer_sys::fuzz_target;
 
@@ -33,8 +36,9 @@ enum Target {
     Word(u16),
     /// A header field (magic, version, kind, lengths, offsets).
     Header(u8),
-    /// A word of the control block (indices, cursors, lane count, mode).
-    Control(u8),
+    /// A word of a control block (indices, cursors, lane count, mode, role claims): the
+    /// structure's own, or for fan-in, lane 0's on odd values.
+    Control(u16),
     /// The length word of the record at the reading side's position.
     NextLength,
     /// The tag word of the record at the reading side's position.
@@ -72,6 +76,13 @@ enum Op {
         delta: i16,
     },
     Reattach,
+    /// Claim a role (which one: modulo the roles the structure has) next to its holder
+    /// (`how` 0), or take it over from a holder said to be alive (1) or dead (2); a side so
+    /// claimed replaces the one held.
+    Claim {
+        role: u8,
+        how: u8,
+    },
     /// Attach at a base 2 bytes into the memory: not aligned as a region must be.
     AttachMisaligned,
 }
@@ -84,7 +95,7 @@ struct Case {
 }
 
 /// Outcome counters, by name.
-const OUTCOMES: [&str; 22] = [
+const OUTCOMES: [&str; 25] = [
     "ok",
     "empty",
     "full",
@@ -106,6 +117,9 @@ const OUTCOMES: [&str; 22] = [
     "layout:unknown-value",
     "layout:out-of-range",
     "layout:other",
+    "claim:taken",
+    "claim:holder-alive",
+    "claim:no-such-role",
     "cases",
 ];
 static COUNTS: [AtomicU64; OUTCOMES.len()] = [const { AtomicU64::new(0) }; OUTCOMES.len()];
@@ -156,6 +170,57 @@ fn wait(w: WaitError) {
         WaitError::TimedOut => "wait:timed-out",
         _ => "wait:other",
     });
+}
+
+fn claim_error(e: ClaimError) {
+    count(match e {
+        ClaimError::Taken(_) => "claim:taken",
+        ClaimError::HolderAlive(_) => "claim:holder-alive",
+        ClaimError::NoSuchRole(_) => "claim:no-such-role",
+    });
+}
+
+/// Counts a claim's outcome and returns the side it gave, if any.
+fn claimed<T>(r: Result<T, ClaimError>) -> Option<T> {
+    match r {
+        Ok(side) => {
+            count("ok");
+            Some(side)
+        }
+        Err(e) => {
+            claim_error(e);
+            None
+        }
+    }
+}
+
+/// A holder proved dead, for take-overs.
+struct Dead;
+impl Liveness for Dead {
+    fn peer_alive(&self) -> bool {
+        false
+    }
+}
+
+/// A holder that lives: a take-over of a held role must be refused.
+struct Alive;
+impl Liveness for Alive {
+    fn peer_alive(&self) -> bool {
+        true
+    }
+}
+
+/// A claim as `how` says: plain (0), a take-over from a live (1) or a dead (2) holder.
+fn claim<T>(
+    how: u8,
+    plain: impl FnOnce() -> Result<T, ClaimError>,
+    take_over: impl FnOnce(&dyn Liveness) -> Result<T, ClaimError>,
+) -> Option<T> {
+    claimed(match how % 3 {
+        0 => plain(),
+        1 => take_over(&Alive),
+        _ => take_over(&Dead),
+    })
 }
 
 fn layout_error(e: LayoutError) {
@@ -218,8 +283,10 @@ impl Memory {
     }
 }
 
-/// Where things are, for `Target`: header at 0, control block at 64, data at `data_at`.
+/// Where things are, for `Target`: the header at 0, control blocks (offset, length), and the
+/// data area at `data_at`.
 struct Layout {
+    control: [(usize, usize); 2],
     data_at: usize,
     capacity: usize,
 }
@@ -229,7 +296,10 @@ impl Layout {
         match *target {
             Target::Word(i) => i as usize * 4,
             Target::Header(i) => (i as usize % 16) * 4,
-            Target::Control(i) => 64 + (i as usize % 48) * 4,
+            Target::Control(i) => {
+                let (at, len) = self.control[i as usize % 2];
+                at + (i as usize / 2 * 4) % len
+            }
             Target::NextLength => self.data_at + (reading_at as usize & (self.capacity - 1) & !7),
             Target::NextTag => self.data_at + (reading_at as usize & (self.capacity - 1) & !7) + 4,
             Target::DataWord(i) => self.data_at + (i as usize * 4) % self.capacity,
@@ -262,11 +332,14 @@ fn run_spsc(case: &Case, capacity: usize) {
     let mut memory = Memory::new(Spsc::required_len(capacity));
     let region = memory.region();
     let ring = Spsc::init(region, capacity).unwrap();
+    let data_at = Spsc::required_len(capacity) - capacity;
+    let control = (BLOCK_ALIGN, data_at - BLOCK_ALIGN);
     let layout = Layout {
-        data_at: Spsc::required_len(capacity) - capacity,
+        control: [control, control],
+        data_at,
         capacity,
     };
-    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     // Messages in flight before the hostile writes begin.
     for n in 0..3u8 {
         let _ = tx.push(&[n; 24]);
@@ -297,14 +370,31 @@ fn run_spsc(case: &Case, capacity: usize) {
                 Ok(_) => count("ok"),
                 Err(e) => layout_error(e),
             },
+            // Both sides made again, as after both processes restarted.
             Op::Reattach => match Spsc::attach(region) {
                 Ok(again) => {
-                    tx = again.producer();
-                    rx = again.consumer();
-                    count("ok");
+                    if let Some(side) = claimed(again.take_over_producer(&Dead)) {
+                        tx = side;
+                    }
+                    if let Some(side) = claimed(again.take_over_consumer(&Dead)) {
+                        rx = side;
+                    }
                 }
                 Err(e) => layout_error(e),
             },
+            Op::Claim { role, how } => {
+                if role % 2 == 0 {
+                    let over = |h: &dyn Liveness| ring.take_over_producer(h);
+                    if let Some(side) = claim(*how, || ring.producer(), over) {
+                        tx = side;
+                    }
+                } else {
+                    let over = |h: &dyn Liveness| ring.take_over_consumer(h);
+                    if let Some(side) = claim(*how, || ring.consumer(), over) {
+                        rx = side;
+                    }
+                }
+            }
         }
     }
 }
@@ -317,11 +407,15 @@ fn run_fan_in(case: &Case, lanes: usize, capacity: usize) {
     let lane_len = Spsc::required_len(capacity);
     let first_lane = len - lanes * lane_len;
     let layout = Layout {
+        control: [
+            (BLOCK_ALIGN, first_lane - BLOCK_ALIGN),
+            (first_lane + BLOCK_ALIGN, lane_len - capacity - BLOCK_ALIGN),
+        ],
         data_at: first_lane + lane_len - capacity,
         capacity,
     };
-    let mut producers: Vec<_> = (0..lanes).map(|l| fan_in.producer(l)).collect();
-    let mut consumer = fan_in.consumer();
+    let mut producers: Vec<_> = (0..lanes).map(|l| fan_in.producer(l).unwrap()).collect();
+    let mut consumer = fan_in.consumer().unwrap();
     for (n, p) in producers.iter_mut().enumerate() {
         let _ = p.push(&[n as u8; 16]);
     }
@@ -365,6 +459,21 @@ fn run_fan_in(case: &Case, lanes: usize, capacity: usize) {
                 Ok(_) => count("ok"),
                 Err(e) => layout_error(e),
             },
+            // Lanes 0..=lanes: one past the last names no lane.
+            Op::Claim { role, how } => {
+                let lane = *role as usize % (lanes + 2);
+                if lane == lanes + 1 {
+                    let over = |h: &dyn Liveness| fan_in.take_over_consumer(h);
+                    if let Some(side) = claim(*how, || fan_in.consumer(), over) {
+                        consumer = side;
+                    }
+                } else {
+                    let over = |h: &dyn Liveness| fan_in.take_over_producer(lane, h);
+                    if let Some(side) = claim(*how, || fan_in.producer(lane), over) {
+                        producers[lane] = side;
+                    }
+                }
+            }
         }
     }
 }
@@ -379,12 +488,14 @@ fn run_broadcast(case: &Case, subscribers: usize, lossy: bool, capacity: usize) 
         Mode::Backpressure
     };
     let b = Broadcast::init(region, capacity, subscribers, mode).unwrap();
+    let control = (BLOCK_ALIGN, len - capacity - BLOCK_ALIGN);
     let layout = Layout {
+        control: [control, control],
         data_at: len - capacity,
         capacity,
     };
-    let mut producer = b.producer();
-    let mut subs: Vec<_> = (0..subscribers).map(|i| b.subscriber(i)).collect();
+    let mut producer = b.producer().unwrap();
+    let mut subs: Vec<_> = (0..subscribers).map(|i| b.subscriber(i).unwrap()).collect();
     for n in 0..3u8 {
         let _ = producer.push(&[n; 20]);
     }
@@ -410,6 +521,21 @@ fn run_broadcast(case: &Case, subscribers: usize, lossy: bool, capacity: usize) 
                 Ok(_) => count("ok"),
                 Err(e) => layout_error(e),
             },
+            // Subscribers 0..=subscribers: one past the last names no slot; then the producer.
+            Op::Claim { role, how } => {
+                let index = *role as usize % (subscribers + 2);
+                if index == subscribers + 1 {
+                    let over = |h: &dyn Liveness| b.take_over_producer(h);
+                    if let Some(side) = claim(*how, || b.producer(), over) {
+                        producer = side;
+                    }
+                } else {
+                    let over = |h: &dyn Liveness| b.take_over_subscriber(index, h);
+                    if let Some(side) = claim(*how, || b.subscriber(index), over) {
+                        subs[index] = side;
+                    }
+                }
+            }
         }
     }
 }

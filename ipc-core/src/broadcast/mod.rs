@@ -16,9 +16,10 @@ use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicU32 as RegionU32, Ordering as RegionOrdering};
 
 use crate::header::{self, Geometry, LayoutRequest};
+use crate::role::{Claim, ClaimError, Role};
 use crate::spsc::{Corruption, ReadError, ReserveError};
 use crate::sync::{AtomicU32, Ordering, PaddedWord};
-use crate::wait::{self, Wait};
+use crate::wait::{self, Liveness, Wait};
 use crate::{wake, LayoutError, Region};
 
 /// The header kind of a broadcast region ("BCST").
@@ -49,6 +50,11 @@ struct Control {
     /// Mode in bits 0..8, subscriber count in bits 8..16.
     meta: PaddedWord,
     cursors: [PaddedWord; MAX_SUBSCRIBERS],
+    /// The sequence number of the next message, for a producer that takes over.
+    next_sequence: PaddedWord,
+    /// [Role claims](crate::role): the producer's, then one per subscriber slot.
+    producer_claim: AtomicU32,
+    subscriber_claims: [AtomicU32; MAX_SUBSCRIBERS],
 }
 
 /// A broadcast region.
@@ -161,10 +167,26 @@ impl<'a> Broadcast<'a> {
         self.geometry.capacity / 2 - RECORD_HEADER
     }
 
-    /// The producer; there must be exactly one, in one process.
-    pub fn producer(&self) -> BroadcastProducer<'a> {
+    /// Claims the producer: an error if it is held already, here or in another process (see
+    /// [`crate::role`]).
+    pub fn producer(&self) -> Result<BroadcastProducer<'a>, ClaimError> {
+        let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
+        Ok(self.producer_with(claim))
+    }
+
+    /// Claims the producer from a holder that `holder` proves dead. It goes on after the last
+    /// record the dead one published, with the sequence numbers it would have used.
+    pub fn take_over_producer(
+        &self,
+        holder: &dyn Liveness,
+    ) -> Result<BroadcastProducer<'a>, ClaimError> {
+        let claim = Claim::take_over(&self.control().producer_claim, Role::Producer, holder)?;
+        Ok(self.producer_with(claim))
+    }
+
+    fn producer_with(&self, claim: Claim<'a>) -> BroadcastProducer<'a> {
         let control = self.control();
-        let head = wake::position(&control.head);
+        let head = self.last_published_end(wake::position(&control.head));
         BroadcastProducer {
             control,
             data: self.data(),
@@ -173,29 +195,82 @@ impl<'a> Broadcast<'a> {
             subscribers: self.subscribers,
             head,
             cached_slowest: head,
-            sequence: 0,
+            sequence: control.next_sequence.load(Ordering::Relaxed),
+            _claim: claim,
         }
     }
 
-    /// Subscriber `index`; each index must be used by exactly one subscriber, in one process.
-    ///
-    /// # Panics
-    /// If `index` is not below the subscriber count given to `init`.
-    pub fn subscriber(&self, index: usize) -> Subscriber<'a> {
-        assert!(
-            index < self.subscribers,
-            "subscriber {index} of {}",
-            self.subscribers
-        );
+    /// The end of the records published from `head` on (a producer that died between a tag
+    /// and its head leaves one): a bounded walk over validated lengths, as in the SPSC ring.
+    fn last_published_end(&self, mut head: u32) -> u32 {
+        let (data, capacity) = (self.data(), self.geometry.capacity as u32);
+        let max_len = capacity / 2 - RECORD_HEADER as u32;
+        let mut walked = 0u32;
+        loop {
+            let offset = wake::offset_in(head, capacity);
+            // SAFETY: offset < capacity and 8-aligned: the length and tag words fit.
+            let tag = unsafe { header_word(data, offset, 1) }.load(RegionOrdering::Acquire);
+            if tag != tag_for(head) {
+                return head;
+            }
+            // SAFETY: as above.
+            let len = unsafe { header_word(data, offset, 0) }.load(RegionOrdering::Relaxed);
+            let advance = match len {
+                WRAP_MARKER if offset != 0 => capacity - offset,
+                len if len <= max_len && offset + record_len(len as usize) <= capacity => {
+                    record_len(len as usize)
+                }
+                _ => return head,
+            };
+            walked = walked.saturating_add(advance);
+            if walked > capacity {
+                return head;
+            }
+            head = head.wrapping_add(advance) & wake::POSITION;
+        }
+    }
+
+    /// Claims subscriber slot `index`: an error if there is no such slot or it is held.
+    pub fn subscriber(&self, index: usize) -> Result<Subscriber<'a>, ClaimError> {
+        let word = self.subscriber_claim(index)?;
+        let claim = Claim::take(word, Role::Subscriber(index))?;
+        Ok(self.subscriber_with(index, claim))
+    }
+
+    /// Claims subscriber slot `index` from a holder that `holder` proves dead. It goes on from
+    /// the dead subscriber's cursor; its first message reports no loss.
+    pub fn take_over_subscriber(
+        &self,
+        index: usize,
+        holder: &dyn Liveness,
+    ) -> Result<Subscriber<'a>, ClaimError> {
+        let word = self.subscriber_claim(index)?;
+        let claim = Claim::take_over(word, Role::Subscriber(index), holder)?;
+        Ok(self.subscriber_with(index, claim))
+    }
+
+    fn subscriber_claim(&self, index: usize) -> Result<&'a AtomicU32, ClaimError> {
+        if index >= self.subscribers {
+            return Err(ClaimError::NoSuchRole(Role::Subscriber(index)));
+        }
+        Ok(&self.control().subscriber_claims[index])
+    }
+
+    fn subscriber_with(&self, index: usize, claim: Claim<'a>) -> Subscriber<'a> {
         let control = self.control();
+        let tail = wake::position(&control.cursors[index]);
+        // The stream starts at sequence 0 at position 0: a slot's first holder knows what to
+        // expect there; a later one learns it from its first message.
+        let expected = (claim.is_first() && tail == 0).then_some(0);
         Subscriber {
             control,
             cursor: &control.cursors[index],
             data: self.data(),
             capacity: self.geometry.capacity as u32,
             mode: self.mode,
-            tail: wake::position(&control.cursors[index]),
-            expected: 0,
+            tail,
+            expected,
+            _claim: claim,
         }
     }
 
@@ -240,6 +315,8 @@ pub struct BroadcastProducer<'a> {
     /// Backpressure: the slowest cursor last seen. Lossy: the oldest record kept.
     cached_slowest: u32,
     sequence: u32,
+    /// Held until this producer is dropped.
+    _claim: Claim<'a>,
 }
 
 // SAFETY: touches shared memory only through atomics and the space the protocol gives it.
@@ -398,9 +475,16 @@ impl BroadcastProducer<'_> {
             );
             header_word(self.data, offset, 0).store(message.len() as u32, RegionOrdering::Relaxed);
             header_word(self.data, offset, 2).store(self.sequence, RegionOrdering::Relaxed);
-            header_word(self.data, offset, 1).store(tag_for(self.head), RegionOrdering::Release);
         }
         self.sequence = self.sequence.wrapping_add(1);
+        // Before the tag: a producer that takes over after a death right after the tag goes on
+        // with the next number (a line only this side writes: no transfer between CPUs).
+        self.control
+            .next_sequence
+            .store(self.sequence, Ordering::Relaxed);
+        // SAFETY: the header written above.
+        unsafe { header_word(self.data, offset, 1) }
+            .store(tag_for(self.head), RegionOrdering::Release);
         self.head = self.head.wrapping_add(record_len(message.len())) & wake::POSITION;
         if wake::publish(&self.control.head, self.head) {
             wait::wake_all(&self.control.head);
@@ -417,7 +501,10 @@ pub struct Subscriber<'a> {
     capacity: u32,
     mode: Mode,
     tail: u32,
-    expected: u32,
+    /// The sequence number the next message should carry, once known.
+    expected: Option<u32>,
+    /// Held until this subscriber is dropped.
+    _claim: Claim<'a>,
 }
 
 // SAFETY: a subscriber holds only its own cursor and the region's address; every access to the
@@ -486,8 +573,10 @@ impl Subscriber<'_> {
             if still != tag {
                 continue; // Overwritten while copying: skip ahead (lapped) and try again.
             }
-            let lost = sequence.wrapping_sub(self.expected);
-            self.expected = sequence.wrapping_add(1);
+            let lost = self
+                .expected
+                .map_or(0, |expected| sequence.wrapping_sub(expected));
+            self.expected = Some(sequence.wrapping_add(1));
             self.tail = self.tail.wrapping_add(record) & wake::POSITION;
             if wake::publish(self.cursor, self.tail) {
                 wait::wake_one(self.cursor);

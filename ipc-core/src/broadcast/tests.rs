@@ -1,4 +1,5 @@
 use super::*;
+use crate::role::{ClaimError, Role};
 extern crate std;
 use std::vec;
 use std::vec::Vec;
@@ -18,8 +19,8 @@ fn message(n: u32, len: usize) -> Vec<u8> {
 fn every_subscriber_sees_every_message_in_order() {
     let mut mem = memory(256);
     let b = Broadcast::init(Region::from_slice(&mut mem), 256, 2, Mode::Backpressure).unwrap();
-    let mut producer = b.producer();
-    let mut subscribers = [b.subscriber(0), b.subscriber(1)];
+    let mut producer = b.producer().unwrap();
+    let mut subscribers = [b.subscriber(0).unwrap(), b.subscriber(1).unwrap()];
     let mut buffer = [0u8; 64];
     for n in 0..50u32 {
         producer.push(&message(n, 20)).unwrap();
@@ -36,8 +37,8 @@ fn every_subscriber_sees_every_message_in_order() {
 fn backpressure_waits_for_the_slowest_subscriber() {
     let mut mem = memory(256);
     let b = Broadcast::init(Region::from_slice(&mut mem), 256, 2, Mode::Backpressure).unwrap();
-    let mut producer = b.producer();
-    let (mut fast, mut slow) = (b.subscriber(0), b.subscriber(1));
+    let mut producer = b.producer().unwrap();
+    let (mut fast, mut slow) = (b.subscriber(0).unwrap(), b.subscriber(1).unwrap());
     let mut buffer = [0u8; 64];
     let mut sent = 0;
     while producer.push(&message(sent, 40)).is_ok() {
@@ -54,8 +55,8 @@ fn backpressure_waits_for_the_slowest_subscriber() {
 fn a_lapped_lossy_subscriber_is_told_how_many_it_lost() {
     let mut mem = memory(256);
     let b = Broadcast::init(Region::from_slice(&mut mem), 256, 1, Mode::Lossy).unwrap();
-    let mut producer = b.producer();
-    let mut subscriber = b.subscriber(0);
+    let mut producer = b.producer().unwrap();
+    let mut subscriber = b.subscriber(0).unwrap();
     const SENT: u32 = 100;
     for n in 0..SENT {
         producer.push(&message(n, 24)).unwrap();
@@ -105,7 +106,7 @@ fn blocking_subscribers_get_everything_under_backpressure() {
     let how = Wait::futex();
     std::thread::scope(|s| {
         for index in 0..3 {
-            let mut subscriber = b.subscriber(index);
+            let mut subscriber = b.subscriber(index).unwrap();
             s.spawn(move || {
                 let mut buffer = [0u8; 64];
                 for n in 0..N {
@@ -115,7 +116,7 @@ fn blocking_subscribers_get_everything_under_backpressure() {
                 }
             });
         }
-        let mut producer = b.producer();
+        let mut producer = b.producer().unwrap();
         for n in 0..N {
             producer
                 .push_blocking(&message(n, 1 + n as usize % 60), &how)
@@ -133,7 +134,7 @@ fn a_lossy_subscriber_racing_the_producer_never_gets_a_torn_message() {
     let b = Broadcast::init(Region::from_slice(&mut mem), 512, 1, Mode::Lossy).unwrap();
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
-        let mut producer = b.producer();
+        let mut producer = b.producer().unwrap();
         let done = &done;
         s.spawn(move || {
             for n in 0..N {
@@ -141,7 +142,7 @@ fn a_lossy_subscriber_racing_the_producer_never_gets_a_torn_message() {
             }
             done.store(true, Ordering::Release);
         });
-        let mut subscriber = b.subscriber(0);
+        let mut subscriber = b.subscriber(0).unwrap();
         let mut buffer = [0u8; 128];
         let mut next = 0u32;
         loop {
@@ -170,7 +171,7 @@ fn a_rewritten_old_length_is_an_error_for_a_lossy_producer() {
     // below, as a peer process would.
     let region = unsafe { Region::from_raw(base, mem.len() * 8) };
     let b = Broadcast::init(region, 256, 1, Mode::Lossy).unwrap();
-    let mut producer = b.producer();
+    let mut producer = b.producer().unwrap();
     // Four 56-byte records: the next one needs the 32 bytes left for a wrap and 56 at the
     // start, so pushing it must drop the oldest record, walking its length word.
     for n in 0..4u32 {
@@ -201,8 +202,8 @@ fn a_wrap_marker_in_the_last_8_bytes_is_read_within_the_area() {
     // ends exactly where the data area does).
     let mut mem = memory(128);
     let b = Broadcast::init(Region::from_slice(&mut mem), 128, 2, Mode::Lossy).unwrap();
-    let mut producer = b.producer();
-    let mut subscribers = [b.subscriber(0), b.subscriber(1)];
+    let mut producer = b.producer().unwrap();
+    let mut subscribers = [b.subscriber(0).unwrap(), b.subscriber(1).unwrap()];
     let mut buffer = [0u8; 64];
     for n in 0..3 {
         producer.push(&message(n, 20)).unwrap();
@@ -214,5 +215,67 @@ fn a_wrap_marker_in_the_last_8_bytes_is_read_within_the_area() {
         while let Some(got) = s.pop(&mut buffer).unwrap() {
             assert!(got.len == 20 || got.len == 11);
         }
+    }
+}
+
+struct Gone;
+impl Liveness for Gone {
+    fn peer_alive(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn each_slot_and_the_producer_have_one_holder() {
+    let mut mem = memory(256);
+    let b = Broadcast::init(Region::from_slice(&mut mem), 256, 2, Mode::Backpressure).unwrap();
+    let producer = b.producer().unwrap();
+    assert_eq!(b.producer().unwrap_err(), ClaimError::Taken(Role::Producer));
+    let first = b.subscriber(1).unwrap();
+    assert_eq!(
+        b.subscriber(1).unwrap_err(),
+        ClaimError::Taken(Role::Subscriber(1))
+    );
+    assert_eq!(
+        b.subscriber(2).unwrap_err(),
+        ClaimError::NoSuchRole(Role::Subscriber(2)),
+        "no panic for a slot past the count"
+    );
+    drop(first);
+    assert!(b.subscriber(1).is_ok());
+    drop(producer);
+    assert!(b.producer().is_ok());
+}
+
+#[test]
+fn a_producer_taken_over_goes_on_with_the_next_sequence_number() {
+    for mode in [Mode::Backpressure, Mode::Lossy] {
+        let mut mem = memory(256);
+        let b = Broadcast::init(Region::from_slice(&mut mem), 256, 1, mode).unwrap();
+        let mut subscriber = b.subscriber(0).unwrap();
+        let mut producer = b.producer().unwrap();
+        let mut buffer = [0u8; 32];
+        for n in 0..3 {
+            producer.push(&message(n, 8)).unwrap();
+        }
+        for n in 0..2 {
+            assert_eq!(subscriber.pop(&mut buffer).unwrap().unwrap().lost, 0);
+            assert_eq!(&buffer[..8], &message(n, 8)[..]);
+        }
+        core::mem::forget(producer);
+        let mut producer = b.take_over_producer(&Gone).unwrap();
+        producer.push(&message(3, 8)).unwrap();
+        for n in 2..4 {
+            let got = subscriber.pop(&mut buffer).unwrap().unwrap();
+            assert_eq!(got, Received { len: 8, lost: 0 }, "{mode:?} message {n}");
+            assert_eq!(&buffer[..8], &message(n, 8)[..]);
+        }
+        // A subscriber taken over goes on from its cursor.
+        producer.push(&message(4, 8)).unwrap();
+        core::mem::forget(subscriber);
+        let mut subscriber = b.take_over_subscriber(0, &Gone).unwrap();
+        let got = subscriber.pop(&mut buffer).unwrap().unwrap();
+        assert_eq!(got, Received { len: 8, lost: 0 });
+        assert_eq!(&buffer[..8], &message(4, 8)[..]);
     }
 }

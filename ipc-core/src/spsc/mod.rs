@@ -20,11 +20,12 @@
 //! use ipc_core::{spsc::Spsc, Region};
 //! let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
 //! let ring = Spsc::init(Region::from_slice(&mut memory), 1024).unwrap();
-//! let (mut producer, mut consumer) = (ring.producer(), ring.consumer());
+//! let (mut producer, mut consumer) = (ring.producer()?, ring.consumer()?);
 //! producer.push(b"hello").unwrap();
 //! let message = consumer.read().unwrap().expect("one message");
 //! assert_eq!(&*message, b"hello");
 //! message.release();
+//! # Ok::<(), ipc_core::role::ClaimError>(())
 //! ```
 
 mod error;
@@ -39,8 +40,9 @@ pub use grant::{ReadGrant, WriteGrant};
 pub use wakeups::Wakeups;
 
 use crate::header::{self, Geometry, LayoutRequest};
+use crate::role::{Claim, ClaimError, Role};
 use crate::sync::{AtomicU32, PaddedWord};
-use crate::wait::{self, Wait};
+use crate::wait::{self, Liveness, Wait};
 use crate::{wake, LayoutError, Region};
 
 /// The header kind of an SPSC ring ("SPSC").
@@ -51,14 +53,17 @@ pub const RECORD_HEADER: usize = 8;
 pub const MAX_CAPACITY: usize = 1 << 30;
 const WRAP_MARKER: u32 = u32::MAX;
 
-/// The control block: one wake word per side, each on its own pair of cache lines, and the
-/// ring's [`Wakeups`] mode (written at init, read once by each side).
+/// The control block: one wake word per side, each on its own pair of cache lines, the ring's
+/// [`Wakeups`] mode (written at init, read once by each side) and the two [role
+/// claims](crate::role), touched only when a side is made or dropped.
 #[repr(C)]
 #[derive(Debug, Default)]
 pub(crate) struct Control {
     pub(crate) head: PaddedWord,
     pub(crate) tail: PaddedWord,
     pub(crate) wakeups: core::sync::atomic::AtomicU32,
+    producer_claim: AtomicU32,
+    consumer_claim: AtomicU32,
 }
 
 /// An SPSC ring laid out in a region.
@@ -167,16 +172,32 @@ impl<'a> Spsc<'a> {
         self.capacity() / 2 - RECORD_HEADER
     }
 
-    /// The producing side. There must be exactly one, in one process.
+    /// Claims the producing side: an error if it is held already, here or in another process,
+    /// until the holder drops it (or is [taken over](Self::take_over_producer)).
     ///
     /// The consumer's index is read here but trusted only once validated: a tail out of range
     /// for the head is taken as a full ring, so the first reserve reads it again and reports
     /// it as [`Corruption::TailIndex`].
-    pub fn producer(&self) -> Producer<'a> {
+    pub fn producer(&self) -> Result<Producer<'a>, ClaimError> {
+        let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
+        Ok(self.producer_with(claim))
+    }
+
+    /// Claims the producing side from a holder that `holder` proves dead (see [`crate::role`]).
+    ///
+    /// The new producer goes on after the last record the dead one published, even if it died
+    /// before publishing its head; records it reserved or deferred and never published are
+    /// lost.
+    pub fn take_over_producer(&self, holder: &dyn Liveness) -> Result<Producer<'a>, ClaimError> {
+        let claim = Claim::take_over(&self.control().producer_claim, Role::Producer, holder)?;
+        Ok(self.producer_with(claim))
+    }
+
+    fn producer_with(&self, claim: Claim<'a>) -> Producer<'a> {
         let control = self.control();
         let capacity = self.capacity() as u32;
-        let head = wake::position(&control.head);
         let tail = wake::position(&control.tail);
+        let head = self.last_published_end(wake::position(&control.head), tail);
         let cached_tail = if wake::distance(tail, head) <= capacity {
             tail
         } else {
@@ -191,12 +212,58 @@ impl<'a> Spsc<'a> {
             cached_tail,
             corrupt: None,
             wakeups: self.wakeups,
+            _claim: claim,
             _region: PhantomData,
         }
     }
 
-    /// The consuming side. There must be exactly one, in one process.
-    pub fn consumer(&self) -> Consumer<'a> {
+    /// The end of the records published from `head` on: a producer publishes its tags before
+    /// its head, so one that died in between leaves records the consumer may already read.
+    /// The walk reads only validated lengths, never goes more than a capacity past `tail`, and
+    /// stops at the first record that is not published.
+    fn last_published_end(&self, mut head: u32, tail: u32) -> u32 {
+        let (data, capacity) = (self.data(), self.capacity() as u32);
+        let max_len = capacity / 2 - RECORD_HEADER as u32;
+        if wake::distance(tail, head) > capacity {
+            return head;
+        }
+        while published_at(data, capacity, head) {
+            let offset = wake::offset_in(head, capacity);
+            // SAFETY: offset < capacity and 8-aligned, so the record header fits.
+            let len =
+                unsafe { length_word(data, offset) }.load(core::sync::atomic::Ordering::Relaxed);
+            let advance = match len {
+                WRAP_MARKER if offset != 0 => capacity - offset,
+                len if len <= max_len && offset + record_len(len as usize) as u32 <= capacity => {
+                    record_len(len as usize) as u32
+                }
+                _ => break,
+            };
+            let next = head.wrapping_add(advance) & wake::POSITION;
+            if wake::distance(tail, next) > capacity {
+                break;
+            }
+            head = next;
+        }
+        head
+    }
+
+    /// Claims the consuming side: an error if it is held already, here or in another process,
+    /// until the holder drops it (or is [taken over](Self::take_over_consumer)).
+    pub fn consumer(&self) -> Result<Consumer<'a>, ClaimError> {
+        let claim = Claim::take(&self.control().consumer_claim, Role::Consumer)?;
+        Ok(self.consumer_with(claim))
+    }
+
+    /// Claims the consuming side from a holder that `holder` proves dead (see [`crate::role`]).
+    /// It starts at the last position the dead consumer released: messages it read but had not
+    /// yet released are read again.
+    pub fn take_over_consumer(&self, holder: &dyn Liveness) -> Result<Consumer<'a>, ClaimError> {
+        let claim = Claim::take_over(&self.control().consumer_claim, Role::Consumer, holder)?;
+        Ok(self.consumer_with(claim))
+    }
+
+    fn consumer_with(&self, claim: Claim<'a>) -> Consumer<'a> {
         let control = self.control();
         let tail = wake::position(&control.tail);
         Consumer {
@@ -206,6 +273,7 @@ impl<'a> Spsc<'a> {
             tail,
             published: tail,
             wakeups: self.wakeups,
+            _claim: claim,
             _region: PhantomData,
         }
     }
@@ -313,6 +381,8 @@ pub struct Producer<'a> {
     /// Corruption found while publishing deferred records: returned by the next reserve.
     corrupt: Option<Corruption>,
     wakeups: Wakeups,
+    /// Held until this producer is dropped.
+    _claim: Claim<'a>,
     _region: PhantomData<&'a mut [u8]>,
 }
 
@@ -479,6 +549,8 @@ pub struct Consumer<'a> {
     /// empty, so that the common case costs no read-modify-write of a shared line.
     published: u32,
     wakeups: Wakeups,
+    /// Held until this consumer is dropped (after its releases are published).
+    _claim: Claim<'a>,
     _region: PhantomData<&'a [u8]>,
 }
 

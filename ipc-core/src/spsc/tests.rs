@@ -1,4 +1,5 @@
 use super::*;
+use crate::role::{ClaimError, Role};
 #[cfg(not(miri))]
 use crate::wait::{Liveness, Strategy, WaitError};
 
@@ -36,7 +37,7 @@ fn message(sequence: u64, len: usize) -> Vec<u8> {
 fn messages_come_out_in_order_across_many_wraps() {
     let mut mem = memory(256);
     let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
-    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     let mut model: VecDeque<Vec<u8>> = VecDeque::new();
     let mut rng = Rng(7);
     let steps = if cfg!(miri) { 300 } else { 50_000 };
@@ -78,7 +79,7 @@ fn messages_come_out_in_order_across_many_wraps() {
 fn a_full_ring_refuses_and_an_oversized_message_is_named() {
     let mut mem = memory(64);
     let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
-    let mut tx = ring.producer();
+    let mut tx = ring.producer().unwrap();
     assert_eq!(ring.max_message_len(), 24);
     assert_eq!(
         tx.push(&[0; 25]),
@@ -93,7 +94,7 @@ fn a_full_ring_refuses_and_an_oversized_message_is_named() {
 fn zero_length_messages_are_messages() {
     let mut mem = memory(64);
     let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
-    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     tx.push(&[]).unwrap();
     let grant = rx.read().unwrap().unwrap();
     assert!(grant.is_empty());
@@ -105,7 +106,7 @@ fn zero_length_messages_are_messages() {
 fn deferred_commits_appear_together_on_flush() {
     let mut mem = memory(256);
     let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
-    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     for i in 0..3u8 {
         let mut grant = tx.reserve(4).unwrap();
         grant.copy_from_slice(&[i; 4]);
@@ -127,7 +128,7 @@ fn deferred_commits_appear_together_on_flush() {
 fn an_abandoned_write_grant_publishes_nothing() {
     let mut mem = memory(64);
     let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
-    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     let abandoned = tx.reserve(8).unwrap();
     let _ = abandoned;
     tx.flush().unwrap();
@@ -139,15 +140,17 @@ fn a_second_attach_sees_the_same_ring() {
     let mut mem = memory(128);
     let region = Region::from_slice(&mut mem);
     let ring = Spsc::init(region, 128).unwrap();
-    ring.producer().push(b"across").unwrap();
+    ring.producer().unwrap().push(b"across").unwrap();
     let attached = Spsc::attach(region).unwrap();
     let mut buffer = [0u8; 16];
-    assert_eq!(attached.consumer().pop(&mut buffer).unwrap(), Some(6));
+    assert_eq!(
+        attached.consumer().unwrap().pop(&mut buffer).unwrap(),
+        Some(6)
+    );
     assert_eq!(&buffer[..6], b"across");
 }
 
 /// Byte offset of the head and tail words from the start of the region.
-#[cfg(not(miri))]
 const HEAD_AT: usize = header::BLOCK_ALIGN;
 const TAIL_AT: usize = header::BLOCK_ALIGN + 128;
 
@@ -165,7 +168,7 @@ fn a_head_published_past_missing_records_is_an_error() {
     // The producer claims a head with no record behind it.
     poke(&mut mem, HEAD_AT, 64);
     let ring = Spsc::attach(Region::from_slice(&mut mem)).unwrap();
-    let mut rx = ring.consumer();
+    let mut rx = ring.consumer().unwrap();
     assert!(
         rx.read().unwrap().is_none(),
         "a polling reader sees no message"
@@ -181,7 +184,7 @@ fn a_head_published_past_missing_records_is_an_error() {
 fn a_stale_tag_from_an_earlier_lap_is_not_a_message() {
     let mut mem = memory(64);
     let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
-    let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     let mut buffer = [0u8; 32];
     // Two laps of the data area: every offset has held an older record.
     for round in 0..8u8 {
@@ -196,12 +199,12 @@ fn a_stale_tag_from_an_earlier_lap_is_not_a_message() {
 fn a_corrupted_record_length_is_an_error() {
     let mut mem = memory(128);
     let ring = Spsc::init(Region::from_slice(&mut mem), 128).unwrap();
-    ring.producer().push(&[9; 8]).unwrap();
+    ring.producer().unwrap().push(&[9; 8]).unwrap();
     let data_at = Spsc::required_len(128) - 128;
     poke(&mut mem, data_at, 200); // the length word; the tag stays valid
     let ring = Spsc::attach(Region::from_slice(&mut mem)).unwrap();
     assert_eq!(
-        ring.consumer().read().unwrap_err(),
+        ring.consumer().unwrap().read().unwrap_err(),
         ReadError::Corrupt(Corruption::RecordLength {
             position: 0,
             len: 200
@@ -217,7 +220,7 @@ fn a_corrupted_tail_is_an_error() {
     // store below, as a peer process would.
     let region = unsafe { Region::from_raw(base, mem.len() * 8) };
     let ring = Spsc::init(region, 64).unwrap();
-    let mut tx = ring.producer();
+    let mut tx = ring.producer().unwrap();
     tx.push(&[1; 24]).unwrap();
     tx.push(&[1; 24]).unwrap();
     // The consumer (a hostile peer) claims to be ahead of the producer.
@@ -255,7 +258,10 @@ fn arbitrary_control_and_data_bytes_give_errors_not_wild_reads() {
         let Ok(ring) = Spsc::attach(Region::from_slice(&mut mem)) else {
             continue;
         };
-        let mut rx = ring.consumer();
+        // Random bytes may hold the consumer's claim: a refusal, as from a live holder.
+        let Ok(mut rx) = ring.consumer() else {
+            continue;
+        };
         for _ in 0..8 {
             match rx.read() {
                 Ok(Some(grant)) => {
@@ -283,7 +289,7 @@ impl Liveness for Dead {
 fn a_waiter_whose_peer_is_dead_returns_an_error() {
     let mut mem = memory(64);
     let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
-    let mut rx = ring.consumer();
+    let mut rx = ring.consumer().unwrap();
     let how = Wait {
         strategy: Strategy::SpinThenFutex { spins: 10 },
         timeout_ns: None,
@@ -313,7 +319,7 @@ fn blocking_sides_hand_over_every_message_between_threads() {
     ] {
         let mut mem = memory(256);
         let ring = Spsc::init_with(Region::from_slice(&mut mem), 256, wakeups).unwrap();
-        let (mut tx, mut rx) = (ring.producer(), ring.consumer());
+        let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
         let how = Wait {
             strategy,
             ..Wait::futex()
@@ -346,7 +352,7 @@ fn a_spin_only_ring_says_so_and_refuses_to_sleep() {
     assert_eq!(ring.wakeups(), Wakeups::SpinOnly);
     let attached = Spsc::attach(Region::from_slice(&mut mem)).unwrap();
     assert_eq!(attached.wakeups(), Wakeups::SpinOnly);
-    let (mut tx, mut rx) = (attached.producer(), attached.consumer());
+    let (mut tx, mut rx) = (attached.producer().unwrap(), attached.consumer().unwrap());
     let sleep = Wait::futex();
     assert_eq!(
         rx.read_blocking(&sleep).unwrap_err(),
@@ -399,7 +405,7 @@ fn a_peer_rewriting_a_deferred_length_cannot_hang_flush() {
         // through the ring and the atomic store below, as a peer process would.
         let region = unsafe { Region::from_raw(base, mem.len() * 8) };
         let ring = Spsc::init(region, 256).unwrap();
-        let mut tx = ring.producer();
+        let mut tx = ring.producer().unwrap();
         tx.reserve(8).unwrap().commit_deferred();
         tx.reserve(8).unwrap().commit_deferred();
         // The peer makes the first record one capacity long: walking by it never reaches
@@ -434,7 +440,7 @@ fn a_tail_out_of_range_before_the_producer_starts_is_an_error() {
     // must not compute its free space from it (a wrapping subtraction, then overwrites).
     poke(&mut mem, TAIL_AT, 1000);
     let ring = Spsc::attach(Region::from_slice(&mut mem)).unwrap();
-    let mut tx = ring.producer();
+    let mut tx = ring.producer().unwrap();
     assert_eq!(
         tx.push(&[1; 8]),
         Err(ReserveError::Corrupt(Corruption::TailIndex {
@@ -442,4 +448,115 @@ fn a_tail_out_of_range_before_the_producer_starts_is_an_error() {
             head: 0
         }))
     );
+}
+
+/// A holder proved dead, for take-overs.
+struct Gone;
+impl crate::wait::Liveness for Gone {
+    fn peer_alive(&self) -> bool {
+        false
+    }
+}
+
+/// A holder that still lives.
+struct Living;
+impl crate::wait::Liveness for Living {
+    fn peer_alive(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn each_side_has_one_holder_until_it_is_dropped() {
+    let mut mem = memory(256);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
+    let tx = ring.producer().unwrap();
+    let rx = ring.consumer().unwrap();
+    assert_eq!(
+        ring.producer().unwrap_err(),
+        ClaimError::Taken(Role::Producer)
+    );
+    assert_eq!(
+        ring.consumer().unwrap_err(),
+        ClaimError::Taken(Role::Consumer)
+    );
+    assert_eq!(
+        ring.take_over_producer(&Living).unwrap_err(),
+        ClaimError::HolderAlive(Role::Producer)
+    );
+    drop((tx, rx));
+    let mut tx = ring.producer().unwrap();
+    let mut rx = ring.consumer().unwrap();
+    tx.push(b"after a release").unwrap();
+    assert_eq!(&*rx.read().unwrap().unwrap(), b"after a release");
+}
+
+#[test]
+fn a_claim_holds_across_attachments_of_the_region() {
+    // Another process attaching the same memory sees the same claims.
+    let mut mem = memory(256);
+    let base = core::ptr::NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+    // SAFETY: `mem` outlives both views, touched only through them.
+    let region = unsafe { Region::from_raw(base, mem.len() * 8) };
+    let ring = Spsc::init(region, 256).unwrap();
+    let _tx = ring.producer().unwrap();
+    let other = Spsc::attach(region).unwrap();
+    assert_eq!(
+        other.producer().unwrap_err(),
+        ClaimError::Taken(Role::Producer)
+    );
+    assert!(other.consumer().is_ok());
+}
+
+#[test]
+fn a_producer_that_died_before_publishing_its_head_is_taken_over_where_it_stopped() {
+    let mut mem = memory(256);
+    let base = core::ptr::NonNull::new(mem.as_mut_ptr().cast::<u8>()).unwrap();
+    // SAFETY: `mem` outlives the ring, touched only through it and the atomic store below.
+    let region = unsafe { Region::from_raw(base, mem.len() * 8) };
+    let ring = Spsc::init(region, 256).unwrap();
+    let mut tx = ring.producer().unwrap();
+    tx.push(b"first").unwrap();
+    tx.push(b"second").unwrap();
+    // It dies between the tags and the head of its last two records: no release, and the head
+    // still says 0.
+    core::mem::forget(tx);
+    // SAFETY: the head word lies inside the region and is 4-aligned.
+    let head = unsafe {
+        base.add(HEAD_AT)
+            .cast::<core::sync::atomic::AtomicU32>()
+            .as_ref()
+    };
+    head.store(0, core::sync::atomic::Ordering::Relaxed);
+    let mut rx = ring.consumer().unwrap();
+    let mut buffer = [0u8; 16];
+    assert_eq!(rx.pop(&mut buffer).unwrap(), Some(5), "published by tag");
+    assert_eq!(
+        ring.producer().unwrap_err(),
+        ClaimError::Taken(Role::Producer)
+    );
+    let mut tx = ring.take_over_producer(&Gone).unwrap();
+    tx.push(b"third").unwrap();
+    assert_eq!(rx.pop(&mut buffer).unwrap(), Some(6));
+    assert_eq!(
+        &buffer[..6],
+        b"second",
+        "not overwritten by the new producer"
+    );
+    assert_eq!(rx.pop(&mut buffer).unwrap(), Some(5));
+    assert_eq!(&buffer[..5], b"third");
+}
+
+#[test]
+fn a_consumer_taken_over_reads_again_what_its_holder_had_not_released() {
+    let mut mem = memory(256);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
+    let mut tx = ring.producer().unwrap();
+    tx.push(b"one").unwrap();
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(&*rx.read().unwrap().unwrap(), b"one");
+    // The holder dies holding the grant (dropped unreleased): nothing released or published.
+    core::mem::forget(rx);
+    let mut rx = ring.take_over_consumer(&Gone).unwrap();
+    assert_eq!(&*rx.read().unwrap().unwrap(), b"one");
 }

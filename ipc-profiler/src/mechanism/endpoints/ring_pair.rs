@@ -103,10 +103,12 @@ impl RingEnd {
         };
         let tx = Spsc::attach(tx_region)
             .map_err(io::Error::other)?
-            .producer();
+            .producer()
+            .map_err(io::Error::other)?;
         let rx = Spsc::attach(rx_region)
             .map_err(io::Error::other)?
-            .consumer();
+            .consumer()
+            .map_err(io::Error::other)?;
         Ok(Self {
             tx,
             rx,
@@ -165,7 +167,7 @@ pub fn connect_fan_in(
         let mine = memory.map_again()?;
         let fan_in = attach_static(&mine)?;
         ends.push(Box::new(LaneWriter {
-            producer: fan_in.producer(lane),
+            producer: fan_in.producer(lane).map_err(io::Error::other)?,
             wait,
             _memory: mine,
         }));
@@ -173,7 +175,7 @@ pub fn connect_fan_in(
     let mine = memory.map_again()?;
     let fan_in = attach_static(&mine)?;
     let reader = LaneReader {
-        consumer: fan_in.consumer(),
+        consumer: fan_in.consumer().map_err(io::Error::other)?,
         wait,
         _memory: mine,
     };
