@@ -3,7 +3,7 @@
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::Ordering;
 
-use super::{length_word, record_len, Consumer, Producer, RECORD_HEADER, WRAP_MARKER};
+use super::{record_len, Consumer, Producer, RECORD_HEADER, WRAP_MARKER};
 use crate::wake;
 
 /// Room for one message in the ring, written in place; nothing is visible to the consumer
@@ -57,11 +57,13 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
         if self.padding != 0 {
             let wrap_at = wake::offset_in(p.head, p.capacity);
             // SAFETY: wrap_at < capacity and 8-aligned; this space was granted to the producer.
-            unsafe { length_word(p.data, wrap_at) }.store(WRAP_MARKER, Ordering::Relaxed);
+            unsafe { p.data.length(wrap_at) }.store(WRAP_MARKER, Ordering::Relaxed);
         }
         // SAFETY: the record's offset is below capacity and 8-aligned, and its space was
         // granted to this producer.
-        unsafe { length_word(p.data, offset) }.store(self.len, Ordering::Relaxed);
+        unsafe { p.data.length(offset) }.store(self.len, Ordering::Relaxed);
+        // The payload was written through the grant: before the tag that publishes it.
+        p.data.wrote(offset + RECORD_HEADER as u32, self.len);
         let advance = self.padding + record_len(self.len as usize) as u32;
         p.head = p.head.wrapping_add(advance) & wake::POSITION;
         p
@@ -113,6 +115,8 @@ pub struct ReadGrant<'c, 'a> {
 impl<'c, 'a> ReadGrant<'c, 'a> {
     #[inline]
     pub(super) fn new(consumer: &'c mut Consumer<'a>, offset: u32, len: u32) -> Self {
+        // Read from here to the release: after the tag that published it.
+        consumer.data.read(offset, len);
         Self {
             consumer,
             offset,

@@ -28,16 +28,18 @@
 //! # Ok::<(), ipc_core::role::ClaimError>(())
 //! ```
 
+mod data;
 mod error;
 mod grant;
 mod wakeups;
 
 use core::marker::PhantomData;
-use core::ptr::NonNull;
 
 pub use error::{Corruption, ReadError, ReserveError};
 pub use grant::{ReadGrant, WriteGrant};
 pub use wakeups::Wakeups;
+
+use data::Data;
 
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{Claim, ClaimError, Role};
@@ -77,7 +79,7 @@ pub struct Spsc<'a> {
 impl<'a> Spsc<'a> {
     /// Bytes a region needs for a ring with a data area of `capacity` bytes.
     pub fn required_len(capacity: usize) -> usize {
-        header::required_len(core::mem::size_of::<Control>(), capacity)
+        header::required_len(core::mem::size_of::<Control>(), capacity) + data::shadow_len(capacity)
     }
 
     /// Lays out an empty ring with a data area of `capacity` bytes (a power of two, at most
@@ -118,6 +120,12 @@ impl<'a> Spsc<'a> {
                 capacity,
             },
         )?;
+        #[cfg(loom)]
+        // SAFETY: the region holds required_len bytes (header::init checked the area; the
+        // shadow follows it, and the length check above covered it), not yet shared.
+        unsafe {
+            data::init_shadow(region, geometry.data_offset, capacity)
+        };
         Ok(Self {
             region,
             geometry,
@@ -131,6 +139,13 @@ impl<'a> Spsc<'a> {
         if !(2 * RECORD_HEADER..=MAX_CAPACITY).contains(&geometry.capacity) {
             return Err(LayoutError::CapacityNotPowerOfTwo {
                 capacity: geometry.capacity as u64,
+            });
+        }
+        let needed = geometry.data_offset + geometry.capacity + data::shadow_len(geometry.capacity);
+        if region.len() < needed {
+            return Err(LayoutError::RegionTooSmall {
+                len: region.len(),
+                needed,
             });
         }
         let mut ring = Self {
@@ -230,8 +245,7 @@ impl<'a> Spsc<'a> {
         while published_at(data, capacity, head) {
             let offset = wake::offset_in(head, capacity);
             // SAFETY: offset < capacity and 8-aligned, so the record header fits.
-            let len =
-                unsafe { length_word(data, offset) }.load(core::sync::atomic::Ordering::Relaxed);
+            let len = unsafe { data.length(offset) }.load(core::sync::atomic::Ordering::Relaxed);
             let advance = match len {
                 WRAP_MARKER if offset != 0 => capacity - offset,
                 len if len <= max_len && offset + record_len(len as usize) as u32 <= capacity => {
@@ -284,9 +298,15 @@ impl<'a> Spsc<'a> {
         unsafe { self.region.block(self.geometry.control_offset) }
     }
 
-    fn data(&self) -> NonNull<u8> {
-        // SAFETY: data_offset + capacity <= region.len() (validated geometry).
-        unsafe { self.region.base().add(self.geometry.data_offset) }
+    fn data(&self) -> Data {
+        // SAFETY: data_offset + capacity (and any shadow after it) <= region.len() (validated
+        // at init or attach).
+        unsafe {
+            Data::new(
+                self.region.base().add(self.geometry.data_offset),
+                self.geometry.capacity,
+            )
+        }
     }
 }
 
@@ -294,27 +314,6 @@ impl<'a> Spsc<'a> {
 #[inline]
 fn record_len(len: usize) -> usize {
     RECORD_HEADER + len.next_multiple_of(8)
-}
-
-/// The word holding a record's length, at `offset` in the data area.
-///
-/// # Safety
-/// `offset + 8 <= capacity` and `offset` is 8-aligned.
-#[inline]
-unsafe fn length_word<'a>(data: NonNull<u8>, offset: u32) -> &'a core::sync::atomic::AtomicU32 {
-    // SAFETY: in bounds and aligned (caller); atomics are valid for any bits and any concurrent
-    // access by the peer.
-    unsafe { data.add(offset as usize).cast().as_ref() }
-}
-
-/// The word holding a record's tag, right after its length.
-///
-/// # Safety
-/// As for [`length_word`].
-#[inline]
-unsafe fn tag_word<'a>(data: NonNull<u8>, offset: u32) -> &'a core::sync::atomic::AtomicU32 {
-    // SAFETY: offset + 4 + 4 <= capacity and 4-aligned (caller); atomics tolerate the peer.
-    unsafe { data.add(offset as usize + 4).cast().as_ref() }
 }
 
 /// The tag that publishes the record at `position`.
@@ -325,9 +324,9 @@ fn tag_for(position: u32) -> u32 {
 
 /// True when the record at `position` is published.
 #[inline]
-fn published_at(data: NonNull<u8>, capacity: u32, position: u32) -> bool {
+fn published_at(data: Data, capacity: u32, position: u32) -> bool {
     // SAFETY: the offset is below capacity and 8-aligned (positions of records are).
-    let tag = unsafe { tag_word(data, wake::offset_in(position, capacity)) };
+    let tag = unsafe { data.tag(wake::offset_in(position, capacity)) };
     tag.load(core::sync::atomic::Ordering::Acquire) == tag_for(position)
 }
 
@@ -335,7 +334,7 @@ fn published_at(data: NonNull<u8>, capacity: u32, position: u32) -> bool {
 /// polls its tag, so that when the record lands its payload arrives with the tag instead of one
 /// cache miss later (measured: shm-spin 128 B round trips 12% faster). A hint, not an access.
 #[inline]
-fn prefetch_payload(data: NonNull<u8>, capacity: u32, position: u32) {
+fn prefetch_payload(data: Data, capacity: u32, position: u32) {
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -344,7 +343,11 @@ fn prefetch_payload(data: NonNull<u8>, capacity: u32, position: u32) {
             if offset + line < capacity as usize {
                 // SAFETY: a prefetch neither reads nor writes memory as far as the program can
                 // tell; the address is inside the data area anyway.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().add(offset + line).cast()) };
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        data.as_ptr().add(offset + line).cast_const().cast(),
+                    )
+                };
             }
         }
     }
@@ -371,7 +374,7 @@ fn publish(word: &AtomicU32, position: u32, wakeups: Wakeups) {
 #[derive(Debug)]
 pub struct Producer<'a> {
     control: &'a Control,
-    data: NonNull<u8>,
+    data: Data,
     capacity: u32,
     /// Where the next record goes (includes deferred, unpublished records).
     head: u32,
@@ -481,8 +484,8 @@ impl<'a> Producer<'a> {
             let offset = wake::offset_in(position, self.capacity);
             // SAFETY: offset < capacity and 8-aligned (positions move in steps of 8 from an
             // aligned start), so the record header's 8 bytes lie inside the data area.
-            let len = unsafe { length_word(self.data, offset) }
-                .load(core::sync::atomic::Ordering::Relaxed);
+            let len =
+                unsafe { self.data.length(offset) }.load(core::sync::atomic::Ordering::Relaxed);
             let advance = match len {
                 WRAP_MARKER if offset != 0 => self.capacity - offset,
                 len if len <= max_len => record_len(len as usize) as u32,
@@ -494,7 +497,7 @@ impl<'a> Producer<'a> {
             }
             // SAFETY: the same record's tag word, next to its length word inside the data area.
             // Release: the payload written before is visible with the tag.
-            unsafe { tag_word(self.data, offset) }
+            unsafe { self.data.tag(offset) }
                 .store(tag_for(position), core::sync::atomic::Ordering::Release);
             position = position.wrapping_add(advance) & wake::POSITION;
             left -= advance;
@@ -540,7 +543,7 @@ const fn lazy_release_threshold(capacity: u32) -> u32 {
 #[derive(Debug)]
 pub struct Consumer<'a> {
     control: &'a Control,
-    data: NonNull<u8>,
+    data: Data,
     capacity: u32,
     /// Where the next record starts (past any wrap marker already skipped).
     tail: u32,
@@ -657,8 +660,8 @@ impl<'a> Consumer<'a> {
             }
             let offset = wake::offset_in(self.tail, self.capacity);
             // SAFETY: offset < capacity, 8-aligned (records are), so the header's 8 bytes fit.
-            let len = unsafe { length_word(self.data, offset) }
-                .load(core::sync::atomic::Ordering::Relaxed);
+            let len =
+                unsafe { self.data.length(offset) }.load(core::sync::atomic::Ordering::Relaxed);
             let corrupt = ReadError::Corrupt(Corruption::RecordLength {
                 position: self.tail,
                 len,
