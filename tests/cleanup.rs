@@ -80,6 +80,29 @@ fn a_successful_run_of_every_mechanism_leaves_nothing() {
     );
     common::assert_contract(&doc);
     assert_nothing_new(&before, "after bench --mech all");
+    // A pipeline makes one channel per stage: sixteen stages of every mechanism.
+    let out = profiler()
+        .args([
+            "bench",
+            "--mech",
+            "all",
+            "--pattern",
+            "pipeline",
+            "--stages",
+            "16",
+            "--iters",
+            "50",
+            "--warmup",
+            "5",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_contract(&doc);
+    assert_nothing_new(&before, "after a 16-stage pipeline of every mechanism");
 }
 
 /// Starts a long run, waits until its workers exist, and returns it with their pids.

@@ -290,6 +290,63 @@ fn fan_in_checks_every_writer_and_says_what_it_cannot_do() {
 }
 
 #[test]
+fn a_pipeline_verifies_every_stage_for_every_mechanism_and_says_what_it_cannot_do() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "all",
+        "--pattern",
+        "pipeline",
+        "--stages",
+        "3",
+        "--sizes",
+        "128",
+        "--iters",
+        "300",
+        "--warmup",
+        "20",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 17, "every mechanism, run or refused");
+    for r in results {
+        assert_eq!(r["pattern"], "pipeline");
+        assert_eq!(
+            (r["processes"].as_u64(), r["stages"].as_u64()),
+            (Some(3), Some(3))
+        );
+        match r["mechanism"].as_str().unwrap() {
+            "udp" => assert!(r["unsupported"]
+                .as_str()
+                .unwrap()
+                .contains("no flow control")),
+            // Three spinning stages on this 2-CPU machine would measure the time slice.
+            "shm-spin" | "cacheline" => {
+                assert!(
+                    r["unsupported"].as_str().unwrap().contains("time slice"),
+                    "{r}"
+                )
+            }
+            _ => {
+                assert_eq!(r["verified"], true, "{r}");
+                assert_eq!(r["messages"], 600, "300 timed and 300 streamed: {r}");
+                assert_eq!(r["warmup_messages"], 20);
+                assert!(r["throughput"]["messages_per_sec"].as_f64().unwrap() > 0.0);
+                let roles: Vec<&str> = r["cpu"]["processes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["role"].as_str().unwrap())
+                    .collect();
+                assert_eq!(roles, ["stage 0 (source)", "stage 1", "stage 2 (sink)"]);
+            }
+        }
+    }
+}
+
+#[test]
 fn too_many_processes_are_refused() {
     assert_refused(
         &[
@@ -315,4 +372,18 @@ fn too_many_processes_are_refused() {
         ],
         "--procs",
     );
+    for stages in ["1", "17"] {
+        assert_refused(
+            &[
+                "bench",
+                "--mech",
+                "pipe",
+                "--pattern",
+                "pipeline",
+                "--stages",
+                stages,
+            ],
+            "--stages",
+        );
+    }
 }

@@ -542,6 +542,53 @@ fn fan_in_writers_each_get_their_line() {
 }
 
 #[test]
+fn pipe_pipeline_stages_are_counted_exactly() {
+    require_root();
+    // N timed messages (each acknowledged by the sink to the source over a pipe of its own),
+    // then N streamed (only the last acknowledged), through K stages.
+    const N: u64 = 1500;
+    const K: usize = 4;
+    let doc = run_json(&[
+        "trace",
+        "--mech",
+        "pipe",
+        "--pattern",
+        "pipeline",
+        "--stages",
+        &K.to_string(),
+        "--iters",
+        &N.to_string(),
+        "--warmup",
+        "50",
+        "--sizes",
+        "128",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let b = &doc["results"][0]["breakdown"];
+    assert_eq!(b["messages"], 2 * N);
+    let processes = b["processes"].as_array().unwrap();
+    assert_eq!(processes.len(), K, "one line per stage: {processes:?}");
+    let source = &processes[0];
+    assert_eq!(source["role"], "stage 0 (source)");
+    assert_eq!(calls(source, "write"), 2 * N, "every message, once");
+    assert_eq!(
+        calls(source, "read"),
+        N + 1,
+        "each timed ack and the stream's"
+    );
+    for stage in &processes[1..K - 1] {
+        assert_eq!(calls(stage, "read"), 2 * N, "{stage}");
+        assert_eq!(calls(stage, "write"), 2 * N, "{stage}");
+    }
+    let sink = &processes[K - 1];
+    assert_eq!(sink["role"], format!("stage {} (sink)", K - 1));
+    assert_eq!(calls(sink, "read"), 2 * N);
+    assert_eq!(calls(sink, "write"), N + 1);
+}
+
+#[test]
 fn cpu_migrations_are_counted_and_pinned_workers_have_none() {
     require_root();
     // sh moves itself to CPU 1 and back to CPU 0: at least one migration each way, counted

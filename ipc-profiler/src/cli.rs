@@ -53,8 +53,9 @@ struct BenchArgs {
     /// latency; 64,1K,64K,1M for throughput.
     #[arg(long, alias = "size", value_delimiter = ',', value_parser = parse_size)]
     sizes: Vec<usize>,
-    /// Measured messages (round trips for latency). Default: 20000 round trips for latency;
-    /// 256 MiB worth (1,000 to 200,000 messages) for throughput.
+    /// Measured messages (round trips for latency; per phase for a pipeline). Default: 20000
+    /// round trips for latency; 256 MiB worth (1,000 to 200,000 messages) for throughput;
+    /// 20000 / stages (1,000 to 10,000) for a pipeline.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000), conflicts_with = "duration")]
     iters: Option<u64>,
     /// Instead of a count: measure each run for about this many seconds (a short probe sizes it).
@@ -66,7 +67,10 @@ struct BenchArgs {
     /// Fan-in: writer processes streaming into one reader.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=crate::bench::fan_in::MAX_WRITERS as i64))]
     procs: u32,
-    /// Where the two processes run.
+    /// Pipeline: processes in the chain, each forwarding to the next.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=crate::bench::pipeline::MAX_STAGES as i64))]
+    stages: u32,
+    /// Where the processes run (a pipeline's stages alternate between the two CPUs).
     #[arg(long, value_enum, default_value_t = PlacementArg::CrossCore)]
     placement: PlacementArg,
     /// CPUs to use, in order (e.g. `0,1`); defaults to the first CPUs this process may use.
@@ -269,7 +273,7 @@ impl BenchArgs {
             (false, _) => self.sizes.clone(),
             (true, Pattern::Latency) => vec![128],
             (true, Pattern::Throughput) => vec![64, 1 << 10, 64 << 10, 1 << 20],
-            (true, Pattern::FanIn) => vec![128, 4 << 10],
+            (true, Pattern::FanIn | Pattern::Pipeline) => vec![128, 4 << 10],
         };
         Ok(sizes
             .into_iter()
@@ -287,6 +291,9 @@ impl BenchArgs {
                             message_size,
                             self.procs as usize,
                         ),
+                        Pattern::Pipeline => {
+                            crate::bench::pipeline::default_messages(self.stages as usize)
+                        }
                     },
                 }),
                 probe_for: match (self.duration, self.iters, self.pattern) {
@@ -299,6 +306,7 @@ impl BenchArgs {
                 warmup: self.warmup,
                 cpus: cpus.clone(),
                 writers: self.procs as usize,
+                stages: self.stages as usize,
             })
             .collect())
     }

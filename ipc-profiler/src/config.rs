@@ -23,13 +23,17 @@ pub struct BenchConfig {
     pub cpus: CpuPlan,
     /// Fan-in only: writer processes.
     pub writers: usize,
+    /// Pipeline only: processes in the chain.
+    pub stages: usize,
 }
 
 impl BenchConfig {
-    /// Processes taking part: the writers and the reader for fan-in, else two.
+    /// Processes taking part: the writers and the reader for fan-in, the stages of a pipeline,
+    /// else two.
     pub fn processes(&self) -> u32 {
         match self.pattern {
             Pattern::FanIn => self.writers as u32 + 1,
+            Pattern::Pipeline => self.stages as u32,
             Pattern::Latency | Pattern::Throughput => 2,
         }
     }

@@ -59,12 +59,22 @@ pub fn assert_contract(doc: &Value) {
         for key in ["message_size", "messages", "processes"] {
             assert!(r[key].is_u64(), "{key} in {r}");
         }
+        // The pattern's own parameter, named as on the command line.
+        match r["pattern"].as_str() {
+            Some("fan-in") => assert_eq!(
+                r["procs"].as_u64().unwrap() + 1,
+                r["processes"].as_u64().unwrap(),
+                "{r}"
+            ),
+            Some("pipeline") => assert_eq!(r["stages"], r["processes"], "{r}"),
+            _ => assert!(r["procs"].is_null() && r["stages"].is_null(), "{r}"),
+        }
         if !r["unsupported"].is_null() {
             continue;
         }
         assert_eq!(r["verified"], true);
         assert!(r["cpu"]["user_s"].is_number() && r["cpu"]["sys_s"].is_number());
-        if r["pattern"] == "latency" {
+        if r["pattern"] == "latency" || r["pattern"] == "pipeline" {
             let l = &r["latency_ns"];
             let order: Vec<f64> = ["min", "p50", "p90", "p99", "p999", "max"]
                 .iter()

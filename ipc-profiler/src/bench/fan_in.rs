@@ -178,5 +178,6 @@ fn reader(
         histogram: None,
         cpu: cpu_usage::now().since(&cpu_start),
         elapsed_s: elapsed,
+        stamps_ns: None,
     })
 }

@@ -60,6 +60,7 @@ pub fn client(
         histogram: Some(serialized),
         cpu: cpu_end.since(&phase_start.0),
         elapsed_s: (end - phase_start.1).as_secs_f64(),
+        stamps_ns: None,
     })
 }
 
@@ -90,5 +91,6 @@ pub fn server(
         histogram: None,
         cpu: cpu_end.since(&phase_start.0),
         elapsed_s: (end - phase_start.1).as_secs_f64(),
+        stamps_ns: None,
     })
 }

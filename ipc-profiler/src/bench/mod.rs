@@ -7,6 +7,7 @@ pub mod fan_in;
 pub mod latency;
 pub mod payload;
 pub mod phase;
+pub mod pipeline;
 pub mod placement;
 pub mod throughput;
 pub mod worker;
@@ -48,6 +49,7 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
     let config = &sized_by_probe(mechanism, config)?;
     match config.pattern {
         Pattern::FanIn => fan_in::run(mechanism, config),
+        Pattern::Pipeline => pipeline::run(mechanism, config),
         Pattern::Latency | Pattern::Throughput => {
             let outcome = run_pair(mechanism, config, &mut Untraced)?;
             result_of(mechanism, config, &outcome)
@@ -63,6 +65,7 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
         .err()
         .or_else(|| match config.pattern {
             Pattern::FanIn => fan_in::refusal(config),
+            Pattern::Pipeline => pipeline::refusal(mechanism, config),
             Pattern::Latency | Pattern::Throughput => None,
         })
         .or_else(|| mechanism.refuses(config))
@@ -71,6 +74,7 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
 /// What identifies a run of `config` over `mechanism` in its result.
 pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity {
     let fan_in = config.pattern == Pattern::FanIn;
+    let pipeline = config.pattern == Pattern::Pipeline;
     RunIdentity {
         mechanism: mechanism.name().to_string(),
         wake: mechanism.wake(),
@@ -81,8 +85,12 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
             0
         },
         processes: config.processes(),
+        procs: fan_in.then_some(config.writers as u32),
+        stages: pipeline.then_some(config.stages as u32),
         placement: if fan_in {
             format!("{} (reader on the second CPU)", config.cpus)
+        } else if pipeline {
+            pipeline::placement(config)
         } else {
             config.cpus.to_string()
         },
@@ -108,6 +116,10 @@ pub fn sized_by_probe(
     };
     // Messages per second of the unit `iterations` counts.
     let rate = match config.pattern {
+        Pattern::Pipeline => {
+            let result = pipeline::run(mechanism, &probe)?;
+            result.throughput.map_or(0.0, |t| t.messages_per_sec) / 2.0
+        }
         Pattern::FanIn => {
             let result = fan_in::run(mechanism, &probe)?;
             let total = result.throughput.map_or(0.0, |t| t.messages_per_sec);
@@ -145,7 +157,7 @@ pub fn run_pair(
         pin(cpus.server)?;
         match config.pattern {
             Pattern::Latency => latency::server(server_end.as_mut(), config, gate),
-            Pattern::Throughput | Pattern::FanIn => {
+            Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline => {
                 throughput::server(server_end.as_mut(), config, gate)
             }
         }
@@ -160,7 +172,7 @@ pub fn run_pair(
                 mechanism.carries_payload(),
                 gate,
             ),
-            Pattern::Throughput | Pattern::FanIn => {
+            Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline => {
                 throughput::client(client_end.as_mut(), config, gate)
             }
         }
@@ -200,7 +212,7 @@ pub fn result_of(
                 config.warmup,
             )
         }
-        Pattern::Throughput | Pattern::FanIn => {
+        Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline => {
             let rate = Throughput::of(
                 config.iterations,
                 config.message_size,

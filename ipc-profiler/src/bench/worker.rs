@@ -22,6 +22,10 @@ pub struct WorkerReport {
     pub cpu: CpuUsage,
     /// Wall time of the measured phase, in seconds.
     pub elapsed_s: f64,
+    /// CLOCK_MONOTONIC times in ns, one per timed message: when a pipeline's source sent each,
+    /// when its sink received each.
+    #[serde(default)]
+    pub stamps_ns: Option<Vec<u64>>,
 }
 
 /// Pins the calling worker to `cpu`, when the plan names one.

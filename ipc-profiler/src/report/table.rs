@@ -69,7 +69,7 @@ fn latency_table(results: &[&RunResult]) -> Table {
         "wakes by",
         "size",
         "placement",
-        "round trips",
+        "timed",
         "p50",
         "p90",
         "p99",
@@ -91,7 +91,7 @@ fn latency_table(results: &[&RunResult]) -> Table {
             r.wake.label().to_string(),
             payload_label(r.message_size),
             r.placement.clone(),
-            r.messages.to_string(),
+            per_phase(r).to_string(),
             duration_ns(l.p50 as f64),
             duration_ns(l.p90 as f64),
             duration_ns(l.p99 as f64),
@@ -130,7 +130,7 @@ fn throughput_table(results: &[&RunResult]) -> Table {
             r.wake.label().to_string(),
             payload_label(r.message_size),
             r.placement.clone(),
-            r.messages.to_string(),
+            per_phase(r).to_string(),
             format!("{}/s", count(t.messages_per_sec.round())),
             format!("{}/s", bytes(t.bytes_per_sec)),
             duration_ns(r.cpu.cpu_ns_per_message),
@@ -139,6 +139,15 @@ fn throughput_table(results: &[&RunResult]) -> Table {
     }
     align_right(&mut table, 4..9);
     table
+}
+
+/// Messages a figure counts: a pipeline's run has two phases of equal length, one timed
+/// (latency) and one streamed (throughput); every other pattern has one.
+fn per_phase(r: &RunResult) -> u64 {
+    match r.pattern {
+        crate::result::Pattern::Pipeline => r.messages / 2,
+        _ => r.messages,
+    }
 }
 
 /// Right-aligns the numeric `columns` of `table`.

@@ -58,6 +58,8 @@ pub enum Pattern {
     Throughput,
     /// Several writer processes streaming into one reader.
     FanIn,
+    /// A chain of processes, each receiving from the one before, verifying and forwarding.
+    Pipeline,
 }
 
 impl Pattern {
@@ -67,6 +69,7 @@ impl Pattern {
             Self::Latency => "latency",
             Self::Throughput => "throughput",
             Self::FanIn => "fan-in",
+            Self::Pipeline => "pipeline",
         }
     }
 }
@@ -110,6 +113,12 @@ pub struct RunResult {
     pub warmup_messages: u64,
     /// Processes taking part.
     pub processes: u32,
+    /// Fan-in: writer processes (`--procs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub procs: Option<u32>,
+    /// Pipeline: processes in the chain (`--stages`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<u32>,
     /// Where they ran.
     pub placement: String,
     /// How the waiting side is woken.
@@ -141,6 +150,10 @@ pub struct RunIdentity {
     pub message_size: usize,
     /// Processes taking part.
     pub processes: u32,
+    /// Fan-in: writer processes.
+    pub procs: Option<u32>,
+    /// Pipeline: processes in the chain.
+    pub stages: Option<u32>,
     /// Where they ran.
     pub placement: String,
 }
@@ -186,6 +199,8 @@ impl RunResult {
             messages: figures.messages,
             warmup_messages: figures.warmup_messages,
             processes: identity.processes,
+            procs: identity.procs,
+            stages: identity.stages,
             placement: identity.placement,
             wake: identity.wake,
             latency_ns: figures.latency_ns,
@@ -207,7 +222,12 @@ mod tests {
 
     #[test]
     fn pattern_names_are_their_json_names() {
-        for pattern in [Pattern::Latency, Pattern::Throughput, Pattern::FanIn] {
+        for pattern in [
+            Pattern::Latency,
+            Pattern::Throughput,
+            Pattern::FanIn,
+            Pattern::Pipeline,
+        ] {
             let json = serde_json::to_value(pattern).unwrap();
             assert_eq!(json.as_str(), Some(pattern.name()));
         }

@@ -76,6 +76,8 @@ pub fn report() -> Report {
         pattern,
         message_size: 128,
         processes: 2,
+        procs: None,
+        stages: None,
         placement: "cross-core (cpus 0,1)".into(),
     };
     let mut traced = RunResult::measured(

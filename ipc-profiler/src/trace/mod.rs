@@ -55,7 +55,7 @@ pub fn run(
     };
     // The same number of messages in every run (a --duration was turned into one).
     let config = &BenchConfig {
-        iterations: untraced.messages / fan_in_writers(config),
+        iterations: untraced.messages / messages_per_iteration(config),
         probe_for: None,
         ..config.clone()
     };
@@ -100,10 +100,12 @@ pub fn run(
     Ok(result)
 }
 
-/// Writers of a fan-in run (1 for the two-process patterns): `messages` counts all of theirs.
-fn fan_in_writers(config: &BenchConfig) -> u64 {
+/// Messages a result counts per iteration asked for: every writer's for fan-in, a timed and a
+/// streamed one for a pipeline, else one.
+fn messages_per_iteration(config: &BenchConfig) -> u64 {
     match config.pattern {
         Pattern::FanIn => config.writers.max(1) as u64,
+        Pattern::Pipeline => 2,
         _ => 1,
     }
 }
@@ -130,23 +132,25 @@ fn traced_run(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
 ) -> anyhow::Result<TracedRun> {
-    let slots = match config.pattern {
-        Pattern::FanIn => config.writers as u32 + 1,
-        _ => 2,
-    };
+    let slots = config.processes();
     tracer.registry().reserve_slots(slots)?;
     let mut gate = gate::KernelGate {
         registry: tracer.registry(),
         registered: false,
     };
-    if config.pattern == Pattern::FanIn {
-        let (result, pids) = bench::fan_in::run_gated(mechanism, config, &mut gate)?;
+    if matches!(config.pattern, Pattern::FanIn | Pattern::Pipeline) {
+        // Worker i is in slot i: a fan-in's reader then its writers, a pipeline's stages.
+        let (result, pids) = if config.pattern == Pattern::FanIn {
+            bench::fan_in::run_gated(mechanism, config, &mut gate)?
+        } else {
+            bench::pipeline::run_gated(mechanism, config, &mut gate)?
+        };
         let workers = result
             .cpu
             .processes
             .iter()
             .zip(pids)
-            .zip(bench::fan_in::READER_SLOT..)
+            .zip(0u32..)
             .map(|((process, pid), slot)| TracedWorker {
                 role: process.role.clone(),
                 pid,
@@ -178,12 +182,12 @@ fn traced_run(
     Ok(TracedRun { result, workers })
 }
 
-/// The figure tracing's cost is judged by: a latency run's p50 round trip, a throughput run's
-/// time per message (ns).
+/// The figure tracing's cost is judged by: a latency run's p50 round trip, the time per
+/// message (ns) of the streaming patterns (a pipeline's stream phase).
 fn compared_ns(result: &RunResult) -> Option<u64> {
     match (&result.latency_ns, &result.throughput) {
-        (Some(latency), _) => Some(latency.p50),
-        (None, Some(rate)) if rate.messages_per_sec > 0.0 => {
+        (Some(latency), _) if result.pattern != Pattern::Pipeline => Some(latency.p50),
+        (_, Some(rate)) if rate.messages_per_sec > 0.0 => {
             Some((1e9 / rate.messages_per_sec).round() as u64)
         }
         _ => None,
