@@ -347,6 +347,63 @@ fn a_pipeline_verifies_every_stage_for_every_mechanism_and_says_what_it_cannot_d
 }
 
 #[test]
+fn request_response_serves_every_client_for_every_mechanism_and_says_what_it_cannot_do() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "all",
+        "--pattern",
+        "request-response",
+        "--clients",
+        "3",
+        "--sizes",
+        "128",
+        "--iters",
+        "300",
+        "--warmup",
+        "20",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 17, "every mechanism, run or refused");
+    for r in results {
+        assert_eq!(r["pattern"], "request-response");
+        assert_eq!(
+            (r["processes"].as_u64(), r["clients"].as_u64()),
+            (Some(4), Some(3))
+        );
+        match r["mechanism"].as_str().unwrap() {
+            "udp" => assert!(r["unsupported"]
+                .as_str()
+                .unwrap()
+                .contains("one server socket")),
+            // Four spinning processes on this 2-CPU machine would measure the time slice.
+            "shm-spin" | "cacheline" => {
+                assert!(
+                    r["unsupported"].as_str().unwrap().contains("time slice"),
+                    "{r}"
+                )
+            }
+            _ => {
+                assert_eq!(r["verified"], true, "{r}");
+                assert_eq!(r["messages"], 900, "300 round trips per client: {r}");
+                assert_eq!(r["warmup_messages"], 60);
+                assert!(r["throughput"]["messages_per_sec"].as_f64().unwrap() > 0.0);
+                let roles: Vec<&str> = r["cpu"]["processes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["role"].as_str().unwrap())
+                    .collect();
+                assert_eq!(roles, ["server", "client 0", "client 1", "client 2"]);
+            }
+        }
+    }
+}
+
+#[test]
 fn too_many_processes_are_refused() {
     assert_refused(
         &[
@@ -372,6 +429,20 @@ fn too_many_processes_are_refused() {
         ],
         "--procs",
     );
+    for clients in ["0", "65"] {
+        assert_refused(
+            &[
+                "bench",
+                "--mech",
+                "pipe",
+                "--pattern",
+                "request-response",
+                "--clients",
+                clients,
+            ],
+            "--clients",
+        );
+    }
     for stages in ["1", "17"] {
         assert_refused(
             &[

@@ -589,6 +589,56 @@ fn pipe_pipeline_stages_are_counted_exactly() {
 }
 
 #[test]
+fn uds_request_response_is_counted_exactly() {
+    require_root();
+    // Each request: the client writes it and reads the reply; the server polls its clients'
+    // connections (ppoll), reads the request and writes the reply on that client's reply
+    // socket. A client that finishes first closes its connection while the server still
+    // serves the others: the server then polls and reads its end of file once more and closes
+    // its end, once per client retired so.
+    const N: u64 = 1000;
+    const CLIENTS: usize = 3;
+    let doc = run_json(&[
+        "trace",
+        "--mech",
+        "uds",
+        "--pattern",
+        "request-response",
+        "--clients",
+        &CLIENTS.to_string(),
+        "--iters",
+        &N.to_string(),
+        "--warmup",
+        "50",
+        "--sizes",
+        "128",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let b = &doc["results"][0]["breakdown"];
+    let all = N * CLIENTS as u64;
+    assert_eq!(b["messages"], all);
+    let processes = b["processes"].as_array().unwrap();
+    assert_eq!(processes.len(), CLIENTS + 1, "{processes:?}");
+    let server = &processes[0];
+    assert_eq!(server["role"], "server");
+    let retired = calls(server, "close");
+    assert!(
+        retired < CLIENTS as u64,
+        "the last client is never retired early"
+    );
+    assert_eq!(calls(server, "write"), all, "one reply per request");
+    for name in ["ppoll", "read"] {
+        assert_eq!(calls(server, name), all + retired, "server {name}");
+    }
+    for client in &processes[1..] {
+        assert_eq!(calls(client, "write"), N, "{client}");
+        assert_eq!(calls(client, "read"), N, "{client}");
+    }
+}
+
+#[test]
 fn cpu_migrations_are_counted_and_pinned_workers_have_none() {
     require_root();
     // sh moves itself to CPU 1 and back to CPU 0: at least one migration each way, counted

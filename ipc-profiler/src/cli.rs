@@ -70,6 +70,9 @@ struct BenchArgs {
     /// Pipeline: processes in the chain, each forwarding to the next.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=crate::bench::pipeline::MAX_STAGES as i64))]
     stages: u32,
+    /// Request-response: client processes served by one server.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=crate::bench::request_response::MAX_CLIENTS as i64))]
+    clients: u32,
     /// Where the processes run (a pipeline's stages alternate between the two CPUs).
     #[arg(long, value_enum, default_value_t = PlacementArg::CrossCore)]
     placement: PlacementArg,
@@ -273,7 +276,9 @@ impl BenchArgs {
             (false, _) => self.sizes.clone(),
             (true, Pattern::Latency) => vec![128],
             (true, Pattern::Throughput) => vec![64, 1 << 10, 64 << 10, 1 << 20],
-            (true, Pattern::FanIn | Pattern::Pipeline) => vec![128, 4 << 10],
+            (true, Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse) => {
+                vec![128, 4 << 10]
+            }
         };
         Ok(sizes
             .into_iter()
@@ -294,6 +299,9 @@ impl BenchArgs {
                         Pattern::Pipeline => {
                             crate::bench::pipeline::default_messages(self.stages as usize)
                         }
+                        Pattern::RequestResponse => {
+                            crate::bench::request_response::default_messages(self.clients as usize)
+                        }
                     },
                 }),
                 probe_for: match (self.duration, self.iters, self.pattern) {
@@ -307,6 +315,7 @@ impl BenchArgs {
                 cpus: cpus.clone(),
                 writers: self.procs as usize,
                 stages: self.stages as usize,
+                clients: self.clients as usize,
             })
             .collect())
     }

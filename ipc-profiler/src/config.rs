@@ -25,15 +25,18 @@ pub struct BenchConfig {
     pub writers: usize,
     /// Pipeline only: processes in the chain.
     pub stages: usize,
+    /// Request-response only: client processes.
+    pub clients: usize,
 }
 
 impl BenchConfig {
     /// Processes taking part: the writers and the reader for fan-in, the stages of a pipeline,
-    /// else two.
+    /// the clients and the server for request-response, else two.
     pub fn processes(&self) -> u32 {
         match self.pattern {
             Pattern::FanIn => self.writers as u32 + 1,
             Pattern::Pipeline => self.stages as u32,
+            Pattern::RequestResponse => self.clients as u32 + 1,
             Pattern::Latency | Pattern::Throughput => 2,
         }
     }

@@ -67,14 +67,22 @@ pub fn assert_contract(doc: &Value) {
                 "{r}"
             ),
             Some("pipeline") => assert_eq!(r["stages"], r["processes"], "{r}"),
-            _ => assert!(r["procs"].is_null() && r["stages"].is_null(), "{r}"),
+            Some("request-response") => assert_eq!(
+                r["clients"].as_u64().unwrap() + 1,
+                r["processes"].as_u64().unwrap(),
+                "{r}"
+            ),
+            _ => assert!(
+                r["procs"].is_null() && r["stages"].is_null() && r["clients"].is_null(),
+                "{r}"
+            ),
         }
         if !r["unsupported"].is_null() {
             continue;
         }
         assert_eq!(r["verified"], true);
         assert!(r["cpu"]["user_s"].is_number() && r["cpu"]["sys_s"].is_number());
-        if r["pattern"] == "latency" || r["pattern"] == "pipeline" {
+        if ["latency", "pipeline", "request-response"].contains(&r["pattern"].as_str().unwrap()) {
             let l = &r["latency_ns"];
             let order: Vec<f64> = ["min", "p50", "p90", "p99", "p999", "max"]
                 .iter()

@@ -1,4 +1,5 @@
-//! The cost of reading the clock, measured so that it can be reported beside the figures.
+//! The clock the workers share, and the cost of reading it, measured so that it can be
+//! reported beside the figures.
 
 use std::time::Instant;
 
@@ -17,4 +18,11 @@ pub fn calibrate() -> f64 {
         .collect();
     samples.sort_by(f64::total_cmp);
     samples[SAMPLES / 2]
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process on the machine, so times taken
+/// by two workers can be subtracted.
+pub fn monotonic_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }

@@ -9,6 +9,7 @@ pub mod payload;
 pub mod phase;
 pub mod pipeline;
 pub mod placement;
+pub mod request_response;
 pub mod throughput;
 pub mod worker;
 
@@ -50,6 +51,7 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
     match config.pattern {
         Pattern::FanIn => fan_in::run(mechanism, config),
         Pattern::Pipeline => pipeline::run(mechanism, config),
+        Pattern::RequestResponse => request_response::run(mechanism, config),
         Pattern::Latency | Pattern::Throughput => {
             let outcome = run_pair(mechanism, config, &mut Untraced)?;
             result_of(mechanism, config, &outcome)
@@ -66,6 +68,7 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
         .or_else(|| match config.pattern {
             Pattern::FanIn => fan_in::refusal(config),
             Pattern::Pipeline => pipeline::refusal(mechanism, config),
+            Pattern::RequestResponse => request_response::refusal(mechanism, config),
             Pattern::Latency | Pattern::Throughput => None,
         })
         .or_else(|| mechanism.refuses(config))
@@ -75,6 +78,7 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
 pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity {
     let fan_in = config.pattern == Pattern::FanIn;
     let pipeline = config.pattern == Pattern::Pipeline;
+    let request_response = config.pattern == Pattern::RequestResponse;
     RunIdentity {
         mechanism: mechanism.name().to_string(),
         wake: mechanism.wake(),
@@ -87,8 +91,10 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
         processes: config.processes(),
         procs: fan_in.then_some(config.writers as u32),
         stages: pipeline.then_some(config.stages as u32),
-        placement: if fan_in {
-            format!("{} (reader on the second CPU)", config.cpus)
+        clients: request_response.then_some(config.clients as u32),
+        placement: if fan_in || request_response {
+            let reader = if fan_in { "reader" } else { "server" };
+            format!("{} ({reader} on the second CPU)", config.cpus)
         } else if pipeline {
             pipeline::placement(config)
         } else {
@@ -116,6 +122,10 @@ pub fn sized_by_probe(
     };
     // Messages per second of the unit `iterations` counts.
     let rate = match config.pattern {
+        Pattern::RequestResponse => {
+            let result = request_response::run(mechanism, &probe)?;
+            result.throughput.map_or(0.0, |t| t.messages_per_sec) / config.clients.max(1) as f64
+        }
         Pattern::Pipeline => {
             let result = pipeline::run(mechanism, &probe)?;
             result.throughput.map_or(0.0, |t| t.messages_per_sec) / 2.0
@@ -157,7 +167,7 @@ pub fn run_pair(
         pin(cpus.server)?;
         match config.pattern {
             Pattern::Latency => latency::server(server_end.as_mut(), config, gate),
-            Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline => {
+            Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse => {
                 throughput::server(server_end.as_mut(), config, gate)
             }
         }
@@ -172,7 +182,7 @@ pub fn run_pair(
                 mechanism.carries_payload(),
                 gate,
             ),
-            Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline => {
+            Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse => {
                 throughput::client(client_end.as_mut(), config, gate)
             }
         }
@@ -212,7 +222,7 @@ pub fn result_of(
                 config.warmup,
             )
         }
-        Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline => {
+        Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse => {
             let rate = Throughput::of(
                 config.iterations,
                 config.message_size,

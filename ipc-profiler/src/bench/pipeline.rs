@@ -187,7 +187,7 @@ fn source(
     let mut sent_at = Vec::with_capacity(n as usize);
     for sequence in warmup..warmup + n {
         let message = payload.message(sequence);
-        sent_at.push(monotonic_ns());
+        sent_at.push(super::clock::monotonic_ns());
         output.send(message)?;
         input.recv(&mut ack)?;
         payload.check_sequence(&ack, sequence)?;
@@ -232,7 +232,7 @@ fn relay(
             gate.open(stage as u32)?;
         }
         input.recv(&mut message)?;
-        let at = monotonic_ns();
+        let at = super::clock::monotonic_ns();
         payload
             .verify(&message, sequence)
             .with_context(|| format!("stage {stage}"))?;
@@ -275,10 +275,4 @@ fn latency_of(source: &WorkerReport, sink: &WorkerReport) -> anyhow::Result<Late
         histogram.saturating_record(at.saturating_sub(*from).max(1));
     }
     Ok(LatencySummary::from_histogram(&histogram))
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: one clock for every process on the machine.
-fn monotonic_ns() -> u64 {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }

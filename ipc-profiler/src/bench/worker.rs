@@ -22,8 +22,8 @@ pub struct WorkerReport {
     pub cpu: CpuUsage,
     /// Wall time of the measured phase, in seconds.
     pub elapsed_s: f64,
-    /// CLOCK_MONOTONIC times in ns, one per timed message: when a pipeline's source sent each,
-    /// when its sink received each.
+    /// CLOCK_MONOTONIC times in ns: when a pipeline's source sent each timed message and its
+    /// sink received each; when a request-response client's timed phase began and ended.
     #[serde(default)]
     pub stamps_ns: Option<Vec<u64>>,
 }

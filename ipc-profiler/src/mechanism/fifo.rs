@@ -40,7 +40,7 @@ impl Mechanism for Fifo {
     }
 
     fn refuses(&self, config: &BenchConfig) -> Option<String> {
-        (config.pattern == Pattern::FanIn)
+        matches!(config.pattern, Pattern::FanIn | Pattern::RequestResponse)
             .then(|| super::system::pipe_fan_in_limit(config.message_size))
             .flatten()
     }

@@ -60,6 +60,8 @@ pub enum Pattern {
     FanIn,
     /// A chain of processes, each receiving from the one before, verifying and forwarding.
     Pipeline,
+    /// Many clients, one server, closed loop.
+    RequestResponse,
 }
 
 impl Pattern {
@@ -70,6 +72,7 @@ impl Pattern {
             Self::Throughput => "throughput",
             Self::FanIn => "fan-in",
             Self::Pipeline => "pipeline",
+            Self::RequestResponse => "request-response",
         }
     }
 }
@@ -119,6 +122,9 @@ pub struct RunResult {
     /// Pipeline: processes in the chain (`--stages`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stages: Option<u32>,
+    /// Request-response: client processes (`--clients`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<u32>,
     /// Where they ran.
     pub placement: String,
     /// How the waiting side is woken.
@@ -154,6 +160,8 @@ pub struct RunIdentity {
     pub procs: Option<u32>,
     /// Pipeline: processes in the chain.
     pub stages: Option<u32>,
+    /// Request-response: client processes.
+    pub clients: Option<u32>,
     /// Where they ran.
     pub placement: String,
 }
@@ -201,6 +209,7 @@ impl RunResult {
             processes: identity.processes,
             procs: identity.procs,
             stages: identity.stages,
+            clients: identity.clients,
             placement: identity.placement,
             wake: identity.wake,
             latency_ns: figures.latency_ns,
@@ -227,6 +236,7 @@ mod tests {
             Pattern::Throughput,
             Pattern::FanIn,
             Pattern::Pipeline,
+            Pattern::RequestResponse,
         ] {
             let json = serde_json::to_value(pattern).unwrap();
             assert_eq!(json.as_str(), Some(pattern.name()));

@@ -78,6 +78,7 @@ pub fn report() -> Report {
         processes: 2,
         procs: None,
         stages: None,
+        clients: None,
         placement: "cross-core (cpus 0,1)".into(),
     };
     let mut traced = RunResult::measured(

@@ -45,6 +45,12 @@ pub fn run(
             SHARED_SLOT - 1
         );
     }
+    if config.processes() > SHARED_SLOT {
+        crate::usage_error::usage_bail!(
+            "trace follows at most {SHARED_SLOT} processes (one line each); this run has {}",
+            config.processes()
+        );
+    }
     let mut tracer = tracer::Tracer::load(attach, ebpf_log)?;
     let untraced = bench::run(mechanism, config)?;
     if untraced.unsupported.is_some() {
@@ -87,7 +93,7 @@ pub fn run(
     }
     drop(tracer);
     let figure = match config.pattern {
-        Pattern::Latency => OverheadFigure::RoundTripP50,
+        Pattern::Latency | Pattern::RequestResponse => OverheadFigure::RoundTripP50,
         _ => OverheadFigure::TimePerMessage,
     };
     let overhead = Overhead::from_runs(figure, untraced_runs, traced_runs);
@@ -105,6 +111,7 @@ pub fn run(
 fn messages_per_iteration(config: &BenchConfig) -> u64 {
     match config.pattern {
         Pattern::FanIn => config.writers.max(1) as u64,
+        Pattern::RequestResponse => config.clients.max(1) as u64,
         Pattern::Pipeline => 2,
         _ => 1,
     }
@@ -138,12 +145,15 @@ fn traced_run(
         registry: tracer.registry(),
         registered: false,
     };
-    if matches!(config.pattern, Pattern::FanIn | Pattern::Pipeline) {
-        // Worker i is in slot i: a fan-in's reader then its writers, a pipeline's stages.
-        let (result, pids) = if config.pattern == Pattern::FanIn {
-            bench::fan_in::run_gated(mechanism, config, &mut gate)?
-        } else {
-            bench::pipeline::run_gated(mechanism, config, &mut gate)?
+    if config.pattern != Pattern::Latency && config.pattern != Pattern::Throughput {
+        // Worker i is in slot i: a fan-in's reader then its writers, a server then its
+        // clients, a pipeline's stages.
+        let (result, pids) = match config.pattern {
+            Pattern::FanIn => bench::fan_in::run_gated(mechanism, config, &mut gate)?,
+            Pattern::RequestResponse => {
+                bench::request_response::run_gated(mechanism, config, &mut gate)?
+            }
+            _ => bench::pipeline::run_gated(mechanism, config, &mut gate)?,
         };
         let workers = result
             .cpu
