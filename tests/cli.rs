@@ -404,6 +404,69 @@ fn request_response_serves_every_client_for_every_mechanism_and_says_what_it_can
 }
 
 #[test]
+fn a_list_of_process_counts_runs_each_of_them() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "pipe,shm-futex",
+        "--pattern",
+        "request-response",
+        "--clients",
+        "1,2,5",
+        "--sizes",
+        "128",
+        "--iters",
+        "200",
+        "--warmup",
+        "10",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let runs: Vec<(String, u64, u64)> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["mechanism"].as_str().unwrap().to_string(),
+                r["clients"].as_u64().unwrap(),
+                r["messages"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64, u64)> = ["pipe", "shm-futex"]
+        .iter()
+        .flat_map(|m| [1, 2, 5].map(|n| (m.to_string(), n, 200 * n)))
+        .collect();
+    assert_eq!(runs, expected);
+    let stages = run_json(&[
+        "bench",
+        "--mech",
+        "pipe",
+        "--pattern",
+        "pipeline",
+        "--stages",
+        "2,5",
+        "--sizes",
+        "128",
+        "--iters",
+        "100",
+        "--warmup",
+        "10",
+        "--format",
+        "json",
+    ]);
+    let counts: Vec<u64> = stages["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["stages"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [2, 5]);
+}
+
+#[test]
 fn too_many_processes_are_refused() {
     assert_refused(
         &[

@@ -64,15 +64,15 @@ struct BenchArgs {
     /// Round trips before measuring starts, excluded from every figure.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     warmup: u64,
-    /// Fan-in: writer processes streaming into one reader.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=crate::bench::fan_in::MAX_WRITERS as i64))]
-    procs: u32,
-    /// Pipeline: processes in the chain, each forwarding to the next.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=crate::bench::pipeline::MAX_STAGES as i64))]
-    stages: u32,
-    /// Request-response: client processes served by one server.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=crate::bench::request_response::MAX_CLIENTS as i64))]
-    clients: u32,
+    /// Fan-in: writer processes streaming into one reader; a list (`1,10,60`) runs each.
+    #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(1..=crate::bench::fan_in::MAX_WRITERS as i64))]
+    procs: Vec<u32>,
+    /// Pipeline: processes in the chain, each forwarding to the next; a list runs each.
+    #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(2..=crate::bench::pipeline::MAX_STAGES as i64))]
+    stages: Vec<u32>,
+    /// Request-response: client processes served by one server; a list (`1,10,60`) runs each.
+    #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(1..=crate::bench::request_response::MAX_CLIENTS as i64))]
+    clients: Vec<u32>,
     /// Where the processes run (a pipeline's stages alternate between the two CPUs).
     #[arg(long, value_enum, default_value_t = PlacementArg::CrossCore)]
     placement: PlacementArg,
@@ -236,10 +236,11 @@ fn each(
     for &mechanism in &mechanisms.0 {
         for config in configs {
             let label = format!(
-                "{} {} {}",
+                "{} {} {} ({} processes)",
                 mechanism.name(),
                 config.pattern.name(),
-                crate::size::size_label(config.message_size)
+                crate::size::size_label(config.message_size),
+                config.processes()
             );
             progress.start(&label);
             let run_started = std::time::Instant::now();
@@ -264,7 +265,8 @@ impl BenchArgs {
         }
     }
 
-    /// One configuration per message size.
+    /// One configuration per message size and, for the patterns with a process count, per
+    /// count in its list (the scalability sweep).
     fn configs(&self) -> anyhow::Result<Vec<BenchConfig>> {
         let placement = match self.placement {
             PlacementArg::SameCore => Placement::SameCore,
@@ -280,9 +282,20 @@ impl BenchArgs {
                 vec![128, 4 << 10]
             }
         };
-        Ok(sizes
-            .into_iter()
-            .map(|message_size| BenchConfig {
+        let counts: Vec<usize> = match self.pattern {
+            Pattern::FanIn => &self.procs,
+            Pattern::Pipeline => &self.stages,
+            Pattern::RequestResponse => &self.clients,
+            Pattern::Latency | Pattern::Throughput => &self.procs[..1],
+        }
+        .iter()
+        .map(|&n| n as usize)
+        .collect();
+        let runs = sizes
+            .iter()
+            .flat_map(|&size| counts.iter().map(move |&count| (size, count)));
+        Ok(runs
+            .map(|(message_size, count)| BenchConfig {
                 pattern: self.pattern,
                 message_size,
                 iterations: self.iters.unwrap_or(match (self.duration, self.pattern) {
@@ -292,15 +305,12 @@ impl BenchArgs {
                         Pattern::Throughput => {
                             crate::bench::throughput::default_messages(message_size)
                         }
-                        Pattern::FanIn => crate::bench::fan_in::default_messages(
-                            message_size,
-                            self.procs as usize,
-                        ),
-                        Pattern::Pipeline => {
-                            crate::bench::pipeline::default_messages(self.stages as usize)
+                        Pattern::FanIn => {
+                            crate::bench::fan_in::default_messages(message_size, count)
                         }
+                        Pattern::Pipeline => crate::bench::pipeline::default_messages(count),
                         Pattern::RequestResponse => {
-                            crate::bench::request_response::default_messages(self.clients as usize)
+                            crate::bench::request_response::default_messages(count)
                         }
                     },
                 }),
@@ -313,9 +323,9 @@ impl BenchArgs {
                 },
                 warmup: self.warmup,
                 cpus: cpus.clone(),
-                writers: self.procs as usize,
-                stages: self.stages as usize,
-                clients: self.clients as usize,
+                writers: count,
+                stages: count,
+                clients: count,
             })
             .collect())
     }

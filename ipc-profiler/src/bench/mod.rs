@@ -93,8 +93,15 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
         stages: pipeline.then_some(config.stages as u32),
         clients: request_response.then_some(config.clients as u32),
         placement: if fan_in || request_response {
-            let reader = if fan_in { "reader" } else { "server" };
-            format!("{} ({reader} on the second CPU)", config.cpus)
+            let (reader, writers, count) = if fan_in {
+                ("reader", "writers", config.writers)
+            } else {
+                ("server", "clients", config.clients)
+            };
+            format!(
+                "{} ({reader} on the second CPU), {count} {writers}",
+                config.cpus
+            )
         } else if pipeline {
             pipeline::placement(config)
         } else {
