@@ -103,6 +103,37 @@ fn a_successful_run_of_every_mechanism_leaves_nothing() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     common::assert_contract(&doc);
     assert_nothing_new(&before, "after a 16-stage pipeline of every mechanism");
+    // A hundred clients of one server, every mechanism: each started, served and reaped.
+    let out = profiler()
+        .args([
+            "bench",
+            "--mech",
+            "all",
+            "--pattern",
+            "request-response",
+            "--clients",
+            "100",
+            "--sizes",
+            "128",
+            "--iters",
+            "20",
+            "--warmup",
+            "2",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_contract(&doc);
+    for r in doc["results"].as_array().unwrap() {
+        if r["unsupported"].is_null() {
+            assert_eq!(r["messages"], 2000, "{r}");
+            assert_eq!(r["cpu"]["processes"].as_array().unwrap().len(), 101);
+        }
+    }
+    assert_nothing_new(&before, "after 100 clients of every mechanism");
 }
 
 /// Starts a long run, waits until its workers exist, and returns it with their pids.

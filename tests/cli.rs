@@ -521,3 +521,24 @@ fn too_many_processes_are_refused() {
         );
     }
 }
+
+#[test]
+fn an_open_file_limit_too_low_for_the_clients_is_named_not_a_failure() {
+    // 40 clients' sockets need more than 64 descriptors: the result says which limit and how to
+    // raise it, and the run still succeeds for what fits.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec {} bench --mech uds --pattern request-response --clients 2,40 \
+             --sizes 128 --iters 50 --warmup 5 --format json",
+            env!("CARGO_BIN_EXE_ipc-profiler")
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results[0]["verified"], true, "2 clients fit");
+    let reason = results[1]["unsupported"].as_str().unwrap();
+    assert!(reason.contains("RLIMIT_NOFILE") && reason.contains("ulimit -n"), "{reason}");
+}

@@ -22,8 +22,8 @@ use crate::{wake, LayoutError, Region};
 
 /// The header kind of a fan-in region ("FANI").
 pub const KIND: u32 = u32::from_le_bytes(*b"FANI");
-/// Most lanes a region may have.
-pub const MAX_LANES: usize = 64;
+/// Most lanes a region may have (one bit each in the consumer's quarantine mask).
+pub const MAX_LANES: usize = 128;
 
 #[repr(C)]
 #[derive(Debug, Default)]
@@ -335,7 +335,7 @@ pub struct FanInConsumer<'a> {
     lanes: heapless::Vec<Consumer<'a>, MAX_LANES>,
     next: usize,
     /// Lanes no longer read, one bit each.
-    quarantined: u64,
+    quarantined: u128,
     doorbell: &'a crate::sync::AtomicU32,
 }
 
@@ -350,7 +350,7 @@ impl<'a> FanInConsumer<'a> {
 
     /// Whether lane `lane` is quarantined.
     pub fn is_quarantined(&self, lane: usize) -> bool {
-        lane < 64 && self.quarantined & (1 << lane) != 0
+        lane < MAX_LANES && self.quarantined & (1 << lane) != 0
     }
 
     /// The next message from any lane not quarantined (round-robin), and the lane it came

@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod config;
 mod environment;
+mod limits;
 mod mechanism;
 mod process;
 mod progress;
@@ -26,6 +27,7 @@ use crate::usage_error::UsageError;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     process::catch_interrupts();
+    limits::raise_for_run();
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

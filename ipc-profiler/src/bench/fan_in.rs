@@ -22,7 +22,7 @@ const WRITER_SHIFT: u32 = 40;
 /// The smallest message that can carry a writer id, a sequence number and a checksum.
 pub const MIN_SIZE: usize = 16;
 /// The most writer processes a run may have.
-pub const MAX_WRITERS: usize = 64;
+pub const MAX_WRITERS: usize = 128;
 
 /// Messages each writer sends when the user gave no count: 64 MiB worth in all, at least 100
 /// and at most 20,000 per writer.

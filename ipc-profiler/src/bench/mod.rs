@@ -47,15 +47,26 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
     if let Some(reason) = refusal(mechanism, config) {
         return Ok(RunResult::unsupported(identity(mechanism, config), reason));
     }
-    let config = &sized_by_probe(mechanism, config)?;
-    match config.pattern {
-        Pattern::FanIn => fan_in::run(mechanism, config),
-        Pattern::Pipeline => pipeline::run(mechanism, config),
-        Pattern::RequestResponse => request_response::run(mechanism, config),
-        Pattern::Latency | Pattern::Throughput => {
-            let outcome = run_pair(mechanism, config, &mut Untraced)?;
-            result_of(mechanism, config, &outcome)
+    let ran = sized_by_probe(mechanism, config).and_then(|config| {
+        let config = &config;
+        match config.pattern {
+            Pattern::FanIn => fan_in::run(mechanism, config),
+            Pattern::Pipeline => pipeline::run(mechanism, config),
+            Pattern::RequestResponse => request_response::run(mechanism, config),
+            Pattern::Latency | Pattern::Throughput => {
+                let outcome = run_pair(mechanism, config, &mut Untraced)?;
+                result_of(mechanism, config, &outcome)
+            }
         }
+    });
+    // A process limit met while setting up many processes' channels is a limit of this
+    // machine, said as such, not a failed run.
+    match ran {
+        Err(error) => match crate::limits::met_by(&error, mechanism.name()) {
+            Some(limit) => Ok(RunResult::unsupported(identity(mechanism, config), limit)),
+            None => Err(error),
+        },
+        ok => ok,
     }
 }
 
