@@ -467,6 +467,78 @@ fn a_list_of_process_counts_runs_each_of_them() {
 }
 
 #[test]
+fn every_subscriber_gets_every_message_for_every_mechanism_and_the_rest_say_why_not() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "all",
+        "--pattern",
+        "pub-sub",
+        "--subscribers",
+        "3",
+        "--sizes",
+        "128",
+        "--iters",
+        "300",
+        "--warmup",
+        "20",
+        "--rate",
+        "20000",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 17, "every mechanism, run or refused");
+    for r in results {
+        assert_eq!(r["pattern"], "pub-sub");
+        assert_eq!(
+            (r["processes"].as_u64(), r["subscribers"].as_u64()),
+            (Some(4), Some(3))
+        );
+        let placement = r["placement"].as_str().unwrap();
+        match r["mechanism"].as_str().unwrap() {
+            "udp" => assert!(r["unsupported"]
+                .as_str()
+                .unwrap()
+                .contains("no flow control")),
+            // Four spinning processes on this 2-CPU machine would measure the time slice.
+            "shm-spin" | "cacheline" => {
+                assert!(
+                    r["unsupported"].as_str().unwrap().contains("time slice"),
+                    "{r}"
+                )
+            }
+            mechanism => {
+                assert_eq!(r["verified"], true, "{r}");
+                assert_eq!(r["messages"], 600, "300 streamed and 300 paced: {r}");
+                let paced = r["paced_per_sec"].as_f64().unwrap();
+                assert!(
+                    paced > 1_000.0 && paced < 21_000.0,
+                    "paced at --rate: {paced}"
+                );
+                let shared = ["shm-futex", "mmap"].contains(&mechanism);
+                assert_eq!(
+                    placement.ends_with("one broadcast channel"),
+                    shared,
+                    "ipc-core publishes once through its broadcast ring: {placement}"
+                );
+                let roles: Vec<&str> = r["cpu"]["processes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["role"].as_str().unwrap())
+                    .collect();
+                assert_eq!(
+                    roles,
+                    ["publisher", "subscriber 0", "subscriber 1", "subscriber 2"]
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn too_many_processes_are_refused() {
     assert_refused(
         &[
@@ -476,7 +548,7 @@ fn too_many_processes_are_refused() {
             "--pattern",
             "fan-in",
             "--procs",
-            "65",
+            "129",
         ],
         "--procs",
     );
@@ -492,7 +564,7 @@ fn too_many_processes_are_refused() {
         ],
         "--procs",
     );
-    for clients in ["0", "65"] {
+    for clients in ["0", "129"] {
         assert_refused(
             &[
                 "bench",
@@ -504,6 +576,20 @@ fn too_many_processes_are_refused() {
                 clients,
             ],
             "--clients",
+        );
+    }
+    for subscribers in ["0", "129"] {
+        assert_refused(
+            &[
+                "bench",
+                "--mech",
+                "pipe",
+                "--pattern",
+                "pub-sub",
+                "--subscribers",
+                subscribers,
+            ],
+            "--subscribers",
         );
     }
     for stages in ["1", "17"] {
@@ -540,5 +626,8 @@ fn an_open_file_limit_too_low_for_the_clients_is_named_not_a_failure() {
     let results = doc["results"].as_array().unwrap();
     assert_eq!(results[0]["verified"], true, "2 clients fit");
     let reason = results[1]["unsupported"].as_str().unwrap();
-    assert!(reason.contains("RLIMIT_NOFILE") && reason.contains("ulimit -n"), "{reason}");
+    assert!(
+        reason.contains("RLIMIT_NOFILE") && reason.contains("ulimit -n"),
+        "{reason}"
+    );
 }

@@ -639,6 +639,52 @@ fn uds_request_response_is_counted_exactly() {
 }
 
 #[test]
+fn pipe_pub_sub_is_counted_exactly() {
+    require_root();
+    // N streamed and N paced messages, written once per subscriber over its own pipe; each
+    // subscriber acknowledges the end of each phase. A 20,000/s pace is a 50 µs interval,
+    // shorter than the publisher's sleep threshold: it spins on the clock, no syscall.
+    const N: u64 = 800;
+    const SUBSCRIBERS: usize = 3;
+    let doc = run_json(&[
+        "trace",
+        "--mech",
+        "pipe",
+        "--pattern",
+        "pub-sub",
+        "--subscribers",
+        &SUBSCRIBERS.to_string(),
+        "--iters",
+        &N.to_string(),
+        "--warmup",
+        "20",
+        "--rate",
+        "20000",
+        "--sizes",
+        "128",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let b = &doc["results"][0]["breakdown"];
+    assert_eq!(b["messages"], 2 * N);
+    let processes = b["processes"].as_array().unwrap();
+    assert_eq!(processes.len(), SUBSCRIBERS + 1, "{processes:?}");
+    let publisher = &processes[0];
+    assert_eq!(publisher["role"], "publisher");
+    assert_eq!(calls(publisher, "write"), 2 * N * SUBSCRIBERS as u64);
+    assert_eq!(
+        calls(publisher, "read"),
+        2 * SUBSCRIBERS as u64,
+        "two acks each"
+    );
+    for subscriber in &processes[1..] {
+        assert_eq!(calls(subscriber, "read"), 2 * N, "{subscriber}");
+        assert_eq!(calls(subscriber, "write"), 2, "{subscriber}");
+    }
+}
+
+#[test]
 fn cpu_migrations_are_counted_and_pinned_workers_have_none() {
     require_root();
     // sh moves itself to CPU 1 and back to CPU 0: at least one migration each way, counted

@@ -73,6 +73,13 @@ struct BenchArgs {
     /// Request-response: client processes served by one server; a list (`1,10,60`) runs each.
     #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(1..=crate::bench::request_response::MAX_CLIENTS as i64))]
     clients: Vec<u32>,
+    /// Pub-sub: subscriber processes, each receiving every message; a list runs each.
+    #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(1..=crate::bench::pub_sub::MAX_SUBSCRIBERS as i64))]
+    subscribers: Vec<u32>,
+    /// Pub-sub: the latency phase's rate in messages per second (default: a tenth of the
+    /// full-speed rate measured just before it).
+    #[arg(long, value_parser = parse_rate)]
+    rate: Option<f64>,
     /// Where the processes run (a pipeline's stages alternate between the two CPUs).
     #[arg(long, value_enum, default_value_t = PlacementArg::CrossCore)]
     placement: PlacementArg,
@@ -130,6 +137,17 @@ enum PlacementArg {
 /// The mechanisms a run covers, in the order given (or the design's order for `all`).
 #[derive(Clone)]
 struct Mechanisms(Vec<&'static dyn Mechanism>);
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim_end_matches("/s")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of messages per second"))?;
+    if !(1.0..=100_000_000.0).contains(&rate) {
+        return Err("a rate must be between 1 and 100,000,000 messages per second".into());
+    }
+    Ok(rate)
+}
 
 fn parse_duration(text: &str) -> Result<f64, String> {
     let seconds: f64 = text
@@ -278,7 +296,10 @@ impl BenchArgs {
             (false, _) => self.sizes.clone(),
             (true, Pattern::Latency) => vec![128],
             (true, Pattern::Throughput) => vec![64, 1 << 10, 64 << 10, 1 << 20],
-            (true, Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse) => {
+            (
+                true,
+                Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse | Pattern::PubSub,
+            ) => {
                 vec![128, 4 << 10]
             }
         };
@@ -286,6 +307,7 @@ impl BenchArgs {
             Pattern::FanIn => &self.procs,
             Pattern::Pipeline => &self.stages,
             Pattern::RequestResponse => &self.clients,
+            Pattern::PubSub => &self.subscribers,
             Pattern::Latency | Pattern::Throughput => &self.procs[..1],
         }
         .iter()
@@ -312,6 +334,7 @@ impl BenchArgs {
                         Pattern::RequestResponse => {
                             crate::bench::request_response::default_messages(count)
                         }
+                        Pattern::PubSub => crate::bench::pub_sub::default_messages(count),
                     },
                 }),
                 probe_for: match (self.duration, self.iters, self.pattern) {
@@ -326,6 +349,8 @@ impl BenchArgs {
                 writers: count,
                 stages: count,
                 clients: count,
+                subscribers: count,
+                rate: self.rate,
             })
             .collect())
     }

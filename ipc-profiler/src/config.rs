@@ -27,6 +27,11 @@ pub struct BenchConfig {
     pub stages: usize,
     /// Request-response only: client processes.
     pub clients: usize,
+    /// Pub-sub only: subscriber processes.
+    pub subscribers: usize,
+    /// Pub-sub only: the latency phase's rate in messages per second (`None`: a fraction of
+    /// the full-speed rate measured just before).
+    pub rate: Option<f64>,
 }
 
 impl BenchConfig {
@@ -37,6 +42,7 @@ impl BenchConfig {
             Pattern::FanIn => self.writers as u32 + 1,
             Pattern::Pipeline => self.stages as u32,
             Pattern::RequestResponse => self.clients as u32 + 1,
+            Pattern::PubSub => self.subscribers as u32 + 1,
             Pattern::Latency | Pattern::Throughput => 2,
         }
     }

@@ -82,10 +82,18 @@ mod tests {
     #[test]
     fn a_met_limit_is_named_with_the_way_to_raise_it() {
         let files = met_by(&failed(libc::EMFILE), "pipe").unwrap();
-        assert!(files.contains("RLIMIT_NOFILE") && files.contains("ulimit -n"), "{files}");
+        assert!(
+            files.contains("RLIMIT_NOFILE") && files.contains("ulimit -n"),
+            "{files}"
+        );
         let queues = met_by(&failed(libc::EMFILE), "posix-mq").unwrap();
-        assert!(queues.contains("RLIMIT_MSGQUEUE") && queues.contains("ulimit -q"), "{queues}");
-        assert!(met_by(&failed(libc::ENFILE), "tcp").unwrap().contains("fs.file-max"));
+        assert!(
+            queues.contains("RLIMIT_MSGQUEUE") && queues.contains("ulimit -q"),
+            "{queues}"
+        );
+        assert!(met_by(&failed(libc::ENFILE), "tcp")
+            .unwrap()
+            .contains("fs.file-max"));
         assert_eq!(met_by(&failed(libc::EPIPE), "pipe"), None, "not a limit");
         assert_eq!(met_by(&anyhow::anyhow!("no os error"), "pipe"), None);
     }

@@ -67,13 +67,20 @@ pub fn assert_contract(doc: &Value) {
                 "{r}"
             ),
             Some("pipeline") => assert_eq!(r["stages"], r["processes"], "{r}"),
+            Some("pub-sub") => assert_eq!(
+                r["subscribers"].as_u64().unwrap() + 1,
+                r["processes"].as_u64().unwrap(),
+                "{r}"
+            ),
             Some("request-response") => assert_eq!(
                 r["clients"].as_u64().unwrap() + 1,
                 r["processes"].as_u64().unwrap(),
                 "{r}"
             ),
             _ => assert!(
-                r["procs"].is_null() && r["stages"].is_null() && r["clients"].is_null(),
+                ["procs", "stages", "clients", "subscribers"]
+                    .iter()
+                    .all(|k| r[*k].is_null()),
                 "{r}"
             ),
         }
@@ -82,7 +89,8 @@ pub fn assert_contract(doc: &Value) {
         }
         assert_eq!(r["verified"], true);
         assert!(r["cpu"]["user_s"].is_number() && r["cpu"]["sys_s"].is_number());
-        if ["latency", "pipeline", "request-response"].contains(&r["pattern"].as_str().unwrap()) {
+        let timed = ["latency", "pipeline", "request-response", "pub-sub"];
+        if timed.contains(&r["pattern"].as_str().unwrap()) {
             let l = &r["latency_ns"];
             let order: Vec<f64> = ["min", "p50", "p90", "p99", "p999", "max"]
                 .iter()

@@ -25,7 +25,7 @@ use crate::{wake, LayoutError, Region};
 /// The header kind of a broadcast region ("BCST").
 pub const KIND: u32 = u32::from_le_bytes(*b"BCST");
 /// Most subscribers a region may have.
-pub const MAX_SUBSCRIBERS: usize = 32;
+pub const MAX_SUBSCRIBERS: usize = 128;
 /// Bytes before each payload.
 pub const RECORD_HEADER: usize = 16;
 const WRAP_MARKER: u32 = u32::MAX;
@@ -43,7 +43,7 @@ pub enum Mode {
 }
 
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Control {
     head: PaddedWord,
     oldest: PaddedWord,
@@ -55,6 +55,20 @@ struct Control {
     /// [Role claims](crate::role): the producer's, then one per subscriber slot.
     producer_claim: AtomicU32,
     subscriber_claims: [AtomicU32; MAX_SUBSCRIBERS],
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            head: PaddedWord::default(),
+            oldest: PaddedWord::default(),
+            meta: PaddedWord::default(),
+            cursors: core::array::from_fn(|_| PaddedWord::default()),
+            next_sequence: PaddedWord::default(),
+            producer_claim: AtomicU32::new(0),
+            subscriber_claims: core::array::from_fn(|_| AtomicU32::new(0)),
+        }
+    }
 }
 
 /// A broadcast region.

@@ -94,7 +94,13 @@ fn attach_checks_mode_and_subscribers() {
         }
     );
     assert!(Broadcast::init(Region::from_slice(&mut mem), 128, 0, Mode::Lossy).is_err());
-    assert!(Broadcast::init(Region::from_slice(&mut mem), 128, 33, Mode::Lossy).is_err());
+    assert!(Broadcast::init(
+        Region::from_slice(&mut mem),
+        128,
+        MAX_SUBSCRIBERS + 1,
+        Mode::Lossy
+    )
+    .is_err());
 }
 
 #[test]

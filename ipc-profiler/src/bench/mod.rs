@@ -9,6 +9,7 @@ pub mod payload;
 pub mod phase;
 pub mod pipeline;
 pub mod placement;
+pub mod pub_sub;
 pub mod request_response;
 pub mod throughput;
 pub mod worker;
@@ -53,6 +54,7 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
             Pattern::FanIn => fan_in::run(mechanism, config),
             Pattern::Pipeline => pipeline::run(mechanism, config),
             Pattern::RequestResponse => request_response::run(mechanism, config),
+            Pattern::PubSub => pub_sub::run(mechanism, config),
             Pattern::Latency | Pattern::Throughput => {
                 let outcome = run_pair(mechanism, config, &mut Untraced)?;
                 result_of(mechanism, config, &outcome)
@@ -80,6 +82,7 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
             Pattern::FanIn => fan_in::refusal(config),
             Pattern::Pipeline => pipeline::refusal(mechanism, config),
             Pattern::RequestResponse => request_response::refusal(mechanism, config),
+            Pattern::PubSub => pub_sub::refusal(mechanism, config),
             Pattern::Latency | Pattern::Throughput => None,
         })
         .or_else(|| mechanism.refuses(config))
@@ -90,6 +93,7 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
     let fan_in = config.pattern == Pattern::FanIn;
     let pipeline = config.pattern == Pattern::Pipeline;
     let request_response = config.pattern == Pattern::RequestResponse;
+    let pub_sub = config.pattern == Pattern::PubSub;
     RunIdentity {
         mechanism: mechanism.name().to_string(),
         wake: mechanism.wake(),
@@ -103,7 +107,13 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
         procs: fan_in.then_some(config.writers as u32),
         stages: pipeline.then_some(config.stages as u32),
         clients: request_response.then_some(config.clients as u32),
-        placement: if fan_in || request_response {
+        subscribers: pub_sub.then_some(config.subscribers as u32),
+        placement: if pub_sub {
+            format!(
+                "{} (publisher on the first CPU), {} subscribers",
+                config.cpus, config.subscribers
+            )
+        } else if fan_in || request_response {
             let (reader, writers, count) = if fan_in {
                 ("reader", "writers", config.writers)
             } else {
@@ -143,6 +153,10 @@ pub fn sized_by_probe(
         Pattern::RequestResponse => {
             let result = request_response::run(mechanism, &probe)?;
             result.throughput.map_or(0.0, |t| t.messages_per_sec) / config.clients.max(1) as f64
+        }
+        Pattern::PubSub => {
+            let result = pub_sub::run(mechanism, &probe)?;
+            result.throughput.map_or(0.0, |t| t.messages_per_sec) / 2.0
         }
         Pattern::Pipeline => {
             let result = pipeline::run(mechanism, &probe)?;
@@ -185,9 +199,11 @@ pub fn run_pair(
         pin(cpus.server)?;
         match config.pattern {
             Pattern::Latency => latency::server(server_end.as_mut(), config, gate),
-            Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse => {
-                throughput::server(server_end.as_mut(), config, gate)
-            }
+            Pattern::Throughput
+            | Pattern::FanIn
+            | Pattern::Pipeline
+            | Pattern::RequestResponse
+            | Pattern::PubSub => throughput::server(server_end.as_mut(), config, gate),
         }
     })?;
     let client = process::spawn("client", || {
@@ -200,9 +216,11 @@ pub fn run_pair(
                 mechanism.carries_payload(),
                 gate,
             ),
-            Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse => {
-                throughput::client(client_end.as_mut(), config, gate)
-            }
+            Pattern::Throughput
+            | Pattern::FanIn
+            | Pattern::Pipeline
+            | Pattern::RequestResponse
+            | Pattern::PubSub => throughput::client(client_end.as_mut(), config, gate),
         }
     })?;
     // The controller keeps no endpoint: a worker that dies is seen by its peer as end of file.
@@ -240,7 +258,11 @@ pub fn result_of(
                 config.warmup,
             )
         }
-        Pattern::Throughput | Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse => {
+        Pattern::Throughput
+        | Pattern::FanIn
+        | Pattern::Pipeline
+        | Pattern::RequestResponse
+        | Pattern::PubSub => {
             let rate = Throughput::of(
                 config.iterations,
                 config.message_size,

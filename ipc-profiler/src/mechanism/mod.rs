@@ -57,6 +57,16 @@ pub trait Mechanism: Sync {
             "no fan-in for this mechanism",
         ))
     }
+    /// Creates one publishing endpoint whose every message reaches all `subscribers`
+    /// receiving endpoints through one shared channel, for a mechanism that has one (ipc-core's
+    /// broadcast ring); `None` for the others, which publish once per subscriber.
+    fn connect_broadcast(
+        &self,
+        _size: usize,
+        _subscribers: usize,
+    ) -> io::Result<Option<BroadcastChannel>> {
+        Ok(None)
+    }
 }
 
 /// One side of a connected channel, used by one worker process.
@@ -108,6 +118,17 @@ impl FanInChannel {
             cleanup: Cleanup::default(),
         }
     }
+}
+
+/// One publisher and many subscribers over one channel: every message reaches every
+/// subscriber.
+pub struct BroadcastChannel {
+    /// The publishing endpoint (sends only).
+    pub publisher: Box<dyn Endpoint>,
+    /// One receiving endpoint per subscriber (receive only).
+    pub subscribers: Vec<Box<dyn Endpoint>>,
+    /// As for [`Channel::cleanup`].
+    pub cleanup: Cleanup,
 }
 
 /// Actions that remove a channel's system objects, run once when dropped.

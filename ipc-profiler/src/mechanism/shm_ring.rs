@@ -6,7 +6,7 @@ use std::io;
 use ipc_core::wait::Strategy;
 
 use super::endpoints::ring_pair::{self, Backing};
-use super::{Channel, FanInChannel, Mechanism};
+use super::{BroadcastChannel, Channel, FanInChannel, Mechanism};
 use crate::config::BenchConfig;
 use crate::result::Wake;
 
@@ -78,5 +78,13 @@ impl Mechanism for ShmRing {
 
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
         ring_pair::connect_fan_in(size, writers, self.backing, self.strategy)
+    }
+
+    fn connect_broadcast(
+        &self,
+        size: usize,
+        subscribers: usize,
+    ) -> io::Result<Option<BroadcastChannel>> {
+        ring_pair::connect_broadcast(size, subscribers, self.backing, self.strategy).map(Some)
     }
 }

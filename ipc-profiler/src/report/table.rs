@@ -141,11 +141,11 @@ fn throughput_table(results: &[&RunResult]) -> Table {
     table
 }
 
-/// Messages a figure counts: a pipeline's run has two phases of equal length, one timed
-/// (latency) and one streamed (throughput); every other pattern has one.
+/// Messages a figure counts: a pipeline's and a pub-sub run have two phases of equal length,
+/// one timed (latency) and one streamed (throughput); every other pattern has one.
 fn per_phase(r: &RunResult) -> u64 {
     match r.pattern {
-        crate::result::Pattern::Pipeline => r.messages / 2,
+        crate::result::Pattern::Pipeline | crate::result::Pattern::PubSub => r.messages / 2,
         _ => r.messages,
     }
 }

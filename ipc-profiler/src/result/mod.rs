@@ -62,6 +62,8 @@ pub enum Pattern {
     Pipeline,
     /// Many clients, one server, closed loop.
     RequestResponse,
+    /// One publisher, many subscribers, each receiving every message.
+    PubSub,
 }
 
 impl Pattern {
@@ -73,6 +75,7 @@ impl Pattern {
             Self::FanIn => "fan-in",
             Self::Pipeline => "pipeline",
             Self::RequestResponse => "request-response",
+            Self::PubSub => "pub-sub",
         }
     }
 }
@@ -125,6 +128,12 @@ pub struct RunResult {
     /// Request-response: client processes (`--clients`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clients: Option<u32>,
+    /// Pub-sub: subscriber processes (`--subscribers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribers: Option<u32>,
+    /// Pub-sub: the rate the latency phase was paced at, messages per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paced_per_sec: Option<f64>,
     /// Where they ran.
     pub placement: String,
     /// How the waiting side is woken.
@@ -162,6 +171,8 @@ pub struct RunIdentity {
     pub stages: Option<u32>,
     /// Request-response: client processes.
     pub clients: Option<u32>,
+    /// Pub-sub: subscriber processes.
+    pub subscribers: Option<u32>,
     /// Where they ran.
     pub placement: String,
 }
@@ -210,6 +221,8 @@ impl RunResult {
             procs: identity.procs,
             stages: identity.stages,
             clients: identity.clients,
+            subscribers: identity.subscribers,
+            paced_per_sec: None,
             placement: identity.placement,
             wake: identity.wake,
             latency_ns: figures.latency_ns,
@@ -237,6 +250,7 @@ mod tests {
             Pattern::FanIn,
             Pattern::Pipeline,
             Pattern::RequestResponse,
+            Pattern::PubSub,
         ] {
             let json = serde_json::to_value(pattern).unwrap();
             assert_eq!(json.as_str(), Some(pattern.name()));

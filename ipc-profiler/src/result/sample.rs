@@ -79,6 +79,7 @@ pub fn report() -> Report {
         procs: None,
         stages: None,
         clients: None,
+        subscribers: None,
         placement: "cross-core (cpus 0,1)".into(),
     };
     let mut traced = RunResult::measured(

@@ -112,7 +112,7 @@ fn messages_per_iteration(config: &BenchConfig) -> u64 {
     match config.pattern {
         Pattern::FanIn => config.writers.max(1) as u64,
         Pattern::RequestResponse => config.clients.max(1) as u64,
-        Pattern::Pipeline => 2,
+        Pattern::Pipeline | Pattern::PubSub => 2,
         _ => 1,
     }
 }
@@ -153,6 +153,7 @@ fn traced_run(
             Pattern::RequestResponse => {
                 bench::request_response::run_gated(mechanism, config, &mut gate)?
             }
+            Pattern::PubSub => bench::pub_sub::run_gated(mechanism, config, &mut gate)?,
             _ => bench::pipeline::run_gated(mechanism, config, &mut gate)?,
         };
         let workers = result
@@ -196,7 +197,9 @@ fn traced_run(
 /// message (ns) of the streaming patterns (a pipeline's stream phase).
 fn compared_ns(result: &RunResult) -> Option<u64> {
     match (&result.latency_ns, &result.throughput) {
-        (Some(latency), _) if result.pattern != Pattern::Pipeline => Some(latency.p50),
+        (Some(latency), _) if !matches!(result.pattern, Pattern::Pipeline | Pattern::PubSub) => {
+            Some(latency.p50)
+        }
         (_, Some(rate)) if rate.messages_per_sec > 0.0 => {
             Some((1e9 / rate.messages_per_sec).round() as u64)
         }

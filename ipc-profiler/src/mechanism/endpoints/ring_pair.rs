@@ -1,16 +1,18 @@
-//! Two ipc-core SPSC rings, one per direction, shared by the ring-based mechanisms
-//! (`shm-spin`, `shm-futex`, `mmap`). Each endpoint maps both rings at its own addresses, as
-//! separate programs would.
+//! The ipc-core structures behind the ring-based mechanisms (`shm-spin`, `shm-futex`, `mmap`):
+//! two SPSC rings, one per direction, for a pair; a fan-in region for many writers; a broadcast
+//! region for a publisher and its subscribers. Each endpoint maps the memory at its own
+//! addresses, as separate programs would.
 
 use std::io;
 
+use ipc_core::broadcast::{Broadcast, BroadcastProducer, Mode, Subscriber};
 use ipc_core::fan_in::{FanIn, FanInConsumer, FanInProducer};
 use ipc_core::shm::SharedMemory;
 use ipc_core::spsc::{Consumer, Producer, Spsc, Wakeups};
 use ipc_core::wait::{Strategy, Wait};
 use ipc_core::Region;
 
-use crate::mechanism::{Channel, Endpoint, FanInChannel};
+use crate::mechanism::{BroadcastChannel, Channel, Endpoint, FanInChannel};
 
 /// What backs the rings' memory.
 #[derive(Clone, Copy)]
@@ -237,6 +239,111 @@ impl Endpoint for LaneReader {
             return Err(io::Error::other(format!(
                 "a {len}-byte message arrived where {} bytes were expected",
                 buffer.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An ipc-core broadcast region (backpressure: the publisher waits for the slowest subscriber)
+/// with one subscriber slot per subscriber; every process maps it at its own address.
+pub fn connect_broadcast(
+    size: usize,
+    subscribers: usize,
+    backing: Backing,
+    strategy: Strategy,
+) -> io::Result<BroadcastChannel> {
+    let capacity = capacity_for(size);
+    let memory = create(&backing, "broadcast", Broadcast::required_len(capacity))?;
+    Broadcast::init(memory.region(), capacity, subscribers, Mode::Backpressure)
+        .map_err(io::Error::other)?;
+    let wait = Wait {
+        strategy,
+        ..Wait::futex()
+    };
+    let mine = memory.map_again()?;
+    let publisher = Publisher {
+        producer: attach_broadcast(&mine)?
+            .producer()
+            .map_err(io::Error::other)?,
+        wait,
+        _memory: mine,
+    };
+    let mut ends: Vec<Box<dyn Endpoint>> = Vec::new();
+    for index in 0..subscribers {
+        let mine = memory.map_again()?;
+        let subscriber = attach_broadcast(&mine)?
+            .subscriber(index)
+            .map_err(io::Error::other)?;
+        ends.push(Box::new(SubscriberEnd {
+            subscriber,
+            wait,
+            _memory: mine,
+        }));
+    }
+    Ok(BroadcastChannel {
+        publisher: Box::new(publisher),
+        subscribers: ends,
+        cleanup: Default::default(),
+    })
+}
+
+/// Attaches to a broadcast region for as long as its mapping lives.
+fn attach_broadcast(memory: &SharedMemory) -> io::Result<Broadcast<'static>> {
+    // SAFETY: as in attach_static: the endpoint owns the mapping and drops the borrowing side
+    // first (field order); mmap'ed pages do not move.
+    let region = unsafe { Region::from_raw(memory.region().base(), memory.len()) };
+    Broadcast::attach(region).map_err(io::Error::other)
+}
+
+/// The broadcast publisher.
+struct Publisher {
+    producer: BroadcastProducer<'static>,
+    wait: Wait<'static>,
+    _memory: SharedMemory,
+}
+
+impl Endpoint for Publisher {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        self.producer
+            .push_blocking(message, &self.wait)
+            .map_err(io::Error::other)
+    }
+
+    fn recv(&mut self, _buffer: &mut [u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a publisher does not receive",
+        ))
+    }
+}
+
+/// One broadcast subscriber.
+struct SubscriberEnd {
+    subscriber: Subscriber<'static>,
+    wait: Wait<'static>,
+    _memory: SharedMemory,
+}
+
+impl Endpoint for SubscriberEnd {
+    fn send(&mut self, _message: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a subscriber does not send",
+        ))
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        let received = self
+            .subscriber
+            .pop_blocking(buffer, &self.wait)
+            .map_err(io::Error::other)?;
+        if received.len != buffer.len() || received.lost != 0 {
+            return Err(io::Error::other(format!(
+                "a {}-byte message arrived where {} bytes were expected ({} lost)",
+                received.len,
+                buffer.len(),
+                received.lost
             )));
         }
         Ok(())

@@ -1,0 +1,360 @@
+//! The publish-subscribe pattern: one publisher, N subscriber processes, every subscriber
+//! receives every message. A mechanism with a shared broadcast channel (ipc-core's broadcast
+//! ring, backpressure mode) publishes each message once; every other one publishes once per
+//! subscriber, each over its own channel (a socket, pipe or FIFO each; for the queues, where a
+//! message goes to one reader only, a queue each). The result's placement says which.
+//!
+//! Two measurements, kept apart:
+//! - **throughput**: the publisher streams `--iters` messages at full speed, the slowest
+//!   subscriber holding it back, and its clock stops when every subscriber has acknowledged the
+//!   last: messages per second delivered to all.
+//! - **delivery latency**: then it publishes as many again at a paced rate (`--rate`, or a
+//!   tenth of the rate just measured) that the slowest subscriber keeps up with, so that
+//!   latency is not queueing delay. The publisher notes when it published each message and
+//!   every subscriber when it received it, on CLOCK_MONOTONIC (one clock for every process);
+//!   `latency_ns` is the slowest subscriber's (highest p99), and the paced rate is reported.
+//!
+//! Every subscriber verifies every byte of every message. Acknowledgements (after the warm-up
+//! and after each phase) go back over each subscriber's own channel, or for a broadcast ring
+//! over a channel of the same mechanism kept for them.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hdrhistogram::Histogram;
+
+use super::clock::monotonic_ns;
+use super::payload::Payload;
+use super::phase::{PhaseGate, Untraced};
+use super::worker::{pin, WorkerReport};
+use super::{cpu_usage, identity, WORKER_TIMEOUT};
+use crate::config::BenchConfig;
+use crate::mechanism::{Endpoint, Mechanism};
+use crate::process;
+use crate::result::{
+    CpuSummary, LatencySummary, Measured, ProcessCpu, RunResult, Throughput, Wake,
+};
+
+/// The most subscriber processes a run may have.
+pub const MAX_SUBSCRIBERS: usize = ipc_core::broadcast::MAX_SUBSCRIBERS;
+/// The paced rate, as a fraction of the full-speed rate, when `--rate` is not given.
+pub const RATE_FRACTION: f64 = 0.1;
+/// Highest latency the histograms record exactly (60 s); longer ones saturate.
+const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
+
+/// Messages per phase when the user gave no count: 20,000 deliveries in all, at least 500.
+pub fn default_messages(subscribers: usize) -> u64 {
+    (20_000 / subscribers.max(1) as u64).max(500)
+}
+
+/// Why `mechanism` cannot publish to `config.subscribers`, if it cannot.
+pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let processes = config.subscribers + 1;
+    (mechanism.wake() == Wake::BusyPoll && processes > cpus).then(|| {
+        format!(
+            "{processes} busy-polling processes on {cpus} CPUs: a process that spins holds its \
+             CPU until the scheduler's time slice ends, so the run would measure the time slice, \
+             not IPC"
+        )
+    })
+}
+
+/// How the publisher reaches its subscribers.
+enum Fanout {
+    /// One channel per subscriber: messages and acknowledgements both.
+    PerSubscriber(Vec<Box<dyn Endpoint>>),
+    /// One broadcast channel for the messages; one channel per subscriber for the
+    /// acknowledgements.
+    Shared {
+        channel: Box<dyn Endpoint>,
+        acks: Vec<Box<dyn Endpoint>>,
+    },
+}
+
+impl Fanout {
+    fn publish(&mut self, message: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::PerSubscriber(ends) => ends.iter_mut().try_for_each(|end| end.send(message)),
+            Self::Shared { channel, .. } => channel.send(message),
+        }
+    }
+
+    /// Waits for every subscriber's acknowledgement of message `sequence`.
+    fn await_acks(
+        &mut self,
+        payload: &Payload,
+        buffer: &mut [u8],
+        sequence: u64,
+    ) -> anyhow::Result<()> {
+        let ends = match self {
+            Self::PerSubscriber(ends) => ends,
+            Self::Shared { acks, .. } => acks,
+        };
+        for end in ends {
+            end.recv(buffer)?;
+            payload.check_sequence(buffer, sequence)?;
+        }
+        Ok(())
+    }
+}
+
+/// A subscriber's ends: where messages arrive, and where its acknowledgements go when that
+/// is not the same channel.
+struct Inbox {
+    input: Box<dyn Endpoint>,
+    ack: Option<Box<dyn Endpoint>>,
+}
+
+/// Runs one publisher and `config.subscribers` subscribers over `mechanism`.
+pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
+    Ok(run_gated(mechanism, config, &mut Untraced)?.0)
+}
+
+/// Like [`run`], with each worker switching its measured phase through `gate` (the publisher
+/// in slot 0, subscriber `i` in slot `1 + i`); also returns their pids, publisher first.
+pub fn run_gated(
+    mechanism: &dyn Mechanism,
+    config: &BenchConfig,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<(RunResult, Vec<u32>)> {
+    let n = config.subscribers;
+    let size = config.message_size;
+    let setup = || format!("could not set up {} for {n} subscribers", mechanism.name());
+    let mut cleanups = Vec::new();
+    let mut inboxes = Vec::with_capacity(n);
+    let (mut fanout, shape) = match mechanism.connect_broadcast(size, n).with_context(setup)? {
+        Some(broadcast) => {
+            cleanups.push(broadcast.cleanup);
+            let mut acks = Vec::with_capacity(n);
+            for input in broadcast.subscribers {
+                let channel = mechanism.connect(size).with_context(setup)?;
+                cleanups.push(channel.cleanup);
+                acks.push(channel.client);
+                inboxes.push(Inbox {
+                    input,
+                    ack: Some(channel.server),
+                });
+            }
+            let fanout = Fanout::Shared {
+                channel: broadcast.publisher,
+                acks,
+            };
+            (fanout, "one broadcast channel")
+        }
+        None => {
+            let mut ends = Vec::with_capacity(n);
+            for _ in 0..n {
+                let channel = mechanism.connect(size).with_context(setup)?;
+                cleanups.push(channel.cleanup);
+                ends.push(channel.client);
+                inboxes.push(Inbox {
+                    input: channel.server,
+                    ack: None,
+                });
+            }
+            (Fanout::PerSubscriber(ends), "a channel per subscriber")
+        }
+    };
+    let cpus = &config.cpus;
+    let mut workers = vec![process::spawn("publisher", || {
+        inboxes.clear();
+        pin(cpus.client)?;
+        publisher(&mut fanout, config, gate)
+    })?];
+    for index in 0..n {
+        workers.push(process::spawn("subscriber", || {
+            let mut mine = inboxes.swap_remove(index);
+            inboxes.clear();
+            drop(std::mem::replace(
+                &mut fanout,
+                Fanout::PerSubscriber(Vec::new()),
+            ));
+            pin(cpus.server)?;
+            subscriber(&mut mine, config, index, gate)
+        })?);
+    }
+    drop((fanout, inboxes));
+    let pids: Vec<u32> = workers.iter().map(|w| w.pid()).collect();
+    let reports = process::collect_all::<WorkerReport>(workers, WORKER_TIMEOUT)?;
+    drop(cleanups);
+    let sent = reports[0]
+        .stamps_ns
+        .as_deref()
+        .context("the publisher sent no stamps")?;
+    let mut slowest: Option<LatencySummary> = None;
+    for report in &reports[1..] {
+        let received = report
+            .stamps_ns
+            .as_deref()
+            .context("a subscriber sent no stamps")?;
+        let latency = latency_of(sent, received)?;
+        if slowest.as_ref().is_none_or(|s| latency.p99 > s.p99) {
+            slowest = Some(latency);
+        }
+    }
+    let paced = paced_rate(sent);
+    let messages = 2 * config.iterations;
+    let processes = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ProcessCpu {
+            role: if i == 0 {
+                "publisher".into()
+            } else {
+                format!("subscriber {}", i - 1)
+            },
+            usage: r.cpu,
+        })
+        .collect();
+    let mut id = identity(mechanism, config);
+    id.placement = format!("{}, {shape}", id.placement);
+    let mut result = RunResult::measured(
+        id,
+        Measured {
+            messages,
+            warmup_messages: config.warmup,
+            latency_ns: slowest,
+            throughput: Some(Throughput::of(
+                config.iterations,
+                size,
+                reports[0].elapsed_s,
+            )),
+            cpu: CpuSummary::from_processes(processes, messages),
+        },
+    );
+    result.paced_per_sec = paced;
+    Ok((result, pids))
+}
+
+/// The publisher: warm-up, the stream (its elapsed time is the report's), then the paced
+/// messages (their departure times are the report's stamps).
+fn publisher(
+    fanout: &mut Fanout,
+    config: &BenchConfig,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<WorkerReport> {
+    let mut payload = Payload::new(config.message_size);
+    let mut ack = vec![0u8; config.message_size];
+    let (warmup, n) = (config.warmup, config.iterations);
+    for sequence in 0..warmup {
+        fanout.publish(payload.message(sequence))?;
+    }
+    if warmup > 0 {
+        fanout.await_acks(&payload, &mut ack, warmup - 1)?;
+    }
+    let cpu_start = cpu_usage::now();
+    gate.open(0)?;
+    let stream_start = Instant::now();
+    for sequence in warmup..warmup + n {
+        fanout.publish(payload.message(sequence))?;
+    }
+    fanout.await_acks(&payload, &mut ack, warmup + n - 1)?;
+    let stream = stream_start.elapsed().as_secs_f64();
+    let rate = config
+        .rate
+        .unwrap_or(RATE_FRACTION * n as f64 / stream.max(1e-9));
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let mut sent_at = Vec::with_capacity(n as usize);
+    let paced_start = Instant::now();
+    for (k, sequence) in (warmup + n..warmup + 2 * n).enumerate() {
+        wait_until(paced_start + interval * k as u32);
+        let message = payload.message(sequence);
+        sent_at.push(monotonic_ns());
+        fanout.publish(message)?;
+    }
+    fanout.await_acks(&payload, &mut ack, warmup + 2 * n - 1)?;
+    gate.close(0)?;
+    Ok(WorkerReport {
+        histogram: None,
+        cpu: cpu_usage::now().since(&cpu_start),
+        elapsed_s: stream,
+        stamps_ns: Some(sent_at),
+    })
+}
+
+/// Sleeps until shortly before `deadline` (one `clock_nanosleep`, which `trace` counts in the
+/// publisher's line), then spins on the clock (the vDSO: no syscall) until it passes. The
+/// publisher has a CPU of its own, so the spin takes none from the subscribers.
+fn wait_until(deadline: Instant) {
+    const SLACK: Duration = Duration::from_micros(100);
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        let left = deadline - now;
+        if left > SLACK {
+            std::thread::sleep(left - SLACK);
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// Subscriber `index`: receives and verifies every message, acknowledges the last of the
+/// warm-up and of each phase, and notes when each paced message arrived.
+fn subscriber(
+    inbox: &mut Inbox,
+    config: &BenchConfig,
+    index: usize,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<WorkerReport> {
+    let payload = Payload::new(config.message_size);
+    let mut message = vec![0u8; config.message_size];
+    let (warmup, n) = (config.warmup, config.iterations);
+    let last = warmup + 2 * n - 1;
+    let slot = 1 + index as u32;
+    let mut received_at = Vec::with_capacity(n as usize);
+    let mut cpu_start = cpu_usage::now();
+    if warmup == 0 {
+        gate.open(slot)?;
+    }
+    for sequence in 0..=last {
+        inbox.input.recv(&mut message)?;
+        let at = monotonic_ns();
+        payload
+            .verify(&message, sequence)
+            .with_context(|| format!("subscriber {index}"))?;
+        if sequence >= warmup + n {
+            received_at.push(at);
+        }
+        if sequence + 1 == warmup || sequence == warmup + n - 1 || sequence == last {
+            let ack = inbox.ack.as_mut().unwrap_or(&mut inbox.input);
+            ack.send(&message)?;
+        }
+        if sequence + 1 == warmup {
+            cpu_start = cpu_usage::now();
+            gate.open(slot)?;
+        }
+    }
+    gate.close(slot)?;
+    Ok(WorkerReport {
+        histogram: None,
+        cpu: cpu_usage::now().since(&cpu_start),
+        elapsed_s: 0.0,
+        stamps_ns: Some(received_at),
+    })
+}
+
+/// Publish to receive, per paced message.
+fn latency_of(sent: &[u64], received: &[u64]) -> anyhow::Result<LatencySummary> {
+    if sent.len() != received.len() {
+        bail!(
+            "the publisher timed {} messages but a subscriber {}",
+            sent.len(),
+            received.len()
+        );
+    }
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)?;
+    for (at, from) in received.iter().zip(sent) {
+        histogram.saturating_record(at.saturating_sub(*from).max(1));
+    }
+    Ok(LatencySummary::from_histogram(&histogram))
+}
+
+/// The rate the paced messages left at (messages per second), from their departure times.
+fn paced_rate(sent: &[u64]) -> Option<f64> {
+    let (first, last) = (*sent.first()?, *sent.last()?);
+    (sent.len() > 1 && last > first).then(|| (sent.len() - 1) as f64 * 1e9 / (last - first) as f64)
+}
