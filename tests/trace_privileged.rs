@@ -591,11 +591,11 @@ fn pipe_pipeline_stages_are_counted_exactly() {
 #[test]
 fn uds_request_response_is_counted_exactly() {
     require_root();
-    // Each request: the client writes it and reads the reply; the server polls its clients'
-    // connections (ppoll), reads the request and writes the reply on that client's reply
-    // socket. A client that finishes first closes its connection while the server still
-    // serves the others: the server then polls and reads its end of file once more and closes
-    // its end, once per client retired so.
+    // Each request: the client writes it and reads the reply; the server waits on its epoll
+    // set of client connections (epoll_pwait), reads the request and writes the reply on that
+    // client's reply socket. A client that finishes first closes its connection while the
+    // server still serves the others: the server then waits and reads its end of file once
+    // more, takes it out of the set (epoll_ctl) and closes it, once per client retired so.
     const N: u64 = 1000;
     const CLIENTS: usize = 3;
     let doc = run_json(&[
@@ -628,8 +628,13 @@ fn uds_request_response_is_counted_exactly() {
         retired < CLIENTS as u64,
         "the last client is never retired early"
     );
+    assert_eq!(
+        calls(server, "epoll_ctl"),
+        retired,
+        "each retired connection leaves the set"
+    );
     assert_eq!(calls(server, "write"), all, "one reply per request");
-    for name in ["ppoll", "read"] {
+    for name in ["epoll_pwait", "read"] {
         assert_eq!(calls(server, name), all + retired, "server {name}");
     }
     for client in &processes[1..] {

@@ -32,7 +32,7 @@ impl Mechanism for Tcp {
         }
         Ok(FanInChannel::new(
             ends,
-            Box::new(StreamsReader::new(readers)),
+            Box::new(StreamsReader::new(readers)?),
         ))
     }
 

@@ -57,7 +57,7 @@ impl Mechanism for Uds {
             }
             return Ok(FanInChannel::new(
                 ends,
-                Box::new(StreamsReader::new(readers)),
+                Box::new(StreamsReader::new(readers)?),
             ));
         }
         // Datagrams stay whole: every writer sends on the same socket.

@@ -125,20 +125,54 @@ impl crate::mechanism::Endpoint for FdReader {
     }
 }
 
-/// The fan-in reader of byte-stream sockets: one connection per writer, served in turn by
-/// poll; each message is read whole from the connection it starts on.
+/// The fan-in reader of byte-stream sockets: one connection per writer, all in one epoll set,
+/// as a server watches its clients; each message is read whole from the connection it starts
+/// on. One `epoll_wait` per message, whatever the number of connections (a `poll` over them
+/// all would cost the server O(connections) per message).
 pub struct StreamsReader {
-    /// One connection per writer.
-    pub connections: Vec<std::os::fd::OwnedFd>,
-    next: usize,
+    /// One connection per writer; `None` once its writer has finished and closed it.
+    connections: Vec<Option<std::os::fd::OwnedFd>>,
+    epoll: std::os::fd::OwnedFd,
+    open: usize,
 }
 
 impl StreamsReader {
     /// A reader over these connections.
-    pub fn new(connections: Vec<std::os::fd::OwnedFd>) -> Self {
-        Self {
-            connections,
-            next: 0,
+    pub fn new(connections: Vec<std::os::fd::OwnedFd>) -> io::Result<Self> {
+        use rustix::event::epoll;
+        let set = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        for (index, connection) in connections.iter().enumerate() {
+            epoll::add(
+                &set,
+                connection,
+                epoll::EventData::new_u64(index as u64),
+                epoll::EventFlags::IN,
+            )?;
+        }
+        Ok(Self {
+            open: connections.len(),
+            connections: connections.into_iter().map(Some).collect(),
+            epoll: set,
+        })
+    }
+
+    /// The next connection with something to read (or its end of file).
+    fn ready(&self) -> io::Result<usize> {
+        use rustix::event::epoll;
+        loop {
+            let mut events = Vec::with_capacity(1);
+            match epoll::wait(
+                &self.epoll,
+                rustix::buffer::spare_capacity(&mut events),
+                None,
+            ) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(event) = events.first() {
+                return Ok(event.data.u64() as usize);
+            }
         }
     }
 }
@@ -152,42 +186,31 @@ impl crate::mechanism::Endpoint for StreamsReader {
     }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
-        use rustix::event::{poll, PollFd, PollFlags};
         loop {
-            let mut fds: Vec<PollFd<'_>> = self
-                .connections
-                .iter()
-                .map(|fd| PollFd::new(fd, PollFlags::IN))
-                .collect();
-            match poll(&mut fds, None) {
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            let count = fds.len();
-            let ready = (0..count)
-                .map(|i| (self.next + i) % count)
-                .find(|&i| !fds[i].revents().is_empty());
-            drop(fds);
-            let Some(i) = ready else { continue };
-            // A writer that has sent everything closes its connection: end of file at a
-            // message boundary retires it; inside a message it is an error.
+            let i = self.ready()?;
+            let Some(connection) = &self.connections[i] else {
+                continue;
+            };
             let first = loop {
-                match rustix::io::read(&self.connections[i], &mut *buffer) {
+                match rustix::io::read(connection, &mut *buffer) {
                     Err(rustix::io::Errno::INTR) => continue,
                     other => break other?,
                 }
             };
+            // A writer that has sent everything closes its connection: end of file at a
+            // message boundary retires it; inside a message it is an error.
             if first == 0 {
-                self.connections.remove(i);
-                if self.connections.is_empty() {
+                // Out of the set first: another process may still hold a copy of it, which
+                // would keep it in the set, always ready.
+                rustix::event::epoll::delete(&self.epoll, connection)?;
+                self.connections[i] = None;
+                self.open -= 1;
+                if self.open == 0 {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
-                self.next = 0;
                 continue;
             }
-            self.next = (i + 1) % count;
-            return read_exact(&self.connections[i], &mut buffer[first..]);
+            return read_exact(connection, &mut buffer[first..]);
         }
     }
 }
