@@ -531,11 +531,11 @@ fn fan_in_writers_each_get_their_line() {
         "--pattern",
         "fan-in",
         "--procs",
-        "63",
+        "127",
     ]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert!(
-        stderr(&refused).contains("at most 62 fan-in writers"),
+        stderr(&refused).contains("at most 126 fan-in writers"),
         "{}",
         stderr(&refused)
     );

@@ -109,7 +109,7 @@ pub const MAX_HASHED_THREADS: u32 = 16384;
 
 /// How many processes one trace can follow: the per-process arrays have this many blocks. When
 /// traced processes start more, the extra ones share the last block ([`SHARED_SLOT`]).
-pub const MAX_TRACED_PROCESSES: u32 = 64;
+pub const MAX_TRACED_PROCESSES: u32 = 128;
 /// The block shared by processes started after every other slot was taken.
 pub const SHARED_SLOT: u32 = MAX_TRACED_PROCESSES - 1;
 
