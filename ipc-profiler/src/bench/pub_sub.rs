@@ -42,9 +42,10 @@ pub const RATE_FRACTION: f64 = 0.1;
 /// Highest latency the histograms record exactly (60 s); longer ones saturate.
 const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
 
-/// Messages per phase when the user gave no count: 20,000 deliveries in all, at least 500.
+/// Messages per phase when the user gave no count: 10,000 deliveries in all, at least 250 (the
+/// paced phase takes ten times the stream's time at the default rate).
 pub fn default_messages(subscribers: usize) -> u64 {
-    (20_000 / subscribers.max(1) as u64).max(500)
+    (10_000 / subscribers.max(1) as u64).max(250)
 }
 
 /// Why `mechanism` cannot publish to `config.subscribers`, if it cannot.
