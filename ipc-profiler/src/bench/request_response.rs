@@ -2,9 +2,9 @@
 //! client sends a request, waits for its reply and times the round trip, N at a time in flight
 //! at most. The server serves every client from one thread, the way a server over that
 //! mechanism would: requests arrive through the mechanism's many-writer channel (the fan-in
-//! shape: one socket or pipe per client that it polls, one queue, one ring per client behind a
-//! doorbell, mailboxes behind one semaphore), and each reply goes back over that client's own
-//! channel.
+//! shape: a connection per client in an epoll set, one shared pipe or queue, one ring per
+//! client behind a doorbell, one mailbox that admits a client at a time), and each reply goes
+//! back over that client's own channel.
 //!
 //! A request carries its client and that client's sequence number (client << 40 | n); the
 //! server checks each client's order and echoes the bytes; the client verifies every byte of
