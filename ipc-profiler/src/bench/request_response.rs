@@ -218,9 +218,12 @@ fn client(
 }
 
 /// The server: takes every request from the shared channel, checks its client's order and
-/// sends the same bytes back on that client's reply channel. Its measured phase opens once it
-/// has served every client's warm-up count (the clients do not warm up in step, so this is
-/// the server's share of the run, not an exact edge).
+/// sends the same bytes back on that client's reply channel.
+///
+/// It is also the start line: the reply to each client's last warm-up request is held until
+/// every client has sent its own, then all go out together, so that the clients' timed phases
+/// run at the same time (100 processes start over tens of milliseconds; without the barrier
+/// the early ones would time their requests nearly alone). Its own measured phase opens there.
 fn server(
     requests: &mut dyn Endpoint,
     replies: &mut [Box<dyn Endpoint>],
@@ -233,11 +236,12 @@ fn server(
     let warmup = config.warmup * replies.len() as u64;
     let total = (config.warmup + config.iterations) * replies.len() as u64;
     let mut phase_start = (cpu_usage::now(), std::time::Instant::now());
+    // The replies held at the start line, one per client.
+    let mut held: Vec<(usize, Vec<u8>)> = Vec::new();
+    if warmup == 0 {
+        gate.open(SERVER_SLOT)?;
+    }
     for served in 0..total {
-        if served == warmup {
-            phase_start = (cpu_usage::now(), std::time::Instant::now());
-            gate.open(SERVER_SLOT)?;
-        }
         requests.recv(&mut message)?;
         let sequence = u64::from_le_bytes(message[..8].try_into().expect("at least 16 bytes"));
         let client = (sequence >> CLIENT_SHIFT) as usize;
@@ -249,7 +253,19 @@ fn server(
         };
         payload.check_sequence(&message, (client as u64) << CLIENT_SHIFT | *expected)?;
         *expected += 1;
-        replies[client].send(&message)?;
+        if *expected < config.warmup || *expected > config.warmup {
+            replies[client].send(&message)?;
+            continue;
+        }
+        held.push((client, message.clone()));
+        if served + 1 == warmup {
+            // Every client is at the start line: release them all, then start timing.
+            for (client, reply) in held.drain(..) {
+                replies[client].send(&reply)?;
+            }
+            phase_start = (cpu_usage::now(), std::time::Instant::now());
+            gate.open(SERVER_SLOT)?;
+        }
     }
     let end = std::time::Instant::now();
     gate.close(SERVER_SLOT)?;
