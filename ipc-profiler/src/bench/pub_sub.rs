@@ -8,9 +8,10 @@
 //! - **throughput**: the publisher streams `--iters` messages at full speed, the slowest
 //!   subscriber holding it back, and its clock stops when every subscriber has acknowledged the
 //!   last: messages per second delivered to all.
-//! - **delivery latency**: then it publishes as many again at a paced rate (`--rate`, or a
-//!   tenth of the rate just measured) that the slowest subscriber keeps up with, so that
-//!   latency is not queueing delay. The publisher notes when it published each message and
+//! - **delivery latency**: then it publishes as many again at a paced rate (`--rate`, or by
+//!   default the slower of a tenth of the rate just measured and one message per two single
+//!   deliveries to every subscriber, probed before the run) that the slowest subscriber keeps
+//!   up with, so that latency is not queueing delay. The publisher notes when it published each message and
 //!   every subscriber when it received it, on CLOCK_MONOTONIC (one clock for every process);
 //!   `latency_ns` is the slowest subscriber's (highest p99), and the paced rate is reported.
 //!
@@ -18,6 +19,7 @@
 //! and after each phase) go back over each subscriber's own channel, or for a broadcast ring
 //! over a channel of the same mechanism kept for them.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -228,8 +230,47 @@ pub fn run_gated(
     Ok((result, pids))
 }
 
-/// The publisher: warm-up, the stream (its elapsed time is the report's), then the paced
-/// messages (their departure times are the report's stamps).
+/// Where each phase's messages lie in a run's sequence numbers: the warm-up, the probe (single
+/// messages, each acknowledged by every subscriber, that measure what one delivery to all
+/// costs), the stream and the paced messages. The warm-up and the probe are outside the
+/// measured phase.
+struct Phases {
+    warmup: Range<u64>,
+    probe: Range<u64>,
+    stream: Range<u64>,
+    paced: Range<u64>,
+}
+
+impl Phases {
+    fn of(config: &BenchConfig) -> Self {
+        let (warmup, n) = (config.warmup, config.iterations);
+        let probe_end = warmup + PROBE_MESSAGES;
+        Self {
+            warmup: 0..warmup,
+            probe: warmup..probe_end,
+            stream: probe_end..probe_end + n,
+            paced: probe_end + n..probe_end + 2 * n,
+        }
+    }
+
+    /// Whether every subscriber acknowledges message `sequence`: each probe message, and the
+    /// last of the warm-up, of the stream and of the paced messages.
+    fn acknowledged(&self, sequence: u64) -> bool {
+        self.probe.contains(&sequence)
+            || [&self.warmup, &self.stream, &self.paced]
+                .iter()
+                .any(|phase| !phase.is_empty() && sequence + 1 == phase.end)
+    }
+}
+
+/// Single messages the probe sends, each acknowledged by every subscriber.
+const PROBE_MESSAGES: u64 = 50;
+
+/// The publisher: warm-up, the probe, the stream (its elapsed time is the report's), then the
+/// paced messages (their departure times are the report's stamps). Unless `--rate` says, the
+/// pace is a tenth of the stream's rate or one message per two probed deliveries (the median),
+/// whichever is slower: the stream's rate counts batches the subscribers took at one wake-up,
+/// while a paced message wakes each of them on its own.
 fn publisher(
     fanout: &mut Fanout,
     config: &BenchConfig,
@@ -237,34 +278,46 @@ fn publisher(
 ) -> anyhow::Result<WorkerReport> {
     let mut payload = Payload::new(config.message_size);
     let mut ack = vec![0u8; config.message_size];
-    let (warmup, n) = (config.warmup, config.iterations);
-    for sequence in 0..warmup {
+    let phases = Phases::of(config);
+    for sequence in phases.warmup.clone() {
         fanout.publish(payload.message(sequence))?;
     }
-    if warmup > 0 {
-        fanout.await_acks(&payload, &mut ack, warmup - 1)?;
+    if !phases.warmup.is_empty() {
+        fanout.await_acks(&payload, &mut ack, phases.warmup.end - 1)?;
     }
+    let mut deliveries = Vec::with_capacity(PROBE_MESSAGES as usize);
+    for sequence in phases.probe.clone() {
+        let start = Instant::now();
+        fanout.publish(payload.message(sequence))?;
+        fanout.await_acks(&payload, &mut ack, sequence)?;
+        deliveries.push(start.elapsed());
+    }
+    deliveries.sort_unstable();
+    let delivery = deliveries[deliveries.len() / 2];
     let cpu_start = cpu_usage::now();
     gate.open(0)?;
     let stream_start = Instant::now();
-    for sequence in warmup..warmup + n {
+    for sequence in phases.stream.clone() {
         fanout.publish(payload.message(sequence))?;
     }
-    fanout.await_acks(&payload, &mut ack, warmup + n - 1)?;
+    fanout.await_acks(&payload, &mut ack, phases.stream.end - 1)?;
     let stream = stream_start.elapsed().as_secs_f64();
-    let rate = config
-        .rate
-        .unwrap_or(RATE_FRACTION * n as f64 / stream.max(1e-9));
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
-    let mut sent_at = Vec::with_capacity(n as usize);
+    let interval = match config.rate {
+        Some(rate) => Duration::from_secs_f64(1.0 / rate),
+        None => {
+            let rate = RATE_FRACTION * config.iterations as f64 / stream.max(1e-9);
+            Duration::from_secs_f64(1.0 / rate.max(1e-3)).max(2 * delivery)
+        }
+    };
+    let mut sent_at = Vec::with_capacity(config.iterations as usize);
     let paced_start = Instant::now();
-    for (k, sequence) in (warmup + n..warmup + 2 * n).enumerate() {
+    for (k, sequence) in phases.paced.clone().enumerate() {
         wait_until(paced_start + interval * k as u32);
         let message = payload.message(sequence);
         sent_at.push(monotonic_ns());
         fanout.publish(message)?;
     }
-    fanout.await_acks(&payload, &mut ack, warmup + 2 * n - 1)?;
+    fanout.await_acks(&payload, &mut ack, phases.paced.end - 1)?;
     gate.close(0)?;
     Ok(WorkerReport {
         histogram: None,
@@ -293,8 +346,8 @@ fn wait_until(deadline: Instant) {
     }
 }
 
-/// Subscriber `index`: receives and verifies every message, acknowledges the last of the
-/// warm-up and of each phase, and notes when each paced message arrived.
+/// Subscriber `index`: receives and verifies every message, acknowledges those the
+/// publisher waits for, and notes when each paced message arrived.
 fn subscriber(
     inbox: &mut Inbox,
     config: &BenchConfig,
@@ -303,30 +356,26 @@ fn subscriber(
 ) -> anyhow::Result<WorkerReport> {
     let payload = Payload::new(config.message_size);
     let mut message = vec![0u8; config.message_size];
-    let (warmup, n) = (config.warmup, config.iterations);
-    let last = warmup + 2 * n - 1;
+    let phases = Phases::of(config);
     let slot = 1 + index as u32;
-    let mut received_at = Vec::with_capacity(n as usize);
+    let mut received_at = Vec::with_capacity(config.iterations as usize);
     let mut cpu_start = cpu_usage::now();
-    if warmup == 0 {
-        gate.open(slot)?;
-    }
-    for sequence in 0..=last {
+    for sequence in 0..phases.paced.end {
+        if sequence == phases.stream.start {
+            cpu_start = cpu_usage::now();
+            gate.open(slot)?;
+        }
         inbox.input.recv(&mut message)?;
         let at = monotonic_ns();
         payload
             .verify(&message, sequence)
             .with_context(|| format!("subscriber {index}"))?;
-        if sequence >= warmup + n {
+        if phases.paced.contains(&sequence) {
             received_at.push(at);
         }
-        if sequence + 1 == warmup || sequence == warmup + n - 1 || sequence == last {
+        if phases.acknowledged(sequence) {
             let ack = inbox.ack.as_mut().unwrap_or(&mut inbox.input);
             ack.send(&message)?;
-        }
-        if sequence + 1 == warmup {
-            cpu_start = cpu_usage::now();
-            gate.open(slot)?;
         }
     }
     gate.close(slot)?;
