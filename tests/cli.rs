@@ -334,12 +334,7 @@ fn a_pipeline_verifies_every_stage_for_every_mechanism_and_says_what_it_cannot_d
                 assert_eq!(r["messages"], 600, "300 timed and 300 streamed: {r}");
                 assert_eq!(r["warmup_messages"], 20);
                 assert!(r["throughput"]["messages_per_sec"].as_f64().unwrap() > 0.0);
-                let roles: Vec<&str> = r["cpu"]["processes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["role"].as_str().unwrap())
-                    .collect();
+                let roles = roles(r);
                 assert_eq!(roles, ["stage 0 (source)", "stage 1", "stage 2 (sink)"]);
             }
         }
@@ -391,12 +386,7 @@ fn request_response_serves_every_client_for_every_mechanism_and_says_what_it_can
                 assert_eq!(r["messages"], 900, "300 round trips per client: {r}");
                 assert_eq!(r["warmup_messages"], 60);
                 assert!(r["throughput"]["messages_per_sec"].as_f64().unwrap() > 0.0);
-                let roles: Vec<&str> = r["cpu"]["processes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["role"].as_str().unwrap())
-                    .collect();
+                let roles = roles(r);
                 assert_eq!(roles, ["server", "client 0", "client 1", "client 2"]);
             }
         }
@@ -523,12 +513,7 @@ fn every_subscriber_gets_every_message_for_every_mechanism_and_the_rest_say_why_
                     shared,
                     "ipc-core publishes once through its broadcast ring: {placement}"
                 );
-                let roles: Vec<&str> = r["cpu"]["processes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p["role"].as_str().unwrap())
-                    .collect();
+                let roles = roles(r);
                 assert_eq!(
                     roles,
                     ["publisher", "subscriber 0", "subscriber 1", "subscriber 2"]
@@ -536,6 +521,16 @@ fn every_subscriber_gets_every_message_for_every_mechanism_and_the_rest_say_why_
             }
         }
     }
+}
+
+/// The roles of a result's processes, in order.
+fn roles(r: &serde_json::Value) -> Vec<&str> {
+    r["cpu"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["role"].as_str().unwrap())
+        .collect()
 }
 
 #[test]

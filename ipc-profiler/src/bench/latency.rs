@@ -3,18 +3,12 @@
 
 use std::time::Instant;
 
-use hdrhistogram::serialization::{Serializer, V2Serializer};
-use hdrhistogram::Histogram;
-
 use super::cpu_usage;
 use super::payload::Payload;
 use super::phase::PhaseGate;
 use super::worker::{WorkerReport, CLIENT_SLOT, SERVER_SLOT};
 use crate::config::BenchConfig;
 use crate::mechanism::Endpoint;
-
-/// Highest round trip the histogram records exactly (60 s); longer ones saturate.
-const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
 
 /// The timing side: sends, waits for the echo, verifies it fully (only its sequence number when
 /// the mechanism carries no payload).
@@ -26,7 +20,7 @@ pub fn client(
 ) -> anyhow::Result<WorkerReport> {
     let mut payload = Payload::new(config.message_size);
     let mut echo = vec![0u8; config.message_size];
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)?;
+    let mut histogram = super::timing::histogram()?;
     let total = config.warmup + config.iterations;
     let mut phase_start = (cpu_usage::now(), Instant::now());
     for sequence in 0..total {
@@ -52,12 +46,8 @@ pub fn client(
     let end = Instant::now();
     gate.close(CLIENT_SLOT)?;
     let cpu_end = cpu_usage::now();
-    let mut serialized = Vec::new();
-    V2Serializer::new()
-        .serialize(&histogram, &mut serialized)
-        .map_err(|e| anyhow::anyhow!("could not serialize the histogram: {e:?}"))?;
     Ok(WorkerReport {
-        histogram: Some(serialized),
+        histogram: Some(super::timing::serialize(&histogram)?),
         cpu: cpu_end.since(&phase_start.0),
         elapsed_s: (end - phase_start.1).as_secs_f64(),
         stamps_ns: None,

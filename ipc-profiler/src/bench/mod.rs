@@ -12,14 +12,12 @@ pub mod placement;
 pub mod pub_sub;
 pub mod request_response;
 pub mod throughput;
+pub mod timing;
 pub mod worker;
 
-use std::io::Cursor;
 use std::time::Duration;
 
 use anyhow::Context;
-use hdrhistogram::serialization::Deserializer;
-use hdrhistogram::Histogram;
 
 pub use self::phase::{PhaseGate, Untraced};
 use self::worker::{pin, Closed, WorkerReport};
@@ -249,9 +247,7 @@ pub fn result_of(
                 .histogram
                 .as_deref()
                 .context("the client sent no histogram")?;
-            let histogram: Histogram<u64> = Deserializer::new()
-                .deserialize(&mut Cursor::new(bytes))
-                .map_err(|e| anyhow::anyhow!("unreadable histogram: {e:?}"))?;
+            let histogram = timing::deserialize(bytes)?;
             (
                 Some(LatencySummary::from_histogram(&histogram)),
                 None,

@@ -14,7 +14,6 @@
 //! CPU is measured over both phases and divided by all their messages.
 
 use anyhow::{bail, Context};
-use hdrhistogram::Histogram;
 
 use super::payload::Payload;
 use super::phase::{PhaseGate, Untraced};
@@ -23,9 +22,7 @@ use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::{BenchConfig, Placement};
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
-use crate::result::{
-    CpuSummary, LatencySummary, Measured, ProcessCpu, RunResult, Throughput, Wake,
-};
+use crate::result::{CpuSummary, LatencySummary, Measured, ProcessCpu, RunResult, Throughput};
 
 /// The most processes a chain may have.
 pub const MAX_STAGES: usize = 16;
@@ -38,14 +35,7 @@ pub fn default_messages(stages: usize) -> u64 {
 
 /// Why `mechanism` cannot run `config` as a pipeline, if it cannot.
 pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (mechanism.wake() == Wake::BusyPoll && config.stages > cpus).then(|| {
-        format!(
-            "{} busy-polling stages on {cpus} CPUs: a stage that spins holds its CPU until the \
-             scheduler's time slice ends, so the run would measure the time slice, not IPC",
-            config.stages
-        )
-    })
+    super::worker::too_many_spinners(mechanism, config.stages)
 }
 
 /// Where stage `stage` runs: cross-core alternates the plan's two CPUs along the chain (more
@@ -263,16 +253,5 @@ fn latency_of(source: &WorkerReport, sink: &WorkerReport) -> anyhow::Result<Late
         .stamps_ns
         .as_deref()
         .context("the sink sent no stamps")?;
-    if sent.len() != received.len() {
-        bail!(
-            "the source timed {} messages but the sink {}",
-            sent.len(),
-            received.len()
-        );
-    }
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
-    for (at, from) in received.iter().zip(sent) {
-        histogram.saturating_record(at.saturating_sub(*from).max(1));
-    }
-    Ok(LatencySummary::from_histogram(&histogram))
+    super::timing::one_way(sent, received)
 }

@@ -22,8 +22,7 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use hdrhistogram::Histogram;
+use anyhow::Context;
 
 use super::clock::monotonic_ns;
 use super::payload::Payload;
@@ -33,16 +32,12 @@ use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
-use crate::result::{
-    CpuSummary, LatencySummary, Measured, ProcessCpu, RunResult, Throughput, Wake,
-};
+use crate::result::{CpuSummary, LatencySummary, Measured, ProcessCpu, RunResult, Throughput};
 
 /// The most subscriber processes a run may have.
 pub const MAX_SUBSCRIBERS: usize = ipc_core::broadcast::MAX_SUBSCRIBERS;
 /// The paced rate, as a fraction of the full-speed rate, when `--rate` is not given.
 pub const RATE_FRACTION: f64 = 0.1;
-/// Highest latency the histograms record exactly (60 s); longer ones saturate.
-const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
 
 /// Messages per phase when the user gave no count: 10,000 deliveries in all, at least 250 (the
 /// paced phase takes ten times the stream's time at the default rate).
@@ -52,15 +47,7 @@ pub fn default_messages(subscribers: usize) -> u64 {
 
 /// Why `mechanism` cannot publish to `config.subscribers`, if it cannot.
 pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let processes = config.subscribers + 1;
-    (mechanism.wake() == Wake::BusyPoll && processes > cpus).then(|| {
-        format!(
-            "{processes} busy-polling processes on {cpus} CPUs: a process that spins holds its \
-             CPU until the scheduler's time slice ends, so the run would measure the time slice, \
-             not IPC"
-        )
-    })
+    super::worker::too_many_spinners(mechanism, config.subscribers + 1)
 }
 
 /// How the publisher reaches its subscribers.
@@ -191,7 +178,7 @@ pub fn run_gated(
             .stamps_ns
             .as_deref()
             .context("a subscriber sent no stamps")?;
-        let latency = latency_of(sent, received)?;
+        let latency = super::timing::one_way(sent, received)?;
         if slowest.as_ref().is_none_or(|s| latency.p99 > s.p99) {
             slowest = Some(latency);
         }
@@ -385,22 +372,6 @@ fn subscriber(
         elapsed_s: 0.0,
         stamps_ns: Some(received_at),
     })
-}
-
-/// Publish to receive, per paced message.
-fn latency_of(sent: &[u64], received: &[u64]) -> anyhow::Result<LatencySummary> {
-    if sent.len() != received.len() {
-        bail!(
-            "the publisher timed {} messages but a subscriber {}",
-            sent.len(),
-            received.len()
-        );
-    }
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)?;
-    for (at, from) in received.iter().zip(sent) {
-        histogram.saturating_record(at.saturating_sub(*from).max(1));
-    }
-    Ok(LatencySummary::from_histogram(&histogram))
 }
 
 /// The rate the paced messages left at (messages per second), from their departure times.

@@ -14,8 +14,6 @@
 //! CPU per request, the server's apart in the process list.
 
 use anyhow::{bail, Context};
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
-use hdrhistogram::Histogram;
 
 use super::payload::Payload;
 use super::phase::{PhaseGate, Untraced};
@@ -24,9 +22,7 @@ use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
-use crate::result::{
-    CpuSummary, LatencySummary, Measured, ProcessCpu, RunResult, Throughput, Wake,
-};
+use crate::result::{CpuSummary, LatencySummary, Measured, ProcessCpu, RunResult, Throughput};
 
 /// Bits of a request's sequence number that count its client's requests.
 const CLIENT_SHIFT: u32 = 40;
@@ -34,8 +30,6 @@ const CLIENT_SHIFT: u32 = 40;
 pub const MIN_SIZE: usize = 16;
 /// The most client processes a run may have (the many-writer channels' limit).
 pub const MAX_CLIENTS: usize = super::fan_in::MAX_WRITERS;
-/// Highest round trip the histograms record exactly (60 s); longer ones saturate.
-const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
 
 /// Round trips per client when the user gave no count: 20,000 in all, at least 200 each.
 pub fn default_messages(clients: usize) -> u64 {
@@ -49,15 +43,7 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
             "a request carries a client id, a sequence number and a checksum: at least {MIN_SIZE} bytes"
         ));
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let processes = config.clients + 1;
-    (mechanism.wake() == Wake::BusyPoll && processes > cpus).then(|| {
-        format!(
-            "{processes} busy-polling processes on {cpus} CPUs: a process that spins holds its \
-             CPU until the scheduler's time slice ends, so the run would measure the time slice, \
-             not IPC"
-        )
-    })
+    super::worker::too_many_spinners(mechanism, config.clients + 1)
 }
 
 /// The server's process slot for a traced run; client `i` has slot `SERVER_SLOT + 1 + i`.
@@ -127,16 +113,14 @@ pub fn run_gated(
     let pids: Vec<u32> = workers.iter().map(|w| w.pid()).collect();
     let reports = process::collect_all::<WorkerReport>(workers, WORKER_TIMEOUT)?;
     drop(cleanups);
-    let mut all = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)?;
+    let mut all = super::timing::histogram()?;
     let (mut first, mut last) = (u64::MAX, 0);
     for report in &reports[1..] {
         let bytes = report
             .histogram
             .as_deref()
             .context("a client sent no histogram")?;
-        let histogram: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut std::io::Cursor::new(bytes))
-            .map_err(|e| anyhow::anyhow!("unreadable histogram: {e:?}"))?;
+        let histogram = super::timing::deserialize(bytes)?;
         all.add(&histogram)
             .map_err(|e| anyhow::anyhow!("histograms do not add up: {e:?}"))?;
         if let Some(&[start, end]) = report.stamps_ns.as_deref() {
@@ -180,7 +164,7 @@ fn client(
 ) -> anyhow::Result<WorkerReport> {
     let mut payload = Payload::new(config.message_size);
     let mut answer = vec![0u8; config.message_size];
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, MAX_TRACKABLE_NS, 3)?;
+    let mut histogram = super::timing::histogram()?;
     let slot = SERVER_SLOT + 1 + index as u32;
     let total = config.warmup + config.iterations;
     let mut phase_start = (cpu_usage::now(), std::time::Instant::now());
@@ -205,12 +189,8 @@ fn client(
     let end = std::time::Instant::now();
     let end_ns = super::clock::monotonic_ns();
     gate.close(slot)?;
-    let mut serialized = Vec::new();
-    V2Serializer::new()
-        .serialize(&histogram, &mut serialized)
-        .map_err(|e| anyhow::anyhow!("could not serialize the histogram: {e:?}"))?;
     Ok(WorkerReport {
-        histogram: Some(serialized),
+        histogram: Some(super::timing::serialize(&histogram)?),
         cpu: cpu_usage::now().since(&phase_start.0),
         elapsed_s: (end - phase_start.1).as_secs_f64(),
         stamps_ns: Some(vec![start_ns, end_ns]),

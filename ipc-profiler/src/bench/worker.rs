@@ -28,6 +28,23 @@ pub struct WorkerReport {
     pub stamps_ns: Option<Vec<u64>>,
 }
 
+/// Why `processes` processes of `mechanism` cannot be measured here, if it busy-polls and they
+/// outnumber the CPUs: a process that spins holds its CPU until the scheduler's time slice
+/// ends, so such a run would measure the time slice, not IPC.
+pub fn too_many_spinners(
+    mechanism: &dyn crate::mechanism::Mechanism,
+    processes: usize,
+) -> Option<String> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (mechanism.wake() == crate::result::Wake::BusyPoll && processes > cpus).then(|| {
+        format!(
+            "{processes} busy-polling processes on {cpus} CPUs: a process that spins holds its \
+             CPU until the scheduler's time slice ends, so the run would measure the time slice, \
+             not IPC"
+        )
+    })
+}
+
 /// Pins the calling worker to `cpu`, when the plan names one.
 pub fn pin(cpu: Option<usize>) -> anyhow::Result<()> {
     match cpu {
