@@ -370,10 +370,6 @@ fn request_response_serves_every_client_for_every_mechanism_and_says_what_it_can
             (Some(4), Some(3))
         );
         match r["mechanism"].as_str().unwrap() {
-            "udp" => assert!(r["unsupported"]
-                .as_str()
-                .unwrap()
-                .contains("one server socket")),
             // Four spinning processes on this 2-CPU machine would measure the time slice.
             "shm-spin" | "cacheline" => {
                 assert!(

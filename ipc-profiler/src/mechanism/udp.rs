@@ -1,16 +1,28 @@
-//! `udp`: two UDP sockets on 127.0.0.1 connected to each other; blocking receive.
+//! `udp`: two UDP sockets on 127.0.0.1 connected to each other; blocking receive. Many
+//! clients (request-response) send to one server socket whose receive buffer holds every
+//! client's request in flight, so that loopback drops none.
 
 use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::OwnedFd;
 
 use super::endpoints::fd::DatagramEnd;
-use super::{Channel, Mechanism};
+use super::{Channel, FanInChannel, Mechanism};
 use crate::config::BenchConfig;
 use crate::result::Pattern;
 
 /// The largest UDP payload over IPv4: 65,535 less the IP and UDP headers.
 const MAX_DATAGRAM: usize = 65_507;
+
+/// Bytes a datagram costs in a receive buffer's accounting beyond its payload (the socket
+/// buffer's bookkeeping; a generous bound for loopback).
+const DATAGRAM_OVERHEAD: usize = 1024;
+
+/// The receive buffer a server socket needs for `writers` datagrams of `size` bytes in flight
+/// at once (doubled for margin: the kernel's accounting rounds up).
+fn server_buffer(size: usize, writers: usize) -> usize {
+    2 * writers * (size + DATAGRAM_OVERHEAD)
+}
 
 /// UDP over loopback.
 pub struct Udp;
@@ -26,13 +38,39 @@ impl Mechanism for Udp {
 
     fn refuses(&self, config: &BenchConfig) -> Option<String> {
         if config.pattern == Pattern::RequestResponse {
-            return Some("request-response over UDP needs one server socket that every client sends to, which this version does not build yet".into());
+            return buffer_limit(server_buffer(config.message_size, config.clients)).or_else(
+                || {
+                    (config.message_size > MAX_DATAGRAM).then(|| {
+                        format!("a UDP datagram carries at most {MAX_DATAGRAM} bytes over IPv4")
+                    })
+                },
+            );
         }
         if config.pattern != Pattern::Latency {
             return Some("UDP has no flow control: a one-way stream over loopback drops datagrams once the receiver falls behind".into());
         }
         (config.message_size > MAX_DATAGRAM)
             .then(|| format!("a UDP datagram carries at most {MAX_DATAGRAM} bytes over IPv4"))
+    }
+
+    /// Requests from every client into one server socket (request-response: each client has
+    /// one request in flight at most, and the server's buffer holds them all).
+    fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
+        let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let needed = server_buffer(size, writers);
+        // Past net.core.rmem_max only with CAP_NET_ADMIN (refuses() checked the others).
+        rustix::net::sockopt::set_socket_recv_buffer_size_force(&server, needed)
+            .or_else(|_| rustix::net::sockopt::set_socket_recv_buffer_size(&server, needed))?;
+        let mut ends: Vec<Box<dyn super::Endpoint>> = Vec::with_capacity(writers);
+        for _ in 0..writers {
+            let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+            client.connect(server.local_addr()?)?;
+            ends.push(Box::new(DatagramEnd(OwnedFd::from(client))));
+        }
+        Ok(FanInChannel::new(
+            ends,
+            Box::new(DatagramEnd(OwnedFd::from(server))),
+        ))
     }
 
     fn connect(&self, _size: usize) -> io::Result<Channel> {
@@ -45,4 +83,24 @@ impl Mechanism for Udp {
             Box::new(DatagramEnd(OwnedFd::from(server))),
         ))
     }
+}
+
+/// Why a server socket cannot get a `needed`-byte receive buffer here, if it cannot: without
+/// CAP_NET_ADMIN the kernel caps it at net.core.rmem_max.
+fn buffer_limit(needed: usize) -> Option<String> {
+    if rustix::process::geteuid().is_root() {
+        return None;
+    }
+    let max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (needed / 2 > max).then(|| {
+        format!(
+            "one server socket for every client needs a {needed}-byte receive buffer, over \
+             net.core.rmem_max ({max}): raise it with `sysctl net.core.rmem_max={needed}`, or \
+             run as root"
+        )
+    })
 }
