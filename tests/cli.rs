@@ -519,6 +519,49 @@ fn every_subscriber_gets_every_message_for_every_mechanism_and_the_rest_say_why_
     }
 }
 
+#[test]
+fn lossy_pub_sub_counts_what_each_subscriber_lost_and_only_ipc_core_has_it() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "shm-futex,pipe",
+        "--pattern",
+        "pub-sub",
+        "--lossy",
+        "--subscribers",
+        "2",
+        "--sizes",
+        "128",
+        "--iters",
+        "2000",
+        "--warmup",
+        "50",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let results = doc["results"].as_array().unwrap();
+    let ring = &results[0];
+    assert_eq!(ring["verified"], true, "{ring}");
+    assert!(ring["placement"].as_str().unwrap().ends_with("lossy"));
+    let lost = ring["lost"]
+        .as_u64()
+        .expect("a lossy result says how many were lost");
+    assert!(
+        lost <= 2 * 2 * 2000,
+        "at most every measured message of both subscribers"
+    );
+    let pipe = &results[1];
+    assert!(pipe["unsupported"]
+        .as_str()
+        .unwrap()
+        .contains("mode of ipc-core's broadcast ring"));
+    assert_refused(
+        &["bench", "--mech", "pipe", "--lossy"],
+        "--lossy is a mode of --pattern pub-sub",
+    );
+}
+
 /// The roles of a result's processes, in order.
 fn roles(r: &serde_json::Value) -> Vec<&str> {
     r["cpu"]["processes"]

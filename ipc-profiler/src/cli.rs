@@ -80,6 +80,10 @@ struct BenchArgs {
     /// full-speed rate measured just before it).
     #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
+    /// Pub-sub: ipc-core's broadcast ring in lossy mode (the publisher never waits; a
+    /// subscriber a whole ring behind loses the oldest messages, counted as `lost`).
+    #[arg(long)]
+    lossy: bool,
     /// Where the processes run (a pipeline's stages alternate between the two CPUs).
     #[arg(long, value_enum, default_value_t = PlacementArg::CrossCore)]
     placement: PlacementArg,
@@ -291,6 +295,9 @@ impl BenchArgs {
             PlacementArg::CrossCore => Placement::CrossCore,
             PlacementArg::Unpinned => Placement::Unpinned,
         };
+        if self.lossy && self.pattern != Pattern::PubSub {
+            crate::usage_error::usage_bail!("--lossy is a mode of --pattern pub-sub");
+        }
         let cpus = crate::bench::placement::resolve(placement, &self.cpus)?;
         let sizes = match (self.sizes.is_empty(), self.pattern) {
             (false, _) => self.sizes.clone(),
@@ -351,6 +358,7 @@ impl BenchArgs {
                 clients: count,
                 subscribers: count,
                 rate: self.rate,
+                lossy: self.lossy,
             })
             .collect())
     }

@@ -32,6 +32,9 @@ pub struct BenchConfig {
     /// Pub-sub only: the latency phase's rate in messages per second (`None`: a fraction of
     /// the full-speed rate measured just before).
     pub rate: Option<f64>,
+    /// Pub-sub only: a broadcast channel that drops the oldest messages for a subscriber a whole
+    /// channel behind, instead of holding the publisher back.
+    pub lossy: bool,
 }
 
 impl BenchConfig {

@@ -179,5 +179,6 @@ fn reader(
         cpu: cpu_usage::now().since(&cpu_start),
         elapsed_s: elapsed,
         stamps_ns: None,
+        lost: None,
     })
 }

@@ -51,6 +51,7 @@ pub fn client(
         cpu: cpu_end.since(&phase_start.0),
         elapsed_s: (end - phase_start.1).as_secs_f64(),
         stamps_ns: None,
+        lost: None,
     })
 }
 
@@ -82,5 +83,6 @@ pub fn server(
         cpu: cpu_end.since(&phase_start.0),
         elapsed_s: (end - phase_start.1).as_secs_f64(),
         stamps_ns: None,
+        lost: None,
     })
 }

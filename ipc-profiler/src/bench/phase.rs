@@ -27,6 +27,7 @@ pub fn measured(
         cpu: cpu_usage::now().since(&cpu_start),
         elapsed_s: (end - start).as_secs_f64(),
         stamps_ns: None,
+        lost: None,
     })
 }
 

@@ -195,6 +195,7 @@ fn source(
         cpu: cpu_usage::now().since(&cpu_start),
         elapsed_s: elapsed,
         stamps_ns: Some(sent_at),
+        lost: None,
     })
 }
 
@@ -240,6 +241,7 @@ fn relay(
         cpu: cpu_usage::now().since(&cpu_start),
         elapsed_s: start.elapsed().as_secs_f64(),
         stamps_ns: sink.then_some(received_at),
+        lost: None,
     })
 }
 

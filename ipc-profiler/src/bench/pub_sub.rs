@@ -22,7 +22,7 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use super::clock::monotonic_ns;
 use super::payload::Payload;
@@ -47,6 +47,18 @@ pub fn default_messages(subscribers: usize) -> u64 {
 
 /// Why `mechanism` cannot publish to `config.subscribers`, if it cannot.
 pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String> {
+    if config.lossy && !mechanism.broadcasts() {
+        return Some(
+            "lossy delivery is a mode of ipc-core's broadcast ring; a channel per subscriber \
+             holds the publisher back and never drops a message"
+                .into(),
+        );
+    }
+    if config.lossy && config.message_size < 16 {
+        return Some(
+            "a lossy subscriber reads each message's sequence number: at least 16 bytes".into(),
+        );
+    }
     super::worker::too_many_spinners(mechanism, config.subscribers + 1)
 }
 
@@ -113,7 +125,10 @@ pub fn run_gated(
     let setup = || format!("could not set up {} for {n} subscribers", mechanism.name());
     let mut cleanups = Vec::new();
     let mut inboxes = Vec::with_capacity(n);
-    let (mut fanout, shape) = match mechanism.connect_broadcast(size, n).with_context(setup)? {
+    let broadcast = mechanism
+        .connect_broadcast(size, n, config.lossy)
+        .with_context(setup)?;
+    let (mut fanout, shape) = match broadcast {
         Some(broadcast) => {
             cleanups.push(broadcast.cleanup);
             let mut acks = Vec::with_capacity(n);
@@ -130,7 +145,12 @@ pub fn run_gated(
                 channel: broadcast.publisher,
                 acks,
             };
-            (fanout, "one broadcast channel")
+            let shape = if config.lossy {
+                "one broadcast channel, lossy"
+            } else {
+                "one broadcast channel"
+            };
+            (fanout, shape)
         }
         None => {
             let mut ends = Vec::with_capacity(n);
@@ -214,6 +234,9 @@ pub fn run_gated(
         },
     );
     result.paced_per_sec = paced;
+    if config.lossy {
+        result.lost = Some(reports[1..].iter().filter_map(|r| r.lost).sum());
+    }
     Ok((result, pids))
 }
 
@@ -311,6 +334,7 @@ fn publisher(
         cpu: cpu_usage::now().since(&cpu_start),
         elapsed_s: stream,
         stamps_ns: Some(sent_at),
+        lost: None,
     })
 }
 
@@ -334,7 +358,9 @@ fn wait_until(deadline: Instant) {
 }
 
 /// Subscriber `index`: receives and verifies every message, acknowledges those the
-/// publisher waits for, and notes when each paced message arrived.
+/// publisher waits for, and notes when each paced message arrived. In lossy mode a message
+/// may be missing: the one that arrives names itself (its sequence number), the ring says how
+/// many went before it, and the two must agree; a lost paced message has no arrival time.
 fn subscriber(
     inbox: &mut Inbox,
     config: &BenchConfig,
@@ -345,25 +371,43 @@ fn subscriber(
     let mut message = vec![0u8; config.message_size];
     let phases = Phases::of(config);
     let slot = 1 + index as u32;
-    let mut received_at = Vec::with_capacity(config.iterations as usize);
+    let mut received_at = vec![super::timing::NOT_RECEIVED; config.iterations as usize];
+    let mut lost_measured = 0;
     let mut cpu_start = cpu_usage::now();
-    for sequence in 0..phases.paced.end {
-        if sequence == phases.stream.start {
+    let mut expected = 0;
+    while expected < phases.paced.end {
+        // The probe's messages are each acknowledged, so none is lost: the stream starts here.
+        if expected == phases.stream.start {
             cpu_start = cpu_usage::now();
             gate.open(slot)?;
         }
-        inbox.input.recv(&mut message)?;
+        let lost = inbox.input.recv_counting_losses(&mut message)?;
         let at = monotonic_ns();
+        let sequence = if config.lossy {
+            u64::from_le_bytes(message[..8].try_into().context("at least 16 bytes")?)
+        } else {
+            expected
+        };
+        if sequence < expected || sequence - expected != u64::from(lost) {
+            bail!(
+                "subscriber {index}: message {sequence} arrived where {expected} was next, and \
+                 the ring said {lost} were lost"
+            );
+        }
         payload
             .verify(&message, sequence)
             .with_context(|| format!("subscriber {index}"))?;
+        if sequence >= phases.stream.start {
+            lost_measured += u64::from(lost);
+        }
         if phases.paced.contains(&sequence) {
-            received_at.push(at);
+            received_at[(sequence - phases.paced.start) as usize] = at;
         }
         if phases.acknowledged(sequence) {
             let ack = inbox.ack.as_mut().unwrap_or(&mut inbox.input);
             ack.send(&message)?;
         }
+        expected = sequence + 1;
     }
     gate.close(slot)?;
     Ok(WorkerReport {
@@ -371,6 +415,7 @@ fn subscriber(
         cpu: cpu_usage::now().since(&cpu_start),
         elapsed_s: 0.0,
         stamps_ns: Some(received_at),
+        lost: config.lossy.then_some(lost_measured),
     })
 }
 

@@ -194,6 +194,7 @@ fn client(
         cpu: cpu_usage::now().since(&phase_start.0),
         elapsed_s: (end - phase_start.1).as_secs_f64(),
         stamps_ns: Some(vec![start_ns, end_ns]),
+        lost: None,
     })
 }
 
@@ -254,5 +255,6 @@ fn server(
         cpu: cpu_usage::now().since(&phase_start.0),
         elapsed_s: (end - phase_start.1).as_secs_f64(),
         stamps_ns: None,
+        lost: None,
     })
 }

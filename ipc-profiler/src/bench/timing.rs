@@ -33,8 +33,12 @@ pub fn deserialize(bytes: &[u8]) -> anyhow::Result<Histogram<u64>> {
         .map_err(|e| anyhow::anyhow!("unreadable histogram: {e:?}"))
 }
 
+/// The arrival time of a message that never arrived (lossy delivery).
+pub const NOT_RECEIVED: u64 = u64::MAX;
+
 /// One-way latency per message: `received[i] - sent[i]`, both CLOCK_MONOTONIC nanoseconds
-/// taken by two processes (one clock for the whole machine).
+/// taken by two processes (one clock for the whole machine); a message [`NOT_RECEIVED`] has
+/// none.
 pub fn one_way(sent: &[u64], received: &[u64]) -> anyhow::Result<LatencySummary> {
     if sent.len() != received.len() {
         bail!(
@@ -45,7 +49,9 @@ pub fn one_way(sent: &[u64], received: &[u64]) -> anyhow::Result<LatencySummary>
     }
     let mut latencies = histogram()?;
     for (at, from) in received.iter().zip(sent) {
-        latencies.saturating_record(at.saturating_sub(*from).max(1));
+        if *at != NOT_RECEIVED {
+            latencies.saturating_record(at.saturating_sub(*from).max(1));
+        }
     }
     Ok(LatencySummary::from_histogram(&latencies))
 }
@@ -59,6 +65,12 @@ mod tests {
         let summary = one_way(&[100, 1_000, 5_000], &[1_100, 3_000, 5_500]).unwrap();
         assert_eq!((summary.min, summary.max), (500, 2_000));
         assert!(one_way(&[1, 2], &[3]).is_err(), "a lost stamp is an error");
+        let lossy = one_way(&[100, 200], &[NOT_RECEIVED, 700]).unwrap();
+        assert_eq!(
+            (lossy.min, lossy.max),
+            (500, 500),
+            "a lost message has no latency"
+        );
     }
 
     #[test]

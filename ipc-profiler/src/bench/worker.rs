@@ -26,6 +26,9 @@ pub struct WorkerReport {
     /// sink received each; when a request-response client's timed phase began and ended.
     #[serde(default)]
     pub stamps_ns: Option<Vec<u64>>,
+    /// Messages a lossy subscriber lost in its measured phase.
+    #[serde(default)]
+    pub lost: Option<u64>,
 }
 
 /// Why `processes` processes of `mechanism` cannot be measured here, if it busy-polls and they

@@ -59,13 +59,20 @@ pub trait Mechanism: Sync {
     }
     /// Creates one publishing endpoint whose every message reaches all `subscribers`
     /// receiving endpoints through one shared channel, for a mechanism that has one (ipc-core's
-    /// broadcast ring); `None` for the others, which publish once per subscriber.
+    /// broadcast ring); `None` for the others, which publish once per subscriber. `lossy`: the
+    /// publisher never waits, and a subscriber that falls a whole channel behind loses the
+    /// oldest messages (and is told how many).
     fn connect_broadcast(
         &self,
         _size: usize,
         _subscribers: usize,
+        _lossy: bool,
     ) -> io::Result<Option<BroadcastChannel>> {
         Ok(None)
+    }
+    /// Whether [`connect_broadcast`](Self::connect_broadcast) gives a shared channel.
+    fn broadcasts(&self) -> bool {
+        false
     }
 }
 
@@ -75,6 +82,11 @@ pub trait Endpoint {
     fn send(&mut self, message: &[u8]) -> io::Result<()>;
     /// Fills the whole of `buffer` with the next message (partial reads are looped).
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()>;
+    /// Like [`recv`](Self::recv), on a channel that may drop messages (a lossy broadcast
+    /// subscriber): also returns how many were lost just before this one.
+    fn recv_counting_losses(&mut self, buffer: &mut [u8]) -> io::Result<u32> {
+        self.recv(buffer).map(|()| 0)
+    }
 }
 
 /// A connected pair: `client` starts each round trip, `server` answers.

@@ -6,6 +6,8 @@ use std::io;
 use ipc_core::wait::Strategy;
 
 use super::endpoints::ring_pair::{self, Backing};
+use ipc_core::broadcast::Mode;
+
 use super::{BroadcastChannel, Channel, FanInChannel, Mechanism};
 use crate::config::BenchConfig;
 use crate::result::Wake;
@@ -84,7 +86,17 @@ impl Mechanism for ShmRing {
         &self,
         size: usize,
         subscribers: usize,
+        lossy: bool,
     ) -> io::Result<Option<BroadcastChannel>> {
-        ring_pair::connect_broadcast(size, subscribers, self.backing, self.strategy).map(Some)
+        let mode = if lossy {
+            Mode::Lossy
+        } else {
+            Mode::Backpressure
+        };
+        ring_pair::connect_broadcast(size, subscribers, mode, self.backing, self.strategy).map(Some)
+    }
+
+    fn broadcasts(&self) -> bool {
+        true
     }
 }

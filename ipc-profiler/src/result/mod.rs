@@ -134,6 +134,9 @@ pub struct RunResult {
     /// Pub-sub: the rate the latency phase was paced at, messages per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paced_per_sec: Option<f64>,
+    /// Lossy pub-sub: messages the subscribers lost in the measured phases, all added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
     /// Where they ran.
     pub placement: String,
     /// How the waiting side is woken.
@@ -223,6 +226,7 @@ impl RunResult {
             clients: identity.clients,
             subscribers: identity.subscribers,
             paced_per_sec: None,
+            lost: None,
             placement: identity.placement,
             wake: identity.wake,
             latency_ns: figures.latency_ns,

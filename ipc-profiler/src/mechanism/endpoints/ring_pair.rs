@@ -245,18 +245,19 @@ impl Endpoint for LaneReader {
     }
 }
 
-/// An ipc-core broadcast region (backpressure: the publisher waits for the slowest subscriber)
-/// with one subscriber slot per subscriber; every process maps it at its own address.
+/// An ipc-core broadcast region in `mode` (backpressure: the publisher waits for the slowest
+/// subscriber; lossy: it never waits) with one subscriber slot per subscriber; every process
+/// maps it at its own address.
 pub fn connect_broadcast(
     size: usize,
     subscribers: usize,
+    mode: Mode,
     backing: Backing,
     strategy: Strategy,
 ) -> io::Result<BroadcastChannel> {
     let capacity = capacity_for(size);
     let memory = create(&backing, "broadcast", Broadcast::required_len(capacity))?;
-    Broadcast::init(memory.region(), capacity, subscribers, Mode::Backpressure)
-        .map_err(io::Error::other)?;
+    Broadcast::init(memory.region(), capacity, subscribers, mode).map_err(io::Error::other)?;
     let wait = Wait {
         strategy,
         ..Wait::futex()
@@ -334,18 +335,26 @@ impl Endpoint for SubscriberEnd {
     }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        match self.recv_counting_losses(buffer)? {
+            0 => Ok(()),
+            lost => Err(io::Error::other(format!(
+                "{lost} messages were lost before this one"
+            ))),
+        }
+    }
+
+    fn recv_counting_losses(&mut self, buffer: &mut [u8]) -> io::Result<u32> {
         let received = self
             .subscriber
             .pop_blocking(buffer, &self.wait)
             .map_err(io::Error::other)?;
-        if received.len != buffer.len() || received.lost != 0 {
+        if received.len != buffer.len() {
             return Err(io::Error::other(format!(
-                "a {}-byte message arrived where {} bytes were expected ({} lost)",
+                "a {}-byte message arrived where {} bytes were expected",
                 received.len,
                 buffer.len(),
-                received.lost
             )));
         }
-        Ok(())
+        Ok(received.lost)
     }
 }
