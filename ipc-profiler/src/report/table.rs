@@ -199,6 +199,53 @@ pub fn per_message_cells(m: &crate::result::PerMessage) -> Vec<String> {
 }
 
 /// The breakdown's two tables under `title`; `unit` heads the first column.
+/// Process lines a table shows at most before it puts numbered roles of one kind together.
+const PROCESS_LINES: usize = 16;
+
+/// A breakdown's process lines: each process with its pid, or, past [`PROCESS_LINES`], the
+/// numbered roles of one kind ("client 7", "subscriber 12", "writer 3") on one line, their
+/// figures added ("clients (100)"); the JSON keeps every process.
+fn process_rows(b: &Breakdown) -> Vec<(String, crate::result::PerMessage)> {
+    if b.processes.len() <= PROCESS_LINES {
+        return b
+            .processes
+            .iter()
+            .map(|p| (format!("{} ({})", p.role, p.pid), p.per_message.clone()))
+            .collect();
+    }
+    // (kind, its first process's own label, how many, figures added)
+    let mut groups: Vec<(&str, String, usize, crate::result::PerMessage)> = Vec::new();
+    for p in &b.processes {
+        let kind = match p.role.rsplit_once(' ') {
+            Some((kind, number)) if number.parse::<u32>().is_ok() => kind,
+            _ => p.role.as_str(),
+        };
+        match groups.iter_mut().find(|(k, ..)| *k == kind) {
+            Some((_, _, n, figures)) => {
+                *n += 1;
+                *figures = figures.plus(&p.per_message);
+            }
+            None => groups.push((
+                kind,
+                format!("{} ({})", p.role, p.pid),
+                1,
+                p.per_message.clone(),
+            )),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(kind, own, n, figures)| {
+            let label = if n == 1 {
+                own
+            } else {
+                format!("{kind}s ({n})")
+            };
+            (label, figures)
+        })
+        .collect()
+}
+
 fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     let mut summary = Table::new();
     summary.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
@@ -214,16 +261,11 @@ fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
         "bytes copied",
         "migrations",
     ]);
-    let mut rows: Vec<(String, &crate::result::PerMessage)> =
-        vec![("all".to_string(), &b.per_message)];
-    rows.extend(
-        b.processes
-            .iter()
-            .map(|p| (format!("{} ({})", p.role, p.pid), &p.per_message)),
-    );
+    let mut rows = vec![("all".to_string(), b.per_message.clone())];
+    rows.extend(process_rows(b));
     for (who, m) in rows {
         let mut row = vec![who, count(m.syscalls)];
-        row.extend(per_message_cells(m));
+        row.extend(per_message_cells(&m));
         row.push(or_na(m.migrations, count));
         summary.add_row(row);
     }
@@ -275,4 +317,29 @@ fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
         "{title}\n{summary}\n{calls}\n{overhead}Syscall time includes time blocked; kernel time \
          excludes time switched out.\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_numbered_processes_share_a_line_and_their_figures_add_up() {
+        let mut report = crate::result::sample::report();
+        let b = report.results[0].breakdown.as_mut().unwrap();
+        let one = b.processes[0].clone();
+        b.processes = std::iter::once("server".to_string())
+            .chain((0..20).map(|i| format!("client {i}")))
+            .map(|role| crate::result::ProcessBreakdown {
+                role,
+                ..one.clone()
+            })
+            .collect();
+        let rows = process_rows(b);
+        let labels: Vec<&str> = rows.iter().map(|(label, _)| label.as_str()).collect();
+        assert_eq!(labels, ["server (4242)", "clients (20)"]);
+        assert_eq!(rows[1].1.syscalls, 20.0 * one.per_message.syscalls);
+        b.processes.truncate(PROCESS_LINES);
+        assert_eq!(process_rows(b).len(), PROCESS_LINES, "few: one line each");
+    }
 }

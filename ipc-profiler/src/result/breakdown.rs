@@ -55,6 +55,27 @@ pub struct PerMessage {
     pub on_cpu_ns: Option<f64>,
 }
 
+impl PerMessage {
+    /// The figures of two processes together: every figure is a total per message, so they
+    /// add; one the kernel could not give for either stays unknown.
+    pub fn plus(&self, other: &Self) -> Self {
+        let add = |a: Option<f64>, b: Option<f64>| Some(a? + b?);
+        Self {
+            syscalls: self.syscalls + other.syscalls,
+            kernel_ns: self.kernel_ns + other.kernel_ns,
+            user_ns: add(self.user_ns, other.user_ns),
+            context_switches: add(self.context_switches, other.context_switches),
+            bytes_copied: add(self.bytes_copied, other.bytes_copied),
+            socket_bytes_copied: add(self.socket_bytes_copied, other.socket_bytes_copied),
+            wakeups: add(self.wakeups, other.wakeups),
+            wake_to_run_ns: add(self.wake_to_run_ns, other.wake_to_run_ns),
+            off_cpu_ns: add(self.off_cpu_ns, other.off_cpu_ns),
+            migrations: add(self.migrations, other.migrations),
+            on_cpu_ns: add(self.on_cpu_ns, other.on_cpu_ns),
+        }
+    }
+}
+
 /// One syscall's totals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyscallLine {
