@@ -33,9 +33,24 @@ pub fn raise_for_run() {
     }
 }
 
-/// If `error` says a process limit was met (EMFILE, ENFILE, EAGAIN from fork), the limit's name
-/// and how to raise it; `None` for any other error.
+/// If `error` says a process limit was met (EMFILE, ENFILE, ENOSPC for queues, EAGAIN from
+/// fork), the limit's name and how to raise it; `None` for any other error.
 pub fn met_by(error: &anyhow::Error, mechanism: &str) -> Option<String> {
+    let forked = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<crate::process::ForkFailed>());
+    if let Some(failed) = forked {
+        return (failed.0.raw_os_error() == Some(libc::EAGAIN)).then(|| {
+            let processes = getrlimit(Resource::Nproc)
+                .current
+                .map_or("unlimited".into(), |n| n.to_string());
+            format!(
+                "this run needs more processes than this user may start (RLIMIT_NPROC \
+                 {processes}, counting every process of the user; `ulimit -u`) or than the \
+                 machine allows (kernel.threads-max, kernel.pid_max)"
+            )
+        });
+    }
     let os = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<io::Error>())
@@ -96,5 +111,10 @@ mod tests {
             .contains("fs.file-max"));
         assert_eq!(met_by(&failed(libc::EPIPE), "pipe"), None, "not a limit");
         assert_eq!(met_by(&anyhow::anyhow!("no os error"), "pipe"), None);
+        let fork = anyhow::Error::new(crate::process::ForkFailed(io::Error::from_raw_os_error(
+            libc::EAGAIN,
+        )))
+        .context("could not fork the client process");
+        assert!(met_by(&fork, "uds").unwrap().contains("ulimit -u"));
     }
 }

@@ -108,6 +108,19 @@ pub struct Worker {
     reaped: bool,
 }
 
+/// `fork` failed: the kernel's reason (EAGAIN: a process limit, RLIMIT_NPROC or the machine's
+/// `kernel.threads-max`; ENOMEM).
+#[derive(Debug)]
+pub struct ForkFailed(pub std::io::Error);
+
+impl std::fmt::Display for ForkFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ForkFailed {}
+
 /// Forks a worker that runs `body` and reports its result.
 ///
 /// The caller must be single-threaded (the controller is): only the calling thread exists in
@@ -124,10 +137,8 @@ where
     // `body` and then leaves through `_exit`, never returning into the caller.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        bail!(
-            "could not fork the {name} process: {}",
-            std::io::Error::last_os_error()
-        );
+        return Err(anyhow::Error::new(ForkFailed(std::io::Error::last_os_error()))
+            .context(format!("could not fork the {name} process")));
     }
     if pid == 0 {
         die_with_controller(controller);
