@@ -137,8 +137,10 @@ where
     // `body` and then leaves through `_exit`, never returning into the caller.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(anyhow::Error::new(ForkFailed(std::io::Error::last_os_error()))
-            .context(format!("could not fork the {name} process")));
+        return Err(
+            anyhow::Error::new(ForkFailed(std::io::Error::last_os_error()))
+                .context(format!("could not fork the {name} process")),
+        );
     }
     if pid == 0 {
         die_with_controller(controller);
