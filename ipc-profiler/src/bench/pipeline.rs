@@ -75,9 +75,11 @@ pub fn run_gated(
     let mut cleanups = Vec::new();
     let mut inputs: Vec<Option<Box<dyn Endpoint>>> = (0..stages).map(|_| None).collect();
     let mut outputs: Vec<Option<Box<dyn Endpoint>>> = (0..stages).map(|_| None).collect();
+    // A stream may have every message of a phase in flight on one hop.
+    let in_flight = config.iterations.max(config.warmup) as usize;
     for from in 0..stages {
         let channel = mechanism
-            .connect(config.message_size)
+            .connect_for_stream(config.message_size, in_flight)
             .with_context(|| format!("could not set up {} for stage {from}", mechanism.name()))?;
         cleanups.push(channel.cleanup);
         outputs[from] = Some(channel.client);

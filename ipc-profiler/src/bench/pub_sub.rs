@@ -154,8 +154,11 @@ pub fn run_gated(
         }
         None => {
             let mut ends = Vec::with_capacity(n);
+            let in_flight = config.iterations.max(config.warmup) as usize;
             for _ in 0..n {
-                let channel = mechanism.connect(size).with_context(setup)?;
+                let channel = mechanism
+                    .connect_for_stream(size, in_flight)
+                    .with_context(setup)?;
                 cleanups.push(channel.cleanup);
                 ends.push(channel.client);
                 inboxes.push(Inbox {

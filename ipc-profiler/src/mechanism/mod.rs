@@ -50,6 +50,12 @@ pub trait Mechanism: Sync {
     }
     /// Creates a connected pair of endpoints for messages of `size` bytes.
     fn connect(&self, size: usize) -> io::Result<Channel>;
+    /// Like [`connect`](Self::connect), for a channel whose client may send up to `in_flight`
+    /// messages before the server reads one (a stream with no flow control of its own: UDP
+    /// sizes the server's receive buffer for them, so that loopback drops none).
+    fn connect_for_stream(&self, size: usize, _in_flight: usize) -> io::Result<Channel> {
+        self.connect(size)
+    }
     /// Creates `writers` sending endpoints and one receiving endpoint over one channel.
     fn connect_fan_in(&self, _size: usize, _writers: usize) -> io::Result<FanInChannel> {
         Err(io::Error::new(

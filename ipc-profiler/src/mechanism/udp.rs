@@ -1,6 +1,8 @@
-//! `udp`: two UDP sockets on 127.0.0.1 connected to each other; blocking receive. Many
-//! clients (request-response) send to one server socket whose receive buffer holds every
-//! client's request in flight, so that loopback drops none.
+//! `udp`: two UDP sockets on 127.0.0.1 connected to each other; blocking receive. UDP has no
+//! flow control, so where many messages may be in flight to one socket (many clients'
+//! requests to one server socket; a pub-sub or pipeline stream) its receive buffer is sized to
+//! hold them all, and loopback drops none. A one-way stream of unknown length (the throughput
+//! pattern, fan-in) stays unsupported.
 
 use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -46,6 +48,16 @@ impl Mechanism for Udp {
                 },
             );
         }
+        if matches!(config.pattern, Pattern::PubSub | Pattern::Pipeline) {
+            // Every message of a phase may be in flight at once: the receivers' buffers hold
+            // them all (the check names the sysctl where that takes more than is allowed).
+            let in_flight = config.iterations.max(config.warmup) as usize;
+            return buffer_limit(server_buffer(config.message_size, in_flight)).or_else(|| {
+                (config.message_size > MAX_DATAGRAM).then(|| {
+                    format!("a UDP datagram carries at most {MAX_DATAGRAM} bytes over IPv4")
+                })
+            });
+        }
         if config.pattern != Pattern::Latency {
             return Some("UDP has no flow control: a one-way stream over loopback drops datagrams once the receiver falls behind".into());
         }
@@ -57,10 +69,7 @@ impl Mechanism for Udp {
     /// one request in flight at most, and the server's buffer holds them all).
     fn connect_fan_in(&self, size: usize, writers: usize) -> io::Result<FanInChannel> {
         let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let needed = server_buffer(size, writers);
-        // Past net.core.rmem_max only with CAP_NET_ADMIN (refuses() checked the others).
-        rustix::net::sockopt::set_socket_recv_buffer_size_force(&server, needed)
-            .or_else(|_| rustix::net::sockopt::set_socket_recv_buffer_size(&server, needed))?;
+        set_receive_buffer(&server, server_buffer(size, writers))?;
         let mut ends: Vec<Box<dyn super::Endpoint>> = Vec::with_capacity(writers);
         for _ in 0..writers {
             let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
@@ -73,16 +82,37 @@ impl Mechanism for Udp {
         ))
     }
 
-    fn connect(&self, _size: usize) -> io::Result<Channel> {
-        let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
-        client.connect(server.local_addr()?)?;
-        server.connect(client.local_addr()?)?;
-        Ok(Channel::new(
-            Box::new(DatagramEnd(OwnedFd::from(client))),
-            Box::new(DatagramEnd(OwnedFd::from(server))),
-        ))
+    fn connect_for_stream(&self, size: usize, in_flight: usize) -> io::Result<Channel> {
+        pair(Some(server_buffer(size, in_flight)))
     }
+
+    fn connect(&self, _size: usize) -> io::Result<Channel> {
+        pair(None)
+    }
+}
+
+/// Two sockets connected to each other; the server's receive buffer set to `server_buffer`
+/// bytes when given (past net.core.rmem_max only with CAP_NET_ADMIN; refuses() checked the
+/// others).
+fn pair(server_buffer: Option<usize>) -> io::Result<Channel> {
+    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    if let Some(bytes) = server_buffer {
+        set_receive_buffer(&server, bytes)?;
+    }
+    client.connect(server.local_addr()?)?;
+    server.connect(client.local_addr()?)?;
+    Ok(Channel::new(
+        Box::new(DatagramEnd(OwnedFd::from(client))),
+        Box::new(DatagramEnd(OwnedFd::from(server))),
+    ))
+}
+
+/// Sets a socket's receive buffer, past net.core.rmem_max where this process may.
+fn set_receive_buffer(socket: &UdpSocket, bytes: usize) -> io::Result<()> {
+    rustix::net::sockopt::set_socket_recv_buffer_size_force(socket, bytes)
+        .or_else(|_| rustix::net::sockopt::set_socket_recv_buffer_size(socket, bytes))?;
+    Ok(())
 }
 
 /// Why a server socket cannot get a `needed`-byte receive buffer here, if it cannot: without
@@ -98,9 +128,9 @@ fn buffer_limit(needed: usize) -> Option<String> {
         .ok()?;
     (needed / 2 > max).then(|| {
         format!(
-            "one server socket for every client needs a {needed}-byte receive buffer, over \
-             net.core.rmem_max ({max}): raise it with `sysctl net.core.rmem_max={needed}`, or \
-             run as root"
+            "a UDP receiver needs a {needed}-byte receive buffer to hold every message that may \
+             be in flight to it, over net.core.rmem_max ({max}): raise it with `sysctl \
+             net.core.rmem_max={needed}`, or run as root"
         )
     })
 }
