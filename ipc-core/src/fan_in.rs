@@ -91,6 +91,10 @@ impl<'a> FanIn<'a> {
     }
 
     /// Lays out `lanes` empty lanes of `capacity` bytes (a power of two) each.
+    ///
+    /// # Errors
+    /// [`LayoutError`] for no lanes or more than [`MAX_LANES`], a capacity that is not a power
+    /// of two in range, or a region too small for every lane or misaligned.
     pub fn init(region: Region<'a>, lanes: usize, capacity: usize) -> Result<Self, LayoutError> {
         if lanes == 0 || lanes > MAX_LANES {
             return Err(LayoutError::OutOfRange {
@@ -114,16 +118,16 @@ impl<'a> FanIn<'a> {
             control_offset: control_at,
             data_offset: header::required_len(core::mem::size_of::<Control>(), 0),
         };
-        let mut first = None;
-        for lane in 0..lanes {
-            let ring = Spsc::init(lane_region(region, &geometry, lane), capacity)?;
-            first.get_or_insert(ring);
+        // Every lane alike; the first is the one the others are made from.
+        let first = Spsc::init(lane_region(region, &geometry, 0), capacity)?;
+        for lane in 1..lanes {
+            Spsc::init(lane_region(region, &geometry, lane), capacity)?;
         }
         let fan_in = Self {
             region,
             geometry,
             lanes,
-            lane: first.expect("at least one lane"),
+            lane: first,
         };
         fan_in
             .control()
@@ -143,6 +147,10 @@ impl<'a> FanIn<'a> {
 
     /// Validates a fan-in region another process laid out: every lane's header, once. Lanes
     /// are made from what was validated here, whatever the peer writes later.
+    ///
+    /// # Errors
+    /// A [`LayoutError`] naming what is wrong: the header, the lane count, a lane's header, or
+    /// lanes laid out unlike each other.
     pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
         let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
         let control_at = geometry.control_offset;
@@ -194,6 +202,10 @@ impl<'a> FanIn<'a> {
 
     /// Claims the producer of lane `lane`: an error if the lane does not exist or its producer
     /// is held already (see [`crate::role`]).
+    ///
+    /// # Errors
+    /// [`ClaimError::NoSuchRole`] for a lane past the count; [`ClaimError::Taken`] while
+    /// another producer holds the lane.
     pub fn producer(&self, lane: usize) -> Result<FanInProducer<'a>, ClaimError> {
         let spsc = self.lane_ring(lane, Role::LaneProducer(lane))?;
         let producer = spsc
@@ -203,6 +215,11 @@ impl<'a> FanIn<'a> {
     }
 
     /// Claims the producer of lane `lane` from a holder that `holder` proves dead.
+    ///
+    /// # Errors
+    /// [`ClaimError::NoSuchRole`] for a lane past the count; [`ClaimError::HolderAlive`] when
+    /// `holder` says the holder lives; [`ClaimError::Taken`] when another claim got there
+    /// first.
     pub fn take_over_producer(
         &self,
         lane: usize,
@@ -223,12 +240,20 @@ impl<'a> FanIn<'a> {
     }
 
     /// Claims the consumer of every lane: an error if any lane's consumer is held already.
+    ///
+    /// # Errors
+    /// [`ClaimError::Taken`] while any lane's consumer is held (the lanes claimed so far are
+    /// released).
     pub fn consumer(&self) -> Result<FanInConsumer<'a>, ClaimError> {
         self.consumer_with(|spsc| spsc.consumer())
     }
 
     /// Claims the consumer of every lane from a holder that `holder` proves dead; messages it
     /// read but had not released are read again.
+    ///
+    /// # Errors
+    /// [`ClaimError::HolderAlive`] when `holder` says the holder lives; [`ClaimError::Taken`]
+    /// when another claim got there first.
     pub fn take_over_consumer(
         &self,
         holder: &dyn Liveness,
@@ -294,6 +319,9 @@ pub struct FanInProducer<'a> {
 impl FanInProducer<'_> {
     /// Copies `message` into this producer's lane, waiting for room as `how` says, publishes it
     /// and rings the doorbell.
+    ///
+    /// # Errors
+    /// As [`Producer::push_blocking`].
     pub fn push_blocking(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
         self.lane.push_blocking(message, how)?;
         self.ring();
@@ -301,6 +329,9 @@ impl FanInProducer<'_> {
     }
 
     /// Copies `message` into this producer's lane if there is room now.
+    ///
+    /// # Errors
+    /// As [`Producer::push`].
     pub fn push(&mut self, message: &[u8]) -> Result<(), ReserveError> {
         self.lane.push(message)?;
         self.ring();
@@ -355,6 +386,10 @@ impl<'a> FanInConsumer<'a> {
 
     /// The next message from any lane not quarantined (round-robin), and the lane it came
     /// from. A corrupted lane is named in the error, and stays so until it is quarantined.
+    ///
+    /// # Errors
+    /// [`FanInError::Lane`] naming a lane whose producer wrote what it could not have:
+    /// [`quarantine`](Self::quarantine) it to go on reading the others.
     pub fn read(&mut self) -> Result<Option<(usize, ReadGrant<'_, 'a>)>, FanInError> {
         match self.ready_lane()? {
             Some(lane) => self.take(lane).map(Some),
@@ -363,6 +398,9 @@ impl<'a> FanInConsumer<'a> {
     }
 
     /// Like [`read`](Self::read), but waits as `how` says.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read), and [`FanInError::Wait`] when the wait gives up.
     pub fn read_blocking(
         &mut self,
         how: &Wait<'_>,
@@ -389,6 +427,9 @@ impl<'a> FanInConsumer<'a> {
     }
 
     /// Copies the next message into `buffer`, waiting as `how` says; returns (lane, length).
+    ///
+    /// # Errors
+    /// As [`read_blocking`](Self::read_blocking).
     pub fn pop_blocking(
         &mut self,
         buffer: &mut [u8],

@@ -78,6 +78,10 @@ fn data_offset_for(control_len: usize) -> usize {
 /// The caller must be the only process using the region while it initialises it (it has just
 /// created it). The control block and data area are not touched: the structure initialises its
 /// own control block before publishing the region to its peer.
+///
+/// # Errors
+/// [`LayoutError::RegionTooSmall`], [`LayoutError::Misaligned`] or
+/// [`LayoutError::CapacityNotPowerOfTwo`].
 pub fn init(region: Region<'_>, request: LayoutRequest) -> Result<Geometry, LayoutError> {
     let header = header_of(region)?;
     if !request.capacity.is_power_of_two() || request.capacity > u32::MAX as usize / 2 {
@@ -121,6 +125,11 @@ pub fn init(region: Region<'_>, request: LayoutRequest) -> Result<Geometry, Layo
 ///
 /// Every field is checked against `region` as this process mapped it: a header written by a
 /// buggy or hostile peer gives an error, never a geometry that reaches outside the region.
+///
+/// # Errors
+/// A [`LayoutError`] naming the first field that is wrong for this region as this process
+/// mapped it: the magic, the version (another ipc-core wrote it), the kind, the capacity, or an
+/// offset or length outside the region.
 pub fn attach(region: Region<'_>, kind: u32, control_len: usize) -> Result<Geometry, LayoutError> {
     let header = header_of(region)?;
     let magic = header.magic.load(Ordering::Acquire);

@@ -26,6 +26,7 @@
 //! The crate is `#![no_std]` and allocates nothing.
 #![no_std]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 #[cfg(feature = "std")]
 extern crate std;

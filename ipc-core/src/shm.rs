@@ -42,6 +42,9 @@ impl SharedMemory {
     /// is shared with can change its size, so none can make another's access to it fault
     /// (`SIGBUS`) by truncating it. A peer receiving it checks that with
     /// [`map_received`](Self::map_received).
+    ///
+    /// # Errors
+    /// The operating system's error from `memfd_create`, `ftruncate`, sealing or `mmap`.
     pub fn memfd(name: &str, len: usize) -> io::Result<Self> {
         let name = CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
         let fd = rustix::fs::memfd_create(
@@ -63,6 +66,10 @@ impl SharedMemory {
     /// refuses an object without `F_SEAL_SHRINK` and `F_SEAL_GROW` (`PermissionDenied`, naming
     /// them). A caller that trusts its peer, or a file that cannot be sealed, uses
     /// [`map`](Self::map) instead; docs/ipc-core.md says what then remains to guard.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::PermissionDenied`] for a descriptor without `F_SEAL_SHRINK` and
+    /// `F_SEAL_GROW`; the operating system's error from `fcntl`, `fstat` or `mmap` otherwise.
     pub fn map_received(fd: OwnedFd) -> io::Result<Self> {
         let seals = rustix::fs::fcntl_get_seals(&fd).unwrap_or(SealFlags::empty());
         if !seals.contains(SIZE_SEALS) {
@@ -81,6 +88,10 @@ impl SharedMemory {
     /// It must not exist: an existing file, or a symbolic link planted where it goes, is
     /// refused (`O_EXCL | O_NOFOLLOW`), so a program running as root cannot be made to truncate
     /// someone else's file through a name in a shared directory.
+    ///
+    /// # Errors
+    /// The operating system's error from `open` (a file or a link already at `path` is one:
+    /// `O_EXCL | O_NOFOLLOW`), `ftruncate` or `mmap`.
     pub fn create_file(path: &Path, len: usize) -> io::Result<Self> {
         let fd = rustix::fs::open(
             path,
@@ -95,6 +106,10 @@ impl SharedMemory {
     /// A regular file of `len` bytes on the filesystem of directory `dir`, with no name at all
     /// (`O_TMPFILE`): nothing to plant a link at, nothing to clean up; share it by fork or by
     /// passing its descriptor. Filesystems without `O_TMPFILE` say so in the error.
+    ///
+    /// # Errors
+    /// The operating system's error from `open(O_TMPFILE)` (`EOPNOTSUPP` on a file system
+    /// without it), `ftruncate` or `mmap`.
     pub fn unnamed_file_in(dir: &Path, len: usize) -> io::Result<Self> {
         let fd = rustix::fs::open(
             dir,
@@ -107,6 +122,9 @@ impl SharedMemory {
     }
 
     /// An existing file at `path` (not a symbolic link), mapped whole.
+    ///
+    /// # Errors
+    /// The operating system's error from `open`, `fstat` or `mmap`.
     pub fn open_file(path: &Path) -> io::Result<Self> {
         let fd = rustix::fs::open(
             path,
@@ -121,6 +139,9 @@ impl SharedMemory {
     /// Maps `len` bytes of `fd` at a new address, trusting whoever else can resize it (this
     /// process, or a peer it trusts): for memory received from an untrusted peer, use
     /// [`map_received`](Self::map_received).
+    ///
+    /// # Errors
+    /// The operating system's error from `mmap`.
     pub fn map(fd: OwnedFd, len: usize) -> io::Result<Self> {
         if len == 0 {
             return Err(io::Error::new(
@@ -146,6 +167,9 @@ impl SharedMemory {
     }
 
     /// Maps the same memory again at another address in this process (as a peer would).
+    ///
+    /// # Errors
+    /// The operating system's error from `dup` or `mmap`.
     pub fn map_again(&self) -> io::Result<Self> {
         let fd = self.fd.try_clone()?;
         Self::map(fd, self.len)
@@ -201,6 +225,10 @@ impl ProcessLiveness {
     }
 
     /// Watches process `pid`, as this process's pid namespace numbers it.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::InvalidInput`] for pid 0; the operating system's error from
+    /// `pidfd_open` (`ESRCH`: no such process).
     pub fn new(pid: u32) -> io::Result<Self> {
         let pid = rustix::process::Pid::from_raw(pid as i32)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "pid 0"))?;

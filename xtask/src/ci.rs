@@ -45,6 +45,16 @@ pub fn run() -> anyhow::Result<()> {
             target,
         ]))?;
     }
+    // ipc-core is for embedding: its documentation builds without a warning, and it packages
+    // (and the package builds) as it would for crates.io.
+    cmd::run(cargo().env("RUSTDOCFLAGS", "-D warnings").args([
+        "doc",
+        "--locked",
+        "--no-deps",
+        "--package",
+        "ipc-core",
+    ]))?;
+    cmd::run(cargo().args(["package", "--locked", "--package", "ipc-core"]))?;
     cmd::run(cargo().args(["test", "--workspace", "--locked"]))?;
     // The documented example: two processes over a memfd.
     cmd::run(cargo().args([

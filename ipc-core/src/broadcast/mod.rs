@@ -96,6 +96,10 @@ impl<'a> Broadcast<'a> {
     }
 
     /// Lays out an empty broadcast ring for `subscribers` subscribers.
+    ///
+    /// # Errors
+    /// [`LayoutError`] for no subscribers or more than [`MAX_SUBSCRIBERS`], a capacity that is
+    /// not a power of two in range, or a region too small or misaligned.
     pub fn init(
         region: Region<'a>,
         capacity: usize,
@@ -137,6 +141,10 @@ impl<'a> Broadcast<'a> {
     }
 
     /// Validates a broadcast region another process laid out.
+    ///
+    /// # Errors
+    /// A [`LayoutError`] naming the first field that is wrong for this region: a header field
+    /// (see [`header::attach`]), the mode or the subscriber count.
     pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
         let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
         if !(4 * RECORD_HEADER..=crate::spsc::MAX_CAPACITY).contains(&geometry.capacity) {
@@ -183,6 +191,9 @@ impl<'a> Broadcast<'a> {
 
     /// Claims the producer: an error if it is held already, here or in another process (see
     /// [`crate::role`]).
+    ///
+    /// # Errors
+    /// [`ClaimError::Taken`] while another producer holds the role.
     pub fn producer(&self) -> Result<BroadcastProducer<'a>, ClaimError> {
         let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
         Ok(self.producer_with(claim))
@@ -190,6 +201,10 @@ impl<'a> Broadcast<'a> {
 
     /// Claims the producer from a holder that `holder` proves dead. It goes on after the last
     /// record the dead one published, with the sequence numbers it would have used.
+    ///
+    /// # Errors
+    /// [`ClaimError::HolderAlive`] when `holder` says the holder lives; [`ClaimError::Taken`]
+    /// when another claim got there first.
     pub fn take_over_producer(
         &self,
         holder: &dyn Liveness,
@@ -245,6 +260,10 @@ impl<'a> Broadcast<'a> {
     }
 
     /// Claims subscriber slot `index`: an error if there is no such slot or it is held.
+    ///
+    /// # Errors
+    /// [`ClaimError::NoSuchRole`] for an index past the subscriber count; [`ClaimError::Taken`]
+    /// while another holds the slot.
     pub fn subscriber(&self, index: usize) -> Result<Subscriber<'a>, ClaimError> {
         let word = self.subscriber_claim(index)?;
         let claim = Claim::take(word, Role::Subscriber(index))?;
@@ -253,6 +272,11 @@ impl<'a> Broadcast<'a> {
 
     /// Claims subscriber slot `index` from a holder that `holder` proves dead. It goes on from
     /// the dead subscriber's cursor; its first message reports no loss.
+    ///
+    /// # Errors
+    /// [`ClaimError::NoSuchRole`] for an index past the subscriber count;
+    /// [`ClaimError::HolderAlive`] when `holder` says the holder lives; [`ClaimError::Taken`]
+    /// when another claim got there first.
     pub fn take_over_subscriber(
         &self,
         index: usize,
@@ -338,6 +362,12 @@ unsafe impl Send for BroadcastProducer<'_> {}
 
 impl BroadcastProducer<'_> {
     /// Copies `message` to every subscriber if there is room now (always, in lossy mode).
+    ///
+    /// # Errors
+    /// [`ReserveError::TooLarge`] for a message over [`Broadcast::max_message_len`];
+    /// [`ReserveError::Full`] in backpressure mode while the slowest subscriber holds the
+    /// space; [`ReserveError::Corrupt`] when a cursor or a record length in the region is
+    /// impossible.
     pub fn push(&mut self, message: &[u8]) -> Result<(), ReserveError> {
         let padding = self.make_room(message.len())?;
         self.write(message, padding);
@@ -345,6 +375,10 @@ impl BroadcastProducer<'_> {
     }
 
     /// Like [`push`](Self::push), waiting for the slowest subscriber as `how` says.
+    ///
+    /// # Errors
+    /// As [`push`](Self::push), but never `Full`: [`ReserveError::Wait`] when the wait gives up
+    /// (timeout, or the liveness hook says the peer is gone).
     pub fn push_blocking(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
         loop {
             match self.make_room(message.len()) {
@@ -531,6 +565,10 @@ impl Subscriber<'_> {
     /// In lossy mode a record overwritten while it is read is skipped for the next one, a
     /// bounded number of times: a producer that keeps lapping this subscriber (or a hostile one
     /// that keeps moving the oldest position) gets `Ok(None)`, never an endless loop.
+    ///
+    /// # Errors
+    /// [`ReadError::Corrupt`] for a record the producer could not have written (a length past
+    /// the data area, a wrap marker at offset 0).
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<Received>, ReadError> {
         for _ in 0..MAX_SKIPS {
             let offset = wake::offset_in(self.tail, self.capacity);
@@ -604,6 +642,9 @@ impl Subscriber<'_> {
     }
 
     /// Like [`pop`](Self::pop), waiting for a message as `how` says.
+    ///
+    /// # Errors
+    /// As [`pop`](Self::pop), and [`ReadError::Wait`] when the wait gives up.
     pub fn pop_blocking(
         &mut self,
         buffer: &mut [u8],

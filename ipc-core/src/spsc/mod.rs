@@ -85,12 +85,19 @@ impl<'a> Spsc<'a> {
     /// Lays out an empty ring with a data area of `capacity` bytes (a power of two, at most
     /// [`MAX_CAPACITY`]) in `region`, whose sides may sleep ([`Wakeups::Futex`]). Call it once,
     /// before the peer attaches.
+    ///
+    /// # Errors
+    /// [`LayoutError`] for a capacity that is not a power of two from 16 to [`MAX_CAPACITY`],
+    /// or a region too small or misaligned.
     pub fn init(region: Region<'a>, capacity: usize) -> Result<Self, LayoutError> {
         Self::init_with(region, capacity, Wakeups::Futex)
     }
 
     /// Like [`init`](Self::init), with the given [`Wakeups`] mode: [`Wakeups::SpinOnly`]
     /// spares every publish its locked instruction when neither side will ever sleep.
+    ///
+    /// # Errors
+    /// As [`init`](Self::init).
     pub fn init_with(
         region: Region<'a>,
         capacity: usize,
@@ -134,6 +141,10 @@ impl<'a> Spsc<'a> {
     }
 
     /// Validates the ring another process laid out in `region`.
+    ///
+    /// # Errors
+    /// A [`LayoutError`] naming the first header or control field that is wrong (see
+    /// [`header::attach`]), or an unknown wake-up mode.
     pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
         let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
         if !(2 * RECORD_HEADER..=MAX_CAPACITY).contains(&geometry.capacity) {
@@ -193,6 +204,9 @@ impl<'a> Spsc<'a> {
     /// The consumer's index is read here but trusted only once validated: a tail out of range
     /// for the head is taken as a full ring, so the first reserve reads it again and reports
     /// it as [`Corruption::TailIndex`].
+    ///
+    /// # Errors
+    /// [`ClaimError::Taken`] while another producer holds the role.
     pub fn producer(&self) -> Result<Producer<'a>, ClaimError> {
         let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
         Ok(self.producer_with(claim))
@@ -203,6 +217,10 @@ impl<'a> Spsc<'a> {
     /// The new producer goes on after the last record the dead one published, even if it died
     /// before publishing its head; records it reserved or deferred and never published are
     /// lost.
+    ///
+    /// # Errors
+    /// [`ClaimError::HolderAlive`] when `holder` says the holder lives; [`ClaimError::Taken`]
+    /// when another claim got there first.
     pub fn take_over_producer(&self, holder: &dyn Liveness) -> Result<Producer<'a>, ClaimError> {
         let claim = Claim::take_over(&self.control().producer_claim, Role::Producer, holder)?;
         Ok(self.producer_with(claim))
@@ -264,6 +282,9 @@ impl<'a> Spsc<'a> {
 
     /// Claims the consuming side: an error if it is held already, here or in another process,
     /// until the holder drops it (or is [taken over](Self::take_over_consumer)).
+    ///
+    /// # Errors
+    /// [`ClaimError::Taken`] while another consumer holds the role.
     pub fn consumer(&self) -> Result<Consumer<'a>, ClaimError> {
         let claim = Claim::take(&self.control().consumer_claim, Role::Consumer)?;
         Ok(self.consumer_with(claim))
@@ -272,6 +293,10 @@ impl<'a> Spsc<'a> {
     /// Claims the consuming side from a holder that `holder` proves dead (see [`crate::role`]).
     /// It starts at the last position the dead consumer released: messages it read but had not
     /// yet released are read again.
+    ///
+    /// # Errors
+    /// [`ClaimError::HolderAlive`] when `holder` says the holder lives; [`ClaimError::Taken`]
+    /// when another claim got there first.
     pub fn take_over_consumer(&self, holder: &dyn Liveness) -> Result<Consumer<'a>, ClaimError> {
         let claim = Claim::take_over(&self.control().consumer_claim, Role::Consumer, holder)?;
         Ok(self.consumer_with(claim))
@@ -395,6 +420,12 @@ unsafe impl Send for Producer<'_> {}
 
 impl<'a> Producer<'a> {
     /// Reserves room for a `len`-byte message and returns a grant to write it in place.
+    ///
+    /// # Errors
+    /// [`ReserveError::TooLarge`] for a message over [`Spsc::max_message_len`];
+    /// [`ReserveError::Full`] while the consumer has not released enough;
+    /// [`ReserveError::Corrupt`] when the consumer's index is impossible, or for a corruption
+    /// an earlier [`flush`](Self::flush) found.
     #[inline]
     pub fn reserve(&mut self, len: usize) -> Result<WriteGrant<'_, 'a>, ReserveError> {
         let padding = self.space_for(len)?;
@@ -402,6 +433,10 @@ impl<'a> Producer<'a> {
     }
 
     /// Like [`reserve`](Self::reserve), but waits for room as `how` says.
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve), but never `Full`: [`ReserveError::Wait`] when the wait
+    /// gives up, or asks to sleep on a spin-only ring.
     pub fn reserve_blocking(
         &mut self,
         len: usize,
@@ -449,6 +484,9 @@ impl<'a> Producer<'a> {
     }
 
     /// Copies `message` into the ring and publishes it.
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve).
     #[inline]
     pub fn push(&mut self, message: &[u8]) -> Result<(), ReserveError> {
         let mut grant = self.reserve(message.len())?;
@@ -458,6 +496,9 @@ impl<'a> Producer<'a> {
     }
 
     /// Copies `message` into the ring, waiting for room as `how` says, and publishes it.
+    ///
+    /// # Errors
+    /// As [`reserve_blocking`](Self::reserve_blocking).
     pub fn push_blocking(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
         let mut grant = self.reserve_blocking(message.len(), how)?;
         crate::copy::copy_bytes(&mut grant, message);
@@ -471,6 +512,10 @@ impl<'a> Producer<'a> {
     /// bounded by the bytes this side committed, and a length that does not fit them stops it
     /// with [`Corruption::RecordLength`] (also returned by every later reserve). The head is
     /// published either way, so a consumer is never left waiting.
+    ///
+    /// # Errors
+    /// [`Corruption::RecordLength`] when the peer rewrote a deferred record's length (every
+    /// later reserve returns it too); the head is published all the same.
     #[inline]
     pub fn flush(&mut self) -> Result<(), Corruption> {
         if self.published == self.head {
@@ -570,6 +615,10 @@ impl Drop for Consumer<'_> {
 
 impl<'a> Consumer<'a> {
     /// The next message, if one is published, as a grant to read it in place.
+    ///
+    /// # Errors
+    /// [`ReadError::Corrupt`] for a record length, wrap marker or index the producer could not
+    /// have written.
     #[inline]
     pub fn read(&mut self) -> Result<Option<ReadGrant<'_, 'a>>, ReadError> {
         match self.next_record()? {
@@ -579,6 +628,10 @@ impl<'a> Consumer<'a> {
     }
 
     /// Like [`read`](Self::read), but waits for a message as `how` says.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read), and [`ReadError::Wait`] when the wait gives up, or asks to
+    /// sleep on a spin-only ring.
     pub fn read_blocking(&mut self, how: &Wait<'_>) -> Result<ReadGrant<'_, 'a>, ReadError> {
         self.wakeups.check(how.strategy).map_err(ReadError::Wait)?;
         loop {
@@ -624,6 +677,9 @@ impl<'a> Consumer<'a> {
     }
 
     /// Moves past a published wrap marker and says whether a whole message is ready.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
     pub fn poll_next(&mut self) -> Result<bool, ReadError> {
         Ok(self.next_record()?.is_some())
     }
@@ -635,6 +691,9 @@ impl<'a> Consumer<'a> {
 
     /// Copies the next message into `buffer` and releases it; returns its length.
     /// A message longer than `buffer` is left in the ring and its length returned as an error.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
     #[inline]
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<usize>, ReadError> {
         match self.read()? {
@@ -644,6 +703,9 @@ impl<'a> Consumer<'a> {
     }
 
     /// Copies the next message into `buffer`, waiting as `how` says; returns its length.
+    ///
+    /// # Errors
+    /// As [`read_blocking`](Self::read_blocking).
     pub fn pop_blocking(&mut self, buffer: &mut [u8], how: &Wait<'_>) -> Result<usize, ReadError> {
         Ok(self.read_blocking(how)?.copy_into(buffer))
     }
