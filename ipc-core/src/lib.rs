@@ -42,6 +42,7 @@ pub mod role;
 pub mod shm;
 pub mod spsc;
 mod sync;
+pub mod typed;
 pub mod wait;
 pub mod wake;
 
