@@ -161,12 +161,7 @@ impl Endpoint for MqEnd {
                 )
             };
             if n >= 0 {
-                if n as usize != buffer.len() {
-                    return Err(io::Error::other(format!(
-                        "a {n}-byte message arrived where {} were expected",
-                        buffer.len()
-                    )));
-                }
+                super::endpoints::check_len(n as usize, buffer.len())?;
                 return Ok(());
             }
             let error = io::Error::last_os_error();

@@ -130,12 +130,7 @@ impl Endpoint for QueueEnd {
                 )
             };
             if n >= 0 {
-                if n as usize != buffer.len() {
-                    return Err(io::Error::other(format!(
-                        "a {n}-byte message arrived where {} were expected",
-                        buffer.len()
-                    )));
-                }
+                super::endpoints::check_len(n as usize, buffer.len())?;
                 buffer.copy_from_slice(&self.buffer[TYPE_BYTES..TYPE_BYTES + buffer.len()]);
                 return Ok(());
             }

@@ -3,6 +3,8 @@
 use std::io;
 use std::os::fd::AsFd;
 
+use super::wrong_way;
+
 /// Writes all of `message`, looping over partial writes and retrying on EINTR.
 pub fn write_all(fd: impl AsFd, mut message: &[u8]) -> io::Result<()> {
     while !message.is_empty() {
@@ -80,12 +82,7 @@ impl crate::mechanism::Endpoint for DatagramEnd {
             match rustix::net::recv(&self.0, &mut *buffer, rustix::net::RecvFlags::TRUNC) {
                 Ok((n, _)) if n == buffer.len() => return Ok(()),
                 Ok((0, _)) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok((n, _)) => {
-                    return Err(io::Error::other(format!(
-                        "a {n}-byte message arrived where {} bytes were expected",
-                        buffer.len()
-                    )))
-                }
+                Ok((n, _)) => return super::check_len(n, buffer.len()),
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -102,10 +99,7 @@ impl crate::mechanism::Endpoint for FdWriter {
     }
 
     fn recv(&mut self, _buffer: &mut [u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a fan-in writer does not receive",
-        ))
+        Err(wrong_way("a fan-in writer does not receive"))
     }
 }
 
@@ -114,10 +108,7 @@ pub struct FdReader(pub std::os::fd::OwnedFd);
 
 impl crate::mechanism::Endpoint for FdReader {
     fn send(&mut self, _message: &[u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a fan-in reader does not send",
-        ))
+        Err(wrong_way("a fan-in reader does not send"))
     }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
@@ -179,10 +170,7 @@ impl StreamsReader {
 
 impl crate::mechanism::Endpoint for StreamsReader {
     fn send(&mut self, _message: &[u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a fan-in reader does not send",
-        ))
+        Err(wrong_way("a fan-in reader does not send"))
     }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {

@@ -133,12 +133,7 @@ impl Endpoint for SlotEnd {
         self.handoff.wait_full(boxes, self.recv)?;
         // SAFETY: the hand-off gives this side the mailbox until post_empty.
         let len = unsafe { boxes.len_word(self.recv).read_volatile() } as usize;
-        if len != buffer.len() {
-            return Err(io::Error::other(format!(
-                "a {len}-byte message arrived where {} bytes were expected",
-                buffer.len()
-            )));
-        }
+        super::check_len(len, buffer.len())?;
         // SAFETY: the hand-off gives this side the mailbox until post_empty; len equals
         // buffer.len() (checked above) and the writer kept it within the mailbox's size.
         unsafe { std::ptr::copy_nonoverlapping(boxes.data(self.recv), buffer.as_mut_ptr(), len) };

@@ -5,3 +5,22 @@
 pub mod fd;
 pub mod mailbox;
 pub mod ring_pair;
+
+use std::io;
+
+/// The error of an endpoint asked to go the one way it does not (`what`: "a fan-in reader does
+/// not send").
+pub fn wrong_way(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, what)
+}
+
+/// An error unless a received message of `len` bytes fills the `expected`-byte buffer: every
+/// endpoint hands over whole messages of the run's size, never a shorter or longer one.
+pub fn check_len(len: usize, expected: usize) -> io::Result<()> {
+    if len == expected {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "a {len}-byte message arrived where {expected} bytes were expected"
+    )))
+}

@@ -12,6 +12,7 @@ use ipc_core::spsc::{Consumer, Producer, Spsc, Wakeups};
 use ipc_core::wait::{Strategy, Wait};
 use ipc_core::Region;
 
+use super::{check_len, wrong_way};
 use crate::mechanism::{BroadcastChannel, Channel, Endpoint, FanInChannel};
 
 /// What backs the rings' memory.
@@ -136,13 +137,7 @@ impl Endpoint for RingEnd {
             .rx
             .read_blocking(&self.wait)
             .map_err(io::Error::other)?;
-        if grant.len() != buffer.len() {
-            return Err(io::Error::other(format!(
-                "a {}-byte message arrived where {} bytes were expected",
-                grant.len(),
-                buffer.len()
-            )));
-        }
+        check_len(grant.len(), buffer.len())?;
         buffer.copy_from_slice(&grant);
         grant.release();
         Ok(())
@@ -167,7 +162,7 @@ pub fn connect_fan_in(
     let mut ends: Vec<Box<dyn Endpoint>> = Vec::new();
     for lane in 0..writers {
         let mine = memory.map_again()?;
-        let fan_in = attach_static(&mine)?;
+        let fan_in = attach_static(&mine, FanIn::attach)?;
         ends.push(Box::new(LaneWriter {
             producer: fan_in.producer(lane).map_err(io::Error::other)?,
             wait,
@@ -175,7 +170,7 @@ pub fn connect_fan_in(
         }));
     }
     let mine = memory.map_again()?;
-    let fan_in = attach_static(&mine)?;
+    let fan_in = attach_static(&mine, FanIn::attach)?;
     let reader = LaneReader {
         consumer: fan_in.consumer().map_err(io::Error::other)?,
         wait,
@@ -184,13 +179,17 @@ pub fn connect_fan_in(
     Ok(FanInChannel::new(ends, Box::new(reader)))
 }
 
-/// Attaches to a fan-in region for as long as its mapping lives.
-fn attach_static(memory: &SharedMemory) -> io::Result<FanIn<'static>> {
+/// Attaches `attach`'s structure (a fan-in or broadcast region) to `memory` for as long as
+/// the mapping lives: the endpoint built from it owns `memory`.
+fn attach_static<T>(
+    memory: &SharedMemory,
+    attach: fn(Region<'static>) -> Result<T, ipc_core::LayoutError>,
+) -> io::Result<T> {
     // SAFETY: the region is `memory`'s mapping; every endpoint built from it owns that mapping
     // and drops the borrowing producer or consumer first (field order), and mmap'ed pages do
     // not move.
     let region = unsafe { Region::from_raw(memory.region().base(), memory.len()) };
-    FanIn::attach(region).map_err(io::Error::other)
+    attach(region).map_err(io::Error::other)
 }
 
 /// One fan-in writer: a lane's producer.
@@ -208,10 +207,7 @@ impl Endpoint for LaneWriter {
     }
 
     fn recv(&mut self, _buffer: &mut [u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a fan-in writer does not receive",
-        ))
+        Err(wrong_way("a fan-in writer does not receive"))
     }
 }
 
@@ -224,10 +220,7 @@ struct LaneReader {
 
 impl Endpoint for LaneReader {
     fn send(&mut self, _message: &[u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a fan-in reader does not send",
-        ))
+        Err(wrong_way("a fan-in reader does not send"))
     }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
@@ -235,13 +228,7 @@ impl Endpoint for LaneReader {
             .consumer
             .pop_blocking(buffer, &self.wait)
             .map_err(io::Error::other)?;
-        if len != buffer.len() {
-            return Err(io::Error::other(format!(
-                "a {len}-byte message arrived where {} bytes were expected",
-                buffer.len()
-            )));
-        }
-        Ok(())
+        check_len(len, buffer.len())
     }
 }
 
@@ -264,7 +251,7 @@ pub fn connect_broadcast(
     };
     let mine = memory.map_again()?;
     let publisher = Publisher {
-        producer: attach_broadcast(&mine)?
+        producer: attach_static(&mine, Broadcast::attach)?
             .producer()
             .map_err(io::Error::other)?,
         wait,
@@ -273,7 +260,7 @@ pub fn connect_broadcast(
     let mut ends: Vec<Box<dyn Endpoint>> = Vec::new();
     for index in 0..subscribers {
         let mine = memory.map_again()?;
-        let subscriber = attach_broadcast(&mine)?
+        let subscriber = attach_static(&mine, Broadcast::attach)?
             .subscriber(index)
             .map_err(io::Error::other)?;
         ends.push(Box::new(SubscriberEnd {
@@ -287,14 +274,6 @@ pub fn connect_broadcast(
         subscribers: ends,
         cleanup: Default::default(),
     })
-}
-
-/// Attaches to a broadcast region for as long as its mapping lives.
-fn attach_broadcast(memory: &SharedMemory) -> io::Result<Broadcast<'static>> {
-    // SAFETY: as in attach_static: the endpoint owns the mapping and drops the borrowing side
-    // first (field order); mmap'ed pages do not move.
-    let region = unsafe { Region::from_raw(memory.region().base(), memory.len()) };
-    Broadcast::attach(region).map_err(io::Error::other)
 }
 
 /// The broadcast publisher.
@@ -312,10 +291,7 @@ impl Endpoint for Publisher {
     }
 
     fn recv(&mut self, _buffer: &mut [u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a publisher does not receive",
-        ))
+        Err(wrong_way("a publisher does not receive"))
     }
 }
 
@@ -328,10 +304,7 @@ struct SubscriberEnd {
 
 impl Endpoint for SubscriberEnd {
     fn send(&mut self, _message: &[u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a subscriber does not send",
-        ))
+        Err(wrong_way("a subscriber does not send"))
     }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
@@ -348,13 +321,7 @@ impl Endpoint for SubscriberEnd {
             .subscriber
             .pop_blocking(buffer, &self.wait)
             .map_err(io::Error::other)?;
-        if received.len != buffer.len() {
-            return Err(io::Error::other(format!(
-                "a {}-byte message arrived where {} bytes were expected",
-                received.len,
-                buffer.len(),
-            )));
-        }
+        check_len(received.len, buffer.len())?;
         Ok(received.lost)
     }
 }
