@@ -124,6 +124,8 @@ pub struct StreamsReader {
     /// One connection per writer; `None` once its writer has finished and closed it.
     connections: Vec<Option<std::os::fd::OwnedFd>>,
     epoll: std::os::fd::OwnedFd,
+    /// Where `epoll_wait` reports, allocated once (the wait is on every message's path).
+    events: Vec<rustix::event::epoll::Event>,
     open: usize,
 }
 
@@ -144,24 +146,22 @@ impl StreamsReader {
             open: connections.len(),
             connections: connections.into_iter().map(Some).collect(),
             epoll: set,
+            events: Vec::with_capacity(1),
         })
     }
 
     /// The next connection with something to read (or its end of file).
-    fn ready(&self) -> io::Result<usize> {
+    fn ready(&mut self) -> io::Result<usize> {
         use rustix::event::epoll;
         loop {
-            let mut events = Vec::with_capacity(1);
-            match epoll::wait(
-                &self.epoll,
-                rustix::buffer::spare_capacity(&mut events),
-                None,
-            ) {
+            self.events.clear();
+            let events = rustix::buffer::spare_capacity(&mut self.events);
+            match epoll::wait(&self.epoll, events, None) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
             }
-            if let Some(event) = events.first() {
+            if let Some(event) = self.events.first() {
                 return Ok(event.data.u64() as usize);
             }
         }
