@@ -617,12 +617,7 @@ mod tests {
         assert_eq!(FanIn::required_len(usize::MAX / 2, 1 << 20), usize::MAX);
     }
 
-    struct Gone;
-    impl Liveness for Gone {
-        fn peer_alive(&self) -> bool {
-            false
-        }
-    }
+    use crate::wait::Dead;
 
     #[test]
     fn each_lane_has_one_producer_and_the_region_one_consumer() {
@@ -647,11 +642,11 @@ mod tests {
         // Its holder dies: taken over, with what it had not read.
         first.push(b"kept").unwrap();
         core::mem::forget(consumer);
-        let mut consumer = fan_in.take_over_consumer(&Gone).unwrap();
+        let mut consumer = fan_in.take_over_consumer(&Dead).unwrap();
         let (lane, grant) = consumer.read().unwrap().unwrap();
         assert_eq!((lane, &*grant), (1, &b"kept"[..]));
         grant.release();
-        let mut second = fan_in.take_over_producer(1, &Gone).unwrap();
+        let mut second = fan_in.take_over_producer(1, &Dead).unwrap();
         second.push(b"new holder").unwrap();
         drop(first);
         assert_eq!(

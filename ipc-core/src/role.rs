@@ -147,18 +147,7 @@ impl Drop for Claim<'_> {
 mod tests {
     use super::*;
 
-    struct Dead;
-    impl Liveness for Dead {
-        fn peer_alive(&self) -> bool {
-            false
-        }
-    }
-    struct Alive;
-    impl Liveness for Alive {
-        fn peer_alive(&self) -> bool {
-            true
-        }
-    }
+    use crate::wait::{AssumeAlive, Dead};
 
     #[test]
     fn a_role_has_one_holder_until_released() {
@@ -178,7 +167,7 @@ mod tests {
         let word = AtomicU32::new(0);
         let stale = Claim::take(&word, Role::Consumer).unwrap();
         assert_eq!(
-            Claim::take_over(&word, Role::Consumer, &Alive).unwrap_err(),
+            Claim::take_over(&word, Role::Consumer, &AssumeAlive).unwrap_err(),
             ClaimError::HolderAlive(Role::Consumer)
         );
         let new = Claim::take_over(&word, Role::Consumer, &Dead).unwrap();
@@ -195,6 +184,6 @@ mod tests {
     #[test]
     fn a_free_role_is_taken_over_without_asking_the_hook() {
         let word = AtomicU32::new(0);
-        assert!(Claim::take_over(&word, Role::Subscriber(3), &Alive).is_ok());
+        assert!(Claim::take_over(&word, Role::Subscriber(3), &AssumeAlive).is_ok());
     }
 }

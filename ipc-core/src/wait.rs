@@ -41,6 +41,18 @@ impl Liveness for AssumeAlive {
     }
 }
 
+/// A liveness hook that always answers "gone": a peer proved dead, for the tests of waits and
+/// take-overs.
+#[cfg(all(test, not(loom)))]
+pub(crate) struct Dead;
+
+#[cfg(all(test, not(loom)))]
+impl Liveness for Dead {
+    fn peer_alive(&self) -> bool {
+        false
+    }
+}
+
 /// Why a wait ended without the word moving.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitError {

@@ -224,12 +224,7 @@ fn a_wrap_marker_in_the_last_8_bytes_is_read_within_the_area() {
     }
 }
 
-struct Gone;
-impl Liveness for Gone {
-    fn peer_alive(&self) -> bool {
-        false
-    }
-}
+use crate::wait::Dead;
 
 #[test]
 fn each_slot_and_the_producer_have_one_holder() {
@@ -269,7 +264,7 @@ fn a_producer_taken_over_goes_on_with_the_next_sequence_number() {
             assert_eq!(&buffer[..8], &message(n, 8)[..]);
         }
         core::mem::forget(producer);
-        let mut producer = b.take_over_producer(&Gone).unwrap();
+        let mut producer = b.take_over_producer(&Dead).unwrap();
         producer.push(&message(3, 8)).unwrap();
         for n in 2..4 {
             let got = subscriber.pop(&mut buffer).unwrap().unwrap();
@@ -279,7 +274,7 @@ fn a_producer_taken_over_goes_on_with_the_next_sequence_number() {
         // A subscriber taken over goes on from its cursor.
         producer.push(&message(4, 8)).unwrap();
         core::mem::forget(subscriber);
-        let mut subscriber = b.take_over_subscriber(0, &Gone).unwrap();
+        let mut subscriber = b.take_over_subscriber(0, &Dead).unwrap();
         let got = subscriber.pop(&mut buffer).unwrap().unwrap();
         assert_eq!(got, Received { len: 8, lost: 0 });
         assert_eq!(&buffer[..8], &message(4, 8)[..]);

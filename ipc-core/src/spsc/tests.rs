@@ -1,7 +1,8 @@
 use super::*;
 use crate::role::{ClaimError, Role};
+use crate::wait::{AssumeAlive, Dead};
 #[cfg(not(miri))]
-use crate::wait::{Liveness, Strategy, WaitError};
+use crate::wait::{Strategy, WaitError};
 
 extern crate std;
 use std::collections::VecDeque;
@@ -275,15 +276,6 @@ fn arbitrary_control_and_data_bytes_give_errors_not_wild_reads() {
     }
 }
 
-#[cfg(not(miri))]
-struct Dead;
-#[cfg(not(miri))]
-impl Liveness for Dead {
-    fn peer_alive(&self) -> bool {
-        false
-    }
-}
-
 #[test]
 #[cfg(not(miri))] // miri cannot run the raw futex syscall rustix makes
 fn a_waiter_whose_peer_is_dead_returns_an_error() {
@@ -450,22 +442,6 @@ fn a_tail_out_of_range_before_the_producer_starts_is_an_error() {
     );
 }
 
-/// A holder proved dead, for take-overs.
-struct Gone;
-impl crate::wait::Liveness for Gone {
-    fn peer_alive(&self) -> bool {
-        false
-    }
-}
-
-/// A holder that still lives.
-struct Living;
-impl crate::wait::Liveness for Living {
-    fn peer_alive(&self) -> bool {
-        true
-    }
-}
-
 #[test]
 fn each_side_has_one_holder_until_it_is_dropped() {
     let mut mem = memory(256);
@@ -481,7 +457,7 @@ fn each_side_has_one_holder_until_it_is_dropped() {
         ClaimError::Taken(Role::Consumer)
     );
     assert_eq!(
-        ring.take_over_producer(&Living).unwrap_err(),
+        ring.take_over_producer(&AssumeAlive).unwrap_err(),
         ClaimError::HolderAlive(Role::Producer)
     );
     drop((tx, rx));
@@ -535,7 +511,7 @@ fn a_producer_that_died_before_publishing_its_head_is_taken_over_where_it_stoppe
         ring.producer().unwrap_err(),
         ClaimError::Taken(Role::Producer)
     );
-    let mut tx = ring.take_over_producer(&Gone).unwrap();
+    let mut tx = ring.take_over_producer(&Dead).unwrap();
     tx.push(b"third").unwrap();
     assert_eq!(rx.pop(&mut buffer).unwrap(), Some(6));
     assert_eq!(
@@ -557,6 +533,6 @@ fn a_consumer_taken_over_reads_again_what_its_holder_had_not_released() {
     assert_eq!(&*rx.read().unwrap().unwrap(), b"one");
     // The holder dies holding the grant (dropped unreleased): nothing released or published.
     core::mem::forget(rx);
-    let mut rx = ring.take_over_consumer(&Gone).unwrap();
+    let mut rx = ring.take_over_consumer(&Dead).unwrap();
     assert_eq!(&*rx.read().unwrap().unwrap(), b"one");
 }
