@@ -49,6 +49,18 @@ impl BenchConfig {
             Pattern::Latency | Pattern::Throughput => 2,
         }
     }
+
+    /// Messages a result counts per iteration asked for: every writer's (fan-in) or client's
+    /// (request-response), a timed and a streamed one (pipeline) or a streamed and a paced one
+    /// (pub-sub), else one.
+    pub fn messages_per_iteration(&self) -> u64 {
+        match self.pattern {
+            Pattern::FanIn => self.writers.max(1) as u64,
+            Pattern::RequestResponse => self.clients.max(1) as u64,
+            Pattern::Pipeline | Pattern::PubSub => 2,
+            Pattern::Latency | Pattern::Throughput => 1,
+        }
+    }
 }
 
 /// How the two processes of a run are placed on CPUs.

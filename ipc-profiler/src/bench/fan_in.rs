@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 
 use super::payload::Payload;
-use super::phase::{measured, PhaseGate, Untraced};
+use super::phase::{measured, PhaseGate};
 use super::worker::{pin, WorkerReport};
 use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
@@ -42,13 +42,9 @@ pub fn refusal(config: &BenchConfig) -> Option<String> {
 /// The reader's process slot for a traced run; writer `i` has slot `READER_SLOT + 1 + i`.
 pub const READER_SLOT: u32 = 0;
 
-/// Runs `writers` writers into one reader over `mechanism`.
-pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
-    Ok(run_gated(mechanism, config, &mut Untraced)?.0)
-}
-
-/// Like [`run`], with each worker switching its measured phase through `gate` (a copy per
-/// process, made by the fork); also returns the workers' pids, reader first.
+/// Runs `config.writers` writers into one reader over `mechanism`, each worker switching its
+/// measured phase through `gate` (a copy per process, made by the fork); also returns the
+/// workers' pids, reader first.
 pub fn run_gated(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,

@@ -49,14 +49,11 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
     let ran = sized_by_probe(mechanism, config).and_then(|config| {
         let config = &config;
         match config.pattern {
-            Pattern::FanIn => fan_in::run(mechanism, config),
-            Pattern::Pipeline => pipeline::run(mechanism, config),
-            Pattern::RequestResponse => request_response::run(mechanism, config),
-            Pattern::PubSub => pub_sub::run(mechanism, config),
             Pattern::Latency | Pattern::Throughput => {
                 let outcome = run_pair(mechanism, config, &mut Untraced)?;
                 result_of(mechanism, config, &outcome)
             }
+            _ => Ok(run_group(mechanism, config, &mut Untraced)?.0),
         }
     });
     // A process limit met while setting up many processes' channels is a limit of this
@@ -67,6 +64,25 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
             None => Err(error),
         },
         ok => ok,
+    }
+}
+
+/// Runs one of the patterns of many processes (every pattern but the pair's latency and
+/// throughput), each worker switching its measured phase through `gate` (a copy per process,
+/// made by the fork); returns the result and the workers' pids, worker `i` in tracer slot `i`.
+pub fn run_group(
+    mechanism: &dyn Mechanism,
+    config: &BenchConfig,
+    gate: &mut dyn PhaseGate,
+) -> anyhow::Result<(RunResult, Vec<u32>)> {
+    match config.pattern {
+        Pattern::FanIn => fan_in::run_gated(mechanism, config, gate),
+        Pattern::Pipeline => pipeline::run_gated(mechanism, config, gate),
+        Pattern::RequestResponse => request_response::run_gated(mechanism, config, gate),
+        Pattern::PubSub => pub_sub::run_gated(mechanism, config, gate),
+        Pattern::Latency | Pattern::Throughput => {
+            anyhow::bail!("{} runs as a pair (run_pair)", config.pattern.name())
+        }
     }
 }
 
@@ -148,26 +164,14 @@ pub fn sized_by_probe(
     };
     // Messages per second of the unit `iterations` counts.
     let rate = match config.pattern {
-        Pattern::RequestResponse => {
-            let result = request_response::run(mechanism, &probe)?;
-            result.throughput.map_or(0.0, |t| t.messages_per_sec) / config.clients.max(1) as f64
-        }
-        Pattern::PubSub => {
-            let result = pub_sub::run(mechanism, &probe)?;
-            result.throughput.map_or(0.0, |t| t.messages_per_sec) / 2.0
-        }
-        Pattern::Pipeline => {
-            let result = pipeline::run(mechanism, &probe)?;
-            result.throughput.map_or(0.0, |t| t.messages_per_sec) / 2.0
-        }
-        Pattern::FanIn => {
-            let result = fan_in::run(mechanism, &probe)?;
-            let total = result.throughput.map_or(0.0, |t| t.messages_per_sec);
-            total / config.writers.max(1) as f64
-        }
         Pattern::Latency | Pattern::Throughput => {
             let outcome = run_pair(mechanism, &probe, &mut Untraced)?;
             probe.iterations as f64 / outcome.client.elapsed_s.max(1e-6)
+        }
+        _ => {
+            let (result, _) = run_group(mechanism, &probe, &mut Untraced)?;
+            let total = result.throughput.map_or(0.0, |t| t.messages_per_sec);
+            total / probe.messages_per_iteration() as f64
         }
     };
     let wanted = (rate * seconds) as u64;

@@ -16,7 +16,7 @@
 use anyhow::{bail, Context};
 
 use super::payload::Payload;
-use super::phase::{PhaseGate, Untraced};
+use super::phase::PhaseGate;
 use super::worker::{pin, WorkerReport};
 use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::{BenchConfig, Placement};
@@ -55,13 +55,8 @@ pub fn placement(config: &BenchConfig) -> String {
     }
 }
 
-/// Runs `config.stages` stages over `mechanism`.
-pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
-    Ok(run_gated(mechanism, config, &mut Untraced)?.0)
-}
-
-/// Like [`run`], with each stage switching its measured phase through `gate` (stage `i` in
-/// slot `i`); also returns the stages' pids, source first.
+/// Runs `config.stages` stages over `mechanism`, each switching its measured phase through
+/// `gate` (stage `i` in slot `i`); also returns the stages' pids, source first.
 pub fn run_gated(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,

@@ -26,7 +26,7 @@ use anyhow::{bail, Context};
 
 use super::clock::monotonic_ns;
 use super::payload::Payload;
-use super::phase::{PhaseGate, Untraced};
+use super::phase::PhaseGate;
 use super::worker::{pin, WorkerReport};
 use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
@@ -108,13 +108,9 @@ struct Inbox {
     ack: Option<Box<dyn Endpoint>>,
 }
 
-/// Runs one publisher and `config.subscribers` subscribers over `mechanism`.
-pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
-    Ok(run_gated(mechanism, config, &mut Untraced)?.0)
-}
-
-/// Like [`run`], with each worker switching its measured phase through `gate` (the publisher
-/// in slot 0, subscriber `i` in slot `1 + i`); also returns their pids, publisher first.
+/// Runs one publisher and `config.subscribers` subscribers over `mechanism`, each switching
+/// its measured phase through `gate` (the publisher in slot 0, subscriber `i` in slot
+/// `1 + i`); also returns their pids, publisher first.
 pub fn run_gated(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,

@@ -16,7 +16,7 @@
 use anyhow::{bail, Context};
 
 use super::payload::Payload;
-use super::phase::{PhaseGate, Untraced};
+use super::phase::PhaseGate;
 use super::worker::{pin, WorkerReport};
 use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
@@ -49,13 +49,8 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
 /// The server's process slot for a traced run; client `i` has slot `SERVER_SLOT + 1 + i`.
 pub const SERVER_SLOT: u32 = 0;
 
-/// Runs `config.clients` clients against one server over `mechanism`.
-pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<RunResult> {
-    Ok(run_gated(mechanism, config, &mut Untraced)?.0)
-}
-
-/// Like [`run`], with each worker switching its measured phase through `gate`; also returns
-/// the workers' pids, server first.
+/// Runs `config.clients` clients against one server over `mechanism`, each worker switching
+/// its measured phase through `gate`; also returns the workers' pids, server first.
 pub fn run_gated(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,

@@ -61,7 +61,7 @@ pub fn run(
     };
     // The same number of messages in every run (a --duration was turned into one).
     let config = &BenchConfig {
-        iterations: untraced.messages / messages_per_iteration(config),
+        iterations: untraced.messages / config.messages_per_iteration(),
         probe_for: None,
         ..config.clone()
     };
@@ -106,17 +106,6 @@ pub fn run(
     Ok(result)
 }
 
-/// Messages a result counts per iteration asked for: every writer's for fan-in, a timed and a
-/// streamed one for a pipeline, else one.
-fn messages_per_iteration(config: &BenchConfig) -> u64 {
-    match config.pattern {
-        Pattern::FanIn => config.writers.max(1) as u64,
-        Pattern::RequestResponse => config.clients.max(1) as u64,
-        Pattern::Pipeline | Pattern::PubSub => 2,
-        _ => 1,
-    }
-}
-
 /// A traced run's result and its workers.
 struct TracedRun {
     result: RunResult,
@@ -148,14 +137,7 @@ fn traced_run(
     if config.pattern != Pattern::Latency && config.pattern != Pattern::Throughput {
         // Worker i is in slot i: a fan-in's reader then its writers, a server then its
         // clients, a pipeline's stages.
-        let (result, pids) = match config.pattern {
-            Pattern::FanIn => bench::fan_in::run_gated(mechanism, config, &mut gate)?,
-            Pattern::RequestResponse => {
-                bench::request_response::run_gated(mechanism, config, &mut gate)?
-            }
-            Pattern::PubSub => bench::pub_sub::run_gated(mechanism, config, &mut gate)?,
-            _ => bench::pipeline::run_gated(mechanism, config, &mut gate)?,
-        };
+        let (result, pids) = bench::run_group(mechanism, config, &mut gate)?;
         let workers = result
             .cpu
             .processes
