@@ -39,15 +39,14 @@ pub fn run(
     attach: Attach,
     ebpf_log: bool,
 ) -> anyhow::Result<RunResult> {
-    if config.pattern == Pattern::FanIn && config.writers as u32 + 1 > SHARED_SLOT {
-        crate::usage_error::usage_bail!(
-            "trace follows at most {} fan-in writers (one process line each)",
-            SHARED_SLOT - 1
-        );
-    }
     if config.processes() > SHARED_SLOT {
+        // Said in the unit the user chose: fan-in counts writers, the reader besides.
+        let most = match config.pattern {
+            Pattern::FanIn => format!("{} fan-in writers", SHARED_SLOT - 1),
+            _ => format!("{SHARED_SLOT} processes"),
+        };
         crate::usage_error::usage_bail!(
-            "trace follows at most {SHARED_SLOT} processes (one line each); this run has {}",
+            "trace follows at most {most} (one process line each); this run has {} processes",
             config.processes()
         );
     }
