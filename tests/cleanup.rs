@@ -65,14 +65,9 @@ fn assert_nothing_new(before: &BTreeSet<String>, when: &str) {
 fn a_successful_run_of_every_mechanism_leaves_nothing() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let before = snapshot();
-    let out = profiler()
-        .args([
-            "bench", "--mech", "all", "--iters", "300", "--warmup", "10", "--format", "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = common::run_json(&[
+        "bench", "--mech", "all", "--iters", "300", "--warmup", "10", "--format", "json",
+    ]);
     assert_eq!(
         doc["results"].as_array().unwrap().len(),
         17,
@@ -81,51 +76,41 @@ fn a_successful_run_of_every_mechanism_leaves_nothing() {
     common::assert_contract(&doc);
     assert_nothing_new(&before, "after bench --mech all");
     // A pipeline makes one channel per stage: sixteen stages of every mechanism.
-    let out = profiler()
-        .args([
-            "bench",
-            "--mech",
-            "all",
-            "--pattern",
-            "pipeline",
-            "--stages",
-            "16",
-            "--iters",
-            "50",
-            "--warmup",
-            "5",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = common::run_json(&[
+        "bench",
+        "--mech",
+        "all",
+        "--pattern",
+        "pipeline",
+        "--stages",
+        "16",
+        "--iters",
+        "50",
+        "--warmup",
+        "5",
+        "--format",
+        "json",
+    ]);
     common::assert_contract(&doc);
     assert_nothing_new(&before, "after a 16-stage pipeline of every mechanism");
     // A hundred clients of one server, every mechanism: each started, served and reaped.
-    let out = profiler()
-        .args([
-            "bench",
-            "--mech",
-            "all",
-            "--pattern",
-            "request-response",
-            "--clients",
-            "100",
-            "--sizes",
-            "128",
-            "--iters",
-            "20",
-            "--warmup",
-            "2",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = common::run_json(&[
+        "bench",
+        "--mech",
+        "all",
+        "--pattern",
+        "request-response",
+        "--clients",
+        "100",
+        "--sizes",
+        "128",
+        "--iters",
+        "20",
+        "--warmup",
+        "2",
+        "--format",
+        "json",
+    ]);
     common::assert_contract(&doc);
     for r in doc["results"].as_array().unwrap() {
         if r["unsupported"].is_null() {
