@@ -104,44 +104,41 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
 
 /// What identifies a run of `config` over `mechanism` in its result.
 pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity {
-    let fan_in = config.pattern == Pattern::FanIn;
-    let pipeline = config.pattern == Pattern::Pipeline;
-    let request_response = config.pattern == Pattern::RequestResponse;
-    let pub_sub = config.pattern == Pattern::PubSub;
+    let pattern = config.pattern;
+    // The pattern's own count, present only for that pattern.
+    let count_for = |of: Pattern, count: usize| (pattern == of).then_some(count as u32);
+    let cpus = &config.cpus;
+    let placement = match pattern {
+        Pattern::FanIn => format!(
+            "{cpus} (reader on the second CPU), {} writers",
+            config.writers
+        ),
+        Pattern::RequestResponse => format!(
+            "{cpus} (server on the second CPU), {} clients",
+            config.clients
+        ),
+        Pattern::PubSub => format!(
+            "{cpus} (publisher on the first CPU), {} subscribers",
+            config.subscribers
+        ),
+        Pattern::Pipeline => pipeline::placement(config),
+        Pattern::Latency | Pattern::Throughput => cpus.to_string(),
+    };
     RunIdentity {
         mechanism: mechanism.name().to_string(),
         wake: mechanism.wake(),
-        pattern: config.pattern,
+        pattern,
         message_size: if mechanism.carries_payload() {
             config.message_size
         } else {
             0
         },
         processes: config.processes(),
-        procs: fan_in.then_some(config.writers as u32),
-        stages: pipeline.then_some(config.stages as u32),
-        clients: request_response.then_some(config.clients as u32),
-        subscribers: pub_sub.then_some(config.subscribers as u32),
-        placement: if pub_sub {
-            format!(
-                "{} (publisher on the first CPU), {} subscribers",
-                config.cpus, config.subscribers
-            )
-        } else if fan_in || request_response {
-            let (reader, writers, count) = if fan_in {
-                ("reader", "writers", config.writers)
-            } else {
-                ("server", "clients", config.clients)
-            };
-            format!(
-                "{} ({reader} on the second CPU), {count} {writers}",
-                config.cpus
-            )
-        } else if pipeline {
-            pipeline::placement(config)
-        } else {
-            config.cpus.to_string()
-        },
+        procs: count_for(Pattern::FanIn, config.writers),
+        stages: count_for(Pattern::Pipeline, config.stages),
+        clients: count_for(Pattern::RequestResponse, config.clients),
+        subscribers: count_for(Pattern::PubSub, config.subscribers),
+        placement,
     }
 }
 
