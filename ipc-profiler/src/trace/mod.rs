@@ -55,7 +55,8 @@ pub fn run(
     if untraced.unsupported.is_some() {
         return Ok(untraced);
     }
-    let Some(untraced_ns) = compared_ns(&untraced) else {
+    let figure = overhead_figure(config.pattern);
+    let Some(untraced_ns) = compared_ns(&untraced, figure) else {
         return Ok(untraced);
     };
     // The same number of messages in every run (a --duration was turned into one).
@@ -81,20 +82,16 @@ pub fn run(
         });
     }
     let mut result = first.result;
-    let mut traced_runs = vec![compared_ns(&result).unwrap_or(0)];
+    let mut traced_runs = vec![compared_ns(&result, figure).unwrap_or(0)];
     for _ in 1..OVERHEAD_PAIRS {
         tracer.detach()?;
         let again = bench::run(mechanism, config)?;
-        untraced_runs.push(compared_ns(&again).unwrap_or(0));
+        untraced_runs.push(compared_ns(&again, figure).unwrap_or(0));
         tracer.attach()?;
         let again = traced_run(&mut tracer, mechanism, config)?;
-        traced_runs.push(compared_ns(&again.result).unwrap_or(0));
+        traced_runs.push(compared_ns(&again.result, figure).unwrap_or(0));
     }
     drop(tracer);
-    let figure = match config.pattern {
-        Pattern::Latency | Pattern::RequestResponse => OverheadFigure::RoundTripP50,
-        _ => OverheadFigure::TimePerMessage,
-    };
     let overhead = Overhead::from_runs(figure, untraced_runs, traced_runs);
     result.breakdown = Some(breakdown::build(
         &processes,
@@ -174,16 +171,24 @@ fn traced_run(
     Ok(TracedRun { result, workers })
 }
 
-/// The figure tracing's cost is judged by: a latency run's p50 round trip, the time per
-/// message (ns) of the streaming patterns (a pipeline's stream phase).
-fn compared_ns(result: &RunResult) -> Option<u64> {
-    match (&result.latency_ns, &result.throughput) {
-        (Some(latency), _) if !matches!(result.pattern, Pattern::Pipeline | Pattern::PubSub) => {
-            Some(latency.p50)
-        }
-        (_, Some(rate)) if rate.messages_per_sec > 0.0 => {
-            Some((1e9 / rate.messages_per_sec).round() as u64)
-        }
-        _ => None,
+/// The figure tracing's cost is judged by: the p50 round trip where the pattern times round
+/// trips, else the time per message of its stream (a pipeline's or a pub-sub's latency is
+/// measured at a pace, which tracing's cost would not show in).
+fn overhead_figure(pattern: Pattern) -> OverheadFigure {
+    match pattern {
+        Pattern::Latency | Pattern::RequestResponse => OverheadFigure::RoundTripP50,
+        _ => OverheadFigure::TimePerMessage,
+    }
+}
+
+/// `figure` of `result`, in ns.
+fn compared_ns(result: &RunResult, figure: OverheadFigure) -> Option<u64> {
+    match figure {
+        OverheadFigure::RoundTripP50 => result.latency_ns.as_ref().map(|l| l.p50),
+        OverheadFigure::TimePerMessage => result
+            .throughput
+            .as_ref()
+            .filter(|rate| rate.messages_per_sec > 0.0)
+            .map(|rate| (1e9 / rate.messages_per_sec).round() as u64),
     }
 }
