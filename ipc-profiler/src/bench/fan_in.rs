@@ -15,7 +15,7 @@ use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
-use crate::result::{CpuSummary, Measured, ProcessCpu, RunResult, Throughput};
+use crate::result::{CpuSummary, Measured, RunResult, Throughput};
 
 /// Bits of a message's sequence number that count its writer's messages.
 const WRITER_SHIFT: u32 = 40;
@@ -81,18 +81,7 @@ pub fn run_gated(
     let reports = process::collect_all::<WorkerReport>(workers, WORKER_TIMEOUT)?;
     let received = config.iterations * writers as u64;
     let seconds = reports[0].elapsed_s;
-    let processes = reports
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ProcessCpu {
-            role: if i == 0 {
-                "reader".into()
-            } else {
-                format!("writer {}", i - 1)
-            },
-            usage: r.cpu,
-        })
-        .collect();
+    let processes = super::worker::hub_and_spokes(&reports, "reader", "writer");
     let result = RunResult::measured(
         identity(mechanism, config),
         Measured {

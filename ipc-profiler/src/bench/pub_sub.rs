@@ -32,7 +32,7 @@ use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
-use crate::result::{CpuSummary, LatencySummary, Measured, ProcessCpu, RunResult, Throughput};
+use crate::result::{CpuSummary, LatencySummary, Measured, RunResult, Throughput};
 
 /// The most subscriber processes a run may have.
 pub const MAX_SUBSCRIBERS: usize = ipc_core::broadcast::MAX_SUBSCRIBERS;
@@ -204,18 +204,7 @@ pub fn run_gated(
     }
     let paced = paced_rate(sent);
     let messages = 2 * config.iterations;
-    let processes = reports
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ProcessCpu {
-            role: if i == 0 {
-                "publisher".into()
-            } else {
-                format!("subscriber {}", i - 1)
-            },
-            usage: r.cpu,
-        })
-        .collect();
+    let processes = super::worker::hub_and_spokes(&reports, "publisher", "subscriber");
     let mut id = identity(mechanism, config);
     id.placement = format!("{}, {shape}", id.placement);
     let mut result = RunResult::measured(

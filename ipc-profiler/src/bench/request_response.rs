@@ -22,7 +22,7 @@ use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
 use crate::mechanism::{Endpoint, Mechanism};
 use crate::process;
-use crate::result::{CpuSummary, LatencySummary, Measured, ProcessCpu, RunResult, Throughput};
+use crate::result::{CpuSummary, LatencySummary, Measured, RunResult, Throughput};
 
 /// Bits of a request's sequence number that count its client's requests.
 const CLIENT_SHIFT: u32 = 40;
@@ -124,18 +124,7 @@ pub fn run_gated(
     }
     let wall_s = last.saturating_sub(first) as f64 / 1e9;
     let messages = config.iterations * clients as u64;
-    let processes = reports
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ProcessCpu {
-            role: if i == 0 {
-                "server".into()
-            } else {
-                format!("client {}", i - 1)
-            },
-            usage: r.cpu,
-        })
-        .collect();
+    let processes = super::worker::hub_and_spokes(&reports, "server", "client");
     let result = RunResult::measured(
         identity(mechanism, config),
         Measured {

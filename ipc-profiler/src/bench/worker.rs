@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::placement;
-use crate::result::CpuUsage;
+use crate::result::{CpuUsage, ProcessCpu};
 
 /// Slot of the echoing (or receiving) process in the tracer's per-process arrays.
 pub const SERVER_SLOT: u32 = 0;
@@ -46,6 +46,22 @@ pub fn too_many_spinners(
              not IPC"
         )
     })
+}
+
+/// The CPU each worker of a one-to-many run used, named: the first worker `hub` ("server"),
+/// the others `spoke 0`, `spoke 1`, ... ("client 0").
+pub fn hub_and_spokes(reports: &[WorkerReport], hub: &str, spoke: &str) -> Vec<ProcessCpu> {
+    reports
+        .iter()
+        .enumerate()
+        .map(|(i, report)| ProcessCpu {
+            role: match i {
+                0 => hub.to_string(),
+                i => format!("{spoke} {}", i - 1),
+            },
+            usage: report.cpu,
+        })
+        .collect()
 }
 
 /// Pins the calling worker to `cpu`, when the plan names one.
