@@ -11,6 +11,9 @@ use ipc_core::wait::{Strategy, Wait};
 use crate::processes::pair;
 
 const WARMUP: u64 = 10_000;
+/// Bytes of a payload the floor's receiver prefetches while it polls: the lines the ring's
+/// consumer prefetches (its record's first line and the two after it).
+const PREFETCHED: usize = 192;
 
 fn p50(samples: impl FnOnce(&mut Histogram<u64>)) -> u64 {
     let mut h = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).expect("bounds");
@@ -76,8 +79,9 @@ pub fn handoff_floor(rounds: u64, size: usize) -> u64 {
     };
     let receive = |d: usize, bytes: &mut [u8], n: u64| {
         while sequence(d).load(Ordering::Acquire) != n {
-            // The ring's consumer prefetches the payload while it polls; so does the floor.
-            for line in (0..size).step_by(64) {
+            // The ring's consumer prefetches the start of the payload while it polls; so does
+            // the floor (all of a large payload would pull lines the writer is still writing).
+            for line in (0..size.min(PREFETCHED)).step_by(64) {
                 // SAFETY: a prefetch is a hint, not an access; the address is in the mapping.
                 unsafe {
                     std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(

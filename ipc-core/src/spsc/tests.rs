@@ -36,12 +36,24 @@ fn message(sequence: u64, len: usize) -> Vec<u8> {
 
 #[test]
 fn messages_come_out_in_order_across_many_wraps() {
-    let mut mem = memory(256);
-    let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
+    random_traffic(256, if cfg!(miri) { 300 } else { 50_000 });
+}
+
+/// Large records rewind to the start of an empty ring: the same random traffic, with messages
+/// on both sides of the rewind threshold.
+#[test]
+fn large_messages_come_out_in_order_across_rewinds_and_wraps() {
+    random_traffic(1 << 17, if cfg!(miri) { 20 } else { 5_000 });
+}
+
+/// Random pushes and reads of random lengths (1 to the largest the ring takes) against a
+/// queue as the model.
+fn random_traffic(capacity: usize, steps: usize) {
+    let mut mem = memory(capacity);
+    let ring = Spsc::init(Region::from_slice(&mut mem), capacity).unwrap();
     let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
     let mut model: VecDeque<Vec<u8>> = VecDeque::new();
     let mut rng = Rng(7);
-    let steps = if cfg!(miri) { 300 } else { 50_000 };
     let mut sequence = 0;
     for _ in 0..steps {
         if rng.below(2) == 0 {
@@ -74,6 +86,44 @@ fn messages_come_out_in_order_across_many_wraps() {
         }
     }
     assert!(sequence > steps as u64 / 8);
+}
+
+#[test]
+fn a_large_message_on_an_empty_ring_goes_back_to_the_start_and_a_small_one_does_not() {
+    let capacity = 1 << 17;
+    let mut mem = memory(capacity);
+    let ring = Spsc::init(Region::from_slice(&mut mem), capacity).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let mut where_read = |tx: &mut Producer<'_>, len: usize| {
+        tx.push(&message(len as u64, len)).unwrap();
+        let grant = rx.read().unwrap().unwrap();
+        assert_eq!(&*grant, &message(len as u64, len)[..]);
+        let at = grant.as_ptr() as usize;
+        grant.release();
+        rx.flush();
+        at
+    };
+    let large = REWIND_MIN_RECORD as usize;
+    let record = record_len(large);
+    let start = where_read(&mut tx, large);
+    assert_eq!(
+        where_read(&mut tx, large),
+        start + record,
+        "room for one more behind"
+    );
+    assert_eq!(where_read(&mut tx, large), start, "rewound to the start");
+    let small = where_read(&mut tx, 64);
+    assert_eq!(small, start + record, "small records never rewind");
+    // Not rewound while a message is unread: it would be overwritten.
+    tx.push(&message(1, large)).unwrap();
+    tx.push(&message(2, large)).unwrap();
+    let first = rx.read().unwrap().unwrap();
+    assert_eq!(&*first, &message(1, large)[..]);
+    assert_eq!(first.as_ptr() as usize, small + record_len(64));
+    first.release();
+    let second = rx.read().unwrap().unwrap();
+    assert_eq!(&*second, &message(2, large)[..]);
+    assert_eq!(second.as_ptr() as usize, small + record_len(64) + record);
 }
 
 #[test]

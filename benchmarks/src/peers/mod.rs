@@ -1,0 +1,187 @@
+//! `peers`: ipc-core against iceoryx2 in the same run, two processes, the same placement, both
+//! writing and reading every payload byte (see [`ring`] and [`iceoryx`] for what each side
+//! does per message).
+//!
+//! Figures: the busy-polling round trip (cross-core; busy-polling on one core would measure the
+//! scheduler's time slice), one-way throughput (cross-core), and the round trip when each side
+//! sleeps whenever it has nothing to read (cross-core and same-core). Each figure is the median
+//! over `--runs` interleaved runs (ipc-core, iceoryx2, ipc-core, ...), each run a p50 of its
+//! round trips or a throughput; the no-ring hand-off floor is measured beside the round trips.
+
+mod iceoryx;
+mod message;
+mod output;
+mod ring;
+
+use hdrhistogram::Histogram;
+use ipc_core::shm::SharedMemory;
+
+pub use output::Format;
+use output::{Figure, Kind};
+
+/// Where the two processes run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// CPUs 1 (child) and 0 (parent).
+    CrossCore,
+    /// Both on CPU 0.
+    SameCore,
+}
+
+impl Placement {
+    fn cpus(self) -> [usize; 2] {
+        match self {
+            Self::CrossCore => [1, 0],
+            Self::SameCore => [0, 0],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::CrossCore => "cross-core",
+            Self::SameCore => "same-core",
+        }
+    }
+}
+
+/// How many round trips a measurement makes, and how many of the first it leaves out.
+#[derive(Clone, Copy, Debug)]
+pub struct Rounds {
+    timed: u64,
+    warmup: u64,
+}
+
+impl Rounds {
+    fn new(timed: u64) -> Self {
+        Self {
+            timed,
+            warmup: (timed / 10).max(100),
+        }
+    }
+
+    fn total(self) -> u64 {
+        self.timed + self.warmup
+    }
+}
+
+/// Busy-polling round trips timed per size: about 50-100 ms per run on a 2-vCPU VM.
+fn busy_rounds(size: usize) -> Rounds {
+    Rounds::new(match size {
+        0..=256 => 100_000,
+        257..=8192 => 50_000,
+        8193..=131_072 => 5_000,
+        _ => 500,
+    })
+}
+
+/// Round trips timed while sleeping: a cross-core wake-up costs 10-100 µs on these VMs.
+const SLEEPING_ROUNDS: u64 = 2_000;
+
+/// Messages per throughput run: about 1 GB, at least 2,000 and at most 2 million.
+fn throughput_messages(size: usize) -> u64 {
+    ((1usize << 30) / size).clamp(2_000, 2_000_000) as u64
+}
+
+/// iceoryx2's subscriber queue for throughput, in samples: as many messages as ipc-core's ring
+/// holds (within iceoryx2's practical bounds), so both have the same room to run ahead.
+fn queue_for(size: usize) -> usize {
+    (ring::capacity_for(size) / (size + 16)).clamp(2, 1024)
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")
+}
+
+/// A flag in shared memory, set by one process and awaited by the other outside the timing.
+struct Done(SharedMemory);
+
+impl Done {
+    fn new() -> Self {
+        Self(SharedMemory::memfd("peers-done", 4096).expect("memfd"))
+    }
+
+    fn word(&self) -> &std::sync::atomic::AtomicU32 {
+        // SAFETY: a fresh page-aligned shared mapping of 4096 zeroed bytes; an AtomicU32 at its
+        // start is aligned and in bounds, and only ever accessed atomically.
+        unsafe { self.0.region().base().cast().as_ref() }
+    }
+
+    fn set(&self) {
+        self.word().store(1, std::sync::atomic::Ordering::Release);
+    }
+
+    fn wait(&self) {
+        while self.word().load(std::sync::atomic::Ordering::Acquire) == 0 {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+}
+
+/// The median of `runs` interleaved measurements of each side.
+fn interleaved(
+    runs: usize,
+    mut ours: impl FnMut() -> f64,
+    mut theirs: impl FnMut() -> f64,
+) -> (f64, f64) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        a.push(ours());
+        b.push(theirs());
+    }
+    (median(a), median(b))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Runs every figure and prints each as it is measured.
+pub fn run(format: Format, runs: usize) {
+    iceoryx2::prelude::set_log_level(iceoryx2::prelude::LogLevel::Error);
+    let leftovers = iceoryx::Leftovers::before_the_run();
+    measure(format, runs);
+    leftovers.remove_what_the_run_made();
+}
+
+fn measure(format: Format, runs: usize) {
+    let mut out = output::Printer::new(format);
+    let cross = Placement::CrossCore;
+    for size in [8, 128, 4096, 64 << 10, 1 << 20] {
+        let rounds = busy_rounds(size);
+        let (ours, theirs) = interleaved(
+            runs,
+            || ring::round_trip(size, rounds, cross, false) as f64,
+            || iceoryx::round_trip(size, rounds, cross, false) as f64,
+        );
+        let floor = crate::latency::handoff_floor(rounds.timed, size) as f64;
+        out.print(Figure::new(Kind::RoundTrip, size, cross, ours, theirs).with_floor(floor));
+    }
+    for size in [64, 4096, 1 << 20] {
+        let messages = throughput_messages(size);
+        let (ours, theirs) = interleaved(
+            runs,
+            || ring::throughput(size, messages, cross),
+            || iceoryx::throughput(size, messages, queue_for(size), cross),
+        );
+        out.print(Figure::new(Kind::Throughput, size, cross, ours, theirs));
+    }
+    for placement in [Placement::CrossCore, Placement::SameCore] {
+        for size in [8, 4096] {
+            let rounds = Rounds::new(SLEEPING_ROUNDS);
+            let (ours, theirs) = interleaved(
+                runs,
+                || ring::round_trip(size, rounds, placement, true) as f64,
+                || iceoryx::round_trip(size, rounds, placement, true) as f64,
+            );
+            out.print(Figure::new(
+                Kind::BlockingRoundTrip,
+                size,
+                placement,
+                ours,
+                theirs,
+            ));
+        }
+    }
+    out.finish();
+}
