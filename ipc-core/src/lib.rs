@@ -33,6 +33,7 @@ extern crate std;
 
 pub mod broadcast;
 mod copy;
+pub mod doorbell;
 mod error;
 pub mod fan_in;
 pub mod header;

@@ -199,3 +199,46 @@ fn bounded(preemptions: usize) -> loom::model::Builder {
 fn zeroed_words(words: usize) -> &'static mut [u64] {
     std::boxed::Box::leak(std::vec![0u64; words].into_boxed_slice())
 }
+
+/// The async adapters' wake protocol, on a ring whose sides both sleep on eventfds (models of
+/// them): each side checks, announces itself on the peer's index word, and sleeps on its
+/// eventfd until rung; the peer rings when its publish finds the bit. The ring holds two
+/// records, so the producer also waits for room. A lost wake-up shows as a deadlock.
+#[test]
+fn a_side_sleeping_on_an_eventfd_is_always_rung() {
+    use crate::doorbell::{Doorbell, ModelEventfd};
+    use crate::spsc::EventfdSides;
+    bounded(PREEMPTIONS).check(|| {
+        let memory = zeroed_words(Spsc::required_len(32) / 8);
+        let wakeups = Wakeups::Eventfd(EventfdSides::Both);
+        let ring = Spsc::init_with(Region::from_slice(memory), 32, wakeups).unwrap();
+        let consumer_sleeps_on: &'static ModelEventfd = std::boxed::Box::leak(Default::default());
+        let producer_sleeps_on: &'static ModelEventfd = std::boxed::Box::leak(Default::default());
+        let mut producer = ring
+            .producer_with_doorbell(Doorbell::model(consumer_sleeps_on))
+            .unwrap();
+        let mut consumer = ring
+            .consumer_with_doorbell(Doorbell::model(producer_sleeps_on))
+            .unwrap();
+        let sender = thread::spawn(move || {
+            for message in 1..=3u8 {
+                while !producer.has_room_for(8).unwrap() {
+                    if producer.announce_sleep(8).unwrap() {
+                        producer_sleeps_on.wait();
+                    }
+                }
+                producer.push(&[message; 8]).unwrap();
+            }
+        });
+        let mut buffer = [0u8; 8];
+        for expected in 1..=3 {
+            while consumer.pop(&mut buffer).unwrap().is_none() {
+                if consumer.announce_sleep().unwrap() {
+                    consumer_sleeps_on.wait();
+                }
+            }
+            assert_eq!(buffer, [expected; 8]);
+        }
+        sender.join().unwrap();
+    });
+}

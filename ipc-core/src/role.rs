@@ -55,6 +55,14 @@ pub enum ClaimError {
     HolderAlive(Role),
     /// The structure has no such role (a lane or subscriber index past its count).
     NoSuchRole(Role),
+    /// The role's peer sleeps on an eventfd and no [`Doorbell`](crate::doorbell::Doorbell) was
+    /// given to ring it (`needed`), or one was given where the peer does not (`!needed`).
+    Doorbell {
+        /// The role that was asked for.
+        role: Role,
+        /// Whether the ring's [`Wakeups`](crate::spsc::Wakeups) mode needs a doorbell here.
+        needed: bool,
+    },
 }
 
 impl fmt::Display for ClaimError {
@@ -69,6 +77,19 @@ impl fmt::Display for ClaimError {
                 write!(f, "{role} cannot be taken over: its holder is alive")
             }
             Self::NoSuchRole(role) => write!(f, "{role} does not exist in this region"),
+            Self::Doorbell { role, needed: true } => write!(
+                f,
+                "{role} must be given its peer's eventfd (a Doorbell): this ring's peer sleeps \
+                 on an eventfd, and nothing else would wake it"
+            ),
+            Self::Doorbell {
+                role,
+                needed: false,
+            } => write!(
+                f,
+                "{role} was given a doorbell, but its peer does not sleep on an eventfd in this \
+                 ring"
+            ),
         }
     }
 }
@@ -82,6 +103,7 @@ impl ClaimError {
             Self::Taken(_) => Self::Taken(role),
             Self::HolderAlive(_) => Self::HolderAlive(role),
             Self::NoSuchRole(_) => Self::NoSuchRole(role),
+            Self::Doorbell { needed, .. } => Self::Doorbell { role, needed },
         }
     }
 }

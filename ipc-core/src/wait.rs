@@ -63,6 +63,9 @@ pub enum WaitError {
     /// The ring was laid out [spin-only](crate::spsc::Wakeups::SpinOnly): a futex sleep would
     /// never be woken.
     SleepDisabled,
+    /// This side sleeps on an eventfd ([`Wakeups::Eventfd`](crate::spsc::Wakeups::Eventfd)):
+    /// its peer rings the eventfd, not the futex, so it waits through its async adapter.
+    SleepsOnEventfd,
 }
 
 impl core::fmt::Display for WaitError {
@@ -73,6 +76,10 @@ impl core::fmt::Display for WaitError {
             Self::SleepDisabled => {
                 f.write_str("this ring is spin-only: it cannot wait by sleeping on a futex")
             }
+            Self::SleepsOnEventfd => f.write_str(
+                "this side sleeps on an eventfd, which its peer rings instead of the futex: \
+                 wait through the async adapter (or spin)",
+            ),
         }
     }
 }
@@ -291,8 +298,8 @@ pub(crate) mod os {
     use loom::sync::{Condvar, Mutex};
 
     loom::lazy_static! {
-        static ref LOCK: Mutex<()> = Mutex::new(());
-        static ref WOKEN: Condvar = Condvar::new();
+        pub(crate) static ref LOCK: Mutex<()> = Mutex::new(());
+        pub(crate) static ref WOKEN: Condvar = Condvar::new();
     }
 
     pub fn now_ns() -> u64 {

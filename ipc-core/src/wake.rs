@@ -72,6 +72,22 @@ pub fn announce(word: &AtomicU32, seen: u32) -> Option<u32> {
     }
 }
 
+/// Withdraws a waiter's announcement on `word` (a wait that was cancelled before it slept):
+/// clears the bit unless the owner's publish cleared it first (and woke the waiter, which then
+/// finds a spurious wake-up pending: harmless).
+#[inline]
+pub fn withdraw(word: &AtomicU32) {
+    let current = word.load(Ordering::Acquire);
+    if current & WAITING != 0 {
+        let _ = word.compare_exchange(
+            current,
+            current & POSITION,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+}
+
 /// The offset of `position` in a data area of `capacity` bytes (a power of two), rounded down
 /// to 8 bytes: records start at multiples of 8, and a position read from a corrupted region
 /// must still give an aligned, in-bounds access.

@@ -37,10 +37,12 @@ use core::marker::PhantomData;
 
 pub use error::{Corruption, ReadError, ReserveError};
 pub use grant::{ReadGrant, WriteGrant};
-pub use wakeups::Wakeups;
+use wakeups::Side;
+pub use wakeups::{EventfdSides, Wakeups};
 
 use data::Data;
 
+use crate::doorbell::Doorbell;
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{Claim, ClaimError, Role};
 use crate::sync::{AtomicU32, PaddedWord};
@@ -210,8 +212,28 @@ impl<'a> Spsc<'a> {
     /// # Errors
     /// [`ClaimError::Taken`] while another producer holds the role.
     pub fn producer(&self) -> Result<Producer<'a>, ClaimError> {
+        self.claim_producer(None)
+    }
+
+    /// Like [`producer`](Self::producer), on a ring whose consumer sleeps on an eventfd
+    /// ([`Wakeups::Eventfd`]): the producer rings `consumer` when it publishes to a sleeping
+    /// consumer.
+    ///
+    /// # Errors
+    /// As [`producer`](Self::producer); [`ClaimError::Doorbell`] when the consumer does not
+    /// sleep on an eventfd (and [`producer`](Self::producer) alone, without a doorbell, when
+    /// it does).
+    pub fn producer_with_doorbell(
+        &self,
+        consumer: Doorbell<'a>,
+    ) -> Result<Producer<'a>, ClaimError> {
+        self.claim_producer(Some(consumer))
+    }
+
+    fn claim_producer(&self, doorbell: Option<Doorbell<'a>>) -> Result<Producer<'a>, ClaimError> {
+        let peer = self.peer_wake(Side::Consumer, doorbell, Role::Producer)?;
         let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
-        Ok(self.producer_with(claim))
+        Ok(self.producer_with(claim, peer))
     }
 
     /// Claims the producing side from a holder that `holder` proves dead (see [`crate::role`]).
@@ -222,13 +244,53 @@ impl<'a> Spsc<'a> {
     ///
     /// # Errors
     /// [`ClaimError::HolderAlive`] when `holder` says the holder lives; [`ClaimError::Taken`]
-    /// when another claim got there first.
+    /// when another claim got there first; [`ClaimError::Doorbell`] when the consumer sleeps on
+    /// an eventfd (take over with [`take_over_producer_with_doorbell`](Self::take_over_producer_with_doorbell)).
     pub fn take_over_producer(&self, holder: &dyn Liveness) -> Result<Producer<'a>, ClaimError> {
-        let claim = Claim::take_over(&self.control().producer_claim, Role::Producer, holder)?;
-        Ok(self.producer_with(claim))
+        self.take_over_producer_ringing(holder, None)
     }
 
-    fn producer_with(&self, claim: Claim<'a>) -> Producer<'a> {
+    /// [`take_over_producer`](Self::take_over_producer) on a ring whose consumer sleeps on an
+    /// eventfd, which the new producer rings through `consumer`.
+    ///
+    /// # Errors
+    /// As [`take_over_producer`](Self::take_over_producer), and [`ClaimError::Doorbell`] when
+    /// the consumer does not sleep on an eventfd.
+    pub fn take_over_producer_with_doorbell(
+        &self,
+        holder: &dyn Liveness,
+        consumer: Doorbell<'a>,
+    ) -> Result<Producer<'a>, ClaimError> {
+        self.take_over_producer_ringing(holder, Some(consumer))
+    }
+
+    fn take_over_producer_ringing(
+        &self,
+        holder: &dyn Liveness,
+        doorbell: Option<Doorbell<'a>>,
+    ) -> Result<Producer<'a>, ClaimError> {
+        let peer = self.peer_wake(Side::Consumer, doorbell, Role::Producer)?;
+        let claim = Claim::take_over(&self.control().producer_claim, Role::Producer, holder)?;
+        Ok(self.producer_with(claim, peer))
+    }
+
+    /// How a side claiming `role` wakes its peer (`peer`), given the doorbell it was handed.
+    fn peer_wake(
+        &self,
+        peer: Side,
+        doorbell: Option<Doorbell<'a>>,
+        role: Role,
+    ) -> Result<PeerWake<'a>, ClaimError> {
+        let needed = self.wakeups.sleeps_on_eventfd(peer);
+        match (self.wakeups, needed, doorbell) {
+            (Wakeups::SpinOnly, _, None) => Ok(PeerWake::Unwatched),
+            (_, true, Some(doorbell)) => Ok(PeerWake::Doorbell(doorbell)),
+            (_, false, None) => Ok(PeerWake::Futex),
+            _ => Err(ClaimError::Doorbell { role, needed }),
+        }
+    }
+
+    fn producer_with(&self, claim: Claim<'a>, peer: PeerWake<'a>) -> Producer<'a> {
         let control = self.control();
         let capacity = self.capacity() as u32;
         let tail = wake::position(&control.tail);
@@ -247,6 +309,7 @@ impl<'a> Spsc<'a> {
             cached_tail,
             corrupt: None,
             wakeups: self.wakeups,
+            peer,
             _claim: claim,
             _region: PhantomData,
         }
@@ -288,8 +351,27 @@ impl<'a> Spsc<'a> {
     /// # Errors
     /// [`ClaimError::Taken`] while another consumer holds the role.
     pub fn consumer(&self) -> Result<Consumer<'a>, ClaimError> {
+        self.claim_consumer(None)
+    }
+
+    /// Like [`consumer`](Self::consumer), on a ring whose producer sleeps on an eventfd
+    /// ([`Wakeups::Eventfd`]): the consumer rings `producer` when it releases room to a
+    /// sleeping producer.
+    ///
+    /// # Errors
+    /// As [`consumer`](Self::consumer); [`ClaimError::Doorbell`] when the producer does not
+    /// sleep on an eventfd.
+    pub fn consumer_with_doorbell(
+        &self,
+        producer: Doorbell<'a>,
+    ) -> Result<Consumer<'a>, ClaimError> {
+        self.claim_consumer(Some(producer))
+    }
+
+    fn claim_consumer(&self, doorbell: Option<Doorbell<'a>>) -> Result<Consumer<'a>, ClaimError> {
+        let peer = self.peer_wake(Side::Producer, doorbell, Role::Consumer)?;
         let claim = Claim::take(&self.control().consumer_claim, Role::Consumer)?;
-        Ok(self.consumer_with(claim))
+        Ok(self.consumer_with(claim, peer))
     }
 
     /// Claims the consuming side from a holder that `holder` proves dead (see [`crate::role`]).
@@ -298,13 +380,37 @@ impl<'a> Spsc<'a> {
     ///
     /// # Errors
     /// [`ClaimError::HolderAlive`] when `holder` says the holder lives; [`ClaimError::Taken`]
-    /// when another claim got there first.
+    /// when another claim got there first; [`ClaimError::Doorbell`] when the producer sleeps on
+    /// an eventfd (take over with [`take_over_consumer_with_doorbell`](Self::take_over_consumer_with_doorbell)).
     pub fn take_over_consumer(&self, holder: &dyn Liveness) -> Result<Consumer<'a>, ClaimError> {
-        let claim = Claim::take_over(&self.control().consumer_claim, Role::Consumer, holder)?;
-        Ok(self.consumer_with(claim))
+        self.take_over_consumer_ringing(holder, None)
     }
 
-    fn consumer_with(&self, claim: Claim<'a>) -> Consumer<'a> {
+    /// [`take_over_consumer`](Self::take_over_consumer) on a ring whose producer sleeps on an
+    /// eventfd, which the new consumer rings through `producer`.
+    ///
+    /// # Errors
+    /// As [`take_over_consumer`](Self::take_over_consumer), and [`ClaimError::Doorbell`] when
+    /// the producer does not sleep on an eventfd.
+    pub fn take_over_consumer_with_doorbell(
+        &self,
+        holder: &dyn Liveness,
+        producer: Doorbell<'a>,
+    ) -> Result<Consumer<'a>, ClaimError> {
+        self.take_over_consumer_ringing(holder, Some(producer))
+    }
+
+    fn take_over_consumer_ringing(
+        &self,
+        holder: &dyn Liveness,
+        doorbell: Option<Doorbell<'a>>,
+    ) -> Result<Consumer<'a>, ClaimError> {
+        let peer = self.peer_wake(Side::Producer, doorbell, Role::Consumer)?;
+        let claim = Claim::take_over(&self.control().consumer_claim, Role::Consumer, holder)?;
+        Ok(self.consumer_with(claim, peer))
+    }
+
+    fn consumer_with(&self, claim: Claim<'a>, peer: PeerWake<'a>) -> Consumer<'a> {
         let control = self.control();
         let tail = wake::position(&control.tail);
         Consumer {
@@ -314,6 +420,7 @@ impl<'a> Spsc<'a> {
             tail,
             published: tail,
             wakeups: self.wakeups,
+            peer,
             _claim: claim,
             _region: PhantomData,
         }
@@ -382,18 +489,33 @@ fn prefetch_payload(data: Data, capacity: u32, position: u32) {
     let _ = (data, capacity, position);
 }
 
-/// Publishes a side's index as the ring's mode says, waking a peer that sleeps on it: the peer
-/// re-checks the index after announcing itself, so either it sees this position or the swap
-/// sees its announcement.
+/// How a side wakes its peer when it publishes, fixed when the side is claimed.
+#[derive(Clone, Copy, Debug)]
+enum PeerWake<'a> {
+    /// The peer never sleeps (a spin-only ring): a plain store.
+    Unwatched,
+    /// The peer sleeps on the futex of the index word.
+    Futex,
+    /// The peer sleeps on an eventfd.
+    Doorbell(Doorbell<'a>),
+}
+
+/// Publishes a side's index, waking a peer that sleeps on it: the peer re-checks the index
+/// after announcing itself, so either it sees this position or the swap sees its announcement.
 #[inline]
-fn publish(word: &AtomicU32, position: u32, wakeups: Wakeups) {
-    match wakeups {
-        Wakeups::Futex => {
+fn publish(word: &AtomicU32, position: u32, peer: PeerWake<'_>) {
+    match peer {
+        PeerWake::Futex => {
             if wake::publish(word, position) {
                 wait::wake_one(word);
             }
         }
-        Wakeups::SpinOnly => wake::publish_unwatched(word, position),
+        PeerWake::Doorbell(doorbell) => {
+            if wake::publish(word, position) {
+                doorbell.ring();
+            }
+        }
+        PeerWake::Unwatched => wake::publish_unwatched(word, position),
     }
 }
 
@@ -411,6 +533,8 @@ pub struct Producer<'a> {
     /// Corruption found while publishing deferred records: returned by the next reserve.
     corrupt: Option<Corruption>,
     wakeups: Wakeups,
+    /// How publishing wakes the consumer.
+    peer: PeerWake<'a>,
     /// Held until this producer is dropped.
     _claim: Claim<'a>,
     _region: PhantomData<&'a mut [u8]>,
@@ -445,7 +569,7 @@ impl<'a> Producer<'a> {
         how: &Wait<'_>,
     ) -> Result<WriteGrant<'_, 'a>, ReserveError> {
         self.wakeups
-            .check(how.strategy)
+            .check(Side::Producer, how.strategy)
             .map_err(ReserveError::Wait)?;
         loop {
             match self.space_for(len) {
@@ -456,6 +580,48 @@ impl<'a> Producer<'a> {
             wait::until_moved(&self.control.tail, self.cached_tail, how)
                 .map_err(ReserveError::Wait)?;
         }
+    }
+
+    /// The ring's wake-up mode, as this side saw it when it was claimed.
+    pub fn wakeups(&self) -> Wakeups {
+        self.wakeups
+    }
+
+    /// True when a `len`-byte message fits now: [`reserve`](Self::reserve) then succeeds.
+    /// For waiters that cannot hold a grant across a check (async adapters).
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve), but never `Full`.
+    pub fn has_room_for(&mut self, len: usize) -> Result<bool, ReserveError> {
+        match self.space_for(len) {
+            Ok(_) => Ok(true),
+            Err(ReserveError::Full) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// For a producer that sleeps on an eventfd ([`Wakeups::Eventfd`]; an async adapter):
+    /// publishes what is deferred, then announces that it will sleep until the consumer
+    /// releases room for a `len`-byte message. `Ok(true)`: announced; sleep until the eventfd
+    /// is readable, then check again. `Ok(false)`: the room is there already; do not sleep. A
+    /// wait that ends without sleeping calls [`withdraw_sleep`](Self::withdraw_sleep).
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve), but never `Full`.
+    pub fn announce_sleep(&mut self, len: usize) -> Result<bool, ReserveError> {
+        // A corruption found here is kept and returned by the check below.
+        let _ = self.flush();
+        if self.has_room_for(len)? {
+            return Ok(false);
+        }
+        // has_room_for just read the tail: the announcement fails if it moved since.
+        Ok(wake::announce(&self.control.tail, self.cached_tail).is_some())
+    }
+
+    /// Withdraws an [announced](Self::announce_sleep) sleep (a cancelled wait), so the consumer
+    /// does not ring for nobody.
+    pub fn withdraw_sleep(&mut self) {
+        wake::withdraw(&self.control.tail);
     }
 
     /// Checks there is room for a `len`-byte record now; returns the wrap padding it needs.
@@ -550,7 +716,7 @@ impl<'a> Producer<'a> {
             left -= advance;
         }
         self.published = self.head;
-        publish(&self.control.head, self.head, self.wakeups);
+        publish(&self.control.head, self.head, self.peer);
         self.corrupt.map_or(Ok(()), Err)
     }
 
@@ -620,6 +786,8 @@ pub struct Consumer<'a> {
     /// empty, so that the common case costs no read-modify-write of a shared line.
     published: u32,
     wakeups: Wakeups,
+    /// How releasing wakes the producer.
+    peer: PeerWake<'a>,
     /// Held until this consumer is dropped (after its releases are published).
     _claim: Claim<'a>,
     _region: PhantomData<&'a [u8]>,
@@ -656,7 +824,9 @@ impl<'a> Consumer<'a> {
     /// As [`read`](Self::read), and [`ReadError::Wait`] when the wait gives up, or asks to
     /// sleep on a spin-only ring.
     pub fn read_blocking(&mut self, how: &Wait<'_>) -> Result<ReadGrant<'_, 'a>, ReadError> {
-        self.wakeups.check(how.strategy).map_err(ReadError::Wait)?;
+        self.wakeups
+            .check(Side::Consumer, how.strategy)
+            .map_err(ReadError::Wait)?;
         loop {
             if let Some((offset, len)) = self.next_record()? {
                 return Ok(ReadGrant::new(self, offset, len));
@@ -690,6 +860,56 @@ impl<'a> Consumer<'a> {
             wait::until_after_spin(&self.control.head, head, &ready, how)
                 .map_err(ReadError::Wait)?;
         }
+    }
+
+    /// The ring's wake-up mode, as this side saw it when it was claimed.
+    pub fn wakeups(&self) -> Wakeups {
+        self.wakeups
+    }
+
+    /// True when a message is there: [`read`](Self::read) then returns it. For waiters that
+    /// cannot hold a grant across a check (async adapters). Finding none publishes pending
+    /// releases, as [`read`](Self::read) does.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn has_message_ready(&mut self) -> Result<bool, ReadError> {
+        Ok(self.next_record()?.is_some())
+    }
+
+    /// For a consumer that sleeps on an eventfd ([`Wakeups::Eventfd`]; an async adapter):
+    /// announces that it will sleep until the producer publishes. `Ok(true)`: announced; sleep
+    /// until the eventfd is readable, then read again. `Ok(false)`: a message is there
+    /// already; do not sleep. A wait that ends without sleeping calls
+    /// [`withdraw_sleep`](Self::withdraw_sleep).
+    ///
+    /// # Errors
+    /// As [`read`](Self::read), and a head index the producer could not have written.
+    pub fn announce_sleep(&mut self) -> Result<bool, ReadError> {
+        if self.has_message_ready()? {
+            return Ok(false);
+        }
+        // As in read_blocking: the waiter sleeps on the head it read, and looks for a record
+        // only after reading it, so a record published with that head is seen.
+        let (capacity, tail) = (self.capacity, self.tail);
+        let head = wake::position(&self.control.head);
+        if self.has_message_ready()? {
+            return Ok(false);
+        }
+        let ahead = wake::distance(tail, head);
+        if ahead != 0 && ahead <= capacity {
+            return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
+        }
+        if ahead != 0 && wake::distance(head, tail) > capacity {
+            return Err(ReadError::Corrupt(Corruption::HeadIndex { head, tail }));
+        }
+        Ok(wake::announce(&self.control.head, head).is_some())
+    }
+
+    /// Withdraws an [announced](Self::announce_sleep) sleep (a cancelled wait), so the
+    /// producer does not ring for nobody.
+    pub fn withdraw_sleep(&mut self) {
+        wake::withdraw(&self.control.head);
     }
 
     /// True when a record (or a wrap marker) is published at this consumer's position: a cheap
@@ -785,7 +1005,7 @@ impl<'a> Consumer<'a> {
     pub fn flush(&mut self) {
         if self.published != self.tail {
             self.published = self.tail;
-            publish(&self.control.tail, self.tail, self.wakeups);
+            publish(&self.control.tail, self.tail, self.peer);
         }
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::doorbell::Doorbell;
 use crate::role::{ClaimError, Role};
 use crate::wait::{AssumeAlive, Dead};
 #[cfg(not(miri))]
@@ -43,7 +44,7 @@ fn messages_come_out_in_order_across_many_wraps() {
 /// on both sides of the rewind threshold.
 #[test]
 fn large_messages_come_out_in_order_across_rewinds_and_wraps() {
-    random_traffic(1 << 17, if cfg!(miri) { 20 } else { 5_000 });
+    random_traffic(1 << 17, if cfg!(miri) { 6 } else { 5_000 });
 }
 
 /// Random pushes and reads of random lengths (1 to the largest the ring takes) against a
@@ -585,4 +586,142 @@ fn a_consumer_taken_over_reads_again_what_its_holder_had_not_released() {
     core::mem::forget(rx);
     let mut rx = ring.take_over_consumer(&Dead).unwrap();
     assert_eq!(&*rx.read().unwrap().unwrap(), b"one");
+}
+
+/// A non-blocking eventfd and a way to take its count (0 when nobody rang).
+#[cfg(not(miri))]
+mod eventfd {
+    use rustix::event::{eventfd, EventfdFlags};
+    use rustix::fd::OwnedFd;
+
+    pub fn new() -> OwnedFd {
+        eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC).unwrap()
+    }
+
+    pub fn take(fd: &OwnedFd) -> u64 {
+        let mut count = [0u8; 8];
+        match rustix::io::read(fd, &mut count) {
+            Ok(8) => u64::from_ne_bytes(count),
+            Err(rustix::io::Errno::AGAIN) => 0,
+            other => panic!("eventfd read: {other:?}"),
+        }
+    }
+}
+
+#[cfg(not(miri))]
+#[test]
+fn a_side_sleeping_on_an_eventfd_is_claimed_only_with_the_doorbell_it_needs() {
+    use rustix::fd::AsFd;
+    let fd = eventfd::new();
+    let bell = Doorbell::eventfd(fd.as_fd());
+    let mut mem = memory(256);
+    let ring = Spsc::init_with(
+        Region::from_slice(&mut mem),
+        256,
+        Wakeups::Eventfd(EventfdSides::Consumer),
+    )
+    .unwrap();
+    let attached = Spsc::attach(ring.region).unwrap();
+    assert_eq!(attached.wakeups(), Wakeups::Eventfd(EventfdSides::Consumer));
+    let needed = ClaimError::Doorbell {
+        role: Role::Producer,
+        needed: true,
+    };
+    assert_eq!(ring.producer().unwrap_err(), needed);
+    assert!(std::format!("{needed}").contains("must be given its peer's eventfd"));
+    // The producer sleeps on the futex here: the consumer needs no doorbell, and takes none.
+    assert_eq!(
+        ring.consumer_with_doorbell(bell).unwrap_err(),
+        ClaimError::Doorbell {
+            role: Role::Consumer,
+            needed: false
+        }
+    );
+    // A refused claim holds nothing.
+    let _producer = ring.producer_with_doorbell(bell).unwrap();
+    let _consumer = ring.consumer().unwrap();
+    let mut futex_mem = memory(256);
+    let futex_ring = Spsc::init(Region::from_slice(&mut futex_mem), 256).unwrap();
+    assert!(matches!(
+        futex_ring.producer_with_doorbell(bell),
+        Err(ClaimError::Doorbell { needed: false, .. })
+    ));
+}
+
+#[cfg(not(miri))]
+#[test]
+fn a_consumer_sleeping_on_an_eventfd_is_rung_only_when_it_announced_itself() {
+    use rustix::fd::AsFd;
+    let fd = eventfd::new();
+    let mut mem = memory(256);
+    let ring = Spsc::init_with(
+        Region::from_slice(&mut mem),
+        256,
+        Wakeups::Eventfd(EventfdSides::Consumer),
+    )
+    .unwrap();
+    let mut tx = ring
+        .producer_with_doorbell(Doorbell::eventfd(fd.as_fd()))
+        .unwrap();
+    let mut rx = ring.consumer().unwrap();
+    // Nobody sleeps: a publish makes no syscall, the eventfd stays silent.
+    tx.push(b"one").unwrap();
+    assert_eq!(eventfd::take(&fd), 0);
+    assert!(
+        !rx.announce_sleep().unwrap(),
+        "a message is there: no sleep"
+    );
+    rx.read().unwrap().unwrap().release();
+    // Announced: the next publish rings once.
+    assert!(rx.announce_sleep().unwrap());
+    tx.push(b"two").unwrap();
+    tx.push(b"three").unwrap();
+    assert_eq!(eventfd::take(&fd), 1);
+    let mut buffer = [0u8; 8];
+    assert_eq!(rx.pop(&mut buffer).unwrap(), Some(3));
+    assert_eq!(rx.pop(&mut buffer).unwrap(), Some(5));
+    // Announced, then withdrawn (a cancelled wait): nobody is rung.
+    assert!(rx.announce_sleep().unwrap());
+    rx.withdraw_sleep();
+    tx.push(b"four").unwrap();
+    assert_eq!(eventfd::take(&fd), 0);
+    // The futex is no way to wait here: nobody would wake it.
+    rx.pop(&mut buffer).unwrap();
+    assert_eq!(
+        rx.read_blocking(&Wait::futex()).unwrap_err(),
+        ReadError::Wait(WaitError::SleepsOnEventfd)
+    );
+}
+
+#[cfg(not(miri))]
+#[test]
+fn a_producer_sleeping_on_an_eventfd_is_rung_when_room_is_released() {
+    use rustix::fd::AsFd;
+    let fd = eventfd::new();
+    let mut mem = memory(256);
+    let ring = Spsc::init_with(
+        Region::from_slice(&mut mem),
+        256,
+        Wakeups::Eventfd(EventfdSides::Producer),
+    )
+    .unwrap();
+    let mut tx = ring.producer().unwrap();
+    let mut rx = ring
+        .consumer_with_doorbell(Doorbell::eventfd(fd.as_fd()))
+        .unwrap();
+    let message = [7u8; 64];
+    while tx.has_room_for(message.len()).unwrap() {
+        tx.push(&message).unwrap();
+    }
+    assert!(tx.announce_sleep(message.len()).unwrap());
+    // The consumer's release would be published lazily; an announced producer makes it
+    // publish (and ring) at once.
+    rx.read().unwrap().unwrap().release();
+    assert_eq!(eventfd::take(&fd), 1);
+    assert!(tx.has_room_for(message.len()).unwrap());
+    assert!(!tx.announce_sleep(message.len()).unwrap(), "room: no sleep");
+    assert_eq!(
+        tx.reserve_blocking(8, &Wait::futex()).unwrap_err(),
+        ReserveError::Wait(WaitError::SleepsOnEventfd)
+    );
 }

@@ -1,4 +1,4 @@
-//! Whether the sides of a ring may sleep: chosen once, when the ring is laid out.
+//! Whether the sides of a ring may sleep, and on what: chosen once, when the ring is laid out.
 
 use crate::wait::{Strategy, WaitError};
 
@@ -15,6 +15,31 @@ pub enum Wakeups {
     /// [`Strategy::SpinThenFutex`] fails with [`WaitError::SleepDisabled`], because nobody
     /// would wake the sleeper.
     SpinOnly,
+    /// The named sides sleep on an eventfd that an async runtime polls (see
+    /// [`doorbell`](crate::doorbell)); the others on the futex, as with [`Futex`](Self::Futex).
+    /// The peer of an eventfd side must be given that eventfd when it claims its role
+    /// ([`Spsc::producer_with_doorbell`](super::Spsc::producer_with_doorbell),
+    /// [`Spsc::consumer_with_doorbell`](super::Spsc::consumer_with_doorbell)). Publishes cost
+    /// what they cost with [`Futex`](Self::Futex).
+    Eventfd(EventfdSides),
+}
+
+/// Which sides of a ring sleep on an eventfd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventfdSides {
+    /// The consumer waits for messages on an eventfd; the producer rings it.
+    Consumer,
+    /// The producer waits for room on an eventfd; the consumer rings it.
+    Producer,
+    /// Both.
+    Both,
+}
+
+/// A side of a ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Producer,
+    Consumer,
 }
 
 impl Wakeups {
@@ -23,6 +48,9 @@ impl Wakeups {
         match self {
             Self::Futex => 0,
             Self::SpinOnly => 1,
+            Self::Eventfd(EventfdSides::Consumer) => 2,
+            Self::Eventfd(EventfdSides::Producer) => 3,
+            Self::Eventfd(EventfdSides::Both) => 4,
         }
     }
 
@@ -31,16 +59,46 @@ impl Wakeups {
         match word {
             0 => Some(Self::Futex),
             1 => Some(Self::SpinOnly),
+            2 => Some(Self::Eventfd(EventfdSides::Consumer)),
+            3 => Some(Self::Eventfd(EventfdSides::Producer)),
+            4 => Some(Self::Eventfd(EventfdSides::Both)),
             _ => None,
         }
     }
 
-    /// Refuses a wait that would sleep on a ring whose peer never wakes anyone.
+    /// Whether the consumer sleeps on an eventfd.
+    pub fn consumer_sleeps_on_eventfd(self) -> bool {
+        self.sleeps_on_eventfd(Side::Consumer)
+    }
+
+    /// Whether the producer sleeps on an eventfd.
+    pub fn producer_sleeps_on_eventfd(self) -> bool {
+        self.sleeps_on_eventfd(Side::Producer)
+    }
+
+    /// Whether `side` sleeps on an eventfd (and its peer must ring it).
+    pub(crate) fn sleeps_on_eventfd(self, side: Side) -> bool {
+        matches!(
+            (self, side),
+            (Self::Eventfd(EventfdSides::Both), _)
+                | (Self::Eventfd(EventfdSides::Consumer), Side::Consumer)
+                | (Self::Eventfd(EventfdSides::Producer), Side::Producer)
+        )
+    }
+
+    /// Refuses a wait of `side` that would sleep on the futex where nobody would wake it: on a
+    /// spin-only ring, or on a side that sleeps on an eventfd.
     #[inline]
-    pub(crate) fn check(self, strategy: Strategy) -> Result<(), WaitError> {
-        match (self, strategy) {
-            (Self::SpinOnly, Strategy::SpinThenFutex { .. }) => Err(WaitError::SleepDisabled),
-            _ => Ok(()),
+    pub(crate) fn check(self, side: Side, strategy: Strategy) -> Result<(), WaitError> {
+        if !matches!(strategy, Strategy::SpinThenFutex { .. }) {
+            return Ok(());
         }
+        if self == Self::SpinOnly {
+            return Err(WaitError::SleepDisabled);
+        }
+        if self.sleeps_on_eventfd(side) {
+            return Err(WaitError::SleepsOnEventfd);
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,121 @@
+//! How a side that sleeps on an eventfd is woken: its peer rings a doorbell.
+//!
+//! Linux cannot poll a futex, so a side run by an async runtime sleeps on an eventfd the runtime
+//! polls instead. The ring's [`Wakeups`](crate::spsc::Wakeups) mode records which sides do; their
+//! peer is given the eventfd as a [`Doorbell`] when it claims its role, and writes it exactly
+//! where it would otherwise call `futex_wake`: when its publish finds the sleeper's bit set. A
+//! peer that never sees the bit makes no syscall. How the eventfd reaches the peer is the
+//! caller's business (inherited across `fork`, or passed over a Unix socket with
+//! `SCM_RIGHTS`): ipc-core never opens or closes it.
+
+use core::marker::PhantomData;
+
+/// The eventfd a sleeping peer waits on, as the side that wakes it holds it.
+#[derive(Clone, Copy, Debug)]
+pub struct Doorbell<'a> {
+    bell: os::Bell<'a>,
+    _lifetime: PhantomData<&'a ()>,
+}
+
+impl<'a> Doorbell<'a> {
+    /// A doorbell that writes 1 to `eventfd` (an eventfd the peer created and polls).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub fn eventfd(eventfd: rustix::fd::BorrowedFd<'a>) -> Self {
+        Self {
+            bell: os::Bell(eventfd),
+            _lifetime: PhantomData,
+        }
+    }
+
+    /// A doorbell on a model eventfd, for the loom models.
+    #[cfg(loom)]
+    pub(crate) fn model(bell: &'a os::ModelEventfd) -> Self {
+        Self {
+            bell: os::Bell(bell),
+            _lifetime: PhantomData,
+        }
+    }
+
+    /// Wakes the peer.
+    #[inline]
+    pub(crate) fn ring(&self) {
+        self.bell.ring();
+    }
+}
+
+#[cfg(all(target_os = "linux", not(loom)))]
+mod os {
+    use rustix::fd::BorrowedFd;
+
+    #[derive(Clone, Copy, Debug)]
+    pub struct Bell<'a>(pub BorrowedFd<'a>);
+
+    impl Bell<'_> {
+        pub fn ring(&self) {
+            // EAGAIN means the counter is at its maximum: the peer has a wake-up pending
+            // anyway. Any other error (a descriptor that is not an eventfd) cannot wake it
+            // either; the peer's own timeout and liveness checks bound its wait.
+            let _ = rustix::io::write(self.0, &1u64.to_ne_bytes());
+        }
+    }
+}
+
+#[cfg(all(not(target_os = "linux"), not(loom)))]
+mod os {
+    use core::marker::PhantomData;
+
+    /// Targets without eventfds: no doorbell can be made.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Bell<'a>(Never, PhantomData<&'a ()>);
+
+    #[derive(Clone, Copy, Debug)]
+    enum Never {}
+
+    impl Bell<'_> {
+        pub fn ring(&self) {
+            match self.0 {}
+        }
+    }
+}
+
+#[cfg(loom)]
+pub(crate) mod os {
+    //! A model of an eventfd for loom: a counter that a waiter sleeps on until it is non-zero
+    //! and then takes (as `read` does), under the same lock as the futex model, so that a
+    //! wake-up rung before the wait is seen and one that is never rung shows as a deadlock.
+    use crate::wait::os::{LOCK, WOKEN};
+
+    /// An eventfd's counter.
+    #[derive(Debug, Default)]
+    pub struct ModelEventfd {
+        count: core::cell::Cell<u64>,
+    }
+
+    // SAFETY: the counter is read and written only while LOCK is held.
+    unsafe impl Sync for ModelEventfd {}
+
+    impl ModelEventfd {
+        /// Sleeps until the counter is non-zero, then resets it.
+        pub fn wait(&self) {
+            let mut guard = LOCK.lock().unwrap();
+            while self.count.get() == 0 {
+                guard = WOKEN.wait(guard).unwrap();
+            }
+            self.count.set(0);
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub struct Bell<'a>(pub &'a ModelEventfd);
+
+    impl Bell<'_> {
+        pub fn ring(&self) {
+            let _guard = LOCK.lock().unwrap();
+            self.0.count.set(self.0.count.get() + 1);
+            WOKEN.notify_all();
+        }
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use os::ModelEventfd;
