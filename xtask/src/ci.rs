@@ -65,6 +65,15 @@ pub fn run() -> anyhow::Result<()> {
         "--example",
         "memfd_ping",
     ]))?;
+    // The async example: a tokio service and a plain process over ipc-core.
+    cmd::run(cargo().args([
+        "run",
+        "--locked",
+        "--package",
+        "ipc-core-tokio",
+        "--example",
+        "tokio_service",
+    ]))?;
     // Miri with its weak-memory emulation on, on a newer nightly than the eBPF build's (whose
     // miri panics in that emulation); its own target directory keeps the two apart.
     cmd::run(

@@ -1,0 +1,109 @@
+//! Awaiting messages.
+
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use ipc_core::spsc::{Consumer, ReadGrant};
+use ipc_core::wait::Liveness;
+
+use crate::sleep::{Sleeper, Watch};
+use crate::{Error, DEFAULT_SPINS};
+
+/// A ring's consumer that awaits messages, sleeping on an eventfd its producer rings.
+pub struct AsyncConsumer<'a> {
+    consumer: Consumer<'a>,
+    sleeper: Sleeper,
+    spins: u32,
+    watch: Option<Watch<'a>>,
+}
+
+impl<'a> AsyncConsumer<'a> {
+    /// Wraps `consumer`, which sleeps on `eventfd` (the one its producer was given as a
+    /// doorbell). Call it inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::NotAnEventfdSide`] when the ring's consumer does not sleep on an eventfd;
+    /// [`Error::NoRuntime`] outside a tokio runtime; [`Error::Io`] for a descriptor tokio cannot
+    /// register.
+    pub fn new(consumer: Consumer<'a>, eventfd: OwnedFd) -> Result<Self, Error> {
+        if !consumer.wakeups().consumer_sleeps_on_eventfd() {
+            return Err(Error::NotAnEventfdSide("consumer"));
+        }
+        Ok(Self {
+            consumer,
+            sleeper: Sleeper::new(eventfd)?,
+            spins: DEFAULT_SPINS,
+            watch: None,
+        })
+    }
+
+    /// Checks `spins` times before sleeping (0: sleep at once).
+    pub fn with_spins(mut self, spins: u32) -> Self {
+        self.spins = spins;
+        self
+    }
+
+    /// While asleep, asks `liveness` every `every` whether the producer lives, and ends the
+    /// wait with [`Error::PeerGone`] once it does not (a dead producer never rings).
+    pub fn with_liveness(
+        mut self,
+        liveness: &'a (dyn Liveness + Send + Sync),
+        every: Duration,
+    ) -> Self {
+        self.watch = Some(Watch { liveness, every });
+        self
+    }
+
+    /// The next message, read in place; release the grant to return its room.
+    ///
+    /// # Errors
+    /// [`Error::Read`] for a corrupt ring; [`Error::PeerGone`] from the liveness hook;
+    /// [`Error::Io`] if the eventfd fails.
+    pub async fn read(&mut self) -> Result<ReadGrant<'_, 'a>, Error> {
+        self.until_message().await?;
+        Ok(self
+            .consumer
+            .read()?
+            .expect("a message was seen and nothing else reads this ring"))
+    }
+
+    /// Copies the next message into `buffer` (as much as fits) and releases it; returns its
+    /// length.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub async fn recv(&mut self, buffer: &mut [u8]) -> Result<usize, Error> {
+        Ok(self.read().await?.copy_into(buffer))
+    }
+
+    /// The wrapped consumer.
+    pub fn get_mut(&mut self) -> &mut Consumer<'a> {
+        &mut self.consumer
+    }
+
+    async fn until_message(&mut self) -> Result<(), Error> {
+        for _ in 0..self.spins {
+            if self.consumer.has_message() {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        loop {
+            if !self.consumer.announce_sleep()? {
+                return Ok(());
+            }
+            let announced = Announced(&mut self.consumer);
+            self.sleeper.sleep(self.watch.as_ref()).await?;
+            drop(announced);
+        }
+    }
+}
+
+/// An announced sleep, withdrawn when the wait ends or its future is dropped.
+struct Announced<'c, 'a>(&'c mut Consumer<'a>);
+
+impl Drop for Announced<'_, '_> {
+    fn drop(&mut self) {
+        self.0.withdraw_sleep();
+    }
+}

@@ -1,0 +1,70 @@
+//! ipc-core rings in tokio programs.
+//!
+//! A ring side run by tokio cannot sleep on a futex (Linux cannot poll one), so the ring is laid
+//! out with [`Wakeups::Eventfd`](ipc_core::spsc::Wakeups::Eventfd) for that side: it sleeps on
+//! an eventfd registered with tokio, and its peer, which may be a plain process using ipc-core's
+//! blocking calls, is given that eventfd as a [`Doorbell`](ipc_core::doorbell::Doorbell) and
+//! writes it only when this side has announced that it sleeps. The fast path is the ring's own:
+//! no syscall while both sides are busy.
+//!
+//! - [`AsyncConsumer::read`] / [`AsyncConsumer::recv`]: await a message.
+//! - [`AsyncProducer::reserve`] / [`AsyncProducer::send`]: await room.
+//!
+//! Each wait spins briefly ([`DEFAULT_SPINS`] checks), then announces itself on the peer's index
+//! word and awaits the eventfd. Futures are cancellation-safe: a dropped future has taken no
+//! message and withdraws its announcement. They work on the current-thread and multi-thread
+//! runtimes. Create the eventfd with [`eventfd`] before the peer needs it, and the adapters
+//! inside the runtime (in a forked worker: after the fork).
+//!
+//! ```
+//! use ipc_core::doorbell::Doorbell;
+//! use ipc_core::spsc::{EventfdSides, Spsc, Wakeups};
+//! use ipc_core::Region;
+//! use ipc_core_tokio::{eventfd, AsyncConsumer};
+//! use std::os::fd::AsFd;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut memory = vec![0u64; Spsc::required_len(4096) / 8];
+//! let ring = Spsc::init_with(
+//!     Region::from_slice(&mut memory),
+//!     4096,
+//!     Wakeups::Eventfd(EventfdSides::Consumer),
+//! )?;
+//! let wake_me = eventfd()?;
+//! // The plain side (here a thread; usually another process) rings the consumer's eventfd.
+//! let mut producer = ring.producer_with_doorbell(Doorbell::eventfd(wake_me.as_fd()))?;
+//! let mut consumer = AsyncConsumer::new(ring.consumer()?, wake_me.try_clone()?)?;
+//! std::thread::scope(|s| {
+//!     s.spawn(move || producer.push(b"hello").unwrap());
+//! });
+//! let mut buffer = [0u8; 16];
+//! let n = consumer.recv(&mut buffer).await?;
+//! assert_eq!(&buffer[..n], b"hello");
+//! # Ok(())
+//! # }
+//! ```
+
+mod consumer;
+mod error;
+mod producer;
+mod sleep;
+
+pub use consumer::AsyncConsumer;
+pub use error::Error;
+pub use producer::AsyncProducer;
+
+use std::os::fd::OwnedFd;
+
+/// Checks a side makes before it announces itself and sleeps: as many as
+/// [`Wait::futex`](ipc_core::wait::Wait::futex) makes, a few microseconds.
+pub const DEFAULT_SPINS: u32 = 2_000;
+
+/// A new eventfd for a side to sleep on: non-blocking (tokio reads it), closed on `exec`.
+///
+/// # Errors
+/// The kernel's, e.g. `EMFILE` when the process is out of descriptors.
+pub fn eventfd() -> std::io::Result<OwnedFd> {
+    use rustix::event::{eventfd, EventfdFlags};
+    Ok(eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)?)
+}

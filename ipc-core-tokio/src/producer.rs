@@ -1,0 +1,108 @@
+//! Awaiting room.
+
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use ipc_core::spsc::{Producer, WriteGrant};
+use ipc_core::wait::Liveness;
+
+use crate::sleep::{Sleeper, Watch};
+use crate::{Error, DEFAULT_SPINS};
+
+/// A ring's producer that awaits room, sleeping on an eventfd its consumer rings.
+pub struct AsyncProducer<'a> {
+    producer: Producer<'a>,
+    sleeper: Sleeper,
+    spins: u32,
+    watch: Option<Watch<'a>>,
+}
+
+impl<'a> AsyncProducer<'a> {
+    /// Wraps `producer`, which sleeps on `eventfd` (the one its consumer was given as a
+    /// doorbell). Call it inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::NotAnEventfdSide`] when the ring's producer does not sleep on an eventfd;
+    /// [`Error::NoRuntime`] outside a tokio runtime; [`Error::Io`] for a descriptor tokio cannot
+    /// register.
+    pub fn new(producer: Producer<'a>, eventfd: OwnedFd) -> Result<Self, Error> {
+        if !producer.wakeups().producer_sleeps_on_eventfd() {
+            return Err(Error::NotAnEventfdSide("producer"));
+        }
+        Ok(Self {
+            producer,
+            sleeper: Sleeper::new(eventfd)?,
+            spins: DEFAULT_SPINS,
+            watch: None,
+        })
+    }
+
+    /// Checks `spins` times before sleeping (0: sleep at once).
+    pub fn with_spins(mut self, spins: u32) -> Self {
+        self.spins = spins;
+        self
+    }
+
+    /// While asleep, asks `liveness` every `every` whether the consumer lives, and ends the
+    /// wait with [`Error::PeerGone`] once it does not.
+    pub fn with_liveness(
+        mut self,
+        liveness: &'a (dyn Liveness + Send + Sync),
+        every: Duration,
+    ) -> Self {
+        self.watch = Some(Watch { liveness, every });
+        self
+    }
+
+    /// Room for a `len`-byte message, as a grant to write in place and commit.
+    ///
+    /// # Errors
+    /// [`Error::Reserve`] for a message the ring can never take or a corrupt ring;
+    /// [`Error::PeerGone`] from the liveness hook; [`Error::Io`] if the eventfd fails.
+    pub async fn reserve(&mut self, len: usize) -> Result<WriteGrant<'_, 'a>, Error> {
+        self.until_room(len).await?;
+        Ok(self.producer.reserve(len)?)
+    }
+
+    /// Copies `message` into the ring and publishes it (waking a sleeping consumer).
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve).
+    pub async fn send(&mut self, message: &[u8]) -> Result<(), Error> {
+        let mut grant = self.reserve(message.len()).await?;
+        grant.copy_from_slice(message);
+        grant.commit();
+        Ok(())
+    }
+
+    /// The wrapped producer.
+    pub fn get_mut(&mut self) -> &mut Producer<'a> {
+        &mut self.producer
+    }
+
+    async fn until_room(&mut self, len: usize) -> Result<(), Error> {
+        for _ in 0..self.spins {
+            if self.producer.has_room_for(len)? {
+                return Ok(());
+            }
+            std::hint::spin_loop();
+        }
+        loop {
+            if !self.producer.announce_sleep(len)? {
+                return Ok(());
+            }
+            let announced = Announced(&mut self.producer);
+            self.sleeper.sleep(self.watch.as_ref()).await?;
+            drop(announced);
+        }
+    }
+}
+
+/// An announced sleep, withdrawn when the wait ends or its future is dropped.
+struct Announced<'p, 'a>(&'p mut Producer<'a>);
+
+impl Drop for Announced<'_, '_> {
+    fn drop(&mut self) {
+        self.0.withdraw_sleep();
+    }
+}

@@ -1,0 +1,61 @@
+//! Sleeping on an eventfd through tokio, with an optional liveness check.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use ipc_core::wait::Liveness;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::Error;
+
+/// The eventfd a side sleeps on, registered with the current tokio runtime.
+#[derive(Debug)]
+pub(crate) struct Sleeper {
+    eventfd: AsyncFd<OwnedFd>,
+}
+
+/// A peer's liveness and how often to ask it while asleep.
+pub(crate) struct Watch<'l> {
+    pub liveness: &'l (dyn Liveness + Send + Sync),
+    pub every: Duration,
+}
+
+impl Sleeper {
+    /// Registers `eventfd` (non-blocking) with the runtime this is called in.
+    pub fn new(eventfd: OwnedFd) -> Result<Self, Error> {
+        // Registering outside a runtime would panic: say so instead.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
+        // SAFETY: an OwnedFd owns its open descriptor, returns the same one from every
+        // as_raw_fd, and closes it only when the AsyncFd (its owner from here) drops it.
+        let eventfd = unsafe { AsyncFd::register_with_interest(eventfd, Interest::READABLE) }
+            .map_err(std::io::Error::from)?;
+        Ok(Self { eventfd })
+    }
+
+    /// Waits until the eventfd is rung, and takes its count. Cancellation-safe: a count left
+    /// unread only makes the next sleep return at once.
+    pub async fn sleep(&self, watch: Option<&Watch<'_>>) -> Result<(), Error> {
+        loop {
+            let ready = match watch {
+                None => self.eventfd.readable().await?,
+                Some(watch) => {
+                    match tokio::time::timeout(watch.every, self.eventfd.readable()).await {
+                        Ok(ready) => ready?,
+                        Err(_) if watch.liveness.peer_alive() => continue,
+                        Err(_) => return Err(Error::PeerGone),
+                    }
+                }
+            };
+            let mut ready = ready;
+            let mut count = [0u8; 8];
+            match rustix::io::read(self.eventfd.get_ref().as_fd(), &mut count) {
+                Ok(_) => return Ok(()),
+                Err(rustix::io::Errno::AGAIN) => ready.clear_ready(),
+                Err(other) => return Err(Error::Io(other.into())),
+            }
+        }
+    }
+}

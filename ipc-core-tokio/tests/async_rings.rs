@@ -1,0 +1,274 @@
+//! The tokio adapter against a plain peer (a thread, or a forked process using ipc-core's
+//! blocking calls), on both runtimes; cancellation, a dead peer, and misuse.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use ipc_core::doorbell::Doorbell;
+use ipc_core::shm::{ProcessLiveness, SharedMemory};
+use ipc_core::spsc::{EventfdSides, Spsc, Wakeups};
+use ipc_core::wait::Wait;
+use ipc_core::Region;
+use ipc_core_tokio::{eventfd, AsyncConsumer, AsyncProducer, Error};
+
+const MESSAGES: u64 = 20_000;
+
+fn ring_memory(capacity: usize) -> Vec<u64> {
+    vec![0u64; Spsc::required_len(capacity) / 8]
+}
+
+/// The eventfd's count, read without blocking (0 when nobody rang).
+fn rung(fd: &OwnedFd) -> u64 {
+    let mut count = [0u8; 8];
+    match rustix::io::read(fd, &mut count) {
+        Ok(_) => u64::from_ne_bytes(count),
+        Err(rustix::io::Errno::AGAIN) => 0,
+        Err(other) => panic!("eventfd: {other}"),
+    }
+}
+
+/// A tokio side receives `MESSAGES` numbered messages from a plain thread over one ring and
+/// sends each back over another, so it awaits both messages and (the return ring is small)
+/// room; `spins` 0 makes every wait sleep on the eventfd.
+fn echo_through_tokio(runtime: tokio::runtime::Runtime, spins: u32) {
+    let (mut there, mut back) = (ring_memory(1024), ring_memory(256));
+    let to_tokio = Spsc::init_with(
+        Region::from_slice(&mut there),
+        1024,
+        Wakeups::Eventfd(EventfdSides::Consumer),
+    )
+    .unwrap();
+    let from_tokio = Spsc::init_with(
+        Region::from_slice(&mut back),
+        256,
+        Wakeups::Eventfd(EventfdSides::Producer),
+    )
+    .unwrap();
+    let (consumer_sleeps_on, producer_sleeps_on) = (eventfd().unwrap(), eventfd().unwrap());
+    let mut tx = to_tokio
+        .producer_with_doorbell(Doorbell::eventfd(consumer_sleeps_on.as_fd()))
+        .unwrap();
+    let mut rx = from_tokio
+        .consumer_with_doorbell(Doorbell::eventfd(producer_sleeps_on.as_fd()))
+        .unwrap();
+    let (async_rx, async_tx) = (to_tokio.consumer().unwrap(), from_tokio.producer().unwrap());
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for n in 0..MESSAGES {
+                tx.push_blocking(&n.to_le_bytes(), &Wait::futex()).unwrap();
+            }
+        });
+        s.spawn(move || {
+            let mut buffer = [0u8; 8];
+            for n in 0..MESSAGES {
+                assert_eq!(rx.pop_blocking(&mut buffer, &Wait::futex()).unwrap(), 8);
+                assert_eq!(u64::from_le_bytes(buffer), n);
+            }
+        });
+        runtime.block_on(async {
+            let mut rx = AsyncConsumer::new(async_rx, consumer_sleeps_on.try_clone().unwrap())
+                .unwrap()
+                .with_spins(spins);
+            let mut tx = AsyncProducer::new(async_tx, producer_sleeps_on.try_clone().unwrap())
+                .unwrap()
+                .with_spins(spins);
+            let mut buffer = [0u8; 8];
+            for n in 0..MESSAGES {
+                assert_eq!(rx.recv(&mut buffer).await.unwrap(), 8);
+                assert_eq!(u64::from_le_bytes(buffer), n);
+                tx.send(&buffer).await.unwrap();
+            }
+        });
+    });
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn messages_and_room_are_awaited_on_the_current_thread_runtime() {
+    echo_through_tokio(current_thread(), 0);
+    echo_through_tokio(current_thread(), ipc_core_tokio::DEFAULT_SPINS);
+}
+
+#[test]
+fn messages_and_room_are_awaited_on_the_multi_thread_runtime() {
+    echo_through_tokio(multi_thread(), 0);
+    echo_through_tokio(multi_thread(), ipc_core_tokio::DEFAULT_SPINS);
+}
+
+#[test]
+fn a_dropped_wait_takes_no_message_and_leaves_no_sleeper_announced() {
+    let mut memory = ring_memory(1024);
+    let ring = Spsc::init_with(
+        Region::from_slice(&mut memory),
+        1024,
+        Wakeups::Eventfd(EventfdSides::Consumer),
+    )
+    .unwrap();
+    let sleeps_on = eventfd().unwrap();
+    let mut tx = ring
+        .producer_with_doorbell(Doorbell::eventfd(sleeps_on.as_fd()))
+        .unwrap();
+    current_thread().block_on(async {
+        let mut rx = AsyncConsumer::new(ring.consumer().unwrap(), sleeps_on.try_clone().unwrap())
+            .unwrap()
+            .with_spins(0);
+        let mut buffer = [0u8; 8];
+        // The wait announces itself and sleeps; the timeout drops it.
+        let waited = tokio::time::timeout(Duration::from_millis(20), rx.recv(&mut buffer)).await;
+        assert!(waited.is_err(), "nothing was sent");
+        // Withdrawn: a publish now rings nobody...
+        tx.push(b"after").unwrap();
+        assert_eq!(
+            rung(&sleeps_on),
+            0,
+            "the dropped wait left its announcement"
+        );
+        // ...and the message is the next wait's.
+        assert_eq!(rx.recv(&mut buffer).await.unwrap(), 5);
+        assert_eq!(&buffer[..5], b"after");
+        // A wait dropped after the ring woke it took nothing either.
+        tx.push(b"kept").unwrap();
+        let polled_once = tokio::time::timeout(Duration::ZERO, rx.read()).await;
+        drop(polled_once);
+        assert_eq!(rx.recv(&mut buffer).await.unwrap(), 4);
+        assert_eq!(&buffer[..4], b"kept");
+    });
+}
+
+#[test]
+fn a_plain_process_and_a_tokio_process_talk_through_two_rings() {
+    const ROUNDS: u64 = 2_000;
+    let there = SharedMemory::memfd("tokio-there", Spsc::required_len(4096)).unwrap();
+    let back = SharedMemory::memfd("tokio-back", Spsc::required_len(4096)).unwrap();
+    let requests = Spsc::init_with(
+        there.region(),
+        4096,
+        Wakeups::Eventfd(EventfdSides::Consumer),
+    )
+    .unwrap();
+    let replies = Spsc::init_with(back.region(), 4096, Wakeups::Futex).unwrap();
+    let wake_tokio = eventfd().unwrap();
+    // The plain child inherits the eventfd across fork and rings it through its doorbell.
+    let child = fork_child(|| {
+        let mut tx = requests
+            .producer_with_doorbell(Doorbell::eventfd(wake_tokio.as_fd()))
+            .unwrap();
+        let mut rx = replies.consumer().unwrap();
+        let mut buffer = [0u8; 8];
+        for n in 0..ROUNDS {
+            tx.push_blocking(&n.to_le_bytes(), &Wait::futex()).unwrap();
+            rx.pop_blocking(&mut buffer, &Wait::futex()).unwrap();
+            if u64::from_le_bytes(buffer) != n + 1 {
+                return 1;
+            }
+        }
+        0
+    });
+    // The runtime and the AsyncFd are made after the fork, in the process that uses them.
+    current_thread().block_on(async {
+        let mut rx = AsyncConsumer::new(
+            requests.consumer().unwrap(),
+            wake_tokio.try_clone().unwrap(),
+        )
+        .unwrap();
+        let mut tx = replies.producer().unwrap();
+        let mut buffer = [0u8; 8];
+        for n in 0..ROUNDS {
+            rx.recv(&mut buffer).await.unwrap();
+            assert_eq!(u64::from_le_bytes(buffer), n);
+            tx.push(&(n + 1).to_le_bytes()).unwrap();
+        }
+    });
+    assert_eq!(wait_status(child), 0, "the plain side saw a wrong reply");
+}
+
+#[test]
+fn a_dead_producer_ends_the_wait_with_an_error_not_a_hang() {
+    let memory = SharedMemory::memfd("tokio-dead", Spsc::required_len(4096)).unwrap();
+    let ring = Spsc::init_with(
+        memory.region(),
+        4096,
+        Wakeups::Eventfd(EventfdSides::Consumer),
+    )
+    .unwrap();
+    let sleeps_on = eventfd().unwrap();
+    let child = fork_child(|| {
+        let _tx = ring
+            .producer_with_doorbell(Doorbell::eventfd(sleeps_on.as_fd()))
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+        0
+    });
+    let liveness = ProcessLiveness::new(child).unwrap();
+    current_thread().block_on(async {
+        let mut rx = AsyncConsumer::new(ring.consumer().unwrap(), sleeps_on.try_clone().unwrap())
+            .unwrap()
+            .with_liveness(&liveness, Duration::from_millis(10));
+        // SAFETY: kills our own child.
+        unsafe { libc::kill(child as i32, libc::SIGKILL) };
+        let mut buffer = [0u8; 8];
+        let ended = tokio::time::timeout(Duration::from_secs(10), rx.recv(&mut buffer)).await;
+        assert!(matches!(ended, Ok(Err(Error::PeerGone))), "{ended:?}");
+    });
+    wait_status(child);
+}
+
+#[test]
+fn a_side_that_does_not_sleep_on_an_eventfd_or_no_runtime_is_a_clear_error() {
+    let mut memory = ring_memory(1024);
+    let ring = Spsc::init(Region::from_slice(&mut memory), 1024).unwrap();
+    let fd = eventfd().unwrap();
+    current_thread().block_on(async {
+        let refused = AsyncConsumer::new(ring.consumer().unwrap(), fd.try_clone().unwrap()).err();
+        assert!(matches!(refused, Some(Error::NotAnEventfdSide("consumer"))));
+        let refused = AsyncProducer::new(ring.producer().unwrap(), fd.try_clone().unwrap()).err();
+        let message = refused.unwrap().to_string();
+        assert!(
+            message.contains("producer does not sleep on an eventfd"),
+            "{message}"
+        );
+    });
+    let mut memory = ring_memory(1024);
+    let ring = Spsc::init_with(
+        Region::from_slice(&mut memory),
+        1024,
+        Wakeups::Eventfd(EventfdSides::Consumer),
+    )
+    .unwrap();
+    let outside = AsyncConsumer::new(ring.consumer().unwrap(), fd).err();
+    assert!(matches!(outside, Some(Error::NoRuntime)), "{outside:?}");
+}
+
+/// Forks a child that runs `body` and exits with its return code.
+fn fork_child(body: impl FnOnce() -> i32) -> u32 {
+    // SAFETY: the child only runs `body` (ipc-core calls) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+        // SAFETY: ends the child without running the test harness's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    pid as u32
+}
+
+fn wait_status(pid: u32) -> i32 {
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+    libc::WEXITSTATUS(status)
+}
