@@ -44,7 +44,7 @@ fn messages_come_out_in_order_across_many_wraps() {
 /// on both sides of the rewind threshold.
 #[test]
 fn large_messages_come_out_in_order_across_rewinds_and_wraps() {
-    random_traffic(1 << 17, if cfg!(miri) { 6 } else { 5_000 });
+    random_traffic(1 << 17, if cfg!(miri) { 2 } else { 5_000 });
 }
 
 /// Random pushes and reads of random lengths (1 to the largest the ring takes) against a
