@@ -70,7 +70,7 @@ fn a_successful_run_of_every_mechanism_leaves_nothing() {
     ]);
     assert_eq!(
         doc["results"].as_array().unwrap().len(),
-        17,
+        19,
         "every mechanism ran"
     );
     common::assert_contract(&doc);
@@ -219,6 +219,8 @@ fn a_killed_worker_fails_the_run_loudly_and_leaves_nothing() {
         "sysv-sem",
         "mmap",
         "eventfd",
+        "shm-tokio",
+        "uds-tokio",
     ];
     let seed = std::process::id() as u64;
     for (i, mechanism) in mechanisms.into_iter().enumerate() {

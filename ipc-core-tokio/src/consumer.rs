@@ -60,11 +60,10 @@ impl<'a> AsyncConsumer<'a> {
     /// [`Error::Read`] for a corrupt ring; [`Error::PeerGone`] from the liveness hook;
     /// [`Error::Io`] if the eventfd fails.
     pub async fn read(&mut self) -> Result<ReadGrant<'_, 'a>, Error> {
-        self.until_message().await?;
-        Ok(self
-            .consumer
-            .read()?
-            .expect("a message was seen and nothing else reads this ring"))
+        if !self.spin_for_message()? {
+            self.sleep_until_message().await?;
+        }
+        Ok(self.take())
     }
 
     /// Copies the next message into `buffer` (as much as fits) and releases it; returns its
@@ -76,18 +75,48 @@ impl<'a> AsyncConsumer<'a> {
         Ok(self.read().await?.copy_into(buffer))
     }
 
+    /// The spinning phase of [`read`](Self::read) alone, for a caller outside the runtime
+    /// (a synchronous loop that enters the runtime only to sleep): true when a message is
+    /// ready, and `get_mut().read()` returns it.
+    ///
+    /// # Errors
+    /// [`Error::Read`] for a corrupt ring.
+    pub fn spin_for_message(&mut self) -> Result<bool, Error> {
+        // Spinning polls the record's tag alone (no index word, no shared-line write).
+        for _ in 0..self.spins {
+            if self.consumer.has_message() {
+                return Ok(self.consumer.has_message_ready()?);
+            }
+            std::hint::spin_loop();
+        }
+        Ok(false)
+    }
+
+    /// [`read`](Self::read) without its spinning phase (after
+    /// [`spin_for_message`](Self::spin_for_message) found nothing).
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub async fn read_sleeping(&mut self) -> Result<ReadGrant<'_, 'a>, Error> {
+        self.sleep_until_message().await?;
+        Ok(self.take())
+    }
+
     /// The wrapped consumer.
     pub fn get_mut(&mut self) -> &mut Consumer<'a> {
         &mut self.consumer
     }
 
-    async fn until_message(&mut self) -> Result<(), Error> {
-        for _ in 0..self.spins {
-            if self.consumer.has_message() {
-                break;
-            }
-            std::hint::spin_loop();
+    fn take(&mut self) -> ReadGrant<'_, 'a> {
+        match self.consumer.read() {
+            Ok(Some(grant)) => grant,
+            // has_message_ready said yes, nothing else reads this ring, and a published record
+            // stays published until released; a corruption would have been reported then.
+            _ => unreachable!("a message was seen ready"),
         }
+    }
+
+    async fn sleep_until_message(&mut self) -> Result<(), Error> {
         loop {
             if !self.consumer.announce_sleep()? {
                 return Ok(());

@@ -60,7 +60,9 @@ impl<'a> AsyncProducer<'a> {
     /// [`Error::Reserve`] for a message the ring can never take or a corrupt ring;
     /// [`Error::PeerGone`] from the liveness hook; [`Error::Io`] if the eventfd fails.
     pub async fn reserve(&mut self, len: usize) -> Result<WriteGrant<'_, 'a>, Error> {
-        self.until_room(len).await?;
+        if !self.spin_for_room(len)? {
+            self.sleep_until_room(len).await?;
+        }
         Ok(self.producer.reserve(len)?)
     }
 
@@ -75,18 +77,40 @@ impl<'a> AsyncProducer<'a> {
         Ok(())
     }
 
+    /// The spinning phase of [`reserve`](Self::reserve) alone, for a caller outside the
+    /// runtime: true when a `len`-byte message fits, and `get_mut().reserve(len)` succeeds.
+    ///
+    /// # Errors
+    /// [`Error::Reserve`] for a message the ring can never take or a corrupt ring.
+    pub fn spin_for_room(&mut self, len: usize) -> Result<bool, Error> {
+        for _ in 0..self.spins.max(1) {
+            if self.producer.has_room_for(len)? {
+                return Ok(true);
+            }
+            std::hint::spin_loop();
+        }
+        Ok(false)
+    }
+
+    /// [`send`](Self::send) without its spinning phase (after
+    /// [`spin_for_room`](Self::spin_for_room) found no room).
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve).
+    pub async fn send_sleeping(&mut self, message: &[u8]) -> Result<(), Error> {
+        self.sleep_until_room(message.len()).await?;
+        let mut grant = self.producer.reserve(message.len())?;
+        grant.copy_from_slice(message);
+        grant.commit();
+        Ok(())
+    }
+
     /// The wrapped producer.
     pub fn get_mut(&mut self) -> &mut Producer<'a> {
         &mut self.producer
     }
 
-    async fn until_room(&mut self, len: usize) -> Result<(), Error> {
-        for _ in 0..self.spins {
-            if self.producer.has_room_for(len)? {
-                return Ok(());
-            }
-            std::hint::spin_loop();
-        }
+    async fn sleep_until_room(&mut self, len: usize) -> Result<(), Error> {
         loop {
             if !self.producer.announce_sleep(len)? {
                 return Ok(());

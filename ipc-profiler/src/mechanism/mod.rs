@@ -12,12 +12,14 @@ mod posix_mq;
 mod shm_mutex;
 mod shm_ring;
 mod shm_sem;
+mod shm_tokio;
 mod system;
 mod sysv_mq;
 mod sysv_sem;
 mod tcp;
 mod udp;
 mod uds;
+mod uds_tokio;
 
 use std::io;
 
@@ -186,6 +188,8 @@ static ALL: &[&dyn Mechanism] = &[
     &sysv_sem::SysvSem,
     &shm_ring::MMAP,
     &eventfd::Eventfd,
+    &shm_tokio::ShmTokio,
+    &uds_tokio::UdsTokio,
     &cacheline::Cacheline,
 ];
 

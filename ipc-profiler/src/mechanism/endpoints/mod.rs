@@ -1,10 +1,12 @@
 //! Endpoints that several mechanisms share: whole-message reads and writes over file
-//! descriptors (`fd`), a pair of ipc-core rings (`ring_pair`), and shared mailboxes with a
-//! pluggable hand-off (`mailbox`).
+//! descriptors (`fd`), a pair of ipc-core rings (`ring_pair`), shared mailboxes with a
+//! pluggable hand-off (`mailbox`), and the lazily started tokio runtime of the tokio mechanisms
+//! (`runtime`).
 
 pub mod fd;
 pub mod mailbox;
 pub mod ring_pair;
+pub mod runtime;
 
 use std::io;
 
