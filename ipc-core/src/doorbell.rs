@@ -7,6 +7,33 @@
 //! peer that never sees the bit makes no syscall. How the eventfd reaches the peer is the
 //! caller's business (inherited across `fork`, or passed over a Unix socket with
 //! `SCM_RIGHTS`): ipc-core never opens or closes it.
+//!
+//! ```
+//! use ipc_core::doorbell::Doorbell;
+//! use ipc_core::spsc::{EventfdSides, Spsc, Wakeups};
+//! use ipc_core::Region;
+//! use rustix::event::{eventfd, EventfdFlags};
+//! use rustix::fd::AsFd;
+//!
+//! let consumer_sleeps_on = eventfd(0, EventfdFlags::NONBLOCK)?;
+//! let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
+//! let ring = Spsc::init_with(
+//!     Region::from_slice(&mut memory),
+//!     1024,
+//!     Wakeups::Eventfd(EventfdSides::Consumer),
+//! )
+//! .unwrap();
+//! let mut producer = ring
+//!     .producer_with_doorbell(Doorbell::eventfd(consumer_sleeps_on.as_fd()))
+//!     .unwrap();
+//! let mut consumer = ring.consumer().unwrap();
+//! assert!(consumer.announce_sleep().unwrap()); // nothing there: it may sleep on the eventfd
+//! producer.push(b"wake up").unwrap(); // sees the announcement, writes the eventfd
+//! let mut count = [0u8; 8];
+//! assert_eq!(rustix::io::read(&consumer_sleeps_on, &mut count)?, 8);
+//! assert_eq!(u64::from_ne_bytes(count), 1);
+//! # Ok::<(), rustix::io::Errno>(())
+//! ```
 
 use core::marker::PhantomData;
 

@@ -33,6 +33,24 @@ struct Control {
 }
 
 /// A fan-in region: `lanes` SPSC rings and a doorbell.
+///
+/// ```
+/// use ipc_core::{fan_in::FanIn, wait::Wait, Region};
+/// let mut memory = vec![0u64; FanIn::required_len(2, 1024) / 8];
+/// let region = FanIn::init(Region::from_slice(&mut memory), 2, 1024).unwrap();
+/// let (mut a, mut b) = (region.producer(0).unwrap(), region.producer(1).unwrap());
+/// let mut consumer = region.consumer().unwrap();
+/// b.push(b"from b").unwrap();
+/// a.push(b"from a").unwrap();
+/// let mut seen = Vec::new();
+/// for _ in 0..2 {
+///     let (lane, message) = consumer.read_blocking(&Wait::busy_poll()).unwrap();
+///     seen.push((lane, message.to_vec()));
+///     message.release();
+/// }
+/// seen.sort();
+/// assert_eq!(seen, [(0, b"from a".to_vec()), (1, b"from b".to_vec())]);
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct FanIn<'a> {
     region: Region<'a>,

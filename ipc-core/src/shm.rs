@@ -45,6 +45,20 @@ impl SharedMemory {
     ///
     /// # Errors
     /// The operating system's error from `memfd_create`, `ftruncate`, sealing or `mmap`.
+    ///
+    /// ```
+    /// use ipc_core::{shm::SharedMemory, spsc::Spsc};
+    /// let memory = SharedMemory::memfd("example", Spsc::required_len(4096))?;
+    /// let ring = Spsc::init(memory.region(), 4096).unwrap();
+    /// ring.producer().unwrap().push(b"through the memfd").unwrap();
+    /// // Another mapping of the same memfd (as another process would have) sees the message.
+    /// let elsewhere = memory.map_again()?;
+    /// assert_ne!(elsewhere.region().base(), memory.region().base());
+    /// let peer = Spsc::attach(elsewhere.region()).unwrap();
+    /// let mut consumer = peer.consumer().unwrap();
+    /// assert_eq!(&*consumer.read().unwrap().unwrap(), b"through the memfd");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn memfd(name: &str, len: usize) -> io::Result<Self> {
         let name = CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
         let fd = rustix::fs::memfd_create(
@@ -229,6 +243,14 @@ impl ProcessLiveness {
     /// # Errors
     /// [`io::ErrorKind::InvalidInput`] for pid 0; the operating system's error from
     /// `pidfd_open` (`ESRCH`: no such process).
+    ///
+    /// ```
+    /// use ipc_core::{shm::ProcessLiveness, wait::Liveness};
+    /// let me = ProcessLiveness::new(std::process::id())?;
+    /// assert!(me.peer_alive());
+    /// assert!(ProcessLiveness::new(0).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(pid: u32) -> io::Result<Self> {
         let pid = rustix::process::Pid::from_raw(pid as i32)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "pid 0"))?;

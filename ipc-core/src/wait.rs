@@ -123,6 +123,15 @@ impl Wait<'static> {
 
 impl<'a> Wait<'a> {
     /// The same wait with a timeout.
+    ///
+    /// ```
+    /// use ipc_core::{spsc::{ReadError, Spsc}, wait::{Wait, WaitError}, Region};
+    /// let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
+    /// let ring = Spsc::init(Region::from_slice(&mut memory), 1024).unwrap();
+    /// let mut consumer = ring.consumer().unwrap();
+    /// let one_ms = Wait::futex().with_timeout_ns(1_000_000);
+    /// assert!(matches!(consumer.read_blocking(&one_ms), Err(ReadError::Wait(WaitError::TimedOut))));
+    /// ```
     pub const fn with_timeout_ns(mut self, timeout_ns: u64) -> Self {
         self.timeout_ns = Some(timeout_ns);
         self

@@ -72,6 +72,24 @@ impl Default for Control {
 }
 
 /// A broadcast region.
+///
+/// ```
+/// use ipc_core::{broadcast::{Broadcast, Mode, Received}, Region};
+/// let mut memory = vec![0u64; Broadcast::required_len(256) / 8];
+/// let region = Broadcast::init(Region::from_slice(&mut memory), 256, 2, Mode::Lossy).unwrap();
+/// let mut producer = region.producer().unwrap();
+/// let (mut fast, mut slow) = (region.subscriber(0).unwrap(), region.subscriber(1).unwrap());
+/// let mut buffer = [0u8; 8];
+/// producer.push(&[1; 8]).unwrap();
+/// assert_eq!(fast.pop(&mut buffer).unwrap(), Some(Received { len: 8, lost: 0 }));
+/// // Lossy: the producer never waits, and the subscriber that fell a whole ring behind is told.
+/// for n in 2..=40u8 {
+///     producer.push(&[n; 8]).unwrap();
+/// }
+/// let got = slow.pop(&mut buffer).unwrap().expect("the oldest message still there");
+/// assert!(got.lost > 0, "{got:?}");
+/// assert_eq!(buffer[0] as u32, 1 + got.lost);
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Broadcast<'a> {
     region: Region<'a>,

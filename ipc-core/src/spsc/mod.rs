@@ -149,6 +149,16 @@ impl<'a> Spsc<'a> {
     /// # Errors
     /// A [`LayoutError`] naming the first header or control field that is wrong (see
     /// [`header::attach`]), or an unknown wake-up mode.
+    ///
+    /// ```
+    /// use ipc_core::{spsc::Spsc, LayoutError, Region};
+    /// let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
+    /// // Nothing laid out yet: refused, with the field that is wrong.
+    /// assert!(matches!(Spsc::attach(Region::from_slice(&mut memory)), Err(LayoutError::BadMagic { .. })));
+    /// Spsc::init(Region::from_slice(&mut memory), 1024)?;
+    /// assert_eq!(Spsc::attach(Region::from_slice(&mut memory))?.capacity(), 1024);
+    /// # Ok::<(), LayoutError>(())
+    /// ```
     pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
         let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
         if !(2 * RECORD_HEADER..=MAX_CAPACITY).contains(&geometry.capacity) {
@@ -198,6 +208,15 @@ impl<'a> Spsc<'a> {
 
     /// The longest message the ring accepts: half the data area less a record header, so that
     /// a message always fits once the consumer catches up, wherever the wrap falls.
+    ///
+    /// ```
+    /// use ipc_core::{spsc::{ReserveError, Spsc}, Region};
+    /// let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
+    /// let ring = Spsc::init(Region::from_slice(&mut memory), 1024).unwrap();
+    /// assert_eq!(ring.max_message_len(), 504);
+    /// let mut producer = ring.producer().unwrap();
+    /// assert!(matches!(producer.push(&[0; 505]), Err(ReserveError::TooLarge { len: 505, max: 504 })));
+    /// ```
     pub fn max_message_len(&self) -> usize {
         self.capacity() / 2 - RECORD_HEADER
     }
@@ -246,6 +265,25 @@ impl<'a> Spsc<'a> {
     /// [`ClaimError::HolderAlive`] when `holder` says the holder lives; [`ClaimError::Taken`]
     /// when another claim got there first; [`ClaimError::Doorbell`] when the consumer sleeps on
     /// an eventfd (take over with [`take_over_producer_with_doorbell`](Self::take_over_producer_with_doorbell)).
+    ///
+    /// ```
+    /// use ipc_core::{role::{ClaimError, Role}, spsc::Spsc, wait::{AssumeAlive, Liveness}, Region};
+    /// struct Dead;
+    /// impl Liveness for Dead {
+    ///     fn peer_alive(&self) -> bool { false }
+    /// }
+    /// let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
+    /// let ring = Spsc::init(Region::from_slice(&mut memory), 1024).unwrap();
+    /// let mut first = ring.producer().unwrap();
+    /// first.push(b"before").unwrap();
+    /// std::mem::forget(first); // its holder "died" without releasing the role
+    /// assert_eq!(ring.producer().unwrap_err(), ClaimError::Taken(Role::Producer));
+    /// assert_eq!(ring.take_over_producer(&AssumeAlive).unwrap_err(), ClaimError::HolderAlive(Role::Producer));
+    /// let mut next = ring.take_over_producer(&Dead).unwrap();
+    /// next.push(b"after").unwrap();
+    /// let mut consumer = ring.consumer().unwrap();
+    /// assert_eq!(&*consumer.read().unwrap().unwrap(), b"before");
+    /// ```
     pub fn take_over_producer(&self, holder: &dyn Liveness) -> Result<Producer<'a>, ClaimError> {
         self.take_over_producer_ringing(holder, None)
     }
@@ -552,6 +590,21 @@ impl<'a> Producer<'a> {
     /// [`ReserveError::Full`] while the consumer has not released enough;
     /// [`ReserveError::Corrupt`] when the consumer's index is impossible, or for a corruption
     /// an earlier [`flush`](Self::flush) found.
+    ///
+    /// ```
+    /// use ipc_core::{spsc::{ReserveError, Spsc}, Region};
+    /// let mut memory = vec![0u64; Spsc::required_len(64) / 8];
+    /// let ring = Spsc::init(Region::from_slice(&mut memory), 64).unwrap();
+    /// let mut producer = ring.producer().unwrap();
+    /// let mut grant = producer.reserve(16).unwrap();
+    /// grant.copy_from_slice(&[7; 16]); // written in place, in the shared memory
+    /// grant.commit();
+    /// producer.push(&[8; 16]).unwrap();
+    /// // Two 24-byte records fill the 64-byte area (less the wrap room): the next waits for the consumer.
+    /// assert!(matches!(producer.reserve(16), Err(ReserveError::Full)));
+    /// let mut consumer = ring.consumer().unwrap();
+    /// assert_eq!(&*consumer.read().unwrap().unwrap(), &[7; 16]);
+    /// ```
     #[inline]
     pub fn reserve(&mut self, len: usize) -> Result<WriteGrant<'_, 'a>, ReserveError> {
         let padding = self.space_for(len)?;
@@ -684,6 +737,23 @@ impl<'a> Producer<'a> {
     /// # Errors
     /// [`Corruption::RecordLength`] when the peer rewrote a deferred record's length (every
     /// later reserve returns it too); the head is published all the same.
+    ///
+    /// ```
+    /// use ipc_core::{spsc::Spsc, Region};
+    /// let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
+    /// let ring = Spsc::init(Region::from_slice(&mut memory), 1024).unwrap();
+    /// let (mut producer, mut consumer) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// for byte in 1..=3u8 {
+    ///     let mut grant = producer.reserve(1).unwrap();
+    ///     grant[0] = byte;
+    ///     grant.commit_deferred();
+    /// }
+    /// assert!(consumer.read().unwrap().is_none(), "deferred: not visible yet");
+    /// producer.flush().unwrap(); // all three, with at most one wake-up
+    /// let mut buffer = [0u8; 1];
+    /// assert_eq!(consumer.pop(&mut buffer).unwrap(), Some(1));
+    /// assert_eq!(buffer, [1]);
+    /// ```
     #[inline]
     pub fn flush(&mut self) -> Result<(), Corruption> {
         if self.published == self.head {
@@ -937,6 +1007,18 @@ impl<'a> Consumer<'a> {
     ///
     /// # Errors
     /// As [`read`](Self::read).
+    ///
+    /// ```
+    /// use ipc_core::{spsc::Spsc, Region};
+    /// let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
+    /// let ring = Spsc::init(Region::from_slice(&mut memory), 1024).unwrap();
+    /// let (mut producer, mut consumer) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// let mut buffer = [0u8; 8];
+    /// assert_eq!(consumer.pop(&mut buffer).unwrap(), None);
+    /// producer.push(b"copy me").unwrap();
+    /// assert_eq!(consumer.pop(&mut buffer).unwrap(), Some(7));
+    /// assert_eq!(&buffer[..7], b"copy me");
+    /// ```
     #[inline]
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<usize>, ReadError> {
         match self.read()? {
@@ -1002,6 +1084,18 @@ impl<'a> Consumer<'a> {
     /// Makes every release so far visible to the producer now (and wakes it if it waits).
     /// Releases are otherwise published lazily; see the type's documentation.
     #[inline]
+    ///
+    /// ```
+    /// use ipc_core::{spsc::{ReserveError, Spsc}, Region};
+    /// let mut memory = vec![0u64; Spsc::required_len(256) / 8];
+    /// let ring = Spsc::init(Region::from_slice(&mut memory), 256).unwrap();
+    /// let (mut producer, mut consumer) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// while producer.push(&[1; 8]).is_ok() {}
+    /// consumer.read().unwrap().unwrap().release(); // released, not yet published
+    /// assert!(matches!(producer.push(&[2; 8]), Err(ReserveError::Full)));
+    /// consumer.flush();
+    /// producer.push(&[2; 8]).unwrap();
+    /// ```
     pub fn flush(&mut self) {
         if self.published != self.tail {
             self.published = self.tail;
