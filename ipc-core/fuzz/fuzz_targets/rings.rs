@@ -85,6 +85,12 @@ enum Op {
     },
     /// Attach at a base 2 bytes into the memory: not aligned as a region must be.
     AttachMisaligned,
+    /// An async waiter's hooks (SPSC): announce a sleep on the peer's index, then withdraw it,
+    /// on the consumer (`who` even) or the producer (odd, for a `len`-byte message).
+    Announce {
+        who: u8,
+        len: u16,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -95,7 +101,7 @@ struct Case {
 }
 
 /// Outcome counters, by name.
-const OUTCOMES: [&str; 25] = [
+const OUTCOMES: [&str; 26] = [
     "ok",
     "empty",
     "full",
@@ -120,6 +126,7 @@ const OUTCOMES: [&str; 25] = [
     "claim:taken",
     "claim:holder-alive",
     "claim:no-such-role",
+    "claim:doorbell",
     "cases",
 ];
 static COUNTS: [AtomicU64; OUTCOMES.len()] = [const { AtomicU64::new(0) }; OUTCOMES.len()];
@@ -177,6 +184,7 @@ fn claim_error(e: ClaimError) {
         ClaimError::Taken(_) => "claim:taken",
         ClaimError::HolderAlive(_) => "claim:holder-alive",
         ClaimError::NoSuchRole(_) => "claim:no-such-role",
+        ClaimError::Doorbell { .. } => "claim:doorbell",
     });
 }
 
@@ -382,6 +390,15 @@ fn run_spsc(case: &Case, capacity: usize) {
                 }
                 Err(e) => layout_error(e),
             },
+            Op::Announce { who, len } => {
+                if who % 2 == 0 {
+                    read_outcome::<()>(rx.announce_sleep().map(|_| None));
+                    rx.withdraw_sleep();
+                } else {
+                    reserve_outcome(tx.announce_sleep(*len as usize % capacity).map(|_| ()));
+                    tx.withdraw_sleep();
+                }
+            }
             Op::Claim { role, how } => {
                 if role % 2 == 0 {
                     let over = |h: &dyn Liveness| ring.take_over_producer(h);
@@ -434,7 +451,8 @@ fn run_fan_in(case: &Case, lanes: usize, capacity: usize) {
                 let p = &mut producers[*lane as usize % lanes];
                 reserve_outcome(p.push(&buffer[..*len as usize % capacity]))
             }
-            Op::PushDeferred { .. } | Op::Flush => {}
+            // The async hooks are the SPSC ring's.
+            Op::PushDeferred { .. } | Op::Flush | Op::Announce { .. } => {}
             Op::Read { .. } => match consumer.read() {
                 Ok(Some((_, grant))) => {
                     grant.release();
@@ -505,7 +523,7 @@ fn run_broadcast(case: &Case, subscribers: usize, lossy: bool, capacity: usize) 
             Op::Push { len, .. } | Op::PushDeferred { len } => {
                 reserve_outcome(producer.push(&buffer[..*len as usize % capacity]))
             }
-            Op::Flush | Op::Quarantine { .. } => {}
+            Op::Flush | Op::Quarantine { .. } | Op::Announce { .. } => {}
             Op::Read { who } => read_outcome(subs[*who as usize % subscribers].pop(&mut buffer)),
             Op::ReadBlocking { who } => read_outcome(
                 subs[*who as usize % subscribers]
