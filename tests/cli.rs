@@ -667,3 +667,98 @@ fn an_open_file_limit_too_low_for_the_clients_is_named_not_a_failure() {
         "{reason}"
     );
 }
+
+#[test]
+fn compare_fails_on_a_regression_beyond_the_threshold_and_the_noise_and_passes_otherwise() {
+    let doc = run_json(&[
+        "bench", "--mech", "pipe", "--iters", "300", "--warmup", "20", "--repeat", "3", "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let results = doc["results"].as_array().unwrap();
+    let repeats: Vec<_> = results.iter().map(|r| r["repeat"].as_u64()).collect();
+    assert_eq!(
+        repeats,
+        [Some(1), Some(2), Some(3)],
+        "every run kept and numbered"
+    );
+    let dir = common::private_dir();
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, doc.to_string()).unwrap();
+    // The same runs, every latency ten times higher: far beyond any spread of the repeats.
+    let mut slower = doc.clone();
+    for r in slower["results"].as_array_mut().unwrap() {
+        for p in ["p50", "p99"] {
+            let v = r["latency_ns"][p].as_u64().unwrap();
+            r["latency_ns"][p] = (v * 10).into();
+        }
+    }
+    let new = dir.path().join("new.json");
+    std::fs::write(&new, slower.to_string()).unwrap();
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+
+    let regressed = run(&["compare", old, new]);
+    let out = String::from_utf8_lossy(&regressed.stdout).to_string();
+    assert_eq!(regressed.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("REGRESSED") && out.contains("2 regression(s)"),
+        "{out}"
+    );
+    assert!(stderr(&regressed).contains("regressed beyond the threshold"));
+
+    let same = run(&["compare", old, old]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&same.stdout).contains("0 regression(s)"));
+    // Faster is better, not a failure; and a threshold above the change lets it pass.
+    assert_eq!(run(&["compare", new, old]).status.code(), Some(0));
+    assert_eq!(
+        run(&["compare", old, new, "--threshold", "1000%"])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let json = run(&["compare", old, new, "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let p50 = value["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["figure"] == "p50")
+        .unwrap();
+    assert_eq!(p50["verdict"], "regressed");
+    assert_eq!(p50["samples"], serde_json::json!([3, 3]));
+    assert!(
+        (p50["change"].as_f64().unwrap() - 9.0).abs() < 1e-6,
+        "{p50}"
+    );
+}
+
+#[test]
+fn compare_of_single_runs_says_the_noise_is_unknown_and_refuses_foreign_files() {
+    let doc = run_json(&[
+        "bench", "--mech", "pipe", "--iters", "300", "--warmup", "20", "--format", "json",
+    ]);
+    let dir = common::private_dir();
+    let one = dir.path().join("one.json");
+    std::fs::write(&one, doc.to_string()).unwrap();
+    let one = one.to_str().unwrap();
+    let out = run(&["compare", one, one]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("noise is unknown"));
+
+    let foreign = dir.path().join("foreign.json");
+    std::fs::write(&foreign, r#"{"results": []}"#).unwrap();
+    let refused = run(&["compare", one, foreign.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("is not an ipc-profiler report"),
+        "{}",
+        stderr(&refused)
+    );
+    let missing = run(&["compare", one, "/nonexistent/run.json"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("could not read /nonexistent/run.json"));
+    let bad_threshold = run(&["compare", one, one, "--threshold", "lots"]);
+    assert_eq!(bad_threshold.status.code(), Some(2));
+}

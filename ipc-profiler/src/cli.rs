@@ -28,6 +28,20 @@ enum Command {
     /// Run a benchmark while eBPF programs break each message's cost down (needs root); or
     /// trace any program: `--pid PID`, or a command after `--`.
     Trace(TraceArgs),
+    /// Compare two reports (`bench --format json`): per mechanism and figure, the change and
+    /// whether it exceeds the noise; exits 3 when a figure regressed beyond the threshold.
+    Compare {
+        /// The earlier report.
+        old: PathBuf,
+        /// The later report.
+        new: PathBuf,
+        /// The smallest change that counts, in percent (`10` or `10%`).
+        #[arg(long, default_value = "10%", value_parser = parse_percent)]
+        threshold: f64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::compare::Format::Table)]
+        format: crate::compare::Format,
+    },
     /// List the mechanisms and whether each can run here.
     List,
     /// Remove what runs that died without cleaning up (killed with SIGKILL) left behind: the
@@ -90,6 +104,10 @@ struct BenchArgs {
     /// CPUs to use, in order (e.g. `0,1`); defaults to the first CPUs this process may use.
     #[arg(long, value_delimiter = ',')]
     cpus: Vec<usize>,
+    /// Run each configuration this many times, every run kept (`compare` judges noise from
+    /// their spread; each result names its `repeat`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeat: u32,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -151,6 +169,17 @@ fn parse_rate(text: &str) -> Result<f64, String> {
         return Err("a rate must be between 1 and 100,000,000 messages per second".into());
     }
     Ok(rate)
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let percent: f64 = text
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a percentage"))?;
+    if !(0.0..=1000.0).contains(&percent) {
+        return Err("a threshold must be between 0% and 1000%".into());
+    }
+    Ok(percent / 100.0)
 }
 
 fn parse_duration(text: &str) -> Result<f64, String> {
@@ -220,6 +249,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             emit(args, results)
         }
+        Command::Compare {
+            old,
+            new,
+            threshold,
+            format,
+        } => {
+            let comparison = crate::compare::compare(&old, &new, threshold)?;
+            print!("{}", crate::compare::render(&comparison, format));
+            let regressions = comparison.regressions();
+            if regressions > 0 {
+                return Err(crate::compare::Regressed(regressions).into());
+            }
+            Ok(())
+        }
         Command::List => {
             list();
             Ok(())
@@ -253,23 +296,35 @@ fn each(
     run: impl Fn(&'static dyn Mechanism, &BenchConfig) -> anyhow::Result<RunResult>,
 ) -> anyhow::Result<Vec<RunResult>> {
     let started = std::time::Instant::now();
-    let progress = crate::progress::Progress::new(mechanisms.0.len() * configs.len(), args.verbose);
+    let repeats = args.repeat;
+    let progress = crate::progress::Progress::new(
+        mechanisms.0.len() * configs.len() * repeats as usize,
+        args.verbose,
+    );
     let mut results = Vec::new();
     for &mechanism in &mechanisms.0 {
         for config in configs {
-            let label = format!(
-                "{} {} {} ({} processes)",
-                mechanism.name(),
-                config.pattern.name(),
-                crate::size::size_label(config.message_size),
-                config.processes()
-            );
-            progress.start(&label);
-            let run_started = std::time::Instant::now();
-            let result =
-                run(mechanism, config).with_context(|| format!("{} failed", mechanism.name()))?;
-            progress.finish(&label, run_started.elapsed(), result.messages);
-            results.push(result);
+            for repeat in 1..=repeats {
+                let label = format!(
+                    "{} {} {} ({} processes){}",
+                    mechanism.name(),
+                    config.pattern.name(),
+                    crate::size::size_label(config.message_size),
+                    config.processes(),
+                    if repeats > 1 {
+                        format!(", run {repeat} of {repeats}")
+                    } else {
+                        String::new()
+                    }
+                );
+                progress.start(&label);
+                let run_started = std::time::Instant::now();
+                let mut result = run(mechanism, config)
+                    .with_context(|| format!("{} failed", mechanism.name()))?;
+                progress.finish(&label, run_started.elapsed(), result.messages);
+                result.repeat = (repeats > 1).then_some(repeat);
+                results.push(result);
+            }
         }
     }
     progress.done(started.elapsed());

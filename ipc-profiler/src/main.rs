@@ -5,6 +5,7 @@
 
 mod bench;
 mod cli;
+mod compare;
 mod config;
 mod environment;
 mod limits;
@@ -34,6 +35,8 @@ fn main() -> ExitCode {
             eprintln!("ipc-profiler: {}", sentence(&error));
             if error.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
+            } else if error.downcast_ref::<compare::Regressed>().is_some() {
+                ExitCode::from(3)
             } else if let Some(signal) = process::interrupting_signal() {
                 // Ctrl-C reaches the workers too, so a dead worker may be the error seen first.
                 // 128 + the signal, as a shell reports a process it killed (130 for Ctrl-C).

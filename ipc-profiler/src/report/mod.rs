@@ -8,7 +8,7 @@ mod markdown;
 mod program;
 mod table;
 mod trace_summary;
-mod units;
+pub mod units;
 
 use clap::ValueEnum;
 

@@ -137,6 +137,9 @@ pub struct RunResult {
     /// Lossy pub-sub: messages the subscribers lost in the measured phases, all added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost: Option<u64>,
+    /// `bench --repeat N`: which of the N runs of this configuration this is (1 to N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
     /// Where they ran.
     pub placement: String,
     /// How the waiting side is woken.
@@ -227,6 +230,7 @@ impl RunResult {
             subscribers: identity.subscribers,
             paced_per_sec: None,
             lost: None,
+            repeat: None,
             placement: identity.placement,
             wake: identity.wake,
             latency_ns: figures.latency_ns,
