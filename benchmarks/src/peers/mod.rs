@@ -6,8 +6,10 @@
 //! scheduler's time slice), one-way throughput (cross-core), and the round trip when each side
 //! sleeps whenever it has nothing to read (cross-core and same-core). Each figure is the median
 //! over `--runs` interleaved runs (ipc-core, iceoryx2, ipc-core, ...), each run a p50 of its
-//! round trips or a throughput; the no-ring hand-off floor is measured beside the round trips.
+//! round trips or a throughput; the no-ring hand-off floor ([`floor`]) is measured beside the
+//! round trips, interleaved with them.
 
+mod floor;
 mod iceoryx;
 mod message;
 mod output;
@@ -117,18 +119,16 @@ impl Done {
     }
 }
 
-/// The median of `runs` interleaved measurements of each side.
-fn interleaved(
-    runs: usize,
-    mut ours: impl FnMut() -> f64,
-    mut theirs: impl FnMut() -> f64,
-) -> (f64, f64) {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+/// The median of `runs` interleaved measurements of each of `sides` (run one after the other
+/// within each round, so that a slow stretch of the machine falls on all of them).
+fn interleaved<const N: usize>(runs: usize, mut sides: [&mut dyn FnMut() -> f64; N]) -> [f64; N] {
+    let mut values: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
     for _ in 0..runs {
-        a.push(ours());
-        b.push(theirs());
+        for (side, value) in sides.iter_mut().zip(values.iter_mut()) {
+            value.push(side());
+        }
     }
-    (median(a), median(b))
+    values.map(median)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -149,30 +149,35 @@ fn measure(format: Format, runs: usize) {
     let cross = Placement::CrossCore;
     for size in [8, 128, 4096, 64 << 10, 1 << 20] {
         let rounds = busy_rounds(size);
-        let (ours, theirs) = interleaved(
+        let [ours, theirs, floor] = interleaved(
             runs,
-            || ring::round_trip(size, rounds, cross, false) as f64,
-            || iceoryx::round_trip(size, rounds, cross, false) as f64,
+            [
+                &mut || ring::round_trip(size, rounds, cross, false) as f64,
+                &mut || iceoryx::round_trip(size, rounds, cross, false) as f64,
+                &mut || floor::round_trip(size, rounds, cross) as f64,
+            ],
         );
-        let floor = crate::latency::handoff_floor(rounds.timed, size) as f64;
         out.print(Figure::new(Kind::RoundTrip, size, cross, ours, theirs).with_floor(floor));
     }
     for size in [64, 4096, 1 << 20] {
         let messages = throughput_messages(size);
-        let (ours, theirs) = interleaved(
+        let [ours, theirs] = interleaved(
             runs,
-            || ring::throughput(size, messages, cross),
-            || iceoryx::throughput(size, messages, queue_for(size), cross),
+            [&mut || ring::throughput(size, messages, cross), &mut || {
+                iceoryx::throughput(size, messages, queue_for(size), cross)
+            }],
         );
         out.print(Figure::new(Kind::Throughput, size, cross, ours, theirs));
     }
     for placement in [Placement::CrossCore, Placement::SameCore] {
         for size in [8, 4096] {
             let rounds = Rounds::new(SLEEPING_ROUNDS);
-            let (ours, theirs) = interleaved(
+            let [ours, theirs] = interleaved(
                 runs,
-                || ring::round_trip(size, rounds, placement, true) as f64,
-                || iceoryx::round_trip(size, rounds, placement, true) as f64,
+                [
+                    &mut || ring::round_trip(size, rounds, placement, true) as f64,
+                    &mut || iceoryx::round_trip(size, rounds, placement, true) as f64,
+                ],
             );
             out.print(Figure::new(
                 Kind::BlockingRoundTrip,
