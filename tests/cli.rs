@@ -762,3 +762,129 @@ fn compare_of_single_runs_says_the_noise_is_unknown_and_refuses_foreign_files() 
     let bad_threshold = run(&["compare", one, one, "--threshold", "lots"]);
     assert_eq!(bad_threshold.status.code(), Some(2));
 }
+
+#[test]
+fn recommend_ranks_what_it_measured_and_says_why_it_excluded_the_rest() {
+    let doc = run_json(&[
+        "recommend",
+        "--mech",
+        "pipe,shm-futex,shm-spin",
+        "--iters",
+        "300",
+        "--warmup",
+        "20",
+        "--format",
+        "json",
+    ]);
+    let ranking = doc["ranking"].as_array().unwrap();
+    assert_eq!(ranking.len(), 3, "{doc}");
+    for entry in ranking {
+        assert!(entry["reason"].as_str().unwrap().contains("p50"), "{entry}");
+        assert!(entry["figures"]["p50_ns"].as_f64().unwrap() > 0.0);
+    }
+    assert!(ranking[0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("the choice"));
+    assert_eq!(doc["inputs"]["pattern"], "latency");
+    assert_eq!(doc["inputs"]["message_size"], 128);
+    assert!(doc["excluded"].as_array().unwrap().is_empty());
+    // The leaders measured again on one CPU.
+    let other = &doc["other_placement"];
+    assert!(
+        other["placement"]
+            .as_str()
+            .unwrap()
+            .starts_with("same-core"),
+        "{other}"
+    );
+    assert_eq!(other["ranking"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn recommend_from_a_report_applies_each_constraint_with_its_reason() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "pipe,shm-futex,shm-spin,tcp",
+        "--iters",
+        "300",
+        "--warmup",
+        "20",
+        "--format",
+        "json",
+    ]);
+    let dir = common::private_dir();
+    let file = dir.path().join("run.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let excluded = |doc: &serde_json::Value, mechanism: &str| -> String {
+        doc["excluded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["mechanism"] == mechanism)
+            .map(|e| e["reason"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let no_spin = run_json(&[
+        "recommend",
+        "--from",
+        file,
+        "--no-busy-poll",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        excluded(&no_spin, "shm-spin").contains("busy-poll"),
+        "{no_spin}"
+    );
+    assert!(
+        no_spin.get("other_placement").is_none(),
+        "nothing is measured with --from"
+    );
+    let networked = run_json(&[
+        "recommend",
+        "--from",
+        file,
+        "--cross-host",
+        "--format",
+        "json",
+    ]);
+    let names: Vec<_> = networked["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["mechanism"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tcp"]);
+    assert!(excluded(&networked, "pipe").contains("cannot cross hosts"));
+    let bounded = run_json(&[
+        "recommend",
+        "--from",
+        file,
+        "--p99",
+        "1ns",
+        "--format",
+        "json",
+    ]);
+    assert!(bounded["ranking"].as_array().unwrap().is_empty());
+    assert!(
+        excluded(&bounded, "pipe").contains("over the bound of 1.00 ns"),
+        "{bounded}"
+    );
+    let text = run(&["recommend", "--from", file, "--p99", "1ns"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("no mechanism qualifies"));
+
+    let other_size = run(&["recommend", "--from", file, "--size", "4K"]);
+    assert_eq!(other_size.status.code(), Some(1));
+    assert!(
+        stderr(&other_size).contains("has no latency run of 4 KiB"),
+        "{}",
+        stderr(&other_size)
+    );
+    let two_sizes = run(&["recommend", "--from", file, "--sizes", "128,4K"]);
+    assert_eq!(two_sizes.status.code(), Some(2));
+    let bad_bound = run(&["recommend", "--from", file, "--p99", "fast"]);
+    assert_eq!(bad_bound.status.code(), Some(2));
+}

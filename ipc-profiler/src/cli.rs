@@ -42,6 +42,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = crate::compare::Format::Table)]
         format: crate::compare::Format,
     },
+    /// Which mechanism to use for a pattern, a message size and a process count: measured here
+    /// (or read with --from), ranked, with the figure that decided each and every exclusion.
+    Recommend(RecommendArgs),
     /// List the mechanisms and whether each can run here.
     List,
     /// Remove what runs that died without cleaning up (killed with SIGKILL) left behind: the
@@ -146,6 +149,26 @@ struct TraceArgs {
     attach: trace::Attach,
 }
 
+/// `recommend`'s options: one configuration of `bench`'s, and the constraints.
+#[derive(Args)]
+struct RecommendArgs {
+    #[command(flatten)]
+    run: BenchArgs,
+    /// The highest acceptable p99 latency (`50us`, `2ms`): slower mechanisms are excluded and
+    /// the rest ranked by p99.
+    #[arg(long, value_parser = parse_latency)]
+    p99: Option<f64>,
+    /// Exclude mechanisms that spin on a CPU while waiting (busy-poll).
+    #[arg(long)]
+    no_busy_poll: bool,
+    /// The processes may run on different hosts: only networked mechanisms qualify.
+    #[arg(long)]
+    cross_host: bool,
+    /// Decide from this report (`bench --format json`) instead of measuring.
+    #[arg(long)]
+    from: Option<PathBuf>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum PlacementArg {
     /// Both processes on one CPU: every hand-off is a context switch on that CPU.
@@ -180,6 +203,29 @@ fn parse_percent(text: &str) -> Result<f64, String> {
         return Err("a threshold must be between 0% and 1000%".into());
     }
     Ok(percent / 100.0)
+}
+
+/// A latency with a unit (`ns`, `us`/`µs`, `ms`, `s`), in nanoseconds.
+fn parse_latency(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a latency such as 50us or 2ms"))?;
+    let scale = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return Err(format!("`{text}` needs a unit: ns, us, ms or s")),
+    };
+    if value <= 0.0 {
+        return Err("a latency bound must be above zero".into());
+    }
+    Ok(value * scale)
 }
 
 fn parse_duration(text: &str) -> Result<f64, String> {
@@ -263,6 +309,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Recommend(args) => recommend(&args),
         Command::List => {
             list();
             Ok(())
@@ -285,6 +332,102 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `recommend`: measure (or read) one configuration for every mechanism, rank, and measure the
+/// leaders again at the other placement.
+fn recommend(args: &RecommendArgs) -> anyhow::Result<()> {
+    use crate::recommend::{self, render::Format as Out};
+    let out = match args.run.format {
+        Format::Table => Out::Text,
+        Format::Json => Out::Json,
+        other => crate::usage_error::usage_bail!(
+            "recommend prints text or json, not {}",
+            format!("{other:?}").to_lowercase()
+        ),
+    };
+    let configs = args.run.configs()?;
+    let [config] = configs.as_slice() else {
+        crate::usage_error::usage_bail!(
+            "recommend answers for one message size and one process count: give one --size \
+             and one count"
+        );
+    };
+    let chosen: Vec<&'static dyn Mechanism> = match &args.run.mech {
+        Some(m) => m.0.clone(),
+        None => mechanism::all()
+            .iter()
+            .copied()
+            .filter(|m| m.carries_payload())
+            .collect(),
+    };
+    let results = match &args.from {
+        Some(path) => from_report(path, config, &chosen)?,
+        None => each(&args.run, &Mechanisms(chosen), &configs, crate::bench::run)?,
+    };
+    let inputs = recommend::Inputs {
+        pattern: config.pattern,
+        message_size: config.message_size,
+        count: crate::bench::identity_count(config),
+        placement: config.cpus.to_string(),
+        p99_bound_ns: args.p99,
+        busy_poll: !args.no_busy_poll,
+        cross_host: args.cross_host,
+    };
+    let mut answer = recommend::decide(&results, inputs);
+    let other = match args.run.placement {
+        PlacementArg::CrossCore => Some(Placement::SameCore),
+        PlacementArg::SameCore => Some(Placement::CrossCore),
+        PlacementArg::Unpinned => None,
+    };
+    if let (None, Some(other), false) = (&args.from, other, answer.ranking.len() < 2) {
+        let leaders: Vec<&'static dyn Mechanism> = answer
+            .leaders()
+            .iter()
+            .filter_map(|name| mechanism::find(name))
+            .collect();
+        let mut there = config.clone();
+        there.cpus = crate::bench::placement::resolve(other, &[])?;
+        let placement = there.cpus.to_string();
+        let results = each(&args.run, &Mechanisms(leaders), &[there], crate::bench::run)?;
+        answer = answer.with_other_placement(placement, &results);
+    }
+    write_out(&args.run, recommend::render(&answer, out))
+}
+
+/// The results in the report at `path` that match `config`, for the `chosen` mechanisms.
+fn from_report(
+    path: &std::path::Path,
+    config: &BenchConfig,
+    chosen: &[&'static dyn Mechanism],
+) -> anyhow::Result<Vec<RunResult>> {
+    let report = crate::result::load(path)?;
+    let count = crate::bench::identity_count(config);
+    let matching: Vec<RunResult> = report
+        .results
+        .into_iter()
+        .filter(|r| {
+            r.pattern == config.pattern
+                && r.message_size == config.message_size
+                && [r.procs, r.stages, r.clients, r.subscribers]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    == count
+                && chosen.iter().any(|m| m.name() == r.mechanism)
+        })
+        .collect();
+    if matching.is_empty() {
+        anyhow::bail!(
+            "{} has no {} run of {}{} for these mechanisms: measure without --from, or give the \
+             options that report was made with",
+            path.display(),
+            config.pattern.name(),
+            crate::size::size_label(config.message_size),
+            count.map_or(String::new(), |n| format!(" with a count of {n}"))
+        );
+    }
+    Ok(matching)
 }
 
 /// Runs `run` for every mechanism and configuration; the first failure stops the run and

@@ -12,6 +12,7 @@ mod limits;
 mod mechanism;
 mod process;
 mod progress;
+mod recommend;
 mod report;
 mod result;
 mod run_record;

@@ -102,6 +102,17 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
         .or_else(|| mechanism.refuses(config))
 }
 
+/// The pattern's own process count (writers, stages, clients or subscribers), if it has one.
+pub fn identity_count(config: &BenchConfig) -> Option<u32> {
+    match config.pattern {
+        Pattern::FanIn => Some(config.writers as u32),
+        Pattern::Pipeline => Some(config.stages as u32),
+        Pattern::RequestResponse => Some(config.clients as u32),
+        Pattern::PubSub => Some(config.subscribers as u32),
+        Pattern::Latency | Pattern::Throughput => None,
+    }
+}
+
 /// What identifies a run of `config` over `mechanism` in its result.
 pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity {
     let pattern = config.pattern;

@@ -10,7 +10,6 @@
 
 mod figures;
 mod judge;
-mod load;
 mod render;
 
 use std::path::Path;
@@ -46,7 +45,7 @@ impl std::error::Error for Regressed {}
 
 /// A comparison of two report files with a regression threshold (a fraction: 0.1 = 10%).
 pub fn compare(old: &Path, new: &Path, threshold: f64) -> anyhow::Result<Comparison> {
-    let old_report = load::report(old)?;
-    let new_report = load::report(new)?;
+    let old_report = crate::result::load(old)?;
+    let new_report = crate::result::load(new)?;
     Ok(judge::compare(&old_report, &new_report, threshold))
 }

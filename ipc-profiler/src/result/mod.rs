@@ -243,8 +243,11 @@ impl RunResult {
     }
 }
 
+mod load;
 #[cfg(test)]
 pub mod sample;
+
+pub use load::load;
 
 #[cfg(test)]
 mod tests {

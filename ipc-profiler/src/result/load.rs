@@ -1,25 +1,26 @@
-//! Reading a report file, with errors that say which file and what is wrong with it.
+//! Reading a report file (`compare`, `recommend --from`), with errors that say which file and
+//! what is wrong with it.
 
 use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use crate::result::Report;
+use super::Report;
 
 /// The report in `path`: JSON written by `bench` or `trace` (`--format json`).
-pub fn report(path: &Path) -> anyhow::Result<Report> {
+pub fn load(path: &Path) -> anyhow::Result<Report> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("could not read {}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
         format!(
-            "{} is not JSON: compare reads what `bench --format json` writes",
+            "{} is not JSON: give what `bench --format json` writes",
             path.display()
         )
     })?;
     if value.get("tool").and_then(|t| t.as_str()) != Some(crate::result::TOOL) {
         bail!(
-            "{} is not an ipc-profiler report (no \"tool\": \"ipc-profiler\" field): compare \
-             reads what `bench --format json` writes",
+            "{} is not an ipc-profiler report (no \"tool\": \"ipc-profiler\" field): give \
+             what `bench --format json` writes",
             path.display()
         );
     }

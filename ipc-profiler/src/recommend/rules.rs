@@ -1,0 +1,379 @@
+//! The decision rules of `recommend`, over measured results (docs/recommend.md states each).
+//!
+//! Exclusions, first match wins: a mechanism that cannot cross hosts when asked to; one that
+//! busy-polls when that is ruled out; one that could not run the configuration (the reason it
+//! gave); one whose payload did not verify; one whose p99 misses the bound. The rest are ranked:
+//! by p99 when a bound is given, else by p50, for the patterns measured by latency; by messages
+//! per second for streams (throughput, fan-in); ties go to less CPU per message.
+
+use serde::Serialize;
+
+use crate::result::{Pattern, RunResult, Wake};
+
+/// What the user asked for.
+#[derive(Clone, Debug, Serialize)]
+pub struct Inputs {
+    /// The pattern's name.
+    pub pattern: Pattern,
+    /// Bytes per message.
+    pub message_size: usize,
+    /// Writers, stages, clients or subscribers, for the patterns that have them.
+    pub count: Option<u32>,
+    /// Where the measured processes ran.
+    pub placement: String,
+    /// The highest acceptable p99, ns.
+    pub p99_bound_ns: Option<f64>,
+    /// False when a CPU may not spin while idle (`--no-busy-poll`).
+    pub busy_poll: bool,
+    /// True when the processes may be on different hosts (`--cross-host`).
+    pub cross_host: bool,
+}
+
+/// The figures a decision rests on.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Figures {
+    /// Median latency, ns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50_ns: Option<f64>,
+    /// 99th percentile, ns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_ns: Option<f64>,
+    /// Messages per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_per_sec: Option<f64>,
+    /// CPU time per message (all processes), ns.
+    pub cpu_ns_per_message: f64,
+}
+
+impl Figures {
+    fn of(run: &RunResult) -> Self {
+        Self {
+            p50_ns: run.latency_ns.as_ref().map(|l| l.p50 as f64),
+            p99_ns: run.latency_ns.as_ref().map(|l| l.p99 as f64),
+            messages_per_sec: run.throughput.as_ref().map(|t| t.messages_per_sec),
+            cpu_ns_per_message: run.cpu.cpu_ns_per_message,
+        }
+    }
+}
+
+/// A mechanism that qualifies, with the figure that placed it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ranked {
+    /// Its name.
+    pub mechanism: String,
+    /// Why it stands where it stands, in a sentence.
+    pub reason: String,
+    /// Its measured figures.
+    pub figures: Figures,
+}
+
+/// A mechanism ruled out, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Excluded {
+    /// Its name.
+    pub mechanism: String,
+    /// The rule that excluded it, in a sentence.
+    pub reason: String,
+}
+
+/// The mechanisms that can cross hosts.
+const NETWORKED: [&str; 2] = ["tcp", "udp"];
+
+/// The first exclusion rule `run` falls under, if any.
+pub fn exclusion(run: &RunResult, inputs: &Inputs) -> Option<String> {
+    if inputs.cross_host && !NETWORKED.contains(&run.mechanism.as_str()) {
+        return Some("cannot cross hosts: it lives in one kernel (only tcp and udp do)".into());
+    }
+    if !inputs.busy_poll && run.wake == Wake::BusyPoll {
+        return Some("burns a CPU per waiting side even when idle (busy-poll)".into());
+    }
+    if let Some(reason) = &run.unsupported {
+        return Some(format!("cannot run this: {reason}"));
+    }
+    if !run.verified {
+        return Some("its payload did not verify".into());
+    }
+    if let (Some(bound), Some(latency)) = (inputs.p99_bound_ns, &run.latency_ns) {
+        if latency.p99 as f64 > bound {
+            return Some(format!(
+                "p99 {} is over the bound of {}",
+                ns(latency.p99 as f64),
+                ns(bound)
+            ));
+        }
+    }
+    None
+}
+
+/// True for the patterns ranked by messages per second.
+fn streamed(pattern: Pattern) -> bool {
+    matches!(pattern, Pattern::Throughput | Pattern::FanIn)
+}
+
+/// The ranking key of `figures`: smaller is better.
+fn key(figures: &Figures, inputs: &Inputs) -> f64 {
+    if streamed(inputs.pattern) {
+        -figures.messages_per_sec.unwrap_or(0.0)
+    } else if inputs.p99_bound_ns.is_some() {
+        figures.p99_ns.unwrap_or(f64::INFINITY)
+    } else {
+        figures.p50_ns.unwrap_or(f64::INFINITY)
+    }
+}
+
+/// Ranks `results` (one per mechanism) for `inputs`: the qualifying ones best first, and the
+/// excluded ones with their reasons.
+pub fn rank(results: &[RunResult], inputs: &Inputs) -> (Vec<Ranked>, Vec<Excluded>) {
+    let mut qualifying = Vec::new();
+    let mut excluded = Vec::new();
+    for run in results {
+        match exclusion(run, inputs) {
+            Some(reason) => excluded.push(Excluded {
+                mechanism: run.mechanism.clone(),
+                reason,
+            }),
+            None => qualifying.push((run.mechanism.clone(), Figures::of(run))),
+        }
+    }
+    qualifying.sort_by(|a, b| {
+        key(&a.1, inputs)
+            .total_cmp(&key(&b.1, inputs))
+            .then(a.1.cpu_ns_per_message.total_cmp(&b.1.cpu_ns_per_message))
+    });
+    let best = qualifying.first().map(|(_, f)| key(f, inputs));
+    let ranked = qualifying
+        .into_iter()
+        .enumerate()
+        .map(|(place, (mechanism, figures))| Ranked {
+            reason: reason(place, &figures, best, inputs),
+            mechanism,
+            figures,
+        })
+        .collect();
+    (ranked, excluded)
+}
+
+/// The sentence that says why a mechanism stands at `place` (0: the choice).
+fn reason(place: usize, figures: &Figures, best: Option<f64>, inputs: &Inputs) -> String {
+    let unit = match inputs.pattern {
+        Pattern::RequestResponse => "request",
+        _ => "message",
+    };
+    let at = match (inputs.pattern, inputs.count) {
+        (Pattern::RequestResponse, Some(n)) => format!(" at {n} clients"),
+        (Pattern::PubSub, Some(n)) => format!(" to {n} subscribers"),
+        (Pattern::FanIn, Some(n)) => format!(" from {n} writers"),
+        (Pattern::Pipeline, Some(n)) => format!(" through {n} stages"),
+        _ => String::new(),
+    };
+    let cpu = format!("{} CPU per {unit}", ns(figures.cpu_ns_per_message));
+    let deciding = if streamed(inputs.pattern) {
+        format!(
+            "{} messages/s{at}, {cpu}",
+            rate(figures.messages_per_sec.unwrap_or(0.0))
+        )
+    } else {
+        let p50 = ns(figures.p50_ns.unwrap_or(0.0));
+        let p99 = ns(figures.p99_ns.unwrap_or(0.0));
+        if inputs.p99_bound_ns.is_some() {
+            format!("p99 {p99}{at} (p50 {p50}), {cpu}")
+        } else {
+            format!("p50 {p50}{at} (p99 {p99}), {cpu}")
+        }
+    };
+    match (place, best) {
+        (0, _) => format!("the choice: {deciding}"),
+        (_, Some(best)) if best != 0.0 => {
+            let own = key(figures, inputs);
+            format!("{deciding}; {:.2}x the choice's", own / best)
+        }
+        _ => deciding,
+    }
+}
+
+fn ns(value: f64) -> String {
+    crate::report::units::duration_ns(value)
+}
+
+fn rate(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.1}k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{CpuSummary, LatencySummary, Measured, RunIdentity, Throughput};
+
+    fn inputs(pattern: Pattern) -> Inputs {
+        Inputs {
+            pattern,
+            message_size: 4096,
+            count: Some(8),
+            placement: "cross-core (cpus 0,1)".into(),
+            p99_bound_ns: None,
+            busy_poll: true,
+            cross_host: false,
+        }
+    }
+
+    fn identity(mechanism: &str, wake: Wake) -> RunIdentity {
+        RunIdentity {
+            mechanism: mechanism.into(),
+            wake,
+            pattern: Pattern::RequestResponse,
+            message_size: 4096,
+            processes: 9,
+            procs: None,
+            stages: None,
+            clients: Some(8),
+            subscribers: None,
+            placement: "cross-core (cpus 0,1)".into(),
+        }
+    }
+
+    fn run(mechanism: &str, wake: Wake, p50: u64, p99: u64, cpu: f64) -> RunResult {
+        RunResult::measured(
+            identity(mechanism, wake),
+            Measured {
+                messages: 1000,
+                warmup_messages: 10,
+                latency_ns: Some(LatencySummary {
+                    min: p50 / 2,
+                    mean: p50 as f64,
+                    p50,
+                    p90: p99,
+                    p99,
+                    p999: p99,
+                    max: p99,
+                }),
+                throughput: Some(Throughput::of(1000, 4096, 1e9 / p50 as f64 * 1000.0 / 1e9)),
+                cpu: CpuSummary {
+                    cpu_ns_per_message: cpu,
+                    ..CpuSummary::default()
+                },
+            },
+        )
+    }
+
+    fn names(ranked: &[Ranked]) -> Vec<&str> {
+        ranked.iter().map(|r| r.mechanism.as_str()).collect()
+    }
+
+    fn excluded_reason<'a>(excluded: &'a [Excluded], mechanism: &str) -> &'a str {
+        &excluded
+            .iter()
+            .find(|e| e.mechanism == mechanism)
+            .unwrap()
+            .reason
+    }
+
+    #[test]
+    fn ranks_by_p50_and_names_the_deciding_figure() {
+        let results = [
+            run("uds", Wake::Blocking, 60_000, 200_000, 50_000.0),
+            run("shm-futex", Wake::SpinThenSleep, 1_000, 3_300, 2_100.0),
+            run("pipe", Wake::Blocking, 50_000, 400_000, 40_000.0),
+        ];
+        let (ranked, excluded) = rank(&results, &inputs(Pattern::RequestResponse));
+        assert!(excluded.is_empty());
+        assert_eq!(names(&ranked), ["shm-futex", "pipe", "uds"]);
+        assert_eq!(
+            ranked[0].reason,
+            "the choice: p50 1.00 µs at 8 clients (p99 3.30 µs), 2.10 µs CPU per request"
+        );
+        assert!(
+            ranked[1].reason.ends_with("50.00x the choice's"),
+            "{}",
+            ranked[1].reason
+        );
+    }
+
+    #[test]
+    fn a_p99_bound_ranks_by_p99_and_excludes_what_misses_it() {
+        let results = [
+            run("uds", Wake::Blocking, 60_000, 200_000, 50_000.0),
+            run("pipe", Wake::Blocking, 50_000, 400_000, 40_000.0),
+        ];
+        let mut asked = inputs(Pattern::RequestResponse);
+        asked.p99_bound_ns = Some(300_000.0);
+        let (ranked, excluded) = rank(&results, &asked);
+        assert_eq!(names(&ranked), ["uds"]);
+        assert!(
+            ranked[0].reason.starts_with("the choice: p99 200 µs"),
+            "{}",
+            ranked[0].reason
+        );
+        assert_eq!(
+            excluded_reason(&excluded, "pipe"),
+            "p99 400 µs is over the bound of 300 µs"
+        );
+    }
+
+    #[test]
+    fn no_busy_poll_excludes_the_spinners_only() {
+        let results = [
+            run("shm-spin", Wake::BusyPoll, 500, 900, 1_000.0),
+            run("shm-futex", Wake::SpinThenSleep, 600, 1_000, 1_100.0),
+        ];
+        let mut asked = inputs(Pattern::RequestResponse);
+        asked.busy_poll = false;
+        let (ranked, excluded) = rank(&results, &asked);
+        assert_eq!(names(&ranked), ["shm-futex"]);
+        assert!(excluded_reason(&excluded, "shm-spin").contains("busy-poll"));
+    }
+
+    #[test]
+    fn cross_host_keeps_only_the_networked_mechanisms() {
+        let results = [
+            run("shm-futex", Wake::SpinThenSleep, 600, 1_000, 1_100.0),
+            run("tcp", Wake::Blocking, 90_000, 300_000, 80_000.0),
+            run("udp", Wake::Blocking, 80_000, 250_000, 70_000.0),
+        ];
+        let mut asked = inputs(Pattern::RequestResponse);
+        asked.cross_host = true;
+        let (ranked, excluded) = rank(&results, &asked);
+        assert_eq!(names(&ranked), ["udp", "tcp"]);
+        assert!(excluded_reason(&excluded, "shm-futex").contains("cannot cross hosts"));
+    }
+
+    #[test]
+    fn a_configuration_a_mechanism_cannot_run_is_excluded_with_its_own_reason() {
+        let unsupported = RunResult::unsupported(
+            identity("posix-mq", Wake::Blocking),
+            "a 16 KiB message is over msgsize_max (8192 bytes)".into(),
+        );
+        let mut broken = run("pipe", Wake::Blocking, 1, 1, 1.0);
+        broken.verified = false;
+        let (ranked, excluded) = rank(&[unsupported, broken], &inputs(Pattern::RequestResponse));
+        assert!(ranked.is_empty());
+        assert_eq!(
+            excluded_reason(&excluded, "posix-mq"),
+            "cannot run this: a 16 KiB message is over msgsize_max (8192 bytes)"
+        );
+        assert_eq!(
+            excluded_reason(&excluded, "pipe"),
+            "its payload did not verify"
+        );
+    }
+
+    #[test]
+    fn streams_are_ranked_by_messages_per_second() {
+        let mut slow = run("pipe", Wake::Blocking, 1, 1, 1.0);
+        slow.throughput = Some(Throughput::of(1_000, 64, 1.0));
+        let mut fast = run("shm-futex", Wake::SpinThenSleep, 1, 1, 1.0);
+        fast.throughput = Some(Throughput::of(1_000_000, 64, 1.0));
+        let (ranked, _) = rank(&[slow, fast], &inputs(Pattern::Throughput));
+        assert_eq!(names(&ranked), ["shm-futex", "pipe"]);
+        assert!(
+            ranked[0].reason.starts_with("the choice: 1.00M messages/s"),
+            "{}",
+            ranked[0].reason
+        );
+    }
+}
