@@ -45,6 +45,10 @@ enum Command {
     /// Which mechanism to use for a pattern, a message size and a process count: measured here
     /// (or read with --from), ranked, with the figure that decided each and every exclusion.
     Recommend(RecommendArgs),
+    /// The comparison, measured on this machine (or rendered from earlier runs): an HTML page
+    /// with charts, or Markdown tables, with the comparison document's claims beside the
+    /// figures.
+    Report(ReportArgs),
     /// List the mechanisms and whether each can run here.
     List,
     /// Remove what runs that died without cleaning up (killed with SIGKILL) left behind: the
@@ -167,6 +171,27 @@ struct RecommendArgs {
     /// Decide from this report (`bench --format json`) instead of measuring.
     #[arg(long)]
     from: Option<PathBuf>,
+}
+
+/// `report`'s options.
+#[derive(Args)]
+struct ReportArgs {
+    /// Where to write the report; its extension (.html, .md) chooses the format unless
+    /// --format does.
+    #[arg(long, short)]
+    output: PathBuf,
+    /// The report's format.
+    #[arg(long, value_enum)]
+    format: Option<crate::comparison::Format>,
+    /// The short suite (about 30 seconds): latency, two throughput sizes, request-response.
+    #[arg(long, conflicts_with = "from")]
+    quick: bool,
+    /// Render these reports (`bench --format json`) instead of measuring.
+    #[arg(long, num_args = 1..)]
+    from: Vec<PathBuf>,
+    /// Say on standard error where the time goes.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -310,6 +335,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Recommend(args) => recommend(&args),
+        Command::Report(args) => report_command(&args),
         Command::List => {
             list();
             Ok(())
@@ -393,6 +419,76 @@ fn recommend(args: &RecommendArgs) -> anyhow::Result<()> {
         answer = answer.with_other_placement(placement, &results);
     }
     write_out(&args.run, recommend::render(&answer, out))
+}
+
+/// `report`: measure the suite (or read `--from`), then write the comparison.
+fn report_command(args: &ReportArgs) -> anyhow::Result<()> {
+    use crate::comparison::{self, Document, Format as Page};
+    let Some(format) = args.format.or_else(|| Page::from_path(&args.output)) else {
+        crate::usage_error::usage_bail!(
+            "say which format with --format html|markdown, or name the output .html or .md"
+        );
+    };
+    let document = if args.from.is_empty() {
+        let mut results = Vec::new();
+        let mut commands = Vec::new();
+        for words in comparison::suite::commands(args.quick) {
+            let line = format!("ipc-profiler bench {}", words.join(" "));
+            let cli = Cli::try_parse_from(["ipc-profiler", "bench"].iter().chain(&words))
+                .with_context(|| format!("the report's own command does not parse: {line}"))?;
+            let Command::Bench(mut bench) = cli.command else {
+                unreachable!("parsed as bench");
+            };
+            bench.verbose = args.verbose;
+            results.extend(each(
+                &bench,
+                bench.mechanisms()?,
+                &bench.configs()?,
+                crate::bench::run,
+            )?);
+            commands.push(line);
+        }
+        Document {
+            environment: environment::detect(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            commands,
+            results,
+            notes: vec![
+                "Per-message syscalls and bytes copied come from `trace` (eBPF, as root); this \
+                 report has CPU time and context switches from getrusage."
+                    .into(),
+            ],
+        }
+    } else {
+        let mut results = Vec::new();
+        let mut environment = None;
+        for path in &args.from {
+            let report = crate::result::load(path)?;
+            environment.get_or_insert(report.environment);
+            results.extend(report.results);
+        }
+        Document {
+            environment: environment.expect("--from has at least one file"),
+            version: env!("CARGO_PKG_VERSION").into(),
+            commands: vec![format!(
+                "ipc-profiler report --from {}",
+                args.from
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )],
+            results,
+            notes: vec![
+                "Rendered from earlier runs: the machine named is the one the first file was \
+                 measured on."
+                    .into(),
+            ],
+        }
+    };
+    let text = comparison::render(&document, format);
+    std::fs::write(&args.output, text)
+        .with_context(|| format!("could not write {}", args.output.display()))
 }
 
 /// The results in the report at `path` that match `config`, for the `chosen` mechanisms.

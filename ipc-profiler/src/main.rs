@@ -6,6 +6,7 @@
 mod bench;
 mod cli;
 mod compare;
+mod comparison;
 mod config;
 mod environment;
 mod limits;

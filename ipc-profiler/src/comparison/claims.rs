@@ -1,0 +1,92 @@
+//! What the comparison document this project grew from claims, kept as data (`claims.json`)
+//! with its source named, and which of our mechanisms each of its rows stands for.
+
+use serde::Deserialize;
+
+/// The claims file, parsed.
+#[derive(Debug, Deserialize)]
+pub struct Claims {
+    /// Where the claims come from.
+    pub source: String,
+    /// Which mechanisms each of the document's rows stands for, and why.
+    pub mapping: Vec<Mapping>,
+    /// Each figure the document states.
+    pub claims: Vec<Claim>,
+}
+
+/// One of the document's rows and the mechanisms it is compared with.
+#[derive(Debug, Deserialize)]
+pub struct Mapping {
+    /// The row's name in the document.
+    pub row: String,
+    /// Our mechanisms.
+    pub mechanisms: Vec<String>,
+    /// Why they match.
+    pub why: String,
+}
+
+/// One figure the document states.
+#[derive(Debug, Deserialize)]
+pub struct Claim {
+    /// `latency` (round trip) or `throughput`.
+    pub section: String,
+    /// The document's row.
+    pub row: String,
+    /// The message size it is for.
+    pub size: usize,
+    /// The figure, in `unit`.
+    pub value: f64,
+    /// `ns` or `B/s`.
+    pub unit: String,
+}
+
+/// The claims kept in the project.
+pub fn load() -> Claims {
+    serde_json::from_str(include_str!("claims.json"))
+        .expect("claims.json is valid (a test reads it)")
+}
+
+impl Claim {
+    /// The figure with its unit, as the report shows it.
+    pub fn display(&self) -> String {
+        match self.unit.as_str() {
+            "ns" => crate::report::units::duration_ns(self.value),
+            _ => super::sections::rate(self.value),
+        }
+    }
+}
+
+impl Claims {
+    /// The claim of `section` at `size` whose row stands for `mechanism`, if any.
+    pub fn for_mechanism(&self, section: &str, mechanism: &str, size: usize) -> Option<&Claim> {
+        self.claims.iter().find(|c| {
+            c.section == section
+                && c.size == size
+                && self
+                    .mapping
+                    .iter()
+                    .any(|m| m.row == c.row && m.mechanisms.iter().any(|n| n == mechanism))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_claim_has_a_row_that_maps_to_mechanisms_that_exist() {
+        let claims = load();
+        assert!(claims.source.contains("grew from"));
+        for claim in &claims.claims {
+            let mapping = claims.mapping.iter().find(|m| m.row == claim.row);
+            let mapping = mapping.unwrap_or_else(|| panic!("no mapping for {}", claim.row));
+            for name in &mapping.mechanisms {
+                assert!(crate::mechanism::find(name).is_some(), "{name}");
+            }
+        }
+        let pipe = claims.for_mechanism("latency", "pipe", 128).unwrap();
+        assert_eq!((pipe.row.as_str(), pipe.value), ("Anonymous Pipe", 500.0));
+        assert!(claims.for_mechanism("latency", "pipe", 4096).is_none());
+    }
+}

@@ -1,0 +1,424 @@
+//! The report's tables, computed once from the results and rendered by both formats.
+
+use std::collections::BTreeSet;
+
+use super::claims::Claims;
+use super::features;
+use crate::report::units::{bytes, duration_ns};
+use crate::result::{Pattern, RunResult};
+use crate::size::size_label;
+
+/// One table: a title, what to know before reading it, a header and rows of cells.
+pub struct Table {
+    /// Its heading.
+    pub title: String,
+    /// A sentence or two above it.
+    pub note: String,
+    /// Column names.
+    pub header: Vec<String>,
+    /// Cells, as displayed.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Every table of the report, in the comparison document's order; empty ones are left out.
+pub fn tables(results: &[RunResult]) -> Vec<Table> {
+    let claims = super::claims::load();
+    [
+        latency(results, &claims),
+        throughput(results, &claims),
+        scalability(results, Pattern::RequestResponse),
+        scalability(results, Pattern::PubSub),
+        scalability(results, Pattern::Pipeline),
+        scalability(results, Pattern::FanIn),
+        overhead(results),
+        cpu_per_gib(results),
+        Some(features(results)),
+        Some(mapping(&claims)),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|t| !t.rows.is_empty())
+    .collect()
+}
+
+fn measured(results: &[RunResult], pattern: Pattern) -> impl Iterator<Item = &RunResult> {
+    results
+        .iter()
+        .filter(move |r| r.pattern == pattern && r.unsupported.is_none() && r.verified)
+}
+
+/// Bytes per second as `1.32 GB/s`, `512 MB/s`.
+pub fn rate(bytes_per_sec: f64) -> String {
+    if bytes_per_sec >= 1e9 {
+        format!("{:.2} GB/s", bytes_per_sec / 1e9)
+    } else {
+        format!("{:.0} MB/s", bytes_per_sec / 1e6)
+    }
+}
+
+/// The latency size the report shows: 128 B if measured, else the smallest.
+pub fn latency_size(results: &[RunResult]) -> Option<usize> {
+    let sizes: BTreeSet<usize> = measured(results, Pattern::Latency)
+        .map(|r| r.message_size)
+        .filter(|s| *s > 0)
+        .collect();
+    sizes
+        .contains(&128)
+        .then_some(128)
+        .or(sizes.first().copied())
+}
+
+/// The latency runs at the shown size, fastest p50 first (the no-payload floor included).
+pub fn latency_runs(results: &[RunResult]) -> Vec<&RunResult> {
+    let size = latency_size(results);
+    let mut runs: Vec<&RunResult> = measured(results, Pattern::Latency)
+        .filter(|r| r.latency_ns.is_some() && (Some(r.message_size) == size || r.message_size == 0))
+        .collect();
+    runs.sort_by_key(|r| r.latency_ns.as_ref().map(|l| l.p50));
+    dedup_by_mechanism(runs)
+}
+
+/// The first run of each mechanism (repeated runs are the same configuration).
+fn dedup_by_mechanism(runs: Vec<&RunResult>) -> Vec<&RunResult> {
+    let mut seen = BTreeSet::new();
+    runs.into_iter()
+        .filter(|r| seen.insert(r.mechanism.clone()))
+        .collect()
+}
+
+fn latency(results: &[RunResult], claims: &Claims) -> Option<Table> {
+    let size = latency_size(results)?;
+    let runs = latency_runs(results);
+    let fastest = runs
+        .iter()
+        .filter(|r| r.message_size > 0)
+        .filter_map(|r| r.latency_ns.as_ref())
+        .map(|l| l.p50)
+        .min()?;
+    let rows = runs
+        .iter()
+        .map(|r| {
+            let l = r.latency_ns.as_ref().expect("filtered");
+            let claim = claims.for_mechanism("latency", &r.mechanism, size);
+            vec![
+                r.mechanism.clone(),
+                r.wake.label().to_string(),
+                duration_ns(l.p50 as f64),
+                duration_ns(l.p99 as f64),
+                format!("{:.2}x", l.p50 as f64 / fastest as f64),
+                claim.map_or(String::new(), |c| format!("{} ({})", c.display(), c.row)),
+                claim.map_or(String::new(), |c| format!("{:.1}x", l.p50 as f64 / c.value)),
+            ]
+        })
+        .collect();
+    Some(Table {
+        title: format!("Latency: round trip of {}", size_label(size)),
+        note: "Two processes, one message in flight; p50 and p99 of every round trip. \
+               \"Claimed\" is the comparison document's figure for the row that stands for \
+               this mechanism (see the mapping at the end); \"measured / claimed\" above 1 means \
+               slower here than the document says."
+            .into(),
+        header: [
+            "mechanism",
+            "wakes by",
+            "p50",
+            "p99",
+            "vs fastest",
+            "claimed",
+            "measured / claimed",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    })
+}
+
+/// The throughput sizes measured, smallest first.
+pub fn throughput_sizes(results: &[RunResult]) -> Vec<usize> {
+    let sizes: BTreeSet<usize> = measured(results, Pattern::Throughput)
+        .map(|r| r.message_size)
+        .collect();
+    sizes.into_iter().collect()
+}
+
+/// A mechanism's throughput at `size`, bytes per second.
+pub fn throughput_at(results: &[RunResult], mechanism: &str, size: usize) -> Option<f64> {
+    measured(results, Pattern::Throughput)
+        .find(|r| r.mechanism == mechanism && r.message_size == size)
+        .and_then(|r| r.throughput.as_ref())
+        .map(|t| t.bytes_per_sec)
+}
+
+/// Mechanisms with a result of `pattern`, in the order first seen.
+pub fn mechanisms_of(results: &[RunResult], pattern: Pattern) -> Vec<String> {
+    let mut seen = Vec::new();
+    for r in results.iter().filter(|r| r.pattern == pattern) {
+        if !seen.contains(&r.mechanism) {
+            seen.push(r.mechanism.clone());
+        }
+    }
+    seen
+}
+
+fn throughput(results: &[RunResult], claims: &Claims) -> Option<Table> {
+    let sizes = throughput_sizes(results);
+    let largest = *sizes.last()?;
+    let mut header = vec!["mechanism".to_string()];
+    header.extend(sizes.iter().map(|s| size_label(*s)));
+    header.push(format!("claimed at {}", size_label(largest)));
+    header.push("measured / claimed".into());
+    let rows = mechanisms_of(results, Pattern::Throughput)
+        .into_iter()
+        .map(|m| {
+            let mut row = vec![m.clone()];
+            row.extend(
+                sizes
+                    .iter()
+                    .map(|&s| throughput_at(results, &m, s).map_or("unsupported".into(), rate)),
+            );
+            let claim = claims.for_mechanism("throughput", &m, largest);
+            row.push(claim.map_or(String::new(), |c| format!("{} ({})", c.display(), c.row)));
+            row.push(match (claim, throughput_at(results, &m, largest)) {
+                (Some(c), Some(v)) => format!("{:.2}x", v / c.value),
+                _ => String::new(),
+            });
+            row
+        })
+        .collect();
+    Some(Table {
+        title: "Throughput by message size".into(),
+        note: "One writer streaming to one reader, every byte verified; payload bytes per \
+               second. \"unsupported\" is a size the mechanism cannot carry here (its reason is \
+               in the JSON)."
+            .into(),
+        header,
+        rows,
+    })
+}
+
+/// A run's process count for its pattern.
+pub fn count_of(r: &RunResult) -> Option<u32> {
+    [r.procs, r.stages, r.clients, r.subscribers]
+        .into_iter()
+        .flatten()
+        .next()
+}
+
+/// The figure shown for a scalability run: p50 latency, or messages per second for fan-in.
+pub fn scalability_value(r: &RunResult) -> Option<f64> {
+    match r.pattern {
+        Pattern::FanIn => r.throughput.as_ref().map(|t| t.messages_per_sec),
+        _ => r.latency_ns.as_ref().map(|l| l.p50 as f64),
+    }
+}
+
+fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Table> {
+    let counts: BTreeSet<u32> = measured(results, pattern).filter_map(count_of).collect();
+    let size = measured(results, pattern).map(|r| r.message_size).min()?;
+    let (what, unit) = match pattern {
+        Pattern::RequestResponse => ("clients", "round trip p50"),
+        Pattern::PubSub => ("subscribers", "delivery p50 (slowest subscriber)"),
+        Pattern::Pipeline => ("stages", "first to last stage p50"),
+        _ => ("writers", "messages per second into the reader"),
+    };
+    let mut header = vec!["mechanism".to_string()];
+    header.extend(counts.iter().map(|c| format!("{c} {what}")));
+    let rows = mechanisms_of(results, pattern)
+        .into_iter()
+        .map(|m| {
+            let mut row = vec![m.clone()];
+            row.extend(counts.iter().map(|&c| {
+                results
+                    .iter()
+                    .find(|r| {
+                        r.pattern == pattern
+                            && r.mechanism == m
+                            && count_of(r) == Some(c)
+                            && r.message_size == size
+                    })
+                    .map_or("n/a".into(), |r| {
+                        match (&r.unsupported, scalability_value(r)) {
+                            (Some(_), _) | (_, None) => "unsupported".into(),
+                            (None, Some(v)) if pattern == Pattern::FanIn => {
+                                format!("{:.0}k/s", v / 1e3)
+                            }
+                            (None, Some(v)) => duration_ns(v),
+                        }
+                    })
+            }));
+            row
+        })
+        .collect();
+    Some(Table {
+        title: format!(
+            "Scalability: {} ({}, {})",
+            pattern.name(),
+            unit,
+            size_label(size)
+        ),
+        note: format!(
+            "The same {} run at each process count; \"unsupported\" names a limit (more spinning \
+             processes than CPUs, a pattern without a channel).",
+            pattern.name()
+        ),
+        header,
+        rows,
+    })
+}
+
+fn overhead(results: &[RunResult]) -> Option<Table> {
+    let runs: Vec<&RunResult> = latency_runs(results)
+        .into_iter()
+        .filter(|r| r.message_size > 0)
+        .collect();
+    let traced = runs.iter().any(|r| r.breakdown.is_some());
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let n = r.messages.max(1) as f64;
+            let switches = (r.cpu.voluntary_switches + r.cpu.involuntary_switches) as f64 / n;
+            let b = r.breakdown.as_ref().map(|b| &b.per_message);
+            vec![
+                r.mechanism.clone(),
+                duration_ns(r.cpu.cpu_ns_per_message),
+                format!("{switches:.2}"),
+                b.map_or("n/a".into(), |p| format!("{:.1}", p.syscalls)),
+                b.and_then(|p| p.bytes_copied).map_or("n/a".into(), bytes),
+                if r.breakdown.is_some() {
+                    "eBPF (trace)"
+                } else {
+                    "getrusage"
+                }
+                .into(),
+            ]
+        })
+        .collect();
+    Some(Table {
+        title: "Overhead per round trip".into(),
+        note: if traced {
+            "CPU time and context switches of both processes per round trip; syscalls and \
+             bytes copied counted in the kernel by `trace`'s eBPF programs."
+                .into()
+        } else {
+            "CPU time and context switches of both processes per round trip, from getrusage. \
+             Syscalls and bytes copied per message need `trace` (root): run `sudo ipc-profiler \
+             report` for them."
+                .into()
+        },
+        header: [
+            "mechanism",
+            "CPU per round trip",
+            "context switches",
+            "syscalls",
+            "bytes copied",
+            "counted by",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    })
+}
+
+/// CPU seconds (all processes) per GiB moved by a throughput run.
+pub fn cpu_seconds_per_gib(r: &RunResult) -> f64 {
+    r.cpu.cpu_ns_per_message * (f64::from(1u32 << 30) / r.message_size.max(1) as f64) / 1e9
+}
+
+fn cpu_per_gib(results: &[RunResult]) -> Option<Table> {
+    let sizes = throughput_sizes(results);
+    let mut header = vec!["mechanism".to_string()];
+    header.extend(
+        sizes
+            .iter()
+            .map(|s| format!("in {} messages", size_label(*s))),
+    );
+    let rows = mechanisms_of(results, Pattern::Throughput)
+        .into_iter()
+        .map(|m| {
+            let mut row = vec![m.clone()];
+            row.extend(sizes.iter().map(|&s| {
+                measured(results, Pattern::Throughput)
+                    .find(|r| r.mechanism == m && r.message_size == s)
+                    .map_or("unsupported".into(), |r| {
+                        format!("{:.2} s", cpu_seconds_per_gib(r))
+                    })
+            }));
+            row
+        })
+        .collect();
+    Some(Table {
+        title: "CPU cost of moving 1 GiB".into(),
+        note: "CPU seconds of writer and reader together per GiB of payload, from the \
+               throughput runs (a busy-polling reader counts its spinning)."
+            .into(),
+        header,
+        rows,
+    })
+}
+
+fn yes(flag: bool) -> String {
+    if flag { "yes" } else { "no" }.into()
+}
+
+fn features(results: &[RunResult]) -> Table {
+    let rows = features::ALL
+        .iter()
+        .map(|f| {
+            let largest = results
+                .iter()
+                .filter(|r| r.mechanism == f.mechanism && r.unsupported.is_none() && r.verified)
+                .map(|r| r.message_size)
+                .max();
+            vec![
+                f.mechanism.to_string(),
+                yes(f.bidirectional),
+                yes(f.boundaries),
+                yes(f.many_readers),
+                yes(f.many_writers),
+                yes(f.persistent),
+                f.kernel_objects.to_string(),
+                yes(f.common_ancestor),
+                yes(f.across_hosts),
+                largest.map_or("not measured".into(), size_label),
+                f.limit.to_string(),
+            ]
+        })
+        .collect();
+    Table {
+        title: "Features".into(),
+        note: "What each mechanism can do as ipc-profiler builds it; the largest message is \
+               the largest this report measured, the limit what the kernel or the design sets."
+            .into(),
+        header: [
+            "mechanism",
+            "bidirectional",
+            "message boundaries",
+            "many readers",
+            "many writers",
+            "persistent",
+            "kernel objects",
+            "needs a common ancestor",
+            "across hosts",
+            "largest message measured",
+            "limit",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    }
+}
+
+fn mapping(claims: &Claims) -> Table {
+    Table {
+        title: "The comparison document's rows and our mechanisms".into(),
+        note: format!("Claims from {}.", claims.source),
+        header: ["document row", "mechanisms", "why"]
+            .map(String::from)
+            .to_vec(),
+        rows: claims
+            .mapping
+            .iter()
+            .map(|m| vec![m.row.clone(), m.mechanisms.join(", "), m.why.clone()])
+            .collect(),
+    }
+}
