@@ -209,7 +209,7 @@ fn the_html_page_is_one_file_with_its_charts_and_no_network() {
 #[test]
 fn bad_input_to_report_is_a_clear_error() {
     let dir = common::private_dir();
-    let out = dir.path().join("r.md");
+    let out = dir.path().join("out.markdown");
     let out = out.to_str().unwrap();
     let missing = run(&["report", "--from", "/nonexistent/run.json", "-o", out]);
     assert_eq!(missing.status.code(), Some(1));
