@@ -149,6 +149,31 @@ fn the_markdown_tables_carry_the_numbers_of_the_json_they_come_from() {
     }
     assert!(markdown.contains("## The comparison document's rows and our mechanisms"));
     assert!(markdown.contains("## Features"));
+
+    // The decision table applies recommend's rules to these runs: the lowest p50 wins.
+    let fastest = latency["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by_key(|r| r["latency_ns"]["p50"].as_u64().unwrap())
+        .unwrap()["mechanism"]
+        .as_str()
+        .unwrap();
+    let rows = table(&markdown, "Which to use");
+    let lowest = rows
+        .iter()
+        .find(|r| r[0].starts_with("lowest latency ("))
+        .unwrap();
+    assert_eq!(lowest[1], fastest, "{lowest:?}");
+    assert!(
+        lowest[2].starts_with("p50 "),
+        "the deciding figure: {lowest:?}"
+    );
+    let bulk = rows
+        .iter()
+        .find(|r| r[0].starts_with("bulk transfer"))
+        .unwrap();
+    assert_eq!(bulk[0], "bulk transfer (throughput, 4 KiB)");
 }
 
 #[test]

@@ -775,3 +775,69 @@ fn a_traced_command_runs_as_the_user_named() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("no user is called no-such-user-here"));
 }
+
+#[test]
+fn a_report_of_traced_runs_draws_where_each_side_s_time_goes_with_the_json_s_counts() {
+    require_root();
+    let doc = run_json(&[
+        "trace",
+        "--mech",
+        "pipe,shm-futex",
+        "--iters",
+        "300",
+        "--warmup",
+        "20",
+        "--format",
+        "json",
+    ]);
+    let dir = common::private_dir();
+    let json = dir.path().join("traced.json");
+    std::fs::write(&json, doc.to_string()).unwrap();
+    let page = dir.path().join("report.html");
+    let out = run(&[
+        "report",
+        "--from",
+        json.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("Where a round trip&#39;s time goes")
+            || html.contains("Where a round trip's time goes")
+    );
+    // Each side's label on the chart carries its syscalls and context switches per round trip,
+    // as the JSON's breakdown has them.
+    for result in doc["results"].as_array().unwrap() {
+        for process in result["breakdown"]["processes"].as_array().unwrap() {
+            let per = &process["per_message"];
+            let label = format!(
+                "{:.1} syscalls · {:.1} switches",
+                per["syscalls"].as_f64().unwrap(),
+                per["context_switches"].as_f64().unwrap_or(0.0)
+            );
+            assert!(
+                html.contains(&label),
+                "{} {}: no label {label}",
+                result["mechanism"],
+                process["role"]
+            );
+        }
+    }
+    // The overhead table now counts in the kernel.
+    let md = dir.path().join("report.markdown");
+    let out = run(&[
+        "report",
+        "--from",
+        json.to_str().unwrap(),
+        "-o",
+        md.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains("| pipe |") && text.contains("eBPF (trace)"),
+        "{text}"
+    );
+}

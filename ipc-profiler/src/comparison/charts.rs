@@ -79,16 +79,151 @@ fn nanos_label(ns: &f64) -> String {
     crate::report::units::duration_ns(*ns)
 }
 
-/// Every chart the results allow.
-pub fn charts(results: &[RunResult]) -> Vec<Chart> {
+/// Every chart the results allow; `traced` (runs with a breakdown) adds where the time goes.
+pub fn charts(results: &[RunResult], traced: &[RunResult]) -> Vec<Chart> {
     [
         latency(results),
         throughput(results),
         scalability(results, Pattern::RequestResponse),
+        time_split(traced),
     ]
     .into_iter()
     .flatten()
     .collect()
+}
+
+/// One side's time per round trip, split as docs/report.md defines it: on-CPU in user and in
+/// kernel mode, and off-CPU; wake-to-run is part of off-CPU.
+struct Side {
+    label: String,
+    user: f64,
+    kernel: f64,
+    off_cpu: f64,
+    wake_to_run: f64,
+    note: String,
+}
+
+fn sides(traced: &[RunResult]) -> Vec<Side> {
+    let mut sides = Vec::new();
+    for run in traced {
+        let Some(b) = &run.breakdown else { continue };
+        for p in &b.processes {
+            let m = &p.per_message;
+            let user = m.user_ns.unwrap_or(0.0);
+            let off_cpu = m.off_cpu_ns.unwrap_or(0.0);
+            if user + m.kernel_ns + off_cpu <= 0.0 {
+                continue;
+            }
+            sides.push(Side {
+                label: format!("{} {}", run.mechanism, p.role),
+                user,
+                kernel: m.kernel_ns,
+                off_cpu,
+                wake_to_run: m.wake_to_run_ns.unwrap_or(0.0).min(off_cpu),
+                note: format!(
+                    "{} · {:.1} syscalls · {:.1} switches · {}",
+                    crate::report::units::duration_ns(user + m.kernel_ns + off_cpu),
+                    m.syscalls,
+                    m.context_switches.unwrap_or(0.0),
+                    crate::report::units::bytes(m.bytes_copied.unwrap_or(0.0))
+                ),
+            });
+        }
+    }
+    sides
+}
+
+/// Where each side's time per round trip goes, as a share of that side's total (written at
+/// the end of its bar with the syscalls, context switches and bytes copied per round trip):
+/// user, kernel and off-CPU side by side (they do not overlap, and add up to the side's time);
+/// wake-to-run, a part of off-CPU, as a thinner bar inside it.
+fn time_split(traced: &[RunResult]) -> Option<Chart> {
+    let sides = sides(traced);
+    if sides.is_empty() {
+        return None;
+    }
+    let note_width = 300;
+    let height = 90 + 24 * sides.len() as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let labels: Vec<String> = sides.iter().map(|s| s.label.clone()).collect();
+        let rows = sides.len() as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .margin_right(note_width)
+            .margin_bottom(34)
+            .x_label_area_size(36)
+            .y_label_area_size(130)
+            .build_cartesian_2d(0f64..100.0, -0.5f64..rows - 0.5)
+            .ok()?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("share of the side's time per round trip, %")
+            .y_labels(sides.len())
+            .y_label_formatter(&|y| {
+                let i = y.round();
+                if (y - i).abs() < 0.01 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .draw()
+            .ok()?;
+        let parts = ["user", "kernel", "off-CPU", "of which wake-to-run"];
+        for (row, side) in sides.iter().enumerate() {
+            let total = side.user + side.kernel + side.off_cpu;
+            let share = |v: f64| 100.0 * v / total;
+            let y = row as f64;
+            let (u, k) = (share(side.user), share(side.kernel));
+            let segments = [(0.0, u, 0usize), (u, u + k, 1), (u + k, 100.0, 2)];
+            for (from, to, part) in segments {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(from, y - 0.35), (to, y + 0.35)],
+                        colour(part).filled(),
+                    )))
+                    .ok()?;
+            }
+            let wake = share(side.wake_to_run);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(u + k, y - 0.12), (u + k + wake, y + 0.12)],
+                    colour(3).filled(),
+                )))
+                .ok()?;
+            let (_, py) = chart.backend_coord(&(100.0, y));
+            root.draw(&Text::new(
+                side.note.clone(),
+                ((WIDTH - note_width + 8) as i32, py - 7),
+                ("sans-serif", 12),
+            ))
+            .ok()?;
+        }
+        let x = 140;
+        for (i, name) in parts.iter().enumerate() {
+            let at = (x + 150 * i as i32, height as i32 - 14);
+            root.draw(&Rectangle::new(
+                [(at.0, at.1 - 5), (at.0 + 14, at.1 + 3)],
+                colour(i).filled(),
+            ))
+            .ok()?;
+            root.draw(&Text::new(
+                name.to_string(),
+                (at.0 + 20, at.1 - 7),
+                ("sans-serif", 12),
+            ))
+            .ok()?;
+        }
+        root.present().ok()?;
+    }
+    Some(Chart {
+        title: "Where a round trip's time goes, per side (traced)".into(),
+        svg,
+    })
 }
 
 fn log_range(values: impl Iterator<Item = f64>) -> Option<std::ops::Range<f64>> {

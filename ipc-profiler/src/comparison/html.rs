@@ -44,14 +44,14 @@ pub fn render(document: &Document) -> String {
     for note in &document.notes {
         page.push_str(&format!("<p><i>{}</i></p>\n", escape(note)));
     }
-    for chart in charts(&document.results) {
+    for chart in charts(&document.results, &document.traced) {
         page.push_str(&format!(
             "<figure class=\"chart\"><figcaption>{}</figcaption>{}</figure>\n",
             escape(&chart.title),
             chart.svg
         ));
     }
-    for table in tables(&document.results) {
+    for table in tables(&document.results, &document.traced) {
         page.push_str(&html_table(&table));
     }
     page.push_str("</body></html>\n");

@@ -18,7 +18,7 @@ pub fn render(document: &Document) -> String {
     for note in &document.notes {
         text.push_str(&format!("\n> {note}\n"));
     }
-    for table in tables(&document.results) {
+    for table in tables(&document.results, &document.traced) {
         text.push('\n');
         text.push_str(&markdown_table(&table));
     }

@@ -21,8 +21,10 @@ pub struct Document {
     pub version: String,
     /// The commands that measured the results (or the files they came from).
     pub commands: Vec<String>,
-    /// Every result.
+    /// Every untraced result.
     pub results: Vec<RunResult>,
+    /// Traced latency runs (with a breakdown), when `trace` could run (as root).
+    pub traced: Vec<RunResult>,
     /// Things a reader must know (what was not measured, and why).
     pub notes: Vec<String>,
 }

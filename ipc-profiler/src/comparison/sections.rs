@@ -21,7 +21,8 @@ pub struct Table {
 }
 
 /// Every table of the report, in the comparison document's order; empty ones are left out.
-pub fn tables(results: &[RunResult]) -> Vec<Table> {
+/// `traced` (runs with a breakdown) fills the overhead table's kernel counts.
+pub fn tables(results: &[RunResult], traced: &[RunResult]) -> Vec<Table> {
     let claims = super::claims::load();
     [
         latency(results, &claims),
@@ -30,8 +31,9 @@ pub fn tables(results: &[RunResult]) -> Vec<Table> {
         scalability(results, Pattern::PubSub),
         scalability(results, Pattern::Pipeline),
         scalability(results, Pattern::FanIn),
-        overhead(results),
+        overhead(results, traced),
         cpu_per_gib(results),
+        decisions(results),
         Some(features(results)),
         Some(mapping(&claims)),
     ]
@@ -266,18 +268,26 @@ fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Table> {
     })
 }
 
-fn overhead(results: &[RunResult]) -> Option<Table> {
+fn overhead(results: &[RunResult], traced_runs: &[RunResult]) -> Option<Table> {
     let runs: Vec<&RunResult> = latency_runs(results)
         .into_iter()
         .filter(|r| r.message_size > 0)
+        .map(|r| {
+            traced_runs
+                .iter()
+                .find(|t| t.mechanism == r.mechanism && t.breakdown.is_some())
+                .unwrap_or(r)
+        })
         .collect();
     let traced = runs.iter().any(|r| r.breakdown.is_some());
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
             let n = r.messages.max(1) as f64;
-            let switches = (r.cpu.voluntary_switches + r.cpu.involuntary_switches) as f64 / n;
             let b = r.breakdown.as_ref().map(|b| &b.per_message);
+            let switches = b
+                .and_then(|p| p.context_switches)
+                .unwrap_or((r.cpu.voluntary_switches + r.cpu.involuntary_switches) as f64 / n);
             vec![
                 r.mechanism.clone(),
                 duration_ns(r.cpu.cpu_ns_per_message),
@@ -296,8 +306,9 @@ fn overhead(results: &[RunResult]) -> Option<Table> {
     Some(Table {
         title: "Overhead per round trip".into(),
         note: if traced {
-            "CPU time and context switches of both processes per round trip; syscalls and \
-             bytes copied counted in the kernel by `trace`'s eBPF programs."
+            "Syscalls, context switches and bytes copied per round trip counted in the kernel by \
+             `trace`'s eBPF programs (a traced run of fewer messages, its overhead measured \
+             once); CPU time from getrusage."
                 .into()
         } else {
             "CPU time and context switches of both processes per round trip, from getrusage. \
@@ -354,6 +365,122 @@ fn cpu_per_gib(results: &[RunResult]) -> Option<Table> {
         header,
         rows,
     })
+}
+
+/// The decision framework on these figures: `recommend`'s rules applied to the runs of the
+/// report for a few common questions.
+fn decisions(results: &[RunResult]) -> Option<Table> {
+    use crate::recommend::{decide, Inputs};
+    let latency_size = latency_size(results);
+    let largest_stream = throughput_sizes(results).last().copied();
+    let smallest_stream = throughput_sizes(results).first().copied();
+    let clients: Option<u32> = measured(results, Pattern::RequestResponse)
+        .filter_map(count_of)
+        .max();
+    let ask = |pattern: Pattern,
+               size: Option<usize>,
+               count: Option<u32>,
+               busy_poll: bool,
+               cross_host: bool| {
+        let size = size?;
+        let runs: Vec<RunResult> = results
+            .iter()
+            .filter(|r| {
+                r.pattern == pattern
+                    && r.message_size == size
+                    && count_of(r) == count
+                    && r.mechanism != "cacheline"
+            })
+            .cloned()
+            .collect();
+        let runs = dedup_owned(runs);
+        (!runs.is_empty()).then(|| {
+            decide(
+                &runs,
+                Inputs {
+                    pattern,
+                    message_size: size,
+                    count,
+                    placement: runs[0].placement.clone(),
+                    p99_bound_ns: None,
+                    busy_poll,
+                    cross_host,
+                },
+            )
+        })
+    };
+    let questions = [
+        (
+            "lowest latency",
+            ask(Pattern::Latency, latency_size, None, true, false),
+        ),
+        (
+            "lowest latency, no CPU spinning while idle",
+            ask(Pattern::Latency, latency_size, None, false, false),
+        ),
+        (
+            "most small messages per second",
+            ask(Pattern::Throughput, smallest_stream, None, false, false),
+        ),
+        (
+            "bulk transfer",
+            ask(Pattern::Throughput, largest_stream, None, false, false),
+        ),
+        (
+            "a server and its clients",
+            ask(Pattern::RequestResponse, Some(128), clients, false, false),
+        ),
+        (
+            "between hosts",
+            ask(Pattern::Latency, latency_size, None, false, true),
+        ),
+    ];
+    let rows = questions
+        .into_iter()
+        .filter_map(|(question, answer)| {
+            let answer = answer?;
+            let choice = answer.ranking.first()?;
+            let runner_up = answer
+                .ranking
+                .get(1)
+                .map_or(String::new(), |r| r.mechanism.clone());
+            Some(vec![
+                format!(
+                    "{question} ({}, {}{})",
+                    answer.inputs.pattern.name(),
+                    size_label(answer.inputs.message_size),
+                    answer
+                        .inputs
+                        .count
+                        .map_or(String::new(), |n| format!(", {n} clients"))
+                ),
+                choice.mechanism.clone(),
+                choice.reason.trim_start_matches("the choice: ").to_string(),
+                runner_up,
+                answer.excluded.len().to_string(),
+            ])
+        })
+        .collect();
+    Some(Table {
+        title: "Which to use, from these figures".into(),
+        note: "recommend's rules (docs/recommend.md) applied to this report's runs: every \
+               question but the first rules out busy-polling, the last keeps only what crosses \
+               hosts. `ipc-profiler recommend` answers other questions, and measures the \
+               other placement too."
+            .into(),
+        header: ["question", "use", "because", "runner-up", "excluded"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    })
+}
+
+/// The first run of each mechanism, owned.
+fn dedup_owned(runs: Vec<RunResult>) -> Vec<RunResult> {
+    let mut seen = BTreeSet::new();
+    runs.into_iter()
+        .filter(|r| seen.insert(r.mechanism.clone()))
+        .collect()
 }
 
 fn yes(flag: bool) -> String {

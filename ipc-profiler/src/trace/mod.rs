@@ -28,16 +28,18 @@ use ipc_ebpf::SHARED_SLOT;
 /// Untraced and traced runs alternated for the overhead figure: a VM's round trip drifts by
 /// tens of percent between consecutive runs (the host moves its vCPUs), so one run of each would
 /// measure the drift as often as the tracing.
-const OVERHEAD_PAIRS: usize = 5;
+pub const OVERHEAD_PAIRS: usize = 5;
 
 /// Runs `mechanism` untraced, then traced (the breakdown comes from this first traced run), then
-/// alternates untraced and traced runs again for the overhead (see [`Overhead`]). Every pattern:
-/// the figures are per round trip (latency) or per message (throughput, fan-in).
+/// alternates untraced and traced runs again for the overhead (see [`Overhead`]), `pairs`
+/// pairs in all ([`OVERHEAD_PAIRS`] for `trace`; `report` makes one). Every pattern: the
+/// figures are per round trip (latency) or per message (throughput, fan-in).
 pub fn run(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
     attach: Attach,
     ebpf_log: bool,
+    pairs: usize,
 ) -> anyhow::Result<RunResult> {
     if config.processes() > SHARED_SLOT {
         // Said in the unit the user chose: fan-in counts writers, the reader besides.
@@ -83,7 +85,7 @@ pub fn run(
     }
     let mut result = first.result;
     let mut traced_runs = vec![compared_ns(&result, figure).unwrap_or(0)];
-    for _ in 1..OVERHEAD_PAIRS {
+    for _ in 1..pairs.max(1) {
         tracer.detach()?;
         let again = bench::run(mechanism, config)?;
         untraced_runs.push(compared_ns(&again, figure).unwrap_or(0));
