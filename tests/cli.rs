@@ -888,3 +888,43 @@ fn recommend_from_a_report_applies_each_constraint_with_its_reason() {
     let bad_bound = run(&["recommend", "--from", file, "--p99", "fast"]);
     assert_eq!(bad_bound.status.code(), Some(2));
 }
+
+#[test]
+fn recommend_across_hosts_measures_only_what_can_cross_and_names_the_rest() {
+    let out = run(&[
+        "recommend",
+        "--mech",
+        "pipe,tcp,shm-spin",
+        "--cross-host",
+        "--iters",
+        "300",
+        "--warmup",
+        "20",
+        "--placement",
+        "unpinned",
+        "--format",
+        "json",
+        "-v",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ranked: Vec<_> = doc["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["mechanism"].as_str().unwrap())
+        .collect();
+    assert_eq!(ranked, ["tcp"]);
+    for e in doc["excluded"].as_array().unwrap() {
+        assert!(
+            e["reason"].as_str().unwrap().contains("cannot cross hosts"),
+            "{e}"
+        );
+    }
+    // -v lists each run: only tcp was measured.
+    let log = stderr(&out);
+    assert!(
+        log.contains("tcp latency") && !log.contains("pipe latency"),
+        "{log}"
+    );
+}

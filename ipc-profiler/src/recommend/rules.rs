@@ -79,9 +79,14 @@ pub struct Excluded {
 /// The mechanisms that can cross hosts.
 const NETWORKED: [&str; 2] = ["tcp", "udp"];
 
+/// True for a mechanism that can reach another host.
+pub fn crosses_hosts(mechanism: &str) -> bool {
+    NETWORKED.contains(&mechanism)
+}
+
 /// The first exclusion rule `run` falls under, if any.
 pub fn exclusion(run: &RunResult, inputs: &Inputs) -> Option<String> {
-    if inputs.cross_host && !NETWORKED.contains(&run.mechanism.as_str()) {
+    if inputs.cross_host && !crosses_hosts(&run.mechanism) {
         return Some("cannot cross hosts: it lives in one kernel (only tcp and udp do)".into());
     }
     if !inputs.busy_poll && run.wake == Wake::BusyPoll {
