@@ -392,10 +392,13 @@ fn recommend(args: &RecommendArgs) -> anyhow::Result<()> {
         None => {
             // What --cross-host or --no-busy-poll rule out is not measured: it stands in the
             // answer as a run that did not happen, which the rules exclude with their reason.
-            let (measure, ruled_out): (Vec<_>, Vec<_>) = chosen.into_iter().partition(|m| {
-                !(args.cross_host && !recommend::crosses_hosts(m.name()))
-                    && !(args.no_busy_poll && m.wake() == crate::result::Wake::BusyPoll)
-            });
+            let ruled_out_upfront = |m: &&'static dyn Mechanism| {
+                let local = args.cross_host && !recommend::crosses_hosts(m.name());
+                let spins = args.no_busy_poll && m.wake() == crate::result::Wake::BusyPoll;
+                local || spins
+            };
+            let (ruled_out, measure): (Vec<_>, Vec<_>) =
+                chosen.into_iter().partition(ruled_out_upfront);
             let mut results = each(&args.run, &Mechanisms(measure), &configs, crate::bench::run)?;
             results.extend(ruled_out.into_iter().map(|m| {
                 RunResult::unsupported(crate::bench::identity(m, config), "not measured".into())
