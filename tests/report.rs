@@ -222,8 +222,8 @@ fn the_html_page_is_one_file_with_its_charts_and_no_network() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(
         html.matches("<svg").count(),
-        2,
-        "latency and throughput charts"
+        3,
+        "latency, throughput and CPU per GiB charts"
     );
     for outside in ["<script src", "<link", "@import", "url(http"] {
         assert!(!html.contains(outside), "fetches {outside}");

@@ -3,9 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::sections::{
-    count_of, latency_runs, mechanisms_of, scalability_value, throughput_at, throughput_sizes,
-};
+use super::sections::{count_of, latency_runs, mechanisms_of, scalability_value, throughput_sizes};
 use crate::result::{Pattern, RunResult};
 
 /// A chart: its title and its SVG.
@@ -84,6 +82,7 @@ pub fn charts(results: &[RunResult], traced: &[RunResult]) -> Vec<Chart> {
     [
         latency(results),
         throughput(results),
+        cpu_per_gib(results),
         scalability(results, Pattern::RequestResponse),
         time_split(traced),
     ]
@@ -315,14 +314,51 @@ fn latency(results: &[RunResult]) -> Option<Chart> {
 
 /// Payload bytes per second against message size, one line per mechanism, log-log.
 fn throughput(results: &[RunResult]) -> Option<Chart> {
+    by_size(
+        results,
+        "Throughput against message size",
+        "payload per second (log scale)",
+        &|r| r.throughput.as_ref().map(|t| t.bytes_per_sec),
+        &|v| super::sections::rate(*v),
+    )
+}
+
+/// CPU seconds per GiB moved against message size, one line per mechanism, log-log.
+fn cpu_per_gib(results: &[RunResult]) -> Option<Chart> {
+    by_size(
+        results,
+        "CPU time to move 1 GiB against message size",
+        "CPU seconds per GiB, both sides (log scale)",
+        &|r| Some(super::sections::cpu_seconds_per_gib(r)).filter(|v| *v > 0.0),
+        &|v| format!("{v:.2} s"),
+    )
+}
+
+/// A figure of the throughput runs against message size, one line per mechanism, log-log.
+fn by_size(
+    results: &[RunResult],
+    title: &str,
+    y_desc: &str,
+    value_of: &dyn Fn(&RunResult) -> Option<f64>,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Option<Chart> {
     let sizes = throughput_sizes(results);
     let mechanisms = mechanisms_of(results, Pattern::Throughput);
     let lines: Vec<(String, Vec<(f64, f64)>)> = mechanisms
         .iter()
         .map(|m| {
-            let points = sizes
+            let points = results
                 .iter()
-                .filter_map(|&s| throughput_at(results, m, s).map(|v| (s as f64, v)))
+                .filter(|r| {
+                    r.pattern == Pattern::Throughput
+                        && &r.mechanism == m
+                        && r.unsupported.is_none()
+                        && r.verified
+                })
+                .filter_map(|r| value_of(r).map(|v| (r.message_size as u64, v)))
+                .collect::<std::collections::BTreeMap<u64, f64>>()
+                .into_iter()
+                .map(|(s, v)| (s as f64, v))
                 .collect();
             (m.clone(), points)
         })
@@ -345,8 +381,8 @@ fn throughput(results: &[RunResult]) -> Option<Chart> {
             .configure_mesh()
             .x_desc("message size (log scale)")
             .x_label_formatter(&size_label)
-            .y_desc("payload per second (log scale)")
-            .y_label_formatter(&|v| super::sections::rate(*v))
+            .y_desc(y_desc)
+            .y_label_formatter(y_label)
             .draw()
             .ok()?;
         for (i, (_, points)) in lines.iter().enumerate() {
@@ -362,7 +398,7 @@ fn throughput(results: &[RunResult]) -> Option<Chart> {
         root.present().ok()?;
     }
     Some(Chart {
-        title: "Throughput against message size".into(),
+        title: title.into(),
         svg,
     })
 }

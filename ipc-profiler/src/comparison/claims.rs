@@ -32,11 +32,12 @@ pub struct Claim {
     pub section: String,
     /// The document's row.
     pub row: String,
-    /// The message size it is for.
-    pub size: usize,
+    /// The message size it is for (none: any size).
+    #[serde(default)]
+    pub size: Option<usize>,
     /// The figure, in `unit`.
     pub value: f64,
-    /// `ns` or `B/s`.
+    /// `ns`, `B/s` or syscalls per message.
     pub unit: String,
 }
 
@@ -51,7 +52,8 @@ impl Claim {
     pub fn display(&self) -> String {
         match self.unit.as_str() {
             "ns" => crate::report::units::duration_ns(self.value),
-            _ => super::sections::rate(self.value),
+            "B/s" => super::sections::rate(self.value),
+            _ => crate::report::units::count(self.value),
         }
     }
 }
@@ -61,7 +63,7 @@ impl Claims {
     pub fn for_mechanism(&self, section: &str, mechanism: &str, size: usize) -> Option<&Claim> {
         self.claims.iter().find(|c| {
             c.section == section
-                && c.size == size
+                && c.size.is_none_or(|s| s == size)
                 && self
                     .mapping
                     .iter()
@@ -88,5 +90,7 @@ mod tests {
         let pipe = claims.for_mechanism("latency", "pipe", 128).unwrap();
         assert_eq!((pipe.row.as_str(), pipe.value), ("Anonymous Pipe", 500.0));
         assert!(claims.for_mechanism("latency", "pipe", 4096).is_none());
+        let any_size = claims.for_mechanism("syscalls", "pipe", 4096).unwrap();
+        assert_eq!((any_size.value, any_size.display()), (2.0, "2".to_string()));
     }
 }

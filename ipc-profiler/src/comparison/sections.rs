@@ -31,7 +31,7 @@ pub fn tables(results: &[RunResult], traced: &[RunResult]) -> Vec<Table> {
         scalability(results, Pattern::PubSub),
         scalability(results, Pattern::Pipeline),
         scalability(results, Pattern::FanIn),
-        overhead(results, traced),
+        overhead(results, traced, &claims),
         cpu_per_gib(results),
         decisions(results),
         Some(features(results)),
@@ -268,7 +268,7 @@ fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Table> {
     })
 }
 
-fn overhead(results: &[RunResult], traced_runs: &[RunResult]) -> Option<Table> {
+fn overhead(results: &[RunResult], traced_runs: &[RunResult], claims: &Claims) -> Option<Table> {
     let runs: Vec<&RunResult> = latency_runs(results)
         .into_iter()
         .filter(|r| r.message_size > 0)
@@ -288,11 +288,14 @@ fn overhead(results: &[RunResult], traced_runs: &[RunResult]) -> Option<Table> {
             let switches = b
                 .and_then(|p| p.context_switches)
                 .unwrap_or((r.cpu.voluntary_switches + r.cpu.involuntary_switches) as f64 / n);
+            let claim = claims.for_mechanism("syscalls", &r.mechanism, r.message_size);
             vec![
                 r.mechanism.clone(),
                 duration_ns(r.cpu.cpu_ns_per_message),
                 format!("{switches:.2}"),
                 b.map_or("n/a".into(), |p| format!("{:.1}", p.syscalls)),
+                b.map_or("n/a".into(), |p| format!("{:.1}", p.syscalls / 2.0)),
+                claim.map_or(String::new(), |c| format!("{} ({})", c.display(), c.row)),
                 b.and_then(|p| p.bytes_copied).map_or("n/a".into(), bytes),
                 if r.breakdown.is_some() {
                     "eBPF (trace)"
@@ -321,6 +324,8 @@ fn overhead(results: &[RunResult], traced_runs: &[RunResult]) -> Option<Table> {
             "CPU per round trip",
             "context switches",
             "syscalls",
+            "syscalls per message",
+            "claimed per message",
             "bytes copied",
             "counted by",
         ]
