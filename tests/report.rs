@@ -5,6 +5,23 @@ mod common;
 
 use common::{run, run_json, stderr};
 
+/// Writes `docs` (bench reports) into `dir`, renders them with `report --from` into `name`
+/// and returns the rendered text.
+fn report_from(dir: &std::path::Path, docs: &[&serde_json::Value], name: &str) -> String {
+    let mut args = vec!["report".to_string(), "--from".to_string()];
+    for (i, doc) in docs.iter().enumerate() {
+        let path = dir.join(format!("run{i}.json"));
+        std::fs::write(&path, doc.to_string()).unwrap();
+        args.push(path.display().to_string());
+    }
+    let out_path = dir.join(name);
+    args.extend(["-o".to_string(), out_path.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::read_to_string(out_path).unwrap()
+}
+
 /// Nanoseconds from a cell such as `812 ns`, `22.4 µs`, `1.05 ms`.
 fn nanos(cell: &str) -> f64 {
     let (number, unit) = cell.trim().split_once(' ').expect("a number and a unit");
@@ -91,20 +108,7 @@ fn the_markdown_tables_carry_the_numbers_of_the_json_they_come_from() {
         "--format",
         "json",
     ]);
-    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
-    std::fs::write(&a, latency.to_string()).unwrap();
-    std::fs::write(&b, streams.to_string()).unwrap();
-    let md = dir.path().join("report.md");
-    let out = run(&[
-        "report",
-        "--from",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "-o",
-        md.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let markdown = std::fs::read_to_string(&md).unwrap();
+    let markdown = report_from(dir.path(), &[&latency, &streams], "report.md");
     assert!(markdown.contains("AMD") || markdown.contains("Intel") || markdown.contains("CPUs"));
 
     let rows = table(&markdown, "Latency");
@@ -205,20 +209,7 @@ fn the_html_page_is_one_file_with_its_charts_and_no_network() {
         "--format",
         "json",
     ]);
-    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
-    std::fs::write(&a, doc.to_string()).unwrap();
-    std::fs::write(&b, latency.to_string()).unwrap();
-    let page = dir.path().join("report.html");
-    let out = run(&[
-        "report",
-        "--from",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "-o",
-        page.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let html = std::fs::read_to_string(&page).unwrap();
+    let html = report_from(dir.path(), &[&doc, &latency], "report.html");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(
         html.matches("<svg").count(),

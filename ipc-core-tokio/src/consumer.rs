@@ -6,15 +6,13 @@ use std::time::Duration;
 use ipc_core::spsc::{Consumer, ReadGrant};
 use ipc_core::wait::Liveness;
 
-use crate::sleep::{Sleeper, Watch};
-use crate::{Error, DEFAULT_SPINS};
+use crate::sleep::{Waiting, Watch};
+use crate::Error;
 
 /// A ring's consumer that awaits messages, sleeping on an eventfd its producer rings.
 pub struct AsyncConsumer<'a> {
     consumer: Consumer<'a>,
-    sleeper: Sleeper,
-    spins: u32,
-    watch: Option<Watch<'a>>,
+    waiting: Waiting<'a>,
 }
 
 impl<'a> AsyncConsumer<'a> {
@@ -31,15 +29,13 @@ impl<'a> AsyncConsumer<'a> {
         }
         Ok(Self {
             consumer,
-            sleeper: Sleeper::new(eventfd)?,
-            spins: DEFAULT_SPINS,
-            watch: None,
+            waiting: Waiting::new(eventfd)?,
         })
     }
 
     /// Checks `spins` times before sleeping (0: sleep at once).
     pub fn with_spins(mut self, spins: u32) -> Self {
-        self.spins = spins;
+        self.waiting.spins = spins;
         self
     }
 
@@ -50,7 +46,7 @@ impl<'a> AsyncConsumer<'a> {
         liveness: &'a (dyn Liveness + Send + Sync),
         every: Duration,
     ) -> Self {
-        self.watch = Some(Watch { liveness, every });
+        self.waiting.watch = Some(Watch { liveness, every });
         self
     }
 
@@ -83,7 +79,7 @@ impl<'a> AsyncConsumer<'a> {
     /// [`Error::Read`] for a corrupt ring.
     pub fn spin_for_message(&mut self) -> Result<bool, Error> {
         // Spinning polls the record's tag alone (no index word, no shared-line write).
-        for _ in 0..self.spins {
+        for _ in 0..self.waiting.spins {
             if self.consumer.has_message() {
                 return Ok(self.consumer.has_message_ready()?);
             }
@@ -122,7 +118,7 @@ impl<'a> AsyncConsumer<'a> {
                 return Ok(());
             }
             let announced = Announced(&mut self.consumer);
-            self.sleeper.sleep(self.watch.as_ref()).await?;
+            self.waiting.sleep().await?;
             drop(announced);
         }
     }

@@ -6,15 +6,13 @@ use std::time::Duration;
 use ipc_core::spsc::{Producer, WriteGrant};
 use ipc_core::wait::Liveness;
 
-use crate::sleep::{Sleeper, Watch};
-use crate::{Error, DEFAULT_SPINS};
+use crate::sleep::{Waiting, Watch};
+use crate::Error;
 
 /// A ring's producer that awaits room, sleeping on an eventfd its consumer rings.
 pub struct AsyncProducer<'a> {
     producer: Producer<'a>,
-    sleeper: Sleeper,
-    spins: u32,
-    watch: Option<Watch<'a>>,
+    waiting: Waiting<'a>,
 }
 
 impl<'a> AsyncProducer<'a> {
@@ -31,15 +29,13 @@ impl<'a> AsyncProducer<'a> {
         }
         Ok(Self {
             producer,
-            sleeper: Sleeper::new(eventfd)?,
-            spins: DEFAULT_SPINS,
-            watch: None,
+            waiting: Waiting::new(eventfd)?,
         })
     }
 
     /// Checks `spins` times before sleeping (0: sleep at once).
     pub fn with_spins(mut self, spins: u32) -> Self {
-        self.spins = spins;
+        self.waiting.spins = spins;
         self
     }
 
@@ -50,7 +46,7 @@ impl<'a> AsyncProducer<'a> {
         liveness: &'a (dyn Liveness + Send + Sync),
         every: Duration,
     ) -> Self {
-        self.watch = Some(Watch { liveness, every });
+        self.waiting.watch = Some(Watch { liveness, every });
         self
     }
 
@@ -83,7 +79,7 @@ impl<'a> AsyncProducer<'a> {
     /// # Errors
     /// [`Error::Reserve`] for a message the ring can never take or a corrupt ring.
     pub fn spin_for_room(&mut self, len: usize) -> Result<bool, Error> {
-        for _ in 0..self.spins.max(1) {
+        for _ in 0..self.waiting.spins.max(1) {
             if self.producer.has_room_for(len)? {
                 return Ok(true);
             }
@@ -116,7 +112,7 @@ impl<'a> AsyncProducer<'a> {
                 return Ok(());
             }
             let announced = Announced(&mut self.producer);
-            self.sleeper.sleep(self.watch.as_ref()).await?;
+            self.waiting.sleep().await?;
             drop(announced);
         }
     }

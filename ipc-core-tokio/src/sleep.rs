@@ -11,7 +11,7 @@ use crate::Error;
 
 /// The eventfd a side sleeps on, registered with the current tokio runtime.
 #[derive(Debug)]
-pub(crate) struct Sleeper {
+struct Sleeper {
     eventfd: AsyncFd<OwnedFd>,
 }
 
@@ -57,5 +57,30 @@ impl Sleeper {
                 Err(other) => return Err(Error::Io(other.into())),
             }
         }
+    }
+}
+
+/// What a waiting side needs: its eventfd, how long it spins first, and its peer's liveness.
+pub(crate) struct Waiting<'a> {
+    sleeper: Sleeper,
+    /// Checks before sleeping.
+    pub spins: u32,
+    /// The peer's liveness, asked while asleep.
+    pub watch: Option<Watch<'a>>,
+}
+
+impl<'a> Waiting<'a> {
+    /// Registers `eventfd` with the current runtime; spins [`crate::DEFAULT_SPINS`] times.
+    pub fn new(eventfd: OwnedFd) -> Result<Self, Error> {
+        Ok(Self {
+            sleeper: Sleeper::new(eventfd)?,
+            spins: crate::DEFAULT_SPINS,
+            watch: None,
+        })
+    }
+
+    /// Sleeps until the eventfd is rung (or the peer is found dead).
+    pub async fn sleep(&self) -> Result<(), Error> {
+        self.sleeper.sleep(self.watch.as_ref()).await
     }
 }

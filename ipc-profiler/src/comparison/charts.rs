@@ -365,6 +365,24 @@ fn by_size(
         .filter(|(_, p): &(String, Vec<(f64, f64)>)| !p.is_empty())
         .collect();
     let x = log_range(sizes.iter().map(|s| *s as f64))?;
+    lines_chart(
+        title.into(),
+        &lines,
+        x,
+        ("message size (log scale)", &size_label),
+        (y_desc, y_label),
+    )
+}
+
+/// The named lines of points on log-log axes, a legend in the right margin; `x_axis` and
+/// `y_axis` are each a description and a label format.
+fn lines_chart(
+    title: String,
+    lines: &[(String, Vec<(f64, f64)>)],
+    x: std::ops::Range<f64>,
+    x_axis: (&str, &dyn Fn(&f64) -> String),
+    y_axis: (&str, &dyn Fn(&f64) -> String),
+) -> Option<Chart> {
     let y = log_range(lines.iter().flat_map(|(_, p)| p.iter().map(|(_, v)| *v)))?;
     let mut svg = String::new();
     {
@@ -379,10 +397,10 @@ fn by_size(
             .ok()?;
         chart
             .configure_mesh()
-            .x_desc("message size (log scale)")
-            .x_label_formatter(&size_label)
-            .y_desc(y_desc)
-            .y_label_formatter(y_label)
+            .x_desc(x_axis.0)
+            .x_label_formatter(x_axis.1)
+            .y_desc(y_axis.0)
+            .y_label_formatter(y_axis.1)
             .draw()
             .ok()?;
         for (i, (_, points)) in lines.iter().enumerate() {
@@ -397,10 +415,7 @@ fn by_size(
         legend(&root, lines.iter().map(|(name, _)| name.as_str())).ok()?;
         root.present().ok()?;
     }
-    Some(Chart {
-        title: title.into(),
-        svg,
-    })
+    Some(Chart { title, svg })
 }
 
 /// p50 against process count for `pattern`, one line per mechanism, log y.
@@ -431,40 +446,11 @@ fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Chart> {
         .collect();
     let counts = lines.iter().flat_map(|(_, p)| p.iter().map(|(c, _)| *c));
     let x = log_range(counts)?;
-    let y = log_range(lines.iter().flat_map(|(_, p)| p.iter().map(|(_, v)| *v)))?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 520)).into_drawing_area();
-        root.fill(&WHITE).ok()?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .margin_right(LEGEND_WIDTH)
-            .x_label_area_size(36)
-            .y_label_area_size(80)
-            .build_cartesian_2d(x.log_scale(), y.log_scale())
-            .ok()?;
-        chart
-            .configure_mesh()
-            .x_desc("clients (log scale)")
-            .x_label_formatter(&|c| format!("{c:.0}"))
-            .y_desc("round trip p50 (log scale)")
-            .y_label_formatter(&nanos_label)
-            .draw()
-            .ok()?;
-        for (i, (_, points)) in lines.iter().enumerate() {
-            let c = colour(i);
-            chart
-                .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
-                .ok()?;
-            chart
-                .draw_series(points.iter().map(|p| Circle::new(*p, 3, c.filled())))
-                .ok()?;
-        }
-        legend(&root, lines.iter().map(|(name, _)| name.as_str())).ok()?;
-        root.present().ok()?;
-    }
-    Some(Chart {
-        title: format!("Scalability: {} round trip against clients", pattern.name()),
-        svg,
-    })
+    lines_chart(
+        format!("Scalability: {} round trip against clients", pattern.name()),
+        &lines,
+        x,
+        ("clients (log scale)", &|c| format!("{c:.0}")),
+        ("round trip p50 (log scale)", &nanos_label),
+    )
 }
