@@ -920,13 +920,7 @@ impl<'a> Consumer<'a> {
             if ready() {
                 continue;
             }
-            let ahead = wake::distance(tail, head);
-            if ahead != 0 && ahead <= capacity {
-                return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
-            }
-            if ahead != 0 && wake::distance(head, tail) > capacity {
-                return Err(ReadError::Corrupt(Corruption::HeadIndex { head, tail }));
-            }
+            self.check_head_to_sleep_on(head)?;
             wait::until_after_spin(&self.control.head, head, &ready, how)
                 .map_err(ReadError::Wait)?;
         }
@@ -961,11 +955,19 @@ impl<'a> Consumer<'a> {
         }
         // As in read_blocking: the waiter sleeps on the head it read, and looks for a record
         // only after reading it, so a record published with that head is seen.
-        let (capacity, tail) = (self.capacity, self.tail);
         let head = wake::position(&self.control.head);
         if self.has_message_ready()? {
             return Ok(false);
         }
+        self.check_head_to_sleep_on(head)?;
+        Ok(wake::announce(&self.control.head, head).is_some())
+    }
+
+    /// Checks the head a waiter is about to sleep on, read before it found no record at its
+    /// position: any head but that position is a producer that published past records it never
+    /// wrote, or an index out of range.
+    fn check_head_to_sleep_on(&self, head: u32) -> Result<(), ReadError> {
+        let (capacity, tail) = (self.capacity, self.tail);
         let ahead = wake::distance(tail, head);
         if ahead != 0 && ahead <= capacity {
             return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
@@ -973,7 +975,7 @@ impl<'a> Consumer<'a> {
         if ahead != 0 && wake::distance(head, tail) > capacity {
             return Err(ReadError::Corrupt(Corruption::HeadIndex { head, tail }));
         }
-        Ok(wake::announce(&self.control.head, head).is_some())
+        Ok(())
     }
 
     /// Withdraws an [announced](Self::announce_sleep) sleep (a cancelled wait), so the
