@@ -21,7 +21,8 @@ fn p50(samples: impl FnOnce(&mut Histogram<u64>)) -> u64 {
     h.value_at_quantile(0.5)
 }
 
-fn word<T>(memory: &SharedMemory) -> &T {
+/// The atomic `T` at the start of `memory` (a fresh shared mapping of at least a page).
+pub fn word<T>(memory: &SharedMemory) -> &T {
     // SAFETY: a fresh page-aligned shared mapping of at least 4096 bytes; T is an atomic.
     unsafe { memory.region().base().cast::<T>().as_ref() }
 }

@@ -9,6 +9,7 @@ mod latency;
 mod peers;
 mod processes;
 mod spsc_compare;
+mod stats;
 mod throughput;
 
 fn main() {

@@ -12,6 +12,7 @@ use ipc_core::spsc::Spsc;
 use ipc_core::wait::Wait;
 
 use crate::processes::pair;
+use crate::stats::median;
 
 const MESSAGE: usize = 1 << 20;
 const MESSAGES: usize = 2_000;
@@ -48,11 +49,6 @@ pub fn one_mib() -> OneMib {
         memcpy_cache_hot: median(hot),
         handoff_floor: median(floor),
     }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// The producer writes each message into its grant with one copy, the consumer reads it in

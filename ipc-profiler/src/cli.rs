@@ -581,11 +581,7 @@ fn from_report(
         .filter(|r| {
             r.pattern == config.pattern
                 && r.message_size == config.message_size
-                && [r.procs, r.stages, r.clients, r.subscribers]
-                    .into_iter()
-                    .flatten()
-                    .next()
-                    == count
+                && r.pattern_count() == count
                 && chosen.iter().any(|m| m.name() == r.mechanism)
         })
         .collect();

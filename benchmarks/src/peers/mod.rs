@@ -103,9 +103,7 @@ impl Done {
     }
 
     fn word(&self) -> &std::sync::atomic::AtomicU32 {
-        // SAFETY: a fresh page-aligned shared mapping of 4096 zeroed bytes; an AtomicU32 at its
-        // start is aligned and in bounds, and only ever accessed atomically.
-        unsafe { self.0.region().base().cast().as_ref() }
+        crate::latency::word(&self.0)
     }
 
     fn set(&self) {
@@ -128,12 +126,7 @@ fn interleaved<const N: usize>(runs: usize, mut sides: [&mut dyn FnMut() -> f64;
             value.push(side());
         }
     }
-    values.map(median)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    values.map(crate::stats::median)
 }
 
 /// Runs every figure and prints each as it is measured.

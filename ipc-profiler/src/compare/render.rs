@@ -54,9 +54,7 @@ pub fn render(comparison: &Comparison, format: Format) -> String {
 
 fn value(figure: &str, v: f64) -> String {
     match figure {
-        "msg/s" if v >= 1e6 => format!("{:.2}M/s", v / 1e6),
-        "msg/s" if v >= 1e3 => format!("{:.1}k/s", v / 1e3),
-        "msg/s" => format!("{v:.0}/s"),
+        "msg/s" => format!("{}/s", crate::report::units::rate(v)),
         _ => crate::report::units::duration_ns(v),
     }
 }

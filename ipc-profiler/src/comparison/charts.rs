@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::sections::{count_of, latency_runs, mechanisms_of, scalability_value, throughput_sizes};
+use super::sections::{latency_runs, mechanisms_of, scalability_value, throughput_sizes};
 use crate::result::{Pattern, RunResult};
 
 /// A chart: its title and its SVG.
@@ -437,7 +437,7 @@ fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Chart> {
                         && r.message_size == size
                         && r.unsupported.is_none()
                 })
-                .filter_map(|r| Some((f64::from(count_of(r)?), scalability_value(r)?)))
+                .filter_map(|r| Some((f64::from(r.pattern_count()?), scalability_value(r)?)))
                 .collect();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             (m.clone(), points)

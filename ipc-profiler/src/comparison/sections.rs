@@ -198,14 +198,6 @@ fn throughput(results: &[RunResult], claims: &Claims) -> Option<Table> {
     })
 }
 
-/// A run's process count for its pattern.
-pub fn count_of(r: &RunResult) -> Option<u32> {
-    [r.procs, r.stages, r.clients, r.subscribers]
-        .into_iter()
-        .flatten()
-        .next()
-}
-
 /// The figure shown for a scalability run: p50 latency, or messages per second for fan-in.
 pub fn scalability_value(r: &RunResult) -> Option<f64> {
     match r.pattern {
@@ -215,7 +207,9 @@ pub fn scalability_value(r: &RunResult) -> Option<f64> {
 }
 
 fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Table> {
-    let counts: BTreeSet<u32> = measured(results, pattern).filter_map(count_of).collect();
+    let counts: BTreeSet<u32> = measured(results, pattern)
+        .filter_map(RunResult::pattern_count)
+        .collect();
     let size = measured(results, pattern).map(|r| r.message_size).min()?;
     let (what, unit) = match pattern {
         Pattern::RequestResponse => ("clients", "round trip p50"),
@@ -235,7 +229,7 @@ fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Table> {
                     .find(|r| {
                         r.pattern == pattern
                             && r.mechanism == m
-                            && count_of(r) == Some(c)
+                            && r.pattern_count() == Some(c)
                             && r.message_size == size
                     })
                     .map_or("n/a".into(), |r| {
@@ -380,7 +374,7 @@ fn decisions(results: &[RunResult]) -> Option<Table> {
     let largest_stream = throughput_sizes(results).last().copied();
     let smallest_stream = throughput_sizes(results).first().copied();
     let clients: Option<u32> = measured(results, Pattern::RequestResponse)
-        .filter_map(count_of)
+        .filter_map(RunResult::pattern_count)
         .max();
     let ask = |pattern: Pattern,
                size: Option<usize>,
@@ -393,7 +387,7 @@ fn decisions(results: &[RunResult]) -> Option<Table> {
             .filter(|r| {
                 r.pattern == pattern
                     && r.message_size == size
-                    && count_of(r) == count
+                    && r.pattern_count() == count
                     && r.mechanism != "cacheline"
             })
             .cloned()

@@ -8,7 +8,6 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use ipc_core::doorbell::Doorbell;
 use ipc_core::shm::SharedMemory;
 use ipc_core::spsc::{Consumer, EventfdSides, Producer, Spsc, Wakeups};
-use ipc_core::Region;
 use ipc_core_tokio::{AsyncConsumer, AsyncProducer};
 
 use super::endpoints::check_len;
@@ -114,16 +113,8 @@ unsafe fn doorbell(fd: &OwnedFd) -> Doorbell<'static> {
 
 impl TokioRingEnd {
     fn new(out: &Ring, inbound: &Ring) -> io::Result<Self> {
+        // The sides borrow the mappings kept in `_memory`, and are dropped first (field order).
         let memory = [out.memory.map_again()?, inbound.memory.map_again()?];
-        // SAFETY: the regions are the mappings owned by `_memory`, which live as long as this
-        // value and do not move when it moves (they are mmap'ed pages); the sides that borrow
-        // them are dropped first (field order).
-        let (out_region, in_region) = unsafe {
-            (
-                Region::from_raw(memory[0].region().base(), memory[0].len()),
-                Region::from_raw(memory[1].region().base(), memory[1].len()),
-            )
-        };
         let doorbells = [
             out.consumer_sleeps_on.try_clone()?,
             inbound.producer_sleeps_on.try_clone()?,
@@ -131,12 +122,10 @@ impl TokioRingEnd {
         // SAFETY: both descriptors are kept in `_doorbells`, dropped after `sides`.
         let (ring_consumer, ring_producer) =
             unsafe { (doorbell(&doorbells[0]), doorbell(&doorbells[1])) };
-        let tx = Spsc::attach(out_region)
-            .map_err(io::Error::other)?
+        let tx = ring_pair::attach_static(&memory[0], Spsc::attach)?
             .producer_with_doorbell(ring_consumer)
             .map_err(io::Error::other)?;
-        let rx = Spsc::attach(in_region)
-            .map_err(io::Error::other)?
+        let rx = ring_pair::attach_static(&memory[1], Spsc::attach)?
             .consumer_with_doorbell(ring_producer)
             .map_err(io::Error::other)?;
         Ok(Self {

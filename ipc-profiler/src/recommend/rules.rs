@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::report::units::{duration_ns as ns, rate};
 use crate::result::{Pattern, RunResult, Wake};
 
 /// What the user asked for.
@@ -193,20 +194,6 @@ fn reason(place: usize, figures: &Figures, best: Option<f64>, inputs: &Inputs) -
             format!("{deciding}; {:.2}x the choice's", own / best)
         }
         _ => deciding,
-    }
-}
-
-fn ns(value: f64) -> String {
-    crate::report::units::duration_ns(value)
-}
-
-fn rate(value: f64) -> String {
-    if value >= 1e6 {
-        format!("{:.2}M", value / 1e6)
-    } else if value >= 1e3 {
-        format!("{:.1}k", value / 1e3)
-    } else {
-        format!("{value:.0}")
     }
 }
 

@@ -28,6 +28,17 @@ pub fn count(value: f64) -> String {
     }
 }
 
+/// A rate (messages per second) with a decimal prefix: `1.00M`, `62.9k`, `950`.
+pub fn rate(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.1}k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
 /// Bytes with a binary unit: `512 B`, `1.5 KiB`, `2 MiB`.
 pub fn bytes(value: f64) -> String {
     if value < 1024.0 {

@@ -199,6 +199,15 @@ pub struct Measured {
 }
 
 impl RunResult {
+    /// Its pattern's own process count (writers, stages, clients or subscribers), if the
+    /// pattern has one.
+    pub fn pattern_count(&self) -> Option<u32> {
+        [self.procs, self.stages, self.clients, self.subscribers]
+            .into_iter()
+            .flatten()
+            .next()
+    }
+
     /// A run that completed, every payload verified.
     pub fn measured(identity: RunIdentity, figures: Measured) -> Self {
         Self::of(identity, figures, None)

@@ -181,7 +181,7 @@ pub fn connect_fan_in(
 
 /// Attaches `attach`'s structure (a fan-in or broadcast region) to `memory` for as long as
 /// the mapping lives: the endpoint built from it owns `memory`.
-fn attach_static<T>(
+pub fn attach_static<T>(
     memory: &SharedMemory,
     attach: fn(Region<'static>) -> Result<T, ipc_core::LayoutError>,
 ) -> io::Result<T> {
