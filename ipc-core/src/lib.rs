@@ -49,6 +49,8 @@ pub mod wake;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(test)]
+mod test_payloads;
 
 pub use error::LayoutError;
 pub use region::Region;

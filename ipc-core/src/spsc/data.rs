@@ -21,6 +21,8 @@ pub(crate) struct Data {
     base: NonNull<u8>,
     #[cfg(loom)]
     shadow: NonNull<Slot>,
+    #[cfg(loom)]
+    capacity: u32,
 }
 
 impl Data {
@@ -38,6 +40,8 @@ impl Data {
             // SAFETY: the shadow follows the area (the caller's contract).
             #[cfg(loom)]
             shadow: unsafe { base.add(capacity).cast() },
+            #[cfg(loom)]
+            capacity: capacity as u32,
         }
     }
 
@@ -84,15 +88,29 @@ impl Data {
         }
     }
 
-    /// Marks payload bytes `offset..offset + len` as written by this side (loom only).
+    /// Marks payload bytes `offset..offset + len` of the record at `position` as written by
+    /// this side (loom only).
+    ///
+    /// Under loom the payload also plays the adversary to the tags: each of its 8-byte slots
+    /// takes the header words of a record the consumer could meet there one lap later (length
+    /// 0, that position's tag), as a real payload's bytes may. Only the stand-in's words are
+    /// written: the payload bytes themselves are the caller's.
     #[inline(always)]
-    pub(crate) fn wrote(self, offset: u32, len: u32) {
+    pub(crate) fn wrote(self, position: u32, offset: u32, len: u32) {
         #[cfg(loom)]
-        for slot in self.slots(offset, len) {
+        for (i, slot) in self.slots(offset, len).enumerate() {
             slot.bytes.with_mut(|_| ());
+            let slot_position = position
+                .wrapping_add(super::RECORD_HEADER as u32 + 8 * i as u32)
+                .wrapping_add(self.capacity);
+            slot.length.store(0, crate::sync::Ordering::Relaxed);
+            slot.tag.store(
+                super::tag_for(slot_position),
+                crate::sync::Ordering::Relaxed,
+            );
         }
         #[cfg(not(loom))]
-        let _ = (offset, len);
+        let _ = (position, offset, len);
     }
 
     /// Marks payload bytes `offset..offset + len` as read by this side (loom only).

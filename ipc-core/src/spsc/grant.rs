@@ -49,7 +49,13 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
         self.write_record();
     }
 
-    /// Writes the record header (and wrap marker) and advances the producer's local head.
+    /// Writes the record header (and wrap marker), clears the tag word where the next record
+    /// will start, and advances the producer's local head.
+    ///
+    /// Clearing that word is what makes a tag mean "published": the consumer moves on to it as
+    /// soon as it sees this record's tag, and whatever an earlier lap left there (a payload
+    /// word, an old tag) must not look like the next record. Both clears are sequenced before
+    /// the release store of the tag that leads the consumer there (see [`Producer::flush`]).
     #[inline]
     fn write_record(self) -> &'p mut Producer<'a> {
         let offset = self.record_offset();
@@ -58,14 +64,20 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
             let wrap_at = wake::offset_in(p.head, p.capacity);
             // SAFETY: wrap_at < capacity and 8-aligned; this space was granted to the producer.
             unsafe { p.data.length(wrap_at) }.store(WRAP_MARKER, Ordering::Relaxed);
+            // The consumer reads the record's tag right after the marker's: clear it first.
+            // SAFETY: the record's own header, granted to the producer (offset 0 after a wrap).
+            unsafe { p.data.tag(offset) }.store(0, Ordering::Relaxed);
         }
         // SAFETY: the record's offset is below capacity and 8-aligned, and its space was
         // granted to this producer.
         unsafe { p.data.length(offset) }.store(self.len, Ordering::Relaxed);
         // The payload was written through the grant: before the tag that publishes it.
-        p.data.wrote(offset + RECORD_HEADER as u32, self.len);
+        let position = p.head.wrapping_add(self.padding);
+        p.data
+            .wrote(position, offset + RECORD_HEADER as u32, self.len);
         let advance = self.padding + record_len(self.len as usize) as u32;
         p.head = p.head.wrapping_add(advance) & wake::POSITION;
+        p.clear_next_tag();
         p
     }
 }

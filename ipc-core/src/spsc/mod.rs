@@ -112,16 +112,35 @@ impl<'a> Spsc<'a> {
                 capacity: capacity as u64,
             });
         }
-        // The control block must be zero before the header makes the ring visible.
-        if region.len() >= Self::required_len(capacity) {
+        // The control block must be zero before the header makes the ring visible (a region
+        // too small or misaligned is left alone: header::init refuses it just below).
+        let aligned = region
+            .base()
+            .as_ptr()
+            .align_offset(core::mem::align_of::<Control>())
+            == 0;
+        if aligned && region.len() >= Self::required_len(capacity) {
             let control = Control {
                 wakeups: core::sync::atomic::AtomicU32::new(wakeups.to_word()),
                 ..Control::default()
             };
             // SAFETY: the control block lies inside the region (its length was checked just
-            // above), is 4-aligned (BLOCK_ALIGN from a base the header checks) and nobody else
-            // uses the region yet.
+            // above), is 4-aligned (BLOCK_ALIGN from a 4-aligned base) and nobody else uses the
+            // region yet.
             unsafe { region.init_block(header::BLOCK_ALIGN, control) };
+            // The first record's tag word may hold anything (a reused file): clear it, as the
+            // producer clears the next record's before every publish (see `clear_next_tag`).
+            let data_offset =
+                header::required_len(core::mem::size_of::<Control>(), capacity) - capacity;
+            // SAFETY: the data area's first 8 bytes lie inside the region (checked above), are
+            // 4-aligned (a multiple of BLOCK_ALIGN from a 4-aligned base) and nobody else uses
+            // the region yet.
+            #[cfg(not(loom))]
+            unsafe {
+                region.init_block(data_offset + 4, core::sync::atomic::AtomicU32::new(0))
+            };
+            #[cfg(loom)]
+            let _ = data_offset;
         }
         let geometry = header::init(
             region,
@@ -788,6 +807,24 @@ impl<'a> Producer<'a> {
         self.published = self.head;
         publish(&self.control.head, self.head, self.peer);
         self.corrupt.map_or(Ok(()), Err)
+    }
+
+    /// Clears the tag word at the head, where the next record will start, unless the ring is
+    /// full as far as this producer knows.
+    ///
+    /// A full ring's head is the consumer's released position a lap later, and that word is
+    /// the consumer's: it holds the header of the oldest unreleased record (its tag, one
+    /// capacity behind the head's, or zero while that record is deferred), which never matches
+    /// the head's tag. Everywhere else the word is the producer's, and clearing it keeps a
+    /// payload or a tag of an earlier lap from being taken for a record.
+    #[inline]
+    fn clear_next_tag(&self) {
+        if self.free() != 0 {
+            let offset = wake::offset_in(self.head, self.capacity);
+            // SAFETY: offset < capacity and 8-aligned, and the 8 bytes at the head are free
+            // space, which the protocol gives to the producer.
+            unsafe { self.data.tag(offset) }.store(0, core::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     #[inline]

@@ -6,6 +6,7 @@ use crate::wait::{AssumeAlive, Dead};
 use crate::wait::{Strategy, WaitError};
 
 extern crate std;
+use crate::test_payloads::{plausible_payload, Rng};
 use std::collections::VecDeque;
 use std::vec;
 use std::vec::Vec;
@@ -15,78 +16,169 @@ fn memory(capacity: usize) -> Vec<u64> {
     vec![0u64; Spsc::required_len(capacity) / 8]
 }
 
-/// A deterministic pseudo-random generator (xorshift64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn message(sequence: u64, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (sequence as u8).wrapping_mul(31).wrapping_add(i as u8))
         .collect()
 }
 
+/// Random traffic through rings small and large, from the start and across the wrap of
+/// positions at 2^31.
 #[test]
 fn messages_come_out_in_order_across_many_wraps() {
-    random_traffic(256, if cfg!(miri) { 300 } else { 50_000 });
+    let steps = if cfg!(miri) { 300 } else { 50_000 };
+    for capacity in [16, 64, 256, 4096] {
+        random_traffic(capacity, 0, steps);
+    }
+    random_traffic(1024, wake::POSITION - 4095, steps);
 }
 
 /// Large records rewind to the start of an empty ring: the same random traffic, with messages
 /// on both sides of the rewind threshold.
 #[test]
 fn large_messages_come_out_in_order_across_rewinds_and_wraps() {
-    random_traffic(1 << 17, if cfg!(miri) { 2 } else { 5_000 });
+    random_traffic(1 << 17, 0, if cfg!(miri) { 2 } else { 5_000 });
 }
 
-/// Random pushes and reads of random lengths (1 to the largest the ring takes) against a
-/// queue as the model.
-fn random_traffic(capacity: usize, steps: usize) {
+/// The largest ring, where two laps make the whole position space (2^31): a record boundary
+/// of the first lap that the second lap's wrap padding leaves untouched holds, at the third
+/// lap, exactly the tag the consumer looks for there. Then random traffic of messages up to
+/// the largest, many laps of it.
+#[test]
+#[cfg(not(miri))] // two GiB of copies: beyond what miri can run
+fn the_largest_ring_never_takes_a_tag_two_laps_old_for_a_record() {
+    let capacity = MAX_CAPACITY;
+    let c = capacity as u32;
     let mut mem = memory(capacity);
     let ring = Spsc::init(Region::from_slice(&mut mem), capacity).unwrap();
     let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
-    let mut model: VecDeque<Vec<u8>> = VecDeque::new();
-    let mut rng = Rng(7);
-    let mut sequence = 0;
-    for _ in 0..steps {
-        if rng.below(2) == 0 {
-            let m = message(sequence, 1 + rng.below(ring.max_message_len()));
-            match tx.push(&m) {
-                Ok(()) => {
-                    model.push_back(m);
-                    sequence += 1;
-                }
-                Err(ReserveError::Full) if model.is_empty() => {
-                    // Everything was consumed: only releases not yet published can hold the
-                    // room, and publishing them must free it at once.
-                    rx.flush();
-                    tx.push(&m)
-                        .expect("room once the consumer's releases are published");
-                    model.push_back(m);
-                    sequence += 1;
-                }
-                Err(ReserveError::Full) => {}
-                Err(e) => panic!("{e}"),
-            }
+    let largest = ring.max_message_len();
+    let payload: Vec<u8> = (0..largest).map(|i| (i % 251) as u8).collect();
+    // Payload lengths whose records end where each lap must: see the test's comment.
+    let records_of = |records: &[u32]| -> Vec<usize> {
+        records
+            .iter()
+            .map(|&r| r as usize - RECORD_HEADER)
+            .collect()
+    };
+    let laps = [
+        records_of(&[c / 2, c / 2 - 16, 16]), // lap 0: a boundary at c - 16
+        records_of(&[c / 2, c / 2 - 32, 64]), // lap 1: wrap padding over c - 16
+        records_of(&[c / 2, c / 2 - 80, 64]), // lap 2: back at c - 16, 2^31 later
+    ];
+    for len in laps.iter().flatten() {
+        tx.push(&payload[..*len]).unwrap();
+        let grant = rx.read().unwrap().expect("the message just sent");
+        assert!(
+            *grant == payload[..*len],
+            "a {len}-byte message came out changed"
+        );
+        grant.release();
+        assert!(rx.read().unwrap().is_none(), "a message nobody sent");
+    }
+    let mut rng = Rng(11);
+    let mut model = VecDeque::new();
+    for _ in 0..24 {
+        let len = rng.below(largest + 1);
+        if tx.push(&payload[..len]).is_ok() {
+            model.push_back(len);
         } else {
-            match rx.read().unwrap() {
-                Some(grant) => {
-                    assert_eq!(&*grant, &model.pop_front().unwrap()[..]);
-                    grant.release();
-                }
-                None => assert!(model.is_empty(), "empty while {} queued", model.len()),
-            }
+            let grant = rx.read().unwrap().expect("a full ring has a message");
+            let expected = model.pop_front().unwrap();
+            assert!(*grant == payload[..expected]);
+            grant.release();
         }
     }
-    assert!(sequence > steps as u64 / 8);
+    while let Some(expected) = model.pop_front() {
+        let grant = rx.read().unwrap().expect("every message sent");
+        assert!(*grant == payload[..expected]);
+        grant.release();
+    }
+    assert!(rx.read().unwrap().is_none(), "a message nobody sent");
+}
+
+/// Random traffic against a queue as the model, from position `start`: pushes, deferred
+/// commits and flushes, reads and pops of random lengths (0 to the largest the ring takes),
+/// with payloads made of the words the ring's headers are made of (see `test_payloads`).
+/// Exactly what was sent must come out, in order, and nothing else.
+fn random_traffic(capacity: usize, start: u32, steps: usize) {
+    let mut mem = memory(capacity);
+    Spsc::init(Region::from_slice(&mut mem), capacity).unwrap();
+    poke(&mut mem, HEAD_AT, start);
+    poke(&mut mem, TAIL_AT, start);
+    let ring = Spsc::attach(Region::from_slice(&mut mem)).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    assert_eq!((tx.head, rx.position()), (start, start));
+    let max = ring.max_message_len();
+    let mut committed: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut deferred: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut rng = Rng(7 + capacity as u64);
+    let mut sent = 0;
+    for _ in 0..steps {
+        match rng.below(8) {
+            0..=3 => {
+                let near = [rx.position(), tx.head, tx.cached_tail];
+                let len = rng.below(max + 1);
+                let m = plausible_payload(&mut rng, len, &near, capacity as u32, max as u32);
+                let deferring = rng.below(3) == 0;
+                match tx.reserve(m.len()) {
+                    Ok(mut grant) => {
+                        grant.copy_from_slice(&m);
+                        if deferring {
+                            grant.commit_deferred();
+                            deferred.push_back(m);
+                        } else {
+                            grant.commit();
+                            committed.extend(deferred.drain(..));
+                            committed.push_back(m);
+                        }
+                        sent += 1;
+                    }
+                    Err(ReserveError::Full) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            4 => {
+                tx.flush().unwrap();
+                committed.extend(deferred.drain(..));
+            }
+            5 => {
+                let mut buffer = vec![0u8; max];
+                match rx.pop(&mut buffer).unwrap() {
+                    Some(len) => assert_eq!(
+                        buffer[..len],
+                        committed.pop_front().expect("a message nobody sent")[..]
+                    ),
+                    None => assert!(
+                        committed.is_empty(),
+                        "empty while {} published",
+                        committed.len()
+                    ),
+                }
+            }
+            _ => match rx.read().unwrap() {
+                Some(grant) => {
+                    let expected = committed.pop_front().expect("a message nobody sent");
+                    assert_eq!(&*grant, &expected[..]);
+                    grant.release();
+                }
+                None => assert!(
+                    committed.is_empty(),
+                    "empty while {} published",
+                    committed.len()
+                ),
+            },
+        }
+    }
+    tx.flush().unwrap();
+    committed.extend(deferred.drain(..));
+    while let Some(expected) = committed.pop_front() {
+        let grant = rx.read().unwrap().expect("every message sent");
+        assert_eq!(&*grant, &expected[..]);
+        grant.release();
+    }
+    assert!(rx.read().unwrap().is_none(), "a message nobody sent");
+    assert!(sent > steps / 8, "only {sent} messages in {steps} steps");
 }
 
 #[test]
@@ -724,4 +816,24 @@ fn a_producer_sleeping_on_an_eventfd_is_rung_when_room_is_released() {
         tx.reserve_blocking(8, &Wait::futex()).unwrap_err(),
         ReserveError::Wait(WaitError::SleepsOnEventfd)
     );
+}
+
+/// The reproduction: a payload whose words look like the next lap's record header
+/// (length 8, tag `80 + 1`) at the offset where a later record boundary falls. Only the three
+/// messages sent may come out.
+#[test]
+fn payload_words_that_look_like_the_next_record_are_not_a_message() {
+    let mut mem = memory(64);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 64).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let mut first = [0u8; 24];
+    first[8..12].copy_from_slice(&8u32.to_le_bytes());
+    first[12..16].copy_from_slice(&81u32.to_le_bytes());
+    let mut buffer = [0u8; 24];
+    for sent in [&first[..], &[2; 24], &[3; 8]] {
+        tx.push(sent).unwrap();
+        assert_eq!(rx.pop(&mut buffer).unwrap(), Some(sent.len()));
+        assert_eq!(&buffer[..sent.len()], sent);
+    }
+    assert_eq!(rx.pop(&mut buffer).unwrap(), None, "a message nobody sent");
 }
