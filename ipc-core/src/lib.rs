@@ -49,7 +49,7 @@ pub mod wake;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod test_payloads;
 
 pub use error::LayoutError;

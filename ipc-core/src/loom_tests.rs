@@ -162,6 +162,40 @@ fn a_producer_waiting_for_room_is_woken_by_lazy_releases() {
     bounded(PREEMPTIONS).check(|| hand_over(32, Wakeups::Futex, 3, &SLEEP_AT_ONCE));
 }
 
+/// Payload words equal to the tags the consumer looks for a lap later: the stand-in layout
+/// writes, for every 8 bytes of payload, the header of a record at that position one lap on
+/// (see `spsc::data`). Records of 32, 32 and 16 bytes through a 64-byte ring move the
+/// boundaries between laps, so the third message ends where the first one's payload forged
+/// a header; every interleaving must deliver exactly the three messages sent, and nothing else.
+#[test]
+fn payload_words_equal_to_future_tags_are_never_a_message() {
+    const SENT: [(u8, usize); 3] = [(1, 24), (2, 24), (3, 8)];
+    bounded(PREEMPTIONS).check(|| {
+        let memory = zeroed_words(Spsc::required_len(64) / 8);
+        let ring = Spsc::init(Region::from_slice(memory), 64).unwrap();
+        let mut producer = ring.producer().unwrap();
+        let mut consumer = ring.consumer().unwrap();
+        let sender = thread::spawn(move || {
+            for (byte, len) in SENT {
+                producer
+                    .push_blocking(&[byte; 24][..len], &SLEEP_AT_ONCE)
+                    .unwrap();
+            }
+        });
+        let mut buffer = [0u8; 24];
+        for (byte, len) in SENT {
+            let got = consumer.pop_blocking(&mut buffer, &SLEEP_AT_ONCE).unwrap();
+            assert_eq!(&buffer[..got], &[byte; 24][..len], "message {byte}");
+        }
+        sender.join().unwrap();
+        assert_eq!(
+            consumer.pop(&mut buffer).unwrap(),
+            None,
+            "a message nobody sent"
+        );
+    });
+}
+
 /// One model run of the real ring: a `capacity`-byte ring in `wakeups` mode, a thread pushing
 /// `messages` 8-byte messages (1, 2, ...), this thread popping them, both waiting as `how` says.
 /// Every message must arrive in order with its bytes, and neither side may wait forever.

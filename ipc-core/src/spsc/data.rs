@@ -21,8 +21,6 @@ pub(crate) struct Data {
     base: NonNull<u8>,
     #[cfg(loom)]
     shadow: NonNull<Slot>,
-    #[cfg(loom)]
-    capacity: u32,
 }
 
 impl Data {
@@ -40,8 +38,6 @@ impl Data {
             // SAFETY: the shadow follows the area (the caller's contract).
             #[cfg(loom)]
             shadow: unsafe { base.add(capacity).cast() },
-            #[cfg(loom)]
-            capacity: capacity as u32,
         }
     }
 
@@ -88,29 +84,35 @@ impl Data {
         }
     }
 
-    /// Marks payload bytes `offset..offset + len` of the record at `position` as written by
-    /// this side (loom only).
+    /// Marks payload bytes `offset..offset + len` of the record at `position`, in a data area
+    /// of `capacity` bytes, as written by this side (loom only).
     ///
     /// Under loom the payload also plays the adversary to the tags: each of its 8-byte slots
     /// takes the header words of a record the consumer could meet there one lap later (length
     /// 0, that position's tag), as a real payload's bytes may. Only the stand-in's words are
     /// written: the payload bytes themselves are the caller's.
     #[inline(always)]
-    pub(crate) fn wrote(self, position: u32, offset: u32, len: u32) {
+    pub(crate) fn wrote(self, position: u32, offset: u32, len: u32, capacity: u32) {
         #[cfg(loom)]
+        self.forge_headers(position.wrapping_add(capacity), offset, len);
+        #[cfg(not(loom))]
+        let _ = (position, offset, len, capacity);
+    }
+
+    /// [`wrote`](Self::wrote)'s work under loom, out of line: loom runs threads on small
+    /// stacks, and the loop inlined into the ring's deep frames overflowed them.
+    #[cfg(loom)]
+    #[inline(never)]
+    fn forge_headers(self, next_lap: u32, offset: u32, len: u32) {
         for (i, slot) in self.slots(offset, len).enumerate() {
             slot.bytes.with_mut(|_| ());
-            let slot_position = position
-                .wrapping_add(super::RECORD_HEADER as u32 + 8 * i as u32)
-                .wrapping_add(self.capacity);
+            let slot_position = next_lap.wrapping_add(super::RECORD_HEADER as u32 + 8 * i as u32);
             slot.length.store(0, crate::sync::Ordering::Relaxed);
             slot.tag.store(
                 super::tag_for(slot_position),
                 crate::sync::Ordering::Relaxed,
             );
         }
-        #[cfg(not(loom))]
-        let _ = (position, offset, len);
     }
 
     /// Marks payload bytes `offset..offset + len` as read by this side (loom only).

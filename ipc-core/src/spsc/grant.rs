@@ -73,8 +73,12 @@ impl<'p, 'a> WriteGrant<'p, 'a> {
         unsafe { p.data.length(offset) }.store(self.len, Ordering::Relaxed);
         // The payload was written through the grant: before the tag that publishes it.
         let position = p.head.wrapping_add(self.padding);
-        p.data
-            .wrote(position, offset + RECORD_HEADER as u32, self.len);
+        p.data.wrote(
+            position,
+            offset + RECORD_HEADER as u32,
+            self.len,
+            p.capacity,
+        );
         let advance = self.padding + record_len(self.len as usize) as u32;
         p.head = p.head.wrapping_add(advance) & wake::POSITION;
         p.clear_next_tag();
