@@ -1,10 +1,12 @@
 //! Atomics used by the ring's control words: loom's under `--cfg loom`, core's otherwise.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
+#[cfg(not(loom))]
+pub(crate) use portable_atomic::AtomicU64;
 
 /// Bytes between control words: two cache lines, as the adjacent-line prefetcher of x86-64
 /// pairs them.

@@ -4,7 +4,11 @@
 //! markers, lane headers, subscriber cursors, role claims, any word), and with claims and
 //! take-overs of every role. The oracle: no panic, no operation that
 //! does not return (libFuzzer's -timeout), no access outside the region (AddressSanitizer: the
-//! region is a heap allocation of exactly its size). With IPC_FUZZ_COUNTS set, the outcome of
+//! region is a heap allocation of exactly its size). On an input with no hostile write, claim
+//! or re-attachment, both sides follow the protocol, and the messages' payloads are made of
+//! the words a record header is made of: then every message read must be exactly one sent,
+//! in order (lossy broadcast: in order, with the gaps the subscriber is told of), and an empty
+//! read must mean nothing is left to read. With IPC_FUZZ_COUNTS set, the outcome of
 //! every operation is counted by error variant and printed at exit, to show which checks a run
 //! reached.
 
@@ -15,9 +19,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use arbitrary::Arbitrary;
 use ipc_core::broadcast::{Broadcast, Mode};
 use ipc_core::fan_in::{FanIn, FanInError};
-use ipc_core::spsc::{Corruption, ReadError, ReserveError, Spsc};
 use ipc_core::header::BLOCK_ALIGN;
 use ipc_core::role::ClaimError;
+use ipc_core::spsc::{Corruption, ReadError, ReserveError, Spsc};
 use ipc_core::wait::{Liveness, Strategy, Wait, WaitError};
 use ipc_core::{LayoutError, Region};
 use libfuzzer_sys::fuzz_target;
@@ -336,6 +340,46 @@ fn timeout_now() -> Wait<'static> {
     wait
 }
 
+/// True when both sides follow the protocol throughout the case: no hostile write, no claim
+/// beside a holder or take-over, no re-attachment (which takes every role over).
+fn honest(case: &Case) -> bool {
+    case.ops.iter().all(|op| {
+        !matches!(
+            op,
+            Op::Write { .. } | Op::WriteNear { .. } | Op::Claim { .. } | Op::Reattach
+        )
+    })
+}
+
+/// A `len`-byte payload of words a reader could take for a record header: the tags
+/// (`position + 1`) of positions near `near`, this lap and the next two, plausible lengths,
+/// wrap markers and zeros; `seed` varies the mix from message to message.
+fn payload(len: usize, near: u32, capacity: usize, seed: usize) -> Vec<u8> {
+    let words = (0..len.div_ceil(4)).map(|i| {
+        let k = seed.wrapping_mul(31).wrapping_add(i);
+        let position = near
+            .wrapping_add((8 * k % 256) as u32)
+            .wrapping_add((capacity * (k % 3)) as u32);
+        match k % 6 {
+            0 => 0,
+            1 => u32::MAX,
+            2 | 3 => (8 * (k % 8)) as u32,
+            _ => position.wrapping_add(1) & !(1 << 31),
+        }
+    });
+    let mut bytes: Vec<u8> = words.flat_map(u32::to_le_bytes).collect();
+    bytes.truncate(len);
+    bytes
+}
+
+/// A message read against the one expected: the oracle of an honest case.
+fn check(got: &[u8], expected: Option<&Vec<u8>>, what: &str) {
+    match expected {
+        Some(expected) => assert_eq!(got, &expected[..], "{what}: not the message sent"),
+        None => panic!("{what}: a message nobody sent ({} bytes)", got.len()),
+    }
+}
+
 fn run_spsc(case: &Case, capacity: usize) {
     let mut memory = Memory::new(Spsc::required_len(capacity));
     let region = memory.region();
@@ -348,28 +392,72 @@ fn run_spsc(case: &Case, capacity: usize) {
         capacity,
     };
     let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let honest = honest(case);
+    // The model of an honest case: messages published, and committed but deferred.
+    let mut published = std::collections::VecDeque::new();
+    let mut deferred = Vec::new();
     // Messages in flight before the hostile writes begin.
     for n in 0..3u8 {
-        let _ = tx.push(&[n; 24]);
+        if tx.push(&[n; 24]).is_ok() {
+            published.push_back(vec![n; 24]);
+        }
     }
     let mut buffer = vec![0u8; capacity];
-    for op in &case.ops {
+    for (seed, op) in case.ops.iter().enumerate() {
         match op {
-            Op::Push { len, .. } => reserve_outcome(tx.push(&buffer[..*len as usize % capacity])),
-            Op::PushDeferred { len } => match tx.reserve(*len as usize % capacity) {
-                Ok(grant) => {
-                    grant.commit_deferred();
-                    count("ok");
+            Op::Push { len, .. } => {
+                let message = payload(*len as usize % capacity, rx.position(), capacity, seed);
+                let pushed = tx.push(&message);
+                if pushed.is_ok() {
+                    published.extend(deferred.drain(..));
+                    published.push_back(message);
                 }
-                Err(e) => reserve_outcome(Err(e)),
-            },
+                reserve_outcome(pushed)
+            }
+            Op::PushDeferred { len } => {
+                let message = payload(*len as usize % capacity, rx.position(), capacity, seed);
+                match tx.reserve(message.len()) {
+                    Ok(mut grant) => {
+                        grant.copy_from_slice(&message);
+                        grant.commit_deferred();
+                        deferred.push(message);
+                        count("ok");
+                    }
+                    Err(e) => reserve_outcome(Err(e)),
+                }
+            }
             Op::Flush => match tx.flush() {
-                Ok(()) => count("ok"),
+                Ok(()) => {
+                    published.extend(deferred.drain(..));
+                    count("ok")
+                }
                 Err(c) => corruption(c),
             },
-            Op::Read { .. } | Op::Quarantine { .. } => read_outcome(rx.pop(&mut buffer)),
+            Op::Read { .. } | Op::Quarantine { .. } => {
+                let read = rx.pop(&mut buffer);
+                if honest {
+                    match read {
+                        Ok(Some(len)) => {
+                            check(&buffer[..len], published.pop_front().as_ref(), "spsc")
+                        }
+                        Ok(None) => assert!(published.is_empty(), "spsc: a message not read"),
+                        Err(e) => panic!("spsc: {e} between honest sides"),
+                    }
+                }
+                read_outcome(read)
+            }
             Op::ReadBlocking { .. } => {
-                read_outcome(rx.pop_blocking(&mut buffer, &timeout_now()).map(Some))
+                let read = rx.pop_blocking(&mut buffer, &timeout_now());
+                if honest {
+                    match read {
+                        Ok(len) => check(&buffer[..len], published.pop_front().as_ref(), "spsc"),
+                        Err(ReadError::Wait(_)) => {
+                            assert!(published.is_empty(), "spsc: a message not read")
+                        }
+                        Err(e) => panic!("spsc: {e} between honest sides"),
+                    }
+                }
+                read_outcome(read.map(Some))
             }
             Op::Write { .. } | Op::WriteNear { .. } => {
                 hostile_write(&memory, &layout, op, rx.position())
@@ -395,7 +483,12 @@ fn run_spsc(case: &Case, capacity: usize) {
                     read_outcome::<()>(rx.announce_sleep().map(|_| None));
                     rx.withdraw_sleep();
                 } else {
-                    reserve_outcome(tx.announce_sleep(*len as usize % capacity).map(|_| ()));
+                    // A producer about to sleep publishes what it deferred first.
+                    let announced = tx.announce_sleep(*len as usize % capacity);
+                    if announced.is_ok() {
+                        published.extend(deferred.drain(..));
+                    }
+                    reserve_outcome(announced.map(|_| ()));
                     tx.withdraw_sleep();
                 }
             }
@@ -433,8 +526,12 @@ fn run_fan_in(case: &Case, lanes: usize, capacity: usize) {
     };
     let mut producers: Vec<_> = (0..lanes).map(|l| fan_in.producer(l).unwrap()).collect();
     let mut consumer = fan_in.consumer().unwrap();
+    let honest = honest(case);
+    let mut published = vec![std::collections::VecDeque::new(); lanes];
     for (n, p) in producers.iter_mut().enumerate() {
-        let _ = p.push(&[n as u8; 16]);
+        if p.push(&[n as u8; 16]).is_ok() {
+            published[n].push_back(vec![n as u8; 16]);
+        }
     }
     let mut buffer = vec![0u8; capacity];
     let fan_in_outcome = |r: Result<(), FanInError>| match r {
@@ -445,27 +542,57 @@ fn run_fan_in(case: &Case, lanes: usize, capacity: usize) {
         }
         Err(FanInError::Wait(w)) => wait(w),
     };
-    for op in &case.ops {
+    for (seed, op) in case.ops.iter().enumerate() {
         match op {
             Op::Push { len, lane } => {
-                let p = &mut producers[*lane as usize % lanes];
-                reserve_outcome(p.push(&buffer[..*len as usize % capacity]))
+                let lane = *lane as usize % lanes;
+                let message = payload(*len as usize % capacity, 0, capacity, seed);
+                let pushed = producers[lane].push(&message);
+                if pushed.is_ok() {
+                    published[lane].push_back(message);
+                }
+                reserve_outcome(pushed)
             }
             // The async hooks are the SPSC ring's.
             Op::PushDeferred { .. } | Op::Flush | Op::Announce { .. } => {}
             Op::Read { .. } => match consumer.read() {
-                Ok(Some((_, grant))) => {
+                Ok(Some((lane, grant))) => {
+                    if honest {
+                        check(&grant, published[lane].pop_front().as_ref(), "fan-in");
+                    }
                     grant.release();
                     count("ok")
                 }
-                Ok(None) => count("empty"),
-                Err(e) => fan_in_outcome(Err(e)),
+                Ok(None) => {
+                    assert!(
+                        !honest || published.iter().all(|q| q.is_empty()),
+                        "fan-in: a message not read"
+                    );
+                    count("empty")
+                }
+                Err(e) => {
+                    assert!(!honest, "fan-in: {e} between honest sides");
+                    fan_in_outcome(Err(e))
+                }
             },
-            Op::ReadBlocking { .. } => fan_in_outcome(
-                consumer
-                    .pop_blocking(&mut buffer, &timeout_now())
-                    .map(|_| ()),
-            ),
+            Op::ReadBlocking { .. } => {
+                let read = consumer.pop_blocking(&mut buffer, &timeout_now());
+                if honest {
+                    match read {
+                        Ok((lane, len)) => check(
+                            &buffer[..len],
+                            published[lane].pop_front().as_ref(),
+                            "fan-in",
+                        ),
+                        Err(FanInError::Wait(_)) => assert!(
+                            published.iter().all(|q| q.is_empty()),
+                            "fan-in: a message not read"
+                        ),
+                        Err(e) => panic!("fan-in: {e} between honest sides"),
+                    }
+                }
+                fan_in_outcome(read.map(|_| ()))
+            }
             Op::Quarantine { lane } => consumer.quarantine(*lane as usize % lanes),
             // The region's header and control block, or lane 0's first record.
             Op::Write { .. } | Op::WriteNear { .. } => hostile_write(&memory, &layout, op, 0),
@@ -514,22 +641,64 @@ fn run_broadcast(case: &Case, subscribers: usize, lossy: bool, capacity: usize) 
     };
     let mut producer = b.producer().unwrap();
     let mut subs: Vec<_> = (0..subscribers).map(|i| b.subscriber(i).unwrap()).collect();
+    let honest = honest(case);
+    // The model of an honest case: every message sent, and each subscriber's next one.
+    let mut sent = Vec::new();
+    let mut next = vec![0usize; subscribers];
     for n in 0..3u8 {
-        let _ = producer.push(&[n; 20]);
+        if producer.push(&[n; 20]).is_ok() {
+            sent.push(vec![n; 20]);
+        }
     }
     let mut buffer = vec![0u8; capacity];
-    for op in &case.ops {
+    // What subscriber `s` got (`None`: nothing to read) against the model.
+    let mut oracle =
+        |s: usize, got: Option<ipc_core::broadcast::Received>, buffer: &[u8], sent: &[Vec<u8>]| {
+            let what = format!("broadcast ({mode:?}), subscriber {s}");
+            match got {
+                Some(got) => {
+                    assert!(lossy || got.lost == 0, "{what}: a loss under backpressure");
+                    let index = next[s] + got.lost as usize;
+                    check(&buffer[..got.len], sent.get(index), &what);
+                    next[s] = index + 1;
+                }
+                None => assert_eq!(next[s], sent.len(), "{what}: a message not read"),
+            }
+        };
+    for (seed, op) in case.ops.iter().enumerate() {
         match op {
             Op::Push { len, .. } | Op::PushDeferred { len } => {
-                reserve_outcome(producer.push(&buffer[..*len as usize % capacity]))
+                let message = payload(*len as usize % capacity, 0, capacity, seed);
+                let pushed = producer.push(&message);
+                if pushed.is_ok() {
+                    sent.push(message);
+                }
+                reserve_outcome(pushed)
             }
             Op::Flush | Op::Quarantine { .. } | Op::Announce { .. } => {}
-            Op::Read { who } => read_outcome(subs[*who as usize % subscribers].pop(&mut buffer)),
-            Op::ReadBlocking { who } => read_outcome(
-                subs[*who as usize % subscribers]
-                    .pop_blocking(&mut buffer, &timeout_now())
-                    .map(Some),
-            ),
+            Op::Read { who } => {
+                let s = *who as usize % subscribers;
+                let read = subs[s].pop(&mut buffer);
+                if honest {
+                    match read {
+                        Ok(got) => oracle(s, got, &buffer, &sent),
+                        Err(e) => panic!("broadcast: {e} between honest sides"),
+                    }
+                }
+                read_outcome(read)
+            }
+            Op::ReadBlocking { who } => {
+                let s = *who as usize % subscribers;
+                let read = subs[s].pop_blocking(&mut buffer, &timeout_now());
+                if honest {
+                    match read {
+                        Ok(got) => oracle(s, Some(got), &buffer, &sent),
+                        Err(ReadError::Wait(_)) => oracle(s, None, &buffer, &sent),
+                        Err(e) => panic!("broadcast: {e} between honest sides"),
+                    }
+                }
+                read_outcome(read.map(Some))
+            }
             Op::Write { .. } | Op::WriteNear { .. } => hostile_write(&memory, &layout, op, 0),
             Op::AttachMisaligned => match Broadcast::attach(memory.misaligned()) {
                 Ok(_) => count("ok"),

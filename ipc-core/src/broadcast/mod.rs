@@ -6,11 +6,20 @@
 //! lagging subscriber skips to the oldest one still there and is told how many it lost.
 //!
 //! Records are `[len: u32][tag: u32][sequence: u32][reserved: u32][payload][padding to 8]`; the
-//! tag (`position + 1`) publishes a record as in the SPSC ring. In lossy mode the producer first
-//! invalidates the tags of the records it is about to overwrite and publishes the new `oldest`
-//! position (release), and only then writes; a subscriber copies a record out and checks its tag
-//! again afterwards (a seqlock), so it never returns a torn message. Hence subscribers copy:
-//! there are no zero-copy read grants here.
+//! tag (`position + 1`) publishes a record as in the SPSC ring, and the producer clears the tag
+//! word where the next record will start before it publishes one, so that no payload or older
+//! tag is taken for a record. Subscribers copy: there are no zero-copy read grants here.
+//!
+//! In lossy mode the producer first invalidates the tags of the records it is about to
+//! overwrite and publishes the new `oldest` position (release, then a release fence), and only
+//! then writes. A subscriber reads a record (header and payload), then checks, after an acquire
+//! fence, that `oldest` has not passed it: if any word it read was written after the producer
+//! moved `oldest`, it sees the move and starts again from `oldest`. This is a seqlock whose
+//! sequence is `oldest`: kept as a 64-bit position, it never wraps, so a subscriber lapped any
+//! number of times knows it for sure, and never returns a torn message, a message nobody sent,
+//! or a wrong loss count. Every access to a lossy region's data area is a 4-byte atomic (the
+//! payload is copied word by word with relaxed loads and stores), so the producer overwriting
+//! what a subscriber reads is a race of atomics, not a data race.
 
 use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicU32 as RegionU32, Ordering as RegionOrdering};
@@ -18,7 +27,7 @@ use core::sync::atomic::{fence, AtomicU32 as RegionU32, Ordering as RegionOrderi
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{Claim, ClaimError, Role};
 use crate::spsc::{Corruption, ReadError, ReserveError};
-use crate::sync::{AtomicU32, Ordering, PaddedWord};
+use crate::sync::{AtomicU32, AtomicU64, Ordering, PaddedWord, WORD_SPACING};
 use crate::wait::{self, Liveness, Wait};
 use crate::{wake, LayoutError, Region};
 
@@ -46,10 +55,12 @@ pub enum Mode {
 #[derive(Debug)]
 struct Control {
     head: PaddedWord,
-    oldest: PaddedWord,
+    /// Lossy mode: the position of the oldest record kept, in 64 bits (see the module's
+    /// documentation).
+    oldest: Oldest,
     /// Mode in bits 0..8, subscriber count in bits 8..16.
     meta: PaddedWord,
-    cursors: [PaddedWord; MAX_SUBSCRIBERS],
+    cursors: [Cursor; MAX_SUBSCRIBERS],
     /// The sequence number of the next message, for a producer that takes over.
     next_sequence: PaddedWord,
     /// [Role claims](crate::role): the producer's, then one per subscriber slot.
@@ -57,13 +68,53 @@ struct Control {
     subscriber_claims: [AtomicU32; MAX_SUBSCRIBERS],
 }
 
+/// The 64-bit `oldest` position, alone on its pair of cache lines.
+#[repr(C)]
+#[derive(Debug)]
+struct Oldest {
+    wide: AtomicU64,
+    _padding: [u8; WORD_SPACING - 8],
+}
+
+impl Default for Oldest {
+    fn default() -> Self {
+        Self {
+            wide: AtomicU64::new(0),
+            _padding: [0; WORD_SPACING - 8],
+        }
+    }
+}
+
+/// A subscriber's cursor: its [wake word](crate::wake) (the position's low 31 bits, which the
+/// producer reads and waits on) and the whole 64-bit position, for a subscriber that takes the
+/// slot over.
+#[repr(C)]
+#[derive(Debug)]
+struct Cursor {
+    word: AtomicU32,
+    _gap: AtomicU32,
+    wide: AtomicU64,
+    _padding: [u8; WORD_SPACING - 16],
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Self {
+            word: AtomicU32::new(0),
+            _gap: AtomicU32::new(0),
+            wide: AtomicU64::new(0),
+            _padding: [0; WORD_SPACING - 16],
+        }
+    }
+}
+
 impl Default for Control {
     fn default() -> Self {
         Self {
             head: PaddedWord::default(),
-            oldest: PaddedWord::default(),
+            oldest: Oldest::default(),
             meta: PaddedWord::default(),
-            cursors: core::array::from_fn(|_| PaddedWord::default()),
+            cursors: core::array::from_fn(|_| Cursor::default()),
             next_sequence: PaddedWord::default(),
             producer_claim: AtomicU32::new(0),
             subscriber_claims: core::array::from_fn(|_| AtomicU32::new(0)),
@@ -135,6 +186,7 @@ impl<'a> Broadcast<'a> {
                 capacity: capacity as u64,
             });
         }
+        check_alignment(region)?;
         if region.len() >= Self::required_len(capacity) {
             // SAFETY: inside the region (checked), 4-aligned, not yet shared.
             unsafe { region.init_block(header::BLOCK_ALIGN, Control::default()) };
@@ -164,6 +216,7 @@ impl<'a> Broadcast<'a> {
     /// A [`LayoutError`] naming the first field that is wrong for this region: a header field
     /// (see [`header::attach`]), the mode or the subscriber count.
     pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
+        check_alignment(region)?;
         let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
         if !(4 * RECORD_HEADER..=crate::spsc::MAX_CAPACITY).contains(&geometry.capacity) {
             return Err(LayoutError::CapacityNotPowerOfTwo {
@@ -233,7 +286,22 @@ impl<'a> Broadcast<'a> {
 
     fn producer_with(&self, claim: Claim<'a>) -> BroadcastProducer<'a> {
         let control = self.control();
-        let head = self.last_published_end(wake::position(&control.head));
+        let head = wake::position(&control.head);
+        let oldest = control.oldest.wide.load(Ordering::Acquire);
+        // Lossy: the head is within a capacity of the oldest record (a head that is not was
+        // written by a hostile peer: start from the oldest record).
+        let head = match self.mode {
+            Mode::Backpressure => u64::from(head),
+            Mode::Lossy => {
+                let ahead = wake::distance(low_bits(oldest), head);
+                if ahead as usize <= self.geometry.capacity {
+                    oldest + u64::from(ahead)
+                } else {
+                    oldest
+                }
+            }
+        };
+        let head = self.last_published_end(head);
         BroadcastProducer {
             control,
             data: self.data(),
@@ -241,7 +309,10 @@ impl<'a> Broadcast<'a> {
             mode: self.mode,
             subscribers: self.subscribers,
             head,
-            cached_slowest: head,
+            cached_slowest: match self.mode {
+                Mode::Backpressure => head,
+                Mode::Lossy => oldest,
+            },
             sequence: control.next_sequence.load(Ordering::Relaxed),
             _claim: claim,
         }
@@ -249,15 +320,15 @@ impl<'a> Broadcast<'a> {
 
     /// The end of the records published from `head` on (a producer that died between a tag
     /// and its head leaves one): a bounded walk over validated lengths, as in the SPSC ring.
-    fn last_published_end(&self, mut head: u32) -> u32 {
+    fn last_published_end(&self, mut head: u64) -> u64 {
         let (data, capacity) = (self.data(), self.geometry.capacity as u32);
         let max_len = capacity / 2 - RECORD_HEADER as u32;
         let mut walked = 0u32;
         loop {
-            let offset = wake::offset_in(head, capacity);
+            let offset = wake::offset_in(low_bits(head), capacity);
             // SAFETY: offset < capacity and 8-aligned: the length and tag words fit.
             let tag = unsafe { header_word(data, offset, 1) }.load(RegionOrdering::Acquire);
-            if tag != tag_for(head) {
+            if tag != tag_for(low_bits(head)) {
                 return head;
             }
             // SAFETY: as above.
@@ -273,7 +344,7 @@ impl<'a> Broadcast<'a> {
             if walked > capacity {
                 return head;
             }
-            head = head.wrapping_add(advance) & wake::POSITION;
+            head += u64::from(advance);
         }
     }
 
@@ -314,13 +385,22 @@ impl<'a> Broadcast<'a> {
 
     fn subscriber_with(&self, index: usize, claim: Claim<'a>) -> Subscriber<'a> {
         let control = self.control();
-        let tail = wake::position(&control.cursors[index]);
+        let cursor = &control.cursors[index];
+        let word = wake::position(&cursor.word);
+        let wide = cursor.wide.load(Ordering::Relaxed);
+        // The two halves of a cursor agree unless a peer wrote them: then a lossy subscriber
+        // starts from the oldest record (a backpressure one needs the low bits only).
+        let tail = match self.mode {
+            _ if low_bits(wide) == word => wide,
+            Mode::Backpressure => u64::from(word),
+            Mode::Lossy => control.oldest.wide.load(Ordering::Acquire),
+        };
         // The stream starts at sequence 0 at position 0: a slot's first holder knows what to
         // expect there; a later one learns it from its first message.
         let expected = (claim.is_first() && tail == 0).then_some(0);
         Subscriber {
             control,
-            cursor: &control.cursors[index],
+            cursor,
             data: self.data(),
             capacity: self.geometry.capacity as u32,
             mode: self.mode,
@@ -340,6 +420,20 @@ impl<'a> Broadcast<'a> {
         // SAFETY: data_offset + capacity <= region.len() (validated geometry).
         unsafe { self.region.base().add(self.geometry.data_offset) }
     }
+}
+
+/// Refuses a region whose base is not 8-aligned: the control block holds 64-bit atomics.
+fn check_alignment(region: Region<'_>) -> Result<(), LayoutError> {
+    let align = core::mem::align_of::<Control>();
+    if region.base().as_ptr().align_offset(align) != 0 {
+        return Err(LayoutError::Misaligned { align });
+    }
+    Ok(())
+}
+
+/// The low 31 bits of a 64-bit position: the position as tags and wake words hold it.
+fn low_bits(position: u64) -> u32 {
+    position as u32 & wake::POSITION
 }
 
 /// Word `index` (0: length, 1: tag, 2: sequence) of the record header at `offset`.
@@ -367,9 +461,10 @@ pub struct BroadcastProducer<'a> {
     capacity: u32,
     mode: Mode,
     subscribers: usize,
-    head: u32,
+    /// Where the next record goes, in 64 bits (tags and the head's wake word hold the low 31).
+    head: u64,
     /// Backpressure: the slowest cursor last seen. Lossy: the oldest record kept.
-    cached_slowest: u32,
+    cached_slowest: u64,
     sequence: u32,
     /// Held until this producer is dropped.
     _claim: Claim<'a>,
@@ -412,17 +507,25 @@ impl BroadcastProducer<'_> {
             let (index, seen) = self.slowest_cursor()?;
             self.cached_slowest = seen;
             let (_, needed) = self.record_space(message.len());
-            if self.capacity - wake::distance(seen, self.head) >= needed {
+            if self.free() >= needed {
                 continue;
             }
-            wait::until_moved(&self.control.cursors[index], seen, how)
+            wait::until_moved(&self.control.cursors[index].word, low_bits(seen), how)
                 .map_err(ReserveError::Wait)?;
         }
     }
 
+    /// Bytes free after the head: the capacity less what the slowest subscriber (backpressure)
+    /// or the oldest record kept (lossy) holds.
+    fn free(&self) -> u32 {
+        // Both are validated to be at most a capacity behind the head.
+        self.capacity
+            .saturating_sub(self.head.wrapping_sub(self.cached_slowest) as u32)
+    }
+
     /// Wrap padding and total bytes a `len`-byte record needs at the head.
     fn record_space(&self, len: usize) -> (u32, u32) {
-        let offset = wake::offset_in(self.head, self.capacity);
+        let offset = wake::offset_in(low_bits(self.head), self.capacity);
         let record = record_len(len);
         let padding = if record > self.capacity - offset {
             self.capacity - offset
@@ -441,9 +544,9 @@ impl BroadcastProducer<'_> {
         let (padding, needed) = self.record_space(len);
         match self.mode {
             Mode::Backpressure => {
-                if self.capacity - wake::distance(self.cached_slowest, self.head) < needed {
+                if self.free() < needed {
                     self.cached_slowest = self.slowest_cursor()?.1;
-                    if self.capacity - wake::distance(self.cached_slowest, self.head) < needed {
+                    if self.free() < needed {
                         return Err(ReserveError::Full);
                     }
                 }
@@ -454,16 +557,17 @@ impl BroadcastProducer<'_> {
     }
 
     /// The slowest subscriber's cursor (index, position), validating every cursor.
-    fn slowest_cursor(&self) -> Result<(usize, u32), ReserveError> {
-        let mut slowest = (0, self.head);
+    fn slowest_cursor(&self) -> Result<(usize, u64), ReserveError> {
+        let head = low_bits(self.head);
+        let mut slowest = (0, head);
         let mut lag = 0;
         for (index, cursor) in self.control.cursors[..self.subscribers].iter().enumerate() {
-            let position = wake::position(cursor);
-            let behind = wake::distance(position, self.head);
+            let position = wake::position(&cursor.word);
+            let behind = wake::distance(position, head);
             if behind > self.capacity {
                 return Err(ReserveError::Corrupt(Corruption::TailIndex {
                     tail: position,
-                    head: self.head,
+                    head,
                 }));
             }
             if behind >= lag {
@@ -471,7 +575,7 @@ impl BroadcastProducer<'_> {
                 slowest = (index, position);
             }
         }
-        Ok(slowest)
+        Ok((slowest.0, self.head - u64::from(lag)))
     }
 
     /// Lossy mode: invalidates and forgets the oldest records until `needed` bytes are free.
@@ -484,11 +588,11 @@ impl BroadcastProducer<'_> {
         let mut dropped = false;
         let mut result = Ok(());
         loop {
-            let held = wake::distance(self.cached_slowest, self.head);
-            if self.capacity.saturating_sub(held) >= needed {
+            let held = self.capacity - self.free();
+            if self.free() >= needed {
                 break;
             }
-            let offset = wake::offset_in(self.cached_slowest, self.capacity);
+            let offset = wake::offset_in(low_bits(self.cached_slowest), self.capacity);
             // SAFETY: offset < capacity and 8-aligned; the 16-byte header fits (capacity is a
             // multiple of 16 and records are 8-aligned).
             let len = unsafe { header_word(self.data, offset, 0) }.load(RegionOrdering::Relaxed);
@@ -499,19 +603,20 @@ impl BroadcastProducer<'_> {
             };
             if advance == 0 || advance > held {
                 result = Err(ReserveError::Corrupt(Corruption::RecordLength {
-                    position: self.cached_slowest,
+                    position: low_bits(self.cached_slowest),
                     len,
                 }));
                 break;
             }
             // SAFETY: the same record header, inside the area; its tag word is cleared.
             unsafe { header_word(self.data, offset, 1) }.store(0, RegionOrdering::Relaxed);
-            self.cached_slowest = self.cached_slowest.wrapping_add(advance) & wake::POSITION;
+            self.cached_slowest += u64::from(advance);
             dropped = true;
         }
         if dropped {
             self.control
                 .oldest
+                .wide
                 .store(self.cached_slowest, Ordering::Release);
             // The invalidated tags and the new oldest must be visible before any byte of the
             // space is rewritten (the writer half of a seqlock).
@@ -522,23 +627,36 @@ impl BroadcastProducer<'_> {
 
     fn write(&mut self, message: &[u8], padding: u32) {
         if padding != 0 {
-            let at = wake::offset_in(self.head, self.capacity);
-            // SAFETY: at < capacity, 8-aligned, space granted to the producer.
+            let at = wake::offset_in(low_bits(self.head), self.capacity);
+            // SAFETY: at < capacity, 8-aligned, and offset 0 is where the record goes: space
+            // granted to the producer. The record's tag is cleared before the marker is
+            // published, since a subscriber reads it next.
             unsafe {
                 header_word(self.data, at, 0).store(WRAP_MARKER, RegionOrdering::Relaxed);
-                header_word(self.data, at, 1).store(tag_for(self.head), RegionOrdering::Release);
+                header_word(self.data, 0, 1).store(0, RegionOrdering::Relaxed);
+                header_word(self.data, at, 1)
+                    .store(tag_for(low_bits(self.head)), RegionOrdering::Release);
             }
-            self.head = self.head.wrapping_add(padding) & wake::POSITION;
+            self.head += u64::from(padding);
         }
-        let offset = wake::offset_in(self.head, self.capacity);
-        // SAFETY: make_room checked the record fits at offset; the producer owns these bytes
-        // until it publishes the tag.
+        let offset = wake::offset_in(low_bits(self.head), self.capacity);
+        let payload = offset as usize + RECORD_HEADER;
+        match self.mode {
+            // SAFETY: make_room checked the record (its payload padded to 8) fits at offset;
+            // the producer owns these bytes until it publishes the tag.
+            Mode::Lossy => unsafe { store_words(self.data, payload, message) },
+            // SAFETY: as above; under backpressure no subscriber reads these bytes before the
+            // tag is published, so a plain copy races with nothing.
+            Mode::Backpressure => unsafe {
+                core::ptr::copy_nonoverlapping(
+                    message.as_ptr(),
+                    self.data.as_ptr().add(payload),
+                    message.len(),
+                )
+            },
+        }
+        // SAFETY: the record's header, inside the area (checked by make_room).
         unsafe {
-            core::ptr::copy_nonoverlapping(
-                message.as_ptr(),
-                self.data.as_ptr().add(offset as usize + RECORD_HEADER),
-                message.len(),
-            );
             header_word(self.data, offset, 0).store(message.len() as u32, RegionOrdering::Relaxed);
             header_word(self.data, offset, 2).store(self.sequence, RegionOrdering::Relaxed);
         }
@@ -548,13 +666,51 @@ impl BroadcastProducer<'_> {
         self.control
             .next_sequence
             .store(self.sequence, Ordering::Relaxed);
+        let position = self.head;
+        self.head += u64::from(record_len(message.len()));
+        // The next record's tag word, unless the ring is full: then it is the oldest kept
+        // record's (or slowest subscriber's) header, whose tag is a lap older than the head's.
+        if self.free() != 0 {
+            let next = wake::offset_in(low_bits(self.head), self.capacity);
+            // SAFETY: next < capacity and 8-aligned; the 8 bytes at the head are free space.
+            unsafe { header_word(self.data, next, 1) }.store(0, RegionOrdering::Relaxed);
+        }
         // SAFETY: the header written above.
         unsafe { header_word(self.data, offset, 1) }
-            .store(tag_for(self.head), RegionOrdering::Release);
-        self.head = self.head.wrapping_add(record_len(message.len())) & wake::POSITION;
-        if wake::publish(&self.control.head, self.head) {
+            .store(tag_for(low_bits(position)), RegionOrdering::Release);
+        if wake::publish(&self.control.head, low_bits(self.head)) {
             wait::wake_all(&self.control.head);
         }
+    }
+}
+
+/// Copies `message` into the data area at byte `at` as 4-byte relaxed atomic stores, the last
+/// word padded with zeros.
+///
+/// # Safety
+/// `at` is 4-aligned and `at + message.len()` rounded up to 4 lies inside the data area.
+unsafe fn store_words(data: NonNull<u8>, at: usize, message: &[u8]) {
+    for (i, chunk) in message.chunks(4).enumerate() {
+        let mut word = [0u8; 4];
+        word[..chunk.len()].copy_from_slice(chunk);
+        // SAFETY: inside the area and aligned (the caller's contract); an atomic tolerates a
+        // subscriber reading the same word.
+        let target = unsafe { data.add(at + 4 * i).cast::<RegionU32>().as_ref() };
+        target.store(u32::from_ne_bytes(word), RegionOrdering::Relaxed);
+    }
+}
+
+/// Copies data-area bytes from byte `at` into `buffer` with 4-byte relaxed atomic loads.
+///
+/// # Safety
+/// `at` is 4-aligned and `at + buffer.len()` rounded up to 4 lies inside the data area.
+unsafe fn load_words(data: NonNull<u8>, at: usize, buffer: &mut [u8]) {
+    for (i, chunk) in buffer.chunks_mut(4).enumerate() {
+        // SAFETY: inside the area and aligned (the caller's contract); an atomic tolerates the
+        // producer writing the same word.
+        let source = unsafe { data.add(at + 4 * i).cast::<RegionU32>().as_ref() };
+        let word = source.load(RegionOrdering::Relaxed).to_ne_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
     }
 }
 
@@ -562,11 +718,12 @@ impl BroadcastProducer<'_> {
 #[derive(Debug)]
 pub struct Subscriber<'a> {
     control: &'a Control,
-    cursor: &'a AtomicU32,
+    cursor: &'a Cursor,
     data: NonNull<u8>,
     capacity: u32,
     mode: Mode,
-    tail: u32,
+    /// The next record's position, in 64 bits (tags and the cursor's wake word hold the low 31).
+    tail: u64,
     /// The sequence number the next message should carry, once known.
     expected: Option<u32>,
     /// Held until this subscriber is dropped.
@@ -580,20 +737,22 @@ unsafe impl Send for Subscriber<'_> {}
 impl Subscriber<'_> {
     /// Copies the next message into `buffer` (as much as fits), if one is there.
     ///
-    /// In lossy mode a record overwritten while it is read is skipped for the next one, a
-    /// bounded number of times: a producer that keeps lapping this subscriber (or a hostile one
-    /// that keeps moving the oldest position) gets `Ok(None)`, never an endless loop.
+    /// In lossy mode a record overwritten while it is read is skipped for the oldest one still
+    /// there, a bounded number of times: a producer that keeps lapping this subscriber (or a
+    /// hostile one that keeps moving the oldest position) gets `Ok(None)`, never an endless
+    /// loop.
     ///
     /// # Errors
     /// [`ReadError::Corrupt`] for a record the producer could not have written (a length past
     /// the data area, a wrap marker at offset 0).
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<Received>, ReadError> {
         for _ in 0..MAX_SKIPS {
-            let offset = wake::offset_in(self.tail, self.capacity);
+            let position = low_bits(self.tail);
+            let offset = wake::offset_in(position, self.capacity);
             // SAFETY: offset < capacity and 8-aligned, so the first 8 bytes of a header (length
             // and tag) fit. Only those: a wrap marker may stand in the last 8 bytes of the area.
             let tag = unsafe { header_word(self.data, offset, 1) }.load(RegionOrdering::Acquire);
-            if tag != tag_for(self.tail) {
+            if tag != tag_for(position) {
                 if self.lapped() {
                     continue;
                 }
@@ -601,22 +760,24 @@ impl Subscriber<'_> {
             }
             // SAFETY: the length word of the same header, inside the area (see above).
             let len = unsafe { header_word(self.data, offset, 0) }.load(RegionOrdering::Relaxed);
-            let corrupt = ReadError::Corrupt(Corruption::RecordLength {
-                position: self.tail,
-                len,
-            });
+            let corrupt = ReadError::Corrupt(Corruption::RecordLength { position, len });
+            // Lossy: nothing read is trusted before `lapped` says it was this record's (the
+            // words may be a later lap's payload).
             if len == WRAP_MARKER {
+                if self.lapped() {
+                    continue;
+                }
                 if offset == 0 {
                     return Err(corrupt);
                 }
-                self.tail = self.tail.wrapping_add(self.capacity - offset) & wake::POSITION;
+                self.tail += u64::from(self.capacity - offset);
                 continue;
             }
             // The length is checked before anything is computed from it.
             if len as usize > self.capacity as usize / 2 - RECORD_HEADER
                 || offset + record_len(len as usize) > self.capacity
             {
-                if self.mode == Mode::Lossy && self.lapped() {
+                if self.lapped() {
                     continue;
                 }
                 return Err(corrupt);
@@ -627,29 +788,32 @@ impl Subscriber<'_> {
             let sequence =
                 unsafe { header_word(self.data, offset, 2) }.load(RegionOrdering::Relaxed);
             let n = (len as usize).min(buffer.len());
-            // SAFETY: offset + 16 + len <= capacity (checked). The bytes may be rewritten by the
-            // producer meanwhile (lossy mode); they are plain bytes, and the tag check below
-            // discards a torn copy.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    self.data.as_ptr().add(offset as usize + RECORD_HEADER),
-                    buffer.as_mut_ptr(),
-                    n,
-                )
-            };
-            fence(RegionOrdering::Acquire);
-            // SAFETY: the tag word of the header read above, 8-aligned and inside the area.
-            let still = unsafe { header_word(self.data, offset, 1) }.load(RegionOrdering::Relaxed);
-            if still != tag {
-                continue; // Overwritten while copying: skip ahead (lapped) and try again.
+            let payload = offset as usize + RECORD_HEADER;
+            match self.mode {
+                // SAFETY: payload + len, rounded up to 8, is within the record, inside the area
+                // (checked above); the producer may be rewriting it: atomics, checked below.
+                Mode::Lossy => unsafe { load_words(self.data, payload, &mut buffer[..n]) },
+                // SAFETY: as above; under backpressure the producer does not touch a record
+                // before every subscriber has moved past it, so a plain copy races with nothing.
+                Mode::Backpressure => unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        self.data.as_ptr().add(payload),
+                        buffer.as_mut_ptr(),
+                        n,
+                    )
+                },
+            }
+            if self.lapped() {
+                continue; // Overwritten while copying, or never this record: from the oldest.
             }
             let lost = self
                 .expected
                 .map_or(0, |expected| sequence.wrapping_sub(expected));
             self.expected = Some(sequence.wrapping_add(1));
-            self.tail = self.tail.wrapping_add(record) & wake::POSITION;
-            if wake::publish(self.cursor, self.tail) {
-                wait::wake_one(self.cursor);
+            self.tail += u64::from(record);
+            self.cursor.wide.store(self.tail, Ordering::Relaxed);
+            if wake::publish(&self.cursor.word, low_bits(self.tail)) {
+                wait::wake_one(&self.cursor.word);
             }
             return Ok(Some(Received {
                 len: len as usize,
@@ -673,13 +837,13 @@ impl Subscriber<'_> {
                 return Ok(received);
             }
             let head = wake::position(&self.control.head);
-            let (data, capacity, tail) = (self.data, self.capacity, self.tail);
+            let (data, capacity, tail) = (self.data, self.capacity, low_bits(self.tail));
             let ready = || {
                 // SAFETY: as in pop.
                 let tag = unsafe { header_word(data, wake::offset_in(tail, capacity), 1) };
                 tag.load(RegionOrdering::Acquire) == tag_for(tail)
             };
-            if ready() {
+            if ready() || self.lapped() {
                 continue;
             }
             if self.mode == Mode::Backpressure {
@@ -687,23 +851,26 @@ impl Subscriber<'_> {
                 if ahead != 0 && ahead <= self.capacity {
                     return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
                 }
-            } else if wake::distance(tail, head) > self.capacity / 2 && self.lapped() {
-                continue;
             }
             wait::until(&self.control.head, head, &ready, how).map_err(ReadError::Wait)?;
         }
     }
 
-    /// Lossy mode: if the producer has overwritten this subscriber's position, moves to the
-    /// oldest record still there and says so.
+    /// Lossy mode: true, and this subscriber moved to the oldest record kept, when the
+    /// producer has moved `oldest` past this subscriber's position, so that what it read since
+    /// its last acquire may be a later lap's bytes.
+    ///
+    /// The acquire fence pairs with the producer's release fence after it moved `oldest`: a
+    /// word read before this fence that the producer wrote after its fence makes that move
+    /// visible here. `oldest` is 64 bits and never wraps, so the comparison is exact however
+    /// far behind this subscriber fell.
     fn lapped(&mut self) -> bool {
         if self.mode != Mode::Lossy {
             return false;
         }
-        let oldest = self.control.oldest.load(Ordering::Acquire) & wake::POSITION;
-        let ahead = wake::distance(self.tail, oldest);
-        // The oldest record is ahead of us (within half the position space): we were lapped.
-        if ahead != 0 && ahead < wake::POSITION / 2 {
+        fence(RegionOrdering::Acquire);
+        let oldest = self.control.oldest.wide.load(Ordering::Relaxed);
+        if oldest > self.tail {
             self.tail = oldest;
             return true;
         }
