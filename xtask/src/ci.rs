@@ -90,7 +90,7 @@ pub fn run() -> anyhow::Result<()> {
             .current_dir(root.join("ipc-core/fuzz"))
             .arg(format!("+{MIRI_NIGHTLY}"))
             .args(["fuzz", "run", "rings", "--"])
-            .args(["-runs=200000", "-seed=1", "-timeout=10", "-max_len=2048"]),
+            .args(["-runs=1000000", "-seed=1", "-timeout=10", "-max_len=2048"]),
     )?;
     // Loom explores every interleaving of the wake-word protocol; its own target directory
     // keeps the --cfg loom build from invalidating the normal one.
