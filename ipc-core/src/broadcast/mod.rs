@@ -668,12 +668,14 @@ impl BroadcastProducer<'_> {
             .store(self.sequence, Ordering::Relaxed);
         let position = self.head;
         self.head += u64::from(record_len(message.len()));
-        // The next record's tag word, unless the ring is full: then it is the oldest kept
-        // record's (or slowest subscriber's) header, whose tag is a lap older than the head's.
-        if self.free() != 0 {
-            let next = wake::offset_in(low_bits(self.head), self.capacity);
-            // SAFETY: next < capacity and 8-aligned; the 8 bytes at the head are free space.
-            unsafe { header_word(self.data, next, 1) }.store(0, RegionOrdering::Relaxed);
+        // The next record's tag word must not hold the tag a subscriber will look for there:
+        // cleared when it does (read first, as the SPSC ring's `clear_next_tag` explains; in a
+        // full ring it is the oldest kept record's header, a lap older, which never matches).
+        let next = wake::offset_in(low_bits(self.head), self.capacity);
+        // SAFETY: next < capacity and 8-aligned: the tag word lies inside the area.
+        let next_tag = unsafe { header_word(self.data, next, 1) };
+        if next_tag.load(RegionOrdering::Relaxed) == tag_for(low_bits(self.head)) {
+            next_tag.store(0, RegionOrdering::Relaxed);
         }
         // SAFETY: the header written above.
         unsafe { header_word(self.data, offset, 1) }

@@ -809,21 +809,26 @@ impl<'a> Producer<'a> {
         self.corrupt.map_or(Ok(()), Err)
     }
 
-    /// Clears the tag word at the head, where the next record will start, unless the ring is
-    /// full as far as this producer knows.
+    /// Makes sure the tag word at the head, where the next record will start, does not hold
+    /// the tag the consumer will look for there: clears it when it does.
     ///
-    /// A full ring's head is the consumer's released position a lap later, and that word is
-    /// the consumer's: it holds the header of the oldest unreleased record (its tag, one
-    /// capacity behind the head's, or zero while that record is deferred), which never matches
-    /// the head's tag. Everywhere else the word is the producer's, and clearing it keeps a
-    /// payload or a tag of an earlier lap from being taken for a record.
+    /// Whatever an earlier lap left in that word (a payload word, an old tag) must not be taken
+    /// for a record, and only the exact tag would be. The word is read first and written only
+    /// then, which in practice is never: a store on every message would take the line from a
+    /// consumer polling it before the record is there. Reading is enough because nobody else
+    /// writes the
+    /// word (the consumer writes no data), so what this read sees stays until this producer
+    /// writes, and the consumer, which reads it only after this side's next release, sees that
+    /// value or a later one. In a full ring the head's word is the header of the oldest
+    /// unreleased record, whose tag is a capacity behind (or zero while deferred): it never
+    /// matches, so the producer never writes into the consumer's space.
     #[inline]
     fn clear_next_tag(&self) {
-        if self.free() != 0 {
-            let offset = wake::offset_in(self.head, self.capacity);
-            // SAFETY: offset < capacity and 8-aligned, and the 8 bytes at the head are free
-            // space, which the protocol gives to the producer.
-            unsafe { self.data.tag(offset) }.store(0, core::sync::atomic::Ordering::Relaxed);
+        let offset = wake::offset_in(self.head, self.capacity);
+        // SAFETY: offset < capacity and 8-aligned, so the tag word lies inside the data area.
+        let tag = unsafe { self.data.tag(offset) };
+        if tag.load(core::sync::atomic::Ordering::Relaxed) == tag_for(self.head) {
+            tag.store(0, core::sync::atomic::Ordering::Relaxed);
         }
     }
 
