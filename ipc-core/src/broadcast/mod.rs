@@ -733,7 +733,8 @@ pub struct Subscriber<'a> {
 }
 
 // SAFETY: a subscriber holds only its own cursor and the region's address; every access to the
-// shared bytes goes through atomics or copies that the tag check validates, from any thread.
+// shared bytes is an atomic, or (backpressure) a copy of a record the protocol keeps unchanged
+// until this subscriber moves past it, from whichever thread owns it.
 unsafe impl Send for Subscriber<'_> {}
 
 impl Subscriber<'_> {
