@@ -33,9 +33,10 @@ impl<'a> AsyncConsumer<'a> {
         })
     }
 
-    /// Checks `spins` times before sleeping (0: sleep at once).
+    /// Checks exactly `spins` times before sleeping (0: sleep at once), instead of spinning
+    /// adaptively.
     pub fn with_spins(mut self, spins: u32) -> Self {
-        self.waiting.spins = spins;
+        self.waiting.spinning = ipc_core::wait::Strategy::SpinThenFutex { spins };
         self
     }
 
@@ -79,13 +80,11 @@ impl<'a> AsyncConsumer<'a> {
     /// [`Error::Read`] for a corrupt ring.
     pub fn spin_for_message(&mut self) -> Result<bool, Error> {
         // Spinning polls the record's tag alone (no index word, no shared-line write).
-        for _ in 0..self.waiting.spins {
-            if self.consumer.has_message() {
-                return Ok(self.consumer.has_message_ready()?);
-            }
-            std::hint::spin_loop();
-        }
-        Ok(false)
+        let consumer = &mut self.consumer;
+        let seen = self
+            .waiting
+            .spin(0, || Ok::<_, Error>(consumer.has_message()))?;
+        Ok(seen && self.consumer.has_message_ready()?)
     }
 
     /// [`read`](Self::read) without its spinning phase (after

@@ -10,8 +10,9 @@
 //! - [`AsyncConsumer::read`] / [`AsyncConsumer::recv`]: await a message.
 //! - [`AsyncProducer::reserve`] / [`AsyncProducer::send`]: await room.
 //!
-//! Each wait spins briefly ([`DEFAULT_SPINS`] checks), then announces itself on the peer's index
-//! word and awaits the eventfd. Futures are cancellation-safe: a dropped future has taken no
+//! Each wait spins while spinning pays (ipc-core's adaptive policy,
+//! [`Strategy::Adaptive`](ipc_core::wait::Strategy::Adaptive), at most [`DEFAULT_SPINS`]
+//! checks), then announces itself on the peer's index word and awaits the eventfd. Futures are cancellation-safe: a dropped future has taken no
 //! message and withdraws its announcement. They work on the current-thread and multi-thread
 //! runtimes. Create the eventfd with [`eventfd`] before the peer needs it, and the adapters
 //! inside the runtime (in a forked worker: after the fork).
@@ -56,8 +57,9 @@ pub use producer::AsyncProducer;
 
 use std::os::fd::OwnedFd;
 
-/// Checks a side makes before it announces itself and sleeps: as many as
-/// [`Wait::futex`](ipc_core::wait::Wait::futex) makes, a few microseconds.
+/// Checks a side makes at most before it announces itself and sleeps, as
+/// [`Wait::futex`](ipc_core::wait::Wait::futex) does: fewer once its spins stop catching the
+/// peer (see [`Strategy::Adaptive`](ipc_core::wait::Strategy::Adaptive)).
 pub const DEFAULT_SPINS: u32 = 2_000;
 
 /// A new eventfd for a side to sleep on: non-blocking (tokio reads it), closed on `exec`.

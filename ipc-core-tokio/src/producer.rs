@@ -33,9 +33,10 @@ impl<'a> AsyncProducer<'a> {
         })
     }
 
-    /// Checks `spins` times before sleeping (0: sleep at once).
+    /// Checks exactly `spins` times before sleeping (0: sleep at once), instead of spinning
+    /// adaptively.
     pub fn with_spins(mut self, spins: u32) -> Self {
-        self.waiting.spins = spins;
+        self.waiting.spinning = ipc_core::wait::Strategy::SpinThenFutex { spins };
         self
     }
 
@@ -79,13 +80,9 @@ impl<'a> AsyncProducer<'a> {
     /// # Errors
     /// [`Error::Reserve`] for a message the ring can never take or a corrupt ring.
     pub fn spin_for_room(&mut self, len: usize) -> Result<bool, Error> {
-        for _ in 0..self.waiting.spins.max(1) {
-            if self.producer.has_room_for(len)? {
-                return Ok(true);
-            }
-            std::hint::spin_loop();
-        }
-        Ok(false)
+        let producer = &mut self.producer;
+        self.waiting
+            .spin(1, || producer.has_room_for(len).map_err(Error::from))
     }
 
     /// [`send`](Self::send) without its spinning phase (after

@@ -3,7 +3,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use ipc_core::wait::Liveness;
+use ipc_core::wait::{Liveness, SpinHistory, Strategy};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -63,20 +63,47 @@ impl Sleeper {
 /// What a waiting side needs: its eventfd, how long it spins first, and its peer's liveness.
 pub(crate) struct Waiting<'a> {
     sleeper: Sleeper,
-    /// Checks before sleeping.
-    pub spins: u32,
+    /// How it spins before sleeping: adaptive, or a fixed count (`with_spins`).
+    pub spinning: Strategy,
+    /// What its spins learned (adaptive spinning).
+    history: SpinHistory,
     /// The peer's liveness, asked while asleep.
     pub watch: Option<Watch<'a>>,
 }
 
 impl<'a> Waiting<'a> {
-    /// Registers `eventfd` with the current runtime; spins [`crate::DEFAULT_SPINS`] times.
+    /// Registers `eventfd` with the current runtime; spins adaptively, at most
+    /// [`crate::DEFAULT_SPINS`] times.
     pub fn new(eventfd: OwnedFd) -> Result<Self, Error> {
         Ok(Self {
             sleeper: Sleeper::new(eventfd)?,
-            spins: crate::DEFAULT_SPINS,
+            spinning: Strategy::Adaptive {
+                max_spins: crate::DEFAULT_SPINS,
+            },
+            history: SpinHistory::new(),
             watch: None,
         })
+    }
+
+    /// Polls `ready` as the spinning strategy says (at least `at_least` times); true once it
+    /// holds. What it found teaches an adaptive strategy.
+    pub fn spin<E>(
+        &mut self,
+        at_least: u32,
+        mut ready: impl FnMut() -> Result<bool, E>,
+    ) -> Result<bool, E> {
+        let spins = self.history.spins(self.spinning).max(at_least);
+        for _ in 0..spins {
+            if ready()? {
+                self.history.caught(self.spinning);
+                return Ok(true);
+            }
+            std::hint::spin_loop();
+        }
+        if spins != 0 {
+            self.history.missed(self.spinning);
+        }
+        Ok(false)
     }
 
     /// Sleeps until the eventfd is rung (or the peer is found dead).

@@ -296,6 +296,7 @@ impl<'a> FanIn<'a> {
             next: 0,
             quarantined: 0,
             doorbell: &self.control().doorbell,
+            spins: crate::wait::SpinHistory::new(),
         })
     }
 
@@ -386,6 +387,8 @@ pub struct FanInConsumer<'a> {
     /// Lanes no longer read, one bit each.
     quarantined: u128,
     doorbell: &'a crate::sync::AtomicU32,
+    /// What this side's waits for messages learned of spinning.
+    spins: crate::wait::SpinHistory,
 }
 
 impl<'a> FanInConsumer<'a> {
@@ -432,14 +435,14 @@ impl<'a> FanInConsumer<'a> {
             if self.ready_lane()?.is_some() {
                 continue;
             }
-            let (lanes, quarantined) = (&self.lanes, self.quarantined);
+            let (lanes, quarantined, spins) = (&self.lanes, self.quarantined, &mut self.spins);
             let ready = || {
                 lanes
                     .iter()
                     .enumerate()
                     .any(|(lane, c)| quarantined & (1 << lane) == 0 && c.has_message())
             };
-            wait::until(self.doorbell, rung, &ready, how).map_err(FanInError::Wait)?;
+            wait::until(self.doorbell, rung, &ready, how, spins).map_err(FanInError::Wait)?;
         };
         self.take(lane)
     }

@@ -23,6 +23,85 @@ pub enum Strategy {
         /// Checks before the first sleep.
         spins: u32,
     },
+    /// Spin only while spinning pays, then sleep on the futex: the default ([`Wait::futex`]).
+    ///
+    /// A spin pays when the peer publishes while this side spins, which needs the peer to run
+    /// on another CPU meanwhile. So a thread that may run on one CPU only never spins (the
+    /// count is read again, at most once a second, when it sleeps), and each waiting side
+    /// learns its budget: all of `max_spins` again when a spin caught the peer, halved when the
+    /// wait had to sleep, and once at zero, a whole budget every [`PROBE_EVERY`] waits to find
+    /// out whether spinning pays again. Where waiters outnumber CPUs, spins that cannot succeed would take
+    /// the CPU from the very process being waited for: they stop within a few waits.
+    Adaptive {
+        /// Checks before the first sleep at most.
+        max_spins: u32,
+    },
+}
+
+/// An adaptive waiter whose budget fell to zero spins its whole budget again every this many
+/// waits (a probe): long enough to outlast the peer's own wake-up, so that two sides that both
+/// learned to sleep find out when spinning would pay again.
+pub const PROBE_EVERY: u32 = 256;
+
+/// What a waiting side learned of its spins ([`Strategy::Adaptive`]): how many checks are worth
+/// making before it sleeps. Each side keeps its own.
+#[derive(Clone, Copy, Debug)]
+pub struct SpinHistory {
+    /// Checks the next wait makes (`None`: no wait yet, start at the maximum).
+    budget: Option<u32>,
+    /// Waits since the last probe, while the budget is zero.
+    since_probe: u32,
+}
+
+impl Default for SpinHistory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SpinHistory {
+    /// A side that has not waited yet: its first wait spins the full budget.
+    pub const fn new() -> Self {
+        Self {
+            budget: None,
+            since_probe: 0,
+        }
+    }
+
+    /// Checks the next wait should make under `strategy`.
+    pub fn spins(&mut self, strategy: Strategy) -> u32 {
+        match strategy {
+            Strategy::BusyPoll => u32::MAX,
+            Strategy::SpinThenYield { spins } | Strategy::SpinThenFutex { spins } => spins,
+            Strategy::Adaptive { max_spins } => {
+                match self.budget.unwrap_or(max_spins).min(max_spins) {
+                    0 => {
+                        self.since_probe += 1;
+                        if self.since_probe < PROBE_EVERY {
+                            return 0;
+                        }
+                        self.since_probe = 0;
+                        max_spins
+                    }
+                    budget => budget,
+                }
+            }
+        }
+    }
+
+    /// The wait's spin caught the peer: spinning pays, the whole budget again.
+    pub fn caught(&mut self, strategy: Strategy) {
+        if let Strategy::Adaptive { max_spins } = strategy {
+            self.budget = Some(max_spins);
+        }
+    }
+
+    /// The wait's spin ran out: it sleeps (or yields).
+    pub fn missed(&mut self, strategy: Strategy) {
+        if let Strategy::Adaptive { max_spins } = strategy {
+            self.budget = Some(self.budget.unwrap_or(max_spins).min(max_spins) / 2);
+        }
+    }
 }
 
 /// Tells a waiter whether its peer can still make progress.
@@ -100,10 +179,11 @@ pub struct Wait<'a> {
 }
 
 impl Wait<'static> {
-    /// Spin 2,000 times, then sleep on the futex; no timeout; the peer is assumed alive.
+    /// Spin while spinning pays (at most 2,000 checks, [`Strategy::Adaptive`]), then sleep on
+    /// the futex; no timeout; the peer is assumed alive.
     pub const fn futex() -> Self {
         Self {
-            strategy: Strategy::SpinThenFutex { spins: 2_000 },
+            strategy: Strategy::Adaptive { max_spins: 2_000 },
             timeout_ns: None,
             check_every_ns: 100_000_000,
             liveness: &AssumeAlive,
@@ -145,8 +225,13 @@ impl<'a> Wait<'a> {
 }
 
 /// Waits until the position in `word` differs from `seen`.
-pub(crate) fn until_moved(word: &AtomicU32, seen: u32, how: &Wait<'_>) -> Result<(), WaitError> {
-    until(word, seen, &|| wake::position(word) != seen, how)
+pub(crate) fn until_moved(
+    word: &AtomicU32,
+    seen: u32,
+    how: &Wait<'_>,
+    history: &mut SpinHistory,
+) -> Result<(), WaitError> {
+    until(word, seen, &|| wake::position(word) != seen, how, history)
 }
 
 /// Waits until `ready()` holds or, once the waiter would sleep, the position in `word` differs
@@ -161,27 +246,31 @@ pub(crate) fn until(
     seen: u32,
     ready: &dyn Fn() -> bool,
     how: &Wait<'_>,
+    history: &mut SpinHistory,
 ) -> Result<(), WaitError> {
-    if spin(ready, how) {
+    if spin(ready, how, history) {
         return Ok(());
     }
     until_after_spin(word, seen, ready, how)
 }
 
 /// The spinning phase of a wait: polls `ready()` up to the strategy's spin count (at most 2^16
-/// times); true once it holds. Touches nothing but what `ready()` reads.
+/// times, or as `history` says for [`Strategy::Adaptive`]); true once it holds. Touches nothing
+/// but what `ready()` reads.
 #[inline]
-pub(crate) fn spin(ready: &dyn Fn() -> bool, how: &Wait<'_>) -> bool {
-    let spins = match how.strategy {
-        Strategy::BusyPoll => u32::MAX,
-        Strategy::SpinThenYield { spins } | Strategy::SpinThenFutex { spins } => spins,
-    };
+pub(crate) fn spin(ready: &dyn Fn() -> bool, how: &Wait<'_>, history: &mut SpinHistory) -> bool {
+    let spins = history.spins(how.strategy);
+    if spins == 0 {
+        return false;
+    }
     for _ in 0..spins.min(1 << 16) {
         if ready() {
+            history.caught(how.strategy);
             return true;
         }
         core::hint::spin_loop();
     }
+    history.missed(how.strategy);
     false
 }
 
@@ -222,7 +311,7 @@ pub(crate) fn until_after_spin(
                 }
             }
             Strategy::SpinThenYield { .. } => os::yield_now(),
-            Strategy::SpinThenFutex { .. } => {
+            Strategy::SpinThenFutex { .. } | Strategy::Adaptive { .. } => {
                 let Some(expected) = wake::announce(word, seen) else {
                     return Ok(());
                 };
@@ -329,5 +418,88 @@ pub(crate) mod os {
     pub fn futex_wake(_word: &AtomicU32, _waiters: u32) {
         let _guard = LOCK.lock().unwrap();
         WOKEN.notify_all();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec::Vec;
+
+    const ADAPTIVE: Strategy = Strategy::Adaptive { max_spins: 2_000 };
+
+    /// Spins of one wait whose spin catches the peer (`caught`) or runs out.
+    fn wait_once(history: &mut SpinHistory, caught: bool) -> u32 {
+        let spins = history.spins(ADAPTIVE);
+        if spins != 0 {
+            if caught {
+                history.caught(ADAPTIVE);
+            } else {
+                history.missed(ADAPTIVE);
+            }
+        }
+        spins
+    }
+
+    #[test]
+    fn a_side_whose_spins_catch_the_peer_keeps_its_whole_budget() {
+        let mut history = SpinHistory::new();
+        for _ in 0..1_000 {
+            assert_eq!(wait_once(&mut history, true), 2_000);
+        }
+    }
+
+    #[test]
+    fn spins_that_never_catch_stop_within_a_dozen_waits_then_only_probe() {
+        let mut history = SpinHistory::new();
+        let spun: Vec<u32> = (0..12).map(|_| wait_once(&mut history, false)).collect();
+        assert_eq!(spun[..4], [2_000, 1_000, 500, 250], "halved at each miss");
+        assert_eq!(*spun.last().unwrap(), 0, "{spun:?}");
+        // From then on: nothing but a whole budget every PROBE_EVERY waits.
+        let later: Vec<u32> = (0..4 * PROBE_EVERY)
+            .map(|_| wait_once(&mut history, false))
+            .collect();
+        let probes: Vec<usize> = later
+            .iter()
+            .enumerate()
+            .filter(|(_, &s)| s != 0)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(probes.len(), 4, "{probes:?}");
+        assert!(probes.iter().all(|&i| later[i] == 2_000));
+        let total: u32 = later.iter().sum();
+        assert!(total / later.len() as u32 <= 2_000 / PROBE_EVERY);
+    }
+
+    #[test]
+    fn a_probe_that_catches_the_peer_brings_the_whole_budget_back() {
+        let mut history = SpinHistory::new();
+        while wait_once(&mut history, false) != 0 {}
+        // That last wait was the first at zero; the probe is the PROBE_EVERY-th.
+        let mut zero_waits = 1;
+        while history.spins(ADAPTIVE) == 0 {
+            zero_waits += 1;
+        }
+        assert_eq!(
+            zero_waits + 1,
+            PROBE_EVERY,
+            "the probe comes at the PROBE_EVERY-th wait"
+        );
+        history.caught(ADAPTIVE);
+        assert_eq!(wait_once(&mut history, true), 2_000);
+    }
+
+    #[test]
+    fn fixed_strategies_spin_as_told_whatever_happened_before() {
+        let mut history = SpinHistory::new();
+        for _ in 0..20 {
+            wait_once(&mut history, false);
+        }
+        let fixed = Strategy::SpinThenFutex { spins: 7 };
+        assert_eq!(history.spins(fixed), 7);
+        history.missed(fixed);
+        assert_eq!(history.spins(fixed), 7);
+        assert_eq!(history.spins(Strategy::BusyPoll), u32::MAX);
     }
 }

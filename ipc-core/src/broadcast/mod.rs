@@ -28,7 +28,7 @@ use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{Claim, ClaimError, Role};
 use crate::spsc::{Corruption, ReadError, ReserveError};
 use crate::sync::{AtomicU32, AtomicU64, Ordering, PaddedWord, WORD_SPACING};
-use crate::wait::{self, Liveness, Wait};
+use crate::wait::{self, Liveness, SpinHistory, Wait};
 use crate::{wake, LayoutError, Region};
 
 /// The header kind of a broadcast region ("BCST").
@@ -314,6 +314,7 @@ impl<'a> Broadcast<'a> {
                 Mode::Lossy => oldest,
             },
             sequence: control.next_sequence.load(Ordering::Relaxed),
+            spins: SpinHistory::new(),
             _claim: claim,
         }
     }
@@ -406,6 +407,7 @@ impl<'a> Broadcast<'a> {
             mode: self.mode,
             tail,
             expected,
+            spins: SpinHistory::new(),
             _claim: claim,
         }
     }
@@ -466,6 +468,8 @@ pub struct BroadcastProducer<'a> {
     /// Backpressure: the slowest cursor last seen. Lossy: the oldest record kept.
     cached_slowest: u64,
     sequence: u32,
+    /// What this side's waits for room learned of spinning.
+    spins: SpinHistory,
     /// Held until this producer is dropped.
     _claim: Claim<'a>,
 }
@@ -510,7 +514,8 @@ impl BroadcastProducer<'_> {
             if self.free() >= needed {
                 continue;
             }
-            wait::until_moved(&self.control.cursors[index].word, low_bits(seen), how)
+            let cursor = &self.control.cursors[index].word;
+            wait::until_moved(cursor, low_bits(seen), how, &mut self.spins)
                 .map_err(ReserveError::Wait)?;
         }
     }
@@ -728,6 +733,8 @@ pub struct Subscriber<'a> {
     tail: u64,
     /// The sequence number the next message should carry, once known.
     expected: Option<u32>,
+    /// What this side's waits for messages learned of spinning.
+    spins: SpinHistory,
     /// Held until this subscriber is dropped.
     _claim: Claim<'a>,
 }
@@ -855,7 +862,8 @@ impl Subscriber<'_> {
                     return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
                 }
             }
-            wait::until(&self.control.head, head, &ready, how).map_err(ReadError::Wait)?;
+            wait::until(&self.control.head, head, &ready, how, &mut self.spins)
+                .map_err(ReadError::Wait)?;
         }
     }
 

@@ -46,7 +46,7 @@ use crate::doorbell::Doorbell;
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{Claim, ClaimError, Role};
 use crate::sync::{AtomicU32, PaddedWord};
-use crate::wait::{self, Liveness, Wait};
+use crate::wait::{self, Liveness, SpinHistory, Wait};
 use crate::{wake, LayoutError, Region};
 
 /// The header kind of an SPSC ring ("SPSC").
@@ -366,6 +366,7 @@ impl<'a> Spsc<'a> {
             cached_tail,
             corrupt: None,
             wakeups: self.wakeups,
+            spins: SpinHistory::new(),
             peer,
             _claim: claim,
             _region: PhantomData,
@@ -477,6 +478,7 @@ impl<'a> Spsc<'a> {
             tail,
             published: tail,
             wakeups: self.wakeups,
+            spins: SpinHistory::new(),
             peer,
             _claim: claim,
             _region: PhantomData,
@@ -590,6 +592,8 @@ pub struct Producer<'a> {
     /// Corruption found while publishing deferred records: returned by the next reserve.
     corrupt: Option<Corruption>,
     wakeups: Wakeups,
+    /// What this side's waits for room learned of spinning.
+    spins: SpinHistory,
     /// How publishing wakes the consumer.
     peer: PeerWake<'a>,
     /// Held until this producer is dropped.
@@ -649,7 +653,7 @@ impl<'a> Producer<'a> {
                 Err(ReserveError::Full) => {}
                 Err(other) => return Err(other),
             }
-            wait::until_moved(&self.control.tail, self.cached_tail, how)
+            wait::until_moved(&self.control.tail, self.cached_tail, how, &mut self.spins)
                 .map_err(ReserveError::Wait)?;
         }
     }
@@ -898,6 +902,8 @@ pub struct Consumer<'a> {
     /// empty, so that the common case costs no read-modify-write of a shared line.
     published: u32,
     wakeups: Wakeups,
+    /// What this side's waits for messages learned of spinning.
+    spins: SpinHistory,
     /// How releasing wakes the producer.
     peer: PeerWake<'a>,
     /// Held until this consumer is dropped (after its releases are published).
@@ -951,7 +957,7 @@ impl<'a> Consumer<'a> {
             // Spinning polls the record's tag alone, so the head's cache line stays with the
             // producer (reading it on every wait costs the producer a line transfer per
             // message).
-            if wait::spin(&ready, how) {
+            if wait::spin(&ready, how, &mut self.spins) {
                 continue;
             }
             // The head may lag behind records already read through their tags (the producer

@@ -90,7 +90,10 @@ impl Wakeups {
     /// spin-only ring, or on a side that sleeps on an eventfd.
     #[inline]
     pub(crate) fn check(self, side: Side, strategy: Strategy) -> Result<(), WaitError> {
-        if !matches!(strategy, Strategy::SpinThenFutex { .. }) {
+        if !matches!(
+            strategy,
+            Strategy::SpinThenFutex { .. } | Strategy::Adaptive { .. }
+        ) {
             return Ok(());
         }
         if self == Self::SpinOnly {
