@@ -26,22 +26,26 @@ pub enum Strategy {
     /// Spin only while spinning pays, then sleep on the futex: the default ([`Wait::futex`]).
     ///
     /// A spin pays when the peer publishes while this side spins, which needs the peer to run
-    /// on another CPU meanwhile. So a thread that may run on one CPU only never spins (the
-    /// count is read again, at most once a second, when it sleeps), and each waiting side
-    /// learns its budget: all of `max_spins` again when a spin caught the peer, halved when the
-    /// wait had to sleep, and once at zero, a whole budget every [`PROBE_EVERY`] waits to find
-    /// out whether spinning pays again. Where waiters outnumber CPUs, spins that cannot succeed would take
-    /// the CPU from the very process being waited for: they stop within a few waits.
+    /// on another CPU meanwhile. Each waiting side learns whether it does (a [`SpinHistory`]):
+    /// its budget is all of `max_spins` again when a spin caught the peer, halved when the wait
+    /// had to sleep, and once at zero, the whole budget after [`PROBE_EVERY`] waits finds out
+    /// whether spinning pays again (the interval doubling after each probe that does not, up
+    /// to [`PROBE_EVERY_MAX`]). Where the peer shares this side's CPU, or waiters outnumber
+    /// CPUs, spins that cannot succeed would take the CPU from the very process being waited
+    /// for: they stop within about a dozen waits.
     Adaptive {
         /// Checks before the first sleep at most.
         max_spins: u32,
     },
 }
 
-/// An adaptive waiter whose budget fell to zero spins its whole budget again every this many
+/// An adaptive waiter whose budget fell to zero spins its whole budget again after this many
 /// waits (a probe): long enough to outlast the peer's own wake-up, so that two sides that both
-/// learned to sleep find out when spinning would pay again.
+/// learned to sleep find out when spinning would pay again. Each probe that catches nothing
+/// doubles the interval, up to [`PROBE_EVERY_MAX`]; a caught spin brings it back.
 pub const PROBE_EVERY: u32 = 256;
+/// The longest interval between an adaptive waiter's probes, in waits.
+pub const PROBE_EVERY_MAX: u32 = 1 << 14;
 
 /// What a waiting side learned of its spins ([`Strategy::Adaptive`]): how many checks are worth
 /// making before it sleeps. Each side keeps its own.
@@ -51,6 +55,10 @@ pub struct SpinHistory {
     budget: Option<u32>,
     /// Waits since the last probe, while the budget is zero.
     since_probe: u32,
+    /// Waits between probes.
+    probe_every: u32,
+    /// The current wait is a probe.
+    probing: bool,
 }
 
 impl Default for SpinHistory {
@@ -65,6 +73,8 @@ impl SpinHistory {
         Self {
             budget: None,
             since_probe: 0,
+            probe_every: PROBE_EVERY,
+            probing: false,
         }
     }
 
@@ -74,13 +84,15 @@ impl SpinHistory {
             Strategy::BusyPoll => u32::MAX,
             Strategy::SpinThenYield { spins } | Strategy::SpinThenFutex { spins } => spins,
             Strategy::Adaptive { max_spins } => {
+                self.probing = false;
                 match self.budget.unwrap_or(max_spins).min(max_spins) {
                     0 => {
                         self.since_probe += 1;
-                        if self.since_probe < PROBE_EVERY {
+                        if self.since_probe < self.probe_every {
                             return 0;
                         }
                         self.since_probe = 0;
+                        self.probing = true;
                         max_spins
                     }
                     budget => budget,
@@ -93,12 +105,17 @@ impl SpinHistory {
     pub fn caught(&mut self, strategy: Strategy) {
         if let Strategy::Adaptive { max_spins } = strategy {
             self.budget = Some(max_spins);
+            self.probe_every = PROBE_EVERY;
         }
     }
 
     /// The wait's spin ran out: it sleeps (or yields).
     pub fn missed(&mut self, strategy: Strategy) {
         if let Strategy::Adaptive { max_spins } = strategy {
+            if self.probing {
+                self.probe_every = (self.probe_every * 2).min(PROBE_EVERY_MAX);
+                return;
+            }
             self.budget = Some(self.budget.unwrap_or(max_spins).min(max_spins) / 2);
         }
     }
@@ -456,8 +473,8 @@ mod tests {
         let spun: Vec<u32> = (0..12).map(|_| wait_once(&mut history, false)).collect();
         assert_eq!(spun[..4], [2_000, 1_000, 500, 250], "halved at each miss");
         assert_eq!(*spun.last().unwrap(), 0, "{spun:?}");
-        // From then on: nothing but a whole budget every PROBE_EVERY waits.
-        let later: Vec<u32> = (0..4 * PROBE_EVERY)
+        // From then on: nothing but a whole budget now and then, less and less often.
+        let later: Vec<u32> = (0..4 * PROBE_EVERY_MAX)
             .map(|_| wait_once(&mut history, false))
             .collect();
         let probes: Vec<usize> = later
@@ -466,10 +483,25 @@ mod tests {
             .filter(|(_, &s)| s != 0)
             .map(|(i, _)| i)
             .collect();
-        assert_eq!(probes.len(), 4, "{probes:?}");
         assert!(probes.iter().all(|&i| later[i] == 2_000));
-        let total: u32 = later.iter().sum();
-        assert!(total / later.len() as u32 <= 2_000 / PROBE_EVERY);
+        let gaps: Vec<usize> = probes.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(
+            gaps[..3],
+            [512, 1024, 2048],
+            "each probe that misses doubles the interval"
+        );
+        assert_eq!(
+            *gaps.last().unwrap(),
+            PROBE_EVERY_MAX as usize,
+            "up to the longest"
+        );
+        let last_quarter = &later[3 * PROBE_EVERY_MAX as usize..];
+        let spun: u32 = last_quarter.iter().sum();
+        assert!(
+            spun <= 2 * 2_000,
+            "{spun} checks in {} waits",
+            last_quarter.len()
+        );
     }
 
     #[test]

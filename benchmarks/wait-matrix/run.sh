@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The matrix that judges ipc-core's default wait (docs/ipc-core.md, "How a side waits"): every
+# cell of the comparison where a waiter can meet a busy CPU, ipc-core's blocking mechanisms
+# beside the kernel's, 5 runs each (`--repeat 5`), all kept in one JSON file per cell.
+#   benchmarks/wait-matrix/run.sh OUT_DIR [PREFIX...]
+# PREFIX runs each command under it (e.g. `taskset -c 0`). Then summarise with
+#   python3 benchmarks/wait-matrix/summarise.py OUT_DIR/*.json
+set -euo pipefail
+out=${1:?usage: run.sh OUT_DIR [PREFIX...]}
+shift
+mkdir -p "$out"
+bin=${IPC_PROFILER:-target/release/ipc-profiler}
+mechs=shm-futex,mmap,shm-tokio,pipe,uds,eventfd,posix-mq
+run() {
+    local name=$1
+    shift
+    "$@" "$bin" bench --mech "$mechs" --sizes 128 --repeat 5 --format json \
+        -o "$out/$name.json" "${cells[@]}"
+}
+cells=(--placement cross-core); run latency-cross-core "$@"
+cells=(--placement same-core --cpus 0); run latency-same-core "$@"
+cells=(--pattern request-response --clients 1,10,100); run request-response "$@"
+cells=(--pattern pub-sub --subscribers 1,8,64); run pub-sub "$@"
+cells=(--pattern pipeline --stages 2,4,8); run pipeline "$@"
+cells=(--pattern fan-in --procs 2,10); run fan-in "$@"
