@@ -11,14 +11,20 @@ shift
 mkdir -p "$out"
 bin=${IPC_PROFILER:-target/release/ipc-profiler}
 mechs=shm-futex,mmap,shm-tokio,pipe,uds,eventfd,posix-mq
+place=()
 run() {
     local name=$1
     shift
     "$@" "$bin" bench --mech "$mechs" --sizes 128 --repeat 5 --format json \
-        -o "$out/$name.json" "${cells[@]}"
+        -o "$out/$name.json" "${cells[@]}" "${place[@]}"
 }
-cells=(--placement cross-core); run latency-cross-core "$@"
 cells=(--placement same-core --cpus 0); run latency-same-core "$@"
+# A single allowed CPU (a `taskset -c 0` prefix): every process on it, no cross-core cell.
+if [ "$( ("$@" nproc) 2>/dev/null || nproc)" -gt 1 ]; then
+    cells=(--placement cross-core); run latency-cross-core "$@"
+else
+    place=(--placement same-core --cpus 0)
+fi
 cells=(--pattern request-response --clients 1,10,100); run request-response "$@"
 cells=(--pattern pub-sub --subscribers 1,8,64); run pub-sub "$@"
 cells=(--pattern pipeline --stages 2,4,8); run pipeline "$@"
