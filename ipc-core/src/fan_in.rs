@@ -22,8 +22,10 @@ use crate::{wake, LayoutError, Region};
 
 /// The header kind of a fan-in region ("FANI").
 pub const KIND: u32 = u32::from_le_bytes(*b"FANI");
-/// Most lanes a region may have (one bit each in the consumer's quarantine mask).
-pub const MAX_LANES: usize = 128;
+/// Most lanes a region may have (one bit each in the consumer's quarantine mask). Under loom,
+/// 4: its models use 2, and a consumer holding a side for each of 128 lanes outgrows the small
+/// stacks loom runs its threads on.
+pub const MAX_LANES: usize = if cfg!(loom) { 4 } else { 128 };
 
 #[repr(C)]
 #[derive(Debug, Default)]

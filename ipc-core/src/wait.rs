@@ -299,6 +299,13 @@ pub(crate) fn until_after_spin(
     ready: &dyn Fn() -> bool,
     how: &Wait<'_>,
 ) -> Result<(), WaitError> {
+    let sleeps = matches!(
+        how.strategy,
+        Strategy::SpinThenFutex { .. } | Strategy::Adaptive { .. }
+    );
+    if sleeps && how.timeout_ns.is_none() {
+        return sleep_until(word, seen, ready, how);
+    }
     let start = os::now_ns();
     let mut last_check = start;
     loop {
@@ -335,8 +342,31 @@ pub(crate) fn until_after_spin(
                 let left = how
                     .timeout_ns
                     .map_or(u64::MAX, |t| t.saturating_sub(now.saturating_sub(start)));
-                os::futex_wait(word, expected, left.min(how.check_every_ns).max(1));
+                let _ = os::futex_wait(word, expected, left.min(how.check_every_ns).max(1));
             }
+        }
+    }
+}
+
+/// [`until_after_spin`] for a wait with no timeout that sleeps on the futex: reads no clock
+/// (two calls per wait otherwise, a tenth of a same-core round trip's extra cost over a pipe),
+/// and asks the liveness hook each time a sleep of `check_every_ns` ends without a wake-up.
+fn sleep_until(
+    word: &AtomicU32,
+    seen: u32,
+    ready: &dyn Fn() -> bool,
+    how: &Wait<'_>,
+) -> Result<(), WaitError> {
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        let Some(expected) = wake::announce(word, seen) else {
+            return Ok(());
+        };
+        let timed_out = os::futex_wait(word, expected, how.check_every_ns.max(1));
+        if timed_out && !how.liveness.peer_alive() {
+            return Err(WaitError::PeerGone);
         }
     }
 }
@@ -367,14 +397,16 @@ mod os {
         rustix::thread::sched_yield();
     }
 
-    /// Sleeps while `*word == expected`, at most `timeout_ns`. Shared futex: no PRIVATE flag.
-    pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64) {
+    /// Sleeps while `*word == expected`, at most `timeout_ns`; true when the timeout ended
+    /// it. Shared futex: no PRIVATE flag.
+    pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64) -> bool {
         let timeout = rustix::time::Timespec {
             tv_sec: (timeout_ns / 1_000_000_000) as i64,
             tv_nsec: (timeout_ns % 1_000_000_000) as i64,
         };
         // EAGAIN (the word changed), EINTR and ETIMEDOUT all mean "look again".
-        let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timeout));
+        let result = futex::wait(word, futex::Flags::empty(), expected, Some(&timeout));
+        result == Err(rustix::io::Errno::TIMEDOUT)
     }
 
     pub fn futex_wake(word: &AtomicU32, waiters: u32) {
@@ -398,8 +430,10 @@ mod os {
         core::hint::spin_loop();
     }
 
-    pub fn futex_wait(_word: &AtomicU32, _expected: u32, _timeout_ns: u64) {
+    /// No sleep here: every "sleep" counts as a timeout, so the liveness hook is asked.
+    pub fn futex_wait(_word: &AtomicU32, _expected: u32, _timeout_ns: u64) -> bool {
         core::hint::spin_loop();
+        true
     }
 
     pub fn futex_wake(_word: &AtomicU32, _waiters: u32) {}
@@ -425,11 +459,12 @@ pub(crate) mod os {
         loom::thread::yield_now();
     }
 
-    pub fn futex_wait(word: &AtomicU32, expected: u32, _timeout_ns: u64) {
+    pub fn futex_wait(word: &AtomicU32, expected: u32, _timeout_ns: u64) -> bool {
         let guard = LOCK.lock().unwrap();
         if word.load(Ordering::SeqCst) == expected {
             drop(WOKEN.wait(guard).unwrap());
         }
+        false
     }
 
     pub fn futex_wake(_word: &AtomicU32, _waiters: u32) {
