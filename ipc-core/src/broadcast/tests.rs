@@ -135,39 +135,7 @@ fn blocking_subscribers_get_everything_under_backpressure() {
 #[test]
 #[cfg(not(miri))] // threads spinning on each other are too slow under miri
 fn a_lossy_subscriber_racing_the_producer_never_gets_a_torn_message() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    const N: u32 = 200_000;
-    let mut mem = memory(512);
-    let b = Broadcast::init(Region::from_slice(&mut mem), 512, 1, Mode::Lossy).unwrap();
-    let done = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        let mut producer = b.producer().unwrap();
-        let done = &done;
-        s.spawn(move || {
-            for n in 0..N {
-                producer.push(&message(n, 8 + n as usize % 100)).unwrap();
-            }
-            done.store(true, Ordering::Release);
-        });
-        let mut subscriber = b.subscriber(0).unwrap();
-        let mut buffer = [0u8; 128];
-        let mut next = 0u32;
-        loop {
-            // Read the flag first: a None after the producer finished means the end.
-            let finished = done.load(Ordering::Acquire);
-            match subscriber.pop(&mut buffer).unwrap() {
-                Some(got) => {
-                    let n = next + got.lost;
-                    let want = message(n, 8 + n as usize % 100);
-                    assert_eq!(&buffer[..got.len], &want[..], "torn message {n}");
-                    next = n + 1;
-                }
-                None if finished => break,
-                None => std::hint::spin_loop(),
-            }
-        }
-        assert_eq!(next, N, "the last message is always there to read");
-    });
+    race_a_lossy_subscriber(512, 200_000, 100);
 }
 
 #[test]
@@ -372,41 +340,45 @@ fn model_traffic(capacity: usize, mode: Mode, steps: usize) {
 /// what was sent less the losses it is told of, each message whole.
 #[test]
 fn a_lapped_lossy_subscriber_reads_only_atomics_and_whole_messages() {
+    race_a_lossy_subscriber(64, if cfg!(miri) { 80 } else { 50_000 }, 9);
+}
+
+/// A producer thread pushes `messages` messages of 8 to 8 + `lengths` - 1 bytes through a lossy
+/// `capacity`-byte region while this thread pops them: each message read must be the one its
+/// position and reported losses name, whole, and the last one must be there to read.
+fn race_a_lossy_subscriber(capacity: usize, messages: u32, lengths: usize) {
     use std::sync::atomic::{AtomicBool, Ordering};
-    const N: u32 = if cfg!(miri) { 80 } else { 50_000 };
-    let len_of = |n: u32| 8 + n as usize % 9;
-    let mut mem = memory(64);
-    let b = Broadcast::init(Region::from_slice(&mut mem), 64, 1, Mode::Lossy).unwrap();
+    let len_of = |n: u32| 8 + n as usize % lengths;
+    let mut mem = memory(capacity);
+    let b = Broadcast::init(Region::from_slice(&mut mem), capacity, 1, Mode::Lossy).unwrap();
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         let mut producer = b.producer().unwrap();
         let done = &done;
         s.spawn(move || {
-            for n in 0..N {
+            for n in 0..messages {
                 producer.push(&message(n, len_of(n))).unwrap();
             }
             done.store(true, Ordering::Release);
         });
         let mut subscriber = b.subscriber(0).unwrap();
-        let mut buffer = [0u8; 16];
+        let mut buffer = vec![0u8; 8 + lengths];
         let mut next = 0u32;
         loop {
+            // Read the flag first: a None after the producer finished means the end.
             let finished = done.load(Ordering::Acquire);
             match subscriber.pop(&mut buffer).unwrap() {
                 Some(got) => {
                     let n = next + got.lost;
-                    assert!(n < N, "message {n}: nobody sent it");
-                    assert_eq!(
-                        &buffer[..got.len],
-                        &message(n, len_of(n))[..],
-                        "message {n}"
-                    );
+                    assert!(n < messages, "message {n}: nobody sent it");
+                    let want = message(n, len_of(n));
+                    assert_eq!(&buffer[..got.len], &want[..], "torn message {n}");
                     next = n + 1;
                 }
                 None if finished => break,
                 None => std::thread::yield_now(),
             }
         }
-        assert_eq!(next, N, "the last message is always there to read");
+        assert_eq!(next, messages, "the last message is always there to read");
     });
 }
