@@ -12,7 +12,8 @@
 //!
 //! Each wait spins while spinning pays (ipc-core's adaptive policy,
 //! [`Strategy::Adaptive`](ipc_core::wait::Strategy::Adaptive), at most [`DEFAULT_SPINS`]
-//! checks), then announces itself on the peer's index word and awaits the eventfd. Futures are cancellation-safe: a dropped future has taken no
+//! checks), then announces itself on the peer's index word and awaits the eventfd. Futures are
+//! cancellation-safe: a dropped future has taken no
 //! message and withdraws its announcement. They work on the current-thread and multi-thread
 //! runtimes. Create the eventfd with [`eventfd`] before the peer needs it, and the adapters
 //! inside the runtime (in a forked worker: after the fork).

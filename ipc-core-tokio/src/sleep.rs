@@ -90,20 +90,10 @@ impl<'a> Waiting<'a> {
     pub fn spin<E>(
         &mut self,
         at_least: u32,
-        mut ready: impl FnMut() -> Result<bool, E>,
+        ready: impl FnMut() -> Result<bool, E>,
     ) -> Result<bool, E> {
-        let spins = self.history.spins(self.spinning).max(at_least);
-        for _ in 0..spins {
-            if ready()? {
-                self.history.caught(self.spinning);
-                return Ok(true);
-            }
-            std::hint::spin_loop();
-        }
-        if spins != 0 {
-            self.history.missed(self.spinning);
-        }
-        Ok(false)
+        let checks = self.history.spins(self.spinning).max(at_least);
+        self.history.spin(self.spinning, checks, ready)
     }
 
     /// Sleeps until the eventfd is rung (or the peer is found dead).

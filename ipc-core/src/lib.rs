@@ -14,12 +14,12 @@
 //! `&[u8]` over the ring, a [`spsc::WriteGrant`] to `&mut [u8]`. The protocol gives each record
 //! to one side at a time, so an honest peer never writes a payload this side is reading, and
 //! there is no data race. A consumer hands out exactly the messages sent, whatever their bytes:
-//! before a producer publishes a record it clears the word where the next one will start, so
-//! no payload byte or tag of an earlier lap is ever taken for a record. A lossy
-//! [`broadcast`] producer does overwrite what a slow subscriber may be copying: there every
-//! access to the data area is atomic, and the subscriber discards what it read if the producer
-//! has lapped it (see that module). A *hostile* peer can write those bytes anyway, while they are read:
-//! that is a data race, which Rust's memory model calls undefined behaviour. What this crate
+//! before a producer publishes a record it clears the tag word where the next one will start
+//! if that word holds the tag a reader would look for there, so no payload byte or tag of an
+//! earlier lap is ever taken for a record. A lossy [`broadcast`] producer does overwrite what a
+//! slow subscriber may be copying: there every access to the data area is atomic, and the
+//! subscriber discards what it read if the producer has lapped it (see that module). A
+//! *hostile* peer can write those bytes anyway, while they are read: that is a data race, which Rust's memory model calls undefined behaviour. What this crate
 //! does about it: it never reads a payload byte to compute an offset, a length or a branch, so
 //! on the targets it supports such a race can only give the reader a mix of old and new bytes
 //! (check them if it matters: the profiler hashes every byte). That is a property of the code

@@ -39,6 +39,13 @@ pub enum Strategy {
     },
 }
 
+impl Strategy {
+    /// True when a wait of this strategy ends up asleep on the futex (after its spins).
+    pub const fn sleeps_on_futex(self) -> bool {
+        matches!(self, Self::SpinThenFutex { .. } | Self::Adaptive { .. })
+    }
+}
+
 /// An adaptive waiter whose budget fell to zero spins its whole budget again after this many
 /// waits (a probe): long enough to outlast the peer's own wake-up, so that two sides that both
 /// learned to sleep find out when spinning would pay again. Each probe that catches nothing
@@ -85,7 +92,7 @@ impl SpinHistory {
             Strategy::SpinThenYield { spins } | Strategy::SpinThenFutex { spins } => spins,
             Strategy::Adaptive { max_spins } => {
                 self.probing = false;
-                match self.budget.unwrap_or(max_spins).min(max_spins) {
+                match self.budget(max_spins) {
                     0 => {
                         self.since_probe += 1;
                         if self.since_probe < self.probe_every {
@@ -99,6 +106,36 @@ impl SpinHistory {
                 }
             }
         }
+    }
+
+    /// Polls `ready` up to `checks` times (what [`spins`](Self::spins) said, capped or raised
+    /// by the caller); true once it holds. Tells this history whether the spin caught the peer,
+    /// unless it made no check at all.
+    ///
+    /// # Errors
+    /// The first error `ready` returns.
+    pub fn spin<E>(
+        &mut self,
+        strategy: Strategy,
+        checks: u32,
+        mut ready: impl FnMut() -> Result<bool, E>,
+    ) -> Result<bool, E> {
+        for _ in 0..checks {
+            if ready()? {
+                self.caught(strategy);
+                return Ok(true);
+            }
+            core::hint::spin_loop();
+        }
+        if checks != 0 {
+            self.missed(strategy);
+        }
+        Ok(false)
+    }
+
+    /// The current budget of an adaptive strategy of at most `max_spins` checks.
+    fn budget(&self, max_spins: u32) -> u32 {
+        self.budget.unwrap_or(max_spins).min(max_spins)
     }
 
     /// The wait's spin caught the peer: spinning pays, the whole budget again.
@@ -116,7 +153,7 @@ impl SpinHistory {
                 self.probe_every = (self.probe_every * 2).min(PROBE_EVERY_MAX);
                 return;
             }
-            self.budget = Some(self.budget.unwrap_or(max_spins).min(max_spins) / 2);
+            self.budget = Some(self.budget(max_spins) / 2);
         }
     }
 }
@@ -276,19 +313,11 @@ pub(crate) fn until(
 /// but what `ready()` reads.
 #[inline]
 pub(crate) fn spin(ready: &dyn Fn() -> bool, how: &Wait<'_>, history: &mut SpinHistory) -> bool {
-    let spins = history.spins(how.strategy);
-    if spins == 0 {
-        return false;
-    }
-    for _ in 0..spins.min(1 << 16) {
-        if ready() {
-            history.caught(how.strategy);
-            return true;
-        }
-        core::hint::spin_loop();
-    }
-    history.missed(how.strategy);
-    false
+    let checks = history.spins(how.strategy).min(1 << 16);
+    let caught = history.spin(how.strategy, checks, || {
+        Ok::<_, core::convert::Infallible>(ready())
+    });
+    caught.unwrap_or_else(|never| match never {})
 }
 
 /// [`until`] once [`spin`] has run out: keeps polling, yields or sleeps as the strategy says,
@@ -299,11 +328,7 @@ pub(crate) fn until_after_spin(
     ready: &dyn Fn() -> bool,
     how: &Wait<'_>,
 ) -> Result<(), WaitError> {
-    let sleeps = matches!(
-        how.strategy,
-        Strategy::SpinThenFutex { .. } | Strategy::Adaptive { .. }
-    );
-    if sleeps && how.timeout_ns.is_none() {
+    if how.strategy.sleeps_on_futex() && how.timeout_ns.is_none() {
         return sleep_until(word, seen, ready, how);
     }
     let start = os::now_ns();

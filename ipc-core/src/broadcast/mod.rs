@@ -593,10 +593,11 @@ impl BroadcastProducer<'_> {
         let mut dropped = false;
         let mut result = Ok(());
         loop {
-            let held = self.capacity - self.free();
-            if self.free() >= needed {
+            let free = self.free();
+            if free >= needed {
                 break;
             }
+            let held = self.capacity - free;
             let offset = wake::offset_in(low_bits(self.cached_slowest), self.capacity);
             // SAFETY: offset < capacity and 8-aligned; the 16-byte header fits (capacity is a
             // multiple of 16 and records are 8-aligned).

@@ -820,10 +820,9 @@ impl<'a> Producer<'a> {
     /// for a record, and only the exact tag would be. The word is read first and written only
     /// then, which in practice is never: a store on every message would take the line from a
     /// consumer polling it before the record is there. Reading is enough because nobody else
-    /// writes the
-    /// word (the consumer writes no data), so what this read sees stays until this producer
-    /// writes, and the consumer, which reads it only after this side's next release, sees that
-    /// value or a later one. In a full ring the head's word is the header of the oldest
+    /// writes the word (the consumer writes no data), so what this read sees stays until this
+    /// producer writes, and the consumer, which reads it only after this side's next release,
+    /// sees that value or a later one. In a full ring the head's word is the header of the oldest
     /// unreleased record, whose tag is a capacity behind (or zero while deferred): it never
     /// matches, so the producer never writes into the consumer's space.
     #[inline]

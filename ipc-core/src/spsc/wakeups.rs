@@ -90,10 +90,7 @@ impl Wakeups {
     /// spin-only ring, or on a side that sleeps on an eventfd.
     #[inline]
     pub(crate) fn check(self, side: Side, strategy: Strategy) -> Result<(), WaitError> {
-        if !matches!(
-            strategy,
-            Strategy::SpinThenFutex { .. } | Strategy::Adaptive { .. }
-        ) {
+        if !strategy.sleeps_on_futex() {
             return Ok(());
         }
         if self == Self::SpinOnly {
