@@ -162,6 +162,14 @@ impl SpinHistory {
 pub trait Liveness {
     /// False once the peer is known to be gone (its process died, its lock was released).
     fn peer_alive(&self) -> bool;
+
+    /// Whether [`peer_alive`](Self::peer_alive) can ever answer false. A hook that cannot
+    /// ([`AssumeAlive`]) lets a sleeping waiter sleep with no timer, instead of arming one to
+    /// wake every `check_every_ns` and ask: the timer costs a sleep about 0.15 µs (a same-core
+    /// round trip 7% over a pipe's, measured in docs/ipc-core.md).
+    fn can_report_gone(&self) -> bool {
+        true
+    }
 }
 
 /// A liveness hook that always answers "alive": wait forever (or until the timeout).
@@ -171,6 +179,10 @@ pub struct AssumeAlive;
 impl Liveness for AssumeAlive {
     fn peer_alive(&self) -> bool {
         true
+    }
+
+    fn can_report_gone(&self) -> bool {
+        false
     }
 }
 
@@ -367,7 +379,7 @@ pub(crate) fn until_after_spin(
                 let left = how
                     .timeout_ns
                     .map_or(u64::MAX, |t| t.saturating_sub(now.saturating_sub(start)));
-                let _ = os::futex_wait(word, expected, left.min(how.check_every_ns).max(1));
+                let _ = os::futex_wait(word, expected, Some(left.min(how.check_every_ns).max(1)));
             }
         }
     }
@@ -375,13 +387,18 @@ pub(crate) fn until_after_spin(
 
 /// [`until_after_spin`] for a wait with no timeout that sleeps on the futex: reads no clock
 /// (two calls per wait otherwise, a tenth of a same-core round trip's extra cost over a pipe),
-/// and asks the liveness hook each time a sleep of `check_every_ns` ends without a wake-up.
+/// and asks the liveness hook each time a sleep of `check_every_ns` ends without a wake-up; a
+/// hook that can never say "gone" is not asked, and the sleep arms no timer.
 fn sleep_until(
     word: &AtomicU32,
     seen: u32,
     ready: &dyn Fn() -> bool,
     how: &Wait<'_>,
 ) -> Result<(), WaitError> {
+    let check_every = how
+        .liveness
+        .can_report_gone()
+        .then(|| how.check_every_ns.max(1));
     loop {
         if ready() {
             return Ok(());
@@ -389,7 +406,7 @@ fn sleep_until(
         let Some(expected) = wake::announce(word, seen) else {
             return Ok(());
         };
-        let timed_out = os::futex_wait(word, expected, how.check_every_ns.max(1));
+        let timed_out = os::futex_wait(word, expected, check_every);
         if timed_out && !how.liveness.peer_alive() {
             return Err(WaitError::PeerGone);
         }
@@ -422,15 +439,15 @@ mod os {
         rustix::thread::sched_yield();
     }
 
-    /// Sleeps while `*word == expected`, at most `timeout_ns`; true when the timeout ended
-    /// it. Shared futex: no PRIVATE flag.
-    pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64) -> bool {
-        let timeout = rustix::time::Timespec {
-            tv_sec: (timeout_ns / 1_000_000_000) as i64,
-            tv_nsec: (timeout_ns % 1_000_000_000) as i64,
-        };
+    /// Sleeps while `*word == expected`, at most `timeout_ns` (`None`: no timer at all); true
+    /// when the timeout ended it. Shared futex: no PRIVATE flag.
+    pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: Option<u64>) -> bool {
+        let timeout = timeout_ns.map(|ns| rustix::time::Timespec {
+            tv_sec: (ns / 1_000_000_000) as i64,
+            tv_nsec: (ns % 1_000_000_000) as i64,
+        });
         // EAGAIN (the word changed), EINTR and ETIMEDOUT all mean "look again".
-        let result = futex::wait(word, futex::Flags::empty(), expected, Some(&timeout));
+        let result = futex::wait(word, futex::Flags::empty(), expected, timeout.as_ref());
         result == Err(rustix::io::Errno::TIMEDOUT)
     }
 
@@ -456,7 +473,7 @@ mod os {
     }
 
     /// No sleep here: every "sleep" counts as a timeout, so the liveness hook is asked.
-    pub fn futex_wait(_word: &AtomicU32, _expected: u32, _timeout_ns: u64) -> bool {
+    pub fn futex_wait(_word: &AtomicU32, _expected: u32, _timeout_ns: Option<u64>) -> bool {
         core::hint::spin_loop();
         true
     }
@@ -484,7 +501,7 @@ pub(crate) mod os {
         loom::thread::yield_now();
     }
 
-    pub fn futex_wait(word: &AtomicU32, expected: u32, _timeout_ns: u64) -> bool {
+    pub fn futex_wait(word: &AtomicU32, expected: u32, _timeout_ns: Option<u64>) -> bool {
         let guard = LOCK.lock().unwrap();
         if word.load(Ordering::SeqCst) == expected {
             drop(WOKEN.wait(guard).unwrap());
