@@ -400,3 +400,38 @@ fn a_role_held_in_another_pid_namespace_is_taken_over_only_once_its_holder_is_de
         assert_eq!(&buffer[..len], expected);
     }
 }
+
+#[test]
+fn a_side_inherited_across_fork_releases_nothing_when_the_child_drops_it() {
+    use ipc_core::role::{ClaimError, Role};
+
+    let memory = SharedMemory::memfd("forked-side", Spsc::required_len(CAPACITY)).unwrap();
+    let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+    let mut producer = Some(ring.producer().unwrap());
+    let mut consumer = Some(ring.consumer().unwrap());
+    consumer.as_mut().unwrap().pop(&mut [0u8; 8]).unwrap();
+    // The child drops its copies of both sides and returns normally from the closure, as a
+    // child that forgot they were there would.
+    let child = KillOnDrop(fork_child(|| {
+        drop(producer.take());
+        drop(consumer.take());
+        0
+    }));
+    assert_eq!(child.wait(), 0, "the child failed");
+    assert_eq!(
+        ring.producer().unwrap_err(),
+        ClaimError::Taken(Role::Producer),
+        "the child's drop released the parent's producer: a second one was granted"
+    );
+    assert_eq!(
+        ring.consumer().unwrap_err(),
+        ClaimError::Taken(Role::Consumer)
+    );
+    // The parent's sides still work.
+    producer.as_mut().unwrap().push(b"still mine").unwrap();
+    let mut buffer = [0u8; 16];
+    let n = consumer.as_mut().unwrap().pop(&mut buffer).unwrap();
+    assert_eq!(&buffer[..n.unwrap()], b"still mine");
+    drop(producer);
+    assert!(ring.producer().is_ok(), "the parent's own drop releases it");
+}

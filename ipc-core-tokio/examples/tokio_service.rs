@@ -49,6 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 1
             }
         };
+        // _exit, not a return from main: the child would run main's destructors too (the
+        // parent's runtime-to-be, its memfds). The ring sides need no care either way: a side
+        // inherited across fork releases nothing of the parent's when dropped.
         // SAFETY: ends the child without running the parent's destructors.
         unsafe { libc::_exit(code) };
     }

@@ -63,13 +63,14 @@ impl<'a> AsyncConsumer<'a> {
         Ok(self.take())
     }
 
-    /// Copies the next message into `buffer` (as much as fits) and releases it; returns its
-    /// length.
+    /// Copies the next message into `buffer` and releases it; returns its length.
     ///
     /// # Errors
-    /// As [`read`](Self::read).
+    /// As [`read`](Self::read), and [`Error::Read`] with
+    /// [`ReadError::BufferTooSmall`](ipc_core::spsc::ReadError::BufferTooSmall) for a message
+    /// longer than `buffer`, which stays in the ring.
     pub async fn recv(&mut self, buffer: &mut [u8]) -> Result<usize, Error> {
-        Ok(self.read().await?.copy_into(buffer))
+        Ok(self.read().await?.copy_into(buffer)?)
     }
 
     /// The spinning phase of [`read`](Self::read) alone, for a caller outside the runtime

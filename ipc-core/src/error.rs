@@ -39,6 +39,31 @@ pub enum LayoutError {
         /// The capacity found or asked for.
         capacity: u64,
     },
+    /// A capacity (a power of two) outside what the structure allows.
+    CapacityOutOfRange {
+        /// The capacity found or asked for.
+        capacity: u64,
+        /// The smallest allowed.
+        min: u64,
+        /// The largest allowed.
+        max: u64,
+    },
+    /// A count (lanes, subscribers) outside what the structure allows.
+    CountOutOfRange {
+        /// What is counted ("lanes", "subscribers").
+        what: &'static str,
+        /// The count found or asked for.
+        count: u64,
+        /// The most allowed (the least is 1).
+        max: u64,
+    },
+    /// The region is too small to hold even the header that says how large it must be.
+    TooSmallForHeader {
+        /// Bytes available.
+        len: usize,
+        /// Bytes of the header.
+        header: usize,
+    },
     /// A field holds a value this layout version does not define.
     UnknownValue {
         /// The field's name.
@@ -52,6 +77,12 @@ pub enum LayoutError {
         field: &'static str,
         /// Its value.
         value: u64,
+    },
+    /// `init` was asked to lay a structure out over one in use: `role` is held there (by a
+    /// live side, or by one that died without releasing it).
+    InUse {
+        /// The first held role found.
+        role: crate::role::Role,
     },
 }
 
@@ -80,15 +111,27 @@ impl fmt::Display for LayoutError {
                      again with one version on both sides"
                 )
             }
-            Self::WrongKind { expected, found } => {
-                write!(
-                    f,
-                    "region holds structure kind {found}, expected {expected}"
-                )
-            }
+            Self::WrongKind { expected, found } => write!(
+                f,
+                "the region holds {}, not {}",
+                KindName(found),
+                KindName(expected)
+            ),
             Self::CapacityNotPowerOfTwo { capacity } => {
                 write!(f, "capacity {capacity} is not a non-zero power of two")
             }
+            Self::CapacityOutOfRange { capacity, min, max } => write!(
+                f,
+                "capacity {capacity} is out of range: a power of two from {min} to {max} bytes"
+            ),
+            Self::CountOutOfRange { what, count, max } => {
+                write!(f, "{count} {what} is out of range: 1 to {max}")
+            }
+            Self::TooSmallForHeader { len, header } => write!(
+                f,
+                "region of {len} bytes cannot hold even the {header}-byte header: map the whole \
+                 region the structure was laid out in"
+            ),
             Self::UnknownValue { field, value } => {
                 write!(f, "field {field} holds an unknown value {value}")
             }
@@ -98,8 +141,31 @@ impl fmt::Display for LayoutError {
                     "header field {field} = {value} points outside the region"
                 )
             }
+            Self::InUse { role } => write!(
+                f,
+                "the region holds a structure in use ({role} is held): drop its sides before \
+                 laying it out again, or use new memory (a side that died keeps its role: zero \
+                 the region, or take the role over)"
+            ),
         }
     }
 }
 
 impl core::error::Error for LayoutError {}
+
+/// A structure kind as people name it: its four letters and what it is.
+struct KindName(u32);
+
+impl fmt::Display for KindName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.0 {
+            crate::spsc::KIND => "an SPSC ring",
+            crate::fan_in::KIND => "a fan-in region",
+            crate::broadcast::KIND => "a broadcast region",
+            other => return write!(f, "an unknown structure kind ({other:#010x})"),
+        };
+        let letters = self.0.to_le_bytes();
+        let letters = core::str::from_utf8(&letters).unwrap_or("?");
+        write!(f, "{what} ({letters})")
+    }
+}

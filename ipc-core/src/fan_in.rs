@@ -76,6 +76,15 @@ pub enum FanInError {
     },
     /// A blocking read gave up.
     Wait(crate::wait::WaitError),
+    /// Lane `lane`'s next message is longer than the buffer: it stays in the lane, whole.
+    BufferTooSmall {
+        /// The lane.
+        lane: usize,
+        /// The message's length.
+        len: usize,
+        /// The buffer's length.
+        buffer: usize,
+    },
 }
 
 impl fmt::Display for FanInError {
@@ -83,6 +92,11 @@ impl fmt::Display for FanInError {
         match self {
             Self::Lane { lane, corruption } => write!(f, "lane {lane}: {corruption}"),
             Self::Wait(w) => w.fmt(f),
+            Self::BufferTooSmall { lane, len, buffer } => write!(
+                f,
+                "lane {lane}: the next message is {len} bytes and the buffer {buffer}: the \
+                 message stays in the lane"
+            ),
         }
     }
 }
@@ -94,6 +108,7 @@ impl FanInError {
         match error {
             ReadError::Corrupt(corruption) => Self::Lane { lane, corruption },
             ReadError::Wait(wait) => Self::Wait(wait),
+            ReadError::BufferTooSmall { len, buffer } => Self::BufferTooSmall { lane, len, buffer },
         }
     }
 }
@@ -116,12 +131,7 @@ impl<'a> FanIn<'a> {
     /// [`LayoutError`] for no lanes or more than [`MAX_LANES`], a capacity that is not a power
     /// of two in range, or a region too small for every lane or misaligned.
     pub fn init(region: Region<'a>, lanes: usize, capacity: usize) -> Result<Self, LayoutError> {
-        if lanes == 0 || lanes > MAX_LANES {
-            return Err(LayoutError::OutOfRange {
-                field: "lanes",
-                value: lanes as u64,
-            });
-        }
+        header::check_count("lanes", lanes, MAX_LANES)?;
         let needed = Self::required_len(lanes, capacity);
         if region.len() < needed {
             return Err(LayoutError::RegionTooSmall {
@@ -129,6 +139,7 @@ impl<'a> FanIn<'a> {
                 needed,
             });
         }
+        crate::in_use::refuse_live(region)?;
         let control_at = header::BLOCK_ALIGN;
         // SAFETY: inside the region (length checked), 4-aligned, and not yet shared.
         unsafe { region.init_block(control_at, Control::default()) };
@@ -178,12 +189,7 @@ impl<'a> FanIn<'a> {
         // 4-aligned; Control is atomics and padding, valid for any bits.
         let control: &Control = unsafe { region.block(control_at) };
         let lanes = control.lanes.load(Ordering::Relaxed) as usize;
-        if lanes == 0 || lanes > MAX_LANES {
-            return Err(LayoutError::OutOfRange {
-                field: "lanes",
-                value: lanes as u64,
-            });
-        }
+        header::check_count("lanes", lanes, MAX_LANES)?;
         // Checked: on a 32-bit target 64 lanes of a 1 GiB capacity overflow a usize.
         let needed = lanes
             .checked_mul(Spsc::required_len(geometry.capacity))
@@ -303,6 +309,17 @@ impl<'a> FanIn<'a> {
     }
 
     /// Lane `lane`'s ring, or [`ClaimError::NoSuchRole`].
+    /// The first role held in any lane now, if any.
+    pub(crate) fn held_role(&self) -> Option<Role> {
+        (0..self.lanes).find_map(|lane| {
+            let ring = self.lane.in_region(self.lane_region(lane));
+            ring.held_role().map(|role| match role {
+                Role::Producer => Role::LaneProducer(lane),
+                other => other,
+            })
+        })
+    }
+
     fn lane_ring(&self, lane: usize, role: Role) -> Result<Spsc<'a>, ClaimError> {
         if lane >= self.lanes {
             return Err(ClaimError::NoSuchRole(role));
@@ -452,14 +469,18 @@ impl<'a> FanInConsumer<'a> {
     /// Copies the next message into `buffer`, waiting as `how` says; returns (lane, length).
     ///
     /// # Errors
-    /// As [`read_blocking`](Self::read_blocking).
+    /// As [`read_blocking`](Self::read_blocking), and [`FanInError::BufferTooSmall`] for a
+    /// message longer than `buffer`, which stays in its lane untouched.
     pub fn pop_blocking(
         &mut self,
         buffer: &mut [u8],
         how: &Wait<'_>,
     ) -> Result<(usize, usize), FanInError> {
         let (lane, grant) = self.read_blocking(how)?;
-        Ok((lane, grant.copy_into(buffer)))
+        let len = grant
+            .copy_into(buffer)
+            .map_err(|e| FanInError::of(lane, e))?;
+        Ok((lane, len))
     }
 
     /// The first lane from `next` on with a whole message ready.
@@ -588,9 +609,10 @@ mod tests {
         mem[at] = 1000;
         assert_eq!(
             FanIn::attach(Region::from_slice(&mut mem)).unwrap_err(),
-            LayoutError::OutOfRange {
-                field: "lanes",
-                value: 1000
+            LayoutError::CountOutOfRange {
+                what: "lanes",
+                count: 1000,
+                max: MAX_LANES as u64
             }
         );
         mem[at] = 60;

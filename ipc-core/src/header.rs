@@ -87,10 +87,16 @@ fn data_offset_for(control_len: usize) -> usize {
 /// [`LayoutError::RegionTooSmall`], [`LayoutError::Misaligned`] or
 /// [`LayoutError::CapacityNotPowerOfTwo`].
 pub fn init(region: Region<'_>, request: LayoutRequest) -> Result<Geometry, LayoutError> {
-    let header = header_of(region)?;
-    if !request.capacity.is_power_of_two() || request.capacity > u32::MAX as usize / 2 {
+    if !request.capacity.is_power_of_two() {
         return Err(LayoutError::CapacityNotPowerOfTwo {
             capacity: request.capacity as u64,
+        });
+    }
+    if request.capacity > u32::MAX as usize / 2 {
+        return Err(LayoutError::CapacityOutOfRange {
+            capacity: request.capacity as u64,
+            min: 1,
+            max: u64::from(u32::MAX / 2 + 1),
         });
     }
     let needed = required_len(request.control_len, request.capacity);
@@ -100,6 +106,7 @@ pub fn init(region: Region<'_>, request: LayoutRequest) -> Result<Geometry, Layo
             needed,
         });
     }
+    let header = header_of(region)?;
     let region_len = u32::try_from(region.len()).unwrap_or(u32::MAX);
     let geometry = Geometry {
         kind: request.kind,
@@ -165,7 +172,11 @@ pub fn attach(region: Region<'_>, kind: u32, control_len: usize) -> Result<Geome
     };
     let region_len = header.region_len.load(Ordering::Relaxed);
     if region_len as usize > region.len() {
-        return Err(field("region_len", region_len));
+        // The creator mapped more than this view holds: a view cut short.
+        return Err(LayoutError::RegionTooSmall {
+            len: region.len(),
+            needed: region_len as usize,
+        });
     }
     let control_offset = header.control_offset.load(Ordering::Relaxed);
     if control_offset as usize != BLOCK_ALIGN {
@@ -187,12 +198,41 @@ pub fn attach(region: Region<'_>, kind: u32, control_len: usize) -> Result<Geome
     })
 }
 
+/// Refuses a capacity that is not a power of two from `min` to `max`.
+pub(crate) fn check_capacity(capacity: usize, min: usize, max: usize) -> Result<(), LayoutError> {
+    if !capacity.is_power_of_two() {
+        return Err(LayoutError::CapacityNotPowerOfTwo {
+            capacity: capacity as u64,
+        });
+    }
+    if !(min..=max).contains(&capacity) {
+        return Err(LayoutError::CapacityOutOfRange {
+            capacity: capacity as u64,
+            min: min as u64,
+            max: max as u64,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a count of `what` outside 1 to `max`.
+pub(crate) fn check_count(what: &'static str, count: usize, max: usize) -> Result<(), LayoutError> {
+    if count == 0 || count > max {
+        return Err(LayoutError::CountOutOfRange {
+            what,
+            count: count as u64,
+            max: max as u64,
+        });
+    }
+    Ok(())
+}
+
 fn header_of(region: Region<'_>) -> Result<&Header, LayoutError> {
     let align = core::mem::align_of::<Header>();
     if region.len() < core::mem::size_of::<Header>() {
-        return Err(LayoutError::RegionTooSmall {
+        return Err(LayoutError::TooSmallForHeader {
             len: region.len(),
-            needed: required_len(0, 1),
+            header: core::mem::size_of::<Header>(),
         });
     }
     if region.base().as_ptr().align_offset(align) != 0 {
@@ -293,9 +333,10 @@ mod tests {
             (
                 12,
                 1 << 20,
-                LayoutError::OutOfRange {
-                    field: "region_len",
-                    value: 1 << 20,
+                // A region_len past the view: the view is cut short.
+                LayoutError::RegionTooSmall {
+                    len: 2048,
+                    needed: 1 << 20,
                 },
             ),
             (
@@ -364,7 +405,10 @@ mod tests {
         let short = &mut memory[..2];
         assert!(matches!(
             attach(Region::from_slice(short), KIND, 64),
-            Err(LayoutError::RegionTooSmall { len: 16, .. })
+            Err(LayoutError::TooSmallForHeader {
+                len: 16,
+                header: 28
+            })
         ));
         let base = core::ptr::NonNull::from(&mut memory).cast::<u8>();
         // SAFETY: one byte into memory this test owns, well inside its bounds.

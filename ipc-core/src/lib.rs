@@ -42,6 +42,7 @@ pub mod doorbell;
 mod error;
 pub mod fan_in;
 pub mod header;
+mod in_use;
 mod region;
 pub mod role;
 #[cfg(all(feature = "std", target_os = "linux", not(loom)))]
@@ -52,6 +53,8 @@ pub mod typed;
 pub mod wait;
 pub mod wake;
 
+#[cfg(all(test, not(loom)))]
+mod contract_tests;
 #[cfg(all(test, loom))]
 mod loom_tests;
 #[cfg(all(test, not(loom)))]

@@ -108,11 +108,21 @@ impl ClaimError {
     }
 }
 
-/// A held role: released when dropped.
+/// Whether the role whose claim word is `word` is held now.
+pub(crate) fn is_held(word: &AtomicU32) -> bool {
+    word.load(Ordering::Acquire) & HELD != 0
+}
+
+/// A held role: released when dropped by the process that claimed it.
+///
+/// A copy made by `fork` is not the holder: the child's drop releases nothing (the claim word
+/// would hold the same value, so the word alone cannot tell the two processes apart).
 #[derive(Debug)]
 pub(crate) struct Claim<'a> {
     word: &'a AtomicU32,
     value: u32,
+    /// The process that claimed the role.
+    process: u32,
 }
 
 impl<'a> Claim<'a> {
@@ -138,6 +148,11 @@ impl<'a> Claim<'a> {
         Self::replace(word, current, role)
     }
 
+    /// Whether this process made the claim (not a child that inherited it across `fork`).
+    pub(crate) fn held_here(&self) -> bool {
+        self.process == this_process()
+    }
+
     /// Whether this is the first claim ever made of the role.
     pub(crate) fn is_first(&self) -> bool {
         self.value & !HELD == 1
@@ -147,13 +162,20 @@ impl<'a> Claim<'a> {
     fn replace(word: &'a AtomicU32, current: u32, role: Role) -> Result<Self, ClaimError> {
         let value = HELD | (current.wrapping_add(1) & !HELD);
         word.compare_exchange(current, value, Ordering::AcqRel, Ordering::Relaxed)
-            .map(|_| Self { word, value })
+            .map(|_| Self {
+                word,
+                value,
+                process: this_process(),
+            })
             .map_err(|_| ClaimError::Taken(role))
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
+        if !self.held_here() {
+            return; // A forked copy: the parent still holds the role.
+        }
         // Only this claim is released: if the role was taken over meanwhile (this side was
         // wrongly thought dead), the new holder keeps it.
         let _ = self.word.compare_exchange(
@@ -163,6 +185,18 @@ impl Drop for Claim<'_> {
             Ordering::Relaxed,
         );
     }
+}
+
+/// This process's id (0 where there are no processes to fork, or none miri can ask about).
+#[cfg(all(target_os = "linux", not(miri), not(loom)))]
+fn this_process() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
+}
+
+/// This process's id (0 where there are no processes to fork, or none miri can ask about).
+#[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
+fn this_process() -> u32 {
+    0
 }
 
 #[cfg(all(test, not(loom)))]

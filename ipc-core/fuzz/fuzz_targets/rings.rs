@@ -245,6 +245,10 @@ fn layout_error(e: LayoutError) {
         LayoutError::CapacityNotPowerOfTwo { .. } => "layout:capacity",
         LayoutError::UnknownValue { .. } => "layout:unknown-value",
         LayoutError::OutOfRange { .. } => "layout:out-of-range",
+        LayoutError::CapacityOutOfRange { .. } => "layout:capacity-range",
+        LayoutError::CountOutOfRange { .. } => "layout:count",
+        LayoutError::TooSmallForHeader { .. } => "layout:no-room-for-header",
+        LayoutError::InUse { .. } => "layout:in-use",
         #[allow(unreachable_patterns)]
         _ => "layout:other",
     });

@@ -152,7 +152,7 @@ pub struct Broadcast<'a> {
 /// What [`Subscriber::pop`] received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Received {
-    /// The message's length (it was copied only as far as the buffer reached).
+    /// The message's length.
     pub len: usize,
     /// Messages this subscriber lost just before this one (lossy mode; 0 otherwise).
     pub lost: u32,
@@ -175,18 +175,10 @@ impl<'a> Broadcast<'a> {
         subscribers: usize,
         mode: Mode,
     ) -> Result<Self, LayoutError> {
-        if subscribers == 0 || subscribers > MAX_SUBSCRIBERS {
-            return Err(LayoutError::OutOfRange {
-                field: "subscribers",
-                value: subscribers as u64,
-            });
-        }
-        if !(4 * RECORD_HEADER..=crate::spsc::MAX_CAPACITY).contains(&capacity) {
-            return Err(LayoutError::CapacityNotPowerOfTwo {
-                capacity: capacity as u64,
-            });
-        }
+        header::check_count("subscribers", subscribers, MAX_SUBSCRIBERS)?;
+        header::check_capacity(capacity, 4 * RECORD_HEADER, crate::spsc::MAX_CAPACITY)?;
         check_alignment(region)?;
+        crate::in_use::refuse_live(region)?;
         if region.len() >= Self::required_len(capacity) {
             // SAFETY: inside the region (checked), 4-aligned, not yet shared.
             unsafe { region.init_block(header::BLOCK_ALIGN, Control::default()) };
@@ -218,11 +210,11 @@ impl<'a> Broadcast<'a> {
     pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
         check_alignment(region)?;
         let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
-        if !(4 * RECORD_HEADER..=crate::spsc::MAX_CAPACITY).contains(&geometry.capacity) {
-            return Err(LayoutError::CapacityNotPowerOfTwo {
-                capacity: geometry.capacity as u64,
-            });
-        }
+        header::check_capacity(
+            geometry.capacity,
+            4 * RECORD_HEADER,
+            crate::spsc::MAX_CAPACITY,
+        )?;
         let mut broadcast = Self {
             region,
             geometry,
@@ -241,12 +233,7 @@ impl<'a> Broadcast<'a> {
             }
         };
         broadcast.subscribers = (meta >> 8 & 0xff) as usize;
-        if broadcast.subscribers == 0 || broadcast.subscribers > MAX_SUBSCRIBERS {
-            return Err(LayoutError::OutOfRange {
-                field: "subscribers",
-                value: broadcast.subscribers as u64,
-            });
-        }
+        header::check_count("subscribers", broadcast.subscribers, MAX_SUBSCRIBERS)?;
         Ok(broadcast)
     }
 
@@ -410,6 +397,17 @@ impl<'a> Broadcast<'a> {
             spins: SpinHistory::new(),
             _claim: claim,
         }
+    }
+
+    /// The first role held here now, if any.
+    pub(crate) fn held_role(&self) -> Option<Role> {
+        let control = self.control();
+        if crate::role::is_held(&control.producer_claim) {
+            return Some(Role::Producer);
+        }
+        (0..self.subscribers)
+            .find(|&index| crate::role::is_held(&control.subscriber_claims[index]))
+            .map(Role::Subscriber)
     }
 
     fn control(&self) -> &'a Control {
@@ -746,7 +744,7 @@ pub struct Subscriber<'a> {
 unsafe impl Send for Subscriber<'_> {}
 
 impl Subscriber<'_> {
-    /// Copies the next message into `buffer` (as much as fits), if one is there.
+    /// Copies the next message into `buffer`, if one is there.
     ///
     /// In lossy mode a record overwritten while it is read is skipped for the oldest one still
     /// there, a bounded number of times: a producer that keeps lapping this subscriber (or a
@@ -755,7 +753,9 @@ impl Subscriber<'_> {
     ///
     /// # Errors
     /// [`ReadError::Corrupt`] for a record the producer could not have written (a length past
-    /// the data area, a wrap marker at offset 0).
+    /// the data area, a wrap marker at offset 0); [`ReadError::BufferTooSmall`] for a message
+    /// longer than `buffer`, which stays where it is (in lossy mode, until the producer laps
+    /// it).
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<Received>, ReadError> {
         for _ in 0..MAX_SKIPS {
             let position = low_bits(self.tail);
@@ -793,12 +793,21 @@ impl Subscriber<'_> {
                 }
                 return Err(corrupt);
             }
+            if len as usize > buffer.len() {
+                if self.lapped() {
+                    continue;
+                }
+                return Err(ReadError::BufferTooSmall {
+                    len: len as usize,
+                    buffer: buffer.len(),
+                });
+            }
             let record = record_len(len as usize);
             // SAFETY: offset + record <= capacity (checked above), and a record is at least
             // its 16-byte header: the sequence word fits.
             let sequence =
                 unsafe { header_word(self.data, offset, 2) }.load(RegionOrdering::Relaxed);
-            let n = (len as usize).min(buffer.len());
+            let n = len as usize;
             let payload = offset as usize + RECORD_HEADER;
             match self.mode {
                 // SAFETY: payload + len, rounded up to 8, is within the record, inside the area

@@ -102,6 +102,14 @@ pub enum ReadError {
     Corrupt(Corruption),
     /// A blocking read gave up.
     Wait(WaitError),
+    /// The next message is longer than the buffer it was to be copied into: it stays in the
+    /// ring, whole (read it with a buffer of `len` bytes, or in place).
+    BufferTooSmall {
+        /// The message's length.
+        len: usize,
+        /// The buffer's length.
+        buffer: usize,
+    },
 }
 
 impl fmt::Display for ReserveError {
@@ -125,6 +133,11 @@ impl fmt::Display for ReadError {
         match self {
             Self::Corrupt(c) => c.fmt(f),
             Self::Wait(w) => w.fmt(f),
+            Self::BufferTooSmall { len, buffer } => write!(
+                f,
+                "the next message is {len} bytes and the buffer {buffer}: the message stays in \
+                 the ring"
+            ),
         }
     }
 }

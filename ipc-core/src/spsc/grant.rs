@@ -3,7 +3,7 @@
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::Ordering;
 
-use super::{record_len, Consumer, Producer, RECORD_HEADER, WRAP_MARKER};
+use super::{record_len, Consumer, Producer, ReadError, RECORD_HEADER, WRAP_MARKER};
 use crate::wake;
 
 /// Room for one message in the ring, written in place; nothing is visible to the consumer
@@ -150,14 +150,23 @@ impl<'c, 'a> ReadGrant<'c, 'a> {
         self.consumer.release_to(end);
     }
 
-    /// Copies the message into `buffer` (as much as fits) and releases it; returns its length.
+    /// Copies the whole message into `buffer` and releases it; returns its length.
+    ///
+    /// # Errors
+    /// [`ReadError::BufferTooSmall`] for a message longer than `buffer`: nothing is copied and
+    /// the message stays in the ring.
     #[inline]
-    pub fn copy_into(self, buffer: &mut [u8]) -> usize {
-        let n = self.len().min(buffer.len());
-        crate::copy::copy_bytes(&mut buffer[..n], &self[..n]);
+    pub fn copy_into(self, buffer: &mut [u8]) -> Result<usize, ReadError> {
         let len = self.len();
+        let Some(whole) = buffer.get_mut(..len) else {
+            return Err(ReadError::BufferTooSmall {
+                len,
+                buffer: buffer.len(),
+            });
+        };
+        crate::copy::copy_bytes(whole, &self);
         self.release();
-        len
+        Ok(len)
     }
 }
 

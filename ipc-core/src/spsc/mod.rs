@@ -87,12 +87,13 @@ impl<'a> Spsc<'a> {
     }
 
     /// Lays out an empty ring with a data area of `capacity` bytes (a power of two, at most
-    /// [`MAX_CAPACITY`]) in `region`, whose sides may sleep ([`Wakeups::Futex`]). Call it once,
-    /// before the peer attaches.
+    /// [`MAX_CAPACITY`]) in `region`, whose sides may sleep ([`Wakeups::Futex`]), before the
+    /// peer attaches. A region that holds a structure in use is refused, not reset.
     ///
     /// # Errors
     /// [`LayoutError`] for a capacity that is not a power of two from 16 to [`MAX_CAPACITY`],
-    /// or a region too small or misaligned.
+    /// a region too small or misaligned, or [`LayoutError::InUse`] while a role of the ring (or
+    /// of a fan-in or broadcast region) laid out there is held.
     pub fn init(region: Region<'a>, capacity: usize) -> Result<Self, LayoutError> {
         Self::init_with(region, capacity, Wakeups::Futex)
     }
@@ -107,25 +108,29 @@ impl<'a> Spsc<'a> {
         capacity: usize,
         wakeups: Wakeups,
     ) -> Result<Self, LayoutError> {
-        if !(2 * RECORD_HEADER..=MAX_CAPACITY).contains(&capacity) {
-            return Err(LayoutError::CapacityNotPowerOfTwo {
-                capacity: capacity as u64,
+        header::check_capacity(capacity, 2 * RECORD_HEADER, MAX_CAPACITY)?;
+        let needed = Self::required_len(capacity);
+        if region.len() < needed {
+            return Err(LayoutError::RegionTooSmall {
+                len: region.len(),
+                needed,
             });
         }
+        crate::in_use::refuse_live(region)?;
         // The control block must be zero before the header makes the ring visible (a region
-        // too small or misaligned is left alone: header::init refuses it just below).
+        // misaligned is left alone: header::init refuses it just below).
         let aligned = region
             .base()
             .as_ptr()
             .align_offset(core::mem::align_of::<Control>())
             == 0;
-        if aligned && region.len() >= Self::required_len(capacity) {
+        if aligned {
             let control = Control {
                 wakeups: core::sync::atomic::AtomicU32::new(wakeups.to_word()),
                 ..Control::default()
             };
-            // SAFETY: the control block lies inside the region (its length was checked just
-            // above), is 4-aligned (BLOCK_ALIGN from a 4-aligned base) and nobody else uses the
+            // SAFETY: the control block lies inside the region (its length was checked above),
+            // is 4-aligned (BLOCK_ALIGN from a 4-aligned base) and nobody else uses the
             // region yet.
             unsafe { region.init_block(header::BLOCK_ALIGN, control) };
             // The first record's tag word may hold anything (a reused file): clear it, as the
@@ -180,11 +185,7 @@ impl<'a> Spsc<'a> {
     /// ```
     pub fn attach(region: Region<'a>) -> Result<Self, LayoutError> {
         let geometry = header::attach(region, KIND, core::mem::size_of::<Control>())?;
-        if !(2 * RECORD_HEADER..=MAX_CAPACITY).contains(&geometry.capacity) {
-            return Err(LayoutError::CapacityNotPowerOfTwo {
-                capacity: geometry.capacity as u64,
-            });
-        }
+        header::check_capacity(geometry.capacity, 2 * RECORD_HEADER, MAX_CAPACITY)?;
         let needed = geometry.data_offset + geometry.capacity + data::shadow_len(geometry.capacity);
         if region.len() < needed {
             return Err(LayoutError::RegionTooSmall {
@@ -480,8 +481,20 @@ impl<'a> Spsc<'a> {
             wakeups: self.wakeups,
             spins: SpinHistory::new(),
             peer,
-            _claim: claim,
+            claim,
             _region: PhantomData,
+        }
+    }
+
+    /// The first role held in this ring now, if any.
+    pub(crate) fn held_role(&self) -> Option<Role> {
+        let control = self.control();
+        if crate::role::is_held(&control.producer_claim) {
+            Some(Role::Producer)
+        } else if crate::role::is_held(&control.consumer_claim) {
+            Some(Role::Consumer)
+        } else {
+            None
         }
     }
 
@@ -906,7 +919,7 @@ pub struct Consumer<'a> {
     /// How releasing wakes the producer.
     peer: PeerWake<'a>,
     /// Held until this consumer is dropped (after its releases are published).
-    _claim: Claim<'a>,
+    claim: Claim<'a>,
     _region: PhantomData<&'a [u8]>,
 }
 
@@ -916,8 +929,11 @@ unsafe impl Send for Consumer<'_> {}
 
 impl Drop for Consumer<'_> {
     fn drop(&mut self) {
-        // Space released but not yet published goes back to the producer.
-        self.flush();
+        // Space released but not yet published goes back to the producer (not from a copy
+        // inherited across fork: the ring is its parent's).
+        if self.claim.held_here() {
+            self.flush();
+        }
     }
 }
 
@@ -1052,10 +1068,10 @@ impl<'a> Consumer<'a> {
     }
 
     /// Copies the next message into `buffer` and releases it; returns its length.
-    /// A message longer than `buffer` is left in the ring and its length returned as an error.
     ///
     /// # Errors
-    /// As [`read`](Self::read).
+    /// As [`read`](Self::read), and [`ReadError::BufferTooSmall`] (with the message's length)
+    /// for a message longer than `buffer`, which stays in the ring untouched.
     ///
     /// ```
     /// use ipc_core::{spsc::Spsc, Region};
@@ -1071,7 +1087,7 @@ impl<'a> Consumer<'a> {
     #[inline]
     pub fn pop(&mut self, buffer: &mut [u8]) -> Result<Option<usize>, ReadError> {
         match self.read()? {
-            Some(grant) => Ok(Some(grant.copy_into(buffer))),
+            Some(grant) => grant.copy_into(buffer).map(Some),
             None => Ok(None),
         }
     }
@@ -1079,9 +1095,10 @@ impl<'a> Consumer<'a> {
     /// Copies the next message into `buffer`, waiting as `how` says; returns its length.
     ///
     /// # Errors
-    /// As [`read_blocking`](Self::read_blocking).
+    /// As [`read_blocking`](Self::read_blocking), and [`ReadError::BufferTooSmall`] as
+    /// [`pop`](Self::pop).
     pub fn pop_blocking(&mut self, buffer: &mut [u8], how: &Wait<'_>) -> Result<usize, ReadError> {
-        Ok(self.read_blocking(how)?.copy_into(buffer))
+        self.read_blocking(how)?.copy_into(buffer)
     }
 
     /// Offset and length of the next record's payload, skipping a wrap marker; validates all.
