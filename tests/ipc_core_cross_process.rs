@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ipc_core::shm::{ProcessLiveness, SharedMemory};
 use ipc_core::spsc::{ReadError, ReserveError, Spsc};
-use ipc_core::wait::{Liveness, Strategy, Wait, WaitError};
+use ipc_core::wait::{Liveness, RecordedPeer, Strategy, Wait, WaitError};
 
 const CAPACITY: usize = 4096;
 
@@ -376,6 +376,12 @@ fn a_role_held_in_another_pid_namespace_is_taken_over_only_once_its_holder_is_de
         ring.producer().unwrap_err(),
         ClaimError::Taken(Role::Producer)
     );
+    // The ring's record names pid 1 of another namespace: the default hook cannot tell, and
+    // says "alive" rather than take this machine's init (or nobody) for the holder.
+    assert_eq!(
+        ring.take_over_producer(&RecordedPeer).unwrap_err(),
+        ClaimError::HolderAlive(Role::Producer)
+    );
     assert_eq!(
         ring.take_over_producer(&watched).unwrap_err(),
         ClaimError::HolderAlive(Role::Producer),
@@ -388,6 +394,11 @@ fn a_role_held_in_another_pid_namespace_is_taken_over_only_once_its_holder_is_de
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    assert_eq!(
+        ring.take_over_producer(&RecordedPeer).unwrap_err(),
+        ClaimError::HolderAlive(Role::Producer),
+        "a holder in another pid namespace is never proved dead by its record"
+    );
     let mut producer = ring
         .take_over_producer(&watched)
         .expect("the holder is dead");
@@ -434,4 +445,214 @@ fn a_side_inherited_across_fork_releases_nothing_when_the_child_drops_it() {
     assert_eq!(&buffer[..n.unwrap()], b"still mine");
     drop(producer);
     assert!(ring.producer().is_ok(), "the parent's own drop releases it");
+}
+
+/// Ends the whole test process with a message if it is not dropped within `limit`: a wait the
+/// test expects to end would otherwise hang the run instead of failing it.
+struct Watchdog(Option<std::sync::mpsc::Sender<()>>);
+
+impl Watchdog {
+    fn new(limit: Duration, what: &'static str) -> Self {
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
+                eprintln!("FAILED: {what} within {limit:?}");
+                std::process::exit(101);
+            }
+        });
+        Self(Some(done))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        drop(self.0.take()); // Disconnects: the watchdog thread ends quietly.
+    }
+}
+
+/// The default wait, looking every 10 ms instead of every 100 to keep the tests short.
+fn default_wait() -> Wait<'static> {
+    Wait {
+        check_every_ns: 10_000_000,
+        ..Wait::futex()
+    }
+}
+
+/// How a child that holds a role stops: killed holding it, or dropping it and exiting.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum End {
+    Killed,
+    Exits,
+}
+
+/// Forks a child that runs `claim_and_send`, tells the parent it did, then waits to be killed
+/// (`End::Killed`) or drops what it claimed and exits (`End::Exits`).
+fn child_that_ends<T>(end: End, claim_and_send: impl FnOnce() -> T) -> KillOnDrop {
+    use std::io::{Read, Write};
+    let (mut ready_rx, mut ready_tx) = std::io::pipe().unwrap();
+    let pid = fork_child(|| {
+        let held = claim_and_send();
+        ready_tx.write_all(b"!").unwrap();
+        if end == End::Killed {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        drop(held);
+        0
+    });
+    drop(ready_tx);
+    ready_rx.read_exact(&mut [0u8; 1]).unwrap();
+    let child = KillOnDrop(pid);
+    if end == End::Killed {
+        kill(pid);
+    }
+    child
+}
+
+#[test]
+fn the_default_wait_ends_once_the_producer_is_killed_or_exits() {
+    let _watchdog = Watchdog::new(
+        Duration::from_secs(60),
+        "the default wait did not end on a dead producer",
+    );
+    for end in [End::Killed, End::Exits] {
+        let memory = SharedMemory::memfd("default-wait", Spsc::required_len(CAPACITY)).unwrap();
+        let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+        let child = child_that_ends(end, || {
+            let mut producer = ring.producer().unwrap();
+            producer.push(b"last words").unwrap();
+            producer
+        });
+        let mut consumer = ring.consumer().unwrap();
+        let mut buffer = [0u8; 64];
+        assert_eq!(consumer.pop_blocking(&mut buffer, &default_wait()), Ok(10));
+        assert_eq!(
+            consumer.pop_blocking(&mut buffer, &default_wait()),
+            Err(ReadError::Wait(WaitError::PeerGone)),
+            "{end:?}"
+        );
+        child.wait();
+    }
+}
+
+#[test]
+fn the_default_wait_of_a_full_ring_ends_once_the_consumer_is_killed() {
+    let _watchdog = Watchdog::new(
+        Duration::from_secs(60),
+        "the default wait did not end on a dead consumer",
+    );
+    let memory = SharedMemory::memfd("default-wait-room", Spsc::required_len(CAPACITY)).unwrap();
+    let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+    let child = child_that_ends(End::Killed, || ring.consumer().unwrap());
+    let mut producer = ring.producer().unwrap();
+    let message = [7u8; 256];
+    let error = loop {
+        if let Err(e) = producer.push_blocking(&message, &default_wait()) {
+            break e;
+        }
+    };
+    assert_eq!(error, ReserveError::Wait(WaitError::PeerGone));
+    child.wait();
+}
+
+#[test]
+fn a_fan_in_consumer_is_told_which_lane_lost_its_producer_then_that_all_are_gone() {
+    let _watchdog = Watchdog::new(
+        Duration::from_secs(60),
+        "the fan-in consumer's default wait did not end on dead producers",
+    );
+    use ipc_core::fan_in::{FanIn, FanInError};
+    let memory =
+        SharedMemory::memfd("default-wait-fan-in", FanIn::required_len(3, CAPACITY)).unwrap();
+    let fan_in = FanIn::init(memory.region(), 3, CAPACITY).unwrap();
+    let killed = child_that_ends(End::Killed, || {
+        let mut producer = fan_in.producer(1).unwrap();
+        producer.push(b"from lane 1").unwrap();
+        producer
+    });
+    let exited = child_that_ends(End::Exits, || {
+        let mut producer = fan_in.producer(2).unwrap();
+        producer.push(b"from lane 2").unwrap();
+        producer
+    });
+    let mut consumer = fan_in.consumer().unwrap();
+    let mut buffer = [0u8; 64];
+    let mut lanes = [
+        consumer
+            .pop_blocking(&mut buffer, &default_wait())
+            .unwrap()
+            .0,
+        consumer
+            .pop_blocking(&mut buffer, &default_wait())
+            .unwrap()
+            .0,
+    ];
+    lanes.sort();
+    assert_eq!(lanes, [1, 2], "both messages read first");
+    let error = consumer
+        .pop_blocking(&mut buffer, &default_wait())
+        .unwrap_err();
+    assert_eq!(error, FanInError::ProducerGone { lane: 1 });
+    assert!(error.to_string().starts_with("lane 1: "), "{error}");
+    consumer.quarantine(1);
+    // Lane 0 was never claimed: a producer may still come, so the wait goes on (to its
+    // timeout); once lane 0 is out of the way too, every producer left has exited.
+    let short = default_wait().with_timeout_ns(50_000_000);
+    assert_eq!(
+        consumer.pop_blocking(&mut buffer, &short),
+        Err(FanInError::Wait(WaitError::TimedOut))
+    );
+    consumer.quarantine(0);
+    assert_eq!(
+        consumer.pop_blocking(&mut buffer, &default_wait()),
+        Err(FanInError::Wait(WaitError::PeerGone))
+    );
+    killed.wait();
+    exited.wait();
+}
+
+#[test]
+fn broadcast_waits_end_once_the_producer_or_a_subscriber_holding_it_back_is_killed() {
+    let _watchdog = Watchdog::new(
+        Duration::from_secs(60),
+        "a broadcast default wait did not end on a dead peer",
+    );
+    use ipc_core::broadcast::{Broadcast, Mode};
+    let len = Broadcast::required_len(CAPACITY);
+    let memory = SharedMemory::memfd("default-wait-broadcast", len).unwrap();
+    let broadcast = Broadcast::init(memory.region(), CAPACITY, 2, Mode::Backpressure).unwrap();
+    // A subscriber waits for a producer that is killed.
+    let producer = child_that_ends(End::Killed, || {
+        let mut producer = broadcast.producer().unwrap();
+        producer.push(b"once").unwrap();
+        producer
+    });
+    let mut subscriber = broadcast.subscriber(0).unwrap();
+    let mut buffer = [0u8; 64];
+    assert_eq!(
+        subscriber
+            .pop_blocking(&mut buffer, &default_wait())
+            .unwrap()
+            .len,
+        4
+    );
+    assert_eq!(
+        subscriber.pop_blocking(&mut buffer, &default_wait()),
+        Err(ReadError::Wait(WaitError::PeerGone))
+    );
+    producer.wait();
+    drop(subscriber);
+    // A producer waits for room held by a subscriber that is killed.
+    let memory = SharedMemory::memfd("default-wait-broadcast-room", len).unwrap();
+    let broadcast = Broadcast::init(memory.region(), CAPACITY, 1, Mode::Backpressure).unwrap();
+    let subscriber = child_that_ends(End::Killed, || broadcast.subscriber(0).unwrap());
+    let mut producer = broadcast.producer().unwrap();
+    let error = loop {
+        if let Err(e) = producer.push_blocking(&[1u8; 256], &default_wait()) {
+            break e;
+        }
+    };
+    assert_eq!(error, ReserveError::Wait(WaitError::PeerGone));
+    subscriber.wait();
 }

@@ -11,13 +11,14 @@
 //! Region layout: the header (kind `FANI`; its capacity is one lane's), the control block
 //! (doorbell, lane count), then the lanes, each a complete SPSC region.
 
+use core::cell::Cell;
 use core::fmt;
 
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{ClaimError, Role};
 use crate::spsc::{Consumer, Corruption, Producer, ReadError, ReadGrant, ReserveError, Spsc};
 use crate::sync::{Ordering, PaddedWord};
-use crate::wait::{self, Liveness, Wait};
+use crate::wait::{self, Liveness, Wait, WaitError};
 use crate::{wake, LayoutError, Region};
 
 /// The header kind of a fan-in region ("FANI").
@@ -76,6 +77,15 @@ pub enum FanInError {
     },
     /// A blocking read gave up.
     Wait(crate::wait::WaitError),
+    /// Lane `lane`'s producer died holding its role (the [recorded
+    /// peer](crate::wait::RecordedPeer) of the default wait): its last record may be torn.
+    /// [`quarantine`](FanInConsumer::quarantine) the lane to wait for the others, or take its
+    /// producer over. (When every producer has exited after releasing its lane, the wait ends
+    /// with [`FanInError::Wait`] and [`PeerGone`](crate::wait::WaitError::PeerGone).)
+    ProducerGone {
+        /// The lane.
+        lane: usize,
+    },
     /// Lane `lane`'s next message is longer than the buffer: it stays in the lane, whole.
     BufferTooSmall {
         /// The lane.
@@ -92,6 +102,11 @@ impl fmt::Display for FanInError {
         match self {
             Self::Lane { lane, corruption } => write!(f, "lane {lane}: {corruption}"),
             Self::Wait(w) => w.fmt(f),
+            Self::ProducerGone { lane } => write!(
+                f,
+                "lane {lane}: its producer process died holding the lane (quarantine it to wait \
+                 for the others)"
+            ),
             Self::BufferTooSmall { lane, len, buffer } => write!(
                 f,
                 "lane {lane}: the next message is {len} bytes and the buffer {buffer}: the \
@@ -338,6 +353,35 @@ impl<'a> FanIn<'a> {
     }
 }
 
+/// The recorded producers of a fan-in consumer's lanes (not quarantined), as the liveness the
+/// default wait consults: gone when one died holding its lane (kept in `died_holding`, for the
+/// error to name), or when every one has exited; alive while any may still send (one running,
+/// one this process cannot see, a lane never claimed).
+struct Producers<'l, 'a> {
+    lanes: &'l [Consumer<'a>],
+    quarantined: u128,
+    died_holding: Cell<Option<usize>>,
+}
+
+impl Liveness for Producers<'_, '_> {
+    fn peer_alive(&self) -> bool {
+        let mut any_alive = false;
+        for (lane, consumer) in self.lanes.iter().enumerate() {
+            if self.quarantined & (1 << lane) != 0 {
+                continue;
+            }
+            let producer = consumer.producer_record();
+            if producer.peer_alive() {
+                any_alive = true;
+            } else if producer.holds() {
+                self.died_holding.set(Some(lane));
+                return false;
+            }
+        }
+        any_alive
+    }
+}
+
 /// Lane `lane` of a region whose length init or attach checked to hold every lane.
 fn lane_region<'a>(region: Region<'a>, geometry: &Geometry, lane: usize) -> Region<'a> {
     let lane_len = Spsc::required_len(geometry.capacity);
@@ -461,7 +505,17 @@ impl<'a> FanInConsumer<'a> {
                     .enumerate()
                     .any(|(lane, c)| quarantined & (1 << lane) == 0 && c.has_message())
             };
-            wait::until(self.doorbell, rung, &ready, how, spins).map_err(FanInError::Wait)?;
+            let producers = Producers {
+                lanes,
+                quarantined,
+                died_holding: Cell::new(None),
+            };
+            wait::until(self.doorbell, rung, &ready, how, &producers, spins).map_err(
+                |e| match (e, producers.died_holding.get()) {
+                    (WaitError::PeerGone, Some(lane)) => FanInError::ProducerGone { lane },
+                    (e, _) => FanInError::Wait(e),
+                },
+            )?;
         };
         self.take(lane)
     }

@@ -24,9 +24,10 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"IPCR");
 /// control block; version 4 the eventfd wake-up modes of a ring (a version-3 reader would take
 /// them for a plain futex ring and wake nobody); version 5 the producers that clear the next
 /// record's tag before they publish and broadcast's 64-bit positions (a version-4 producer
-/// leaves old bytes there, which a consumer can take for a record). A region of another version
-/// is refused, never read with the wrong layout or protocol.
-pub const LAYOUT_VERSION: u32 = 5;
+/// leaves old bytes there, which a consumer can take for a record); version 6 the record of
+/// each role's holder beside its claim word, which the default wait reads to tell a dead peer.
+/// A region of another version is refused, never read with the wrong layout or protocol.
+pub const LAYOUT_VERSION: u32 = 6;
 /// Alignment of the control block and data area: two cache lines, so that the adjacent-line
 /// prefetcher of x86-64 does not couple them.
 pub const BLOCK_ALIGN: usize = 128;
@@ -372,14 +373,14 @@ mod tests {
         extern crate std;
         let mut memory = words();
         init(Region::from_slice(&mut memory), REQUEST).unwrap();
-        // Version 4's producers left old bytes where the next record starts.
-        write_u32(&mut memory, 4, 4);
+        // Version 5's claims had no holder record beside them.
+        write_u32(&mut memory, 4, 5);
         let refused = attach(Region::from_slice(&mut memory), KIND, 64).unwrap_err();
-        assert_eq!(refused, LayoutError::UnsupportedVersion { found: 4 });
+        assert_eq!(refused, LayoutError::UnsupportedVersion { found: 5 });
         let message = std::format!("{refused}");
         assert!(
-            message.contains("version 4, written by an older ipc-core")
-                && message.contains("reads version 5 only"),
+            message.contains("version 5, written by an older ipc-core")
+                && message.contains("reads version 6 only"),
             "{message}"
         );
     }

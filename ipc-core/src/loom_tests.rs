@@ -14,7 +14,7 @@ use loom::thread;
 
 use crate::spsc::{Spsc, Wakeups};
 use crate::sync::AtomicU32;
-use crate::wait::{self, Strategy, Wait};
+use crate::wait::{self, AssumeAlive, Strategy, Wait};
 use crate::wake;
 use crate::Region;
 
@@ -41,7 +41,14 @@ fn no_wake_up_is_lost() {
         };
         let mut seen = 0;
         while seen != 2 {
-            wait::until_moved(&word, seen, &SLEEP_AT_ONCE, &mut Default::default()).unwrap();
+            wait::until_moved(
+                &word,
+                seen,
+                &SLEEP_AT_ONCE,
+                &AssumeAlive,
+                &mut Default::default(),
+            )
+            .unwrap();
             seen = wake::position(&word);
         }
         publisher.join().unwrap();
@@ -57,7 +64,14 @@ fn a_ping_pong_never_deadlocks() {
         let echo = {
             let (ping, pong) = (ping.clone(), pong.clone());
             thread::spawn(move || {
-                wait::until_moved(&ping, 0, &SLEEP_AT_ONCE, &mut Default::default()).unwrap();
+                wait::until_moved(
+                    &ping,
+                    0,
+                    &SLEEP_AT_ONCE,
+                    &AssumeAlive,
+                    &mut Default::default(),
+                )
+                .unwrap();
                 if wake::publish(&pong, 1) {
                     wait::wake_one(&pong);
                 }
@@ -66,7 +80,14 @@ fn a_ping_pong_never_deadlocks() {
         if wake::publish(&ping, 1) {
             wait::wake_one(&ping);
         }
-        wait::until_moved(&pong, 0, &SLEEP_AT_ONCE, &mut Default::default()).unwrap();
+        wait::until_moved(
+            &pong,
+            0,
+            &SLEEP_AT_ONCE,
+            &AssumeAlive,
+            &mut Default::default(),
+        )
+        .unwrap();
         echo.join().unwrap();
     });
 }
@@ -88,7 +109,14 @@ fn published_data_is_visible_to_the_reader() {
                 }
             })
         };
-        wait::until_moved(&word, 0, &SLEEP_AT_ONCE, &mut Default::default()).unwrap();
+        wait::until_moved(
+            &word,
+            0,
+            &SLEEP_AT_ONCE,
+            &AssumeAlive,
+            &mut Default::default(),
+        )
+        .unwrap();
         // SAFETY: the acquire load in until_moved saw the producer's release.
         let value = slot.with(|p| unsafe { *p });
         assert_eq!(value, 0xfeed);

@@ -108,9 +108,192 @@ impl ClaimError {
     }
 }
 
-/// Whether the role whose claim word is `word` is held now.
-pub(crate) fn is_held(word: &AtomicU32) -> bool {
-    word.load(Ordering::Acquire) & HELD != 0
+/// A role's claim word and the record of the process that made its latest claim: what a
+/// waiting peer asks about when its [`Wait`](crate::wait::Wait) watches the
+/// [recorded peer](crate::wait::RecordedPeer), the default.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct ClaimSlot {
+    word: AtomicU32,
+    holder: HolderRecord,
+}
+
+/// Who made a claim, as that process saw itself: written by the claimer after its claim, read
+/// by peers as a seqlock (`claim` first and last). A hostile peer can write anything here; the
+/// worst it gets is a wrong verdict about itself (a wait that ends with
+/// [`WaitError::PeerGone`](crate::wait::WaitError::PeerGone), or one that waits on).
+#[repr(C)]
+#[derive(Debug, Default)]
+struct HolderRecord {
+    /// The claim (the word's held value) this record describes; 0 while it is being written.
+    claim: AtomicU32,
+    /// The claimer's pid, in its own pid namespace.
+    pid: AtomicU32,
+    /// That pid namespace's inode number (0: unknown), so that a peer in another namespace
+    /// does not read the pid as one of its own.
+    pid_namespace: AtomicU32,
+    /// The claimer's pidfs inode number (unique for the boot, from Linux 6.9; 0: unknown), low
+    /// then high half: tells the process from a later one given the same pid.
+    process_low: AtomicU32,
+    process_high: AtomicU32,
+}
+
+impl ClaimSlot {
+    /// Whether the role is held now.
+    pub(crate) fn is_held(&self) -> bool {
+        self.word.load(Ordering::Acquire) & HELD != 0
+    }
+
+    /// The liveness of the process that made the latest claim, as recorded here.
+    pub(crate) fn holder(&self) -> RecordedHolder<'_> {
+        RecordedHolder(self)
+    }
+}
+
+/// The process recorded as a role's latest holder, watched as a [`Liveness`]: gone once that
+/// process has exited (whether it released the role or died holding it); alive while it runs,
+/// and whenever this process cannot tell (the role never claimed, a record being written, a
+/// holder in another pid namespace, a target without processes).
+#[derive(Clone, Copy, Debug)]
+pub struct RecordedHolder<'a>(&'a ClaimSlot);
+
+impl Liveness for RecordedHolder<'_> {
+    fn peer_alive(&self) -> bool {
+        self.0.holder.verdict() != Verdict::Gone
+    }
+}
+
+impl RecordedHolder<'_> {
+    /// Whether the role is held now (a holder that died keeps it).
+    pub(crate) fn holds(&self) -> bool {
+        self.0.is_held()
+    }
+}
+
+/// What this process can tell about a recorded holder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Alive,
+    Gone,
+    Unknown,
+}
+
+impl HolderRecord {
+    /// Records `claim` as made by this process.
+    fn record(&self, claim: u32) {
+        let me = Identity::of_this_process();
+        self.claim.store(0, Ordering::Relaxed);
+        crate::sync::fence(Ordering::Release);
+        self.pid.store(me.pid, Ordering::Relaxed);
+        self.pid_namespace
+            .store(me.pid_namespace, Ordering::Relaxed);
+        self.process_low.store(me.process as u32, Ordering::Relaxed);
+        self.process_high
+            .store((me.process >> 32) as u32, Ordering::Relaxed);
+        self.claim.store(claim, Ordering::Release);
+    }
+
+    /// The recorded identity, read whole (or `None` while it is being written or never was).
+    fn read(&self) -> Option<Identity> {
+        let claim = self.claim.load(Ordering::Acquire);
+        let identity = Identity {
+            pid: self.pid.load(Ordering::Relaxed),
+            pid_namespace: self.pid_namespace.load(Ordering::Relaxed),
+            process: u64::from(self.process_low.load(Ordering::Relaxed))
+                | u64::from(self.process_high.load(Ordering::Relaxed)) << 32,
+        };
+        crate::sync::fence(Ordering::Acquire);
+        (claim != 0 && self.claim.load(Ordering::Relaxed) == claim).then_some(identity)
+    }
+
+    fn verdict(&self) -> Verdict {
+        match self.read() {
+            Some(holder) => holder.verdict(),
+            None => Verdict::Unknown,
+        }
+    }
+}
+
+/// A process as it names itself: pid, pid namespace, pidfs inode (0 where unknown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Identity {
+    pid: u32,
+    pid_namespace: u32,
+    process: u64,
+}
+
+#[cfg(all(target_os = "linux", not(miri), not(loom)))]
+impl Identity {
+    /// The pidfs filesystem's magic number (`statfs.f_type`).
+    const PIDFS_MAGIC: u64 = 0x5049_4446;
+
+    fn of_this_process() -> Self {
+        let pid = rustix::process::getpid();
+        let pid_namespace = rustix::fs::stat(c"/proc/self/ns/pid").map_or(0, |s| s.st_ino as u32);
+        let process = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+            .map_or(0, |fd| Self::pidfs_inode(&fd));
+        Self {
+            pid: pid.as_raw_nonzero().get() as u32,
+            pid_namespace,
+            process,
+        }
+    }
+
+    /// The pidfs inode of the process `pidfd` refers to (0 before Linux 6.9, whose pidfds all
+    /// share one anonymous inode).
+    #[allow(clippy::unnecessary_cast)] // st_ino is not a u64 on every target
+    fn pidfs_inode(pidfd: &rustix::fd::OwnedFd) -> u64 {
+        match (rustix::fs::fstatfs(pidfd), rustix::fs::fstat(pidfd)) {
+            (Ok(fs), Ok(stat)) if fs.f_type as u64 == Self::PIDFS_MAGIC => stat.st_ino as u64,
+            _ => 0,
+        }
+    }
+
+    /// Whether the process this identity names has exited, as this process can tell.
+    fn verdict(self) -> Verdict {
+        let me = Self::of_this_process();
+        if self.pid_namespace == 0 || self.pid_namespace != me.pid_namespace {
+            return Verdict::Unknown;
+        }
+        if self.pid == me.pid {
+            return Verdict::Alive;
+        }
+        let Some(pid) = rustix::process::Pid::from_raw(self.pid as i32) else {
+            return Verdict::Unknown;
+        };
+        let pidfd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+            Ok(pidfd) => pidfd,
+            Err(rustix::io::Errno::SRCH) => return Verdict::Gone,
+            Err(_) => return Verdict::Unknown,
+        };
+        let now = Self::pidfs_inode(&pidfd);
+        if self.process != 0 && now != 0 && now != self.process {
+            return Verdict::Gone; // The pid names a later process.
+        }
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match poll(&mut fds, Some(&zero)) {
+            Ok(n) if n > 0 => Verdict::Gone, // Exited, not yet reaped.
+            Ok(_) => Verdict::Alive,
+            Err(_) => Verdict::Unknown,
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
+impl Identity {
+    /// Nothing to name a process by here (bare metal, miri, loom): every verdict is unknown.
+    fn of_this_process() -> Self {
+        Self::default()
+    }
+
+    fn verdict(self) -> Verdict {
+        Verdict::Unknown
+    }
 }
 
 /// A held role: released when dropped by the process that claimed it.
@@ -119,33 +302,34 @@ pub(crate) fn is_held(word: &AtomicU32) -> bool {
 /// would hold the same value, so the word alone cannot tell the two processes apart).
 #[derive(Debug)]
 pub(crate) struct Claim<'a> {
-    word: &'a AtomicU32,
+    slot: &'a ClaimSlot,
     value: u32,
     /// The process that claimed the role.
     process: u32,
 }
 
 impl<'a> Claim<'a> {
-    /// Claims the role whose claim word is `word`, if nobody holds it.
-    pub(crate) fn take(word: &'a AtomicU32, role: Role) -> Result<Self, ClaimError> {
-        let current = word.load(Ordering::Relaxed);
+    /// Claims the role of `slot`, if nobody holds it.
+    pub(crate) fn take(slot: &'a ClaimSlot, role: Role) -> Result<Self, ClaimError> {
+        let current = slot.word.load(Ordering::Relaxed);
         if current & HELD != 0 {
             return Err(ClaimError::Taken(role));
         }
-        Self::replace(word, current, role)
+        Self::replace(slot, current, role)
     }
 
-    /// Claims the role, taking it over from a holder that `holder` proves dead.
+    /// Claims the role, taking it over from a holder that `holder` proves dead (given the
+    /// slot's record of it, which [`RecordedPeer`](crate::wait::RecordedPeer) consults).
     pub(crate) fn take_over(
-        word: &'a AtomicU32,
+        slot: &'a ClaimSlot,
         role: Role,
         holder: &dyn Liveness,
     ) -> Result<Self, ClaimError> {
-        let current = word.load(Ordering::Relaxed);
-        if current & HELD != 0 && holder.peer_alive() {
+        let current = slot.word.load(Ordering::Relaxed);
+        if current & HELD != 0 && holder.peer_alive_with(&slot.holder()) {
             return Err(ClaimError::HolderAlive(role));
         }
-        Self::replace(word, current, role)
+        Self::replace(slot, current, role)
     }
 
     /// Whether this process made the claim (not a child that inherited it across `fork`).
@@ -158,16 +342,19 @@ impl<'a> Claim<'a> {
         self.value & !HELD == 1
     }
 
-    /// Moves the word from `current` to a new held claim; fails if anyone changed it meanwhile.
-    fn replace(word: &'a AtomicU32, current: u32, role: Role) -> Result<Self, ClaimError> {
+    /// Moves the word from `current` to a new held claim and records this process as its
+    /// holder; fails if anyone changed the word meanwhile.
+    fn replace(slot: &'a ClaimSlot, current: u32, role: Role) -> Result<Self, ClaimError> {
         let value = HELD | (current.wrapping_add(1) & !HELD);
-        word.compare_exchange(current, value, Ordering::AcqRel, Ordering::Relaxed)
-            .map(|_| Self {
-                word,
-                value,
-                process: this_process(),
-            })
-            .map_err(|_| ClaimError::Taken(role))
+        slot.word
+            .compare_exchange(current, value, Ordering::AcqRel, Ordering::Relaxed)
+            .map_err(|_| ClaimError::Taken(role))?;
+        slot.holder.record(value);
+        Ok(Self {
+            slot,
+            value,
+            process: this_process(),
+        })
     }
 }
 
@@ -178,7 +365,7 @@ impl Drop for Claim<'_> {
         }
         // Only this claim is released: if the role was taken over meanwhile (this side was
         // wrongly thought dead), the new holder keeps it.
-        let _ = self.word.compare_exchange(
+        let _ = self.slot.word.compare_exchange(
             self.value,
             self.value & !HELD,
             Ordering::Release,
@@ -207,7 +394,7 @@ mod tests {
 
     #[test]
     fn a_role_has_one_holder_until_released() {
-        let word = AtomicU32::new(0);
+        let word = ClaimSlot::default();
         let first = Claim::take(&word, Role::Producer).unwrap();
         assert_eq!(
             Claim::take(&word, Role::Producer).unwrap_err(),
@@ -220,7 +407,7 @@ mod tests {
 
     #[test]
     fn a_take_over_needs_the_holder_dead_and_the_old_holder_cannot_release_it() {
-        let word = AtomicU32::new(0);
+        let word = ClaimSlot::default();
         let stale = Claim::take(&word, Role::Consumer).unwrap();
         assert_eq!(
             Claim::take_over(&word, Role::Consumer, &AssumeAlive).unwrap_err(),
@@ -239,7 +426,83 @@ mod tests {
 
     #[test]
     fn a_free_role_is_taken_over_without_asking_the_hook() {
-        let word = AtomicU32::new(0);
+        let word = ClaimSlot::default();
         assert!(Claim::take_over(&word, Role::Subscriber(3), &AssumeAlive).is_ok());
+    }
+
+    #[cfg(not(miri))] // miri cannot ask the kernel about processes
+    mod recorded_holder {
+        extern crate std;
+        use super::*;
+
+        /// A pid that named a process of this namespace a moment ago and names none now.
+        fn a_dead_pid() -> u32 {
+            let mut child = std::process::Command::new("true").spawn().unwrap();
+            let pid = child.id();
+            child.wait().unwrap();
+            pid
+        }
+
+        fn claimed() -> ClaimSlot {
+            let slot = ClaimSlot::default();
+            core::mem::forget(Claim::take(&slot, Role::Producer).unwrap());
+            slot
+        }
+
+        #[test]
+        fn a_holder_in_this_process_is_alive_and_one_never_claimed_cannot_be_told() {
+            assert!(claimed().holder().peer_alive());
+            assert_eq!(ClaimSlot::default().holder.verdict(), Verdict::Unknown);
+        }
+
+        #[test]
+        fn a_holder_whose_process_exited_is_gone() {
+            let slot = claimed();
+            slot.holder.pid.store(a_dead_pid(), Ordering::Relaxed);
+            assert_eq!(slot.holder.verdict(), Verdict::Gone);
+            assert!(!slot.holder().peer_alive());
+        }
+
+        #[test]
+        fn a_holder_in_another_pid_namespace_cannot_be_told() {
+            let slot = claimed();
+            slot.holder.pid.store(a_dead_pid(), Ordering::Relaxed);
+            let namespace = slot.holder.pid_namespace.load(Ordering::Relaxed);
+            assert_ne!(namespace, 0, "this machine names its pid namespace");
+            slot.holder
+                .pid_namespace
+                .store(namespace ^ 1, Ordering::Relaxed);
+            assert_eq!(slot.holder.verdict(), Verdict::Unknown);
+        }
+
+        #[test]
+        fn a_later_process_given_the_recorded_pid_is_not_taken_for_the_holder() {
+            let slot = claimed();
+            let me = slot.holder.read().unwrap();
+            if me.process == 0 {
+                // Before Linux 6.9 pidfds share one inode: nothing to tell processes apart by.
+                let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+                let mut numbers = release.split(|c: char| !c.is_ascii_digit());
+                let mut next = || numbers.next().and_then(|n| n.parse::<u32>().ok());
+                let version = (next().unwrap_or(0), next().unwrap_or(0));
+                assert!(
+                    version < (6, 9),
+                    "Linux {release} has pidfs, yet no pidfs inode was recorded"
+                );
+                return;
+            }
+            // The parent process stands in for a later process given the same pid number.
+            let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get() as u32;
+            slot.holder.pid.store(parent, Ordering::Relaxed);
+            assert_eq!(slot.holder.verdict(), Verdict::Gone);
+        }
+
+        #[test]
+        fn a_record_being_written_cannot_be_told() {
+            let slot = claimed();
+            slot.holder.pid.store(a_dead_pid(), Ordering::Relaxed);
+            slot.holder.claim.store(0, Ordering::Relaxed);
+            assert_eq!(slot.holder.verdict(), Verdict::Unknown);
+        }
     }
 }

@@ -1,10 +1,10 @@
 //! Atomics used by the ring's control words: loom's under `--cfg loom`, core's otherwise.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicU32, Ordering};
 #[cfg(not(loom))]
 pub(crate) use portable_atomic::AtomicU64;
 

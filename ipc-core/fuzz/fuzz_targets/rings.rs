@@ -173,6 +173,7 @@ fn read_outcome<T>(r: Result<Option<T>, ReadError>) {
         Ok(None) => count("empty"),
         Err(ReadError::Corrupt(c)) => corruption(c),
         Err(ReadError::Wait(w)) => wait(w),
+        Err(ReadError::BufferTooSmall { .. }) => count("read:buffer-too-small"),
     }
 }
 
@@ -544,6 +545,8 @@ fn run_fan_in(case: &Case, lanes: usize, capacity: usize) {
             corruption(c)
         }
         Err(FanInError::Wait(w)) => wait(w),
+        Err(FanInError::ProducerGone { .. }) => count("fan-in:producer-gone"),
+        Err(FanInError::BufferTooSmall { .. }) => count("fan-in:buffer-too-small"),
     };
     for (seed, op) in case.ops.iter().enumerate() {
         match op {

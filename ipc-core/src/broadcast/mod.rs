@@ -25,7 +25,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicU32 as RegionU32, Ordering as RegionOrdering};
 
 use crate::header::{self, Geometry, LayoutRequest};
-use crate::role::{Claim, ClaimError, Role};
+use crate::role::{Claim, ClaimError, ClaimSlot, Role};
 use crate::spsc::{Corruption, ReadError, ReserveError};
 use crate::sync::{AtomicU32, AtomicU64, Ordering, PaddedWord, WORD_SPACING};
 use crate::wait::{self, Liveness, SpinHistory, Wait};
@@ -64,8 +64,8 @@ struct Control {
     /// The sequence number of the next message, for a producer that takes over.
     next_sequence: PaddedWord,
     /// [Role claims](crate::role): the producer's, then one per subscriber slot.
-    producer_claim: AtomicU32,
-    subscriber_claims: [AtomicU32; MAX_SUBSCRIBERS],
+    producer_claim: ClaimSlot,
+    subscriber_claims: [ClaimSlot; MAX_SUBSCRIBERS],
 }
 
 /// The 64-bit `oldest` position, alone on its pair of cache lines.
@@ -116,8 +116,8 @@ impl Default for Control {
             meta: PaddedWord::default(),
             cursors: core::array::from_fn(|_| Cursor::default()),
             next_sequence: PaddedWord::default(),
-            producer_claim: AtomicU32::new(0),
-            subscriber_claims: core::array::from_fn(|_| AtomicU32::new(0)),
+            producer_claim: ClaimSlot::default(),
+            subscriber_claims: core::array::from_fn(|_| ClaimSlot::default()),
         }
     }
 }
@@ -364,7 +364,7 @@ impl<'a> Broadcast<'a> {
         Ok(self.subscriber_with(index, claim))
     }
 
-    fn subscriber_claim(&self, index: usize) -> Result<&'a AtomicU32, ClaimError> {
+    fn subscriber_claim(&self, index: usize) -> Result<&'a ClaimSlot, ClaimError> {
         if index >= self.subscribers {
             return Err(ClaimError::NoSuchRole(Role::Subscriber(index)));
         }
@@ -402,11 +402,11 @@ impl<'a> Broadcast<'a> {
     /// The first role held here now, if any.
     pub(crate) fn held_role(&self) -> Option<Role> {
         let control = self.control();
-        if crate::role::is_held(&control.producer_claim) {
+        if control.producer_claim.is_held() {
             return Some(Role::Producer);
         }
         (0..self.subscribers)
-            .find(|&index| crate::role::is_held(&control.subscriber_claims[index]))
+            .find(|&index| control.subscriber_claims[index].is_held())
             .map(Role::Subscriber)
     }
 
@@ -513,7 +513,8 @@ impl BroadcastProducer<'_> {
                 continue;
             }
             let cursor = &self.control.cursors[index].word;
-            wait::until_moved(cursor, low_bits(seen), how, &mut self.spins)
+            let subscriber = self.control.subscriber_claims[index].holder();
+            wait::until_moved(cursor, low_bits(seen), how, &subscriber, &mut self.spins)
                 .map_err(ReserveError::Wait)?;
         }
     }
@@ -872,8 +873,16 @@ impl Subscriber<'_> {
                     return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
                 }
             }
-            wait::until(&self.control.head, head, &ready, how, &mut self.spins)
-                .map_err(ReadError::Wait)?;
+            let producer = self.control.producer_claim.holder();
+            wait::until(
+                &self.control.head,
+                head,
+                &ready,
+                how,
+                &producer,
+                &mut self.spins,
+            )
+            .map_err(ReadError::Wait)?;
         }
     }
 

@@ -44,7 +44,7 @@ use data::Data;
 
 use crate::doorbell::Doorbell;
 use crate::header::{self, Geometry, LayoutRequest};
-use crate::role::{Claim, ClaimError, Role};
+use crate::role::{Claim, ClaimError, ClaimSlot, RecordedHolder, Role};
 use crate::sync::{AtomicU32, PaddedWord};
 use crate::wait::{self, Liveness, SpinHistory, Wait};
 use crate::{wake, LayoutError, Region};
@@ -68,8 +68,8 @@ pub(crate) struct Control {
     pub(crate) head: PaddedWord,
     pub(crate) tail: PaddedWord,
     pub(crate) wakeups: core::sync::atomic::AtomicU32,
-    producer_claim: AtomicU32,
-    consumer_claim: AtomicU32,
+    pub(crate) producer_claim: ClaimSlot,
+    pub(crate) consumer_claim: ClaimSlot,
 }
 
 /// An SPSC ring laid out in a region.
@@ -489,9 +489,9 @@ impl<'a> Spsc<'a> {
     /// The first role held in this ring now, if any.
     pub(crate) fn held_role(&self) -> Option<Role> {
         let control = self.control();
-        if crate::role::is_held(&control.producer_claim) {
+        if control.producer_claim.is_held() {
             Some(Role::Producer)
-        } else if crate::role::is_held(&control.consumer_claim) {
+        } else if control.consumer_claim.is_held() {
             Some(Role::Consumer)
         } else {
             None
@@ -666,8 +666,15 @@ impl<'a> Producer<'a> {
                 Err(ReserveError::Full) => {}
                 Err(other) => return Err(other),
             }
-            wait::until_moved(&self.control.tail, self.cached_tail, how, &mut self.spins)
-                .map_err(ReserveError::Wait)?;
+            let consumer = self.control.consumer_claim.holder();
+            wait::until_moved(
+                &self.control.tail,
+                self.cached_tail,
+                how,
+                &consumer,
+                &mut self.spins,
+            )
+            .map_err(ReserveError::Wait)?;
         }
     }
 
@@ -984,7 +991,8 @@ impl<'a> Consumer<'a> {
                 continue;
             }
             self.check_head_to_sleep_on(head)?;
-            wait::until_after_spin(&self.control.head, head, &ready, how)
+            let producer = self.control.producer_claim.holder();
+            wait::until_after_spin(&self.control.head, head, &ready, how, &producer)
                 .map_err(ReadError::Wait)?;
         }
     }
@@ -1045,6 +1053,11 @@ impl<'a> Consumer<'a> {
     /// producer does not ring for nobody.
     pub fn withdraw_sleep(&mut self) {
         wake::withdraw(&self.control.head);
+    }
+
+    /// The process recorded as this ring's producer, watched as a liveness hook.
+    pub fn producer_record(&self) -> RecordedHolder<'a> {
+        self.control.producer_claim.holder()
     }
 
     /// True when a record (or a wrap marker) is published at this consumer's position: a cheap
