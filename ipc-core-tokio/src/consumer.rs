@@ -6,7 +6,7 @@ use std::time::Duration;
 use ipc_core::spsc::{Consumer, ReadGrant};
 use ipc_core::wait::Liveness;
 
-use crate::sleep::{Waiting, Watch};
+use crate::sleep::{Waiting, Watch, Watched};
 use crate::Error;
 
 /// A ring's consumer that awaits messages, sleeping on an eventfd its producer rings.
@@ -17,7 +17,9 @@ pub struct AsyncConsumer<'a> {
 
 impl<'a> AsyncConsumer<'a> {
     /// Wraps `consumer`, which sleeps on `eventfd` (the one its producer was given as a
-    /// doorbell). Call it inside a tokio runtime.
+    /// doorbell). Call it inside a tokio runtime. While asleep it asks the ring's record of the
+    /// producer's process every 100 ms and ends the wait with [`Error::PeerGone`] once that
+    /// process has exited (see `ipc_core::wait::RecordedPeer`; `with_liveness` replaces it).
     ///
     /// # Errors
     /// [`Error::NotAnEventfdSide`] when the ring's consumer does not sleep on an eventfd;
@@ -27,9 +29,10 @@ impl<'a> AsyncConsumer<'a> {
         if !consumer.wakeups().consumer_sleeps_on_eventfd() {
             return Err(Error::NotAnEventfdSide("consumer"));
         }
+        let producer = consumer.producer_record();
         Ok(Self {
             consumer,
-            waiting: Waiting::new(eventfd)?,
+            waiting: Waiting::new(eventfd, producer)?,
         })
     }
 
@@ -40,14 +43,17 @@ impl<'a> AsyncConsumer<'a> {
         self
     }
 
-    /// While asleep, asks `liveness` every `every` whether the producer lives, and ends the
+    /// While asleep, asks `liveness` (instead of the ring's record) every `every` whether the producer lives, and ends the
     /// wait with [`Error::PeerGone`] once it does not (a dead producer never rings).
     pub fn with_liveness(
         mut self,
         liveness: &'a (dyn Liveness + Send + Sync),
         every: Duration,
     ) -> Self {
-        self.waiting.watch = Some(Watch { liveness, every });
+        self.waiting.watch = Some(Watch {
+            watched: Watched::Hook(liveness),
+            every,
+        });
         self
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use ipc_core::spsc::{Producer, WriteGrant};
 use ipc_core::wait::Liveness;
 
-use crate::sleep::{Waiting, Watch};
+use crate::sleep::{Waiting, Watch, Watched};
 use crate::Error;
 
 /// A ring's producer that awaits room, sleeping on an eventfd its consumer rings.
@@ -17,7 +17,9 @@ pub struct AsyncProducer<'a> {
 
 impl<'a> AsyncProducer<'a> {
     /// Wraps `producer`, which sleeps on `eventfd` (the one its consumer was given as a
-    /// doorbell). Call it inside a tokio runtime.
+    /// doorbell). Call it inside a tokio runtime. While asleep it asks the ring's record of the
+    /// consumer's process every 100 ms and ends the wait with [`Error::PeerGone`] once that
+    /// process has exited (see `ipc_core::wait::RecordedPeer`; `with_liveness` replaces it).
     ///
     /// # Errors
     /// [`Error::NotAnEventfdSide`] when the ring's producer does not sleep on an eventfd;
@@ -27,9 +29,10 @@ impl<'a> AsyncProducer<'a> {
         if !producer.wakeups().producer_sleeps_on_eventfd() {
             return Err(Error::NotAnEventfdSide("producer"));
         }
+        let consumer = producer.consumer_record();
         Ok(Self {
             producer,
-            waiting: Waiting::new(eventfd)?,
+            waiting: Waiting::new(eventfd, consumer)?,
         })
     }
 
@@ -40,14 +43,17 @@ impl<'a> AsyncProducer<'a> {
         self
     }
 
-    /// While asleep, asks `liveness` every `every` whether the consumer lives, and ends the
+    /// While asleep, asks `liveness` (instead of the ring's record) every `every` whether the consumer lives, and ends the
     /// wait with [`Error::PeerGone`] once it does not.
     pub fn with_liveness(
         mut self,
         liveness: &'a (dyn Liveness + Send + Sync),
         every: Duration,
     ) -> Self {
-        self.waiting.watch = Some(Watch { liveness, every });
+        self.waiting.watch = Some(Watch {
+            watched: Watched::Hook(liveness),
+            every,
+        });
         self
     }
 

@@ -3,6 +3,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
+use ipc_core::role::RecordedHolder;
 use ipc_core::wait::{Liveness, SpinHistory, Strategy};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -15,10 +16,37 @@ struct Sleeper {
     eventfd: AsyncFd<OwnedFd>,
 }
 
+/// Whom a sleeping side asks whether its peer lives.
+pub(crate) enum Watched<'l> {
+    /// The process the ring recorded as the peer's holder (the default).
+    Recorded(RecordedHolder<'l>),
+    /// The caller's hook.
+    Hook(&'l (dyn Liveness + Send + Sync)),
+}
+
+impl Watched<'_> {
+    fn peer_alive(&self) -> bool {
+        match self {
+            Self::Recorded(holder) => holder.peer_alive(),
+            Self::Hook(hook) => hook.peer_alive(),
+        }
+    }
+}
+
 /// A peer's liveness and how often to ask it while asleep.
 pub(crate) struct Watch<'l> {
-    pub liveness: &'l (dyn Liveness + Send + Sync),
+    pub watched: Watched<'l>,
     pub every: Duration,
+}
+
+impl<'l> Watch<'l> {
+    /// The default: the recorded holder, asked every 100 ms (as `Wait::futex()` does).
+    pub fn recorded(holder: RecordedHolder<'l>) -> Self {
+        Self {
+            watched: Watched::Recorded(holder),
+            every: Duration::from_millis(100),
+        }
+    }
 }
 
 impl Sleeper {
@@ -44,7 +72,7 @@ impl Sleeper {
                 Some(watch) => {
                     match tokio::time::timeout(watch.every, self.eventfd.readable()).await {
                         Ok(ready) => ready?,
-                        Err(_) if watch.liveness.peer_alive() => continue,
+                        Err(_) if watch.watched.peer_alive() => continue,
                         Err(_) => return Err(Error::PeerGone),
                     }
                 }
@@ -73,15 +101,15 @@ pub(crate) struct Waiting<'a> {
 
 impl<'a> Waiting<'a> {
     /// Registers `eventfd` with the current runtime; spins adaptively, at most
-    /// [`crate::DEFAULT_SPINS`] times.
-    pub fn new(eventfd: OwnedFd) -> Result<Self, Error> {
+    /// [`crate::DEFAULT_SPINS`] times; watches `peer`, the ring's record of the peer.
+    pub fn new(eventfd: OwnedFd, peer: RecordedHolder<'a>) -> Result<Self, Error> {
         Ok(Self {
             sleeper: Sleeper::new(eventfd)?,
             spinning: Strategy::Adaptive {
                 max_spins: crate::DEFAULT_SPINS,
             },
             history: SpinHistory::new(),
-            watch: None,
+            watch: Some(Watch::recorded(peer)),
         })
     }
 

@@ -198,6 +198,18 @@ fn a_plain_process_and_a_tokio_process_talk_through_two_rings() {
 
 #[test]
 fn a_dead_producer_ends_the_wait_with_an_error_not_a_hang() {
+    a_killed_producer_ends_a_sleeping_recv(true);
+}
+
+#[test]
+fn by_default_a_killed_producer_ends_the_wait_with_an_error() {
+    a_killed_producer_ends_a_sleeping_recv(false);
+}
+
+/// A producer in a forked child is killed while the consumer sleeps in `recv`: the wait ends
+/// with `PeerGone`, found by a pidfd hook (`with_pidfd`) or by the ring's record (the default).
+fn a_killed_producer_ends_a_sleeping_recv(with_pidfd: bool) {
+    use std::io::{Read, Write};
     let memory = SharedMemory::memfd("tokio-dead", Spsc::required_len(4096)).unwrap();
     let ring = Spsc::init_with(
         memory.region(),
@@ -206,18 +218,24 @@ fn a_dead_producer_ends_the_wait_with_an_error_not_a_hang() {
     )
     .unwrap();
     let sleeps_on = eventfd().unwrap();
+    let (mut claimed_rx, mut claimed_tx) = std::io::pipe().unwrap();
     let child = fork_child(|| {
         let _tx = ring
             .producer_with_doorbell(Doorbell::eventfd(sleeps_on.as_fd()))
             .unwrap();
+        claimed_tx.write_all(b"!").unwrap();
         std::thread::sleep(Duration::from_secs(60));
         0
     });
+    drop(claimed_tx);
+    claimed_rx.read_exact(&mut [0u8; 1]).unwrap();
     let liveness = ProcessLiveness::new(child).unwrap();
     current_thread().block_on(async {
-        let mut rx = AsyncConsumer::new(ring.consumer().unwrap(), sleeps_on.try_clone().unwrap())
-            .unwrap()
-            .with_liveness(&liveness, Duration::from_millis(10));
+        let mut rx =
+            AsyncConsumer::new(ring.consumer().unwrap(), sleeps_on.try_clone().unwrap()).unwrap();
+        if with_pidfd {
+            rx = rx.with_liveness(&liveness, Duration::from_millis(10));
+        }
         // SAFETY: kills our own child.
         unsafe { libc::kill(child as i32, libc::SIGKILL) };
         let mut buffer = [0u8; 8];

@@ -678,6 +678,11 @@ impl<'a> Producer<'a> {
         }
     }
 
+    /// The process recorded as this ring's consumer, watched as a liveness hook.
+    pub fn consumer_record(&self) -> RecordedHolder<'a> {
+        self.control.consumer_claim.holder()
+    }
+
     /// The ring's wake-up mode, as this side saw it when it was claimed.
     pub fn wakeups(&self) -> Wakeups {
         self.wakeups
