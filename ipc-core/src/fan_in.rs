@@ -14,9 +14,10 @@
 use core::cell::Cell;
 use core::fmt;
 
+use crate::error::{Corruption, ReadError, ReserveError};
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{ClaimError, Role};
-use crate::spsc::{Consumer, Corruption, Producer, ReadError, ReadGrant, ReserveError, Spsc};
+use crate::spsc::{Consumer, Producer, ReadGrant, Spsc};
 use crate::sync::{Ordering, PaddedWord};
 use crate::wait::{self, Liveness, Wait, WaitError};
 use crate::{wake, LayoutError, Region};

@@ -60,5 +60,5 @@ mod loom_tests;
 #[cfg(all(test, not(loom)))]
 mod test_payloads;
 
-pub use error::LayoutError;
+pub use error::{Corruption, LayoutError, ReadError, ReserveError};
 pub use region::Region;

@@ -36,7 +36,8 @@ use core::marker::PhantomData;
 
 use bytemuck::{AnyBitPattern, NoUninit};
 
-use crate::spsc::{Consumer, Producer, ReadError, ReserveError};
+use crate::error::{ReadError, ReserveError};
+use crate::spsc::{Consumer, Producer};
 use crate::wait::Wait;
 
 /// Sends `T` values, each one record of `size_of::<T>()` bytes.

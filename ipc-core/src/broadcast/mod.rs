@@ -21,12 +21,16 @@
 //! payload is copied word by word with relaxed loads and stores), so the producer overwriting
 //! what a subscriber reads is a race of atomics, not a data race.
 
-use core::ptr::NonNull;
-use core::sync::atomic::{fence, AtomicU32 as RegionU32, Ordering as RegionOrdering};
+mod data;
 
+use core::ptr::NonNull;
+use core::sync::atomic::{fence, Ordering as RegionOrdering};
+
+use data::{copy_in, copy_out, header_word, load_words, store_words};
+
+use crate::error::{Corruption, ReadError, ReserveError};
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{Claim, ClaimError, ClaimSlot, Role};
-use crate::spsc::{Corruption, ReadError, ReserveError};
 use crate::sync::{AtomicU32, AtomicU64, Ordering, PaddedWord, WORD_SPACING};
 use crate::wait::{self, Liveness, SpinHistory, Wait};
 use crate::{wake, LayoutError, Region};
@@ -436,15 +440,6 @@ fn low_bits(position: u64) -> u32 {
     position as u32 & wake::POSITION
 }
 
-/// Word `index` (0: length, 1: tag, 2: sequence) of the record header at `offset`.
-///
-/// # Safety
-/// `offset + 16 <= capacity`, 8-aligned, inside a mapped data area.
-unsafe fn header_word<'a>(data: NonNull<u8>, offset: u32, index: usize) -> &'a RegionU32 {
-    // SAFETY: in bounds and aligned (caller); atomics tolerate concurrent peers.
-    unsafe { data.add(offset as usize + 4 * index).cast().as_ref() }
-}
-
 fn record_len(len: usize) -> u32 {
     (RECORD_HEADER + len.next_multiple_of(8)) as u32
 }
@@ -652,13 +647,7 @@ impl BroadcastProducer<'_> {
             Mode::Lossy => unsafe { store_words(self.data, payload, message) },
             // SAFETY: as above; under backpressure no subscriber reads these bytes before the
             // tag is published, so a plain copy races with nothing.
-            Mode::Backpressure => unsafe {
-                core::ptr::copy_nonoverlapping(
-                    message.as_ptr(),
-                    self.data.as_ptr().add(payload),
-                    message.len(),
-                )
-            },
+            Mode::Backpressure => unsafe { copy_in(self.data, payload, message) },
         }
         // SAFETY: the record's header, inside the area (checked by make_room).
         unsafe {
@@ -688,36 +677,6 @@ impl BroadcastProducer<'_> {
         if wake::publish(&self.control.head, low_bits(self.head)) {
             wait::wake_all(&self.control.head);
         }
-    }
-}
-
-/// Copies `message` into the data area at byte `at` as 4-byte relaxed atomic stores, the last
-/// word padded with zeros.
-///
-/// # Safety
-/// `at` is 4-aligned and `at + message.len()` rounded up to 4 lies inside the data area.
-unsafe fn store_words(data: NonNull<u8>, at: usize, message: &[u8]) {
-    for (i, chunk) in message.chunks(4).enumerate() {
-        let mut word = [0u8; 4];
-        word[..chunk.len()].copy_from_slice(chunk);
-        // SAFETY: inside the area and aligned (the caller's contract); an atomic tolerates a
-        // subscriber reading the same word.
-        let target = unsafe { data.add(at + 4 * i).cast::<RegionU32>().as_ref() };
-        target.store(u32::from_ne_bytes(word), RegionOrdering::Relaxed);
-    }
-}
-
-/// Copies data-area bytes from byte `at` into `buffer` with 4-byte relaxed atomic loads.
-///
-/// # Safety
-/// `at` is 4-aligned and `at + buffer.len()` rounded up to 4 lies inside the data area.
-unsafe fn load_words(data: NonNull<u8>, at: usize, buffer: &mut [u8]) {
-    for (i, chunk) in buffer.chunks_mut(4).enumerate() {
-        // SAFETY: inside the area and aligned (the caller's contract); an atomic tolerates the
-        // producer writing the same word.
-        let source = unsafe { data.add(at + 4 * i).cast::<RegionU32>().as_ref() };
-        let word = source.load(RegionOrdering::Relaxed).to_ne_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
     }
 }
 
@@ -816,13 +775,7 @@ impl Subscriber<'_> {
                 Mode::Lossy => unsafe { load_words(self.data, payload, &mut buffer[..n]) },
                 // SAFETY: as above; under backpressure the producer does not touch a record
                 // before every subscriber has moved past it, so a plain copy races with nothing.
-                Mode::Backpressure => unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        self.data.as_ptr().add(payload),
-                        buffer.as_mut_ptr(),
-                        n,
-                    )
-                },
+                Mode::Backpressure => unsafe { copy_out(self.data, payload, &mut buffer[..n]) },
             }
             if self.lapped() {
                 continue; // Overwritten while copying, or never this record: from the oldest.

@@ -1,5 +1,6 @@
 use super::*;
 use crate::role::{ClaimError, Role};
+use core::sync::atomic::AtomicU32 as RegionU32;
 extern crate std;
 use std::format;
 use std::vec;

@@ -29,13 +29,12 @@
 //! ```
 
 mod data;
-mod error;
 mod grant;
 mod wakeups;
 
 use core::marker::PhantomData;
 
-pub use error::{Corruption, ReadError, ReserveError};
+pub use crate::error::{Corruption, ReadError, ReserveError};
 pub use grant::{ReadGrant, WriteGrant};
 use wakeups::Side;
 pub use wakeups::{EventfdSides, Wakeups};
