@@ -127,30 +127,45 @@ fn producer_keeps_its_role(region: Region<'_>) {
 }
 
 #[test]
-fn init_refuses_a_fan_in_or_broadcast_region_in_use_whatever_it_is_laid_out_as() {
-    let mut memory = memory(FanIn::required_len(3, 1024).max(Broadcast::required_len(1024)));
+fn init_refuses_a_fan_in_or_broadcast_region_in_use_and_any_region_of_another_kind() {
+    let len = FanIn::required_len(3, 1024).max(Broadcast::required_len(1024));
+    let mut memory = memory(len);
     let region = Region::from_slice(&mut memory);
     let fan_in = FanIn::init(region, 3, 1024).unwrap();
     let producer = fan_in.producer(2).unwrap();
-    let in_use = LayoutError::InUse {
-        role: Role::LaneProducer(2),
-    };
-    assert_eq!(FanIn::init(region, 3, 1024).unwrap_err(), in_use);
     assert_eq!(
-        Broadcast::init(region, 1024, 1, Mode::Lossy).unwrap_err(),
-        in_use,
-        "another kind laid out over a live fan-in region"
+        FanIn::init(region, 3, 1024).unwrap_err(),
+        LayoutError::InUse {
+            role: Role::LaneProducer(2),
+        }
     );
     drop(producer);
+    // Another kind's roles cannot be read from here: refused, live or not, until zeroed.
+    let other_kind = Broadcast::init(region, 1024, 1, Mode::Lossy).unwrap_err();
+    says(
+        other_kind,
+        &["holds a fan-in region (FANI), not a broadcast region (BCST)"],
+    );
+    assert!(
+        FanIn::init(region, 3, 1024).is_ok(),
+        "its own kind, no role held"
+    );
+    memory.fill(0);
+    let region = Region::from_slice(&mut memory);
     let broadcast = Broadcast::init(region, 1024, 4, Mode::Lossy).unwrap();
     let subscriber = broadcast.subscriber(3).unwrap();
-    let in_use = LayoutError::InUse {
-        role: Role::Subscriber(3),
-    };
-    assert_eq!(Spsc::init(region, 1024).unwrap_err(), in_use);
-    assert_eq!(FanIn::init(region, 3, 1024).unwrap_err(), in_use);
+    assert_eq!(
+        Broadcast::init(region, 1024, 4, Mode::Lossy).unwrap_err(),
+        LayoutError::InUse {
+            role: Role::Subscriber(3),
+        }
+    );
+    assert!(matches!(
+        Spsc::init(region, 1024),
+        Err(LayoutError::WrongKind { .. })
+    ));
     drop(subscriber);
-    assert!(Spsc::init(region, 1024).is_ok());
+    assert!(Broadcast::init(region, 1024, 4, Mode::Lossy).is_ok());
 }
 
 /// The display of a layout error, checked to contain every piece.

@@ -17,7 +17,7 @@ use core::fmt;
 use crate::error::{Corruption, ReadError, ReserveError};
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{ClaimError, Role};
-use crate::spsc::{Consumer, Producer, ReadGrant, Spsc};
+use crate::spsc::{Consumer, Producer, ReadGrant, Spsc, Wakeups};
 use crate::sync::{Ordering, PaddedWord};
 use crate::wait::{self, Liveness, Wait, WaitError};
 use crate::{wake, LayoutError, Region};
@@ -155,7 +155,7 @@ impl<'a> FanIn<'a> {
                 needed,
             });
         }
-        crate::in_use::refuse_live(region)?;
+        header::refuse_in_use(region, KIND, || Self::attach(region).ok()?.held_role())?;
         let control_at = header::BLOCK_ALIGN;
         // SAFETY: inside the region (length checked), 4-aligned, and not yet shared.
         unsafe { region.init_block(control_at, Control::default()) };
@@ -166,9 +166,13 @@ impl<'a> FanIn<'a> {
             data_offset: header::required_len(core::mem::size_of::<Control>(), 0),
         };
         // Every lane alike; the first is the one the others are made from.
-        let first = Spsc::init(lane_region(region, &geometry, 0), capacity)?;
+        let first = Spsc::lay_out(lane_region(region, &geometry, 0), capacity, Wakeups::Futex)?;
         for lane in 1..lanes {
-            Spsc::init(lane_region(region, &geometry, lane), capacity)?;
+            Spsc::lay_out(
+                lane_region(region, &geometry, lane),
+                capacity,
+                Wakeups::Futex,
+            )?;
         }
         let fan_in = Self {
             region,

@@ -16,6 +16,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use crate::role::Role;
 use crate::{LayoutError, Region};
 
 /// Marks an initialised ipc-core region ("IPCR" in memory).
@@ -197,6 +198,31 @@ pub fn attach(region: Region<'_>, kind: u32, control_len: usize) -> Result<Geome
         control_offset: control_offset as usize,
         data_offset: data_offset as usize,
     })
+}
+
+/// Refuses to lay a structure of `kind` out over one in use, before anything is written: over
+/// another kind of this layout version ([`LayoutError::WrongKind`]: its roles cannot be read
+/// from here, so it may be in use; zero the region to lay it out anew), or over its own kind
+/// while `held()` names a role held there ([`LayoutError::InUse`]). `init` over a live ring
+/// would reset its indices and claims under the processes using it.
+pub(crate) fn refuse_in_use(
+    region: Region<'_>,
+    kind: u32,
+    held: impl FnOnce() -> Option<Role>,
+) -> Result<(), LayoutError> {
+    let Ok(header) = header_of(region) else {
+        return Ok(()); // Too small or misaligned: init refuses it for that.
+    };
+    let laid_out = header.magic.load(Ordering::Acquire) == MAGIC
+        && header.version.load(Ordering::Relaxed) == LAYOUT_VERSION;
+    match header.kind.load(Ordering::Relaxed) {
+        _ if !laid_out => Ok(()),
+        found if found != kind => Err(LayoutError::WrongKind {
+            expected: kind,
+            found,
+        }),
+        _ => held().map_or(Ok(()), |role| Err(LayoutError::InUse { role })),
+    }
 }
 
 /// Refuses a capacity that is not a power of two from `min` to `max`.

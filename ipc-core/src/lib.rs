@@ -42,7 +42,6 @@ pub mod doorbell;
 mod error;
 pub mod fan_in;
 pub mod header;
-mod in_use;
 mod region;
 pub mod role;
 #[cfg(all(feature = "std", target_os = "linux", not(loom)))]

@@ -182,7 +182,7 @@ impl<'a> Broadcast<'a> {
         header::check_count("subscribers", subscribers, MAX_SUBSCRIBERS)?;
         header::check_capacity(capacity, 4 * RECORD_HEADER, crate::spsc::MAX_CAPACITY)?;
         check_alignment(region)?;
-        crate::in_use::refuse_live(region)?;
+        header::refuse_in_use(region, KIND, || Self::attach(region).ok()?.held_role())?;
         if region.len() >= Self::required_len(capacity) {
             // SAFETY: inside the region (checked), 4-aligned, not yet shared.
             unsafe { region.init_block(header::BLOCK_ALIGN, Control::default()) };

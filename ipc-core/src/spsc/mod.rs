@@ -91,8 +91,8 @@ impl<'a> Spsc<'a> {
     ///
     /// # Errors
     /// [`LayoutError`] for a capacity that is not a power of two from 16 to [`MAX_CAPACITY`],
-    /// a region too small or misaligned, or [`LayoutError::InUse`] while a role of the ring (or
-    /// of a fan-in or broadcast region) laid out there is held.
+    /// a region too small or misaligned, [`LayoutError::InUse`] while a role of a ring laid
+    /// out there is held, or [`LayoutError::WrongKind`] over another structure.
     pub fn init(region: Region<'a>, capacity: usize) -> Result<Self, LayoutError> {
         Self::init_with(region, capacity, Wakeups::Futex)
     }
@@ -107,6 +107,17 @@ impl<'a> Spsc<'a> {
         capacity: usize,
         wakeups: Wakeups,
     ) -> Result<Self, LayoutError> {
+        header::refuse_in_use(region, KIND, || Self::attach(region).ok()?.held_role())?;
+        Self::lay_out(region, capacity, wakeups)
+    }
+
+    /// [`init_with`](Self::init_with) without looking at what the region held: a fan-in
+    /// region lays its lanes out so, having refused a region in use as a whole.
+    pub(crate) fn lay_out(
+        region: Region<'a>,
+        capacity: usize,
+        wakeups: Wakeups,
+    ) -> Result<Self, LayoutError> {
         header::check_capacity(capacity, 2 * RECORD_HEADER, MAX_CAPACITY)?;
         let needed = Self::required_len(capacity);
         if region.len() < needed {
@@ -115,7 +126,6 @@ impl<'a> Spsc<'a> {
                 needed,
             });
         }
-        crate::in_use::refuse_live(region)?;
         // The control block must be zero before the header makes the ring visible (a region
         // misaligned is left alone: header::init refuses it just below).
         let aligned = region
