@@ -116,6 +116,23 @@ fn report_only_renders_the_model() {
 }
 
 #[test]
+fn commands_sit_at_the_top_and_the_command_line_only_defines_them() {
+    let edges = edges();
+    for (module, used) in &edges {
+        assert!(
+            !used.contains("commands"),
+            "{module} imports commands (only main runs them)"
+        );
+    }
+    for lower in ["bench", "trace", "mechanism", "report", "result", "config", "recommend"] {
+        assert!(
+            !edges[lower].contains("cli"),
+            "{lower} imports cli: the command line is known to commands/ alone"
+        );
+    }
+}
+
+#[test]
 fn no_import_circle_among_top_level_modules() {
     let edges = edges();
     // Depth-first search for a back edge; the path to it is the circle.

@@ -5,6 +5,7 @@
 
 mod bench;
 mod cli;
+mod commands;
 mod compare;
 mod comparison;
 mod config;
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     process::catch_interrupts();
     limits::raise_for_run();
-    match cli::run(cli) {
+    match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ipc-profiler: {}", sentence(&error));

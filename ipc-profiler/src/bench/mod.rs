@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod placement;
 pub mod pub_sub;
 pub mod request_response;
+pub mod sweep;
 pub mod throughput;
 pub mod timing;
 pub mod worker;

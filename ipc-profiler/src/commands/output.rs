@@ -1,0 +1,32 @@
+//! Where a command's report goes: `--output`, or standard output.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::cli::BenchArgs;
+use crate::environment;
+use crate::report;
+use crate::result::{Report, RunResult};
+
+/// Writes `results` as a report in the format and to the place `args` say.
+pub(super) fn emit(args: &BenchArgs, results: Vec<RunResult>) -> anyhow::Result<()> {
+    let report = Report::new(environment::detect(), results);
+    write_out(args, report::render(&report, args.format))
+}
+
+/// Writes `text` to `--output`, or to standard output.
+pub(super) fn write_out(args: &BenchArgs, text: String) -> anyhow::Result<()> {
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("could not write {}", path.display())),
+        None => write_to(std::io::stdout().lock(), &text),
+    }
+}
+
+/// Writes `text` to `out` and flushes it.
+pub(super) fn write_to(mut out: impl Write, text: &str) -> anyhow::Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("could not write the report")
+}

@@ -1,0 +1,45 @@
+//! `trace`: a benchmark run while eBPF programs break each message's cost down, or any
+//! program (`--pid`, or a command after `--`) shown by the IPC it does.
+
+use super::output::{emit, write_out, write_to};
+use super::{configs::configs, sweep};
+use crate::cli::TraceArgs;
+
+/// Runs `trace`.
+pub(super) fn run(trace: &TraceArgs) -> anyhow::Result<()> {
+    if trace.user.is_some() && trace.command.is_empty() {
+        crate::usage_error::usage_bail!(
+            "--user runs a traced command as that user: give the command after --"
+        );
+    }
+    let target = match (trace.pid, trace.command.is_empty()) {
+        (Some(pid), _) => Some(crate::trace::user_program::Target::Pid(pid)),
+        (None, false) => Some(crate::trace::user_program::Target::Command(
+            trace.command.clone(),
+            trace.user.clone(),
+        )),
+        (None, true) => None,
+    };
+    let args = &trace.run;
+    if let Some(target) = target {
+        let report =
+            crate::trace::user_program::run(target, args.duration, trace.attach, trace.ebpf_log)?;
+        let text = crate::report::render_program(&report, args.format);
+        return match &args.output {
+            Some(_) => write_out(args, text),
+            // Like strace and perf stat: the program's standard output stays its own.
+            None => write_to(std::io::stderr().lock(), &text),
+        };
+    }
+    let configs = configs(args)?;
+    let results = sweep(args, args.mechanisms()?, &configs, |m, c| {
+        crate::trace::run(
+            m,
+            c,
+            trace.attach,
+            trace.ebpf_log,
+            crate::trace::OVERHEAD_PAIRS,
+        )
+    })?;
+    emit(args, results)
+}
