@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::parse::{parse_duration, parse_latency, parse_mechanisms, parse_rate};
 use crate::mechanism::Mechanism;
-use crate::report::Format;
+use crate::render::Format;
 use crate::result::Pattern;
 use crate::size::parse_size;
 use crate::trace;
@@ -133,7 +133,7 @@ pub(crate) struct ReportArgs {
     pub(crate) output: PathBuf,
     /// The report's format.
     #[arg(long, value_enum)]
-    pub(crate) format: Option<crate::comparison::Format>,
+    pub(crate) format: Option<crate::report::Format>,
     /// The short suite (about 30 seconds): latency, two throughput sizes, request-response.
     #[arg(long, conflicts_with = "from")]
     pub(crate) quick: bool,

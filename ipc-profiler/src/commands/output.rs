@@ -6,13 +6,13 @@ use anyhow::Context;
 
 use crate::cli::BenchArgs;
 use crate::environment;
-use crate::report;
+use crate::render;
 use crate::result::{Report, RunResult};
 
 /// Writes `results` as a report in the format and to the place `args` say.
 pub(super) fn emit(args: &BenchArgs, results: Vec<RunResult>) -> anyhow::Result<()> {
     let report = Report::new(environment::detect(), results);
-    write_out(args, report::render(&report, args.format))
+    write_out(args, render::render(&report, args.format))
 }
 
 /// Writes `text` to `--output`, or to standard output.

@@ -5,7 +5,7 @@ use super::{configs::configs, sweep};
 use crate::cli::{Mechanisms, PlacementArg, RecommendArgs};
 use crate::config::{BenchConfig, Placement};
 use crate::mechanism::{self, Mechanism};
-use crate::report::Format;
+use crate::render::Format;
 use crate::result::RunResult;
 
 /// `recommend`: measure (or read) one configuration for every mechanism, rank, and measure the

@@ -10,7 +10,7 @@ use crate::{environment, trace};
 
 /// `report`: measure the suite (or read `--from`), then write the comparison.
 pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
-    use crate::comparison::{self, Document, Format as Page};
+    use crate::report::{self, Document, Format as Page};
     let Some(format) = args.format.or_else(|| Page::from_path(&args.output)) else {
         crate::usage_error::usage_bail!(
             "say which format with --format html|markdown, or name the output .html or .md"
@@ -19,7 +19,7 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let document = if args.from.is_empty() {
         let mut results = Vec::new();
         let mut commands = Vec::new();
-        for words in comparison::suite::commands(args.quick) {
+        for words in report::suite::commands(args.quick) {
             let (bench, line) = suite_command(&words, args.verbose)?;
             results.extend(sweep(
                 &bench,
@@ -82,7 +82,7 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
             ],
         }
     };
-    let text = comparison::render(&document, format);
+    let text = report::render(&document, format);
     std::fs::write(&args.output, text)
         .with_context(|| format!("could not write {}", args.output.display()))
 }

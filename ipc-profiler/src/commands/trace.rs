@@ -24,7 +24,7 @@ pub(super) fn run(trace: &TraceArgs) -> anyhow::Result<()> {
     if let Some(target) = target {
         let report =
             crate::trace::user_program::run(target, args.duration, trace.attach, trace.ebpf_log)?;
-        let text = crate::report::render_program(&report, args.format);
+        let text = crate::render::render_program(&report, args.format);
         return match &args.output {
             Some(_) => write_out(args, text),
             // Like strace and perf stat: the program's standard output stays its own.

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::report::units::{duration_ns as ns, rate};
+use crate::render::units::{duration_ns as ns, rate};
 use crate::result::{Pattern, RunResult, Wake};
 
 /// What the user asked for.

@@ -1,23 +1,50 @@
-//! The Markdown rendering: the environment, then one table row per result.
+//! The report as Markdown: the machine, how it was made, then each table.
 
-use comfy_table::presets::ASCII_MARKDOWN;
-use comfy_table::Table;
+use super::sections::{tables, Table};
+use super::Document;
 
-use super::flat;
-use crate::result::Report;
-
-/// The report as a Markdown document.
-pub fn render(report: &Report) -> String {
-    let table = table(&flat::COLUMNS, report.results.iter().map(flat::row));
-    format!("Measured on: {}\n\n{table}\n", report.environment.summary())
+/// The document as Markdown tables.
+pub fn render(document: &Document) -> String {
+    let mut text = format!(
+        "# IPC on this machine: the comparison, measured\n\n\
+         **Machine:** {}  \n**Tool:** ipc-profiler {}  \n",
+        document.environment.summary(),
+        document.version
+    );
+    text.push_str("**Made by:**\n");
+    for command in &document.commands {
+        text.push_str(&format!("- `{command}`\n"));
+    }
+    for note in &document.notes {
+        text.push_str(&format!("\n> {note}\n"));
+    }
+    for table in tables(&document.results, &document.traced) {
+        text.push('\n');
+        text.push_str(&markdown_table(&table));
+    }
+    text
 }
 
-/// A Markdown table of `rows` under `columns`.
-pub fn table(columns: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Table {
-    let mut table = Table::new();
-    table.load_preset(ASCII_MARKDOWN).set_header(columns);
-    for row in rows {
-        table.add_row(row);
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+fn markdown_table(table: &Table) -> String {
+    let mut text = format!("## {}\n\n{}\n\n", table.title, table.note);
+    let row = |cells: &[String]| {
+        format!(
+            "| {} |\n",
+            cells
+                .iter()
+                .map(|c| cell(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )
+    };
+    text.push_str(&row(&table.header));
+    text.push_str(&format!("|{}\n", "---|".repeat(table.header.len())));
+    for cells in &table.rows {
+        text.push_str(&row(cells));
     }
-    table
+    text
 }

@@ -1,43 +1,58 @@
-//! Renderings of the result model: a table for people, JSON (the contract in
-//! docs/design.md), CSV and Markdown. Nothing here measures anything.
+//! `report`: the comparison this project grew from, measured on this machine (or rendered from
+//! earlier runs): latency, throughput by size, scalability, overhead, CPU per GB moved, the
+//! feature matrix, and the comparison document's claims beside what was measured, as a
+//! self-contained HTML page with charts or as Markdown tables.
 
-mod csv;
-mod flat;
-mod json;
+mod charts;
+pub mod claims;
+mod features;
+mod html;
 mod markdown;
-mod program;
-mod table;
-mod trace_summary;
-pub mod units;
+mod sections;
+pub mod suite;
 
-use clap::ValueEnum;
+use crate::result::{Environment, RunResult};
 
-use crate::result::{ProgramReport, Report};
+/// What a report shows: the machine, how it was made, and every result.
+pub struct Document {
+    /// The machine.
+    pub environment: Environment,
+    /// The tool's version.
+    pub version: String,
+    /// The commands that measured the results (or the files they came from).
+    pub commands: Vec<String>,
+    /// Every untraced result.
+    pub results: Vec<RunResult>,
+    /// Traced latency runs (with a breakdown), when `trace` could run (as root).
+    pub traced: Vec<RunResult>,
+    /// Things a reader must know (what was not measured, and why).
+    pub notes: Vec<String>,
+}
 
-/// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// A report's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// A table for people.
-    Table,
-    /// One JSON object (the contract in docs/design.md).
-    Json,
-    /// One row per result, the same figures flattened.
-    Csv,
-    /// A Markdown table of the same figures.
+    /// One self-contained page with charts.
+    Html,
+    /// Markdown tables.
     Markdown,
 }
 
-/// Renders a traced program's report in `format`.
-pub fn render_program(report: &ProgramReport, format: Format) -> String {
-    program::render(report, format)
+impl Format {
+    /// The format a file name asks for, by its extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()? {
+            "html" | "htm" => Some(Self::Html),
+            "md" | "markdown" => Some(Self::Markdown),
+            _ => None,
+        }
+    }
 }
 
-/// Renders `report` in `format`.
-pub fn render(report: &Report, format: Format) -> String {
+/// The document in `format`.
+pub fn render(document: &Document, format: Format) -> String {
     match format {
-        Format::Table => table::render(report),
-        Format::Json => json::render(report),
-        Format::Csv => csv::render(report),
-        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(document),
+        Format::Markdown => markdown::render(document),
     }
 }

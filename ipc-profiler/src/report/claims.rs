@@ -51,9 +51,9 @@ impl Claim {
     /// The figure with its unit, as the report shows it.
     pub fn display(&self) -> String {
         match self.unit.as_str() {
-            "ns" => crate::report::units::duration_ns(self.value),
+            "ns" => crate::render::units::duration_ns(self.value),
             "B/s" => super::sections::rate(self.value),
-            _ => crate::report::units::count(self.value),
+            _ => crate::render::units::count(self.value),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::claims::Claims;
 use super::features;
-use crate::report::units::{bytes, duration_ns};
+use crate::render::units::{bytes, duration_ns};
 use crate::result::{Pattern, RunResult};
 use crate::size::size_label;
 

@@ -74,7 +74,7 @@ fn size_label(bytes: &f64) -> String {
 }
 
 fn nanos_label(ns: &f64) -> String {
-    crate::report::units::duration_ns(*ns)
+    crate::render::units::duration_ns(*ns)
 }
 
 /// Every chart the results allow; `traced` (runs with a breakdown) adds where the time goes.
@@ -121,10 +121,10 @@ fn sides(traced: &[RunResult]) -> Vec<Side> {
                 wake_to_run: m.wake_to_run_ns.unwrap_or(0.0).min(off_cpu),
                 note: format!(
                     "{} · {:.1} syscalls · {:.1} switches · {}",
-                    crate::report::units::duration_ns(user + m.kernel_ns + off_cpu),
+                    crate::render::units::duration_ns(user + m.kernel_ns + off_cpu),
                     m.syscalls,
                     m.context_switches.unwrap_or(0.0),
-                    crate::report::units::bytes(m.bytes_copied.unwrap_or(0.0))
+                    crate::render::units::bytes(m.bytes_copied.unwrap_or(0.0))
                 ),
             });
         }
