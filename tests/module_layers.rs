@@ -102,7 +102,7 @@ fn the_result_model_and_the_configuration_sit_at_the_bottom() {
 #[test]
 fn render_only_renders_the_model() {
     let edges = edges();
-    let allowed = ["result", "size"];
+    let allowed = ["result", "units"];
     let extra: Vec<_> = edges["render"]
         .iter()
         .filter(|m| !allowed.contains(&m.as_str()))

@@ -29,7 +29,7 @@ pub fn sweep(
                     "{} {} {} ({} processes){}",
                     mechanism.name(),
                     config.pattern.name(),
-                    crate::size::size_label(config.message_size),
+                    crate::units::size_label(config.message_size),
                     config.processes(),
                     if repeats > 1 {
                         format!(", run {repeat} of {repeats}")

@@ -9,8 +9,8 @@ use super::parse::{parse_duration, parse_latency, parse_mechanisms, parse_rate};
 use crate::mechanism::Mechanism;
 use crate::render::Format;
 use crate::result::Pattern;
-use crate::size::parse_size;
 use crate::trace;
+use crate::units::parse_size;
 
 /// Options shared by `bench` and `trace`.
 #[derive(Args)]

@@ -5,13 +5,13 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::cli::BenchArgs;
-use crate::environment;
+use crate::machine;
 use crate::render;
 use crate::result::{Report, RunResult};
 
 /// Writes `results` as a report in the format and to the place `args` say.
 pub(super) fn emit(args: &BenchArgs, results: Vec<RunResult>) -> anyhow::Result<()> {
-    let report = Report::new(environment::detect(), results);
+    let report = Report::new(machine::detect(), results);
     write_out(args, render::render(&report, args.format))
 }
 

@@ -108,7 +108,7 @@ fn from_report(
              options that report was made with",
             path.display(),
             config.pattern.name(),
-            crate::size::size_label(config.message_size),
+            crate::units::size_label(config.message_size),
             count.map_or(String::new(), |n| format!(" with a count of {n}"))
         );
     }

@@ -6,7 +6,7 @@ use clap::Parser;
 use super::{configs::configs, sweep};
 use crate::cli::{BenchArgs, Cli, Command, ReportArgs};
 use crate::result::RunResult;
-use crate::{environment, trace};
+use crate::{machine, trace};
 
 /// `report`: measure the suite (or read `--from`), then write the comparison.
 pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
@@ -40,7 +40,7 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
             traced_suite(args.verbose, &mut commands)
         };
         Document {
-            environment: environment::detect(),
+            environment: machine::detect(),
             version: env!("CARGO_PKG_VERSION").into(),
             commands,
             results,

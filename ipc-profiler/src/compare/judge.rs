@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::figures::Figure;
+use super::compared::Figure;
 use crate::result::{Report, RunResult};
 
 /// What one figure's change amounts to.

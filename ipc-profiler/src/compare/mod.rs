@@ -8,7 +8,7 @@
 //! of the two files' samples. With a single run in either file the noise is unknown: the
 //! threshold alone decides, and the comparison says so.
 
-mod figures;
+mod compared;
 mod judge;
 mod render;
 

@@ -54,7 +54,7 @@ pub fn render(comparison: &Comparison, format: Format) -> String {
 
 fn value(figure: &str, v: f64) -> String {
     match figure {
-        "msg/s" => format!("{}/s", crate::render::units::rate(v)),
-        _ => crate::render::units::duration_ns(v),
+        "msg/s" => format!("{}/s", crate::units::message_rate(v)),
+        _ => crate::units::duration_ns(v),
     }
 }

@@ -1,7 +1,7 @@
 //! `recommend`'s answer for people (text) or programs (JSON).
 
 use super::Recommendation;
-use crate::size::size_label;
+use crate::units::size_label;
 
 /// How `recommend` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use crate::render::units::{duration_ns as ns, rate};
 use crate::result::{Pattern, RunResult, Wake};
+use crate::units::{duration_ns as ns, message_rate};
 
 /// What the user asked for.
 #[derive(Clone, Debug, Serialize)]
@@ -176,7 +176,7 @@ fn reason(place: usize, figures: &Figures, best: Option<f64>, inputs: &Inputs) -
     let deciding = if streamed(inputs.pattern) {
         format!(
             "{} messages/s{at}, {cpu}",
-            rate(figures.messages_per_sec.unwrap_or(0.0))
+            message_rate(figures.messages_per_sec.unwrap_or(0.0))
         )
     } else {
         let p50 = ns(figures.p50_ns.unwrap_or(0.0));

@@ -5,10 +5,9 @@ mod csv;
 mod flat;
 mod json;
 mod markdown;
-mod program;
+mod program_report;
 mod table;
 mod trace_summary;
-pub mod units;
 
 use clap::ValueEnum;
 
@@ -29,7 +28,7 @@ pub enum Format {
 
 /// Renders a traced program's report in `format`.
 pub fn render_program(report: &ProgramReport, format: Format) -> String {
-    program::render(report, format)
+    program_report::render(report, format)
 }
 
 /// Renders `report` in `format`.

@@ -3,9 +3,9 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
-use super::units::{bytes, count, duration_ns, or_na};
 use crate::result::{Breakdown, Report, RunResult};
-use crate::size::size_label;
+use crate::units::size_label;
+use crate::units::{bytes, count, duration_ns, or_na};
 
 /// The report as tables: latency (fastest first), then each breakdown.
 pub fn render(report: &Report) -> String {

@@ -4,8 +4,8 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
-use super::units::{bytes, count, or_na};
 use crate::result::RunResult;
+use crate::units::{bytes, count, or_na};
 
 /// The summary table, or `None` when fewer than two results have a breakdown.
 pub fn table(results: &[&RunResult]) -> Option<Table> {
@@ -42,7 +42,7 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
             _ => format!(
                 "{} {}",
                 result.mechanism,
-                crate::size::size_label(result.message_size)
+                crate::units::size_label(result.message_size)
             ),
         };
         let mut row = vec![name, syscalls_by_name(b)];

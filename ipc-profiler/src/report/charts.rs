@@ -70,11 +70,11 @@ fn legend<'n, DB: DrawingBackend>(
 }
 
 fn size_label(bytes: &f64) -> String {
-    crate::size::size_label(bytes.round() as usize)
+    crate::units::size_label(bytes.round() as usize)
 }
 
 fn nanos_label(ns: &f64) -> String {
-    crate::render::units::duration_ns(*ns)
+    crate::units::duration_ns(*ns)
 }
 
 /// Every chart the results allow; `traced` (runs with a breakdown) adds where the time goes.
@@ -121,10 +121,10 @@ fn sides(traced: &[RunResult]) -> Vec<Side> {
                 wake_to_run: m.wake_to_run_ns.unwrap_or(0.0).min(off_cpu),
                 note: format!(
                     "{} · {:.1} syscalls · {:.1} switches · {}",
-                    crate::render::units::duration_ns(user + m.kernel_ns + off_cpu),
+                    crate::units::duration_ns(user + m.kernel_ns + off_cpu),
                     m.syscalls,
                     m.context_switches.unwrap_or(0.0),
-                    crate::render::units::bytes(m.bytes_copied.unwrap_or(0.0))
+                    crate::units::bytes(m.bytes_copied.unwrap_or(0.0))
                 ),
             });
         }
@@ -319,7 +319,7 @@ fn throughput(results: &[RunResult]) -> Option<Chart> {
         "Throughput against message size",
         "payload per second (log scale)",
         &|r| r.throughput.as_ref().map(|t| t.bytes_per_sec),
-        &|v| super::sections::rate(*v),
+        &|v| crate::units::byte_rate(*v),
     )
 }
 

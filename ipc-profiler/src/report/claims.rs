@@ -51,9 +51,9 @@ impl Claim {
     /// The figure with its unit, as the report shows it.
     pub fn display(&self) -> String {
         match self.unit.as_str() {
-            "ns" => crate::render::units::duration_ns(self.value),
-            "B/s" => super::sections::rate(self.value),
-            _ => crate::render::units::count(self.value),
+            "ns" => crate::units::duration_ns(self.value),
+            "B/s" => crate::units::byte_rate(self.value),
+            _ => crate::units::count(self.value),
         }
     }
 }

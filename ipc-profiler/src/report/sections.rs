@@ -4,9 +4,9 @@ use std::collections::BTreeSet;
 
 use super::claims::Claims;
 use super::features;
-use crate::render::units::{bytes, duration_ns};
 use crate::result::{Pattern, RunResult};
-use crate::size::size_label;
+use crate::units::size_label;
+use crate::units::{byte_rate, bytes, duration_ns};
 
 /// One table: a title, what to know before reading it, a header and rows of cells.
 pub struct Table {
@@ -47,15 +47,6 @@ fn measured(results: &[RunResult], pattern: Pattern) -> impl Iterator<Item = &Ru
     results
         .iter()
         .filter(move |r| r.pattern == pattern && r.unsupported.is_none() && r.verified)
-}
-
-/// Bytes per second as `1.32 GB/s`, `512 MB/s`.
-pub fn rate(bytes_per_sec: f64) -> String {
-    if bytes_per_sec >= 1e9 {
-        format!("{:.2} GB/s", bytes_per_sec / 1e9)
-    } else {
-        format!("{:.0} MB/s", bytes_per_sec / 1e6)
-    }
 }
 
 /// The latency size the report shows: 128 B if measured, else the smallest.
@@ -169,24 +160,23 @@ fn throughput(results: &[RunResult], claims: &Claims) -> Option<Table> {
     header.extend(sizes.iter().map(|s| size_label(*s)));
     header.push(format!("claimed at {}", size_label(largest)));
     header.push("measured / claimed".into());
-    let rows = mechanisms_of(results, Pattern::Throughput)
-        .into_iter()
-        .map(|m| {
-            let mut row = vec![m.clone()];
-            row.extend(
-                sizes
-                    .iter()
-                    .map(|&s| throughput_at(results, &m, s).map_or("unsupported".into(), rate)),
-            );
-            let claim = claims.for_mechanism("throughput", &m, largest);
-            row.push(claim.map_or(String::new(), |c| format!("{} ({})", c.display(), c.row)));
-            row.push(match (claim, throughput_at(results, &m, largest)) {
-                (Some(c), Some(v)) => format!("{:.2}x", v / c.value),
-                _ => String::new(),
-            });
-            row
-        })
-        .collect();
+    let rows =
+        mechanisms_of(results, Pattern::Throughput)
+            .into_iter()
+            .map(|m| {
+                let mut row = vec![m.clone()];
+                row.extend(sizes.iter().map(|&s| {
+                    throughput_at(results, &m, s).map_or("unsupported".into(), byte_rate)
+                }));
+                let claim = claims.for_mechanism("throughput", &m, largest);
+                row.push(claim.map_or(String::new(), |c| format!("{} ({})", c.display(), c.row)));
+                row.push(match (claim, throughput_at(results, &m, largest)) {
+                    (Some(c), Some(v)) => format!("{:.2}x", v / c.value),
+                    _ => String::new(),
+                });
+                row
+            })
+            .collect();
     Some(Table {
         title: "Throughput by message size".into(),
         note: "One writer streaming to one reader, every byte verified; payload bytes per \

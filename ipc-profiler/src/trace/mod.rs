@@ -4,7 +4,7 @@
 //! The run happens twice with the same settings: once untraced (for the overhead figure) and
 //! once with the programs attached and each worker's measured phase switched on in the kernel.
 
-mod breakdown;
+mod attribution;
 mod btf;
 mod ebpf_log;
 mod ebpf_programs;
@@ -22,7 +22,7 @@ use crate::bench::{self, worker::CLIENT_SLOT, worker::SERVER_SLOT};
 use crate::config::BenchConfig;
 use crate::mechanism::Mechanism;
 use crate::result::{Overhead, OverheadFigure, Pattern, RunResult};
-use breakdown::TracedProcessFigures;
+use attribution::TracedProcessFigures;
 use ipc_ebpf::SHARED_SLOT;
 
 /// Untraced and traced runs alternated for the overhead figure: a VM's round trip drifts by
@@ -95,7 +95,7 @@ pub fn run(
     }
     drop(tracer);
     let overhead = Overhead::from_runs(figure, untraced_runs, traced_runs);
-    result.breakdown = Some(breakdown::build(
+    result.breakdown = Some(attribution::build(
         &processes,
         result.messages,
         Some(overhead),

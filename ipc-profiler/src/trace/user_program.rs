@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use ipc_ebpf::NO_PARENT;
 
-use super::breakdown::{self, TracedProcessFigures};
+use super::attribution::{self, TracedProcessFigures};
 use super::registry::comm_of;
 use super::tracer::Tracer;
 use super::Attach;
@@ -74,9 +74,9 @@ pub fn run(
             counts: tracer.counts(owner.slot)?,
         });
     }
-    let breakdown = breakdown::build(&figures, 1, None, (tracer.syscalls_via, tracer.sched_via));
+    let breakdown = attribution::build(&figures, 1, None, (tracer.syscalls_via, tracer.sched_via));
     Ok(ProgramReport::new(
-        crate::environment::detect(),
+        crate::machine::detect(),
         ProgramInfo { pid, command, exit },
         seconds,
         breakdown,

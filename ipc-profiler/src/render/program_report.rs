@@ -4,9 +4,9 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
-use super::units::{bytes, count, duration_ns, or_na};
 use super::{csv, json, markdown, Format};
 use crate::result::{PerMessage, ProgramReport};
+use crate::units::{bytes, count, duration_ns, or_na};
 
 /// Columns of the per-process rows (CSV and Markdown).
 const COLUMNS: [&str; 17] = [
