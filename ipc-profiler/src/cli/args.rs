@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::parse::{parse_duration, parse_latency, parse_mechanisms, parse_rate};
+use super::parse::{parse_duration, parse_latency, parse_mechanisms, parse_rate, pattern_parser};
+use crate::config::Placement;
 use crate::mechanism::Mechanism;
 use crate::render::Format;
 use crate::result::Pattern;
@@ -19,7 +20,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_parser = parse_mechanisms)]
     pub(crate) mech: Option<Mechanisms>,
     /// What to measure.
-    #[arg(long, value_enum, default_value_t = Pattern::Latency)]
+    #[arg(long, default_value = "latency", value_parser = pattern_parser())]
     pub(crate) pattern: Pattern,
     /// Message sizes, separated by commas (K and M suffixes: 1K = 1024). Default: 128 for
     /// latency; 64,1K,64K,1M for throughput.
@@ -143,6 +144,16 @@ pub(crate) struct ReportArgs {
     /// Say on standard error where the time goes.
     #[arg(long, short)]
     pub(crate) verbose: bool,
+}
+
+impl From<PlacementArg> for Placement {
+    fn from(placement: PlacementArg) -> Self {
+        match placement {
+            PlacementArg::SameCore => Placement::SameCore,
+            PlacementArg::CrossCore => Placement::CrossCore,
+            PlacementArg::Unpinned => Placement::Unpinned,
+        }
+    }
 }
 
 /// `--placement`: where the processes run.

@@ -4,7 +4,7 @@
 mod args;
 mod parse;
 
-pub(crate) use args::{BenchArgs, Mechanisms, PlacementArg, RecommendArgs, ReportArgs, TraceArgs};
+pub(crate) use args::{BenchArgs, Mechanisms, RecommendArgs, ReportArgs, TraceArgs};
 
 use std::path::PathBuf;
 

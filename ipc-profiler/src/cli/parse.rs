@@ -1,7 +1,10 @@
 //! Parsers of the command line's values: rates, percentages, latencies, durations, mechanism
 //! lists. Each returns the message clap shows for a value it refuses.
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+
 use crate::mechanism;
+use crate::result::Pattern;
 
 use super::Mechanisms;
 
@@ -76,4 +79,11 @@ pub(super) fn parse_mechanisms(text: &str) -> Result<Mechanisms, String> {
         chosen.push(found);
     }
     Ok(Mechanisms(chosen))
+}
+
+/// `--pattern`: one of the model's patterns, listed with what each measures.
+pub(super) fn pattern_parser() -> impl TypedValueParser<Value = Pattern> {
+    let names = Pattern::ALL.map(|p| PossibleValue::new(p.name()).help(p.summary()));
+    PossibleValuesParser::new(names)
+        .map(|name| Pattern::from_name(&name).expect("clap accepts only the names listed"))
 }

@@ -1,17 +1,13 @@
 //! The configurations a `bench`-style command line asks for: one per message size and count.
 
-use crate::cli::{BenchArgs, PlacementArg};
+use crate::cli::BenchArgs;
 use crate::config::{BenchConfig, Placement};
 use crate::result::Pattern;
 
 /// One configuration per message size and, for the patterns with a process count, per
 /// count in its list (the scalability sweep).
 pub(super) fn configs(args: &BenchArgs) -> anyhow::Result<Vec<BenchConfig>> {
-    let placement = match args.placement {
-        PlacementArg::SameCore => Placement::SameCore,
-        PlacementArg::CrossCore => Placement::CrossCore,
-        PlacementArg::Unpinned => Placement::Unpinned,
-    };
+    let placement = Placement::from(args.placement);
     if args.lossy && args.pattern != Pattern::PubSub {
         crate::usage_error::usage_bail!("--lossy is a mode of --pattern pub-sub");
     }

@@ -2,7 +2,7 @@
 
 use super::output::write_out;
 use super::{configs::configs, sweep};
-use crate::cli::{Mechanisms, PlacementArg, RecommendArgs};
+use crate::cli::{Mechanisms, RecommendArgs};
 use crate::config::{BenchConfig, Placement};
 use crate::mechanism::{self, Mechanism};
 use crate::render::Format;
@@ -64,10 +64,10 @@ pub(super) fn run(args: &RecommendArgs) -> anyhow::Result<()> {
         cross_host: args.cross_host,
     };
     let mut answer = recommend::decide(&results, inputs);
-    let other = match args.run.placement {
-        PlacementArg::CrossCore => Some(Placement::SameCore),
-        PlacementArg::SameCore => Some(Placement::CrossCore),
-        PlacementArg::Unpinned => None,
+    let other = match Placement::from(args.run.placement) {
+        Placement::CrossCore => Some(Placement::SameCore),
+        Placement::SameCore => Some(Placement::CrossCore),
+        Placement::Unpinned => None,
     };
     if let (None, Some(other), false) = (&args.from, other, answer.ranking.len() < 2) {
         let leaders: Vec<&'static dyn Mechanism> = answer

@@ -49,7 +49,7 @@ impl Report {
 }
 
 /// What a run measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pattern {
     /// Round trip A→B→A.
@@ -67,6 +67,35 @@ pub enum Pattern {
 }
 
 impl Pattern {
+    /// Every pattern, in the order they are listed.
+    pub const ALL: [Pattern; 6] = [
+        Self::Latency,
+        Self::Throughput,
+        Self::FanIn,
+        Self::Pipeline,
+        Self::RequestResponse,
+        Self::PubSub,
+    ];
+
+    /// The pattern called `name` ([`name`](Self::name)), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// What it measures, in a phrase.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::Latency => "Round trip A→B→A",
+            Self::Throughput => "A one-way stream, counted when delivered",
+            Self::FanIn => "Several writer processes streaming into one reader",
+            Self::Pipeline => {
+                "A chain of processes, each receiving from the one before, verifying and forwarding"
+            }
+            Self::RequestResponse => "Many clients, one server, closed loop",
+            Self::PubSub => "One publisher, many subscribers, each receiving every message",
+        }
+    }
+
     /// Its name on the command line and in the JSON.
     pub fn name(self) -> &'static str {
         match self {
