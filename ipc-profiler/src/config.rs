@@ -21,14 +21,10 @@ pub struct BenchConfig {
     pub warmup: u64,
     /// Where the workers run.
     pub cpus: CpuPlan,
-    /// Fan-in only: writer processes.
-    pub writers: usize,
-    /// Pipeline only: processes in the chain.
-    pub stages: usize,
-    /// Request-response only: client processes.
-    pub clients: usize,
-    /// Pub-sub only: subscriber processes.
-    pub subscribers: usize,
+    /// The pattern's process count: fan-in's writers, a pipeline's stages, request-response's
+    /// clients, pub-sub's subscribers (`--procs`, `--stages`, `--clients`, `--subscribers`);
+    /// unused by latency and throughput.
+    pub count: usize,
     /// Pub-sub only: the latency phase's rate in messages per second (`None`: a fraction of
     /// the full-speed rate measured just before).
     pub rate: Option<f64>,
@@ -42,10 +38,8 @@ impl BenchConfig {
     /// the clients and the server for request-response, else two.
     pub fn processes(&self) -> u32 {
         match self.pattern {
-            Pattern::FanIn => self.writers as u32 + 1,
-            Pattern::Pipeline => self.stages as u32,
-            Pattern::RequestResponse => self.clients as u32 + 1,
-            Pattern::PubSub => self.subscribers as u32 + 1,
+            Pattern::FanIn | Pattern::RequestResponse | Pattern::PubSub => self.count as u32 + 1,
+            Pattern::Pipeline => self.count as u32,
             Pattern::Latency | Pattern::Throughput => 2,
         }
     }
@@ -55,8 +49,7 @@ impl BenchConfig {
     /// (pub-sub), else one.
     pub fn messages_per_iteration(&self) -> u64 {
         match self.pattern {
-            Pattern::FanIn => self.writers.max(1) as u64,
-            Pattern::RequestResponse => self.clients.max(1) as u64,
+            Pattern::FanIn | Pattern::RequestResponse => self.count.max(1) as u64,
             Pattern::Pipeline | Pattern::PubSub => 2,
             Pattern::Latency | Pattern::Throughput => 1,
         }

@@ -42,7 +42,7 @@ pub fn refusal(config: &BenchConfig) -> Option<String> {
 /// The reader's process slot for a traced run; writer `i` has slot `READER_SLOT + 1 + i`.
 pub const READER_SLOT: u32 = 0;
 
-/// Runs `config.writers` writers into one reader over `mechanism`, each worker switching its
+/// Runs `config.count` writers into one reader over `mechanism`, each worker switching its
 /// measured phase through `gate` (a copy per process, made by the fork); also returns the
 /// workers' pids, reader first.
 pub fn run_gated(
@@ -50,7 +50,7 @@ pub fn run_gated(
     config: &BenchConfig,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<(RunResult, Vec<u32>)> {
-    let writers = config.writers;
+    let writers = config.count;
     let channel = mechanism
         .connect_fan_in(config.message_size, writers)
         .with_context(|| {
@@ -126,8 +126,8 @@ fn reader(
 ) -> anyhow::Result<WorkerReport> {
     let payload = Payload::new(config.message_size);
     let mut message = vec![0u8; config.message_size];
-    let mut next = vec![0u64; config.writers];
-    let total = config.iterations * config.writers as u64;
+    let mut next = vec![0u64; config.count];
+    let total = config.iterations * config.count as u64;
     let cpu_start = cpu_usage::now();
     let mut first = None;
     gate.open(READER_SLOT)?;
@@ -140,7 +140,7 @@ fn reader(
         let Some(expected) = next.get_mut(writer) else {
             bail!(
                 "a message names writer {writer}, but there are {}",
-                config.writers
+                config.count
             );
         };
         if n != *expected {

@@ -106,10 +106,9 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
 /// The pattern's own process count (writers, stages, clients or subscribers), if it has one.
 pub fn identity_count(config: &BenchConfig) -> Option<u32> {
     match config.pattern {
-        Pattern::FanIn => Some(config.writers as u32),
-        Pattern::Pipeline => Some(config.stages as u32),
-        Pattern::RequestResponse => Some(config.clients as u32),
-        Pattern::PubSub => Some(config.subscribers as u32),
+        Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse | Pattern::PubSub => {
+            Some(config.count as u32)
+        }
         Pattern::Latency | Pattern::Throughput => None,
     }
 }
@@ -118,20 +117,20 @@ pub fn identity_count(config: &BenchConfig) -> Option<u32> {
 pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity {
     let pattern = config.pattern;
     // The pattern's own count, present only for that pattern.
-    let count_for = |of: Pattern, count: usize| (pattern == of).then_some(count as u32);
+    let count_for = |of: Pattern| (pattern == of).then_some(config.count as u32);
     let cpus = &config.cpus;
     let placement = match pattern {
         Pattern::FanIn => format!(
             "{cpus} (reader on the second CPU), {} writers",
-            config.writers
+            config.count
         ),
         Pattern::RequestResponse => format!(
             "{cpus} (server on the second CPU), {} clients",
-            config.clients
+            config.count
         ),
         Pattern::PubSub => format!(
             "{cpus} (publisher on the first CPU), {} subscribers",
-            config.subscribers
+            config.count
         ),
         Pattern::Pipeline => pipeline::placement(config),
         Pattern::Latency | Pattern::Throughput => cpus.to_string(),
@@ -146,10 +145,10 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
             0
         },
         processes: config.processes(),
-        procs: count_for(Pattern::FanIn, config.writers),
-        stages: count_for(Pattern::Pipeline, config.stages),
-        clients: count_for(Pattern::RequestResponse, config.clients),
-        subscribers: count_for(Pattern::PubSub, config.subscribers),
+        procs: count_for(Pattern::FanIn),
+        stages: count_for(Pattern::Pipeline),
+        clients: count_for(Pattern::RequestResponse),
+        subscribers: count_for(Pattern::PubSub),
         placement,
     }
 }

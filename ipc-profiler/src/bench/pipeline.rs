@@ -35,7 +35,7 @@ pub fn default_messages(stages: usize) -> u64 {
 
 /// Why `mechanism` cannot run `config` as a pipeline, if it cannot.
 pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String> {
-    super::worker::too_many_spinners(mechanism, config.stages)
+    super::worker::too_many_spinners(mechanism, config.count)
 }
 
 /// Where stage `stage` runs: cross-core alternates the plan's two CPUs along the chain (more
@@ -50,19 +50,19 @@ fn stage_cpu(config: &BenchConfig, stage: usize) -> Option<usize> {
 /// The placement as a result names it.
 pub fn placement(config: &BenchConfig) -> String {
     match config.cpus.placement {
-        Placement::CrossCore => format!("{}, {} stages alternate", config.cpus, config.stages),
-        _ => format!("{}, {} stages", config.cpus, config.stages),
+        Placement::CrossCore => format!("{}, {} stages alternate", config.cpus, config.count),
+        _ => format!("{}, {} stages", config.cpus, config.count),
     }
 }
 
-/// Runs `config.stages` stages over `mechanism`, each switching its measured phase through
+/// Runs `config.count` stages over `mechanism`, each switching its measured phase through
 /// `gate` (stage `i` in slot `i`); also returns the stages' pids, source first.
 pub fn run_gated(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<(RunResult, Vec<u32>)> {
-    let stages = config.stages;
+    let stages = config.count;
     if stages < 2 {
         bail!("a pipeline needs at least 2 stages");
     }
@@ -206,7 +206,7 @@ fn relay(
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<WorkerReport> {
     let Ends { input, output } = ends;
-    let sink = stage + 1 == config.stages;
+    let sink = stage + 1 == config.count;
     let payload = Payload::new(config.message_size);
     let mut message = vec![0u8; config.message_size];
     let (warmup, n) = (config.warmup, config.iterations);

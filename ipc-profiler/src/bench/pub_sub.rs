@@ -45,7 +45,7 @@ pub fn default_messages(subscribers: usize) -> u64 {
     (10_000 / subscribers.max(1) as u64).max(250)
 }
 
-/// Why `mechanism` cannot publish to `config.subscribers`, if it cannot.
+/// Why `mechanism` cannot publish to `config.count`, if it cannot.
 pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String> {
     if config.lossy && !mechanism.broadcasts() {
         return Some(
@@ -59,7 +59,7 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
             "a lossy subscriber reads each message's sequence number: at least 16 bytes".into(),
         );
     }
-    super::worker::too_many_spinners(mechanism, config.subscribers + 1)
+    super::worker::too_many_spinners(mechanism, config.count + 1)
 }
 
 /// How the publisher reaches its subscribers.
@@ -108,7 +108,7 @@ struct Inbox {
     ack: Option<Box<dyn Endpoint>>,
 }
 
-/// Runs one publisher and `config.subscribers` subscribers over `mechanism`, each switching
+/// Runs one publisher and `config.count` subscribers over `mechanism`, each switching
 /// its measured phase through `gate` (the publisher in slot 0, subscriber `i` in slot
 /// `1 + i`); also returns their pids, publisher first.
 pub fn run_gated(
@@ -116,7 +116,7 @@ pub fn run_gated(
     config: &BenchConfig,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<(RunResult, Vec<u32>)> {
-    let n = config.subscribers;
+    let n = config.count;
     let size = config.message_size;
     let setup = || format!("could not set up {} for {n} subscribers", mechanism.name());
     let mut cleanups = Vec::new();

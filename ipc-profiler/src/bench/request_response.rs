@@ -36,27 +36,27 @@ pub fn default_messages(clients: usize) -> u64 {
     (20_000 / clients.max(1) as u64).max(200)
 }
 
-/// Why `mechanism` cannot serve `config.clients` clients, if it cannot.
+/// Why `mechanism` cannot serve `config.count` clients, if it cannot.
 pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String> {
     if config.message_size < MIN_SIZE {
         return Some(format!(
             "a request carries a client id, a sequence number and a checksum: at least {MIN_SIZE} bytes"
         ));
     }
-    super::worker::too_many_spinners(mechanism, config.clients + 1)
+    super::worker::too_many_spinners(mechanism, config.count + 1)
 }
 
 /// The server's process slot for a traced run; client `i` has slot `SERVER_SLOT + 1 + i`.
 pub const SERVER_SLOT: u32 = 0;
 
-/// Runs `config.clients` clients against one server over `mechanism`, each worker switching
+/// Runs `config.count` clients against one server over `mechanism`, each worker switching
 /// its measured phase through `gate`; also returns the workers' pids, server first.
 pub fn run_gated(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<(RunResult, Vec<u32>)> {
-    let clients = config.clients;
+    let clients = config.count;
     let requests = mechanism
         .connect_fan_in(config.message_size, clients)
         .with_context(|| {

@@ -57,10 +57,7 @@ pub(super) fn configs(args: &BenchArgs) -> anyhow::Result<Vec<BenchConfig>> {
             },
             warmup: args.warmup,
             cpus: cpus.clone(),
-            writers: count,
-            stages: count,
-            clients: count,
-            subscribers: count,
+            count,
             rate: args.rate,
             lossy: args.lossy,
         })

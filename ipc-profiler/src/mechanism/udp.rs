@@ -40,13 +40,11 @@ impl Mechanism for Udp {
 
     fn refuses(&self, config: &BenchConfig) -> Option<String> {
         if config.pattern == Pattern::RequestResponse {
-            return buffer_limit(server_buffer(config.message_size, config.clients)).or_else(
-                || {
-                    (config.message_size > MAX_DATAGRAM).then(|| {
-                        format!("a UDP datagram carries at most {MAX_DATAGRAM} bytes over IPv4")
-                    })
-                },
-            );
+            return buffer_limit(server_buffer(config.message_size, config.count)).or_else(|| {
+                (config.message_size > MAX_DATAGRAM).then(|| {
+                    format!("a UDP datagram carries at most {MAX_DATAGRAM} bytes over IPv4")
+                })
+            });
         }
         if matches!(config.pattern, Pattern::PubSub | Pattern::Pipeline) {
             // Every message of a phase may be in flight at once: the receivers' buffers hold
