@@ -33,29 +33,6 @@ pub struct BenchConfig {
     pub lossy: bool,
 }
 
-impl BenchConfig {
-    /// Processes taking part: the writers and the reader for fan-in, the stages of a pipeline,
-    /// the clients and the server for request-response, else two.
-    pub fn processes(&self) -> u32 {
-        match self.pattern {
-            Pattern::FanIn | Pattern::RequestResponse | Pattern::PubSub => self.count as u32 + 1,
-            Pattern::Pipeline => self.count as u32,
-            Pattern::Latency | Pattern::Throughput => 2,
-        }
-    }
-
-    /// Messages a result counts per iteration asked for: every writer's (fan-in) or client's
-    /// (request-response), a timed and a streamed one (pipeline) or a streamed and a paced one
-    /// (pub-sub), else one.
-    pub fn messages_per_iteration(&self) -> u64 {
-        match self.pattern {
-            Pattern::FanIn | Pattern::RequestResponse => self.count.max(1) as u64,
-            Pattern::Pipeline | Pattern::PubSub => 2,
-            Pattern::Latency | Pattern::Throughput => 1,
-        }
-    }
-}
-
 /// How the two processes of a run are placed on CPUs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placement {

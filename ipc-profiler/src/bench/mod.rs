@@ -5,6 +5,7 @@ pub mod clock;
 pub mod cpu_usage;
 pub mod fan_in;
 pub mod latency;
+pub mod patterns;
 pub mod payload;
 pub mod phase;
 pub mod pipeline;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use self::patterns::Runs;
 pub use self::phase::{PhaseGate, Untraced};
 use self::worker::{pin, Closed, WorkerReport};
 use crate::config::BenchConfig;
@@ -49,12 +51,12 @@ pub fn run(mechanism: &dyn Mechanism, config: &BenchConfig) -> anyhow::Result<Ru
     }
     let ran = sized_by_probe(mechanism, config).and_then(|config| {
         let config = &config;
-        match config.pattern {
-            Pattern::Latency | Pattern::Throughput => {
+        match patterns::spec(config.pattern).runs {
+            Runs::Pair { .. } => {
                 let outcome = run_pair(mechanism, config, &mut Untraced)?;
                 result_of(mechanism, config, &outcome)
             }
-            _ => Ok(run_group(mechanism, config, &mut Untraced)?.0),
+            Runs::Group { .. } => Ok(run_group(mechanism, config, &mut Untraced)?.0),
         }
     });
     // A process limit met while setting up many processes' channels is a limit of this
@@ -76,12 +78,9 @@ pub fn run_group(
     config: &BenchConfig,
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<(RunResult, Vec<u32>)> {
-    match config.pattern {
-        Pattern::FanIn => fan_in::run_gated(mechanism, config, gate),
-        Pattern::Pipeline => pipeline::run_gated(mechanism, config, gate),
-        Pattern::RequestResponse => request_response::run_gated(mechanism, config, gate),
-        Pattern::PubSub => pub_sub::run_gated(mechanism, config, gate),
-        Pattern::Latency | Pattern::Throughput => {
+    match patterns::spec(config.pattern).runs {
+        Runs::Group { run, .. } => run(mechanism, config, gate),
+        Runs::Pair { .. } => {
             anyhow::bail!("{} runs as a pair (run_pair)", config.pattern.name())
         }
     }
@@ -93,24 +92,11 @@ pub fn refusal(mechanism: &dyn Mechanism, config: &BenchConfig) -> Option<String
     mechanism
         .available()
         .err()
-        .or_else(|| match config.pattern {
-            Pattern::FanIn => fan_in::refusal(config),
-            Pattern::Pipeline => pipeline::refusal(mechanism, config),
-            Pattern::RequestResponse => request_response::refusal(mechanism, config),
-            Pattern::PubSub => pub_sub::refusal(mechanism, config),
-            Pattern::Latency | Pattern::Throughput => None,
+        .or_else(|| match patterns::spec(config.pattern).runs {
+            Runs::Group { refusal, .. } => refusal(mechanism, config),
+            Runs::Pair { .. } => None,
         })
         .or_else(|| mechanism.refuses(config))
-}
-
-/// The pattern's own process count (writers, stages, clients or subscribers), if it has one.
-pub fn identity_count(config: &BenchConfig) -> Option<u32> {
-    match config.pattern {
-        Pattern::FanIn | Pattern::Pipeline | Pattern::RequestResponse | Pattern::PubSub => {
-            Some(config.count as u32)
-        }
-        Pattern::Latency | Pattern::Throughput => None,
-    }
 }
 
 /// What identifies a run of `config` over `mechanism` in its result.
@@ -118,22 +104,9 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
     let pattern = config.pattern;
     // The pattern's own count, present only for that pattern.
     let count_for = |of: Pattern| (pattern == of).then_some(config.count as u32);
-    let cpus = &config.cpus;
-    let placement = match pattern {
-        Pattern::FanIn => format!(
-            "{cpus} (reader on the second CPU), {} writers",
-            config.count
-        ),
-        Pattern::RequestResponse => format!(
-            "{cpus} (server on the second CPU), {} clients",
-            config.count
-        ),
-        Pattern::PubSub => format!(
-            "{cpus} (publisher on the first CPU), {} subscribers",
-            config.count
-        ),
-        Pattern::Pipeline => pipeline::placement(config),
-        Pattern::Latency | Pattern::Throughput => cpus.to_string(),
+    let placement = match patterns::spec(pattern).runs {
+        Runs::Group { placement, .. } => placement(config),
+        Runs::Pair { .. } => config.cpus.to_string(),
     };
     RunIdentity {
         mechanism: mechanism.name().to_string(),
@@ -144,7 +117,7 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
         } else {
             0
         },
-        processes: config.processes(),
+        processes: patterns::processes(config),
         procs: count_for(Pattern::FanIn),
         stages: count_for(Pattern::Pipeline),
         clients: count_for(Pattern::RequestResponse),
@@ -171,15 +144,15 @@ pub fn sized_by_probe(
         ..config.clone()
     };
     // Messages per second of the unit `iterations` counts.
-    let rate = match config.pattern {
-        Pattern::Latency | Pattern::Throughput => {
+    let rate = match patterns::spec(config.pattern).runs {
+        Runs::Pair { .. } => {
             let outcome = run_pair(mechanism, &probe, &mut Untraced)?;
             probe.iterations as f64 / outcome.client.elapsed_s.max(1e-6)
         }
-        _ => {
+        Runs::Group { .. } => {
             let (result, _) = run_group(mechanism, &probe, &mut Untraced)?;
             let total = result.throughput.map_or(0.0, |t| t.messages_per_sec);
-            total / probe.messages_per_iteration() as f64
+            total / patterns::messages_per_iteration(&probe) as f64
         }
     };
     let wanted = (rate * seconds) as u64;
@@ -204,33 +177,28 @@ pub fn run_pair(
     // Dropped when this function returns, in the controller only, whatever the outcome.
     let _cleanup = channel.cleanup;
     let cpus = &config.cpus;
+    let latency = times_round_trips(config);
     let server = process::spawn("server", || {
         drop(std::mem::replace(&mut client_end, Box::new(Closed)));
         pin(cpus.server)?;
-        match config.pattern {
-            Pattern::Latency => latency::server(server_end.as_mut(), config, gate),
-            Pattern::Throughput
-            | Pattern::FanIn
-            | Pattern::Pipeline
-            | Pattern::RequestResponse
-            | Pattern::PubSub => throughput::server(server_end.as_mut(), config, gate),
+        if latency {
+            latency::server(server_end.as_mut(), config, gate)
+        } else {
+            throughput::server(server_end.as_mut(), config, gate)
         }
     })?;
     let client = process::spawn("client", || {
         drop(std::mem::replace(&mut server_end, Box::new(Closed)));
         pin(cpus.client)?;
-        match config.pattern {
-            Pattern::Latency => latency::client(
+        if latency {
+            latency::client(
                 client_end.as_mut(),
                 config,
                 mechanism.carries_payload(),
                 gate,
-            ),
-            Pattern::Throughput
-            | Pattern::FanIn
-            | Pattern::Pipeline
-            | Pattern::RequestResponse
-            | Pattern::PubSub => throughput::client(client_end.as_mut(), config, gate),
+            )
+        } else {
+            throughput::client(client_end.as_mut(), config, gate)
         }
     })?;
     // The controller keeps no endpoint: a worker that dies is seen by its peer as end of file.
@@ -246,14 +214,22 @@ pub fn run_pair(
     })
 }
 
+/// Whether a pair run of `config` times round trips (latency) rather than a stream.
+fn times_round_trips(config: &BenchConfig) -> bool {
+    matches!(
+        patterns::spec(config.pattern).runs,
+        Runs::Pair { latency: true }
+    )
+}
+
 /// Turns what the two workers of a latency or throughput run reported into a result.
 pub fn result_of(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
     outcome: &PairOutcome,
 ) -> anyhow::Result<RunResult> {
-    let (latency_ns, throughput, warmup_messages) = match config.pattern {
-        Pattern::Latency => {
+    let (latency_ns, throughput, warmup_messages) = match times_round_trips(config) {
+        true => {
             let bytes = outcome
                 .client
                 .histogram
@@ -266,11 +242,7 @@ pub fn result_of(
                 config.warmup,
             )
         }
-        Pattern::Throughput
-        | Pattern::FanIn
-        | Pattern::Pipeline
-        | Pattern::RequestResponse
-        | Pattern::PubSub => {
+        false => {
             let rate = Throughput::of(
                 config.iterations,
                 config.message_size,

@@ -30,7 +30,7 @@ pub fn sweep(
                     mechanism.name(),
                     config.pattern.name(),
                     crate::units::size_label(config.message_size),
-                    config.processes(),
+                    super::patterns::processes(config),
                     if repeats > 1 {
                         format!(", run {repeat} of {repeats}")
                     } else {

@@ -146,6 +146,19 @@ pub(crate) struct ReportArgs {
     pub(crate) verbose: bool,
 }
 
+impl BenchArgs {
+    /// The counts given for a pattern that counts `noun` (`--procs` gives fan-in's writers).
+    pub(crate) fn counts(&self, noun: &str) -> &[u32] {
+        match noun {
+            "writers" => &self.procs,
+            "stages" => &self.stages,
+            "clients" => &self.clients,
+            "subscribers" => &self.subscribers,
+            other => unreachable!("no option counts {other}"),
+        }
+    }
+}
+
 impl From<PlacementArg> for Placement {
     fn from(placement: PlacementArg) -> Self {
         match placement {
@@ -179,6 +192,26 @@ impl BenchArgs {
             None => crate::usage_error::usage_bail!(
                 "say which mechanisms to run with --mech (names, or all; see ipc-profiler list)"
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn every_counted_pattern_has_its_option() {
+        let cli = Cli::try_parse_from(["ipc-profiler", "bench"]).unwrap();
+        let Command::Bench(args) = cli.command else {
+            unreachable!("parsed as bench");
+        };
+        for spec in &crate::bench::patterns::PATTERNS {
+            if let Some(count) = &spec.count {
+                assert_eq!(args.counts(count.noun), [4], "{}", count.noun);
+            }
         }
     }
 }

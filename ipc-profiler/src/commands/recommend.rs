@@ -57,7 +57,7 @@ pub(super) fn run(args: &RecommendArgs) -> anyhow::Result<()> {
     let inputs = recommend::Inputs {
         pattern: config.pattern,
         message_size: config.message_size,
-        count: crate::bench::identity_count(config),
+        count: crate::bench::patterns::count(config),
         placement: config.cpus.to_string(),
         p99_bound_ns: args.p99,
         busy_poll: !args.no_busy_poll,
@@ -91,7 +91,7 @@ fn from_report(
     chosen: &[&'static dyn Mechanism],
 ) -> anyhow::Result<Vec<RunResult>> {
     let report = crate::result::load(path)?;
-    let count = crate::bench::identity_count(config);
+    let count = crate::bench::patterns::count(config);
     let matching: Vec<RunResult> = report
         .results
         .into_iter()

@@ -73,12 +73,6 @@ pub fn render(recommendation: &Recommendation, format: Format) -> String {
 }
 
 fn counted(pattern: crate::result::Pattern) -> &'static str {
-    use crate::result::Pattern;
-    match pattern {
-        Pattern::FanIn => "writers",
-        Pattern::Pipeline => "stages",
-        Pattern::RequestResponse => "clients",
-        Pattern::PubSub => "subscribers",
-        Pattern::Latency | Pattern::Throughput => "processes",
-    }
+    let count = crate::bench::patterns::spec(pattern).count.as_ref();
+    count.map_or("processes", |count| count.noun)
 }

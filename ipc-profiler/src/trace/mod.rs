@@ -41,7 +41,7 @@ pub fn run(
     ebpf_log: bool,
     pairs: usize,
 ) -> anyhow::Result<RunResult> {
-    if config.processes() > SHARED_SLOT {
+    if bench::patterns::processes(config) > SHARED_SLOT {
         // Said in the unit the user chose: fan-in counts writers, the reader besides.
         let most = match config.pattern {
             Pattern::FanIn => format!("{} fan-in writers", SHARED_SLOT - 1),
@@ -49,7 +49,7 @@ pub fn run(
         };
         crate::usage_error::usage_bail!(
             "trace follows at most {most} (one process line each); this run has {} processes",
-            config.processes()
+            bench::patterns::processes(config)
         );
     }
     let mut tracer = tracer::Tracer::load(attach, ebpf_log)?;
@@ -63,7 +63,7 @@ pub fn run(
     };
     // The same number of messages in every run (a --duration was turned into one).
     let config = &BenchConfig {
-        iterations: untraced.messages / config.messages_per_iteration(),
+        iterations: untraced.messages / bench::patterns::messages_per_iteration(config),
         probe_for: None,
         ..config.clone()
     };
@@ -126,7 +126,7 @@ fn traced_run(
     mechanism: &dyn Mechanism,
     config: &BenchConfig,
 ) -> anyhow::Result<TracedRun> {
-    let slots = config.processes();
+    let slots = bench::patterns::processes(config);
     tracer.registry().reserve_slots(slots)?;
     let mut gate = gate::KernelGate {
         registry: tracer.registry(),
