@@ -1,6 +1,7 @@
 //! Renderings of the result model: a table for people, JSON (the contract in
 //! docs/design.md), CSV and Markdown. Nothing here measures anything.
 
+mod cells;
 mod csv;
 mod flat;
 mod json;

@@ -183,22 +183,6 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
     breakdown_tables(&title, per, b)
 }
 
-/// Kernel time, user time, context switches, wake-ups, wake to run, on-CPU, off-CPU and bytes
-/// copied, as table cells ("n/a" where the kernel could not say).
-pub fn per_message_cells(m: &crate::result::PerMessage) -> Vec<String> {
-    vec![
-        duration_ns(m.kernel_ns),
-        or_na(m.user_ns, duration_ns),
-        or_na(m.context_switches, count),
-        or_na(m.wakeups, count),
-        or_na(m.wake_to_run_ns, duration_ns),
-        or_na(m.on_cpu_ns, duration_ns),
-        or_na(m.off_cpu_ns, duration_ns),
-        or_na(m.bytes_copied, bytes),
-    ]
-}
-
-/// The breakdown's two tables under `title`; `unit` heads the first column.
 /// Process lines a table shows at most before it puts numbered roles of one kind together.
 const PROCESS_LINES: usize = 16;
 
@@ -246,6 +230,7 @@ fn process_rows(b: &Breakdown) -> Vec<(String, crate::result::PerMessage)> {
         .collect()
 }
 
+/// The breakdown's two tables under `title`; `unit` heads the first column.
 fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     let mut summary = Table::new();
     summary.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
@@ -265,7 +250,7 @@ fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     rows.extend(process_rows(b));
     for (who, m) in rows {
         let mut row = vec![who, count(m.syscalls)];
-        row.extend(per_message_cells(&m));
+        row.extend(super::cells::per_message(&m));
         row.push(or_na(m.migrations, count));
         summary.add_row(row);
     }

@@ -46,7 +46,7 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
             ),
         };
         let mut row = vec![name, syscalls_by_name(b)];
-        row.extend(super::table::per_message_cells(m));
+        row.extend(super::cells::per_message(m));
         row.push(or_na(m.socket_bytes_copied, bytes));
         row.push(
             b.overhead
