@@ -5,7 +5,7 @@
 
 use super::phase::PhaseGate;
 use super::{fan_in, pipeline, pub_sub, request_response, throughput};
-use crate::config::BenchConfig;
+use crate::config::{BenchConfig, Placement};
 use crate::mechanism::Mechanism;
 use crate::result::{Pattern, RunResult};
 
@@ -91,10 +91,7 @@ pub static PATTERNS: [PatternSpec; 6] = [
         runs: Runs::Group {
             refusal: |_, config| fan_in::refusal(config),
             run: fan_in::run_gated,
-            placement: |config| {
-                let (cpus, writers) = (&config.cpus, config.count);
-                format!("{cpus} (reader on the second CPU), {writers} writers")
-            },
+            placement: |config| placed(config, "reader on the second CPU", "writers"),
             phases: 1,
         },
     },
@@ -128,10 +125,7 @@ pub static PATTERNS: [PatternSpec; 6] = [
         runs: Runs::Group {
             refusal: request_response::refusal,
             run: request_response::run_gated,
-            placement: |config| {
-                let (cpus, clients) = (&config.cpus, config.count);
-                format!("{cpus} (server on the second CPU), {clients} clients")
-            },
+            placement: |config| placed(config, "server on the second CPU", "clients"),
             phases: 1,
         },
     },
@@ -148,14 +142,22 @@ pub static PATTERNS: [PatternSpec; 6] = [
         runs: Runs::Group {
             refusal: pub_sub::refusal,
             run: pub_sub::run_gated,
-            placement: |config| {
-                let (cpus, subscribers) = (&config.cpus, config.count);
-                format!("{cpus} (publisher on the first CPU), {subscribers} subscribers")
-            },
+            placement: |config| placed(config, "publisher on the first CPU", "subscribers"),
             phases: 2,
         },
     },
 ];
+
+/// Where a group's processes run, as a result names it: the CPUs, which process has a CPU of
+/// its own when the two CPUs are split (`role`; on one CPU, or unpinned, every process shares),
+/// and the count of `noun`.
+fn placed(config: &BenchConfig, role: &str, noun: &str) -> String {
+    let (cpus, count) = (&config.cpus, config.count);
+    match cpus.placement {
+        Placement::CrossCore => format!("{cpus} ({role}), {count} {noun}"),
+        Placement::SameCore | Placement::Unpinned => format!("{cpus}, {count} {noun}"),
+    }
+}
 
 /// The row of `pattern`.
 pub fn spec(pattern: Pattern) -> &'static PatternSpec {
@@ -199,6 +201,40 @@ pub fn count(config: &BenchConfig) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_on_one_cpu_names_no_second_one() {
+        let on = |placement, client, server| BenchConfig {
+            pattern: Pattern::RequestResponse,
+            message_size: 128,
+            iterations: 1,
+            probe_for: None,
+            warmup: 0,
+            cpus: crate::config::CpuPlan {
+                placement,
+                client,
+                server,
+            },
+            count: 10,
+            rate: None,
+            lossy: false,
+        };
+        let label = |config: &BenchConfig| match spec(config.pattern).runs {
+            Runs::Group { placement, .. } => placement(config),
+            Runs::Pair { .. } => unreachable!("request-response runs as a group"),
+        };
+        let same_core = on(Placement::SameCore, Some(0), Some(0));
+        assert_eq!(label(&same_core), "same-core (cpu 0), 10 clients");
+        let cross_core = on(Placement::CrossCore, Some(0), Some(1));
+        assert_eq!(
+            label(&cross_core),
+            "cross-core (cpus 0,1) (server on the second CPU), 10 clients"
+        );
+        assert_eq!(
+            label(&on(Placement::Unpinned, None, None)),
+            "unpinned, 10 clients"
+        );
+    }
 
     #[test]
     fn every_pattern_has_one_row_in_the_order_of_the_model() {
