@@ -928,3 +928,120 @@ fn recommend_across_hosts_measures_only_what_can_cross_and_names_the_rest() {
         "{log}"
     );
 }
+
+/// Every command the tool has, as its top-level help lists them.
+fn commands() -> Vec<String> {
+    let help = run(&["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout).to_string();
+    let listed = text
+        .split("Commands:")
+        .nth(1)
+        .expect("the help lists its commands")
+        .split("\n\n")
+        .next()
+        .unwrap_or_default();
+    let names: Vec<String> = listed
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect();
+    assert!(names.len() >= 8, "too few commands in the help: {names:?}");
+    names
+}
+
+#[test]
+fn completion_scripts_cover_every_command_and_bash_parses_its_own() {
+    let names = commands();
+    for (shell, first_line, mech) in [
+        ("bash", "complete -F _ipc__profiler", "--mech"),
+        ("zsh", "#compdef ipc-profiler", "--mech"),
+        ("fish", "# Print an optspec for argparse", "-l mech"),
+    ] {
+        let out = run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(script.contains(first_line), "{shell}: {script:.300}");
+        for name in &names {
+            assert!(
+                script.contains(name.as_str()),
+                "{shell} completes no `{name}`"
+            );
+        }
+        assert!(script.contains(mech), "{shell} completes no --mech");
+    }
+    let bash = run(&["completions", "bash"]);
+    let mut check = std::process::Command::new("bash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("bash runs");
+    use std::io::Write;
+    check.stdin.take().unwrap().write_all(&bash.stdout).unwrap();
+    assert!(
+        check.wait().unwrap().success(),
+        "bash -n refuses the script"
+    );
+    let refused = run(&["completions", "tcsh"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}
+
+#[test]
+fn the_manual_has_a_page_for_the_tool_and_one_per_command_with_its_options() {
+    let names = commands();
+    let tool = run(&["man"]);
+    assert!(tool.status.success(), "{}", stderr(&tool));
+    let page = String::from_utf8_lossy(&tool.stdout).to_string();
+    assert!(page.contains(".TH ipc-profiler 1"), "{page:.300}");
+    for name in &names {
+        let roff_name = format!("ipc\\-profiler\\-{}(1)", name.replace('-', "\\-"));
+        assert!(
+            page.contains(&roff_name),
+            "the tool's page lists no {roff_name}"
+        );
+        let out = run(&["man", name]);
+        assert!(out.status.success(), "man {name}: {}", stderr(&out));
+        let page = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            page.contains(&format!(".TH ipc-profiler-{name} 1")),
+            "{name}: {page:.300}"
+        );
+    }
+    let bench = String::from_utf8_lossy(&run(&["man", "bench"]).stdout).to_string();
+    for option in [
+        "\\-\\-mech",
+        "\\-\\-pattern",
+        "\\-\\-placement",
+        "\\-\\-repeat",
+    ] {
+        assert!(bench.contains(option), "bench's page lacks {option}");
+    }
+    let unknown = run(&["man", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("the commands: bench, trace"));
+}
+
+#[test]
+fn output_into_a_reader_that_stops_early_ends_quietly() {
+    // `ipc-profiler list | head -1`, and the same for the long outputs of completions and man.
+    for args in [&["list"][..], &["completions", "bash"], &["man", "bench"]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ipc-profiler"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // The reader is gone before anything is written.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.is_empty(),
+            "{args:?}: {:?}, {err}",
+            out.status
+        );
+    }
+}

@@ -77,6 +77,8 @@ pub fn profiler_commands() -> Vec<(String, Vec<String>)> {
         } else {
             continue;
         };
+        // What the shell does with the output (`> file`, `| pager`) is not the tool's.
+        let args = args.split(['>', '|']).next().unwrap_or_default();
         let args: Vec<String> = args.split_whitespace().map(String::from).collect();
         let placeholder = args.iter().any(|a| {
             a.contains('[')

@@ -56,6 +56,21 @@ pub fn run() -> anyhow::Result<()> {
     ]))?;
     cmd::run(cargo().args(["package", "--locked", "--package", "ipc-core"]))?;
     cmd::run(cargo().args(["test", "--workspace", "--locked"]))?;
+    // Installed as the README says, into a throwaway root (debug, reusing the test build).
+    let root = std::env::temp_dir().join(format!("ipc-profiler-install-{}", std::process::id()));
+    cmd::run(
+        cargo()
+            .args(["install", "--locked", "--debug", "--path", "ipc-profiler"])
+            .args([
+                "--root".as_ref(),
+                root.as_os_str(),
+                "--target-dir".as_ref(),
+                "target".as_ref(),
+            ]),
+    )?;
+    let installed = cmd::run(Command::new(root.join("bin").join("ipc-profiler")).arg("list"));
+    let _ = std::fs::remove_dir_all(&root);
+    installed?;
     // The documented example: two processes over a memfd.
     cmd::run(cargo().args([
         "run",

@@ -51,6 +51,21 @@ pub(crate) enum Command {
     Report(ReportArgs),
     /// List the mechanisms and whether each can run here.
     List,
+    /// Print a completion script for a shell: `ipc-profiler completions bash >
+    /// /etc/bash_completion.d/ipc-profiler` (zsh: a file named `_ipc-profiler` in `$fpath`;
+    /// fish: `~/.config/fish/completions/ipc-profiler.fish`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a manual page (roff): the tool's (`ipc-profiler man >
+    /// /usr/local/share/man/man1/ipc-profiler.1`), or a command's, with all its options
+    /// (`ipc-profiler man bench > .../ipc-profiler-bench.1`).
+    Man {
+        /// The command whose page to print.
+        command: Option<String>,
+    },
     /// Remove what runs that died without cleaning up (killed with SIGKILL) left behind: the
     /// System V queues and semaphore sets, and POSIX queue names, that each run recorded as it
     /// created them, and nothing else.

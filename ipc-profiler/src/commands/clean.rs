@@ -13,10 +13,8 @@ pub(super) fn run(dry_run: bool) -> anyhow::Result<()> {
         )
     })?;
     if lines.is_empty() {
-        println!("nothing to clean: no dead run left anything behind");
+        return super::output::print("nothing to clean: no dead run left anything behind\n");
     }
-    for line in lines {
-        println!("{line}");
-    }
-    Ok(())
+    let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    super::output::print(&text)
 }

@@ -11,7 +11,7 @@ pub(super) fn run(
     format: crate::compare::Format,
 ) -> anyhow::Result<()> {
     let comparison = crate::compare::compare(old, new, threshold)?;
-    print!("{}", crate::compare::render(&comparison, format));
+    super::output::print(&crate::compare::render(&comparison, format))?;
     let regressions = comparison.regressions();
     if regressions > 0 {
         return Err(crate::compare::Regressed(regressions).into());

@@ -3,8 +3,10 @@
 mod bench;
 mod clean;
 mod compare;
+mod completions;
 mod configs;
 mod list;
+mod man;
 mod output;
 mod recommend;
 mod report;
@@ -28,11 +30,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => compare::run(&old, &new, threshold, format),
         Command::Recommend(args) => recommend::run(&args),
         Command::Report(args) => report::run(&args),
-        Command::List => {
-            list::run();
-            Ok(())
-        }
+        Command::List => list::run(),
         Command::Clean { dry_run } => clean::run(dry_run),
+        Command::Completions { shell } => completions::run(shell),
+        Command::Man { command } => man::run(command.as_deref()),
     }
 }
 

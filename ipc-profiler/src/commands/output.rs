@@ -24,9 +24,16 @@ pub(super) fn write_out(args: &BenchArgs, text: String) -> anyhow::Result<()> {
     }
 }
 
-/// Writes `text` to `out` and flushes it.
+/// Writes `text` to `out` and flushes it. A reader that went away (`| head`) ends the output
+/// quietly, as it does for the shell's own tools.
 pub(super) fn write_to(mut out: impl Write, text: &str) -> anyhow::Result<()> {
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .context("could not write the report")
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.context("could not write the report"),
+    }
+}
+
+/// Writes `text` to standard output.
+pub(super) fn print(text: &str) -> anyhow::Result<()> {
+    write_to(std::io::stdout().lock(), text)
 }
