@@ -38,12 +38,13 @@ pub(super) fn run(args: &RecommendArgs) -> anyhow::Result<()> {
     let results = match &args.from {
         Some(path) => from_report(path, config, &chosen)?,
         None => {
-            // What --cross-host or --no-busy-poll rule out is not measured: it stands in the
-            // answer as a run that did not happen, which the rules exclude with their reason.
+            // What --cross-host or --no-busy-poll rule out, and a mechanism that carries no
+            // payload, is not measured: it stands in the answer as a run that did not happen,
+            // which the rules exclude with their reason.
             let ruled_out_upfront = |m: &&'static dyn Mechanism| {
                 let local = args.cross_host && !recommend::crosses_hosts(m.name());
                 let spins = args.no_busy_poll && m.wake() == crate::result::Wake::BusyPoll;
-                local || spins
+                local || spins || !m.carries_payload()
             };
             let (ruled_out, measure): (Vec<_>, Vec<_>) =
                 chosen.into_iter().partition(ruled_out_upfront);

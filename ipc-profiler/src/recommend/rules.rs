@@ -87,6 +87,13 @@ pub fn crosses_hosts(mechanism: &str) -> bool {
 
 /// The first exclusion rule `run` falls under, if any.
 pub fn exclusion(run: &RunResult, inputs: &Inputs) -> Option<String> {
+    if run.message_size == 0 {
+        return Some(
+            "carries no payload (it hands a signal between processes, no message): never a \
+             candidate"
+                .into(),
+        );
+    }
     if inputs.cross_host && !crosses_hosts(&run.mechanism) {
         return Some("cannot cross hosts: it lives in one kernel (only tcp and udp do)".into());
     }
@@ -138,7 +145,7 @@ pub fn rank(results: &[RunResult], inputs: &Inputs) -> (Vec<Ranked>, Vec<Exclude
                 mechanism: run.mechanism.clone(),
                 reason,
             }),
-            None => qualifying.push((run.mechanism.clone(), Figures::of(run))),
+            None => qualifying.push((run.mechanism.clone(), Figures::of(run), run.wake)),
         }
     }
     qualifying.sort_by(|a, b| {
@@ -146,21 +153,42 @@ pub fn rank(results: &[RunResult], inputs: &Inputs) -> (Vec<Ranked>, Vec<Exclude
             .total_cmp(&key(&b.1, inputs))
             .then(a.1.cpu_ns_per_message.total_cmp(&b.1.cpu_ns_per_message))
     });
-    let best = qualifying.first().map(|(_, f)| key(f, inputs));
+    let best = qualifying.first().map(|(_, f, _)| key(f, inputs));
+    // A choice that busy-polls says so, with the best one that does not.
+    let sleeper = qualifying
+        .iter()
+        .find(|(_, _, wake)| *wake != Wake::BusyPoll)
+        .map(|(name, figures, _)| format!("{name}, {}", deciding(figures, inputs)));
     let ranked = qualifying
         .into_iter()
         .enumerate()
-        .map(|(place, (mechanism, figures))| Ranked {
-            reason: reason(place, &figures, best, inputs),
-            mechanism,
-            figures,
+        .map(|(place, (mechanism, figures, wake))| {
+            let mut reason = reason(place, &figures, best, inputs);
+            if place == 0 && wake == Wake::BusyPoll {
+                reason.push_str(&busy_poll_caveat(sleeper.as_deref()));
+            }
+            Ranked {
+                reason,
+                mechanism,
+                figures,
+            }
         })
         .collect();
     (ranked, excluded)
 }
 
-/// The sentence that says why a mechanism stands at `place` (0: the choice).
-fn reason(place: usize, figures: &Figures, best: Option<f64>, inputs: &Inputs) -> String {
+/// What a busy-polling choice costs that its figures do not show, and the best alternative
+/// that sleeps (`sleeper`: its name and deciding figures), if one qualified.
+fn busy_poll_caveat(sleeper: Option<&str>) -> String {
+    let cost = "; it busy-polls: each waiting side holds a whole CPU, even when idle";
+    match sleeper {
+        Some(sleeper) => format!("{cost} (the best that sleeps: {sleeper})"),
+        None => format!("{cost} (no mechanism that sleeps qualified)"),
+    }
+}
+
+/// The figures that decide a mechanism's place, as a phrase.
+fn deciding(figures: &Figures, inputs: &Inputs) -> String {
     let unit = match inputs.pattern {
         Pattern::RequestResponse => "request",
         _ => "message",
@@ -173,7 +201,7 @@ fn reason(place: usize, figures: &Figures, best: Option<f64>, inputs: &Inputs) -
         _ => String::new(),
     };
     let cpu = format!("{} CPU per {unit}", ns(figures.cpu_ns_per_message));
-    let deciding = if streamed(inputs.pattern) {
+    if streamed(inputs.pattern) {
         format!(
             "{} messages/s{at}, {cpu}",
             message_rate(figures.messages_per_sec.unwrap_or(0.0))
@@ -186,7 +214,12 @@ fn reason(place: usize, figures: &Figures, best: Option<f64>, inputs: &Inputs) -
         } else {
             format!("p50 {p50}{at} (p99 {p99}), {cpu}")
         }
-    };
+    }
+}
+
+/// The sentence that says why a mechanism stands at `place` (0: the choice).
+fn reason(place: usize, figures: &Figures, best: Option<f64>, inputs: &Inputs) -> String {
+    let deciding = deciding(figures, inputs);
     match (place, best) {
         (0, _) => format!("the choice: {deciding}"),
         (_, Some(best)) if best != 0.0 => {
@@ -305,6 +338,45 @@ mod tests {
             excluded_reason(&excluded, "pipe"),
             "p99 400 µs is over the bound of 300 µs"
         );
+    }
+
+    #[test]
+    fn a_mechanism_that_carries_no_payload_is_never_a_candidate() {
+        let mut cacheline = run("cacheline", Wake::BusyPoll, 100, 200, 300.0);
+        cacheline.message_size = 0;
+        let results = [
+            cacheline,
+            run("pipe", Wake::Blocking, 5_000, 9_000, 6_000.0),
+        ];
+        let (ranked, excluded) = rank(&results, &inputs(Pattern::RequestResponse));
+        assert_eq!(names(&ranked), ["pipe"]);
+        assert!(excluded_reason(&excluded, "cacheline").contains("carries no payload"));
+    }
+
+    #[test]
+    fn a_busy_polling_choice_says_what_it_holds_and_names_the_best_that_sleeps() {
+        let results = [
+            run("shm-spin", Wake::BusyPoll, 500, 900, 1_000.0),
+            run("shm-futex", Wake::SpinThenSleep, 600, 1_000, 1_100.0),
+            run("pipe", Wake::Blocking, 5_000, 9_000, 6_000.0),
+        ];
+        let (ranked, _) = rank(&results, &inputs(Pattern::RequestResponse));
+        assert_eq!(names(&ranked), ["shm-spin", "shm-futex", "pipe"]);
+        let choice = &ranked[0].reason;
+        assert!(
+            choice.contains("holds a whole CPU, even when idle")
+                && choice.contains("the best that sleeps: shm-futex, p50 600 ns"),
+            "{choice}"
+        );
+        assert!(
+            !ranked[1].reason.contains("busy-polls"),
+            "{}",
+            ranked[1].reason
+        );
+        let (alone, _) = rank(&results[..1], &inputs(Pattern::RequestResponse));
+        assert!(alone[0]
+            .reason
+            .contains("no mechanism that sleeps qualified"));
     }
 
     #[test]
