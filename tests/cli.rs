@@ -1045,3 +1045,44 @@ fn output_into_a_reader_that_stops_early_ends_quietly() {
         );
     }
 }
+
+#[test]
+fn recommend_refuses_a_p99_bound_on_a_stream_and_says_what_loopback_leaves_out() {
+    for pattern in ["throughput", "fan-in"] {
+        let out = run(&[
+            "recommend",
+            "--pattern",
+            pattern,
+            "--p99",
+            "50us",
+            "--mech",
+            "pipe",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{pattern}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("ranked by messages per second"),
+            "{pattern}: {}",
+            stderr(&out)
+        );
+    }
+    let out = run(&[
+        "recommend",
+        "--cross-host",
+        "--mech",
+        "tcp,udp,pipe",
+        "--iters",
+        "200",
+        "--warmup",
+        "10",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Measured over loopback"), "{text}");
+    assert!(text.contains("pipe: cannot cross hosts"), "{text}");
+    if text.contains("use udp") {
+        assert!(
+            text.contains("no flow control and no delivery guarantee"),
+            "{text}"
+        );
+    }
+}

@@ -20,6 +20,14 @@ pub(super) fn run(args: &RecommendArgs) -> anyhow::Result<()> {
             format!("{other:?}").to_lowercase()
         ),
     };
+    if args.p99.is_some() && recommend::streamed(args.run.pattern) {
+        crate::usage_error::usage_bail!(
+            "--p99 bounds the latency of each message, and {} is ranked by messages per \
+             second: drop --p99, or ask about a pattern that times messages (latency, \
+             request-response, pub-sub, pipeline)",
+            args.run.pattern.name()
+        );
+    }
     let configs = configs(&args.run)?;
     let [config] = configs.as_slice() else {
         crate::usage_error::usage_bail!(

@@ -8,7 +8,7 @@ mod rules;
 use serde::Serialize;
 
 pub use render::render;
-pub use rules::{crosses_hosts, Inputs};
+pub use rules::{crosses_hosts, streamed, Inputs};
 use rules::{rank, Excluded, Ranked};
 
 use crate::result::RunResult;

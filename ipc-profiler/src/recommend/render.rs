@@ -31,6 +31,9 @@ pub fn render(recommendation: &Recommendation, format: Format) -> String {
         )),
         inputs.placement
     );
+    if inputs.cross_host {
+        text.push_str(&format!("  ({})\n", super::rules::LOOPBACK_NOTE));
+    }
     match recommendation.ranking.first() {
         Some(choice) => text.push_str(&format!("  use {}: {}\n", choice.mechanism, choice.reason)),
         None => text.push_str("  no mechanism qualifies: every one was ruled out (below)\n"),

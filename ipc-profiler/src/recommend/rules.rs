@@ -118,8 +118,8 @@ pub fn exclusion(run: &RunResult, inputs: &Inputs) -> Option<String> {
     None
 }
 
-/// True for the patterns ranked by messages per second.
-fn streamed(pattern: Pattern) -> bool {
+/// True for the patterns ranked by messages per second (a p99 bound means nothing there).
+pub fn streamed(pattern: Pattern) -> bool {
     matches!(pattern, Pattern::Throughput | Pattern::FanIn)
 }
 
@@ -167,6 +167,9 @@ pub fn rank(results: &[RunResult], inputs: &Inputs) -> (Vec<Ranked>, Vec<Exclude
             if place == 0 && wake == Wake::BusyPoll {
                 reason.push_str(&busy_poll_caveat(sleeper.as_deref()));
             }
+            if inputs.cross_host && mechanism == "udp" {
+                reason.push_str(UDP_CAVEAT);
+            }
             Ranked {
                 reason,
                 mechanism,
@@ -176,6 +179,15 @@ pub fn rank(results: &[RunResult], inputs: &Inputs) -> (Vec<Ranked>, Vec<Exclude
         .collect();
     (ranked, excluded)
 }
+
+/// What a udp choice across hosts gives up, which no loopback figure shows.
+const UDP_CAVEAT: &str = "; udp has no flow control and no delivery guarantee: across hosts a \
+    lost, duplicated or reordered datagram is the program's to handle";
+
+/// What the figures of a `--cross-host` answer leave out: they were measured over loopback.
+pub const LOOPBACK_NOTE: &str = "Measured over loopback on this machine: these figures rank the \
+    protocols' cost on one host; a network adds the wire, both network cards and their \
+    interrupts, and the other host's wake-up, none of which loopback measures.";
 
 /// What a busy-polling choice costs that its figures do not show, and the best alternative
 /// that sleeps (`sleeper`: its name and deciding figures), if one qualified.
@@ -377,6 +389,26 @@ mod tests {
         assert!(alone[0]
             .reason
             .contains("no mechanism that sleeps qualified"));
+    }
+
+    #[test]
+    fn a_udp_answer_across_hosts_says_what_udp_does_not_guarantee() {
+        let results = [
+            run("udp", Wake::Blocking, 20_000, 40_000, 30_000.0),
+            run("tcp", Wake::Blocking, 25_000, 45_000, 35_000.0),
+        ];
+        let mut asked = inputs(Pattern::RequestResponse);
+        asked.cross_host = true;
+        let (ranked, _) = rank(&results, &asked);
+        assert!(ranked[0]
+            .reason
+            .contains("no flow control and no delivery guarantee"));
+        assert!(!ranked[1].reason.contains("flow control"), "tcp has both");
+        let (local, _) = rank(&results, &inputs(Pattern::RequestResponse));
+        assert!(
+            !local[0].reason.contains("flow control"),
+            "not asked across hosts"
+        );
     }
 
     #[test]
