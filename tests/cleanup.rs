@@ -24,18 +24,28 @@ fn snapshot() -> BTreeSet<String> {
             .args(["-t", "mqueue", "none", "/dev/mqueue"])
             .status();
     }
-    if let Ok(entries) = std::fs::read_dir("/dev/mqueue") {
-        objects.extend(
-            entries
-                .flatten()
-                .map(|e| format!("mqueue {:?}", e.file_name())),
-        );
-    }
+    // Without a view of the queues the check would pass whatever was left: fail instead.
+    let queues = std::fs::read_dir("/dev/mqueue").unwrap_or_else(|e| {
+        panic!(
+            "cannot list POSIX queues in /dev/mqueue ({e}), so leftovers cannot be checked: \
+             mount it (mount -t mqueue none /dev/mqueue) or run as root"
+        )
+    });
+    objects.extend(
+        queues
+            .flatten()
+            .map(|e| format!("mqueue {:?}", e.file_name())),
+    );
     for kind in ["-q", "-s", "-m"] {
         let out = Command::new("ipcs")
             .arg(kind)
             .output()
             .expect("ipcs (util-linux) runs");
+        assert!(
+            out.status.success(),
+            "ipcs {kind} failed, so System V leftovers cannot be checked: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         objects.extend(
             text.lines()

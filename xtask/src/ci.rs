@@ -56,6 +56,18 @@ pub fn run() -> anyhow::Result<()> {
     ]))?;
     cmd::run(cargo().args(["package", "--locked", "--package", "ipc-core"]))?;
     cmd::run(cargo().args(["test", "--workspace", "--locked"]))?;
+    // The tests whose expectations depend on the CPUs a run may use, again on one CPU.
+    cmd::run(Command::new("taskset").current_dir(&root).args([
+        "-c",
+        "0",
+        "cargo",
+        "test",
+        "--locked",
+        "--package",
+        "ipc-profiler",
+        "--test",
+        "cli",
+    ]))?;
     // Installed as the README says, into a throwaway root (debug, reusing the test build).
     let root = std::env::temp_dir().join(format!("ipc-profiler-install-{}", std::process::id()));
     cmd::run(

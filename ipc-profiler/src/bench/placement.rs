@@ -15,6 +15,17 @@ pub fn resolve(placement: Placement, explicit: &[usize]) -> Result<CpuPlan, Usag
             );
         }
     }
+    if let Some((i, cpu)) = explicit
+        .iter()
+        .enumerate()
+        .find(|(i, c)| explicit[..*i].contains(c))
+    {
+        usage_bail!(
+            "CPU {cpu} is listed twice in --cpus (at places {} and {})",
+            explicit.iter().position(|c| c == cpu).unwrap_or(0) + 1,
+            i + 1
+        );
+    }
     let cpus = if explicit.is_empty() {
         &allowed[..]
     } else {
@@ -41,6 +52,21 @@ pub fn resolve(placement: Placement, explicit: &[usize]) -> Result<CpuPlan, Usag
         },
     };
     Ok(plan)
+}
+
+/// The placement a run gets when none is asked: one CPU per side where `explicit` (or else this
+/// process's affinity) gives two different CPUs, else both on the one there is.
+pub fn default_placement(explicit: &[usize]) -> Placement {
+    let allowed = allowed_cpus();
+    let cpus = if explicit.is_empty() {
+        &allowed[..]
+    } else {
+        explicit
+    };
+    match cpus {
+        [a, b, ..] if a != b => Placement::CrossCore,
+        _ => Placement::SameCore,
+    }
 }
 
 /// Pins the calling process to `cpu`.

@@ -57,9 +57,10 @@ pub(crate) struct BenchArgs {
     /// subscriber a whole ring behind loses the oldest messages, counted as `lost`).
     #[arg(long)]
     pub(crate) lossy: bool,
-    /// Where the processes run (a pipeline's stages alternate between the two CPUs).
-    #[arg(long, value_enum, default_value_t = PlacementArg::CrossCore)]
-    pub(crate) placement: PlacementArg,
+    /// Where the processes run (a pipeline's stages alternate between the two CPUs). Default:
+    /// cross-core where two CPUs may be used, else same-core (a one-CPU container, `taskset -c 0`).
+    #[arg(long, value_enum)]
+    pub(crate) placement: Option<PlacementArg>,
     /// CPUs to use, in order (e.g. `0,1`); defaults to the first CPUs this process may use.
     #[arg(long, value_delimiter = ',')]
     pub(crate) cpus: Vec<usize>,

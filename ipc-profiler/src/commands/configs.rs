@@ -8,7 +8,10 @@ use crate::result::Pattern;
 /// One configuration per message size and, for the patterns with a process count, per
 /// count in its list (the scalability sweep).
 pub(super) fn configs(args: &BenchArgs) -> anyhow::Result<Vec<BenchConfig>> {
-    let placement = Placement::from(args.placement);
+    let placement = args.placement.map_or_else(
+        || crate::bench::placement::default_placement(&args.cpus),
+        Placement::from,
+    );
     if args.lossy && args.pattern != Pattern::PubSub {
         crate::usage_error::usage_bail!("--lossy is a mode of --pattern pub-sub");
     }

@@ -73,10 +73,12 @@ pub(super) fn run(args: &RecommendArgs) -> anyhow::Result<()> {
         cross_host: args.cross_host,
     };
     let mut answer = recommend::decide(&results, inputs);
-    let other = match Placement::from(args.run.placement) {
+    // The other placement, where this process may use it (cross-core needs two CPUs).
+    let two_cpus = crate::bench::placement::default_placement(&[]) == Placement::CrossCore;
+    let other = match config.cpus.placement {
         Placement::CrossCore => Some(Placement::SameCore),
-        Placement::SameCore => Some(Placement::CrossCore),
-        Placement::Unpinned => None,
+        Placement::SameCore if two_cpus => Some(Placement::CrossCore),
+        Placement::SameCore | Placement::Unpinned => None,
     };
     if let (None, Some(other), false) = (&args.from, other, answer.ranking.len() < 2) {
         let leaders: Vec<&'static dyn Mechanism> = answer
