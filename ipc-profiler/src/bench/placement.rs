@@ -104,9 +104,23 @@ mod tests {
     }
 
     #[test]
-    fn cross_core_needs_two_distinct_cpus() {
-        let error = resolve(Placement::CrossCore, &[0, 0]).unwrap_err();
+    fn cross_core_needs_two_distinct_cpus_and_a_list_names_each_once() {
+        let error = resolve(Placement::CrossCore, &[0]).unwrap_err();
         assert!(error.0.contains("two different CPUs"), "{error}");
+        let error = resolve(Placement::CrossCore, &[0, 0]).unwrap_err();
+        assert!(error.0.contains("CPU 0 is listed twice"), "{error}");
+    }
+
+    #[test]
+    fn with_no_placement_asked_one_cpu_means_same_core() {
+        assert_eq!(default_placement(&[0]), Placement::SameCore);
+        let allowed = allowed_cpus();
+        let expected = if allowed.len() >= 2 {
+            Placement::CrossCore
+        } else {
+            Placement::SameCore
+        };
+        assert_eq!(default_placement(&[]), expected, "allowed: {allowed:?}");
     }
 
     #[test]
