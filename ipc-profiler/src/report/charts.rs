@@ -48,27 +48,6 @@ fn colour(i: usize) -> RGBColor {
 /// Room on the right for the legend, outside the plot.
 const LEGEND_WIDTH: u32 = 150;
 
-/// A legend in the right margin: a colour swatch and a name per line, in drawing order.
-fn legend<'n, DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
-    names: impl Iterator<Item = &'n str>,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let x = (WIDTH - LEGEND_WIDTH + 10) as i32;
-    for (i, name) in names.enumerate() {
-        let y = 20 + 18 * i as i32;
-        root.draw(&Rectangle::new(
-            [(x, y - 2), (x + 16, y + 3)],
-            colour(i).filled(),
-        ))?;
-        root.draw(&Text::new(
-            name.to_string(),
-            (x + 22, y - 7),
-            ("sans-serif", 13),
-        ))?;
-    }
-    Ok(())
-}
-
 fn size_label(bytes: &f64) -> String {
     crate::units::size_label(bytes.round() as usize)
 }
@@ -374,7 +353,10 @@ fn by_size(
     )
 }
 
-/// The named lines of points on log-log axes, a legend in the right margin; `x_axis` and
+/// The named lines of points on log-log axes, each named at its end, in the right margin, in its
+/// colour (a leader line joins them where names had to move apart): no legend to match colours
+/// against. Markers cycle through three shapes besides the twenty colours. The x axis is marked
+/// at the values measured (64 B, 1 KiB, ... or the counts), not at powers of ten. `x_axis` and
 /// `y_axis` are each a description and a label format.
 fn lines_chart(
     title: String,
@@ -384,16 +366,22 @@ fn lines_chart(
     y_axis: (&str, &dyn Fn(&f64) -> String),
 ) -> Option<Chart> {
     let y = log_range(lines.iter().flat_map(|(_, p)| p.iter().map(|(_, v)| *v)))?;
+    let mut measured_x: Vec<f64> = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(x, _)| *x))
+        .collect();
+    measured_x.sort_by(f64::total_cmp);
+    measured_x.dedup();
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 520)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).ok()?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .margin_right(LEGEND_WIDTH)
             .x_label_area_size(36)
             .y_label_area_size(80)
-            .build_cartesian_2d(x.log_scale(), y.log_scale())
+            .build_cartesian_2d(x.log_scale().with_key_points(measured_x), y.log_scale())
             .ok()?;
         chart
             .configure_mesh()
@@ -403,19 +391,78 @@ fn lines_chart(
             .y_label_formatter(y_axis.1)
             .draw()
             .ok()?;
+        let mut ends = Vec::with_capacity(lines.len());
         for (i, (_, points)) in lines.iter().enumerate() {
             let c = colour(i);
             chart
                 .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
                 .ok()?;
-            chart
-                .draw_series(points.iter().map(|p| Circle::new(*p, 3, c.filled())))
+            for p in points {
+                match i % 3 {
+                    0 => chart
+                        .draw_series([Circle::new(*p, 3, c.filled())])
+                        .map(|_| ()),
+                    1 => chart
+                        .draw_series([TriangleMarker::new(*p, 4, c.filled())])
+                        .map(|_| ()),
+                    _ => chart
+                        .draw_series([Cross::new(*p, 3, c.stroke_width(2))])
+                        .map(|_| ()),
+                }
                 .ok()?;
+            }
+            ends.push(chart.backend_coord(points.last()?));
         }
-        legend(&root, lines.iter().map(|(name, _)| name.as_str())).ok()?;
+        let wanted: Vec<i32> = ends.iter().map(|(_, y)| *y).collect();
+        let placed = label_rows(&wanted, 12, HEIGHT as i32 - 40);
+        let label_x = (WIDTH - LEGEND_WIDTH + 14) as i32;
+        for (i, ((name, _), (&(end_x, end_y), &row))) in
+            lines.iter().zip(ends.iter().zip(&placed)).enumerate()
+        {
+            let c = colour(i);
+            root.draw(&PathElement::new(
+                vec![(end_x + 4, end_y), (label_x - 4, row)],
+                c.stroke_width(1),
+            ))
+            .ok()?;
+            root.draw(&Text::new(
+                name.to_string(),
+                (label_x, row - 7),
+                ("sans-serif", 13).into_font().color(&c),
+            ))
+            .ok()?;
+        }
         root.present().ok()?;
     }
     Some(Chart { title, svg })
+}
+
+/// Height of a line chart, in pixels.
+const HEIGHT: u32 = 520;
+
+/// Pixels between two label rows: a 13-pixel font and a gap.
+const LABEL_ROW: i32 = 15;
+
+/// Rows for labels that want to stand at `wanted` (pixel heights, one per line): each as near
+/// its own as it can, in the same order, at least [`LABEL_ROW`] apart, between `top` and
+/// `bottom` (as far as the count allows).
+fn label_rows(wanted: &[i32], top: i32, bottom: i32) -> Vec<i32> {
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_by_key(|&i| (wanted[i], i));
+    let mut rows = vec![0; wanted.len()];
+    // Down from the top: each at its wish or just below the one above it.
+    let mut next = top;
+    for &i in &order {
+        rows[i] = wanted[i].max(next);
+        next = rows[i] + LABEL_ROW;
+    }
+    // Up from the bottom: what ran past it moves up, keeping the gaps.
+    let mut limit = bottom.max(top + LABEL_ROW * (wanted.len() as i32 - 1));
+    for &i in order.iter().rev() {
+        rows[i] = rows[i].min(limit);
+        limit = rows[i] - LABEL_ROW;
+    }
+    rows
 }
 
 /// p50 against process count for `pattern`, one line per mechanism, log y.
@@ -453,4 +500,91 @@ fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Chart> {
         ("clients (log scale)", &|c| format!("{c:.0}")),
         ("round trip p50 (log scale)", &nanos_label),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_rows_keep_their_order_apart_and_inside() {
+        let rows = label_rows(&[100, 101, 102, 400], 12, 480);
+        assert_eq!(rows, [100, 115, 130, 400]);
+        let crowded = label_rows(&[479, 479, 479, 479, 479], 12, 480);
+        assert_eq!(crowded, [420, 435, 450, 465, 480]);
+        let out_of_order = label_rows(&[300, 50, 299], 12, 480);
+        assert_eq!(out_of_order, [314, 50, 299]);
+    }
+
+    /// The label texts of a chart's SVG: (colour, y, text) of each `<text>` in the right margin.
+    fn labels(svg: &str) -> Vec<(String, i32, String)> {
+        let margin = (WIDTH - LEGEND_WIDTH) as i32;
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|element| {
+                let attribute = |name: &str| {
+                    let start = element.find(&format!(" {name}=\""))? + name.len() + 3;
+                    let end = element[start..].find('"')? + start;
+                    Some(element[start..end].to_string())
+                };
+                let x: i32 = attribute("x")?.parse().ok()?;
+                let y: i32 = attribute("y")?.parse().ok()?;
+                let text = element[element.find('>')? + 1..element.find("</text>")?]
+                    .trim()
+                    .to_string();
+                (x > margin).then(|| (attribute("fill").unwrap_or_default(), y, text))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn eighteen_lines_ending_together_each_get_their_own_label_in_their_own_colour() {
+        let lines: Vec<(String, Vec<(f64, f64)>)> = (0..18)
+            .map(|i| {
+                let end = 1e9 + i as f64 * 1e6; // all within a pixel or two of each other
+                (format!("mech-{i}"), vec![(64.0, 1e6), (1_048_576.0, end)])
+            })
+            .collect();
+        let chart = lines_chart(
+            "t".into(),
+            &lines,
+            64.0..1_048_576.0,
+            ("size", &size_label),
+            ("rate", &|v| format!("{v:.0}")),
+        )
+        .unwrap();
+        let found = labels(&chart.svg);
+        let names: Vec<&str> = found.iter().map(|(_, _, t)| t.as_str()).collect();
+        for (name, _) in &lines {
+            assert_eq!(
+                names.iter().filter(|n| **n == name.as_str()).count(),
+                1,
+                "{name} labelled once: {names:?}"
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (colour, y, name) in &found {
+            assert!(
+                seen.insert((colour.clone(), *y)),
+                "{name} shares a colour and a row"
+            );
+        }
+        let mut ys: Vec<i32> = found.iter().map(|(_, y, _)| *y).collect();
+        ys.sort();
+        assert!(
+            ys.windows(2).all(|w| w[1] - w[0] >= LABEL_ROW),
+            "labels overlap: {ys:?}"
+        );
+        // The x axis is marked at the sizes measured, in people's units.
+        let all: Vec<String> = chart
+            .svg
+            .split("<text")
+            .skip(1)
+            .filter_map(|e| Some(e[e.find('>')? + 1..e.find("</text>")?].trim().to_string()))
+            .collect();
+        assert!(
+            all.iter().any(|t| t == "64 B") && all.iter().any(|t| t == "1 MiB"),
+            "{all:?}"
+        );
+    }
 }
