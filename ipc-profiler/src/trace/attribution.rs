@@ -147,12 +147,15 @@ fn process_breakdown(figures: &TracedProcessFigures, messages: u64) -> ProcessBr
         (None, Some(s)) if figures.on_cpu_counted => Some(s.on_cpu_ns as f64),
         _ => None,
     };
-    let user_ns = match (figures.user_s, on_cpu_ns) {
-        (Some(seconds), _) => Some(seconds * 1e9),
+    let user_ns = match (on_cpu_ns, figures.user_s) {
         // On a CPU and not in a syscall: user mode (with the interrupts and page faults it
-        // takes, which the kernel charges to the code that was running).
-        (None, Some(on_cpu)) if figures.on_cpu_counted => Some((on_cpu - kernel_ns).max(0.0)),
-        _ => None,
+        // takes, which the kernel charges to the code that was running). From the scheduler's
+        // and the syscall programs' counts, so that on-CPU = kernel + user in every output.
+        (Some(on_cpu), _) => Some((on_cpu - kernel_ns).max(0.0)),
+        // Without the scheduler's counts: getrusage's user time, which the kernel samples at
+        // each tick (a process that runs less than a tick at a time can show none).
+        (None, Some(seconds)) => Some(seconds * 1e9),
+        (None, None) => None,
     };
     ProcessBreakdown {
         role: figures.role.clone(),
@@ -316,9 +319,16 @@ mod tests {
         assert_eq!(b.syscalls[0].name, "read");
         assert_eq!(b.syscalls[0].count, 200);
         assert_eq!(b.processes[1].syscalls.len(), 2);
-        // Only the client's user time is known: the total is that, not a guess.
-        assert_eq!(b.per_message.user_ns, Some(10_000.0));
+        // Only the client's user time is known: the total is that, not a guess. It is its
+        // on-CPU time less its kernel time (7 µs - 2 µs), not getrusage's tick-sampled 10 µs.
+        assert_eq!(b.per_message.user_ns, Some(5_000.0));
         assert_eq!(b.processes[1].per_message.user_ns, None);
+        let client = &b.processes[0].per_message;
+        assert_eq!(
+            client.on_cpu_ns,
+            Some(client.kernel_ns + client.user_ns.unwrap()),
+            "on-CPU = kernel + user"
+        );
         // On-CPU: 1.5 ms of phase less 0.8 ms switched out, over 100 round trips; unknown for a
         // process without a phase time, so unknown in total.
         assert_eq!(b.processes[0].per_message.on_cpu_ns, Some(7_000.0));
