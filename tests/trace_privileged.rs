@@ -841,3 +841,26 @@ fn a_report_of_traced_runs_draws_where_each_side_s_time_goes_with_the_json_s_cou
         "{text}"
     );
 }
+
+#[test]
+fn a_benchmark_sides_on_cpu_time_is_its_kernel_time_plus_its_user_time() {
+    require_root();
+    // The README's first command: on-CPU = kernel + user for each side.
+    let doc = run_json(&[
+        "trace", "--mech", "uds", "--iters", "2000", "--warmup", "100", "--format", "json",
+    ]);
+    let processes = doc["results"][0]["breakdown"]["processes"]
+        .as_array()
+        .unwrap();
+    assert_eq!(processes.len(), 2, "{processes:?}");
+    for p in processes {
+        let m = &p["per_message"];
+        let on_cpu = m["on_cpu_ns"].as_f64().unwrap();
+        let user = m["user_ns"].as_f64().unwrap();
+        let kernel = m["kernel_ns"].as_f64().unwrap();
+        assert!(
+            (kernel + user - on_cpu).abs() <= 1.0 || (user == 0.0 && kernel >= on_cpu),
+            "on-CPU {on_cpu} is not kernel {kernel} + user {user}: {p}"
+        );
+    }
+}

@@ -69,19 +69,21 @@ pub fn run() -> anyhow::Result<()> {
         "cli",
     ]))?;
     // Installed as the README says, into a throwaway root (debug, reusing the test build).
-    let root = std::env::temp_dir().join(format!("ipc-profiler-install-{}", std::process::id()));
+    let install_root =
+        std::env::temp_dir().join(format!("ipc-profiler-install-{}", std::process::id()));
     cmd::run(
         cargo()
             .args(["install", "--locked", "--debug", "--path", "ipc-profiler"])
             .args([
                 "--root".as_ref(),
-                root.as_os_str(),
+                install_root.as_os_str(),
                 "--target-dir".as_ref(),
                 "target".as_ref(),
             ]),
     )?;
-    let installed = cmd::run(Command::new(root.join("bin").join("ipc-profiler")).arg("list"));
-    let _ = std::fs::remove_dir_all(&root);
+    let installed =
+        cmd::run(Command::new(install_root.join("bin").join("ipc-profiler")).arg("list"));
+    let _ = std::fs::remove_dir_all(&install_root);
     installed?;
     // The documented example: two processes over a memfd.
     cmd::run(cargo().args([

@@ -75,11 +75,10 @@ impl Registry {
         // A thread running now is on a CPU from now on as far as the on-CPU figure goes; one
         // that is not has this overwritten when it next comes on (bpf_ktime_get_ns is
         // CLOCK_MONOTONIC).
-        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let entry = ThreadState {
             tgid: pid,
             slot,
-            on_cpu_since_ns: now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64,
+            on_cpu_since_ns: monotonic_ns(),
             ..ThreadState::default()
         };
         for tid in threads_of(pid) {
@@ -126,6 +125,45 @@ impl Registry {
             })
             .collect()
     }
+}
+
+impl Registry {
+    /// The time the threads of `tgid` traced in `slot` have been on a CPU since they last came
+    /// onto one, up to `until_ns` (CLOCK_MONOTONIC), for those on one still: the scheduler
+    /// programs add a stretch when it ends, and these have not ended (a process that spins
+    /// from before it was traced to after would show none of its time otherwise). A thread
+    /// asleep since it was registered still holds its registration time, but is not running
+    /// (`/proc/PID/task/TID/stat`), so it adds nothing.
+    pub fn still_on_cpu_ns(&self, tgid: u32, slot: u32, until_ns: u64) -> u64 {
+        threads_of(tgid)
+            .into_iter()
+            .filter(|tid| running(tgid, *tid))
+            .filter_map(|tid| {
+                let entry = match &self.threads {
+                    Threads::Hash(map) => map.get(&tid, 0).ok(),
+                    Threads::Table(table) => table.get(&tid, 0).ok(),
+                }?;
+                let since = entry.on_cpu_since_ns;
+                (entry.tgid == tgid && entry.slot == slot && since != 0 && since < until_ns)
+                    .then(|| until_ns - since)
+            })
+            .sum()
+    }
+}
+
+/// Whether thread `tid` of `pid` is running (or ready to), as /proc says: state `R`.
+fn running(pid: u32, tid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses and may hold any byte.
+    stat.rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next())
+        .is_some_and(|state| state == "R")
+}
+
+/// CLOCK_MONOTONIC now, in ns: the clock of `bpf_ktime_get_ns`.
+pub fn monotonic_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
 /// The thread ids of `pid` now (just `pid` when /proc cannot say).

@@ -11,7 +11,7 @@ use ipc_ebpf::NO_PARENT;
 
 use super::attribution::{self, TracedProcessFigures};
 use super::registry::comm_of;
-use super::tracer::Tracer;
+use super::tracer::{SlotCounts, Tracer};
 use super::Attach;
 use crate::result::{ProgramInfo, ProgramReport};
 use crate::usage_error::usage_bail;
@@ -40,14 +40,14 @@ pub fn run(
     tracer.attach()?;
     tracer.registry().reserve_slots(1)?;
     let started = Instant::now();
-    let (pid, command, exit) = match target {
+    let (pid, command, exit, open) = match target {
         Target::Pid(pid) => {
-            let exit = watch(&mut tracer, pid, duration.unwrap_or(5.0))?;
-            (pid, None, exit)
+            let (exit, open) = watch(&mut tracer, pid, duration.unwrap_or(5.0))?;
+            (pid, None, exit, open)
         }
         Target::Command(argv, _) => {
             let (pid, exit) = start(&mut tracer, &argv, user.as_ref())?;
-            (pid, Some(argv), Some(exit))
+            (pid, Some(argv), Some(exit), Vec::new())
         }
     };
     let seconds = started.elapsed().as_secs_f64();
@@ -71,7 +71,7 @@ pub fn run(
             user_s: None,
             elapsed_s: None,
             on_cpu_counted: true,
-            counts: tracer.counts(owner.slot)?,
+            counts: with_open_stretch(tracer.counts(owner.slot)?, &open, owner.slot),
         });
     }
     let breakdown = attribution::build(&figures, 1, None, (tracer.syscalls_via, tracer.sched_via));
@@ -93,16 +93,46 @@ fn register(tracer: &mut Tracer, pid: u32) -> anyhow::Result<()> {
 }
 
 /// Stops counting for every traced process (children inherited the phase).
-fn unregister(tracer: &mut Tracer) -> anyhow::Result<()> {
+/// Per slot, the on-CPU stretch, ns, still open when its phase closed.
+type OpenStretches = Vec<(u32, u64)>;
+
+/// Closes every slot's phase; returns, per slot, the on-CPU stretch still open then (a thread
+/// on a CPU as the phase closes has a stretch the scheduler programs never end).
+fn unregister(tracer: &mut Tracer) -> anyhow::Result<OpenStretches> {
     let registry = tracer.registry();
-    for owner in registry.owners()? {
+    let owners = registry.owners()?;
+    for owner in &owners {
         registry.set_phase(owner.slot, false)?;
     }
-    Ok(())
+    let closed = super::registry::monotonic_ns();
+    Ok(owners
+        .iter()
+        .map(|owner| {
+            let open = registry.still_on_cpu_ns(owner.process.tgid, owner.slot, closed);
+            (owner.slot, open)
+        })
+        .collect())
+}
+
+/// `counts` with the on-CPU stretch of `slot` that was open when its phase closed.
+fn with_open_stretch(mut counts: SlotCounts, open: &[(u32, u64)], slot: u32) -> SlotCounts {
+    if let Some(sched) = counts.sched.as_mut() {
+        let extra: u64 = open
+            .iter()
+            .filter(|(s, _)| *s == slot)
+            .map(|(_, ns)| ns)
+            .sum();
+        sched.on_cpu_ns += extra;
+    }
+    counts
 }
 
 /// Traces a running process until it exits or `seconds` pass (or Ctrl-C).
-fn watch(tracer: &mut Tracer, pid: u32, seconds: f64) -> anyhow::Result<Option<String>> {
+fn watch(
+    tracer: &mut Tracer,
+    pid: u32,
+    seconds: f64,
+) -> anyhow::Result<(Option<String>, OpenStretches)> {
     let raw = rustix::process::Pid::from_raw(pid as i32).context("pid 0 is not a process")?;
     let pidfd = match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
         Ok(fd) => fd,
@@ -130,8 +160,8 @@ fn watch(tracer: &mut Tracer, pid: u32, seconds: f64) -> anyhow::Result<Option<S
             break;
         }
     }
-    unregister(tracer)?;
-    Ok(exit)
+    let open = unregister(tracer)?;
+    Ok((exit, open))
 }
 
 /// Starts `argv` traced from its first instruction: the child waits on a pipe until it is
@@ -211,6 +241,7 @@ fn start(
             );
         }
     }
+    // Every process has exited: no stretch is open.
     unregister(tracer)?;
     let exit = if libc::WIFEXITED(status) {
         match libc::WEXITSTATUS(status) {
