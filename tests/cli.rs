@@ -1109,3 +1109,63 @@ fn recommend_refuses_a_p99_bound_on_a_stream_and_says_what_loopback_leaves_out()
         );
     }
 }
+
+#[test]
+fn an_unwritable_output_is_refused_before_measuring_and_an_interrupted_sweep_keeps_its_runs() {
+    for args in [
+        &["bench", "--mech", "all", "-o", "/nonexistent/dir/x.json"][..],
+        &["trace", "-o", "/nonexistent/dir/x.json", "--", "true"],
+        &["report", "-o", "/nonexistent/dir/report.html"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("there is no directory /nonexistent/dir"),
+            "{args:?}"
+        );
+    }
+    // Ctrl-C once a run has finished: the runs that finished are written, and the exit status
+    // says a signal ended it.
+    use std::io::{BufRead, BufReader};
+    let dir = common::private_dir();
+    let file = dir.path().join("partial.json");
+    let mut child = common::profiler()
+        .args([
+            "bench",
+            "--mech",
+            "all",
+            "--verbose",
+            "--format",
+            "json",
+            "-o",
+        ])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let finished = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains(" messages "));
+    assert!(finished.is_some(), "no run finished");
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let said = rest.join("\n");
+    assert!(
+        said.contains("interrupted after") && said.contains("that finished are written to"),
+        "{said}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    assert!(
+        !results.is_empty() && results.len() < 19,
+        "{} results",
+        results.len()
+    );
+    assert!(results.iter().all(|r| r["verified"] == true), "{doc}");
+}

@@ -1,14 +1,37 @@
 //! The sweep: every mechanism, configuration and repeat a command asked for, run in turn.
 
-use anyhow::Context;
-
 use crate::config::BenchConfig;
 use crate::mechanism::Mechanism;
 use crate::result::RunResult;
 
+/// A sweep stopped by a signal (Ctrl-C): the runs that finished before it, which the command
+/// still reports.
+#[derive(Debug)]
+pub struct Stopped {
+    /// The runs that finished.
+    pub finished: Vec<RunResult>,
+    /// The runs the sweep was to make.
+    pub planned: usize,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted after {} of {} runs: the workers were stopped and everything the run \
+             created was removed",
+            self.finished.len(),
+            self.planned
+        )
+    }
+}
+
+impl std::error::Error for Stopped {}
+
 /// Runs `run` for every mechanism and configuration, `repeats` times each (every run kept and
 /// numbered when there are several); the first failure stops the sweep and names its
-/// mechanism. `verbose` says on standard error how long each run took.
+/// mechanism, and a signal stops it with the runs that finished ([`Stopped`]). `verbose` says
+/// on standard error how long each run took.
 pub fn sweep(
     mechanisms: &[&'static dyn Mechanism],
     configs: &[BenchConfig],
@@ -17,10 +40,8 @@ pub fn sweep(
     run: impl Fn(&'static dyn Mechanism, &BenchConfig) -> anyhow::Result<RunResult>,
 ) -> anyhow::Result<Vec<RunResult>> {
     let started = std::time::Instant::now();
-    let progress = crate::progress::Progress::new(
-        mechanisms.len() * configs.len() * repeats as usize,
-        verbose,
-    );
+    let planned = mechanisms.len() * configs.len() * repeats as usize;
+    let progress = crate::progress::Progress::new(planned, verbose);
     let mut results = Vec::new();
     for &mechanism in mechanisms {
         for config in configs {
@@ -39,8 +60,14 @@ pub fn sweep(
                 );
                 progress.start(&label);
                 let run_started = std::time::Instant::now();
-                let mut result = run(mechanism, config)
-                    .with_context(|| format!("{} failed", mechanism.name()))?;
+                let mut result = match run(mechanism, config) {
+                    Ok(result) => result,
+                    Err(_) if crate::process::was_interrupted() => {
+                        let finished = results;
+                        return Err(Stopped { finished, planned }.into());
+                    }
+                    Err(error) => return Err(error.context(format!("{} failed", mechanism.name()))),
+                };
                 progress.finish(&label, run_started.elapsed(), result.messages);
                 result.repeat = (repeats > 1).then_some(repeat);
                 results.push(result);

@@ -37,3 +37,63 @@ pub(super) fn write_to(mut out: impl Write, text: &str) -> anyhow::Result<()> {
 pub(super) fn print(text: &str) -> anyhow::Result<()> {
     write_to(std::io::stdout().lock(), text)
 }
+
+/// Reports what a sweep measured: all of it, or, when a signal stopped it, the runs that
+/// finished (then the interruption is the command's error: exit status 128 + the signal).
+pub(super) fn emit_sweep(
+    args: &BenchArgs,
+    swept: anyhow::Result<Vec<RunResult>>,
+) -> anyhow::Result<()> {
+    match swept {
+        Ok(results) => emit(args, results),
+        Err(error) => match error.downcast::<crate::bench::sweep::Stopped>() {
+            Ok(stopped) if stopped.finished.is_empty() => Err(stopped.into()),
+            Ok(stopped) => {
+                let (finished, planned) = (stopped.finished.len(), stopped.planned);
+                emit(args, stopped.finished)?;
+                let written = args
+                    .output
+                    .as_ref()
+                    .map_or("above".to_string(), |path| format!("to {}", path.display()));
+                Err(anyhow::anyhow!(
+                    "interrupted after {finished} of {planned} runs: the workers were stopped and \
+                     everything the run created was removed; the {finished} that finished are \
+                     written {written}"
+                ))
+            }
+            Err(error) => Err(error),
+        },
+    }
+}
+
+/// Refuses, before anything is measured or run, an output file that could not be written: in
+/// a directory that does not exist or this user may not write, or a directory itself.
+pub(super) fn check_destination(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use rustix::fs::{access, Access};
+    let Some(path) = path else {
+        return Ok(());
+    };
+    if path.is_dir() {
+        crate::usage_error::usage_bail!("{} is a directory: name a file to write", path.display());
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        crate::usage_error::usage_bail!(
+            "cannot write {}: there is no directory {}",
+            path.display(),
+            dir.display()
+        );
+    }
+    let writable = if path.exists() { path } else { dir };
+    if access(writable, Access::WRITE_OK).is_err() {
+        crate::usage_error::usage_bail!(
+            "cannot write {}: {} is not writable by this user",
+            path.display(),
+            writable.display()
+        );
+    }
+    Ok(())
+}

@@ -20,6 +20,7 @@ pub(super) fn run(args: &RecommendArgs) -> anyhow::Result<()> {
             format!("{other:?}").to_lowercase()
         ),
     };
+    super::output::check_destination(args.run.output.as_deref())?;
     if args.p99.is_some() && recommend::streamed(args.run.pattern) {
         crate::usage_error::usage_bail!(
             "--p99 bounds the latency of each message, and {} is ranked by messages per \

@@ -16,6 +16,7 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
             "say which format with --format html|markdown, or name the output .html or .md"
         );
     };
+    super::output::check_destination(Some(&args.output))?;
     let document = if args.from.is_empty() {
         let mut results = Vec::new();
         let mut commands = Vec::new();

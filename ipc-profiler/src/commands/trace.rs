@@ -1,12 +1,13 @@
 //! `trace`: a benchmark run while eBPF programs break each message's cost down, or any
 //! program (`--pid`, or a command after `--`) shown by the IPC it does.
 
-use super::output::{emit, write_out, write_to};
+use super::output::{check_destination, emit_sweep, write_out, write_to};
 use super::{configs::configs, sweep};
 use crate::cli::TraceArgs;
 
 /// Runs `trace`.
 pub(super) fn run(trace: &TraceArgs) -> anyhow::Result<()> {
+    check_destination(trace.run.output.as_deref())?;
     if trace.user.is_some() && trace.command.is_empty() {
         crate::usage_error::usage_bail!(
             "--user runs a traced command as that user: give the command after --"
@@ -32,7 +33,7 @@ pub(super) fn run(trace: &TraceArgs) -> anyhow::Result<()> {
         };
     }
     let configs = configs(args)?;
-    let results = sweep(args, args.mechanisms()?, &configs, |m, c| {
+    let swept = sweep(args, args.mechanisms()?, &configs, |m, c| {
         crate::trace::run(
             m,
             c,
@@ -40,6 +41,6 @@ pub(super) fn run(trace: &TraceArgs) -> anyhow::Result<()> {
             trace.ebpf_log,
             crate::trace::OVERHEAD_PAIRS,
         )
-    })?;
-    emit(args, results)
+    });
+    emit_sweep(args, swept)
 }
