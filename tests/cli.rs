@@ -1169,3 +1169,35 @@ fn an_unwritable_output_is_refused_before_measuring_and_an_interrupted_sweep_kee
     );
     assert!(results.iter().all(|r| r["verified"] == true), "{doc}");
 }
+
+#[test]
+fn an_empty_user_name_is_refused_by_what_it_is() {
+    let out = run(&["trace", "--user", "", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--user needs a user name"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn one_client_is_one_client() {
+    let doc = run_json(&[
+        "bench",
+        "--mech",
+        "pipe",
+        "--pattern",
+        "request-response",
+        "--clients",
+        "1",
+        "--iters",
+        "200",
+        "--warmup",
+        "10",
+        "--format",
+        "json",
+    ]);
+    let placement = doc["results"][0]["placement"].as_str().unwrap();
+    assert!(placement.ends_with(", 1 client"), "{placement}");
+}

@@ -79,9 +79,15 @@ pub fn met_by(error: &anyhow::Error, mechanism: &str) -> Option<String> {
         libc::ENFILE => {
             Some("the machine's open-file table is full (fs.file-max): raise it with sysctl".into())
         }
-        libc::ENOSPC if mechanism == "posix-mq" => Some(
-            "the machine allows no more POSIX queues (fs.mqueue.queues_max; root is exempt)".into(),
-        ),
+        libc::ENOSPC if mechanism == "posix-mq" => Some(if rustix::process::geteuid().is_root() {
+            "the machine allows no more POSIX queues, even to root, whom fs.mqueue.queues_max \
+             does not bind: the kernel's own ceiling (1024 queues) or its memory"
+                .into()
+        } else {
+            "the machine allows no more POSIX queues (fs.mqueue.queues_max): raise it with \
+             sysctl, or run as root, whom it does not bind"
+                .into()
+        }),
         _ => None,
     }
 }
@@ -116,5 +122,12 @@ mod tests {
         )))
         .context("could not fork the client process");
         assert!(met_by(&fork, "uds").unwrap().contains("ulimit -u"));
+        // The queue limit is told as it applies to whoever runs: root is not bound by it.
+        let full = met_by(&failed(libc::ENOSPC), "posix-mq").unwrap();
+        if rustix::process::geteuid().is_root() {
+            assert!(full.contains("even to root"), "{full}");
+        } else {
+            assert!(full.contains("run as root"), "{full}");
+        }
     }
 }

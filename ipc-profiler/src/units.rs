@@ -130,6 +130,15 @@ pub fn byte_rate(bytes_per_sec: f64) -> String {
     }
 }
 
+/// `count` of things named `plural` (which ends in "s"): `1 client`, `4 clients`.
+pub fn counted(count: impl Into<u64>, plural: &str) -> String {
+    let count = count.into();
+    match count {
+        1 => format!("1 {}", plural.strip_suffix('s').unwrap_or(plural)),
+        n => format!("{n} {plural}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +189,13 @@ mod tests {
         assert_eq!(count(1.5), "1.50");
         assert_eq!(bytes(512.0), "512 B");
         assert_eq!(bytes(2048.0), "2.00 KiB");
+    }
+
+    #[test]
+    fn one_of_a_thing_is_singular() {
+        assert_eq!(counted(1u32, "clients"), "1 client");
+        assert_eq!(counted(4u32, "clients"), "4 clients");
+        assert_eq!(counted(0u32, "subscribers"), "0 subscribers");
     }
 
     #[test]

@@ -152,10 +152,13 @@ pub static PATTERNS: [PatternSpec; 6] = [
 /// its own when the two CPUs are split (`role`; on one CPU, or unpinned, every process shares),
 /// and the count of `noun`.
 fn placed(config: &BenchConfig, role: &str, noun: &str) -> String {
-    let (cpus, count) = (&config.cpus, config.count);
+    let (cpus, count) = (
+        &config.cpus,
+        crate::units::counted(config.count as u64, noun),
+    );
     match cpus.placement {
-        Placement::CrossCore => format!("{cpus} ({role}), {count} {noun}"),
-        Placement::SameCore | Placement::Unpinned => format!("{cpus}, {count} {noun}"),
+        Placement::CrossCore => format!("{cpus} ({role}), {count}"),
+        Placement::SameCore | Placement::Unpinned => format!("{cpus}, {count}"),
     }
 }
 

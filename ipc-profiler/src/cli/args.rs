@@ -28,25 +28,27 @@ pub(crate) struct BenchArgs {
     pub(crate) sizes: Vec<usize>,
     /// Measured messages (round trips for latency; per phase for a pipeline). Default: 20000
     /// round trips for latency; 256 MiB worth (1,000 to 200,000 messages) for throughput;
-    /// 20000 / stages (1,000 to 10,000) for a pipeline.
+    /// 20000 / stages (1,000 to 10,000) for a pipeline. 1 to 100,000,000.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000), conflicts_with = "duration")]
     pub(crate) iters: Option<u64>,
     /// Instead of a count: measure each run for about this many seconds (a short probe sizes it).
     #[arg(long, value_parser = parse_duration)]
     pub(crate) duration: Option<f64>,
-    /// Round trips before measuring starts, excluded from every figure.
+    /// Round trips before measuring starts, excluded from every figure. 0 to 10,000,000.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     pub(crate) warmup: u64,
-    /// Fan-in: writer processes streaming into one reader; a list (`1,10,60`) runs each.
+    /// Fan-in: writer processes streaming into one reader, 1 to 128; a list (`1,10,60`) runs
+    /// each.
     #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(1..=crate::bench::fan_in::MAX_WRITERS as i64))]
     pub(crate) procs: Vec<u32>,
-    /// Pipeline: processes in the chain, each forwarding to the next; a list runs each.
+    /// Pipeline: processes in the chain, each forwarding to the next, 2 to 16; a list runs each.
     #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(2..=crate::bench::pipeline::MAX_STAGES as i64))]
     pub(crate) stages: Vec<u32>,
-    /// Request-response: client processes served by one server; a list (`1,10,60`) runs each.
+    /// Request-response: client processes served by one server, 1 to 128; a list (`1,10,60`)
+    /// runs each.
     #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(1..=crate::bench::request_response::MAX_CLIENTS as i64))]
     pub(crate) clients: Vec<u32>,
-    /// Pub-sub: subscriber processes, each receiving every message; a list runs each.
+    /// Pub-sub: subscriber processes, each receiving every message, 1 to 128; a list runs each.
     #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(1..=crate::bench::pub_sub::MAX_SUBSCRIBERS as i64))]
     pub(crate) subscribers: Vec<u32>,
     /// Pub-sub: the latency phase's rate in messages per second (default: a tenth of the
@@ -64,8 +66,8 @@ pub(crate) struct BenchArgs {
     /// CPUs to use, in order (e.g. `0,1`); defaults to the first CPUs this process may use.
     #[arg(long, value_delimiter = ',')]
     pub(crate) cpus: Vec<usize>,
-    /// Run each configuration this many times, every run kept (`compare` judges noise from
-    /// their spread; each result names its `repeat`).
+    /// Run each configuration this many times (1 to 100), every run kept (`compare` judges
+    /// noise from their spread; each result names its `repeat`).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub(crate) repeat: u32,
     /// Output format.
@@ -202,6 +204,33 @@ mod tests {
     use clap::Parser;
 
     use crate::cli::{Cli, Command};
+
+    #[test]
+    fn the_help_states_the_ranges_it_enforces() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let bench = command.find_subcommand("bench").unwrap();
+        let help = |name: &str| {
+            let arg = bench.get_arguments().find(|a| a.get_id() == name).unwrap();
+            arg.get_help().unwrap().to_string()
+        };
+        let stated = [
+            ("procs", 1, crate::bench::fan_in::MAX_WRITERS),
+            ("stages", 2, crate::bench::pipeline::MAX_STAGES),
+            ("clients", 1, crate::bench::request_response::MAX_CLIENTS),
+            ("subscribers", 1, crate::bench::pub_sub::MAX_SUBSCRIBERS),
+        ];
+        for (name, least, most) in stated {
+            let text = help(name);
+            assert!(
+                text.contains(&format!("{least} to {most}")),
+                "--{name}: {text}"
+            );
+        }
+        assert!(help("repeat").contains("1 to 100"));
+        assert!(help("warmup").contains("0 to 10,000,000"));
+        assert!(help("iters").contains("1 to 100,000,000"));
+    }
 
     #[test]
     fn every_counted_pattern_has_its_option() {

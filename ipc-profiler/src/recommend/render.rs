@@ -26,8 +26,8 @@ pub fn render(recommendation: &Recommendation, format: Format) -> String {
         inputs.pattern.name(),
         size_label(inputs.message_size),
         inputs.count.map_or(String::new(), |n| format!(
-            ", {n} {}",
-            counted(inputs.pattern)
+            ", {}",
+            crate::units::counted(n, counted(inputs.pattern))
         )),
         inputs.placement
     );

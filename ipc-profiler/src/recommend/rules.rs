@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::result::{Pattern, RunResult, Wake};
-use crate::units::{duration_ns as ns, message_rate};
+use crate::units::{counted, duration_ns as ns, message_rate};
 
 /// What the user asked for.
 #[derive(Clone, Debug, Serialize)]
@@ -206,10 +206,10 @@ fn deciding(figures: &Figures, inputs: &Inputs) -> String {
         _ => "message",
     };
     let at = match (inputs.pattern, inputs.count) {
-        (Pattern::RequestResponse, Some(n)) => format!(" at {n} clients"),
-        (Pattern::PubSub, Some(n)) => format!(" to {n} subscribers"),
-        (Pattern::FanIn, Some(n)) => format!(" from {n} writers"),
-        (Pattern::Pipeline, Some(n)) => format!(" through {n} stages"),
+        (Pattern::RequestResponse, Some(n)) => format!(" at {}", counted(n, "clients")),
+        (Pattern::PubSub, Some(n)) => format!(" to {}", counted(n, "subscribers")),
+        (Pattern::FanIn, Some(n)) => format!(" from {}", counted(n, "writers")),
+        (Pattern::Pipeline, Some(n)) => format!(" through {}", counted(n, "stages")),
         _ => String::new(),
     };
     let cpu = format!("{} CPU per {unit}", ns(figures.cpu_ns_per_message));

@@ -438,10 +438,10 @@ fn decisions(results: &[RunResult]) -> Option<Table> {
                     "{question} ({}, {}{})",
                     answer.inputs.pattern.name(),
                     size_label(answer.inputs.message_size),
-                    answer
-                        .inputs
-                        .count
-                        .map_or(String::new(), |n| format!(", {n} clients"))
+                    answer.inputs.count.map_or(String::new(), |n| format!(
+                        ", {}",
+                        crate::units::counted(n, "clients")
+                    ))
                 ),
                 choice.mechanism.clone(),
                 choice.reason.trim_start_matches("the choice: ").to_string(),

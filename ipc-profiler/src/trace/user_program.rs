@@ -281,6 +281,11 @@ pub struct RunAs {
 impl RunAs {
     /// The user called `name`, with its groups, from the password and group databases.
     pub fn lookup(name: &str) -> anyhow::Result<Self> {
+        if name.is_empty() {
+            usage_bail!(
+                "--user needs a user name (or leave it out to run the command as the caller)"
+            );
+        }
         let c_name = CString::new(name).context("a user name holds a NUL byte")?;
         // SAFETY: an all-zero passwd is a valid value for getpwnam_r to fill.
         let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
