@@ -177,12 +177,12 @@ fn tables(report: &ProgramReport) -> String {
         ]);
     }
     format!(
-        "{}\n\n{}\n{processes}\n{calls}\nSyscalls traced by {:?}, the scheduler by {:?}. Syscall \
+        "{}\n\n{}\n{processes}\n{calls}\nSyscalls traced by {}, the scheduler by {}. Syscall \
          time includes time blocked; kernel time excludes time switched out; user time is \
          on-CPU time outside syscalls.\n",
         report.environment.summary(),
         title(report),
-        report.breakdown.attach,
-        report.breakdown.sched_attach,
+        super::cells::syscall_attach(report.breakdown.attach),
+        super::cells::sched_attach(report.breakdown.sched_attach),
     )
 }

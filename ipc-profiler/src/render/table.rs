@@ -76,16 +76,21 @@ fn latency_table(results: &[&RunResult]) -> Table {
         "p99.9",
         "max",
         "CPU/msg",
-        "vs fastest",
+        "vs fastest alike",
     ]);
-    let fastest = results
-        .iter()
-        .filter_map(|r| r.latency_ns.as_ref().map(|l| l.p50))
-        .min()
-        .unwrap_or(1)
-        .max(1);
+    // Ranked within one configuration (pattern, size and count): a 1 MiB run is not slower
+    // than a 128 B one, nor 100 clients than 1.
+    let alike = |r: &RunResult| (r.pattern.name(), r.message_size, r.pattern_count());
+    let mut fastest = std::collections::HashMap::new();
+    for r in results {
+        if let Some(l) = &r.latency_ns {
+            let best = fastest.entry(alike(r)).or_insert(u64::MAX);
+            *best = (*best).min(l.p50.max(1));
+        }
+    }
     for r in results {
         let Some(l) = &r.latency_ns else { continue };
+        let fastest = fastest.get(&alike(r)).copied().unwrap_or(1);
         table.add_row(vec![
             r.mechanism.clone(),
             r.wake.label().to_string(),
@@ -279,23 +284,24 @@ fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     }
     let overhead = match &b.overhead {
         Some(o) => format!(
-            "Tracing overhead: {} {} untraced, {} traced ({:.2}x; best of {} alternated runs \
-             each, {:.2}x by their medians; syscalls traced by {:?}, the scheduler by {:?}). ",
+            "Tracing overhead: {} {} untraced, {} traced ({}; best of {} alternated runs \
+             each, {:.2}x by their medians; syscalls traced by {}, the scheduler by {}). ",
             match o.figure {
                 crate::result::OverheadFigure::RoundTripP50 => "p50",
                 crate::result::OverheadFigure::TimePerMessage => "time per message",
             },
             duration_ns(o.untraced_p50_ns as f64),
             duration_ns(o.traced_p50_ns as f64),
-            o.ratio,
+            super::cells::tracing_cost(o),
             o.traced_runs_p50_ns.len(),
             o.ratio_of_medians,
-            b.attach,
-            b.sched_attach,
+            super::cells::syscall_attach(b.attach),
+            super::cells::sched_attach(b.sched_attach),
         ),
         None => format!(
-            "Syscalls traced by {:?}, the scheduler by {:?}. ",
-            b.attach, b.sched_attach
+            "Syscalls traced by {}, the scheduler by {}. ",
+            super::cells::syscall_attach(b.attach),
+            super::cells::sched_attach(b.sched_attach)
         ),
     };
     format!(
@@ -326,5 +332,46 @@ mod tests {
         assert_eq!(rows[1].1.syscalls, 20.0 * one.per_message.syscalls);
         b.processes.truncate(PROCESS_LINES);
         assert_eq!(process_rows(b).len(), PROCESS_LINES, "few: one line each");
+    }
+
+    #[test]
+    fn the_fastest_is_found_within_one_size_not_across_sizes() {
+        let base = crate::result::sample::report().results[0].clone();
+        let run = |mechanism: &str, size: usize, p50: u64| {
+            let mut r = base.clone();
+            r.mechanism = mechanism.into();
+            r.message_size = size;
+            r.breakdown = None;
+            if let Some(l) = r.latency_ns.as_mut() {
+                l.p50 = p50;
+            }
+            r
+        };
+        let results = [
+            run("pipe", 128, 5_000),
+            run("uds", 128, 10_000),
+            run("pipe", 1 << 20, 500_000),
+        ];
+        let refs: Vec<&RunResult> = results.iter().collect();
+        let text = latency_table(&refs).to_string();
+        let ratio = |mechanism: &str, size: &str| {
+            let line = text
+                .lines()
+                .find(|l| l.contains(mechanism) && l.contains(size))
+                .unwrap_or_else(|| panic!("no {mechanism} {size} line: {text}"));
+            let cells: Vec<&str> = line.split(['│', '┆']).map(str::trim).collect();
+            cells
+                .iter()
+                .rev()
+                .find(|c| !c.is_empty())
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(ratio("uds", "128 B"), "2.00x");
+        assert_eq!(
+            ratio("pipe", "1 MiB"),
+            "1.00x",
+            "the only 1 MiB run is its own fastest"
+        );
     }
 }

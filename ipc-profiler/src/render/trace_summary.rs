@@ -51,7 +51,7 @@ pub fn table(results: &[&RunResult]) -> Option<Table> {
         row.push(
             b.overhead
                 .as_ref()
-                .map_or("n/a".to_string(), |o| format!("{:.2}x", o.ratio)),
+                .map_or("n/a".to_string(), super::cells::tracing_cost),
         );
         table.add_row(row);
     }
