@@ -239,6 +239,7 @@ fn throughput_streams_are_verified_and_reported_per_size() {
             "bytes/s = messages/s x size: {t}"
         );
         assert!(r["latency_ns"].is_null());
+        assert_eq!(roles(r), ["writer", "reader"], "a stream's sides: {r}");
     }
 }
 

@@ -480,6 +480,11 @@ fn throughput_messages_are_counted_exactly() {
     assert_eq!(b["overhead"]["figure"], "time_per_message");
     let processes = b["processes"].as_array().unwrap();
     let (client, server) = (&processes[0], &processes[1]);
+    // A stream's sides are its writer and its reader, not a client and a server.
+    assert_eq!(
+        (&client["role"], &server["role"]),
+        (&"writer".into(), &"reader".into())
+    );
     assert_eq!(
         (calls(client, "write"), calls(client, "read")),
         (N, 1),

@@ -214,6 +214,17 @@ pub fn run_pair(
     })
 }
 
+/// The roles of a pair run's two processes as results name them: the one that starts each
+/// exchange, then the one that answers (a client and its server timing round trips; a
+/// stream's writer and its reader).
+pub fn pair_roles(config: &BenchConfig) -> (&'static str, &'static str) {
+    if times_round_trips(config) {
+        ("client", "server")
+    } else {
+        ("writer", "reader")
+    }
+}
+
 /// Whether a pair run of `config` times round trips (latency) rather than a stream.
 fn times_round_trips(config: &BenchConfig) -> bool {
     matches!(
@@ -251,13 +262,14 @@ pub fn result_of(
             (None, Some(rate), throughput::WARMUP_ROUND_TRIPS)
         }
     };
+    let (starts, answers) = pair_roles(config);
     let processes = vec![
         ProcessCpu {
-            role: "client".into(),
+            role: starts.into(),
             usage: outcome.client.cpu,
         },
         ProcessCpu {
-            role: "server".into(),
+            role: answers.into(),
             usage: outcome.server.cpu,
         },
     ];

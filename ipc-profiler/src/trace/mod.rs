@@ -154,16 +154,17 @@ fn traced_run(
     }
     let outcome = bench::run_pair(mechanism, config, &mut gate)?;
     let result = bench::result_of(mechanism, config, &outcome)?;
+    let (starts, answers) = bench::pair_roles(config);
     let workers = vec![
         TracedWorker {
-            role: "client".into(),
+            role: starts.into(),
             pid: outcome.pids.0,
             slot: CLIENT_SLOT,
             user_s: outcome.client.cpu.user_s,
             elapsed_s: Some(outcome.client.elapsed_s),
         },
         TracedWorker {
-            role: "server".into(),
+            role: answers.into(),
             pid: outcome.pids.1,
             slot: SERVER_SLOT,
             user_s: outcome.server.cpu.user_s,
