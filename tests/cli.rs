@@ -241,6 +241,21 @@ fn throughput_streams_are_verified_and_reported_per_size() {
         assert!(r["latency_ns"].is_null());
         assert_eq!(roles(r), ["writer", "reader"], "a stream's sides: {r}");
     }
+    // The table gives bytes per second in the report's units (MB/s, GB/s), not MiB/s.
+    let table = run(&[
+        "bench",
+        "--mech",
+        "pipe",
+        "--pattern",
+        "throughput",
+        "--sizes",
+        "64K",
+        "--iters",
+        "500",
+    ]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("MB/s") || text.contains("GB/s"), "{text}");
+    assert!(!text.contains("MiB/s") && !text.contains("GiB/s"), "{text}");
 }
 
 #[test]

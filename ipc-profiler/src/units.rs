@@ -121,7 +121,8 @@ fn three_digits(value: f64) -> String {
     }
 }
 
-/// Bytes per second as `1.32 GB/s`, `512 MB/s`.
+/// Bytes per second as `1.32 GB/s`, `512 MB/s` (decimal, as every output of the tool gives a
+/// rate of bytes).
 pub fn byte_rate(bytes_per_sec: f64) -> String {
     if bytes_per_sec >= 1e9 {
         format!("{:.2} GB/s", bytes_per_sec / 1e9)

@@ -5,7 +5,7 @@ use comfy_table::{CellAlignment, Table};
 
 use crate::result::{Breakdown, Report, RunResult};
 use crate::units::size_label;
-use crate::units::{bytes, count, duration_ns, or_na};
+use crate::units::{count, duration_ns, or_na};
 
 /// The report as tables: latency (fastest first), then each breakdown.
 pub fn render(report: &Report) -> String {
@@ -137,7 +137,7 @@ fn throughput_table(results: &[&RunResult]) -> Table {
             r.placement.clone(),
             per_phase(r).to_string(),
             format!("{}/s", count(t.messages_per_sec.round())),
-            format!("{}/s", bytes(t.bytes_per_sec)),
+            crate::units::byte_rate(t.bytes_per_sec),
             duration_ns(r.cpu.cpu_ns_per_message),
             format!("{:.2}x", best / t.bytes_per_sec.max(1.0)),
         ]);
