@@ -62,6 +62,10 @@ pub fn or_na(value: Option<f64>, format: fn(f64) -> String) -> String {
 
 /// Nanoseconds with a unit that keeps three significant digits: `812 ns`, `22.4 µs`, `1.05 ms`.
 pub fn duration_ns(ns: f64) -> String {
+    // Under a nanosecond is under what any clock here resolves: not 0.599 ns.
+    if ns > 0.0 && ns < 1.0 {
+        return "< 1 ns".into();
+    }
     let (value, unit) = if ns < 1e3 {
         (ns, "ns")
     } else if ns < 1e6 {
@@ -182,6 +186,8 @@ mod tests {
         assert_eq!(duration_ns(22_400.0), "22.4 µs");
         assert_eq!(duration_ns(1_050_000.0), "1.05 ms");
         assert_eq!(duration_ns(3.2e9), "3.20 s");
+        assert_eq!(duration_ns(0.599), "< 1 ns");
+        assert_eq!(duration_ns(0.0), "0 ns");
     }
 
     #[test]

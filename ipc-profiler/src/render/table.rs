@@ -304,6 +304,13 @@ fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
             super::cells::sched_attach(b.sched_attach)
         ),
     };
+    // A mechanism that moves its messages without a syscall gets a sentence, not an empty
+    // table.
+    let calls = if b.syscalls.is_empty() {
+        "No syscall in the measured phase: the messages moved without the kernel.".to_string()
+    } else {
+        calls.to_string()
+    };
     format!(
         "{title}\n{summary}\n{calls}\n{overhead}Syscall time includes time blocked; kernel time \
          excludes time switched out.\n"
@@ -373,5 +380,16 @@ mod tests {
             "1.00x",
             "the only 1 MiB run is its own fastest"
         );
+    }
+
+    #[test]
+    fn a_mechanism_without_syscalls_gets_a_sentence_not_an_empty_table() {
+        let mut report = crate::result::sample::report();
+        let result = &mut report.results[0];
+        let b = result.breakdown.as_mut().unwrap();
+        b.syscalls.clear();
+        let text = breakdown_text(result, result.breakdown.as_ref().unwrap());
+        assert!(text.contains("No syscall in the measured phase"), "{text}");
+        assert!(!text.contains("calls/msg"), "{text}");
     }
 }
