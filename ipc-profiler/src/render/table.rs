@@ -35,6 +35,10 @@ pub fn render(report: &Report) -> String {
         out.push_str(&throughput_table(&streamed).to_string());
         out.push('\n');
     }
+    if report.results.iter().any(|r| per_phase(r) != r.messages) {
+        out.push_str(TWO_PHASES);
+        out.push('\n');
+    }
     for result in report.results.iter().filter(|r| r.unsupported.is_some()) {
         out.push_str(&format!(
             "{} at {}: unsupported: {}\n",
@@ -102,7 +106,7 @@ fn latency_table(results: &[&RunResult]) -> Table {
             duration_ns(l.p99 as f64),
             duration_ns(l.p999 as f64),
             duration_ns(l.max as f64),
-            duration_ns(r.cpu.cpu_ns_per_message),
+            cpu_cell(r),
             format!("{:.2}x", l.p50 as f64 / fastest as f64),
         ]);
     }
@@ -121,13 +125,14 @@ fn throughput_table(results: &[&RunResult]) -> Table {
         "messages/s",
         "bandwidth",
         "CPU/msg",
-        "vs fastest at this size",
+        "vs fastest alike",
     ]);
+    let alike = |r: &RunResult| (r.pattern, r.message_size, r.pattern_count());
     for r in results {
         let Some(t) = &r.throughput else { continue };
         let best = results
             .iter()
-            .filter(|o| o.message_size == r.message_size)
+            .filter(|o| alike(o) == alike(r))
             .filter_map(|o| o.throughput.as_ref().map(|t| t.bytes_per_sec))
             .fold(0.0, f64::max);
         table.add_row(vec![
@@ -138,13 +143,29 @@ fn throughput_table(results: &[&RunResult]) -> Table {
             per_phase(r).to_string(),
             format!("{}/s", count(t.messages_per_sec.round())),
             crate::units::byte_rate(t.bytes_per_sec),
-            duration_ns(r.cpu.cpu_ns_per_message),
+            cpu_cell(r),
             format!("{:.2}x", best / t.bytes_per_sec.max(1.0)),
         ]);
     }
     align_right(&mut table, 4..9);
     table
 }
+
+/// CPU per message, marked `*` for a run of two phases (a pipeline's or a pub-sub's), where it is
+/// over both together (see [`TWO_PHASES`]).
+fn cpu_cell(r: &RunResult) -> String {
+    let cpu = duration_ns(r.cpu.cpu_ns_per_message);
+    if per_phase(r) == r.messages {
+        cpu
+    } else {
+        format!("{cpu} *")
+    }
+}
+
+/// What a `*` on CPU per message means.
+const TWO_PHASES: &str = "* CPU per message over both phases of a pipeline or pub-sub run \
+    together, the paced one (its latency; its rate is paced_per_sec in the JSON) and the \
+    streamed one (its rate)";
 
 /// Messages a figure counts: a pipeline's and a pub-sub run have two phases of equal length,
 /// one timed (latency) and one streamed (throughput); every other pattern has one.
@@ -391,5 +412,20 @@ mod tests {
         let text = breakdown_text(result, result.breakdown.as_ref().unwrap());
         assert!(text.contains("No syscall in the measured phase"), "{text}");
         assert!(!text.contains("calls/msg"), "{text}");
+    }
+
+    #[test]
+    fn cpu_over_two_phases_is_marked_and_said() {
+        let mut report = crate::result::sample::report();
+        let mut pipeline = report.results[0].clone();
+        pipeline.pattern = crate::result::Pattern::Pipeline;
+        pipeline.stages = Some(4);
+        pipeline.messages = 600;
+        pipeline.breakdown = None;
+        pipeline.throughput = Some(crate::result::Throughput::of(300, 128, 0.01));
+        report.results = vec![pipeline];
+        let text = render(&report);
+        assert!(text.contains(" *"), "{text}");
+        assert!(text.contains("over both phases"), "{text}");
     }
 }
