@@ -371,3 +371,81 @@ fn chromium_draws_the_page_without_errors_and_the_marks_sit_where_the_json_puts_
         );
     }
 }
+
+#[test]
+fn several_inputs_are_one_machines_suite_and_files_from_two_machines_are_refused() {
+    let doc = run_json(&[
+        "bench", "--mech", "pipe,uds", "--iters", "300", "--warmup", "20", "--repeat", "3",
+        "--format", "json",
+    ]);
+    let dir = common::private_dir();
+    let here = dir.path().join("here.json");
+    std::fs::write(&here, doc.to_string()).unwrap();
+    let mut elsewhere = doc.clone();
+    elsewhere["environment"]["cpu_model"] = "Some Other CPU".into();
+    let there = dir.path().join("there.json");
+    std::fs::write(&there, elsewhere.to_string()).unwrap();
+    let page = dir.path().join("page.md");
+    let out = common::run(&[
+        "report",
+        "--from",
+        here.to_str().unwrap(),
+        there.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("measured on different machines"),
+        "{}",
+        common::stderr(&out)
+    );
+    // One machine's repeats: the page says how they stand, and shows pipe's median run.
+    let out = common::run(&[
+        "report",
+        "--from",
+        here.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(text.contains("its median run stands for it"), "{text}");
+    let mut p50s: Vec<u64> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["mechanism"] == "pipe")
+        .map(|r| r["latency_ns"]["p50"].as_u64().unwrap())
+        .collect();
+    p50s.sort();
+    let median = ipc_profiler_duration(p50s[1]);
+    let pipe_row = text
+        .lines()
+        .find(|l| l.starts_with("| pipe |"))
+        .unwrap_or_else(|| panic!("no pipe row: {text}"));
+    assert!(
+        pipe_row.contains(&median),
+        "median {median} not in {pipe_row}"
+    );
+}
+
+/// A duration as the report writes it (three significant digits).
+fn ipc_profiler_duration(ns: u64) -> String {
+    let ns = ns as f64;
+    let (value, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else {
+        (ns / 1e6, "ms")
+    };
+    let text = if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    };
+    format!("{text} {unit}")
+}

@@ -49,13 +49,40 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
             notes: vec![note],
         }
     } else {
+        // Several files are one suite measured in parts, on one machine: their runs are shown
+        // together (repeats of a configuration by their median run). Files from different
+        // machines are refused: one page describes one machine (`compare` sets two side by
+        // side).
         let mut results = Vec::new();
-        let mut environment = None;
+        let mut environment: Option<(crate::result::Environment, &std::path::Path)> = None;
         for path in &args.from {
             let report = crate::result::load(path)?;
-            environment.get_or_insert(report.environment);
+            match &environment {
+                None => environment = Some((report.environment, path)),
+                Some((first, first_path)) => {
+                    let machine = |e: &crate::result::Environment| {
+                        (e.kernel.clone(), e.cpu_model.clone(), e.cpus)
+                    };
+                    if machine(first) != machine(&report.environment) {
+                        crate::usage_error::usage_bail!(
+                            "{} and {} were measured on different machines ({} with {} CPUs, \
+                             Linux {}; {} with {} CPUs, Linux {}): a report shows one machine; \
+                             set them side by side with `ipc-profiler compare`",
+                            first_path.display(),
+                            path.display(),
+                            first.cpu_model,
+                            first.cpus,
+                            first.kernel,
+                            report.environment.cpu_model,
+                            report.environment.cpus,
+                            report.environment.kernel
+                        );
+                    }
+                }
+            }
             results.extend(report.results);
         }
+        let environment = environment.map(|(e, _)| e);
         let (traced, results): (Vec<RunResult>, Vec<RunResult>) =
             results.into_iter().partition(|r| r.breakdown.is_some());
         Document {
@@ -76,11 +103,16 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
                 results
             },
             traced,
-            notes: vec![
-                "Rendered from earlier runs: the machine named is the one the first file was \
-                 measured on."
-                    .into(),
-            ],
+            notes: vec![format!(
+                "Rendered from earlier runs ({}), measured on the machine named above; where a \
+                 configuration was run more than once, its median run stands for it everywhere on \
+                 the page.",
+                args.from
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
         }
     };
     let text = report::render(&document, format);

@@ -64,19 +64,41 @@ pub fn latency_size(results: &[RunResult]) -> Option<usize> {
 /// The latency runs at the shown size, fastest p50 first (the no-payload floor included).
 pub fn latency_runs(results: &[RunResult]) -> Vec<&RunResult> {
     let size = latency_size(results);
-    let mut runs: Vec<&RunResult> = measured(results, Pattern::Latency)
+    let runs: Vec<&RunResult> = measured(results, Pattern::Latency)
         .filter(|r| r.latency_ns.is_some() && (Some(r.message_size) == size || r.message_size == 0))
         .collect();
+    let mut runs = one_per_mechanism(runs);
     runs.sort_by_key(|r| r.latency_ns.as_ref().map(|l| l.p50));
-    dedup_by_mechanism(runs)
+    runs
 }
 
-/// The first run of each mechanism (repeated runs are the same configuration).
-fn dedup_by_mechanism(runs: Vec<&RunResult>) -> Vec<&RunResult> {
-    let mut seen = BTreeSet::new();
-    runs.into_iter()
-        .filter(|r| seen.insert(r.mechanism.clone()))
+/// One run per mechanism, the same one wherever the page shows it: of repeated runs of a
+/// configuration (`--repeat`, or several `--from` files), the median by its deciding figure
+/// (p50, or the rate of a stream), never the best of them.
+fn one_per_mechanism(runs: Vec<&RunResult>) -> Vec<&RunResult> {
+    let mut by_mechanism: std::collections::BTreeMap<&str, Vec<&RunResult>> = Default::default();
+    for run in runs {
+        by_mechanism
+            .entry(run.mechanism.as_str())
+            .or_default()
+            .push(run);
+    }
+    by_mechanism
+        .into_values()
+        .map(|mut repeats| {
+            repeats.sort_by(|a, b| deciding(a).total_cmp(&deciding(b)));
+            repeats[(repeats.len() - 1) / 2]
+        })
         .collect()
+}
+
+/// The figure repeats are ordered by: p50, else the inverse of the rate.
+fn deciding(run: &RunResult) -> f64 {
+    match (&run.latency_ns, &run.throughput) {
+        (Some(l), _) => l.p50 as f64,
+        (None, Some(t)) => -t.messages_per_sec,
+        (None, None) => 0.0,
+    }
 }
 
 fn latency(results: &[RunResult], claims: &Claims) -> Option<Table> {
@@ -382,7 +404,10 @@ fn decisions(results: &[RunResult]) -> Option<Table> {
             })
             .cloned()
             .collect();
-        let runs = dedup_owned(runs);
+        let runs: Vec<RunResult> = one_per_mechanism(runs.iter().collect())
+            .into_iter()
+            .cloned()
+            .collect();
         (!runs.is_empty()).then(|| {
             decide(
                 &runs,
@@ -462,14 +487,6 @@ fn decisions(results: &[RunResult]) -> Option<Table> {
             .to_vec(),
         rows,
     })
-}
-
-/// The first run of each mechanism, owned.
-fn dedup_owned(runs: Vec<RunResult>) -> Vec<RunResult> {
-    let mut seen = BTreeSet::new();
-    runs.into_iter()
-        .filter(|r| seen.insert(r.mechanism.clone()))
-        .collect()
 }
 
 fn yes(flag: bool) -> String {
