@@ -385,12 +385,14 @@ fn several_inputs_are_one_machines_suite_and_files_from_two_machines_are_refused
     elsewhere["environment"]["cpu_model"] = "Some Other CPU".into();
     let there = dir.path().join("there.json");
     std::fs::write(&there, elsewhere.to_string()).unwrap();
-    let page = dir.path().join("page.md");
+    let page = dir.path().join("page");
     let out = common::run(&[
         "report",
         "--from",
         here.to_str().unwrap(),
         there.to_str().unwrap(),
+        "--format",
+        "markdown",
         "-o",
         page.to_str().unwrap(),
     ]);
@@ -405,6 +407,8 @@ fn several_inputs_are_one_machines_suite_and_files_from_two_machines_are_refused
         "report",
         "--from",
         here.to_str().unwrap(),
+        "--format",
+        "markdown",
         "-o",
         page.to_str().unwrap(),
     ]);
