@@ -306,7 +306,8 @@ fn breakdown_tables(title: &str, unit: &str, b: &Breakdown) -> String {
     let overhead = match &b.overhead {
         Some(o) => format!(
             "Tracing overhead: {} {} untraced, {} traced ({}; best of {} alternated runs \
-             each, {:.2}x by their medians; syscalls traced by {}, the scheduler by {}). ",
+             each, {:.2}x by their medians; syscalls traced by {}, the scheduler by {}); the \
+             tables above show the traced run. ",
             match o.figure {
                 crate::result::OverheadFigure::RoundTripP50 => "p50",
                 crate::result::OverheadFigure::TimePerMessage => "time per message",
@@ -427,5 +428,18 @@ mod tests {
         let text = render(&report);
         assert!(text.contains(" *"), "{text}");
         assert!(text.contains("over both phases"), "{text}");
+    }
+
+    #[test]
+    fn the_overhead_note_says_which_run_the_tables_show() {
+        let report = crate::result::sample::report();
+        let result = &report.results[0];
+        let b = result.breakdown.as_ref().unwrap();
+        assert!(b.overhead.is_some(), "the sample has an overhead");
+        let text = breakdown_text(result, b);
+        assert!(
+            text.contains("the tables above show the traced run"),
+            "{text}"
+        );
     }
 }
