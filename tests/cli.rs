@@ -1217,3 +1217,14 @@ fn one_client_is_one_client() {
     let placement = doc["results"][0]["placement"].as_str().unwrap();
     assert!(placement.ends_with(", 1 client"), "{placement}");
 }
+
+#[test]
+fn a_run_that_would_take_hours_is_refused_before_it_starts() {
+    let out = run(&["bench", "--mech", "uds", "--sizes", "64M"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("would move about") && said.contains("give --iters"),
+        "{said}"
+    );
+}

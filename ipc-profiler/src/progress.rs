@@ -15,7 +15,8 @@ pub struct Progress {
 impl Progress {
     /// Progress over `runs` runs; `verbose` prints where the time goes.
     pub fn new(runs: usize, verbose: bool) -> Self {
-        let bar = (!verbose && runs > 1 && std::io::stderr().is_terminal()).then(|| {
+        // Even one run shows its bar and name: a long one is not silent.
+        let bar = (!verbose && runs > 0 && std::io::stderr().is_terminal()).then(|| {
             // No steady tick: it would start a thread, and workers are forked from this process.
             let bar = ProgressBar::new(runs as u64);
             if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {

@@ -127,7 +127,7 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
 }
 
 /// Messages (round trips for latency, per writer for fan-in) a probe runs to measure a rate.
-const PROBE_MESSAGES: u64 = 200;
+pub const PROBE_MESSAGES: u64 = 200;
 
 /// For a run asked to fill a time: runs a short probe of the same pattern, then returns the
 /// configuration with as many messages as fill that time at the rate seen.

@@ -32,7 +32,7 @@ pub(super) fn configs(args: &BenchArgs) -> anyhow::Result<Vec<BenchConfig>> {
     let runs = sizes
         .iter()
         .flat_map(|&size| counts.iter().map(move |&count| (size, count)));
-    Ok(runs
+    let configs: Vec<BenchConfig> = runs
         .map(|(message_size, count)| BenchConfig {
             pattern: args.pattern,
             message_size,
@@ -51,5 +51,42 @@ pub(super) fn configs(args: &BenchArgs) -> anyhow::Result<Vec<BenchConfig>> {
             rate: args.rate,
             lossy: args.lossy,
         })
-        .collect())
+        .collect();
+    if args.iters.is_none() && args.duration.is_none() {
+        for config in &configs {
+            refuse_a_run_too_long(config)?;
+        }
+    }
+    Ok(configs)
+}
+
+/// The most bytes a run with the default message count may move before the user is asked to
+/// say how many messages (docs/measuring.md): 64 GiB, a minute or more of copying on most
+/// machines.
+pub(super) const DEFAULT_RUN_BYTES_MAX: u64 = 64 << 30;
+
+/// Refuses, before anything runs, a run whose default message count would move more than
+/// [`DEFAULT_RUN_BYTES_MAX`] (a 64 MiB latency run moves terabytes: hours, and nothing shown
+/// meanwhile); the user gives `--iters` or `--duration` instead.
+fn refuse_a_run_too_long(config: &BenchConfig) -> anyhow::Result<()> {
+    let size = config.message_size as u64;
+    // A run sized by time still moves its probe's messages first.
+    let messages = match config.probe_for {
+        Some(_) => config.iterations.min(crate::bench::PROBE_MESSAGES),
+        None => config.iterations,
+    };
+    // Both directions, for a round trip; every message, for a stream.
+    let bytes = messages.saturating_mul(size).saturating_mul(2);
+    if bytes > DEFAULT_RUN_BYTES_MAX {
+        let fits = (DEFAULT_RUN_BYTES_MAX / (2 * size.max(1))).max(1);
+        crate::usage_error::usage_bail!(
+            "{} of {} messages with the default count ({messages}) would move about {} GiB: \
+             give --iters (up to {fits} stays under {} GiB) or --duration",
+            config.pattern.name(),
+            crate::units::size_label(config.message_size),
+            bytes >> 30,
+            DEFAULT_RUN_BYTES_MAX >> 30
+        );
+    }
+    Ok(())
 }
