@@ -869,3 +869,25 @@ fn a_benchmark_sides_on_cpu_time_is_its_kernel_time_plus_its_user_time() {
         );
     }
 }
+
+#[test]
+fn a_started_command_is_counted_from_its_own_execve() {
+    require_root();
+    // `true` is found through PATH: a search made by the traced child would show as failed
+    // execve calls that are not the program's (strace -f shows one execve).
+    let output = run(&["trace", "--format", "json", "--", "true"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let doc: Value = serde_json::from_slice(&output.stderr).unwrap();
+    let process = &doc["breakdown"]["processes"][0];
+    let execve = process["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "execve")
+        .unwrap_or_else(|| panic!("no execve counted: {process}"));
+    assert_eq!(
+        (&execve["count"], &execve["errors"]),
+        (&1.into(), &0.into()),
+        "{execve}"
+    );
+}

@@ -177,12 +177,39 @@ fn tables(report: &ProgramReport) -> String {
         ]);
     }
     format!(
-        "{}\n\n{}\n{processes}\n{calls}\nSyscalls traced by {}, the scheduler by {}. Syscall \
+        "{}\n\n{}\n{processes}\n{calls}\n{}Syscalls traced by {}, the scheduler by {}. Syscall \
          time includes time blocked; kernel time excludes time switched out; user time is \
          on-CPU time outside syscalls.\n",
         report.environment.summary(),
         title(report),
+        short_note(report.seconds),
         super::cells::syscall_attach(report.breakdown.attach),
         super::cells::sched_attach(report.breakdown.sched_attach),
     )
+}
+
+/// Traced for less than this, rates per second say little: a start-up's burst over a few
+/// milliseconds reads as tens of thousands a second.
+const SHORT_TRACE_S: f64 = 0.1;
+
+/// The warning a short trace's rates need, or nothing.
+fn short_note(seconds: f64) -> String {
+    if seconds < SHORT_TRACE_S {
+        format!(
+            "Traced for {:.3} s only: the rates per second above extrapolate a moment; the \
+             totals are what happened. ",
+            seconds
+        )
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_over_a_moment_come_with_a_warning() {
+        assert!(super::short_note(0.01).contains("extrapolate a moment"));
+        assert!(super::short_note(2.0).is_empty());
+    }
 }

@@ -176,6 +176,10 @@ fn start(
         .map(|a| CString::new(a.as_str()))
         .collect::<Result<_, _>>()
         .context("an argument holds a NUL byte")?;
+    // The program's path, searched here: a PATH search in the child would be execve calls
+    // that fail, counted as the program's own (`strace` shows one execve).
+    let program = CString::new(program_path(&argv[0]).into_os_string().into_encoded_bytes())
+        .context("the program's path holds a NUL byte")?;
     let mut pointers: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     pointers.push(std::ptr::null());
     // The environment the command starts with: this one, or the user's login variables in it.
@@ -203,10 +207,11 @@ fn start(
     if pid == 0 {
         drop(gate_write);
         let mut byte = [0u8; 1];
-        // SAFETY: reads one byte into a local buffer, then replaces this process image; the
-        // pointers stay valid until execvp (they point into `args`, still alive).
+        // SAFETY: switches user, reads one byte into a local buffer, then replaces this process
+        // image; the pointers stay valid until execve (they point into `args`, `program` and
+        // `environment`, still alive).
         unsafe {
-            libc::read(gate_read.as_raw_fd(), byte.as_mut_ptr().cast(), 1);
+            // Before the gate: what the child does before the program starts is not counted.
             if let Some(user) = user {
                 // Groups first, then the group, then the user: once the user id is dropped,
                 // nothing else may be changed.
@@ -217,7 +222,8 @@ fn start(
                     libc::_exit(EXIT_NOT_USER);
                 }
             }
-            libc::execvpe(pointers[0], pointers.as_ptr(), env_pointers.as_ptr());
+            libc::read(gate_read.as_raw_fd(), byte.as_mut_ptr().cast(), 1);
+            libc::execve(program.as_ptr(), pointers.as_ptr(), env_pointers.as_ptr());
             libc::_exit(EXIT_NOT_STARTED);
         }
     }
@@ -260,6 +266,22 @@ fn start(
         format!("killed by signal {}", libc::WTERMSIG(status))
     };
     Ok((pid as u32, exit))
+}
+
+/// The file `name` runs: itself if it holds a `/`, else the first executable of that name in
+/// `PATH` (as `execvp` would search it), else `name` (execve then fails and says so).
+fn program_path(name: &str) -> std::path::PathBuf {
+    if name.contains('/') {
+        return name.into();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            rustix::fs::access(candidate.as_path(), rustix::fs::Access::EXEC_OK).is_ok()
+                && candidate.is_file()
+        })
+        .unwrap_or_else(|| name.into())
 }
 
 /// The exit status of a started child that could not exec its command (as a shell's).
