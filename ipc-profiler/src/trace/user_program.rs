@@ -198,6 +198,9 @@ fn start(
         environment.iter().map(|e| e.as_ptr()).collect();
     env_pointers.push(std::ptr::null());
     let (gate_read, gate_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    // The child says when all it does before the program is done (fork's own clean-up, closing
+    // its end of the gate, switching user): only then is it registered, so none of that counts.
+    let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     // SAFETY: the controller is single-threaded; the child only reads the gate, execs, and on
     // failure leaves with _exit.
     let pid = unsafe { libc::fork() };
@@ -206,6 +209,7 @@ fn start(
     }
     if pid == 0 {
         drop(gate_write);
+        drop(ready_read);
         let mut byte = [0u8; 1];
         // SAFETY: switches user, reads one byte into a local buffer, then replaces this process
         // image; the pointers stay valid until execve (they point into `args`, `program` and
@@ -222,12 +226,22 @@ fn start(
                     libc::_exit(EXIT_NOT_USER);
                 }
             }
+            libc::write(ready_write.as_raw_fd(), byte.as_ptr().cast(), 1);
             libc::read(gate_read.as_raw_fd(), byte.as_mut_ptr().cast(), 1);
             libc::execve(program.as_ptr(), pointers.as_ptr(), env_pointers.as_ptr());
             libc::_exit(EXIT_NOT_STARTED);
         }
     }
     drop(gate_read);
+    drop(ready_write);
+    // Ready, or gone (the read then ends at once): either way it waits for nothing more. Then
+    // wait (briefly) until it sleeps in its read of the gate: a read entered before it is
+    // registered is not counted, one entered after would be.
+    let _ = rustix::io::read(&ready_read, &mut [0u8; 1]);
+    let asleep = Instant::now() + Duration::from_millis(200);
+    while !sleeping(pid as u32) && Instant::now() < asleep {
+        std::thread::yield_now();
+    }
     let registered = register(tracer, pid as u32);
     // Open the gate whatever happened: the child must not wait forever.
     drop(gate_write);
@@ -266,6 +280,15 @@ fn start(
         format!("killed by signal {}", libc::WTERMSIG(status))
     };
     Ok((pid as u32, exit))
+}
+
+/// Whether process `pid` sleeps now (state `S` in /proc/PID/stat).
+fn sleeping(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses and may hold any byte.
+    stat.rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next())
+        .is_some_and(|state| state == "S")
 }
 
 /// The file `name` runs: itself if it holds a `/`, else the first executable of that name in
