@@ -231,14 +231,18 @@ impl Identity {
 
     fn of_this_process() -> Self {
         let pid = rustix::process::getpid();
-        let pid_namespace = rustix::fs::stat(c"/proc/self/ns/pid").map_or(0, |s| s.st_ino as u32);
         let process = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
             .map_or(0, |fd| Self::pidfs_inode(&fd));
         Self {
             pid: pid.as_raw_nonzero().get() as u32,
-            pid_namespace,
+            pid_namespace: Self::this_pid_namespace(),
             process,
         }
+    }
+
+    /// This process's pid namespace inode number (0: unknown).
+    fn this_pid_namespace() -> u32 {
+        rustix::fs::stat(c"/proc/self/ns/pid").map_or(0, |s| s.st_ino as u32)
     }
 
     /// The pidfs inode of the process `pidfd` refers to (0 before Linux 6.9, whose pidfds all
@@ -253,11 +257,11 @@ impl Identity {
 
     /// Whether the process this identity names has exited, as this process can tell.
     fn verdict(self) -> Verdict {
-        let me = Self::of_this_process();
-        if self.pid_namespace == 0 || self.pid_namespace != me.pid_namespace {
+        // Only this process's pid and namespace are compared: no pidfd of its own is needed.
+        if self.pid_namespace == 0 || self.pid_namespace != Self::this_pid_namespace() {
             return Verdict::Unknown;
         }
-        if self.pid == me.pid {
+        if self.pid == this_process() {
             return Verdict::Alive;
         }
         let Some(pid) = rustix::process::Pid::from_raw(self.pid as i32) else {
@@ -272,15 +276,9 @@ impl Identity {
         if self.process != 0 && now != 0 && now != self.process {
             return Verdict::Gone; // The pid names a later process.
         }
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-        let zero = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        match poll(&mut fds, Some(&zero)) {
-            Ok(n) if n > 0 => Verdict::Gone, // Exited, not yet reaped.
-            Ok(_) => Verdict::Alive,
+        match pidfd_exited(&pidfd) {
+            Ok(true) => Verdict::Gone, // Exited, reaped or not.
+            Ok(false) => Verdict::Alive,
             Err(_) => Verdict::Unknown,
         }
     }
@@ -374,6 +372,20 @@ impl Drop for Claim<'_> {
             Ordering::Relaxed,
         );
     }
+}
+
+/// Whether the process `pidfd` refers to has exited (its pidfd is readable then, before it is
+/// reaped, and never for a later process given its pid); asked without waiting.
+#[cfg(target_os = "linux")]
+#[cfg_attr(any(loom, miri), allow(dead_code))] // there, only `shm` (feature std) asks it
+pub(crate) fn pidfd_exited(pidfd: &impl rustix::fd::AsFd) -> rustix::io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    poll(&mut fds, Some(&now)).map(|ready| ready > 0)
 }
 
 /// This process's id (0 where there are no processes to fork, or none miri can ask about).

@@ -262,13 +262,7 @@ impl ProcessLiveness {
 
 impl Liveness for ProcessLiveness {
     fn peer_alive(&self) -> bool {
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        let mut fds = [PollFd::new(&self.pidfd, PollFlags::IN)];
-        let now = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        !matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+        !matches!(crate::role::pidfd_exited(&self.pidfd), Ok(true))
     }
 }
 

@@ -82,19 +82,13 @@ fn latency_table(results: &[&RunResult]) -> Table {
         "CPU/msg",
         "vs fastest alike",
     ]);
-    // Ranked within one configuration (pattern, size and count): a 1 MiB run is not slower
-    // than a 128 B one, nor 100 clients than 1.
-    let alike = |r: &RunResult| (r.pattern.name(), r.message_size, r.pattern_count());
-    let mut fastest = std::collections::HashMap::new();
-    for r in results {
-        if let Some(l) = &r.latency_ns {
-            let best = fastest.entry(alike(r)).or_insert(u64::MAX);
-            *best = (*best).min(l.p50.max(1));
-        }
-    }
     for r in results {
         let Some(l) = &r.latency_ns else { continue };
-        let fastest = fastest.get(&alike(r)).copied().unwrap_or(1);
+        let fastest = alike(results, r)
+            .filter_map(|o| o.latency_ns.as_ref().map(|l| l.p50))
+            .min()
+            .unwrap_or(1)
+            .max(1);
         table.add_row(vec![
             r.mechanism.clone(),
             r.wake.label().to_string(),
@@ -127,12 +121,9 @@ fn throughput_table(results: &[&RunResult]) -> Table {
         "CPU/msg",
         "vs fastest alike",
     ]);
-    let alike = |r: &RunResult| (r.pattern, r.message_size, r.pattern_count());
     for r in results {
         let Some(t) = &r.throughput else { continue };
-        let best = results
-            .iter()
-            .filter(|o| alike(o) == alike(r))
+        let best = alike(results, r)
             .filter_map(|o| o.throughput.as_ref().map(|t| t.bytes_per_sec))
             .fold(0.0, f64::max);
         table.add_row(vec![
@@ -149,6 +140,18 @@ fn throughput_table(results: &[&RunResult]) -> Table {
     }
     align_right(&mut table, 4..9);
     table
+}
+
+/// The runs of `results` of `run`'s configuration (pattern, size and count), which its "vs
+/// fastest alike" ranks it among: a 1 MiB run is not slower than a 128 B one, nor 100 clients
+/// than 1.
+fn alike<'r>(results: &'r [&RunResult], run: &RunResult) -> impl Iterator<Item = &'r RunResult> {
+    let configuration = |r: &RunResult| (r.pattern, r.message_size, r.pattern_count());
+    let wanted = configuration(run);
+    results
+        .iter()
+        .copied()
+        .filter(move |o| configuration(o) == wanted)
 }
 
 /// CPU per message, marked `*` for a run of two phases (a pipeline's or a pub-sub's), where it is

@@ -153,11 +153,15 @@ impl Registry {
 
 /// Whether thread `tid` of `pid` is running (or ready to), as /proc says: state `R`.
 fn running(pid: u32, tid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap_or_default();
+    state(&format!("/proc/{pid}/task/{tid}/stat")).is_some_and(|state| state == "R")
+}
+
+/// The scheduler state (`R`, `S`, `D`, ...) in the /proc `stat` file at `path`, if readable.
+pub(super) fn state(path: &str) -> Option<String> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The state follows the command name, which is in parentheses and may hold any byte.
-    stat.rfind(')')
-        .and_then(|end| stat[end + 1..].split_whitespace().next())
-        .is_some_and(|state| state == "R")
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().next().map(str::to_string)
 }
 
 /// CLOCK_MONOTONIC now, in ns: the clock of `bpf_ktime_get_ns`.

@@ -284,11 +284,7 @@ fn start(
 
 /// Whether process `pid` sleeps now (state `S` in /proc/PID/stat).
 fn sleeping(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The state follows the command name, which is in parentheses and may hold any byte.
-    stat.rfind(')')
-        .and_then(|end| stat[end + 1..].split_whitespace().next())
-        .is_some_and(|state| state == "S")
+    super::registry::state(&format!("/proc/{pid}/stat")).is_some_and(|state| state == "S")
 }
 
 /// The file `name` runs: itself if it holds a `/`, else the first executable of that name in
