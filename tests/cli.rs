@@ -699,9 +699,9 @@ fn an_open_file_limit_too_low_for_the_clients_is_named_not_a_failure() {
 }
 
 #[test]
-fn compare_fails_on_a_regression_beyond_the_threshold_and_the_noise_and_passes_otherwise() {
+fn compare_fails_on_a_regression_surely_beyond_the_threshold_and_passes_otherwise() {
     let doc = run_json(&[
-        "bench", "--mech", "pipe", "--iters", "300", "--warmup", "20", "--repeat", "3", "--format",
+        "bench", "--mech", "pipe", "--iters", "300", "--warmup", "20", "--repeat", "4", "--format",
         "json",
     ]);
     assert_contract(&doc);
@@ -709,29 +709,40 @@ fn compare_fails_on_a_regression_beyond_the_threshold_and_the_noise_and_passes_o
     let repeats: Vec<_> = results.iter().map(|r| r["repeat"].as_u64()).collect();
     assert_eq!(
         repeats,
-        [Some(1), Some(2), Some(3)],
+        [Some(1), Some(2), Some(3), Some(4)],
         "every run kept and numbered"
     );
     let dir = common::private_dir();
     let old = dir.path().join("old.json");
     std::fs::write(&old, doc.to_string()).unwrap();
-    // The same runs, every latency ten times higher: far beyond any spread of the repeats.
+    // The same runs, every latency a thousand times higher: beyond any spread of the repeats,
+    // even a loaded machine's p99.
     let mut slower = doc.clone();
     for r in slower["results"].as_array_mut().unwrap() {
         for p in ["p50", "p99"] {
             let v = r["latency_ns"][p].as_u64().unwrap();
-            r["latency_ns"][p] = (v * 10).into();
+            r["latency_ns"][p] = (v * 1000).into();
         }
     }
     let new = dir.path().join("new.json");
     std::fs::write(&new, slower.to_string()).unwrap();
+    // And twice as slow, for a threshold above the change.
+    let mut twice = doc.clone();
+    for r in twice["results"].as_array_mut().unwrap() {
+        for p in ["p50", "p99"] {
+            let v = r["latency_ns"][p].as_u64().unwrap();
+            r["latency_ns"][p] = (v * 2).into();
+        }
+    }
+    let twice_path = dir.path().join("twice.json");
+    std::fs::write(&twice_path, twice.to_string()).unwrap();
     let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
 
     let regressed = run(&["compare", old, new]);
     let out = String::from_utf8_lossy(&regressed.stdout).to_string();
     assert_eq!(regressed.status.code(), Some(3), "{out}");
     assert!(
-        out.contains("REGRESSED") && out.contains("2 regression(s)"),
+        out.contains("REGRESSED") && out.contains("2 regression(s) surely beyond 10%"),
         "{out}"
     );
     assert!(stderr(&regressed).contains("regressed beyond the threshold"));
@@ -742,9 +753,15 @@ fn compare_fails_on_a_regression_beyond_the_threshold_and_the_noise_and_passes_o
     // Faster is better, not a failure; and a threshold above the change lets it pass.
     assert_eq!(run(&["compare", new, old]).status.code(), Some(0));
     assert_eq!(
-        run(&["compare", old, new, "--threshold", "1000%"])
-            .status
-            .code(),
+        run(&[
+            "compare",
+            old,
+            twice_path.to_str().unwrap(),
+            "--threshold",
+            "1000%"
+        ])
+        .status
+        .code(),
         Some(0)
     );
 
@@ -757,15 +774,117 @@ fn compare_fails_on_a_regression_beyond_the_threshold_and_the_noise_and_passes_o
         .find(|c| c["figure"] == "p50")
         .unwrap();
     assert_eq!(p50["verdict"], "regressed");
-    assert_eq!(p50["samples"], serde_json::json!([3, 3]));
+    assert_eq!(p50["samples"], serde_json::json!([4, 4]));
+    // Four runs a side: judged by the 95% interval, which lies wholly beyond the threshold.
+    let low = p50["interval"][0].as_f64().unwrap();
+    assert!(low > 0.1, "{p50}");
     assert!(
-        (p50["change"].as_f64().unwrap() - 9.0).abs() < 1e-6,
+        out.contains("95% interval") && !out.contains("threshold alone"),
+        "{out}"
+    );
+    assert!(
+        (p50["change"].as_f64().unwrap() - 999.0).abs() < 1e-6,
         "{p50}"
     );
 }
 
 #[test]
-fn compare_of_single_runs_says_the_noise_is_unknown_and_refuses_foreign_files() {
+fn repeats_alternate_and_come_back_grouped() {
+    let out = run(&[
+        "bench",
+        "--mech",
+        "pipe,uds",
+        "--iters",
+        "200",
+        "--warmup",
+        "20",
+        "--repeat",
+        "2",
+        "--format",
+        "json",
+        "--verbose",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Run in rounds: each mechanism once, then again.
+    let order: Vec<(String, String)> = stderr(&out)
+        .lines()
+        .filter(|l| l.contains(" messages "))
+        .map(|l| {
+            let mechanism = l.split_whitespace().next().unwrap().to_string();
+            let run = l
+                .split(", run ")
+                .nth(1)
+                .unwrap_or("")
+                .split(')')
+                .next()
+                .unwrap_or("");
+            (
+                mechanism,
+                run.split_whitespace().next().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> =
+        [("pipe", "1"), ("uds", "1"), ("pipe", "2"), ("uds", "2")]
+            .iter()
+            .map(|(m, r)| (m.to_string(), r.to_string()))
+            .collect();
+    assert_eq!(order, expected, "{}", stderr(&out));
+    // Reported grouped: pipe's runs, then uds's, each in order.
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs: Vec<(String, u64)> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["mechanism"].as_str().unwrap().to_string(),
+                r["repeat"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("pipe".to_string(), 1),
+            ("pipe".to_string(), 2),
+            ("uds".to_string(), 1),
+            ("uds".to_string(), 2)
+        ]
+    );
+}
+
+#[test]
+fn compare_of_files_with_no_run_in_common_is_an_error() {
+    let dir = common::private_dir();
+    let mut paths = Vec::new();
+    for mechanism in ["pipe", "uds"] {
+        let doc = run_json(&[
+            "bench", "--mech", mechanism, "--iters", "200", "--warmup", "20", "--format", "json",
+        ]);
+        let path = dir.path().join(format!("{mechanism}.json"));
+        std::fs::write(&path, doc.to_string()).unwrap();
+        paths.push(path.to_str().unwrap().to_string());
+    }
+    let out = run(&["compare", &paths[0], &paths[1]]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let message = stderr(&out);
+    assert!(
+        message.contains("nothing to compare")
+            && message.contains("pipe latency 128 B")
+            && message.contains("uds latency 128 B"),
+        "{message}"
+    );
+    assert!(out.stdout.is_empty(), "no table for nothing");
+}
+
+#[test]
+fn compare_of_single_runs_says_the_threshold_alone_judged_and_refuses_foreign_files() {
     let doc = run_json(&[
         "bench", "--mech", "pipe", "--iters", "300", "--warmup", "20", "--format", "json",
     ]);
@@ -775,7 +894,11 @@ fn compare_of_single_runs_says_the_noise_is_unknown_and_refuses_foreign_files() 
     let one = one.to_str().unwrap();
     let out = run(&["compare", one, one]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("noise is unknown"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("the threshold alone judged them"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     let foreign = dir.path().join("foreign.json");
     std::fs::write(&foreign, r#"{"results": []}"#).unwrap();

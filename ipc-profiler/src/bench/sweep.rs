@@ -32,6 +32,12 @@ impl std::error::Error for Stopped {}
 /// numbered when there are several); the first failure stops the sweep and names its
 /// mechanism, and a signal stops it with the runs that finished ([`Stopped`]). `verbose` says
 /// on standard error how long each run took.
+///
+/// Repeats alternate: the sweep runs every configuration once, then again, `repeats` rounds in
+/// all, so the samples of one configuration are spread over the whole sweep and a drift of the
+/// machine (a neighbour's load, the clock) shows in their spread instead of shifting one
+/// configuration's every sample (docs/measuring.md, "Comparing two reports"). The results come
+/// back grouped by mechanism and configuration, repeats in order.
 pub fn sweep(
     mechanisms: &[&'static dyn Mechanism],
     configs: &[BenchConfig],
@@ -42,10 +48,11 @@ pub fn sweep(
     let started = std::time::Instant::now();
     let planned = mechanisms.len() * configs.len() * repeats as usize;
     let progress = crate::progress::Progress::new(planned, verbose);
-    let mut results = Vec::new();
-    for &mechanism in mechanisms {
-        for config in configs {
-            for repeat in 1..=repeats {
+    // (mechanism index, configuration index, result), sorted into groups at the end.
+    let mut results: Vec<(usize, usize, RunResult)> = Vec::new();
+    for repeat in 1..=repeats {
+        for (m, &mechanism) in mechanisms.iter().enumerate() {
+            for (c, config) in configs.iter().enumerate() {
                 let label = format!(
                     "{} {} {} ({} processes){}",
                     mechanism.name(),
@@ -63,17 +70,24 @@ pub fn sweep(
                 let mut result = match run(mechanism, config) {
                     Ok(result) => result,
                     Err(_) if crate::process::was_interrupted() => {
-                        let finished = results;
+                        let finished = grouped(results);
                         return Err(Stopped { finished, planned }.into());
                     }
                     Err(error) => return Err(error.context(format!("{} failed", mechanism.name()))),
                 };
                 progress.finish(&label, run_started.elapsed(), result.messages);
                 result.repeat = (repeats > 1).then_some(repeat);
-                results.push(result);
+                results.push((m, c, result));
             }
         }
     }
     progress.done(started.elapsed());
-    Ok(results)
+    Ok(grouped(results))
+}
+
+/// The results in mechanism, then configuration, then repeat order (a stable sort keeps the
+/// rounds' order within a group).
+fn grouped(mut results: Vec<(usize, usize, RunResult)>) -> Vec<RunResult> {
+    results.sort_by_key(|(m, c, _)| (*m, *c));
+    results.into_iter().map(|(_, _, result)| result).collect()
 }

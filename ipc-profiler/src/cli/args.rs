@@ -66,8 +66,8 @@ pub(crate) struct BenchArgs {
     /// CPUs to use, in order (e.g. `0,1`); defaults to the first CPUs this process may use.
     #[arg(long, value_delimiter = ',')]
     pub(crate) cpus: Vec<usize>,
-    /// Run each configuration this many times (1 to 100), every run kept (`compare` judges
-    /// noise from their spread; each result names its `repeat`).
+    /// Run each configuration this many times (1 to 100), in alternating rounds, every run
+    /// kept (`compare` judges a change from them; each result names its `repeat`).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub(crate) repeat: u32,
     /// Output format.

@@ -29,7 +29,8 @@ pub(crate) enum Command {
     /// trace any program: `--pid PID`, or a command after `--`.
     Trace(TraceArgs),
     /// Compare two reports (`bench --format json`): per mechanism and figure, the change and
-    /// whether it exceeds the noise; exits 3 when a figure regressed beyond the threshold.
+    /// whether it is surely beyond the threshold (use `bench --repeat 5`); exits 3 when a
+    /// figure regressed, 1 when the files share nothing to compare.
     Compare {
         /// The earlier report.
         old: PathBuf,

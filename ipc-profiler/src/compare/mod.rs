@@ -1,14 +1,15 @@
 //! `compare OLD NEW`: per mechanism and figure, the change between two reports and whether it
-//! exceeds the noise; a regression beyond the user's threshold fails the command.
+//! is surely beyond the user's threshold; a regression fails the command.
 //!
 //! The rule (docs/measuring.md, "Comparing two reports"): runs are matched by what identifies
 //! them (mechanism, pattern, size, placement, process count); repeated runs of one (`bench
-//! --repeat N`) are that figure's samples. A change is the ratio of the medians. It counts when
-//! it exceeds the threshold *and* the noise, the larger relative spread ((max - min) / median)
-//! of the two files' samples. With a single run in either file the noise is unknown: the
-//! threshold alone decides, and the comparison says so.
+//! --repeat N`, which alternates them) are that figure's samples. A change is the ratio of the
+//! medians; it counts when its whole 95% interval ([`interval`]) lies beyond the threshold.
+//! With fewer than 4 runs on a side there is no interval: the threshold alone decides, and the
+//! comparison says so. Two files with no run in common are an error, not a pass.
 
 mod compared;
+mod interval;
 mod judge;
 mod render;
 
@@ -22,7 +23,7 @@ pub use render::render;
 pub enum Format {
     /// A table for people, with a verdict per figure.
     Table,
-    /// One JSON object: every change, its noise and verdict.
+    /// One JSON object: every change, its interval and verdict.
     Json,
 }
 
@@ -35,7 +36,7 @@ impl std::fmt::Display for Regressed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} figure(s) regressed beyond the threshold and the noise",
+            "{} figure(s) surely regressed beyond the threshold",
             self.0
         )
     }
@@ -43,9 +44,37 @@ impl std::fmt::Display for Regressed {
 
 impl std::error::Error for Regressed {}
 
-/// A comparison of two report files with a regression threshold (a fraction: 0.1 = 10%).
+/// A comparison of two report files with a regression threshold (a fraction: 0.1 = 10%); an
+/// error when they share no run with a figure to compare.
 pub fn compare(old: &Path, new: &Path, threshold: f64) -> anyhow::Result<Comparison> {
     let old_report = crate::result::load(old)?;
     let new_report = crate::result::load(new)?;
-    Ok(judge::compare(&old_report, &new_report, threshold))
+    let comparison = judge::compare(&old_report, &new_report, threshold);
+    if comparison.changes.is_empty() {
+        anyhow::bail!(
+            "nothing to compare: {} ({}) and {} ({}) share no run with a measured figure; runs \
+             match by mechanism, pattern, size, placement and process count",
+            old.display(),
+            runs_named(&old_report),
+            new.display(),
+            runs_named(&new_report)
+        );
+    }
+    Ok(comparison)
+}
+
+/// What a report's runs are, for an error: the first few keys and how many more.
+fn runs_named(report: &crate::result::Report) -> String {
+    let mut keys: Vec<String> = Vec::new();
+    for run in report.results.iter().filter(|r| r.unsupported.is_none()) {
+        let key = judge::key(run);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    match keys.len() {
+        0 => "no measured run".to_string(),
+        1..=3 => keys.join("; "),
+        n => format!("{}; and {} more", keys[..3].join("; "), n - 3),
+    }
 }

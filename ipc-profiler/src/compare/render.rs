@@ -14,7 +14,15 @@ pub fn render(comparison: &Comparison, format: Format) -> String {
     }
     let mut table = Table::new();
     table.load_preset(UTF8_FULL);
-    table.set_header(["run", "figure", "old", "new", "change", "noise", "verdict"]);
+    table.set_header([
+        "run",
+        "figure",
+        "old",
+        "new",
+        "change",
+        "95% interval",
+        "verdict",
+    ]);
     for c in &comparison.changes {
         table.add_row([
             c.run.clone(),
@@ -22,8 +30,10 @@ pub fn render(comparison: &Comparison, format: Format) -> String {
             value(c.figure, c.old),
             value(c.figure, c.new),
             format!("{:+.1}%", c.change * 100.0),
-            c.noise
-                .map_or("one run".to_string(), |n| format!("±{:.1}%", n * 100.0)),
+            c.interval.map_or(
+                format!("{} and {} runs", c.samples[0], c.samples[1]),
+                |[low, high]| format!("{:+.1}% to {:+.1}%", low * 100.0, high * 100.0),
+            ),
             match c.verdict {
                 Verdict::Improved => "better".to_string(),
                 Verdict::Regressed => "REGRESSED".to_string(),
@@ -40,12 +50,12 @@ pub fn render(comparison: &Comparison, format: Format) -> String {
     }
     if comparison.single_runs {
         text.push_str(
-            "Some figures come from a single run on one side: their noise is unknown, and the \
-             threshold alone judged them (run bench --repeat N to judge it).\n",
+            "Some figures have fewer than 4 runs on a side: how much they vary is unknown, and \
+             the threshold alone judged them (run bench --repeat 5 on both sides).\n",
         );
     }
     text.push_str(&format!(
-        "{} regression(s) beyond {:.0}% and the noise\n",
+        "{} regression(s) surely beyond {:.0}%\n",
         comparison.regressions(),
         comparison.threshold * 100.0
     ));
