@@ -69,11 +69,21 @@ extern "C" fn note_interrupt(signal: libc::c_int) {
 /// run in an orderly way: the controller stops waiting, kills its workers and removes the run's
 /// IPC objects (their guards' destructors run) instead of dying on the spot. Without
 /// SA_RESTART, a blocked poll returns at once.
+///
+/// A signal ignored when the tool started stays ignored, as a shell leaves it: `nohup` made it
+/// immune to SIGHUP, a background job of a script to SIGINT and SIGQUIT, and so is everything
+/// it starts (`trace -- CMD` gives the command the dispositions the tool was given).
 pub fn catch_interrupts() {
     for signal in STOPPING_SIGNALS {
-        // SAFETY: installs an async-signal-safe handler (one atomic store) with an empty mask;
-        // a zeroed sigaction is a valid starting value.
+        // SAFETY: reads the current disposition into a zeroed sigaction (a valid value), then
+        // installs an async-signal-safe handler (one atomic store) with an empty mask.
         unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+                && current.sa_sigaction == libc::SIG_IGN
+            {
+                continue;
+            }
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = note_interrupt as extern "C" fn(libc::c_int) as usize;
             libc::sigemptyset(&mut action.sa_mask);

@@ -6,9 +6,29 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The `ipc-profiler` binary built for these tests.
+/// The `ipc-profiler` binary built for these tests, started as from an interactive shell.
 pub fn profiler() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ipc-profiler"))
+    with_default_signals(Command::new(env!("CARGO_BIN_EXE_ipc-profiler")))
+}
+
+/// The signals a test sends, or a shell may have left ignored.
+pub const SIGNALS: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
+
+/// `command` with [`SIGNALS`] at their default, as an interactive shell starts a program: the
+/// tests may run as a background job of a script (SIGINT and SIGQUIT ignored) or under nohup
+/// (SIGHUP ignored), and the tool keeps a signal ignored on entry ignored.
+pub fn with_default_signals(mut command: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal() is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            for signal in SIGNALS {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    command
 }
 
 /// Runs `ipc-profiler` with `args`.

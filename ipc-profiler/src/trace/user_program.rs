@@ -201,8 +201,8 @@ fn start(
     // The child says when all it does before the program is done (fork's own clean-up, closing
     // its end of the gate, switching user): only then is it registered, so none of that counts.
     let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-    // SAFETY: the controller is single-threaded; the child only reads the gate, execs, and on
-    // failure leaves with _exit.
+    // SAFETY: the controller is single-threaded; the child only resets SIGPIPE, switches user,
+    // reads the gate, execs, and on failure leaves with _exit.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         bail!("could not fork: {}", std::io::Error::last_os_error());
@@ -211,11 +211,15 @@ fn start(
         drop(gate_write);
         drop(ready_read);
         let mut byte = [0u8; 1];
-        // SAFETY: switches user, reads one byte into a local buffer, then replaces this process
-        // image; the pointers stay valid until execve (they point into `args`, `program` and
+        // SAFETY: resets a disposition, switches user, reads one byte into a local buffer, then
+        // replaces this process image; the pointers stay valid until execve (they point into `args`, `program` and
         // `environment`, still alive).
         unsafe {
             // Before the gate: what the child does before the program starts is not counted.
+            // The Rust runtime ignores SIGPIPE; the program gets the default, as from a shell
+            // (and from std's Command). Every other disposition is the one the tool was given:
+            // caught signals return to their default at execve, ignored ones stay ignored.
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             if let Some(user) = user {
                 // Groups first, then the group, then the user: once the user id is dropped,
                 // nothing else may be changed.
