@@ -80,7 +80,14 @@ impl Sleeper {
             let mut ready = ready;
             let mut count = [0u8; 8];
             match rustix::io::read(self.eventfd.get_ref().as_fd(), &mut count) {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    // The read took the whole count: the eventfd is not readable any more.
+                    // Saying so now spares the next sleep a read that would fail (one syscall
+                    // a wake-up). A ring that came after the read is not lost: tokio clears
+                    // only the readiness this guard saw, not one its driver set since.
+                    ready.clear_ready();
+                    return Ok(());
+                }
                 Err(rustix::io::Errno::AGAIN) => ready.clear_ready(),
                 Err(other) => return Err(Error::Io(other.into())),
             }

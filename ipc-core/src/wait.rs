@@ -108,9 +108,15 @@ impl SpinHistory {
         }
     }
 
-    /// Polls `ready` up to `checks` times (what [`spins`](Self::spins) said, capped or raised
-    /// by the caller); true once it holds. Tells this history whether the spin caught the peer,
-    /// unless it made no check at all.
+    /// Looks at `ready` once, then polls it up to `checks` more times (what
+    /// [`spins`](Self::spins) said, capped or raised by the caller); true once it holds.
+    ///
+    /// Only a spin that waited teaches this history: a condition that held at the first look
+    /// (a message queued already, room to spare) says nothing of whether spinning pays, and
+    /// leaves the history as it was. (Counting it as a caught spin would trap a consumer that
+    /// lags behind: every read finds a message waiting, so its budget stays whole, and its next
+    /// wait spins the whole budget on a CPU the other waiters need, which keeps them behind
+    /// too.) A spin that ran out tells the history it missed, unless it made no check at all.
     ///
     /// # Errors
     /// The first error `ready` returns.
@@ -120,12 +126,15 @@ impl SpinHistory {
         checks: u32,
         mut ready: impl FnMut() -> Result<bool, E>,
     ) -> Result<bool, E> {
+        if ready()? {
+            return Ok(true);
+        }
         for _ in 0..checks {
+            core::hint::spin_loop();
             if ready()? {
                 self.caught(strategy);
                 return Ok(true);
             }
-            core::hint::spin_loop();
         }
         if checks != 0 {
             self.missed(strategy);
@@ -649,6 +658,39 @@ mod tests {
         );
         history.caught(ADAPTIVE);
         assert_eq!(wait_once(&mut history, true), 2_000);
+    }
+
+    #[test]
+    fn a_condition_that_holds_at_the_first_look_teaches_nothing() {
+        let mut history = SpinHistory::new();
+        for _ in 0..3 {
+            wait_once(&mut history, false);
+        }
+        assert_eq!(history.spins(ADAPTIVE), 250);
+        // A consumer behind its producer: every read finds a message at once, many times over.
+        for _ in 0..1_000 {
+            let checks = history.spins(ADAPTIVE);
+            let found = history.spin(ADAPTIVE, checks, || Ok::<_, ()>(true));
+            assert_eq!(found, Ok(true));
+        }
+        assert_eq!(
+            history.spins(ADAPTIVE),
+            250,
+            "no whole budget from messages that waited"
+        );
+        // A message that came while it spun is a caught spin.
+        let mut looks = 0;
+        let checks = history.spins(ADAPTIVE);
+        let caught = history.spin(ADAPTIVE, checks, || {
+            looks += 1;
+            Ok::<_, ()>(looks == 3)
+        });
+        assert_eq!(caught, Ok(true));
+        assert_eq!(history.spins(ADAPTIVE), 2_000);
+        // With no budget it still looks once, and a miss then is not a spin that missed.
+        let mut empty = SpinHistory::new();
+        assert_eq!(empty.spin(ADAPTIVE, 0, || Ok::<_, ()>(false)), Ok(false));
+        assert_eq!(empty.spins(ADAPTIVE), 2_000);
     }
 
     #[test]

@@ -47,8 +47,14 @@ pub fn render(report: &Report) -> String {
             result.unsupported.as_deref().unwrap_or_default()
         ));
     }
-    // Breakdowns in the order of the tables above: latency runs, then throughput runs.
-    let traced: Vec<&RunResult> = ran.iter().chain(&streamed).copied().collect();
+    // Breakdowns in the order of the tables above: latency runs, then throughput runs; a
+    // pipeline or pub-sub run is in both tables, and its breakdown is shown once.
+    let mut traced: Vec<&RunResult> = Vec::new();
+    for &result in ran.iter().chain(&streamed) {
+        if !traced.iter().any(|&seen| std::ptr::eq(seen, result)) {
+            traced.push(result);
+        }
+    }
     if let Some(summary) = super::trace_summary::table(&traced) {
         out.push_str(
             "\nWhere each round trip (latency) or message (throughput, fan-in) went, all \
@@ -364,6 +370,23 @@ mod tests {
         assert_eq!(rows[1].1.syscalls, 20.0 * one.per_message.syscalls);
         b.processes.truncate(PROCESS_LINES);
         assert_eq!(process_rows(b).len(), PROCESS_LINES, "few: one line each");
+    }
+
+    #[test]
+    fn a_run_in_both_tables_shows_its_breakdown_once() {
+        // A traced pub-sub or pipeline run has a latency (paced) and a rate (streamed).
+        let mut report = crate::result::sample::report();
+        report.results.truncate(1);
+        let run = &mut report.results[0];
+        assert!(run.breakdown.is_some() && run.latency_ns.is_some());
+        run.throughput = Some(crate::result::Throughput::of(20_000, 128, 0.17));
+        let text = render(&report);
+        assert!(
+            text.matches("went, all processes together").count() <= 1,
+            "{text}"
+        );
+        let title = format!("Where the {} ", report.results[0].mechanism);
+        assert_eq!(text.matches(&title).count(), 1, "{text}");
     }
 
     #[test]
