@@ -377,3 +377,81 @@ fn clean_removes_what_a_killed_run_left_and_nothing_else() {
         "clean removed a semaphore set no run of ours recorded"
     );
 }
+
+#[test]
+fn a_user_whose_home_cannot_be_written_still_records_its_run_and_cleans_it() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test runs the tool as `nobody` (through setpriv) and must start as root (CI \
+         does): run `sudo cargo test`"
+    );
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // A home nobody can write (root's, 0555), no runtime directory, and a temporary directory
+    // of nobody's own, so that what the run keeps there is not mistaken for a leftover object.
+    let home = common::private_dir();
+    let tmp = common::private_dir();
+    let nobody = 65534;
+    std::os::unix::fs::chown(tmp.path(), Some(nobody), Some(nobody)).unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o555),
+    )
+    .unwrap();
+    let as_nobody = |args: &[&str]| {
+        let mut command = Command::new("setpriv");
+        command
+            .args([
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+                "--",
+            ])
+            .arg(env!("CARGO_BIN_EXE_ipc-profiler"))
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("IPC_PROFILER_RUN_DIR")
+            .env("HOME", home.path())
+            .env("TMPDIR", tmp.path());
+        common::with_default_signals(command)
+    };
+    let before = snapshot();
+    let mut run = as_nobody(&["bench", "--mech", "sysv-mq", "--iters", "100000000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setpriv (util-linux) runs");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while children_of(run.id()).len() < 2 {
+        if Instant::now() > deadline || run.try_wait().ok().flatten().is_some() {
+            let _ = run.kill();
+            let out = run.wait_with_output().unwrap();
+            panic!("the run as nobody did not start: {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let workers = children_of(run.id());
+    signal(run.id() as i32, libc::SIGKILL);
+    run.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !workers.iter().all(|&w| is_gone(w)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        snapshot().difference(&before).count(),
+        1,
+        "the killed run's queue is left for clean"
+    );
+    let record_dir = tmp.path().join("ipc-profiler-runs-65534");
+    assert!(
+        record_dir.is_dir(),
+        "the record went to the temporary directory, the home being closed"
+    );
+    let cleaned = as_nobody(&["clean"]).output().unwrap();
+    let out = String::from_utf8_lossy(&cleaned.stdout).to_string();
+    assert!(cleaned.status.success(), "{}", stderr(&cleaned));
+    assert!(out.contains("removed System V message queue"), "{out}");
+    assert_nothing_new(&before, "a run as nobody killed, then clean");
+}

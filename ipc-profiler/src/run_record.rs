@@ -64,29 +64,56 @@ pub struct Record {
 static THIS_RUN: Mutex<Option<Record>> = Mutex::new(None);
 
 /// Where run records live: `/run/ipc-profiler` as root, else under `$XDG_RUNTIME_DIR` or the
-/// home directory; `IPC_PROFILER_RUN_DIR` overrides it.
+/// home directory; `IPC_PROFILER_RUN_DIR` overrides it. The first of [`directories`].
 pub fn directory() -> io::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("IPC_PROFILER_RUN_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return Ok(PathBuf::from("/run/ipc-profiler"));
-    }
-    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR") {
-        return Ok(Path::new(&runtime).join("ipc-profiler"));
-    }
-    let home = std::env::var_os("HOME")
-        .ok_or_else(|| io::Error::other("neither XDG_RUNTIME_DIR nor HOME is set"))?;
-    Ok(Path::new(&home).join(".local/state/ipc-profiler/runs"))
+    directories()
+        .into_iter()
+        .next()
+        .ok_or_else(|| io::Error::other("no run directory"))
 }
 
-/// The run directory, created if missing, and checked to be this user's alone: a real
-/// directory (not a link), owned by this user, closed to everyone else.
+/// Every place a run may keep its record, in the order a run tries them: the override alone;
+/// `/run/ipc-profiler` as root; else the runtime or home directory's, then a directory of this
+/// user's in the temporary directory, for a user whose home cannot be written (a system user,
+/// a read-only home).
+pub fn directories() -> Vec<PathBuf> {
+    if let Some(dir) = std::env::var_os("IPC_PROFILER_RUN_DIR") {
+        return vec![PathBuf::from(dir)];
+    }
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    if uid == 0 {
+        return vec![PathBuf::from("/run/ipc-profiler")];
+    }
+    let mut dirs = Vec::new();
+    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR") {
+        dirs.push(Path::new(&runtime).join("ipc-profiler"));
+    } else if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".local/state/ipc-profiler/runs"));
+    }
+    dirs.push(std::env::temp_dir().join(format!("ipc-profiler-runs-{uid}")));
+    dirs
+}
+
+/// The first run directory that can be made private (created if missing, and checked to be
+/// this user's alone: a real directory, not a link, owned by this user, closed to everyone
+/// else); an error naming each place tried and why it failed.
 fn private_directory() -> io::Result<PathBuf> {
-    let dir = directory()?;
-    made_private(&dir)?;
-    Ok(dir)
+    let mut failures = Vec::new();
+    for dir in directories() {
+        match made_private(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) => failures.push(format!("{}: {e}", dir.display())),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "no private run directory could be made ({}); set IPC_PROFILER_RUN_DIR to a \
+             directory of yours",
+            failures.join("; ")
+        ),
+    ))
 }
 
 /// Creates `dir` (0700) if it is missing, and checks it is a real directory of this user's
@@ -263,20 +290,32 @@ fn remove(object: &Object, dry_run: bool) -> Outcome {
 /// Removes what every dead run recorded (or, with `dry_run`, says what it would remove), and
 /// returns one line per object, for people.
 pub fn clean(dry_run: bool) -> io::Result<Vec<String>> {
-    let dir = directory()?;
     let mut lines = Vec::new();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(lines),
-        Err(e) => return Err(e),
-    };
-    private_directory()?;
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for dir in directories() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            // Missing, or a place this user cannot read (so no run of theirs wrote there).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        // Records are trusted only from a directory of this user's alone.
+        made_private(&dir)?;
+        let mut found: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        found.sort();
+        paths.extend(found);
+    }
     for path in paths {
         let Ok(record) = serde_json::from_slice::<Record>(&std::fs::read(&path)?) else {
             lines.push(format!("{}: not a run record, left alone", path.display()));
