@@ -23,7 +23,8 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value = "latency", value_parser = pattern_parser())]
     pub(crate) pattern: Pattern,
     /// Message sizes, separated by commas (K and M suffixes: 1K = 1024). Default: 128 for
-    /// latency; 64,1K,64K,1M for throughput.
+    /// latency; 64,1K,64K,1M for throughput; 128,4K for fan-in, pipeline, request-response and
+    /// pub-sub.
     #[arg(long, alias = "size", value_delimiter = ',', value_parser = parse_size)]
     pub(crate) sizes: Vec<usize>,
     /// Measured messages (round trips for latency; per phase for a pipeline). Default: 20000
@@ -51,8 +52,9 @@ pub(crate) struct BenchArgs {
     /// Pub-sub: subscriber processes, each receiving every message, 1 to 128; a list runs each.
     #[arg(long, value_delimiter = ',', default_values_t = [4], value_parser = clap::value_parser!(u32).range(1..=crate::bench::pub_sub::MAX_SUBSCRIBERS as i64))]
     pub(crate) subscribers: Vec<u32>,
-    /// Pub-sub: the latency phase's rate in messages per second (default: a tenth of the
-    /// full-speed rate measured just before it).
+    /// Pub-sub: the latency phase's rate in messages per second (default: the slower of a
+    /// tenth of the full-speed rate measured just before it and one message per two probed
+    /// deliveries to every subscriber; docs/measuring.md).
     #[arg(long, value_parser = parse_rate)]
     pub(crate) rate: Option<f64>,
     /// Pub-sub: ipc-core's broadcast ring in lossy mode (the publisher never waits; a
@@ -138,7 +140,8 @@ pub(crate) struct ReportArgs {
     /// The report's format.
     #[arg(long, value_enum)]
     pub(crate) format: Option<crate::report::Format>,
-    /// The short suite (about 30 seconds): latency, two throughput sizes, request-response.
+    /// The short suite (a few seconds; docs/report.md): latency, two throughput sizes,
+    /// request-response.
     #[arg(long, conflicts_with = "from")]
     pub(crate) quick: bool,
     /// Render these reports (`bench --format json`) instead of measuring.
