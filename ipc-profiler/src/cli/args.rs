@@ -27,9 +27,11 @@ pub(crate) struct BenchArgs {
     /// pub-sub.
     #[arg(long, alias = "size", value_delimiter = ',', value_parser = parse_size)]
     pub(crate) sizes: Vec<usize>,
-    /// Measured messages (round trips for latency; per phase for a pipeline). Default: 20000
-    /// round trips for latency; 256 MiB worth (1,000 to 200,000 messages) for throughput;
-    /// 20000 / stages (1,000 to 10,000) for a pipeline. 1 to 100,000,000.
+    /// Measured messages. Default: 20000 round trips for latency; 256 MiB worth (1,000 to
+    /// 200,000 messages) for throughput; 64 MiB / writers worth from each fan-in writer (100
+    /// to 20,000); 20000 / clients round trips from each request-response client (at least
+    /// 200); 20000 / stages per pipeline phase (1,000 to 10,000); 10000 / subscribers per
+    /// pub-sub phase (at least 250). 1 to 100,000,000.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000), conflicts_with = "duration")]
     pub(crate) iters: Option<u64>,
     /// Instead of a count: measure each run for about this many seconds (a short probe sizes it).
@@ -231,6 +233,39 @@ mod tests {
             );
         }
         assert!(help("repeat").contains("1 to 100"));
+        // The defaults --iters states are the ones the patterns use.
+        let iters = help("iters");
+        use crate::bench::{fan_in, pipeline, pub_sub, request_response, throughput};
+        assert_eq!(throughput::default_messages(1 << 30), 1_000);
+        assert_eq!(throughput::default_messages(1), 200_000);
+        assert_eq!(throughput::default_messages(4096), 65_536, "256 MiB worth");
+        assert!(iters.contains("256 MiB worth (1,000 to") && iters.contains("200,000 messages"));
+        assert_eq!(
+            fan_in::default_messages(1024, 4),
+            16_384,
+            "64 MiB / writers worth each"
+        );
+        assert_eq!(fan_in::default_messages(1 << 20, 4), 100);
+        assert_eq!(fan_in::default_messages(1, 1), 20_000);
+        assert!(
+            iters.contains("64 MiB / writers worth")
+                && iters.contains("(100")
+                && iters.contains("to 20,000)")
+        );
+        assert_eq!(request_response::default_messages(8), 2_500);
+        assert_eq!(request_response::default_messages(128), 200);
+        assert!(
+            iters.contains("20000 / clients")
+                && iters.contains("(at least")
+                && iters.contains("200)")
+        );
+        assert_eq!(pipeline::default_messages(4), 5_000);
+        assert_eq!(pipeline::default_messages(2), 10_000);
+        assert_eq!(pipeline::default_messages(16), 1_250);
+        assert!(iters.contains("20000 / stages") && iters.contains("(1,000 to 10,000)"));
+        assert_eq!(pub_sub::default_messages(8), 1_250);
+        assert_eq!(pub_sub::default_messages(64), 250);
+        assert!(iters.contains("10000 / subscribers") && iters.contains("250)"));
         assert!(help("warmup").contains("0 to 10,000,000"));
         assert!(help("iters").contains("1 to 100,000,000"));
     }
