@@ -765,6 +765,22 @@ fn compare_fails_on_a_regression_surely_beyond_the_threshold_and_passes_otherwis
         Some(0)
     );
 
+    // A baseline from another machine: said, since every change then mixes the two.
+    let mut elsewhere = doc.clone();
+    elsewhere["environment"]["cpu_model"] = "Another CPU @ 1.0GHz".into();
+    let elsewhere_path = dir.path().join("elsewhere.json");
+    std::fs::write(&elsewhere_path, elsewhere.to_string()).unwrap();
+    let across = run(&["compare", elsewhere_path.to_str().unwrap(), old]);
+    let across_out = String::from_utf8_lossy(&across.stdout).to_string();
+    assert!(
+        across_out.contains("measured on different machines (Another CPU @ 1.0GHz"),
+        "{across_out}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&run(&["compare", old, old]).stdout)
+            .contains("different machines")
+    );
+
     let json = run(&["compare", old, new, "--format", "json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let p50 = value["changes"]

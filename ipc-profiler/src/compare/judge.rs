@@ -59,6 +59,9 @@ pub struct Comparison {
     pub only_new: Vec<String>,
     /// True when some figure had fewer than 4 runs on a side: the threshold alone judged it.
     pub single_runs: bool,
+    /// The two machines, when the files were measured on different ones (kernel, CPU model or
+    /// CPU count differ): every change then mixes the machine's with the code's.
+    pub different_machines: Option<[String; 2]>,
 }
 
 impl Comparison {
@@ -241,7 +244,22 @@ pub fn compare(old: &Report, new: &Report, threshold: f64) -> Comparison {
             .cloned()
             .collect(),
         single_runs,
+        different_machines: different_machines(old, new),
     }
+}
+
+/// The two machines' summaries, if the reports were measured on different machines.
+fn different_machines(old: &Report, new: &Report) -> Option<[String; 2]> {
+    let machine = |r: &Report| {
+        let e = &r.environment;
+        (e.kernel.clone(), e.cpu_model.clone(), e.cpus)
+    };
+    (machine(old) != machine(new)).then(|| {
+        [old, new].map(|r| {
+            let e = &r.environment;
+            format!("{} with {} CPUs, Linux {}", e.cpu_model, e.cpus, e.kernel)
+        })
+    })
 }
 
 #[cfg(test)]

@@ -48,6 +48,12 @@ pub fn render(comparison: &Comparison, format: Format) -> String {
     for k in &comparison.only_new {
         text.push_str(&format!("only in the new report: {k}\n"));
     }
+    if let Some([old, new]) = &comparison.different_machines {
+        text.push_str(&format!(
+            "The files were measured on different machines ({old}; then {new}): each change \
+             mixes the machine's with the code's.\n"
+        ));
+    }
     if comparison.single_runs {
         text.push_str(
             "Some figures have fewer than 4 runs on a side: how much they vary is unknown, and \
