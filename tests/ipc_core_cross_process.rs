@@ -71,8 +71,8 @@ fn kill(pid: u32) {
 fn waiting_for(liveness: &ProcessLiveness) -> Wait<'_> {
     Wait {
         strategy: Strategy::SpinThenFutex { spins: 1000 },
-        timeout_ns: Some(30_000_000_000),
-        check_every_ns: 10_000_000,
+        timeout: Some(core::time::Duration::from_secs(30)),
+        check_every: core::time::Duration::from_millis(10),
         liveness,
     }
 }
@@ -237,7 +237,7 @@ fn three_producer_processes_fan_in_to_one_consumer() {
     let mut next = [0u64; LANES];
     let mut buffer = vec![0u8; CAPACITY];
     let mut expected = vec![0u8; CAPACITY];
-    let how = Wait::futex().with_timeout_ns(30_000_000_000);
+    let how = Wait::futex().with_timeout(core::time::Duration::from_secs(30));
     for _ in 0..EACH * LANES as u64 {
         let (lane, len) = consumer.pop_blocking(&mut buffer, &how).unwrap();
         let n = next[lane];
@@ -473,7 +473,7 @@ impl Drop for Watchdog {
 /// The default wait, looking every 10 ms instead of every 100 to keep the tests short.
 fn default_wait() -> Wait<'static> {
     Wait {
-        check_every_ns: 10_000_000,
+        check_every: core::time::Duration::from_millis(10),
         ..Wait::futex()
     }
 }
@@ -598,7 +598,7 @@ fn a_fan_in_consumer_is_told_which_lane_lost_its_producer_then_that_all_are_gone
     consumer.quarantine(1);
     // Lane 0 was never claimed: a producer may still come, so the wait goes on (to its
     // timeout); once lane 0 is out of the way too, every producer left has exited.
-    let short = default_wait().with_timeout_ns(50_000_000);
+    let short = default_wait().with_timeout(core::time::Duration::from_millis(50));
     assert_eq!(
         consumer.pop_blocking(&mut buffer, &short),
         Err(FanInError::Wait(WaitError::TimedOut))

@@ -30,7 +30,7 @@ fn a_message_longer_than_the_buffer_stays_in_the_spsc_ring_whole() {
     let refused = ReadError::BufferTooSmall { len: 10, buffer: 4 };
     assert_eq!(consumer.pop(&mut small), Err(refused));
     assert_eq!(small, [0; 4], "nothing copied");
-    let wait = Wait::futex().with_timeout_ns(1_000_000);
+    let wait = Wait::futex().with_timeout(core::time::Duration::from_millis(1));
     assert_eq!(consumer.pop_blocking(&mut small, &wait), Err(refused));
     let message = format!("{refused}");
     assert!(
@@ -50,7 +50,7 @@ fn a_message_longer_than_the_buffer_stays_in_its_fan_in_lane() {
     let mut producer = fan_in.producer(1).unwrap();
     let mut consumer = fan_in.consumer().unwrap();
     producer.push(b"ten bytes!").unwrap();
-    let wait = Wait::futex().with_timeout_ns(1_000_000);
+    let wait = Wait::futex().with_timeout(core::time::Duration::from_millis(1));
     let mut small = [0u8; 4];
     let refused = consumer.pop_blocking(&mut small, &wait).unwrap_err();
     assert_eq!(
@@ -78,7 +78,7 @@ fn a_message_longer_than_the_buffer_stays_for_a_broadcast_subscriber() {
         let mut small = [0u8; 4];
         let refused = ReadError::BufferTooSmall { len: 10, buffer: 4 };
         assert_eq!(subscriber.pop(&mut small), Err(refused), "{mode:?}");
-        let wait = Wait::futex().with_timeout_ns(1_000_000);
+        let wait = Wait::futex().with_timeout(core::time::Duration::from_millis(1));
         assert_eq!(
             subscriber.pop_blocking(&mut small, &wait),
             Err(refused),

@@ -2,8 +2,10 @@
 //!
 //! Sleeping uses a shared (not process-private) futex on the word itself, so it works across
 //! processes that map the region at different addresses. A sleeping waiter wakes at least every
-//! [`Wait::check_every_ns`] to ask its [`Liveness`] hook whether the peer still lives: a dead peer
+//! [`Wait::check_every`] to ask its [`Liveness`] hook whether the peer still lives: a dead peer
 //! is an error, not a hang.
+
+use core::time::Duration;
 
 use crate::sync::AtomicU32;
 use crate::wake;
@@ -174,7 +176,7 @@ pub trait Liveness {
 
     /// Whether [`peer_alive`](Self::peer_alive) can ever answer false. A hook that cannot
     /// ([`AssumeAlive`]) lets a sleeping waiter sleep with no timer, instead of arming one to
-    /// wake every `check_every_ns` and ask: the timer costs a sleep about 0.15 µs (a same-core
+    /// wake every `check_every` and ask: the timer costs a sleep about 0.15 µs (a same-core
     /// round trip 7% over a pipe's, measured in docs/ipc-core.md).
     fn can_report_gone(&self) -> bool {
         true
@@ -202,7 +204,7 @@ pub trait Liveness {
 /// claimed, or a target without processes. Asked alone, with no structure to read, it answers
 /// "alive".
 ///
-/// What it costs: each sleep arms a timer to wake every `check_every_ns` and look (about
+/// What it costs: each sleep arms a timer to wake every `check_every` and look (about
 /// 0.15 µs a sleep, measured in docs/ipc-core.md); the spinning fast path pays nothing.
 /// [`AssumeAlive`] sleeps without one, for a program that notices dead peers another way.
 #[derive(Clone, Copy, Debug, Default)]
@@ -284,10 +286,10 @@ impl core::error::Error for WaitError {}
 pub struct Wait<'a> {
     /// Spin, yield or sleep.
     pub strategy: Strategy,
-    /// Give up after this many nanoseconds (`None`: never).
-    pub timeout_ns: Option<u64>,
-    /// How often a waiter checks the peer's liveness while blocked, in nanoseconds.
-    pub check_every_ns: u64,
+    /// Give up after this long (`None`: never).
+    pub timeout: Option<Duration>,
+    /// How often a waiter checks the peer's liveness while blocked.
+    pub check_every: Duration,
     /// The peer's liveness.
     pub liveness: &'a (dyn Liveness + Sync),
 }
@@ -299,8 +301,8 @@ impl Wait<'static> {
     pub const fn futex() -> Self {
         Self {
             strategy: Strategy::Adaptive { max_spins: 2_000 },
-            timeout_ns: None,
-            check_every_ns: 100_000_000,
+            timeout: None,
+            check_every: Duration::from_millis(100),
             liveness: &RecordedPeer,
         }
     }
@@ -309,33 +311,75 @@ impl Wait<'static> {
     pub const fn busy_poll() -> Self {
         Self {
             strategy: Strategy::BusyPoll,
-            timeout_ns: None,
-            check_every_ns: 100_000_000,
+            timeout: None,
+            check_every: Duration::from_millis(100),
             liveness: &RecordedPeer,
         }
     }
 }
 
 impl<'a> Wait<'a> {
-    /// The same wait with a timeout.
+    /// The same wait, giving up after `timeout` ([`WaitError::TimedOut`]).
     ///
     /// ```
+    /// use core::time::Duration;
     /// use ipc_core::{spsc::{ReadError, Spsc}, wait::{Wait, WaitError}, Region};
     /// let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
     /// let ring = Spsc::init(Region::from_slice(&mut memory), 1024).unwrap();
     /// let mut consumer = ring.consumer().unwrap();
-    /// let one_ms = Wait::futex().with_timeout_ns(1_000_000);
+    /// let one_ms = Wait::futex().with_timeout(Duration::from_millis(1));
     /// assert!(matches!(consumer.read_blocking(&one_ms), Err(ReadError::Wait(WaitError::TimedOut))));
     /// ```
-    pub const fn with_timeout_ns(mut self, timeout_ns: u64) -> Self {
-        self.timeout_ns = Some(timeout_ns);
+    pub const fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
+    }
+
+    /// The same wait, asking the liveness hook every `every` while asleep (100 ms by default).
+    pub const fn with_check_every(mut self, every: Duration) -> Self {
+        self.check_every = every;
+        self
+    }
+
+    /// The same wait, checking exactly `spins` times before each sleep (0: sleep at once)
+    /// instead of spinning adaptively; as `ipc-core-tokio`'s `with_spins`.
+    ///
+    /// ```
+    /// use ipc_core::wait::{Strategy, Wait};
+    /// assert_eq!(Wait::futex().with_spins(0).strategy, Strategy::SpinThenFutex { spins: 0 });
+    /// ```
+    pub const fn with_spins(mut self, spins: u32) -> Self {
+        self.strategy = Strategy::SpinThenFutex { spins };
+        self
+    }
+
+    /// The timeout in nanoseconds (saturating), as the futex takes it.
+    const fn timeout_ns(&self) -> Option<u64> {
+        match self.timeout {
+            Some(timeout) => Some(saturating_ns(timeout)),
+            None => None,
+        }
+    }
+
+    /// The liveness period in nanoseconds (saturating).
+    const fn check_every_ns(&self) -> u64 {
+        saturating_ns(self.check_every)
     }
 
     /// The same wait with a liveness hook.
     pub const fn with_liveness(mut self, liveness: &'a (dyn Liveness + Sync)) -> Self {
         self.liveness = liveness;
         self
+    }
+}
+
+/// `duration` in nanoseconds, `u64::MAX` past 584 years.
+const fn saturating_ns(duration: Duration) -> u64 {
+    let ns = duration.as_nanos();
+    if ns > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        ns as u64
     }
 }
 
@@ -400,7 +444,7 @@ pub(crate) fn until_after_spin(
     how: &Wait<'_>,
     peer: &dyn Liveness,
 ) -> Result<(), WaitError> {
-    if how.strategy.sleeps_on_futex() && how.timeout_ns.is_none() {
+    if how.strategy.sleeps_on_futex() && how.timeout.is_none() {
         return sleep_until(word, seen, ready, how, peer);
     }
     let start = os::now_ns();
@@ -411,12 +455,12 @@ pub(crate) fn until_after_spin(
         }
         let now = os::now_ns();
         if how
-            .timeout_ns
+            .timeout_ns()
             .is_some_and(|t| now.saturating_sub(start) >= t)
         {
             return Err(WaitError::TimedOut);
         }
-        if now.saturating_sub(last_check) >= how.check_every_ns {
+        if now.saturating_sub(last_check) >= how.check_every_ns() {
             last_check = now;
             if !how.liveness.peer_alive_with(peer) {
                 return Err(WaitError::PeerGone);
@@ -437,9 +481,9 @@ pub(crate) fn until_after_spin(
                     return Ok(());
                 };
                 let left = how
-                    .timeout_ns
+                    .timeout_ns()
                     .map_or(u64::MAX, |t| t.saturating_sub(now.saturating_sub(start)));
-                let _ = os::futex_wait(word, expected, Some(left.min(how.check_every_ns).max(1)));
+                let _ = os::futex_wait(word, expected, Some(left.min(how.check_every_ns()).max(1)));
             }
         }
     }
@@ -447,7 +491,7 @@ pub(crate) fn until_after_spin(
 
 /// [`until_after_spin`] for a wait with no timeout that sleeps on the futex: reads no clock
 /// (two calls per wait otherwise, a tenth of a same-core round trip's extra cost over a pipe),
-/// and asks the liveness hook each time a sleep of `check_every_ns` ends without a wake-up; a
+/// and asks the liveness hook each time a sleep of `check_every` ends without a wake-up; a
 /// hook that can never say "gone" is not asked, and the sleep arms no timer.
 fn sleep_until(
     word: &AtomicU32,
@@ -459,7 +503,7 @@ fn sleep_until(
     let check_every = how
         .liveness
         .can_report_gone()
-        .then(|| how.check_every_ns.max(1));
+        .then(|| how.check_every_ns().max(1));
     loop {
         if ready() {
             return Ok(());

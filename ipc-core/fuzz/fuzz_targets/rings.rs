@@ -340,7 +340,7 @@ fn hostile_write(memory: &Memory, layout: &Layout, op: &Op, reading_at: u32) {
 /// A blocking read that gives up at once: it runs the checks a waiter makes before it waits
 /// (the head index, records the head says are there) and returns TimedOut, without spinning.
 fn timeout_now() -> Wait<'static> {
-    let mut wait = Wait::busy_poll().with_timeout_ns(0);
+    let mut wait = Wait::busy_poll().with_timeout(core::time::Duration::ZERO);
     wait.strategy = Strategy::SpinThenYield { spins: 0 };
     wait
 }

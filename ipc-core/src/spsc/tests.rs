@@ -321,7 +321,7 @@ fn a_head_published_past_missing_records_is_an_error() {
         rx.read().unwrap().is_none(),
         "a polling reader sees no message"
     );
-    let how = Wait::futex().with_timeout_ns(5_000_000_000);
+    let how = Wait::futex().with_timeout(core::time::Duration::from_secs(5));
     assert_eq!(
         rx.read_blocking(&how).unwrap_err(),
         ReadError::Corrupt(Corruption::Unpublished { head: 64, tail: 0 })
@@ -431,15 +431,15 @@ fn a_waiter_whose_peer_is_dead_returns_an_error() {
     let mut rx = ring.consumer().unwrap();
     let how = Wait {
         strategy: Strategy::SpinThenFutex { spins: 10 },
-        timeout_ns: None,
-        check_every_ns: 1_000_000,
+        timeout: None,
+        check_every: core::time::Duration::from_millis(1),
         liveness: &Dead,
     };
     assert_eq!(
         rx.read_blocking(&how).unwrap_err(),
         ReadError::Wait(WaitError::PeerGone)
     );
-    let quick = Wait::futex().with_timeout_ns(2_000_000);
+    let quick = Wait::futex().with_timeout(core::time::Duration::from_millis(2));
     assert_eq!(
         rx.read_blocking(&quick).unwrap_err(),
         ReadError::Wait(WaitError::TimedOut)
