@@ -656,3 +656,74 @@ fn broadcast_waits_end_once_the_producer_or_a_subscriber_holding_it_back_is_kill
     assert_eq!(error, ReserveError::Wait(WaitError::PeerGone));
     subscriber.wait();
 }
+
+/// A file under /dev/shm (tmpfs) that only this test uses, removed when dropped.
+struct NamedRegion(std::path::PathBuf);
+
+impl Drop for NamedRegion {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_process_started_after_the_holder_was_killed_reopens_the_channel_by_name_and_takes_its_role() {
+    // Shared memory by name, as unrelated programs use it: each process opens the path itself
+    // (nothing is inherited), and the ring's record of who holds a role is all that says
+    // whether its holder lives.
+    let dir = std::path::Path::new("/dev/shm");
+    assert!(dir.is_dir(), "this test needs /dev/shm (tmpfs)");
+    let name = NamedRegion(dir.join(format!("ipc-core-test-restart-{}", std::process::id())));
+    let memory = SharedMemory::create_file(&name.0, Spsc::required_len(CAPACITY)).unwrap();
+    let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+    let mut consumer = ring.consumer().unwrap();
+    let path = name.0.clone();
+    // The first producer: opens by name, claims, sends one message, then hangs until killed.
+    let (ready_read, ready_write) = rustix::pipe::pipe().unwrap();
+    let first = KillOnDrop(fork_child(move || {
+        let memory = SharedMemory::open_file(&path).unwrap();
+        let ring = Spsc::attach(memory.region()).unwrap();
+        let mut producer = ring.producer().unwrap();
+        producer.push(b"from the first").unwrap();
+        rustix::io::write(&ready_write, b"x").unwrap();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }));
+    rustix::io::read(&ready_read, &mut [0u8; 1]).unwrap();
+    let path = name.0.clone();
+    let take_over = move || {
+        let memory = SharedMemory::open_file(&path).unwrap();
+        let ring = Spsc::attach(memory.region()).unwrap();
+        let code = match ring.take_over_producer(&RecordedPeer) {
+            Ok(mut producer) => {
+                producer.push(b"from the next").unwrap();
+                0
+            }
+            Err(ipc_core::role::ClaimError::HolderAlive(_)) => 3,
+            Err(_) => 4,
+        };
+        code
+    };
+    // While the first lives, a newcomer is refused.
+    let refused = KillOnDrop(fork_child(take_over.clone()));
+    assert_eq!(
+        libc::WEXITSTATUS(refused.wait()),
+        3,
+        "taken from a live holder"
+    );
+    kill(first.0);
+    first.wait();
+    // Once it is dead, a process that never knew it reopens the channel and takes its role.
+    let next = KillOnDrop(fork_child(take_over));
+    assert_eq!(
+        libc::WEXITSTATUS(next.wait()),
+        0,
+        "the role was not taken over"
+    );
+    let mut buffer = [0u8; 64];
+    let n = consumer.pop(&mut buffer).unwrap().unwrap();
+    assert_eq!(&buffer[..n], b"from the first");
+    let n = consumer.pop(&mut buffer).unwrap().unwrap();
+    assert_eq!(&buffer[..n], b"from the next");
+}
