@@ -715,27 +715,23 @@ fn compare_fails_on_a_regression_surely_beyond_the_threshold_and_passes_otherwis
     let dir = common::private_dir();
     let old = dir.path().join("old.json");
     std::fs::write(&old, doc.to_string()).unwrap();
-    // The same runs, every latency a thousand times higher: beyond any spread of the repeats,
-    // even a loaded machine's p99.
-    let mut slower = doc.clone();
-    for r in slower["results"].as_array_mut().unwrap() {
-        for p in ["p50", "p99"] {
-            let v = r["latency_ns"][p].as_u64().unwrap();
-            r["latency_ns"][p] = (v * 1000).into();
+    // The same runs with every latency `factor` times higher, written to `name`.
+    let scaled = |factor: u64, name: &str| {
+        let mut slower = doc.clone();
+        for r in slower["results"].as_array_mut().unwrap() {
+            for p in ["p50", "p99"] {
+                let v = r["latency_ns"][p].as_u64().unwrap();
+                r["latency_ns"][p] = (v * factor).into();
+            }
         }
-    }
-    let new = dir.path().join("new.json");
-    std::fs::write(&new, slower.to_string()).unwrap();
-    // And twice as slow, for a threshold above the change.
-    let mut twice = doc.clone();
-    for r in twice["results"].as_array_mut().unwrap() {
-        for p in ["p50", "p99"] {
-            let v = r["latency_ns"][p].as_u64().unwrap();
-            r["latency_ns"][p] = (v * 2).into();
-        }
-    }
-    let twice_path = dir.path().join("twice.json");
-    std::fs::write(&twice_path, twice.to_string()).unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, slower.to_string()).unwrap();
+        path
+    };
+    // A thousand times slower: beyond any spread of the repeats, even a loaded machine's p99;
+    // twice as slow, for a threshold above the change.
+    let new = scaled(1000, "new.json");
+    let twice_path = scaled(2, "twice.json");
     let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
 
     let regressed = run(&["compare", old, new]);

@@ -24,19 +24,22 @@ for i in $(seq 1 "$hogs"); do
 done
 verdict() { # OLD NEW: prints the pair, its regressions and compare's exit status
     local status=0
-    "$bin" compare "$1" "$2" > "$out/compare.txt" || status=$?
+    "$bin" compare "$1" "$2" > "$out/compare.txt" 2>&1 || status=$?
     echo "$(basename "$1") -> $(basename "$2"): exit $status, $(tail -1 "$out/compare.txt")"
 }
-false_alarms=0
+regressed() { # OLD_PREFIX NEW_PREFIX FIRST LAST: judges OLD_PREFIX-i against NEW_PREFIX-i, counts exit 3
+    local count=0 line
+    for i in $(seq "$3" "$4"); do
+        line=$(verdict "$out/$1$i.json" "$out/$2$i.json")
+        echo "$line" >&2
+        case $line in *"exit 3"*) count=$((count + 1)) ;; esac
+    done
+    echo "$count"
+}
+# Identical pairs: same-(i-1) against same-i, as links named before-same-i for the helper.
 for i in $(seq 2 "$runs"); do
-    line=$(verdict "$out/same-$((i - 1)).json" "$out/same-$i.json")
-    echo "$line"
-    case $line in *"exit 3"*) false_alarms=$((false_alarms + 1)) ;; esac
+    ln -sf "same-$((i - 1)).json" "$out/before-same-$i.json"
 done
-caught=0
-for i in $(seq 1 "$hogs"); do
-    line=$(verdict "$out/before-hog-$i.json" "$out/hog-$i.json")
-    echo "$line"
-    case $line in *"exit 3"*) caught=$((caught + 1)) ;; esac
-done
+false_alarms=$(regressed before-same- same- 2 "$runs")
+caught=$(regressed before-hog- hog- 1 "$hogs")
 echo "identical pairs that regressed: $false_alarms of $((runs - 1)); slowdowns caught: $caught of $hogs"
