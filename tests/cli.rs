@@ -1363,3 +1363,35 @@ fn a_run_that_would_take_hours_is_refused_before_it_starts() {
         "{said}"
     );
 }
+
+#[test]
+fn clean_leaves_alone_the_records_of_a_run_directory_that_is_not_private() {
+    use std::os::unix::fs::PermissionsExt;
+    // A run directory others may enter (or one planted by another user): its records could be
+    // anyone's, so clean says so and removes nothing on their word.
+    let dir = common::private_dir();
+    let runs = dir.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    std::fs::set_permissions(&runs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let record = runs.join("1-1.json");
+    std::fs::write(
+        &record,
+        r#"{"pid": 1, "start_time": 1, "boot_id": "x", "objects": [{"kind": "sysv-queue", "id": 0, "cuid": 0, "ctime": 0}]}"#,
+    )
+    .unwrap();
+    let out = common::profiler()
+        .arg("clean")
+        .env("IPC_PROFILER_RUN_DIR", &runs)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.contains("not a private directory") && text.contains("its records left alone"),
+        "{text}"
+    );
+    assert!(
+        record.exists(),
+        "a record from a shared directory was acted on"
+    );
+}
