@@ -9,17 +9,16 @@
 //! old and new bytes, never an invalid `T`). A record of another length is an error, never a
 //! truncated or padded value.
 //!
+//! With the `derive` feature (on by default) a message type derives what it needs, through
+//! the re-exported [`Pod`] and [`Zeroable`]: the derive refuses a type with padding or a field
+//! that is not itself plain old data, so no `unsafe` is written.
+//!
 //! ```
-//! use ipc_core::{spsc::Spsc, typed::{Receiver, Sender}, Region};
-//! #[derive(Clone, Copy, Debug, PartialEq)]
+//! use ipc_core::{spsc::Spsc, typed::{Pod, Receiver, Sender, Zeroable}, Region};
+//! #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+//! #[bytemuck(crate = "ipc_core::typed::bytemuck")]
 //! #[repr(C)]
 //! struct Tick { price: u64, size: u32, side: u32 }
-//! // SAFETY: plain integers, no padding: every bit pattern is a Tick, and none is uninit.
-//! unsafe impl bytemuck::Zeroable for Tick {}
-//! // SAFETY: as above.
-//! unsafe impl bytemuck::AnyBitPattern for Tick {}
-//! // SAFETY: as above.
-//! unsafe impl bytemuck::NoUninit for Tick {}
 //!
 //! let mut memory = vec![0u64; Spsc::required_len(1024) / 8];
 //! let ring = Spsc::init(Region::from_slice(&mut memory), 1024)?;
@@ -30,11 +29,22 @@
 //! assert_eq!(receiver.recv()?, Some(tick));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Without it, the three marker traits are implemented by hand, each an `unsafe impl` whose
+//! safety comment says why every bit pattern is a value (see [`bytemuck`]).
 
 use core::fmt;
 use core::marker::PhantomData;
 
 use bytemuck::{AnyBitPattern, NoUninit};
+
+/// The crate that states what the typed layer needs of a message type, re-exported so a user
+/// names the version ipc-core uses (`#[bytemuck(crate = "ipc_core::typed::bytemuck")]` with the
+/// derives).
+pub use bytemuck;
+/// Derive (with the `derive` feature) or implement: a type valid for every bit pattern, with
+/// no padding, which the typed layer sends and receives.
+pub use bytemuck::{Pod, Zeroable};
 
 use crate::error::{ReadError, ReserveError};
 use crate::spsc::{Consumer, Producer};
