@@ -13,11 +13,12 @@
 
 use core::cell::Cell;
 use core::fmt;
+use core::ops::{Deref, DerefMut};
 
 use crate::error::{Corruption, ReadError, ReserveError};
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{ClaimError, Role};
-use crate::spsc::{Consumer, Producer, ReadGrant, Spsc, Wakeups};
+use crate::spsc::{Consumer, Producer, ReadGrant, Spsc, Wakeups, WriteGrant};
 use crate::sync::{Ordering, PaddedWord};
 use crate::wait::{self, Liveness, Wait, WaitError};
 use crate::{wake, LayoutError, Region};
@@ -403,7 +404,7 @@ pub struct FanInProducer<'a> {
     doorbell: &'a crate::sync::AtomicU32,
 }
 
-impl FanInProducer<'_> {
+impl<'a> FanInProducer<'a> {
     /// Copies `message` into this producer's lane, waiting for room as `how` says, publishes it
     /// and rings the doorbell.
     ///
@@ -411,7 +412,7 @@ impl FanInProducer<'_> {
     /// As [`Producer::push_blocking`].
     pub fn push_blocking(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
         self.lane.push_blocking(message, how)?;
-        self.ring();
+        ring(self.doorbell);
         Ok(())
     }
 
@@ -421,28 +422,98 @@ impl FanInProducer<'_> {
     /// As [`Producer::push`].
     pub fn push(&mut self, message: &[u8]) -> Result<(), ReserveError> {
         self.lane.push(message)?;
-        self.ring();
+        ring(self.doorbell);
         Ok(())
     }
 
-    fn ring(&self) {
-        let mut current = self.doorbell.load(Ordering::Relaxed);
-        loop {
-            let next = current.wrapping_add(1) & wake::POSITION;
-            match self.doorbell.compare_exchange_weak(
-                current,
-                next,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(previous) => {
-                    if previous & wake::WAITING != 0 {
-                        wait::wake_one(self.doorbell);
-                    }
-                    return;
+    /// Room for a message of `len` bytes in this producer's lane, if there is room now, to be
+    /// written in place and then committed, as an SPSC producer's
+    /// [`reserve`](Producer::reserve).
+    ///
+    /// ```
+    /// use ipc_core::{fan_in::FanIn, Region};
+    /// let mut memory = vec![0u64; FanIn::required_len(2, 1024) / 8];
+    /// let region = FanIn::init(Region::from_slice(&mut memory), 2, 1024).unwrap();
+    /// let mut producer = region.producer(1).unwrap();
+    /// let mut grant = producer.reserve(5).unwrap();
+    /// grant.copy_from_slice(b"hello"); // in the shared memory
+    /// grant.commit(); // published, and the consumer's doorbell rung
+    /// let mut consumer = region.consumer().unwrap();
+    /// let (lane, message) = consumer.read().unwrap().unwrap();
+    /// assert_eq!((lane, &*message), (1, &b"hello"[..]));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Producer::reserve`].
+    pub fn reserve(&mut self, len: usize) -> Result<FanInWriteGrant<'_, 'a>, ReserveError> {
+        let doorbell = self.doorbell;
+        Ok(FanInWriteGrant {
+            grant: self.lane.reserve(len)?,
+            doorbell,
+        })
+    }
+
+    /// Like [`reserve`](Self::reserve), but waits for room as `how` says.
+    ///
+    /// # Errors
+    /// As [`Producer::reserve_blocking`].
+    pub fn reserve_blocking(
+        &mut self,
+        len: usize,
+        how: &Wait<'_>,
+    ) -> Result<FanInWriteGrant<'_, 'a>, ReserveError> {
+        let doorbell = self.doorbell;
+        Ok(FanInWriteGrant {
+            grant: self.lane.reserve_blocking(len, how)?,
+            doorbell,
+        })
+    }
+}
+
+/// Room for one message in a fan-in producer's lane, written in place; nothing is visible to
+/// the consumer until [`commit`](Self::commit), which also rings its doorbell. Dropping it
+/// without committing abandons it.
+#[derive(Debug)]
+pub struct FanInWriteGrant<'p, 'a> {
+    grant: WriteGrant<'p, 'a>,
+    doorbell: &'a crate::sync::AtomicU32,
+}
+
+impl FanInWriteGrant<'_, '_> {
+    /// Publishes the message and rings the consumer's doorbell (waking it if it sleeps).
+    pub fn commit(self) {
+        self.grant.commit();
+        ring(self.doorbell);
+    }
+}
+
+impl Deref for FanInWriteGrant<'_, '_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.grant
+    }
+}
+
+impl DerefMut for FanInWriteGrant<'_, '_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.grant
+    }
+}
+
+/// Rings a fan-in region's doorbell after a publish: moves its position, and wakes the
+/// consumer if it announced it sleeps there.
+fn ring(doorbell: &crate::sync::AtomicU32) {
+    let mut current = doorbell.load(Ordering::Relaxed);
+    loop {
+        let next = current.wrapping_add(1) & wake::POSITION;
+        match doorbell.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(previous) => {
+                if previous & wake::WAITING != 0 {
+                    wait::wake_one(doorbell);
                 }
-                Err(actual) => current = actual,
+                return;
             }
+            Err(actual) => current = actual,
         }
     }
 }
@@ -587,6 +658,31 @@ mod tests {
 
     fn memory(lanes: usize, capacity: usize) -> Vec<u64> {
         vec![0u64; FanIn::required_len(lanes, capacity).div_ceil(8)]
+    }
+
+    #[test]
+    fn a_reserved_message_is_seen_only_once_committed_and_the_commit_rings_the_doorbell() {
+        let mut mem = memory(2, 256);
+        let fan_in = FanIn::init(Region::from_slice(&mut mem), 2, 256).unwrap();
+        let mut producer = fan_in.producer(0).unwrap();
+        let mut consumer = fan_in.consumer().unwrap();
+        let rung = |fan_in: &FanIn<'_>| fan_in.control().doorbell.load(Ordering::Relaxed);
+        let before = rung(&fan_in);
+        // Abandoned: nothing published, the doorbell untouched.
+        {
+            let mut abandoned = producer.reserve(4).unwrap();
+            abandoned.copy_from_slice(b"lost");
+        }
+        assert!(consumer.read().unwrap().is_none());
+        assert_eq!(rung(&fan_in), before);
+        // Written in place, invisible until committed, then published with one ring.
+        let mut grant = producer.reserve_blocking(5, &Wait::busy_poll()).unwrap();
+        grant.copy_from_slice(b"kept!");
+        assert!(consumer.read().unwrap().is_none(), "visible before commit");
+        grant.commit();
+        assert_eq!(rung(&fan_in), before.wrapping_add(1) & wake::POSITION);
+        let (lane, message) = consumer.read().unwrap().unwrap();
+        assert_eq!((lane, &*message), (0, &b"kept!"[..]));
     }
 
     #[test]
