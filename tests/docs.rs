@@ -1,7 +1,7 @@
 //! The documents tell the truth about the repository: every file they cite exists, every
 //! `cargo run` they show names a package and binary that exist, and the cheap documented
-//! commands run as written. (Every documented `ipc-profiler` command is parsed by a unit test
-//! in `ipc-profiler/src/cli.rs`.)
+//! commands run as written, and the defaults docs/design.md states are the ones `--help` shows.
+//! (Every documented `ipc-profiler` command is parsed by a unit test in the profiler's `cli/`.)
 
 mod common;
 #[path = "common/doc_commands.rs"]
@@ -183,5 +183,64 @@ fn the_cheap_documented_commands_run_as_written() {
     let text = String::from_utf8(output.stdout).unwrap();
     for name in ["pipe", "uds", "shm-spin", "mmap", "cacheline"] {
         assert!(text.lines().any(|l| l.starts_with(name)), "{text}");
+    }
+}
+
+/// The rows of docs/design.md's "Defaults" table: (command, option, default).
+fn documented_defaults() -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(repository().join("docs/design.md")).unwrap();
+    let section = text
+        .split("## Defaults")
+        .nth(1)
+        .expect("docs/design.md has a Defaults section");
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter(|line| line.starts_with("| ") && line.contains('`'))
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            (
+                cells[0].to_string(),
+                cells[1].trim_matches('`').to_string(),
+                cells[2].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_documented_defaults_are_the_ones_help_shows() {
+    let defaults = documented_defaults();
+    assert!(defaults.len() >= 10, "the table was not read: {defaults:?}");
+    for (command, option, default) in defaults {
+        let help = common::profiler()
+            .args([command.as_str(), "--help"])
+            .output()
+            .expect("the binary runs");
+        let help = String::from_utf8(help.stdout).unwrap();
+        // The option's entry: from its line (an option line is indented at most 6 spaces and
+        // starts with `-`) to the next option's.
+        let mut entries: Vec<String> = Vec::new();
+        for line in help.lines() {
+            let indent = line.len() - line.trim_start().len();
+            if indent <= 6 && line.trim_start().starts_with('-') {
+                entries.push(String::new());
+            }
+            if let Some(entry) = entries.last_mut() {
+                entry.push_str(line);
+                entry.push('\n');
+            }
+        }
+        let entry = entries
+            .iter()
+            .find(|entry| {
+                let head = entry.lines().next().unwrap_or_default();
+                head.split([' ', ',', '=']).any(|word| word == option)
+            })
+            .unwrap_or_else(|| panic!("`{command} --help` has no {option}:\n{help}"));
+        assert!(
+            entry.contains(&format!("[default: {default}]")),
+            "docs/design.md says `{command} {option}` defaults to {default}; --help says:\n{entry}"
+        );
     }
 }
