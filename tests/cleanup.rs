@@ -141,18 +141,26 @@ fn start_long_run(mechanism: &str) -> (std::process::Child, Vec<i32>) {
 }
 
 /// [`start_long_run`] with extra environment variables.
-#[allow(
-    clippy::zombie_processes,
-    reason = "the caller waits for the run it is given"
-)]
 fn start_long_run_with(
     mechanism: &str,
     environment: &[(&str, &std::path::Path)],
     settle: Duration,
 ) -> (std::process::Child, Vec<i32>) {
-    let mut child = profiler()
+    let mut command = profiler();
+    command
         .args(["bench", "--mech", mechanism, "--iters", "100000000"])
-        .envs(environment.iter().copied())
+        .envs(environment.iter().copied());
+    started(command, mechanism, settle)
+}
+
+/// Spawns `command`, a long benchmark run (`what` names it in a failure), and returns it with
+/// its two workers once both exist and `settle` has passed.
+#[allow(
+    clippy::zombie_processes,
+    reason = "the caller waits for the run it is given"
+)]
+fn started(mut command: Command, what: &str, settle: Duration) -> (std::process::Child, Vec<i32>) {
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -170,9 +178,19 @@ fn start_long_run_with(
             let _ = child.wait();
             let mut err = String::new();
             let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
-            panic!("{mechanism}: the run did not start its two workers: {err}");
+            panic!("{what}: the run did not start its two workers: {err}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGKILLs a run's controller, reaps it, and waits (up to a second) for its workers to go.
+fn kill_run(mut run: std::process::Child, workers: &[i32]) {
+    signal(run.id() as i32, libc::SIGKILL);
+    run.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !workers.iter().all(|&w| is_gone(w)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -340,13 +358,8 @@ fn clean_removes_what_a_killed_run_left_and_nothing_else() {
     };
     for mechanism in ["sysv-sem", "sysv-mq"] {
         let before = snapshot();
-        let (mut run, workers) = start_long_run_with(mechanism, &env, Duration::from_millis(200));
-        signal(run.id() as i32, libc::SIGKILL);
-        run.wait().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while !workers.iter().all(|&w| is_gone(w)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let (run, workers) = start_long_run_with(mechanism, &env, Duration::from_millis(200));
+        kill_run(run, &workers);
         let left: Vec<String> = snapshot().difference(&before).cloned().collect();
         assert_eq!(
             left.len(),
@@ -417,28 +430,12 @@ fn a_user_whose_home_cannot_be_written_still_records_its_run_and_cleans_it() {
         common::with_default_signals(command)
     };
     let before = snapshot();
-    let mut run = as_nobody(&["bench", "--mech", "sysv-mq", "--iters", "100000000"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("setpriv (util-linux) runs");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while children_of(run.id()).len() < 2 {
-        if Instant::now() > deadline || run.try_wait().ok().flatten().is_some() {
-            let _ = run.kill();
-            let out = run.wait_with_output().unwrap();
-            panic!("the run as nobody did not start: {}", stderr(&out));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    let workers = children_of(run.id());
-    signal(run.id() as i32, libc::SIGKILL);
-    run.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while !workers.iter().all(|&w| is_gone(w)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let (run, workers) = started(
+        as_nobody(&["bench", "--mech", "sysv-mq", "--iters", "100000000"]),
+        "sysv-mq as nobody",
+        Duration::from_millis(200),
+    );
+    kill_run(run, &workers);
     assert_eq!(
         snapshot().difference(&before).count(),
         1,
