@@ -563,7 +563,9 @@ impl BroadcastProducer<'_> {
         for (index, cursor) in self.control.cursors[..self.subscribers].iter().enumerate() {
             let position = wake::position(&cursor.word);
             let behind = wake::distance(position, head);
-            if behind > self.capacity {
+            // No cursor is further behind than the ring holds, nor than the producer has ever
+            // written (a hostile one can claim either).
+            if behind > self.capacity || u64::from(behind) > self.head {
                 return Err(ReserveError::Corrupt(Corruption::TailIndex {
                     tail: position,
                     head,

@@ -383,3 +383,24 @@ fn race_a_lossy_subscriber(capacity: usize, messages: u32, lengths: usize) {
         assert_eq!(next, messages, "the last message is always there to read");
     });
 }
+
+#[test]
+fn a_cursor_further_behind_than_the_producer_ever_wrote_is_an_error_not_a_panic() {
+    // Found by the fuzzer: a subscriber's cursor may claim any distance behind the head within
+    // the capacity, even one longer than everything the producer has written.
+    let mut mem = memory(256);
+    let b = Broadcast::init(Region::from_slice(&mut mem), 256, 1, Mode::Backpressure).unwrap();
+    let mut producer = b.producer().unwrap();
+    let _subscriber = b.subscriber(0).unwrap();
+    while producer.push(&message(0, 40)).is_ok() {}
+    let head = producer.head;
+    assert!(head + 8 <= 256, "{head}");
+    let claimed = (low_bits(head).wrapping_sub(head as u32 + 8)) & wake::POSITION;
+    producer.control.cursors[0]
+        .word
+        .store(claimed, Ordering::Relaxed);
+    assert!(matches!(
+        producer.push(&message(1, 40)),
+        Err(ReserveError::Corrupt(Corruption::TailIndex { .. }))
+    ));
+}
