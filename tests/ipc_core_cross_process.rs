@@ -536,6 +536,63 @@ fn the_default_wait_ends_once_the_producer_is_killed_or_exits() {
     }
 }
 
+/// Whether this process has ipc-core's liveness ticker thread.
+fn has_ticker_thread() -> bool {
+    std::fs::read_dir("/proc/self/task").unwrap().any(|task| {
+        std::fs::read_to_string(task.unwrap().path().join("comm"))
+            .is_ok_and(|name| name.trim() == "ipc-core-ticker")
+    })
+}
+
+#[test]
+fn a_child_forked_from_a_process_with_a_ticker_starts_its_own_and_sees_a_dead_peer() {
+    let _watchdog = Watchdog::new(
+        Duration::from_secs(60),
+        "a forked child's default wait did not end on a dead producer (no ticker woke it)",
+    );
+    // This process sleeps once under the default wait, which starts its ticker.
+    let memory = SharedMemory::memfd("ticker-parent", Spsc::required_len(CAPACITY)).unwrap();
+    let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+    let mut consumer = ring.consumer().unwrap();
+    let again = memory.map_again().unwrap();
+    let late = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let ring = Spsc::attach(again.region()).unwrap();
+        ring.producer().unwrap().push(b"late").unwrap();
+    });
+    assert_eq!(consumer.pop_blocking(&mut [0u8; 8], &default_wait()), Ok(4));
+    late.join().unwrap();
+    assert!(
+        has_ticker_thread(),
+        "the default wait slept without a ticker"
+    );
+    drop(consumer);
+
+    // A producer that dies holding its role, and a consumer forked from this process: the
+    // copy of the ticker's table it inherited must not make it believe a ticker runs.
+    let memory = SharedMemory::memfd("ticker-child", Spsc::required_len(CAPACITY)).unwrap();
+    let ring = Spsc::init(memory.region(), CAPACITY).unwrap();
+    let producer = child_that_ends(End::Killed, || ring.producer().unwrap());
+    let consumer = KillOnDrop(fork_child(|| {
+        // SAFETY: a hung wait ends the child (SIGALRM) before the test's watchdog ends this one.
+        unsafe { libc::alarm(20) };
+        let mut consumer = ring.consumer().unwrap();
+        let waited = consumer.pop_blocking(&mut [0u8; 8], &default_wait());
+        match (waited, has_ticker_thread()) {
+            (Err(ReadError::Wait(WaitError::PeerGone)), true) => 0,
+            (Err(ReadError::Wait(WaitError::PeerGone)), false) => 2,
+            _ => 3,
+        }
+    }));
+    let status = consumer.wait();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked consumer's wait: status {status:#x} (exit 2: no ticker of its own, 3: no \
+         PeerGone, SIGALRM: still waiting after 20 s)"
+    );
+    producer.wait();
+}
+
 #[test]
 fn the_default_wait_of_a_full_ring_ends_once_the_consumer_is_killed() {
     let _watchdog = Watchdog::new(

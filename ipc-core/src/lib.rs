@@ -48,6 +48,8 @@ pub mod role;
 pub mod shm;
 pub mod spsc;
 mod sync;
+#[cfg(all(feature = "std", target_os = "linux", not(loom), not(miri)))]
+mod ticker;
 pub mod typed;
 pub mod wait;
 pub mod wake;

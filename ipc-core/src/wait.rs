@@ -504,6 +504,7 @@ fn sleep_until(
         .liveness
         .can_report_gone()
         .then(|| how.check_every_ns().max(1));
+    let mut watch = check_every.and_then(os::Watch::start);
     loop {
         if ready() {
             return Ok(());
@@ -511,10 +512,30 @@ fn sleep_until(
         let Some(expected) = wake::announce(word, seen) else {
             return Ok(());
         };
-        let timed_out = os::futex_wait(word, expected, check_every);
-        if timed_out && !how.liveness.peer_alive_with(peer) {
+        let check_due = match &mut watch {
+            Some(watch) => watch.sleep(word, expected),
+            None => os::futex_wait(word, expected, check_every),
+        };
+        if check_due && !how.liveness.peer_alive_with(peer) {
             return Err(WaitError::PeerGone);
         }
+    }
+}
+
+/// Where no ticker thread can bring the liveness checks: every sleep arms its own timer.
+#[allow(dead_code)] // Not used where the ticker is.
+pub(crate) enum NoWatch {}
+
+#[allow(dead_code)]
+impl NoWatch {
+    /// Never a watch: the caller arms a timer.
+    pub(crate) fn start(_check_every_ns: u64) -> Option<Self> {
+        None
+    }
+
+    /// Unreachable: there is no value.
+    pub(crate) fn sleep(&mut self, _word: &AtomicU32, _expected: u32) -> bool {
+        match *self {}
     }
 }
 
@@ -534,6 +555,13 @@ mod os {
     use core::sync::atomic::AtomicU32;
 
     use rustix::thread::futex;
+
+    /// Without the ticker (no `std`, or under miri) every sleep arms its own timer.
+    #[cfg(not(all(feature = "std", not(miri))))]
+    pub(crate) use super::NoWatch as Watch;
+    /// Sleeps whose liveness checks the process's ticker thread brings, instead of a timer.
+    #[cfg(all(feature = "std", not(miri)))]
+    pub(crate) use crate::ticker::Watch;
 
     pub fn now_ns() -> u64 {
         let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
@@ -566,6 +594,8 @@ mod os {
     //! Targets without futexes (bare metal): waiting degrades to spinning.
     use core::sync::atomic::AtomicU32;
 
+    pub(crate) use super::NoWatch as Watch;
+
     static TICKS: AtomicU32 = AtomicU32::new(0);
 
     /// A coarse counter standing in for a clock: one "ns" per check.
@@ -592,6 +622,8 @@ pub(crate) mod os {
     //! kernel, so a lost wake-up shows as a deadlock.
     use crate::sync::{AtomicU32, Ordering};
     use loom::sync::{Condvar, Mutex};
+
+    pub(crate) use super::NoWatch as Watch;
 
     loom::lazy_static! {
         pub(crate) static ref LOCK: Mutex<()> = Mutex::new(());
