@@ -174,11 +174,11 @@ impl Watch {
         slot.state.store(SLEEPING, Ordering::Release);
         let _ = futex::wait(word, futex::Flags::empty(), expected, None);
         // The ticker may be waking this very word: it must be done before the word's memory
-        // can go (the caller may return and unmap it).
-        while slot
-            .state
-            .compare_exchange_weak(SLEEPING, IDLE, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+        // can go (the caller may return and unmap it). (IDLE already: a sleep nested in a
+        // signal handler ended first and took the slot back.)
+        while let Err(WAKING) =
+            slot.state
+                .compare_exchange(SLEEPING, IDLE, Ordering::Acquire, Ordering::Relaxed)
         {
             core::hint::spin_loop();
         }
@@ -226,8 +226,13 @@ fn running(table: &'static Table) -> Option<u32> {
 fn my_slot(table: &'static Table, generation: u32) -> Option<usize> {
     MY_SLOT
         .try_with(|mine| {
-            if mine.generation.get() == generation {
-                return Some(mine.index.get() as usize);
+            let index = mine.index.get() as usize;
+            // The slot must still be this thread's: a fork child in another pid namespace can
+            // be given its parent's pid, and so its generation, over a wiped table.
+            if mine.generation.get() == generation
+                && table.slots[index].owner.load(Ordering::Relaxed) == generation
+            {
+                return Some(index);
             }
             let index = table.slots.iter().position(|slot| {
                 slot.owner

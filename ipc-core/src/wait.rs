@@ -1,9 +1,11 @@
 //! Waiting for a wake word to move: busy-poll, spin then yield, or spin then sleep on a futex.
 //!
 //! Sleeping uses a shared (not process-private) futex on the word itself, so it works across
-//! processes that map the region at different addresses. A sleeping waiter wakes at least every
+//! processes that map the region at different addresses. A sleeping waiter is woken about every
 //! [`Wait::check_every`] to ask its [`Liveness`] hook whether the peer still lives: a dead peer
-//! is an error, not a hang.
+//! is an error, not a hang. With the `std` feature on Linux one thread per process (the
+//! *ticker*) brings those wake-ups, so a sleep arms no timer of its own (a timer costs each
+//! sleep about 0.23 µs); elsewhere each sleep arms one.
 
 use core::time::Duration;
 
@@ -175,9 +177,8 @@ pub trait Liveness {
     fn peer_alive(&self) -> bool;
 
     /// Whether [`peer_alive`](Self::peer_alive) can ever answer false. A hook that cannot
-    /// ([`AssumeAlive`]) lets a sleeping waiter sleep with no timer, instead of arming one to
-    /// wake every `check_every` and ask: the timer costs a sleep about 0.15 µs (a same-core
-    /// round trip 7% over a pipe's, measured in docs/ipc-core.md).
+    /// ([`AssumeAlive`]) lets a sleeping waiter sleep until woken, never asked, with neither a
+    /// timer nor the ticker thread.
     fn can_report_gone(&self) -> bool {
         true
     }
@@ -204,9 +205,10 @@ pub trait Liveness {
 /// claimed, or a target without processes. Asked alone, with no structure to read, it answers
 /// "alive".
 ///
-/// What it costs: each sleep arms a timer to wake every `check_every` and look (about
-/// 0.15 µs a sleep, measured in docs/ipc-core.md); the spinning fast path pays nothing.
-/// [`AssumeAlive`] sleeps without one, for a program that notices dead peers another way.
+/// What it costs: the spinning fast path pays nothing; a sleep registers with the process's
+/// ticker thread (started by the first such sleep), which wakes it to look once it has slept
+/// through `check_every`: a few stores, no syscall (docs/ipc-core.md, "Waking without lost
+/// wake-ups"). [`AssumeAlive`] never looks, for a program that notices dead peers another way.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RecordedPeer;
 
@@ -221,8 +223,8 @@ impl Liveness for RecordedPeer {
 }
 
 /// A liveness hook that always answers "alive": a wait on a dead peer lasts forever (or until
-/// its timeout). Its sleeps arm no timer, which saves about 0.15 µs a sleep: for programs that
-/// learn of a dead peer another way (a supervisor that kills the group).
+/// its timeout). Its sleeps are never woken to look, and start no ticker thread: for programs
+/// that learn of a dead peer another way (a supervisor that kills the group).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AssumeAlive;
 
@@ -296,8 +298,8 @@ pub struct Wait<'a> {
 
 impl Wait<'static> {
     /// Spin while spinning pays (at most 2,000 checks, [`Strategy::Adaptive`]), then sleep on
-    /// the futex; no timeout; ends with [`WaitError::PeerGone`] within about 100 ms of the
-    /// [recorded peer](RecordedPeer)'s exit.
+    /// the futex; no timeout; ends with [`WaitError::PeerGone`] within about 150 ms of the
+    /// [recorded peer](RecordedPeer)'s exit (asking every 100 ms).
     pub const fn futex() -> Self {
         Self {
             strategy: Strategy::Adaptive { max_spins: 2_000 },
@@ -491,8 +493,9 @@ pub(crate) fn until_after_spin(
 
 /// [`until_after_spin`] for a wait with no timeout that sleeps on the futex: reads no clock
 /// (two calls per wait otherwise, a tenth of a same-core round trip's extra cost over a pipe),
-/// and asks the liveness hook each time a sleep of `check_every` ends without a wake-up; a
-/// hook that can never say "gone" is not asked, and the sleep arms no timer.
+/// and asks the liveness hook each time a sleep has lasted `check_every` without a wake-up
+/// (woken by the process's ticker, or by a timer where there is none); a hook that can never
+/// say "gone" is not asked, and the sleep is never woken to ask it.
 fn sleep_until(
     word: &AtomicU32,
     seen: u32,
