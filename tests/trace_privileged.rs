@@ -979,3 +979,223 @@ fn a_started_command_is_counted_from_its_own_execve_as_strace_counts_it() {
         "trace -- {command:?} with SIGINT and SIGQUIT ignored, against strace -f -c"
     );
 }
+
+/// The test program with a known number of messages on each kind of channel.
+const CHANNELS_PROGRAM: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/channels.py");
+
+/// The `label inode` lines the channel program printed: label -> inode.
+fn channel_labels(stdout: &str) -> std::collections::BTreeMap<String, u64> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let (label, inode) = line.split_once(' ')?;
+            Some((label.to_string(), inode.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Per channel label, per direction key (`out` of the labelled socket, `in`, or `pipe`): the
+/// calls `strace -f -yy` saw move something, as (sends, receives).
+fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
+    let dir = common::private_dir();
+    // One file per process (`-ff`): no call is split by another process's line.
+    let out = dir.path().join("strace");
+    let output = std::process::Command::new("strace")
+        .args(["-ff", "-yy", "-qq", "-s", "0", "-o"])
+        .arg(&out)
+        .args([
+            "-e",
+            "trace=read,write,readv,writev,sendto,recvfrom,sendmsg,recvmsg",
+            "python3",
+            CHANNELS_PROGRAM,
+        ])
+        .output()
+        .expect("strace runs");
+    assert!(output.status.success(), "strace: {}", stderr(&output));
+    let labels = channel_labels(&String::from_utf8(output.stdout).unwrap());
+    let mut text = String::new();
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        text += &std::fs::read_to_string(file.unwrap().path()).unwrap();
+        text.push('\n');
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        // `write(5<pipe:[4840200]>, ""..., 64) = 64`
+        let Some((call, rest)) = line.split_once('(') else {
+            continue;
+        };
+        let Some(returned) = line
+            .rsplit_once(" = ")
+            .and_then(|(_, r)| r.split(' ').next())
+        else {
+            continue;
+        };
+        if returned.parse::<i64>().map_or(true, |r| r <= 0) {
+            continue;
+        }
+        let send = matches!(call, "write" | "writev" | "sendto" | "sendmsg");
+        // The descriptor's file: an inode in `[...]` (the first of a socket pair's two), or a
+        // FIFO's path.
+        let Some((_, after)) = rest.split_once('<') else {
+            continue;
+        };
+        // `UNIX-STREAM:[4821198->4821199]` holds a '>' of its own.
+        let file = match after.find("]>") {
+            Some(end) => &after[..=end],
+            None => after.split_once('>').map_or(after, |(f, _)| f),
+        };
+        let label = if file.ends_with("/fifo") {
+            Some("fifo".to_string())
+        } else {
+            let inode: Option<u64> = file
+                .split_once('[')
+                .and_then(|(_, i)| i.split([']', '-']).next())
+                .and_then(|i| i.parse().ok());
+            inode.and_then(|inode| {
+                labels
+                    .iter()
+                    .find(|(_, &v)| v == inode)
+                    .map(|(k, _)| k.clone())
+            })
+        };
+        // A socket's other end has its own inode: its calls count under "peer of".
+        let label = label.unwrap_or_else(|| {
+            let peer: Option<u64> = file
+                .split_once("->")
+                .and_then(|(_, p)| p.trim_end_matches(']').parse().ok());
+            peer.and_then(|p| {
+                labels
+                    .iter()
+                    .find(|(_, &v)| v == p)
+                    .map(|(k, _)| format!("peer of {k}"))
+            })
+            .unwrap_or_default()
+        });
+        if label.is_empty() {
+            continue;
+        }
+        let entry = counts.entry(label).or_insert((0, 0));
+        if send {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
+    require_root();
+    let (report, stdout) = trace_command_to_file("json", &["python3", CHANNELS_PROGRAM]);
+    let labels = channel_labels(&stdout);
+    assert_eq!(labels.len(), 6, "the program's labels: {stdout}");
+    let doc: Value = serde_json::from_str(&report).unwrap();
+    assert!(
+        doc["channels_unavailable"].is_null(),
+        "{}",
+        doc["channels_unavailable"]
+    );
+    let channels = doc["channels"].as_array().unwrap();
+    let channel = |label: &str| -> &Value {
+        let inode = labels[label];
+        channels
+            .iter()
+            .find(|c| {
+                c["inodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i.as_u64() == Some(inode))
+            })
+            .unwrap_or_else(|| panic!("no channel for {label} (inode {inode}): {channels:#?}"))
+    };
+    let n = |v: &Value| v.as_u64().unwrap();
+    // One-way pipes and the FIFO: each write read by one read of 64 bytes.
+    for (label, kind, messages) in [
+        ("pipe-a", "pipe", 300),
+        ("pipe-b", "pipe", 200),
+        ("fifo", "fifo", 120),
+        ("pipe-d", "pipe", 80),
+    ] {
+        let c = channel(label);
+        assert_eq!(c["kind"], kind, "{label}: {c:#}");
+        let d = &c["directions"][0];
+        assert_eq!(
+            (
+                n(&d["sends"]),
+                n(&d["bytes_sent"]),
+                n(&d["receives"]),
+                n(&d["bytes_received"])
+            ),
+            (messages, messages * 64, messages, messages * 64),
+            "{label}: {c:#}"
+        );
+        assert_eq!((n(&d["size_min"]), n(&d["size_max"])), (64, 64), "{label}");
+        let (from, to) = (d["from"].as_array().unwrap(), d["to"].as_array().unwrap());
+        assert!(
+            from.len() == 1 && to.len() == 1 && from != to,
+            "{label}: a writer and a reader: {c:#}"
+        );
+    }
+    // pipe-d's writer wrote on the descriptor it received over `passing`, not one it inherited.
+    let passed = channel("pipe-d");
+    assert!(passed["ends"].as_array().unwrap().len() >= 2, "{passed:#}");
+    // The Unix pairs: both directions, ends in two processes.
+    let stream = channel("stream");
+    assert_eq!(stream["kind"], "unix-stream");
+    for d in stream["directions"].as_array().unwrap() {
+        assert_eq!(
+            (n(&d["sends"]), n(&d["receives"])),
+            (150, 150),
+            "{stream:#}"
+        );
+    }
+    let passing = channel("passing");
+    assert_eq!(passing["kind"], "unix-dgram");
+    let sent: u64 = passing["directions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| n(&d["sends"]))
+        .sum();
+    assert_eq!(sent, 1, "one sendmsg carried the descriptor: {passing:#}");
+    // And strace, run on the same program, saw the same calls per channel: per socket (or
+    // pipe), the sends leaving from it and the receives arriving at it.
+    let strace = strace_channel_calls();
+    for (label, (sends, receives)) in &strace {
+        let (c, inode) = match label.strip_prefix("peer of ") {
+            Some(socket) => {
+                let c = channel(socket);
+                let mine = labels[socket];
+                let peer = c["inodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(n)
+                    .find(|&i| i != mine);
+                (
+                    c,
+                    peer.unwrap_or_else(|| panic!("{socket} has no peer inode: {c:#}")),
+                )
+            }
+            None => (channel(label), labels[label.as_str()]),
+        };
+        let directions = c["directions"].as_array().unwrap();
+        let total = |end: &str, figure: &str| -> u64 {
+            directions
+                .iter()
+                .filter(|d| d[end].as_u64() == Some(inode))
+                .map(|d| n(&d[figure]))
+                .sum()
+        };
+        let traced = (total("from_inode", "sends"), total("to_inode", "receives"));
+        assert_eq!(
+            traced,
+            (*sends, *receives),
+            "{label}: trace against strace -f -yy ({strace:?})"
+        );
+    }
+    assert!(strace.len() >= 6, "strace saw too few channels: {strace:?}");
+}

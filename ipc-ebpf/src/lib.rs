@@ -34,6 +34,19 @@ pub mod map_names {
     pub const SCHED: &str = "SCHED";
     /// `PerCpuArray<u64>` indexed by process slot: bytes copied out of socket buffers.
     pub const SKB_COPIED: &str = "SKB_COPIED";
+    /// `Array<FdCache>` indexed by [`fd_cache_index`](super::fd_cache_index): the end each
+    /// process's descriptor was found to be, until it is closed.
+    pub const FD_CACHE: &str = "FD_CACHE";
+    /// `Array<EndInfo>` indexed by end: what each end is.
+    pub const ENDS: &str = "ENDS";
+    /// `HashMap<u32 end, u32 slot>`: the ends taken; an end is claimed by inserting it.
+    pub const END_CLAIMS: &str = "END_CLAIMS";
+    /// `Array<u64>` of one element: where the search for a free end starts.
+    pub const NEXT_END: &str = "NEXT_END";
+    /// `PerCpuArray<EndStat>` indexed by end.
+    pub const END_STATS: &str = "END_STATS";
+    /// `Array<EndSizes>` indexed by end, shared by all CPUs (atomic adds).
+    pub const END_SIZES: &str = "END_SIZES";
 }
 
 /// A syscall between its entry and its exit: kept on the CPU's [`OnCpu`] record while its
@@ -49,7 +62,14 @@ pub struct SyscallInFlight {
     pub off_cpu_ns: u64,
     /// Bytes it sends, for the sends that return 0 ([`SENDS_RETURNING_ZERO`]).
     pub sent_len: u64,
+    /// The descriptor it works on, for the calls a channel is counted from
+    /// ([`channel_direction`]) and those that end a descriptor's channel ([`FD_ENDING`]);
+    /// [`NO_FD`] otherwise.
+    pub fd: u64,
 }
+
+/// `SyscallInFlight::fd` of a call that names no descriptor of interest.
+pub const NO_FD: u64 = u64::MAX;
 
 /// Everything the programs keep about one traced thread, in one hash entry keyed by thread id,
 /// updated in place (an insert or delete per event would cost far more than the lookup).
@@ -97,6 +117,10 @@ pub struct ProcessSlot {
     pub tgid: u32,
     /// The slot of the process that started it, or [`NO_PARENT`].
     pub parent_slot: u32,
+    /// Bumped when the process's descriptors are replaced wholesale (`execve`, `close_range`)
+    /// or the slot passes to another process: [`FdCache`] entries of an older generation are
+    /// stale.
+    pub fd_generation: u32,
     /// Its command name (`comm`), NUL-padded, as of its last `execve` inside the trace.
     pub comm: [u8; 16],
 }
@@ -239,14 +263,214 @@ pub const EXEC_SYSCALLS: [u64; 2] = [59, 322];
 /// Bit of `sched_switch`'s `prev_state` that marks a preempted task (`TASK_REPORT_MAX`).
 pub const PREV_STATE_PREEMPTED: i64 = 0x100;
 
+/// Descriptor numbers below this are followed to their channel; calls on higher ones are
+/// counted as syscalls only.
+pub const MAX_CACHED_FDS: u32 = 1024;
+/// Ends one trace can tell apart (an end: one process's descriptor onto one open file, from
+/// its first use to its close).
+pub const MAX_ENDS: u32 = 2048;
+
+/// Index of `(process slot, descriptor)` in `FD_CACHE`.
+pub const fn fd_cache_index(slot: u32, fd: u32) -> u32 {
+    slot * MAX_CACHED_FDS + fd
+}
+
+/// Which way a call moves a channel's messages, as seen from the calling end.
+pub mod direction {
+    /// Into the caller (`read`, `recvmsg`, ...).
+    pub const IN: usize = 0;
+    /// Out of the caller (`write`, `sendmsg`, ...).
+    pub const OUT: usize = 1;
+}
+
+/// x86-64 syscalls that receive messages on their first argument's descriptor: `read`,
+/// `pread64`, `readv`, `recvfrom`, `recvmsg`, `preadv`, `recvmmsg`.
+pub const CHANNEL_READS: [u64; 7] = [0, 17, 19, 45, 47, 295, 299];
+/// x86-64 syscalls that send messages on their first argument's descriptor: `write`,
+/// `pwrite64`, `writev`, `sendto`, `sendmsg`, `pwritev`, `sendmmsg`.
+pub const CHANNEL_WRITES: [u64; 7] = [1, 18, 20, 44, 46, 296, 307];
+/// `recvmmsg` and `sendmmsg`: they return a count of messages, not of bytes.
+pub const MULTI_MESSAGE_CALLS: [u64; 2] = [299, 307];
+
+/// The direction a channel call `nr` moves messages in, if it is one.
+pub fn channel_direction(nr: u64) -> Option<usize> {
+    if CHANNEL_READS.contains(&nr) {
+        Some(direction::IN)
+    } else if CHANNEL_WRITES.contains(&nr) {
+        Some(direction::OUT)
+    } else {
+        None
+    }
+}
+
+/// x86-64 syscalls after which a descriptor names no file it named before: `close` (its first
+/// argument), `dup2` and `dup3` (the descriptor they return).
+pub const FD_ENDING: [u64; 3] = [3, 33, 292];
+/// x86-64 syscalls after which any descriptor may name another file: `close_range`, `execve`,
+/// `execveat` (descriptors marked close-on-exec).
+pub const FDS_REPLACED: [u64; 3] = [436, 59, 322];
+
+/// A process's descriptor, as last found: the end it is, while `generation` is its process
+/// slot's [`ProcessSlot::fd_generation`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdCache {
+    /// The slot's `fd_generation` when it was found.
+    pub generation: u32,
+    /// The end, plus one (0: not found since its last close).
+    pub end_plus_one: u32,
+}
+
+/// What kind of file an end is.
+pub mod end_kind {
+    /// An anonymous pipe (`pipe(2)`).
+    pub const PIPE: u32 = 1;
+    /// A named pipe (FIFO).
+    pub const FIFO: u32 = 2;
+    /// A Unix domain socket (`EndInfo::socket_type` says stream, datagram or seqpacket).
+    pub const UNIX: u32 = 3;
+    /// A socket of another family (`EndInfo::family` says which).
+    pub const OTHER_SOCKET: u32 = 4;
+    /// Any other file (a regular file, a character device, an anonymous inode).
+    pub const OTHER: u32 = 5;
+}
+
+/// One end of a channel: a process's descriptor onto one open file, as the kernel described
+/// it when the descriptor was first used (found again after each close).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndInfo {
+    /// The process slot.
+    pub slot: u32,
+    /// The descriptor number.
+    pub fd: u32,
+    /// An [`end_kind`].
+    pub kind: u32,
+    /// For sockets: the address family (`AF_UNIX` = 1, `AF_INET` = 2, ...).
+    pub family: u16,
+    /// For sockets: `SOCK_STREAM` = 1, `SOCK_DGRAM` = 2, `SOCK_SEQPACKET` = 5.
+    pub socket_type: u16,
+    /// The file's inode number (a pipe's or socket's, as `/proc/PID/fd` shows it).
+    pub ino: u64,
+    /// For a connected Unix socket: the peer socket's inode number (0: none or unknown).
+    pub peer_ino: u64,
+    /// The kernel's address of the open file (`struct file`), a key that tells two opens of
+    /// one FIFO apart and joins descriptors shared by `dup` and `fork`.
+    pub file: u64,
+}
+
+/// Per CPU, per end: its calls, bytes, time in the calls and time blocked, each direction.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndStat {
+    /// Calls that moved something (a positive return), by [`direction`].
+    pub calls: [u64; 2],
+    /// Bytes they moved (messages, for `recvmmsg` and `sendmmsg`).
+    pub bytes: [u64; 2],
+    /// Time inside those calls, in nanoseconds.
+    pub time_ns: [u64; 2],
+    /// The part of it spent switched out (blocked), in nanoseconds.
+    pub blocked_ns: [u64; 2],
+    /// Calls that returned an error or nothing (end of file, `EAGAIN`), by direction.
+    pub empty_calls: [u64; 2],
+    /// The fewest bytes one call moved (0: no call yet), by direction.
+    pub min_size: [u64; 2],
+    /// The most bytes one call moved, by direction.
+    pub max_size: [u64; 2],
+}
+
+/// Buckets of an end's message-size histogram: bucket `i` counts calls that moved
+/// `[2^i, 2^(i+1))` bytes.
+pub const SIZE_BUCKETS: usize = 32;
+
+/// Per end, shared by all CPUs: how many bytes each call moved, each direction.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndSizes {
+    /// `[direction][bucket]`.
+    pub buckets: [[u64; SIZE_BUCKETS]; 2],
+}
+
+impl Default for EndSizes {
+    fn default() -> Self {
+        Self {
+            buckets: [[0; SIZE_BUCKETS]; 2],
+        }
+    }
+}
+
+/// Where the kernel keeps what identifies a descriptor's file, found in its BTF by userspace
+/// and set before loading. All zero: channels are not followed (no BTF, or a field missing).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelOffsets {
+    /// `task_struct.files`.
+    pub task_files: u32,
+    /// `files_struct.fdt`.
+    pub files_fdt: u32,
+    /// `fdtable.max_fds`.
+    pub fdt_max_fds: u32,
+    /// `fdtable.fd`.
+    pub fdt_fd: u32,
+    /// `file.f_inode`.
+    pub file_inode: u32,
+    /// `file.private_data` (a socket file's `struct socket`).
+    pub file_private_data: u32,
+    /// `inode.i_mode`.
+    pub inode_mode: u32,
+    /// `inode.i_ino`.
+    pub inode_ino: u32,
+    /// `inode.i_sb`.
+    pub inode_sb: u32,
+    /// `super_block.s_magic`.
+    pub sb_magic: u32,
+    /// `socket.type`.
+    pub socket_type: u32,
+    /// `socket.sk`.
+    pub socket_sk: u32,
+    /// `sock_common.skc_family` (`sock` starts with its `sock_common`).
+    pub sock_family: u32,
+    /// `sock.sk_socket`.
+    pub sock_socket: u32,
+    /// `unix_sock.peer`.
+    pub unix_peer: u32,
+    /// `socket_alloc.vfs_inode` minus `socket_alloc.socket`: from a `struct socket` to its
+    /// inode.
+    pub socket_to_inode: u32,
+}
+
+impl KernelOffsets {
+    /// True when every offset was found (a zero offset is never right for all of them).
+    pub fn complete(&self) -> bool {
+        self.task_files != 0 && self.files_fdt != 0 && self.fdt_fd != 0 && self.file_inode != 0
+    }
+}
+
+/// The pipe filesystem's magic number (`super_block.s_magic`): a FIFO inode elsewhere is a
+/// named pipe.
+pub const PIPEFS_MAGIC: u64 = 0x5049_5045;
+
+/// Offset of `di` (the first syscall argument) in x86-64's `struct pt_regs`.
+pub const PT_REGS_DI: usize = 14 * 8;
+
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: #[repr(C)]: four u64 fields, no padding, every bit pattern valid.
+    // SAFETY: #[repr(C)]: five u64 fields, no padding, every bit pattern valid.
     unsafe impl aya::Pod for super::SyscallInFlight {}
     // SAFETY: #[repr(C)]: two u32, a SyscallInFlight (u64 fields), three u64: no padding.
     unsafe impl aya::Pod for super::ThreadState {}
-    // SAFETY: #[repr(C)]: two u32 and a byte array (24 bytes), no padding.
+    // SAFETY: #[repr(C)]: three u32 and a byte array (28 bytes), no padding.
     unsafe impl aya::Pod for super::ProcessSlot {}
+    // SAFETY: #[repr(C)]: two u32, no padding.
+    unsafe impl aya::Pod for super::FdCache {}
+    // SAFETY: #[repr(C)]: three u32, two u16, three u64 (40 bytes), no padding.
+    unsafe impl aya::Pod for super::EndInfo {}
+    // SAFETY: #[repr(C)]: arrays of u64.
+    unsafe impl aya::Pod for super::EndStat {}
+    // SAFETY: #[repr(C)]: arrays of u64.
+    unsafe impl aya::Pod for super::EndSizes {}
+    // SAFETY: #[repr(C)]: u32 fields only.
+    unsafe impl aya::Pod for super::KernelOffsets {}
     // SAFETY: #[repr(C)]: two u32 then a SyscallInFlight (u64 fields), no padding.
     unsafe impl aya::Pod for super::OnCpu {}
     // SAFETY: #[repr(C)]: an array of u64.

@@ -19,6 +19,7 @@
 #![feature(core_intrinsics)]
 
 mod access;
+mod channels;
 mod lifecycle;
 mod sched;
 mod sockets;
@@ -30,7 +31,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray},
 };
 use ipc_ebpf::{
-    LatencyHistogram, OnCpu, ProcessSlot, SchedStat, SyscallStat, ThreadState, MAX_HASHED_THREADS,
+    EndInfo, EndSizes, EndStat, FdCache, KernelOffsets, LatencyHistogram, OnCpu, ProcessSlot,
+    SchedStat, SyscallStat, ThreadState, MAX_CACHED_FDS, MAX_ENDS, MAX_HASHED_THREADS,
     MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
 };
 
@@ -93,6 +95,47 @@ static SCHED: PerCpuArray<SchedStat> = PerCpuArray::with_max_entries(MAX_TRACED_
 
 #[map]
 static SKB_COPIED: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_TRACED_PROCESSES, 0);
+
+/// Where the kernel keeps a descriptor's file and what identifies it, found in its BTF by
+/// userspace and set before loading; all zero: channels are not followed.
+#[unsafe(no_mangle)]
+static CHANNEL_OFFSETS: KernelOffsets = KernelOffsets {
+    task_files: 0,
+    files_fdt: 0,
+    fdt_max_fds: 0,
+    fdt_fd: 0,
+    file_inode: 0,
+    file_private_data: 0,
+    inode_mode: 0,
+    inode_ino: 0,
+    inode_sb: 0,
+    sb_magic: 0,
+    socket_type: 0,
+    socket_sk: 0,
+    sock_family: 0,
+    sock_socket: 0,
+    unix_peer: 0,
+    socket_to_inode: 0,
+};
+
+#[map]
+static FD_CACHE: Array<FdCache> = Array::with_max_entries(MAX_TRACED_PROCESSES * MAX_CACHED_FDS, 0);
+
+#[map]
+static ENDS: Array<EndInfo> = Array::with_max_entries(MAX_ENDS, 0);
+
+/// End number -> the slot that claimed it. Inserting with `BPF_NOEXIST` is the atomic claim.
+#[map]
+static END_CLAIMS: HashMap<u32, u32> = HashMap::with_max_entries(MAX_ENDS, 0);
+
+#[map]
+static NEXT_END: Array<u64> = Array::with_max_entries(1, 0);
+
+#[map]
+static END_STATS: PerCpuArray<EndStat> = PerCpuArray::with_max_entries(MAX_ENDS, 0);
+
+#[map]
+static END_SIZES: Array<EndSizes> = Array::with_max_entries(MAX_ENDS, 0);
 
 #[cfg(not(test))]
 #[panic_handler]

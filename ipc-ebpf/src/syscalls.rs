@@ -3,28 +3,35 @@
 
 use aya_ebpf::{
     helpers::{bpf_get_current_comm, bpf_ktime_get_ns, bpf_probe_read_kernel},
-    macros::{raw_tracepoint, tracepoint},
-    programs::{RawTracePointContext, TracePointContext},
+    macros::{btf_tracepoint, raw_tracepoint, tracepoint},
+    programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
     EbpfContext,
 };
 use ipc_ebpf::{
-    latency_bucket, offsets, syscall_index, SyscallInFlight, EXEC_SYSCALLS, LATENCY_BUCKETS,
-    MAX_TRACED_PROCESSES, PT_REGS_DX, SENDS_RETURNING_ZERO, SYSCALL_NR_OTHER,
+    latency_bucket, offsets, syscall_index, SyscallInFlight, EXEC_SYSCALLS, FDS_REPLACED,
+    LATENCY_BUCKETS, MAX_TRACED_PROCESSES, NO_FD, PT_REGS_DI, PT_REGS_DX, SENDS_RETURNING_ZERO,
+    SYSCALL_NR_OTHER,
 };
 
 use crate::access::{add, atomic_add, current_ids, field};
+use crate::channels;
 use crate::threads::{measuring, on_cpu, slot_of, thread};
 use crate::{LATENCY, PROCESSES, SCHED, SYSCALLS};
 
-// The syscall programs come twice: as tracepoints (`tp`, which read the event record) and as
-// raw tracepoints (`raw_tp`, which get the arguments directly and skip building the record).
-// Userspace attaches the cheapest kind the kernel accepts; both share the handlers below.
+// The syscall programs come three times: as tracepoints (`tp`, which read the event record), as
+// raw tracepoints (`raw_tp`, which get the arguments directly and skip building the record, but
+// read the saved registers through a helper call) and as `tp_btf` programs (the same arguments,
+// typed: the registers are read by plain loads). Userspace attaches the cheapest kind the
+// kernel accepts; all share the handlers below.
 
 #[tracepoint]
 pub fn sys_enter(ctx: TracePointContext) -> u32 {
-    on_sys_enter(&ctx, field::<i64>(&ctx, offsets::SYS_ENTER_ID), || {
-        field::<u64>(&ctx, offsets::SYS_ENTER_ARGS + 16)
-    });
+    on_sys_enter(
+        &ctx,
+        field::<i64>(&ctx, offsets::SYS_ENTER_ID),
+        || field::<u64>(&ctx, offsets::SYS_ENTER_ARGS),
+        || field::<u64>(&ctx, offsets::SYS_ENTER_ARGS + 16),
+    );
     0
 }
 
@@ -38,10 +45,16 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
-    on_sys_enter(&ctx, ctx.arg::<i64>(1), || {
-        // SAFETY: `regs` is the syscall's saved registers; the helper checks the address.
-        unsafe { bpf_probe_read_kernel(regs.wrapping_add(PT_REGS_DX).cast::<u64>()) }.unwrap_or(0)
-    });
+    // SAFETY (both): `regs` is the syscall's saved registers; the helper checks the address.
+    let register = |offset: usize| {
+        unsafe { bpf_probe_read_kernel(regs.wrapping_add(offset).cast::<u64>()) }.unwrap_or(0)
+    };
+    on_sys_enter(
+        &ctx,
+        ctx.arg::<i64>(1),
+        || register(PT_REGS_DI),
+        || register(PT_REGS_DX),
+    );
     0
 }
 
@@ -52,14 +65,51 @@ pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
     0
 }
 
+/// `sys_enter(struct pt_regs *regs, long id)`, with `regs` a typed (trusted) pointer.
+#[btf_tracepoint(function = "sys_enter")]
+pub fn sys_enter_btf(ctx: BtfTracePointContext) -> i32 {
+    let regs: *const u8 = ctx.arg(0);
+    // SAFETY (both): `regs` is the kernel's typed pointer to the syscall's saved registers,
+    // which the verifier lets a tp_btf program load from (a faulting load reads 0); the
+    // offsets are those of `di` and `dx` in x86-64's `struct pt_regs`.
+    let register = |offset: usize| unsafe {
+        core::ptr::read_volatile(regs.wrapping_add(offset).cast::<u64>())
+    };
+    on_sys_enter(
+        &ctx,
+        ctx.arg::<i64>(1),
+        || register(PT_REGS_DI),
+        || register(PT_REGS_DX),
+    );
+    0
+}
+
+/// `sys_exit(struct pt_regs *regs, long ret)`.
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit_btf(ctx: BtfTracePointContext) -> i32 {
+    on_sys_exit(&ctx, ctx.arg::<i64>(1));
+    0
+}
+
 /// Remembers the syscall `nr` the current thread entered, if its process is measuring.
 #[inline(always)]
-fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, third_arg: impl Fn() -> u64) {
+fn on_sys_enter<C: EbpfContext>(
+    ctx: &C,
+    nr: i64,
+    first_arg: impl Fn() -> u64,
+    third_arg: impl Fn() -> u64,
+) {
     // The sends that return 0 on success say how much they copy in their third argument.
     let sent_len = if SENDS_RETURNING_ZERO.contains(&(nr as u64)) {
         third_arg()
     } else {
         0
+    };
+    // The calls a channel is counted from, or that end one, name their descriptor first.
+    let fd = if channels::wants_fd(nr as u64) {
+        first_arg()
+    } else {
+        NO_FD
     };
     let (tgid, tid) = current_ids();
     let Some(cpu) = on_cpu() else {
@@ -68,7 +118,7 @@ fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, third_arg: impl Fn() -> u64) {
             return;
         };
         if measuring(slot_of(ctx, entry, tgid)) {
-            entry.call = entered(nr, sent_len);
+            entry.call = entered(nr, sent_len, fd);
         }
         return;
     };
@@ -84,7 +134,7 @@ fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, third_arg: impl Fn() -> u64) {
         slot
     };
     cpu.call = if measuring(slot) {
-        entered(nr, sent_len)
+        entered(nr, sent_len, fd)
     } else {
         SyscallInFlight::default()
     };
@@ -92,13 +142,14 @@ fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, third_arg: impl Fn() -> u64) {
 
 /// The syscall `nr` entered now.
 #[inline(always)]
-fn entered(nr: i64, sent_len: u64) -> SyscallInFlight {
+fn entered(nr: i64, sent_len: u64, fd: u64) -> SyscallInFlight {
     SyscallInFlight {
         nr: nr as u64,
         // SAFETY: a helper without arguments.
         start_ns: unsafe { bpf_ktime_get_ns() },
         off_cpu_ns: 0,
         sent_len,
+        fd,
     }
 }
 
@@ -143,6 +194,7 @@ fn count_syscall(slot: u32, call: SyscallInFlight, ret: i64) {
         start_ns,
         off_cpu_ns,
         sent_len,
+        fd,
     } = call;
     // SAFETY: a helper without arguments.
     let took = unsafe { bpf_ktime_get_ns() }.wrapping_sub(start_ns);
@@ -187,6 +239,9 @@ fn count_syscall(slot: u32, call: SyscallInFlight, ret: i64) {
     }
     if ret == 0 && (nr == EXEC_SYSCALLS[0] || nr == EXEC_SYSCALLS[1]) {
         renamed(slot);
+    }
+    if fd != NO_FD || FDS_REPLACED.contains(&nr) {
+        channels::on_call(slot, &call, took, ret);
     }
 }
 

@@ -95,9 +95,14 @@ pub(crate) fn slot_of<C: EbpfContext>(ctx: &C, entry: &mut ThreadState, tgid: u3
                 "process {} (started from slot {}) has slot {}", tgid, parent_slot, slot
             );
         }
+        // A slot passed on to another process: descriptors cached under it are stale.
+        let fd_generation = PROCESSES
+            .get(slot)
+            .map_or(0, |old| old.fd_generation.wrapping_add(1));
         let mut process = ProcessSlot {
             tgid,
             parent_slot,
+            fd_generation,
             comm: [0; 16],
         };
         if let Ok(comm) = bpf_get_current_comm() {

@@ -37,6 +37,8 @@ fn apt_packages() -> Vec<String> {
         "util-linux".into(),
         // `strace`, the independent count the tracer's figures are compared with.
         "strace".into(),
+        // Runs tests/programs/channels.py, the program whose channels a trace test counts.
+        "python3".into(),
         // Headless Chromium renders `report`'s HTML page in its test, as a reader's browser would.
         "chromium".into(),
     ]

@@ -34,6 +34,7 @@ pub fn syscall_attach(attach: SyscallAttach) -> &'static str {
     match attach {
         SyscallAttach::RawTp => "raw tracepoints",
         SyscallAttach::Tp => "tracepoints",
+        SyscallAttach::TpBtf => "BTF tracepoints",
     }
 }
 

@@ -177,15 +177,84 @@ fn tables(report: &ProgramReport) -> String {
         ]);
     }
     format!(
-        "{}\n\n{}\n{processes}\n{calls}\n{}Syscalls traced by {}, the scheduler by {}. Syscall \
+        "{}\n\n{}\n{}{processes}\n{calls}\n{}Syscalls traced by {}, the scheduler by {}. Syscall \
          time includes time blocked; kernel time excludes time switched out; user time is \
          on-CPU time outside syscalls.\n",
         report.environment.summary(),
         title(report),
+        channels(report),
         short_note(report.seconds),
         super::cells::syscall_attach(report.breakdown.attach),
         super::cells::sched_attach(report.breakdown.sched_attach),
     )
+}
+
+/// The channel table (one row per direction), or why there is none.
+fn channels(report: &ProgramReport) -> String {
+    if let Some(why) = &report.channels_unavailable {
+        return format!("IPC channels: not shown: {why}.\n");
+    }
+    if report.channels.is_empty() {
+        return "IPC channels: none (no pipe, FIFO or socket was read or written).\n".into();
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "channel",
+        "direction",
+        "sends",
+        "bytes sent",
+        "size p50 ≤",
+        "size max",
+        "receives",
+        "bytes received",
+        "time in calls",
+        "blocked",
+    ]);
+    let (moved, idle): (Vec<_>, Vec<_>) = report
+        .channels
+        .iter()
+        .partition(|c| c.directions.iter().any(|d| d.sends + d.receives != 0));
+    for channel in moved {
+        let inodes: Vec<String> = channel.inodes.iter().map(u64::to_string).collect();
+        let label = format!("{} [{}]", channel.kind, inodes.join("<->"));
+        let directions = channel
+            .directions
+            .iter()
+            .filter(|d| d.sends + d.receives != 0);
+        for (i, d) in directions.enumerate() {
+            let way = format!("{} -> {}", names_or(&d.from, "?"), names_or(&d.to, "?"));
+            table.add_row(vec![
+                if i == 0 { label.clone() } else { String::new() },
+                way,
+                count(d.sends as f64),
+                bytes(d.bytes_sent as f64),
+                or_na(d.size_p50_at_most.map(|b| b as f64), bytes),
+                or_na(d.size_max.map(|b| b as f64), bytes),
+                count(d.receives as f64),
+                bytes(d.bytes_received as f64),
+                duration_ns((d.send_ns + d.receive_ns) as f64),
+                duration_ns(d.blocked_ns as f64),
+            ]);
+        }
+    }
+    let idle = match idle.len() {
+        0 => String::new(),
+        1 => "1 more channel moved nothing (only end of file or errors).\n".to_string(),
+        n => format!("{n} more channels moved nothing (only end of file or errors).\n"),
+    };
+    format!(
+        "IPC channels (each end found when first used, paired across processes; [inode] as \
+         /proc/PID/fd shows it):\n{table}\n{idle}"
+    )
+}
+
+/// The names joined, or `none`.
+fn names_or(names: &[String], none: &str) -> String {
+    if names.is_empty() {
+        none.to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Traced for less than this, rates per second say little: a start-up's burst over a few

@@ -192,6 +192,9 @@ pub enum SyscallAttach {
     Tp,
     /// Raw tracepoints: the program gets the arguments directly (cheaper).
     RawTp,
+    /// `tp_btf`: the arguments, typed, so the saved registers are read by plain loads
+    /// (cheapest).
+    TpBtf,
 }
 
 /// How the scheduler programs (`sched_switch`, `sched_wakeup`) were attached.

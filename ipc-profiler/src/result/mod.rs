@@ -6,6 +6,7 @@
 //! a trace.
 
 mod breakdown;
+mod channel;
 mod environment;
 mod figures;
 mod program;
@@ -16,6 +17,7 @@ pub use breakdown::{
     Breakdown, LatencyBucket, Overhead, OverheadFigure, PerMessage, ProcessBreakdown, SchedAttach,
     SyscallAttach, SyscallLine,
 };
+pub use channel::{Channel, ChannelDirection, ChannelEnd};
 pub use environment::Environment;
 pub use figures::{CpuSummary, CpuUsage, LatencySummary, ProcessCpu, Throughput};
 pub use program::{ProgramInfo, ProgramReport};

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Breakdown, Environment, TOOL};
+use super::{Breakdown, Channel, Environment, TOOL};
 
 /// The report of a traced program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +19,13 @@ pub struct ProgramReport {
     pub seconds: f64,
     /// Totals over that time (`messages` is 1: every figure is a total).
     pub breakdown: Breakdown,
+    /// Its IPC channels, each end paired (empty when they could not be followed: see
+    /// `channels_unavailable`).
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+    /// Why channels could not be followed on this kernel, when they could not.
+    #[serde(default)]
+    pub channels_unavailable: Option<String>,
 }
 
 impl ProgramReport {
@@ -36,6 +43,8 @@ impl ProgramReport {
             program,
             seconds,
             breakdown,
+            channels: Vec::new(),
+            channels_unavailable: None,
         }
     }
 }

@@ -10,50 +10,117 @@ pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 
 const MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
 
 /// The byte offset of `field` in `struct name`, if the BTF in `data` describes one (a plain,
-/// byte-aligned member; a bitfield counts as absent).
+/// byte-aligned member; a bitfield counts as absent). A field inside an anonymous struct or
+/// union member is found too, at its offset from the start of `name`.
 pub fn member_offset(data: &[u8], name: &str, field: &str) -> Option<u32> {
-    let u16_at = |at: usize| Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?));
-    let u32_at = |at: usize| Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?));
-    if u16_at(0)? != MAGIC {
-        return None;
-    }
-    let header_len = u32_at(4)? as usize;
-    let (type_off, type_len) = (u32_at(8)? as usize, u32_at(12)? as usize);
-    let str_off = u32_at(16)? as usize;
-    let types = header_len + type_off;
-    let strings = header_len + str_off;
-    let string = |offset: u32| {
-        let start = strings + offset as usize;
-        let end = start + data.get(start..)?.iter().position(|&b| b == 0)?;
-        std::str::from_utf8(&data[start..end]).ok()
-    };
-    let mut at = types;
-    while at + 12 <= types + type_len {
-        let name_off = u32_at(at)?;
-        let info = u32_at(at + 4)?;
-        let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
-        let bitfield_offsets = info >> 31 == 1;
-        let body = at + 12;
-        if kind == KIND_STRUCT && string(name_off) == Some(name) {
-            for member in 0..vlen {
-                let m = body + member * 12;
-                if string(u32_at(m)?) == Some(field) {
-                    let bits = u32_at(m + 8)?;
-                    let (offset_bits, bitfield_size) = if bitfield_offsets {
-                        (bits & 0xff_ffff, bits >> 24)
-                    } else {
-                        (bits, 0)
-                    };
-                    return (bitfield_size == 0 && offset_bits % 8 == 0).then_some(offset_bits / 8);
-                }
-            }
+    let types = Types::parse(data)?;
+    let id = types.struct_named(name)?;
+    types.member(id, field, 0, 0)
+}
+
+/// The type records of a BTF blob, by id.
+struct Types<'a> {
+    data: &'a [u8],
+    strings: usize,
+    /// Where record `id` starts (`records[id - 1]`; id 0 is `void`).
+    records: Vec<usize>,
+}
+
+impl<'a> Types<'a> {
+    fn parse(data: &'a [u8]) -> Option<Self> {
+        let mut types = Self {
+            data,
+            strings: 0,
+            records: Vec::new(),
+        };
+        if types.u16_at(0)? != MAGIC {
             return None;
         }
-        at = body + trailing_len(kind, vlen)?;
+        let header_len = types.u32_at(4)? as usize;
+        let (type_off, type_len) = (types.u32_at(8)? as usize, types.u32_at(12)? as usize);
+        types.strings = header_len + types.u32_at(16)? as usize;
+        let start = header_len + type_off;
+        let mut at = start;
+        while at + 12 <= start + type_len {
+            let info = types.u32_at(at + 4)?;
+            types.records.push(at);
+            at += 12 + trailing_len((info >> 24) & 0x1f, (info & 0xffff) as usize)?;
+        }
+        Some(types)
     }
-    None
+
+    fn u16_at(&self, at: usize) -> Option<u16> {
+        Some(u16::from_le_bytes(
+            self.data.get(at..at + 2)?.try_into().ok()?,
+        ))
+    }
+
+    fn u32_at(&self, at: usize) -> Option<u32> {
+        Some(u32::from_le_bytes(
+            self.data.get(at..at + 4)?.try_into().ok()?,
+        ))
+    }
+
+    fn string(&self, offset: u32) -> Option<&'a str> {
+        let start = self.strings + offset as usize;
+        let end = start + self.data.get(start..)?.iter().position(|&b| b == 0)?;
+        std::str::from_utf8(&self.data[start..end]).ok()
+    }
+
+    /// (kind, vlen, whether member offsets carry bitfield sizes) of record `id`.
+    fn kind(&self, id: u32) -> Option<(u32, usize, bool)> {
+        let at = *self.records.get((id as usize).checked_sub(1)?)?;
+        let info = self.u32_at(at + 4)?;
+        Some((
+            (info >> 24) & 0x1f,
+            (info & 0xffff) as usize,
+            info >> 31 == 1,
+        ))
+    }
+
+    /// The id of the first struct named `name`.
+    fn struct_named(&self, name: &str) -> Option<u32> {
+        (1..=self.records.len() as u32).find(|&id| {
+            self.kind(id)
+                .is_some_and(|(kind, _, _)| kind == KIND_STRUCT)
+                && self.string(self.u32_at(self.records[id as usize - 1]).unwrap_or(0))
+                    == Some(name)
+        })
+    }
+
+    /// The offset of `field` in struct or union `id` (which starts `base` bytes into the
+    /// outer struct), looking into anonymous members up to a few levels deep.
+    fn member(&self, id: u32, field: &str, base: u32, depth: u32) -> Option<u32> {
+        let (kind, vlen, bitfield_offsets) = self.kind(id)?;
+        if !(kind == KIND_STRUCT || kind == KIND_UNION) || depth > 4 {
+            return None;
+        }
+        let body = self.records[id as usize - 1] + 12;
+        for member in 0..vlen {
+            let m = body + member * 12;
+            let name = self.string(self.u32_at(m)?)?;
+            let bits = self.u32_at(m + 8)?;
+            let (offset_bits, bitfield_size) = if bitfield_offsets {
+                (bits & 0xff_ffff, bits >> 24)
+            } else {
+                (bits, 0)
+            };
+            if name == field {
+                return (bitfield_size == 0 && offset_bits % 8 == 0)
+                    .then_some(base + offset_bits / 8);
+            }
+            if name.is_empty() && offset_bits % 8 == 0 {
+                let inner = self.u32_at(m + 4)?;
+                if let Some(found) = self.member(inner, field, base + offset_bits / 8, depth + 1) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
 }
 
 /// Bytes after the 12-byte common part of a type record of `kind` with `vlen` entries.
@@ -77,9 +144,10 @@ fn trailing_len(kind: u32, vlen: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// A BTF blob holding `int` and `struct task { int state; int pid; }`.
+    /// A BTF blob holding `int`, `struct task { int state; int pid; }` and
+    /// `struct file { int mode; union { int inode; int other; }; }`.
     fn tiny_btf() -> Vec<u8> {
-        let strings = b"\0int\0task\0state\0pid\0";
+        let strings = b"\0int\0task\0state\0pid\0file\0mode\0inode\0other\0";
         let mut types = Vec::new();
         let mut push = |words: &[u32]| {
             for w in words {
@@ -90,6 +158,10 @@ mod tests {
         push(&[1, 1 << 24, 4, 32]);
         // [2] struct task (5), kind 4, vlen 2, size 8; members state (10) at 0, pid (16) at 32.
         push(&[5, (4 << 24) | 2, 8, 10, 1, 0, 16, 1, 32]);
+        // [3] an anonymous union (kind 5), vlen 2, size 4: inode (30) and other (36), both at 0.
+        push(&[0, (5 << 24) | 2, 4, 30, 1, 0, 36, 1, 0]);
+        // [4] struct file (20), vlen 2, size 8: mode (25) at 0, the union [3] at 32 bits.
+        push(&[20, (4 << 24) | 2, 8, 25, 1, 0, 0, 3, 32]);
         let mut blob = Vec::new();
         blob.extend_from_slice(&MAGIC.to_le_bytes());
         blob.extend_from_slice(&[1, 0]);
@@ -114,6 +186,15 @@ mod tests {
         assert_eq!(member_offset(&blob, "task", "state"), Some(0));
         assert_eq!(member_offset(&blob, "task", "tgid"), None);
         assert_eq!(member_offset(&blob, "other", "pid"), None);
+    }
+
+    #[test]
+    fn finds_a_member_inside_an_anonymous_union_at_its_offset_in_the_outer_struct() {
+        let blob = tiny_btf();
+        assert_eq!(member_offset(&blob, "file", "mode"), Some(0));
+        assert_eq!(member_offset(&blob, "file", "inode"), Some(4));
+        assert_eq!(member_offset(&blob, "file", "other"), Some(4));
+        assert_eq!(member_offset(&blob, "file", "pid"), None);
     }
 
     #[test]

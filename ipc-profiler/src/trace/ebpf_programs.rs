@@ -97,6 +97,22 @@ pub struct Program {
 /// Every program, a feature's rows in order of preference (the cheapest first).
 pub const PROGRAMS: &[Program] = &[
     Program {
+        name: "sys_enter_btf",
+        feature: Feature::Syscalls,
+        kind: Kind::TpBtf,
+        category: "raw_syscalls",
+        event: "sys_enter",
+        fields: &[],
+    },
+    Program {
+        name: "sys_exit_btf",
+        feature: Feature::Syscalls,
+        kind: Kind::TpBtf,
+        category: "raw_syscalls",
+        event: "sys_exit",
+        fields: &[],
+    },
+    Program {
         name: "sys_enter_raw",
         feature: Feature::Syscalls,
         kind: Kind::RawTp,
@@ -252,7 +268,7 @@ fn allowed(kind: Kind, feature: Feature, attach: Attach, btf: Option<&Btf>) -> b
     match (attach, kind) {
         (Attach::Tp, Kind::Tp) => true,
         (Attach::Tp, _) => false,
-        (Attach::RawTp, Kind::Tp) if feature == Feature::Syscalls => false,
+        (Attach::RawTp, Kind::Tp | Kind::TpBtf) if feature == Feature::Syscalls => false,
         (_, Kind::TpBtf) => btf.is_some(),
         _ => true,
     }

@@ -6,9 +6,11 @@
 
 mod attribution;
 mod btf;
+mod channels;
 mod ebpf_log;
 mod ebpf_programs;
 mod gate;
+mod kernel_offsets;
 mod privileges;
 mod registry;
 mod syscall_names;

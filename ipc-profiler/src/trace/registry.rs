@@ -58,9 +58,15 @@ impl Registry {
     /// Traces process `pid` (every thread it has now, and what it starts later) in `slot`.
     pub fn register(&mut self, pid: u32, slot: u32, parent_slot: u32) -> anyhow::Result<()> {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        // Descriptors cached under an earlier holder of the slot are stale.
+        let fd_generation = self
+            .processes
+            .get(&slot, 0)
+            .map_or(0, |old| old.fd_generation.wrapping_add(1));
         let mut process = ProcessSlot {
             tgid: pid,
             parent_slot,
+            fd_generation,
             comm: [0; 16],
         };
         let name = comm.trim_end().as_bytes();

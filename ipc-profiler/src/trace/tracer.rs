@@ -6,12 +6,14 @@ use anyhow::Context;
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuValues};
 use aya::{Btf, Ebpf, EbpfLoader};
 use ipc_ebpf::{
-    map_names, LatencyHistogram, OnCpu, SchedStat, SyscallStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
+    map_names, EndInfo, EndSizes, EndStat, KernelOffsets, LatencyHistogram, OnCpu, SchedStat,
+    SyscallStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
 };
 
+use super::channels::{self, EndFigures};
 use super::ebpf_programs::{self, Feature, Kind, Link, Loaded};
 use super::registry::Registry;
-use super::{btf, ebpf_log, tracefs};
+use super::{btf, ebpf_log, kernel_offsets, tracefs};
 use crate::result::{SchedAttach, SyscallAttach};
 
 /// The eBPF object kept in the repository, rebuilt by `cargo xtask build-ebpf`.
@@ -33,6 +35,8 @@ pub struct Tracer {
     registry: Registry,
     /// The eBPF programs' log, with `--ebpf-log`.
     log: Option<ebpf_log::Logger>,
+    /// Why IPC channels cannot be followed here, when they cannot.
+    channels_unavailable: Option<String>,
 }
 
 /// How the syscall programs attach to `raw_syscalls:sys_enter/sys_exit`.
@@ -75,18 +79,32 @@ impl Tracer {
             Attach::Tp => None,
             _ => kernel_btf(),
         };
-        let pid_offset = kernel_btf.as_ref().map_or(0, |(_, offset)| *offset);
+        let pid_offset = kernel_btf.as_ref().map_or(0, |btf| btf.pid_offset);
+        let channel_offsets = match &kernel_btf {
+            Some(btf) => btf.channels.clone(),
+            None if attach == Attach::Tp => Err("`--attach tp`, which reads no BTF".to_string()),
+            None => Err(format!("no BTF at {}", btf::VMLINUX)),
+        };
+        let channels_unavailable = channel_offsets.as_ref().err().map(|why| {
+            if why.contains('.') {
+                kernel_offsets::unavailable(why)
+            } else {
+                format!("IPC channels cannot be found ({why}), only syscalls counted")
+            }
+        });
         let table_len = thread_table_len();
         let mut loader = EbpfLoader::new();
         // The loader reads the kernel's BTF too unless it is given the copy already parsed.
-        if let Some((btf, _)) = &kernel_btf {
-            loader.btf(Some(btf));
+        if let Some(kernel) = &kernel_btf {
+            loader.btf(Some(&kernel.btf));
         }
+        let offsets = channel_offsets.unwrap_or_default();
         let mut ebpf = loader
             .map_max_entries(map_names::THREAD_TABLE, table_len.unwrap_or(1))
             .map_max_entries(map_names::THREADS, if table_len.is_some() { 1 } else { MAX_HASHED_THREADS })
             .override_global("THREADS_BY_INDEX", &u32::from(table_len.is_some()), true)
             .override_global("TASK_PID_OFFSET", &pid_offset, true)
+            .override_global("CHANNEL_OFFSETS", &offsets, true)
             .override_global(aya_log::LEVEL, &ebpf_log::level(ebpf_log), false)
             .load(OBJECT)
             .map_err(|e| {
@@ -101,10 +119,11 @@ impl Tracer {
         } else {
             None
         };
-        let btf = kernel_btf.as_ref().map(|(btf, _)| btf);
+        let btf = kernel_btf.as_ref().map(|kernel| &kernel.btf);
         let loaded = ebpf_programs::load_all(&mut ebpf, &tracefs, btf, attach)?;
         let syscalls_via = match loaded.kind(Feature::Syscalls) {
             Some(Kind::Tp) => SyscallAttach::Tp,
+            Some(Kind::TpBtf) => SyscallAttach::TpBtf,
             _ => SyscallAttach::RawTp,
         };
         let sched_via = match loaded.kind(Feature::Switches) {
@@ -120,7 +139,44 @@ impl Tracer {
             registry,
             links: Vec::new(),
             log,
+            channels_unavailable,
         })
+    }
+
+    /// Why IPC channels cannot be followed on this kernel, when they cannot.
+    pub fn channels_unavailable(&self) -> Option<&str> {
+        self.channels_unavailable.as_deref()
+    }
+
+    /// Every end the kernel side found (a process's descriptor onto an open file, from its
+    /// first use to its close) with its figures summed over CPUs.
+    pub fn ends(&self) -> anyhow::Result<Vec<EndFigures>> {
+        let map = |name: &str| {
+            self.ebpf
+                .map(name)
+                .with_context(|| format!("no {name} map"))
+        };
+        let claims: aya::maps::HashMap<&MapData, u32, u32> =
+            aya::maps::HashMap::try_from(map(map_names::END_CLAIMS)?)?;
+        let infos: Array<&MapData, EndInfo> = Array::try_from(map(map_names::ENDS)?)?;
+        let stats: PerCpuArray<&MapData, EndStat> =
+            PerCpuArray::try_from(map(map_names::END_STATS)?)?;
+        let sizes: Array<&MapData, EndSizes> = Array::try_from(map(map_names::END_SIZES)?)?;
+        let mut ends: Vec<u32> = claims.keys().collect::<Result<_, _>>()?;
+        ends.sort_unstable();
+        ends.into_iter()
+            .map(|end| {
+                let mut stat = EndStat::default();
+                for cpu in stats.get(&end, 0)?.iter() {
+                    channels::add_cpu(&mut stat, cpu);
+                }
+                Ok(EndFigures {
+                    info: infos.get(&end, 0)?,
+                    stat,
+                    sizes: sizes.get(&end, 0)?,
+                })
+            })
+            .collect()
     }
 
     /// Switches the per-CPU syscall fast path on or off, clearing its records: it is only
@@ -242,7 +298,7 @@ impl Tracer {
 }
 
 /// The largest `pid_max` for which the threads live in an array indexed by thread id
-/// (64 bytes an entry: 16 MiB at most).
+/// (72 bytes an entry: 18 MiB at most).
 const MAX_TABLE_LEN: u32 = 1 << 18;
 
 /// Entries of a thread table indexed by thread id, if this kernel's `pid_max` allows one.
@@ -259,11 +315,24 @@ fn thread_table_len() -> Option<u32> {
     (pid_max <= MAX_TABLE_LEN).then_some(pid_max)
 }
 
-/// The kernel's BTF and `task_struct.pid`'s offset in it, if the kernel has BTF.
-fn kernel_btf() -> Option<(Btf, u32)> {
+/// What the tracer takes from the kernel's BTF.
+struct KernelBtf {
+    btf: Btf,
+    /// `task_struct.pid`'s offset.
+    pid_offset: u32,
+    /// The channel lookup's offsets, or the first field missing.
+    channels: Result<KernelOffsets, String>,
+}
+
+/// The kernel's BTF and the offsets found in it, if the kernel has BTF.
+fn kernel_btf() -> Option<KernelBtf> {
     let raw = std::fs::read(btf::VMLINUX).ok()?;
-    let offset = btf::member_offset(&raw, "task_struct", "pid")?;
-    Some((Btf::parse(&raw, aya::Endianness::default()).ok()?, offset))
+    let pid_offset = btf::member_offset(&raw, "task_struct", "pid")?;
+    Some(KernelBtf {
+        btf: Btf::parse(&raw, aya::Endianness::default()).ok()?,
+        pid_offset,
+        channels: kernel_offsets::channel_offsets(&raw),
+    })
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; later ones ignore it. Raising it

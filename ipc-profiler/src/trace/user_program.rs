@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use ipc_ebpf::NO_PARENT;
 
 use super::attribution::{self, TracedProcessFigures};
+use super::channels;
 use super::registry::comm_of;
 use super::tracer::{SlotCounts, Tracer};
 use super::Attach;
@@ -75,12 +76,23 @@ pub fn run(
         });
     }
     let breakdown = attribution::build(&figures, 1, None, (tracer.syscalls_via, tracer.sched_via));
-    Ok(ProgramReport::new(
+    let mut report = ProgramReport::new(
         crate::machine::detect(),
         ProgramInfo { pid, command, exit },
         seconds,
         breakdown,
-    ))
+    );
+    match tracer.channels_unavailable() {
+        Some(why) => report.channels_unavailable = Some(why.to_string()),
+        None => {
+            let process_of = |slot: u32| {
+                let owner = owners.iter().find(|o| o.slot == slot)?;
+                Some((owner.process.tgid, comm_of(&owner.process)))
+            };
+            report.channels = channels::pair(&tracer.ends()?, process_of);
+        }
+    }
+    Ok(report)
 }
 
 /// Traces `pid` in slot 0 from now on.

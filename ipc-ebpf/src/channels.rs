@@ -1,0 +1,255 @@
+//! Channels: which file each descriptor of a traced process is, found in the kernel at the
+//! descriptor's first use, and what each call on it moved.
+//!
+//! A descriptor's file is looked up once (`task->files->fdt->fd[fd]`, then its inode and, for
+//! a socket, its peer) and cached per process slot and descriptor in `FD_CACHE` until the
+//! descriptor is closed, replaced by `dup2`/`dup3`, or the process's descriptors are replaced
+//! wholesale (`execve`, `close_range`: the slot's generation moves on). Each lookup makes an
+//! *end* (`ENDS`), whose figures (`END_STATS`, `END_SIZES`) outlive the descriptor: userspace
+//! pairs ends into channels afterwards. A call on a cached descriptor costs two array lookups
+//! and a few adds.
+
+use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
+use ipc_ebpf::{
+    end_kind, fd_cache_index, EndInfo, FdCache, KernelOffsets, SyscallInFlight, FDS_REPLACED,
+    FD_ENDING, MAX_CACHED_FDS, MAX_ENDS, MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SHARED_SLOT,
+    SIZE_BUCKETS,
+};
+
+use crate::access::{add, atomic_add};
+use crate::{
+    CHANNEL_OFFSETS, ENDS, END_CLAIMS, END_SIZES, END_STATS, FD_CACHE, NEXT_END, PROCESSES,
+};
+
+/// `S_IFMT` and the file types an end can be.
+const S_IFMT: u16 = 0o170000;
+const S_IFIFO: u16 = 0o010000;
+const S_IFSOCK: u16 = 0o140000;
+const AF_UNIX: u16 = 1;
+
+/// The kernel's field offsets, when userspace found them all.
+#[inline(always)]
+fn offsets() -> Option<KernelOffsets> {
+    // SAFETY: a plain read of a global the loader set; volatile so that the compiler does not
+    // fold the placeholder value.
+    let offsets = unsafe { core::ptr::read_volatile(&CHANNEL_OFFSETS) };
+    offsets.complete().then_some(offsets)
+}
+
+/// True when the call `nr` is one whose descriptor argument the programs keep.
+#[inline(always)]
+pub(crate) fn wants_fd(nr: u64) -> bool {
+    ipc_ebpf::channel_direction(nr).is_some() || FD_ENDING.contains(&nr)
+}
+
+/// Accounts a finished call of process `slot` to its descriptor's end, or forgets what the
+/// call made stale.
+#[inline(always)]
+pub(crate) fn on_call(slot: u32, call: &SyscallInFlight, took_ns: u64, ret: i64) {
+    if slot >= SHARED_SLOT {
+        return; // Several processes share that slot: their descriptors cannot be told apart.
+    }
+    let nr = call.nr;
+    if FDS_REPLACED.contains(&nr) {
+        if ret == 0 {
+            next_generation(slot);
+        }
+        return;
+    }
+    if FD_ENDING.contains(&nr) {
+        // `close` ends its argument's file even when it fails; `dup2`/`dup3` replace the
+        // descriptor they return.
+        let fd = if nr == FD_ENDING[0] {
+            call.fd
+        } else {
+            ret as u64
+        };
+        if ret >= 0 || nr == FD_ENDING[0] {
+            forget(slot, fd);
+        }
+        return;
+    }
+    let Some(direction) = ipc_ebpf::channel_direction(nr) else {
+        return;
+    };
+    if call.fd == NO_FD || call.fd >= u64::from(MAX_CACHED_FDS) {
+        return;
+    }
+    let Some(end) = end_of(slot, call.fd as u32) else {
+        return;
+    };
+    let Some(stat) = END_STATS.get_ptr_mut(end) else {
+        return;
+    };
+    let direction = direction & 1;
+    // SAFETY: `stat` points at this CPU's live element of a per-CPU array; only u64 fields
+    // inside it are touched, at indices below 2.
+    unsafe {
+        if ret <= 0 {
+            add(&raw mut (*stat).empty_calls[direction], 1);
+            return;
+        }
+        add(&raw mut (*stat).calls[direction], 1);
+        add(&raw mut (*stat).bytes[direction], ret as u64);
+        add(&raw mut (*stat).time_ns[direction], took_ns);
+        add(&raw mut (*stat).blocked_ns[direction], call.off_cpu_ns);
+        let size = ret as u64;
+        let min = &raw mut (*stat).min_size[direction];
+        if *min == 0 || size < *min {
+            *min = size;
+        }
+        let max = &raw mut (*stat).max_size[direction];
+        if size > *max {
+            *max = size;
+        }
+    }
+    if MULTI_MESSAGE_CALLS.contains(&nr) {
+        return; // Its return counts messages: no size to put in the histogram.
+    }
+    if let Some(sizes) = END_SIZES.get_ptr_mut(end) {
+        let bucket = ipc_ebpf::latency_bucket(ret as u64) & (SIZE_BUCKETS - 1);
+        // SAFETY: a live array element shared by all CPUs, hence the atomic add; both indices
+        // are masked into range.
+        unsafe {
+            let counter = (&raw mut (*sizes).buckets)
+                .cast::<u64>()
+                .add(direction * SIZE_BUCKETS + bucket);
+            atomic_add(counter, 1);
+        }
+    }
+}
+
+/// The end descriptor `fd` of process `slot` is, found and cached at its first use.
+#[inline(always)]
+fn end_of(slot: u32, fd: u32) -> Option<u32> {
+    let generation = PROCESSES.get(slot)?.fd_generation;
+    let cached = FD_CACHE.get_ptr_mut(fd_cache_index(slot, fd))?;
+    // SAFETY: a live array element; only this process's own calls touch its descriptors'.
+    let cached = unsafe { &mut *cached };
+    if cached.generation == generation && cached.end_plus_one != 0 {
+        return Some(cached.end_plus_one - 1);
+    }
+    let info = identify(slot, fd)?;
+    let end = claim_end(slot)?;
+    if let Some(slot_info) = ENDS.get_ptr_mut(end) {
+        // SAFETY: a live array element this call just claimed.
+        unsafe { *slot_info = info };
+    }
+    *cached = FdCache {
+        generation,
+        end_plus_one: end + 1,
+    };
+    Some(end)
+}
+
+/// Forgets what descriptor `fd` of `slot` was.
+#[inline(always)]
+fn forget(slot: u32, fd: u64) {
+    if fd >= u64::from(MAX_CACHED_FDS) {
+        return;
+    }
+    if let Some(cached) = FD_CACHE.get_ptr_mut(fd_cache_index(slot, fd as u32)) {
+        // SAFETY: a live array element of this process's.
+        unsafe { *cached = FdCache::default() };
+    }
+}
+
+/// Makes every cached descriptor of `slot` stale.
+#[inline(always)]
+fn next_generation(slot: u32) {
+    if let Some(info) = PROCESSES.get_ptr_mut(slot) {
+        // SAFETY: a live array element; only this process's own events write its slot.
+        unsafe { (*info).fd_generation = (*info).fd_generation.wrapping_add(1) };
+    }
+}
+
+/// Claims a free end for `slot`; `None` once all are taken. `NEXT_END` is only a hint of where
+/// to start; the claim is the `BPF_NOEXIST` insert.
+#[inline(always)]
+fn claim_end(slot: u32) -> Option<u32> {
+    let next = NEXT_END.get_ptr_mut(0)?;
+    // SAFETY: a live, 8-aligned array element; a racy read only costs a retry below.
+    let mut end = unsafe { *next } as u32;
+    for _ in 0..8 {
+        if end >= MAX_ENDS {
+            return None;
+        }
+        if END_CLAIMS
+            .insert(&end, &slot, aya_ebpf::bindings::BPF_NOEXIST.into())
+            .is_ok()
+        {
+            // SAFETY: the live element read above; a racy store is only a hint.
+            unsafe { *next = u64::from(end) + 1 };
+            return Some(end);
+        }
+        end += 1;
+    }
+    None
+}
+
+/// Reads a `T` at `base + offset` in kernel memory.
+#[inline(always)]
+fn read<T>(base: u64, offset: u32) -> Option<T> {
+    if base == 0 {
+        return None;
+    }
+    // SAFETY: the helper checks the address and fails instead of faulting.
+    unsafe { bpf_probe_read_kernel((base + u64::from(offset)) as *const T) }.ok()
+}
+
+/// What descriptor `fd` of the current process is.
+#[inline(always)]
+fn identify(slot: u32, fd: u32) -> Option<EndInfo> {
+    let o = offsets()?;
+    // SAFETY: a helper without arguments.
+    let task = unsafe { bpf_get_current_task() };
+    let files: u64 = read(task, o.task_files)?;
+    let fdt: u64 = read(files, o.files_fdt)?;
+    let max_fds: u32 = read(fdt, o.fdt_max_fds)?;
+    if fd >= max_fds {
+        return None;
+    }
+    let fd_array: u64 = read(fdt, o.fdt_fd)?;
+    let file: u64 = read(fd_array, fd * 8)?;
+    let inode: u64 = read(file, o.file_inode)?;
+    let mode: u16 = read(inode, o.inode_mode)?;
+    let mut info = EndInfo {
+        slot,
+        fd,
+        kind: end_kind::OTHER,
+        family: 0,
+        socket_type: 0,
+        ino: read(inode, o.inode_ino)?,
+        peer_ino: 0,
+        file,
+    };
+    match mode & S_IFMT {
+        S_IFIFO => {
+            let sb: u64 = read(inode, o.inode_sb).unwrap_or(0);
+            let magic: u64 = read(sb, o.sb_magic).unwrap_or(0);
+            info.kind = if magic == PIPEFS_MAGIC {
+                end_kind::PIPE
+            } else {
+                end_kind::FIFO
+            };
+        }
+        S_IFSOCK => {
+            let socket: u64 = read(file, o.file_private_data)?;
+            info.socket_type = read(socket, o.socket_type).unwrap_or(0);
+            let sk: u64 = read(socket, o.socket_sk).unwrap_or(0);
+            info.family = read(sk, o.sock_family).unwrap_or(0);
+            if info.family == AF_UNIX {
+                info.kind = end_kind::UNIX;
+                let peer: u64 = read(sk, o.unix_peer).unwrap_or(0);
+                let peer_socket: u64 = read(peer, o.sock_socket).unwrap_or(0);
+                if peer_socket != 0 {
+                    info.peer_ino = read(peer_socket, o.socket_to_inode + o.inode_ino).unwrap_or(0);
+                }
+            } else {
+                info.kind = end_kind::OTHER_SOCKET;
+            }
+        }
+        _ => {}
+    }
+    Some(info)
+}

@@ -1,0 +1,69 @@
+//! A traced program's IPC channels: each found from what its processes did, its ends paired
+//! across processes, its figures per direction (docs/design.md, "Channels").
+
+use serde::{Deserialize, Serialize};
+
+/// One channel: a pipe, a FIFO, a Unix socket pair (or one unpaired socket).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Channel {
+    /// `pipe`, `fifo`, `unix-stream`, `unix-dgram`, `unix-seqpacket`, `socket`.
+    pub kind: String,
+    /// As a person would name it: `pipe sh(812) -> cat(815)`.
+    pub name: String,
+    /// The inode numbers the kernel gave it (one for a pipe or FIFO, each socket's for a pair),
+    /// as `/proc/PID/fd` and `strace -yy` show them.
+    pub inodes: Vec<u64>,
+    /// Every descriptor that used it.
+    pub ends: Vec<ChannelEnd>,
+    /// Its figures, one entry per direction messages went (a pipe has one, a socket pair two).
+    pub directions: Vec<ChannelDirection>,
+}
+
+/// One process's descriptor onto a channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelEnd {
+    /// The process.
+    pub pid: u32,
+    /// Its command name.
+    pub process: String,
+    /// The descriptor number.
+    pub fd: u32,
+    /// The inode of the side this end is on (a socket's own; the pipe's).
+    pub inode: u64,
+}
+
+/// The messages that went one way along a channel, from the calls of both sides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelDirection {
+    /// The sending processes, as `name(pid)`.
+    pub from: Vec<String>,
+    /// The receiving processes, as `name(pid)`.
+    pub to: Vec<String>,
+    /// The inode messages leave from (a socket's own; the pipe's), when known.
+    pub from_inode: Option<u64>,
+    /// The inode messages arrive at, when known (not for a socket whose peer was not traced).
+    pub to_inode: Option<u64>,
+    /// Calls that sent something (a write, a send): messages as the senders made them.
+    pub sends: u64,
+    /// Bytes they sent.
+    pub bytes_sent: u64,
+    /// Calls that received something.
+    pub receives: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// The median bytes of a send, at most (from a power-of-two histogram: exact when every
+    /// send moved the same size, then `size_min == size_max`).
+    pub size_p50_at_most: Option<u64>,
+    /// The fewest bytes one send moved.
+    pub size_min: Option<u64>,
+    /// The most bytes one send moved.
+    pub size_max: Option<u64>,
+    /// Time inside the sends, ns.
+    pub send_ns: u64,
+    /// Time inside the receives, ns.
+    pub receive_ns: u64,
+    /// The part of both spent switched out (blocked), ns.
+    pub blocked_ns: u64,
+    /// Calls on it that moved nothing (end of file, an error such as `EAGAIN`).
+    pub empty_calls: u64,
+}

@@ -1,0 +1,356 @@
+//! Pairs the ends the kernel side found (one process's descriptor onto one open file) into
+//! channels: the ends of one pipe or FIFO by its inode, the two sockets of a Unix pair by
+//! each one's peer. Files that are not IPC (regular files, terminals) are left out.
+
+use std::collections::BTreeMap;
+
+use ipc_ebpf::{direction, end_kind, EndInfo, EndSizes, EndStat, SIZE_BUCKETS};
+
+use crate::result::{Channel, ChannelDirection, ChannelEnd};
+
+/// What the kernel side counted for one end, summed over CPUs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EndFigures {
+    /// What the end is.
+    pub info: EndInfo,
+    /// Its calls, bytes and times (min and max sizes combined, not summed).
+    pub stat: EndStat,
+    /// Its size histograms.
+    pub sizes: EndSizes,
+}
+
+/// The process in a slot: (pid, command name).
+pub type SlotProcess = (u32, String);
+
+/// How ends are grouped into one channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    /// A pipe or FIFO: its inode.
+    Pipe(u32, u64),
+    /// A connected Unix socket pair: both inodes, lower first.
+    UnixPair(u64, u64),
+    /// A socket whose peer is unknown: its inode.
+    Socket(u64),
+}
+
+/// The channels `ends` make, busiest first; `process_of` names each end's slot.
+pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>) -> Vec<Channel> {
+    let mut groups: BTreeMap<Key, Vec<&EndFigures>> = BTreeMap::new();
+    for end in ends {
+        let info = &end.info;
+        let key = match info.kind {
+            end_kind::PIPE | end_kind::FIFO => Key::Pipe(info.kind, info.ino),
+            end_kind::UNIX if info.peer_ino != 0 => {
+                Key::UnixPair(info.ino.min(info.peer_ino), info.ino.max(info.peer_ino))
+            }
+            end_kind::UNIX | end_kind::OTHER_SOCKET => Key::Socket(info.ino),
+            _ => continue,
+        };
+        groups.entry(key).or_default().push(end);
+    }
+    let mut channels: Vec<Channel> = groups
+        .into_iter()
+        .map(|(key, members)| channel(key, &members, &process_of))
+        .collect();
+    channels.sort_by_key(|c| {
+        std::cmp::Reverse(
+            c.directions
+                .iter()
+                .map(|d| d.bytes_sent + d.bytes_received)
+                .sum::<u64>(),
+        )
+    });
+    channels
+}
+
+/// One channel of the ends grouped under `key`.
+fn channel(
+    key: Key,
+    members: &[&EndFigures],
+    process_of: &impl Fn(u32) -> Option<SlotProcess>,
+) -> Channel {
+    let first = members[0].info;
+    let kind = kind_name(&first).to_string();
+    let who = |end: &EndFigures| match process_of(end.info.slot) {
+        Some((pid, name)) => (pid, name),
+        None => (0, "?".to_string()),
+    };
+    let ends: Vec<ChannelEnd> = members
+        .iter()
+        .map(|end| {
+            let (pid, process) = who(end);
+            ChannelEnd {
+                pid,
+                process,
+                fd: end.info.fd,
+                inode: end.info.ino,
+            }
+        })
+        .collect();
+    let side = |ino: u64| -> Vec<&EndFigures> {
+        members
+            .iter()
+            .copied()
+            .filter(|e| e.info.ino == ino)
+            .collect()
+    };
+    let way = |from: Option<u64>, to: Option<u64>| {
+        let ends_at = |ino: Option<u64>| ino.map(&side).unwrap_or_default();
+        ChannelDirection {
+            from_inode: from,
+            to_inode: to,
+            ..direction_of(&ends_at(from), &ends_at(to), &who)
+        }
+    };
+    let (inodes, directions) = match key {
+        Key::Pipe(_, ino) => (vec![ino], vec![way(Some(ino), Some(ino))]),
+        Key::UnixPair(a, b) => (
+            vec![a, b],
+            vec![way(Some(a), Some(b)), way(Some(b), Some(a))],
+        ),
+        Key::Socket(ino) => (vec![ino], vec![way(Some(ino), None), way(None, Some(ino))]),
+    };
+    let name = match key {
+        Key::Pipe(..) => {
+            let d = &directions[0];
+            if d.from.is_empty() && d.to.is_empty() {
+                format!("{kind} {}", processes(members, &who).join(", "))
+            } else {
+                format!("{kind} {} -> {}", or_none(&d.from), or_none(&d.to))
+            }
+        }
+        Key::UnixPair(a, b) => format!(
+            "{kind} {} <-> {}",
+            processes(&side(a), &who).join(", "),
+            processes(&side(b), &who).join(", ")
+        ),
+        Key::Socket(_) => format!(
+            "{kind} {} <-> (peer not traced)",
+            processes(members, &who).join(", ")
+        ),
+    };
+    Channel {
+        kind,
+        name,
+        inodes,
+        ends,
+        directions,
+    }
+}
+
+/// `pipe`, `fifo`, `unix-stream`, `unix-dgram`, `unix-seqpacket` or `socket`.
+fn kind_name(info: &EndInfo) -> &'static str {
+    match (info.kind, info.socket_type) {
+        (end_kind::PIPE, _) => "pipe",
+        (end_kind::FIFO, _) => "fifo",
+        (end_kind::UNIX, 1) => "unix-stream",
+        (end_kind::UNIX, 2) => "unix-dgram",
+        (end_kind::UNIX, 5) => "unix-seqpacket",
+        (end_kind::UNIX, _) => "unix",
+        _ => "socket",
+    }
+}
+
+/// `name(pid)` of each process among `ends`, once each, in order.
+fn processes(ends: &[&EndFigures], who: &impl Fn(&EndFigures) -> SlotProcess) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for end in ends {
+        let (pid, name) = who(end);
+        let label = format!("{name}({pid})");
+        if !names.contains(&label) {
+            names.push(label);
+        }
+    }
+    names
+}
+
+/// The list, or `(none)`.
+fn or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The messages sent by the ends of `senders` and received by those of `receivers`.
+fn direction_of(
+    senders: &[&EndFigures],
+    receivers: &[&EndFigures],
+    who: &impl Fn(&EndFigures) -> SlotProcess,
+) -> ChannelDirection {
+    let (out, inn) = (direction::OUT, direction::IN);
+    let sending: Vec<&EndFigures> = senders
+        .iter()
+        .copied()
+        .filter(|e| e.stat.calls[out] != 0)
+        .collect();
+    let receiving: Vec<&EndFigures> = receivers
+        .iter()
+        .copied()
+        .filter(|e| e.stat.calls[inn] != 0)
+        .collect();
+    let sum = |ends: &[&EndFigures], f: &dyn Fn(&EndStat) -> u64| -> u64 {
+        ends.iter().map(|e| f(&e.stat)).sum()
+    };
+    let mut buckets = [0u64; SIZE_BUCKETS];
+    for end in &sending {
+        for (total, n) in buckets.iter_mut().zip(end.sizes.buckets[out]) {
+            *total += n;
+        }
+    }
+    let size_min = sending
+        .iter()
+        .map(|e| e.stat.min_size[out])
+        .filter(|&m| m != 0)
+        .min();
+    let size_max = sending.iter().map(|e| e.stat.max_size[out]).max();
+    ChannelDirection {
+        from_inode: None,
+        to_inode: None,
+        from: processes(&sending, who),
+        to: processes(&receiving, who),
+        sends: sum(&sending, &|s| s.calls[out]),
+        bytes_sent: sum(&sending, &|s| s.bytes[out]),
+        receives: sum(&receiving, &|s| s.calls[inn]),
+        bytes_received: sum(&receiving, &|s| s.bytes[inn]),
+        size_p50_at_most: median_at_most(&buckets, size_min, size_max),
+        size_min,
+        size_max,
+        send_ns: sum(&sending, &|s| s.time_ns[out]),
+        receive_ns: sum(&receiving, &|s| s.time_ns[inn]),
+        blocked_ns: sum(&sending, &|s| s.blocked_ns[out]) + sum(&receiving, &|s| s.blocked_ns[inn]),
+        empty_calls: sum(senders, &|s| s.empty_calls[out])
+            + sum(receivers, &|s| s.empty_calls[inn]),
+    }
+}
+
+/// The median of a power-of-two size histogram, at most (its bucket's upper bound), held
+/// within the sizes seen; exact when the smallest and largest agree.
+fn median_at_most(buckets: &[u64], min: Option<u64>, max: Option<u64>) -> Option<u64> {
+    let (min, max) = (min?, max?);
+    if min == max {
+        return Some(min);
+    }
+    let total: u64 = buckets.iter().sum();
+    let mut seen = 0;
+    for (i, n) in buckets.iter().enumerate() {
+        seen += n;
+        if seen * 2 >= total && *n != 0 {
+            let upper = (1u64 << (i + 1)) - 1;
+            return Some(upper.clamp(min, max));
+        }
+    }
+    Some(max)
+}
+
+/// Adds one CPU's `stat` of an end into `total`: counts and times add up, the smallest and
+/// largest sizes are the smallest and largest of any CPU.
+pub fn add_cpu(total: &mut EndStat, stat: &EndStat) {
+    for d in 0..2 {
+        total.calls[d] += stat.calls[d];
+        total.bytes[d] += stat.bytes[d];
+        total.time_ns[d] += stat.time_ns[d];
+        total.blocked_ns[d] += stat.blocked_ns[d];
+        total.empty_calls[d] += stat.empty_calls[d];
+        if stat.min_size[d] != 0 && (total.min_size[d] == 0 || stat.min_size[d] < total.min_size[d])
+        {
+            total.min_size[d] = stat.min_size[d];
+        }
+        total.max_size[d] = total.max_size[d].max(stat.max_size[d]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(slot: u32, fd: u32, kind: u32, ino: u64, peer: u64) -> EndFigures {
+        EndFigures {
+            info: EndInfo {
+                slot,
+                fd,
+                kind,
+                socket_type: 1,
+                ino,
+                peer_ino: peer,
+                ..EndInfo::default()
+            },
+            ..EndFigures::default()
+        }
+    }
+
+    fn moved(mut e: EndFigures, way: usize, calls: u64, size: u64) -> EndFigures {
+        e.stat.calls[way] += calls;
+        e.stat.bytes[way] += calls * size;
+        e.stat.min_size[way] = size;
+        e.stat.max_size[way] = size;
+        e.sizes.buckets[way][ipc_ebpf::latency_bucket(size)] += calls;
+        e
+    }
+
+    fn names(slot: u32) -> Option<SlotProcess> {
+        Some((
+            100 + slot,
+            ["writer", "reader", "other"][slot as usize].to_string(),
+        ))
+    }
+
+    #[test]
+    fn a_pipe_s_two_ends_in_two_processes_make_one_channel_one_way() {
+        let ends = [
+            moved(end(0, 4, end_kind::PIPE, 77, 0), direction::OUT, 10, 128),
+            moved(end(1, 3, end_kind::PIPE, 77, 0), direction::IN, 5, 256),
+            end(2, 9, end_kind::OTHER, 5, 0),
+        ];
+        let channels = pair(&ends, names);
+        assert_eq!(channels.len(), 1, "the regular file is not a channel");
+        let pipe = &channels[0];
+        assert_eq!(pipe.name, "pipe writer(100) -> reader(101)");
+        assert_eq!(pipe.directions.len(), 1);
+        let d = &pipe.directions[0];
+        assert_eq!(
+            (d.sends, d.bytes_sent, d.receives, d.bytes_received),
+            (10, 1280, 5, 1280)
+        );
+        assert_eq!(
+            (d.size_min, d.size_p50_at_most, d.size_max),
+            (Some(128), Some(128), Some(128))
+        );
+    }
+
+    #[test]
+    fn the_two_sockets_of_a_unix_pair_are_one_channel_with_two_directions() {
+        let a = moved(end(0, 5, end_kind::UNIX, 10, 11), direction::OUT, 3, 8);
+        let a = moved(a, direction::IN, 2, 16);
+        let b = moved(end(1, 6, end_kind::UNIX, 11, 10), direction::IN, 3, 8);
+        let b = moved(b, direction::OUT, 2, 16);
+        let lone = moved(end(2, 7, end_kind::UNIX, 12, 0), direction::OUT, 1, 1);
+        let channels = pair(&[a, b, lone], names);
+        assert_eq!(channels.len(), 2);
+        let pair = channels.iter().find(|c| c.inodes == [10, 11]).unwrap();
+        assert_eq!(pair.name, "unix-stream writer(100) <-> reader(101)");
+        assert_eq!(pair.directions[0].from, ["writer(100)"]);
+        assert_eq!(pair.directions[0].to, ["reader(101)"]);
+        assert_eq!(
+            (pair.directions[0].sends, pair.directions[0].receives),
+            (3, 3)
+        );
+        assert_eq!(
+            (pair.directions[1].sends, pair.directions[1].bytes_received),
+            (2, 32)
+        );
+        let alone = channels.iter().find(|c| c.inodes == [12]).unwrap();
+        assert!(alone.name.ends_with("(peer not traced)"), "{}", alone.name);
+    }
+
+    #[test]
+    fn a_median_of_mixed_sizes_is_its_bucket_s_upper_bound_within_what_was_seen() {
+        let mut buckets = [0u64; SIZE_BUCKETS];
+        buckets[ipc_ebpf::latency_bucket(100)] = 3; // 64..127
+        buckets[ipc_ebpf::latency_bucket(5000)] = 1;
+        assert_eq!(median_at_most(&buckets, Some(100), Some(5000)), Some(127));
+        assert_eq!(median_at_most(&buckets, Some(120), Some(120)), Some(120));
+        assert_eq!(median_at_most(&buckets, None, None), None);
+    }
+}

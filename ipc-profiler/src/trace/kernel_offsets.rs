@@ -1,0 +1,72 @@
+//! Where the running kernel keeps what identifies a descriptor's file: the field offsets the
+//! channel lookup walks (`task->files->fdt->fd[n]`, the file's inode, a socket's peer), read
+//! from the kernel's BTF. A kernel without BTF, or one missing a field, gets no channel view
+//! (and says which field), never a guess.
+
+use ipc_ebpf::KernelOffsets;
+
+use super::btf::member_offset;
+
+/// The offsets in `btf` (the kernel's raw BTF), or the first field it lacks.
+pub fn channel_offsets(btf: &[u8]) -> Result<KernelOffsets, String> {
+    let field = |name: &str, member: &str| {
+        member_offset(btf, name, member).ok_or_else(|| format!("{name}.{member}"))
+    };
+    let sock_common = field("sock", "__sk_common")?;
+    let socket_at = field("socket_alloc", "socket")?;
+    let inode_at = field("socket_alloc", "vfs_inode")?;
+    let offsets = KernelOffsets {
+        task_files: field("task_struct", "files")?,
+        files_fdt: field("files_struct", "fdt")?,
+        fdt_max_fds: field("fdtable", "max_fds")?,
+        fdt_fd: field("fdtable", "fd")?,
+        file_inode: field("file", "f_inode")?,
+        file_private_data: field("file", "private_data")?,
+        inode_mode: field("inode", "i_mode")?,
+        inode_ino: field("inode", "i_ino")?,
+        inode_sb: field("inode", "i_sb")?,
+        sb_magic: field("super_block", "s_magic")?,
+        socket_type: field("socket", "type")?,
+        socket_sk: field("socket", "sk")?,
+        sock_family: sock_common + field("sock_common", "skc_family")?,
+        sock_socket: field("sock", "sk_socket")?,
+        unix_peer: field("unix_sock", "peer")?,
+        socket_to_inode: inode_at
+            .checked_sub(socket_at)
+            .ok_or("socket_alloc.vfs_inode before its socket")?,
+    };
+    if offsets.complete() {
+        Ok(offsets)
+    } else {
+        Err("task_struct.files (at offset 0)".into())
+    }
+}
+
+/// Why channels cannot be followed on this kernel, for the report: `missing` names a field.
+pub fn unavailable(missing: &str) -> String {
+    format!(
+        "this kernel's BTF ({}) does not describe {missing}: IPC channels cannot be found, only \
+         syscalls counted",
+        super::btf::VMLINUX
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_kernel_describes_every_field_the_channel_lookup_walks() {
+        let blob = std::fs::read(super::super::btf::VMLINUX)
+            .expect("this kernel has BTF (/sys/kernel/btf/vmlinux), as the tracer needs");
+        let offsets = channel_offsets(&blob).unwrap_or_else(|missing| panic!("{missing}"));
+        // Sanity, not layout: each is inside its struct, and a socket's inode follows it.
+        assert!(offsets.socket_to_inode > 0);
+        assert!(offsets.inode_ino > offsets.inode_mode, "{offsets:?}");
+    }
+
+    #[test]
+    fn a_blob_that_is_not_btf_names_the_first_field_missing() {
+        assert_eq!(channel_offsets(b"nothing").unwrap_err(), "sock.__sk_common");
+    }
+}

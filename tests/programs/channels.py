@@ -1,0 +1,118 @@
+"""A program with a known number of messages on each kind of channel, for `trace`'s channel
+view (tests/trace_privileged.rs). Every message is SIZE bytes and every read asks for SIZE,
+so each write is read by exactly one read. Prints `label inode` for each channel it made, so
+that a test can find them in a trace or in strace's output.
+
+Channels, in order (the parent reads unless said otherwise):
+  pipe-a    a child writes N_A messages, then both close it;
+  pipe-b    made after pipe-a closed, so it gets pipe-a's descriptor numbers: N_B messages;
+  stream    a Unix stream pair: N_S round trips, parent first;
+  fifo      a named pipe a child opens to write N_F messages;
+  passing   a Unix datagram pair the parent sends pipe-d's write end over (one message);
+  pipe-d    whose write end the child received over `passing`: N_D messages.
+"""
+import os
+import socket
+import sys
+import tempfile
+
+SIZE = 64
+N_A, N_B, N_S, N_F, N_D = 300, 200, 150, 120, 80
+MESSAGE = bytes(range(SIZE))
+
+
+def label(name, fd):
+    print(name, os.fstat(fd).st_ino, flush=True)
+
+
+def child(body):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            body()
+        finally:
+            os._exit(0)
+    return pid
+
+
+def read_exactly(fd, n):
+    for _ in range(n):
+        assert os.read(fd, SIZE) == MESSAGE
+
+
+def writer(fd, n):
+    def body():
+        for _ in range(n):
+            os.write(fd, MESSAGE)
+    return body
+
+
+def one_way_pipe(name, n):
+    r, w = os.pipe()
+    label(name, r)
+    pid = child(writer(w, n))
+    os.close(w)
+    read_exactly(r, n)
+    os.waitpid(pid, 0)
+    os.close(r)
+    return r
+
+
+def main():
+    first = one_way_pipe("pipe-a", N_A)
+    again = one_way_pipe("pipe-b", N_B)
+    assert first == again, "pipe-b should reuse pipe-a's descriptor numbers"
+
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    label("stream", mine.fileno())
+
+    def echo():
+        mine.close()
+        for _ in range(N_S):
+            theirs.sendall(theirs.recv(SIZE))
+
+    pid = child(echo)
+    theirs.close()
+    for _ in range(N_S):
+        mine.sendall(MESSAGE)
+        assert mine.recv(SIZE) == MESSAGE
+    os.waitpid(pid, 0)
+    mine.close()
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "fifo")
+        os.mkfifo(path)
+
+        def fifo_writer():
+            fd = os.open(path, os.O_WRONLY)
+            writer(fd, N_F)()
+
+        pid = child(fifo_writer)
+        fd = os.open(path, os.O_RDONLY)
+        label("fifo", fd)
+        read_exactly(fd, N_F)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+    r, w = os.pipe()
+    label("pipe-d", r)
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    label("passing", mine.fileno())
+
+    def receive_and_write():
+        mine.close()
+        os.close(r)
+        _, fds, _, _ = socket.recv_fds(theirs, 1, 1)
+        writer(fds[0], N_D)()
+
+    pid = child(receive_and_write)
+    theirs.close()
+    socket.send_fds(mine, [b"!"], [w])
+    os.close(w)
+    read_exactly(r, N_D)
+    os.waitpid(pid, 0)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
