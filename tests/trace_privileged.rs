@@ -984,19 +984,30 @@ fn a_started_command_is_counted_from_its_own_execve_as_strace_counts_it() {
 const CHANNELS_PROGRAM: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/channels.py");
 
-/// The `label inode` lines the channel program printed: label -> inode.
-fn channel_labels(stdout: &str) -> std::collections::BTreeMap<String, u64> {
+/// One channel the channel program made: its socket's (or pipe's) inode and, for TCP and UDP,
+/// its own address.
+#[derive(Clone, Debug)]
+struct Labelled {
+    inode: u64,
+    address: Option<String>,
+}
+
+/// The `label inode [address]` lines the channel program printed.
+fn channel_labels(stdout: &str) -> std::collections::BTreeMap<String, Labelled> {
     stdout
         .lines()
         .filter_map(|line| {
-            let (label, inode) = line.split_once(' ')?;
-            Some((label.to_string(), inode.trim().parse().ok()?))
+            let mut words = line.split_whitespace();
+            let label = words.next()?.to_string();
+            let inode = words.next()?.parse().ok()?;
+            let address = words.next().map(str::to_string);
+            Some((label, Labelled { inode, address }))
         })
         .collect()
 }
 
-/// Per channel label, per direction key (`out` of the labelled socket, `in`, or `pipe`): the
-/// calls `strace -f -yy` saw move something, as (sends, receives).
+/// Per channel label: the calls `strace -ff -yy` saw move something on the labelled socket (or
+/// pipe, or FIFO) as (sends, receives), and under "peer of LABEL" those on its peer socket.
 fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
     let dir = common::private_dir();
     // One file per process (`-ff`): no call is split by another process's line.
@@ -1014,6 +1025,18 @@ fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
         .expect("strace runs");
     assert!(output.status.success(), "strace: {}", stderr(&output));
     let labels = channel_labels(&String::from_utf8(output.stdout).unwrap());
+    let by_inode = |inode: u64| {
+        labels
+            .iter()
+            .find(|(_, l)| l.inode == inode)
+            .map(|(k, _)| k.clone())
+    };
+    let by_address = |a: &str| {
+        labels
+            .iter()
+            .find(|(_, l)| l.address.as_deref() == Some(a))
+            .map(|(k, _)| k.clone())
+    };
     let mut text = String::new();
     for file in std::fs::read_dir(dir.path()).unwrap() {
         text += &std::fs::read_to_string(file.unwrap().path()).unwrap();
@@ -1035,46 +1058,32 @@ fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
             continue;
         }
         let send = matches!(call, "write" | "writev" | "sendto" | "sendmsg");
-        // The descriptor's file: an inode in `[...]` (the first of a socket pair's two), or a
-        // FIFO's path.
         let Some((_, after)) = rest.split_once('<') else {
             continue;
         };
-        // `UNIX-STREAM:[4821198->4821199]` holds a '>' of its own.
+        // `UNIX-STREAM:[4821198->4821199]` and `TCP:[127.0.0.1:1->127.0.0.1:2]` hold a '>'.
         let file = match after.find("]>") {
             Some(end) => &after[..=end],
             None => after.split_once('>').map_or(after, |(f, _)| f),
         };
+        let inside = file
+            .split_once('[')
+            .map(|(_, i)| i.trim_end_matches(']'))
+            .unwrap_or_default();
+        let (own, peer) = inside.split_once("->").unwrap_or((inside, ""));
         let label = if file.ends_with("/fifo") {
             Some("fifo".to_string())
+        } else if file.starts_with("TCP") || file.starts_with("UDP") {
+            by_address(own).or_else(|| by_address(peer).map(|k| format!("peer of {k}")))
         } else {
-            let inode: Option<u64> = file
-                .split_once('[')
-                .and_then(|(_, i)| i.split([']', '-']).next())
-                .and_then(|i| i.parse().ok());
-            inode.and_then(|inode| {
-                labels
-                    .iter()
-                    .find(|(_, &v)| v == inode)
-                    .map(|(k, _)| k.clone())
+            let inode = |i: &str| i.parse::<u64>().ok();
+            inode(own).and_then(by_inode).or_else(|| {
+                inode(peer)
+                    .and_then(by_inode)
+                    .map(|k| format!("peer of {k}"))
             })
         };
-        // A socket's other end has its own inode: its calls count under "peer of".
-        let label = label.unwrap_or_else(|| {
-            let peer: Option<u64> = file
-                .split_once("->")
-                .and_then(|(_, p)| p.trim_end_matches(']').parse().ok());
-            peer.and_then(|p| {
-                labels
-                    .iter()
-                    .find(|(_, &v)| v == p)
-                    .map(|(k, _)| format!("peer of {k}"))
-            })
-            .unwrap_or_default()
-        });
-        if label.is_empty() {
-            continue;
-        }
+        let Some(label) = label else { continue };
         let entry = counts.entry(label).or_insert((0, 0));
         if send {
             entry.0 += 1;
@@ -1090,7 +1099,7 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
     require_root();
     let (report, stdout) = trace_command_to_file("json", &["python3", CHANNELS_PROGRAM]);
     let labels = channel_labels(&stdout);
-    assert_eq!(labels.len(), 6, "the program's labels: {stdout}");
+    assert_eq!(labels.len(), 8, "the program's labels: {stdout}");
     let doc: Value = serde_json::from_str(&report).unwrap();
     assert!(
         doc["channels_unavailable"].is_null(),
@@ -1099,7 +1108,7 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
     );
     let channels = doc["channels"].as_array().unwrap();
     let channel = |label: &str| -> &Value {
-        let inode = labels[label];
+        let inode = labels[label].inode;
         channels
             .iter()
             .find(|c| {
@@ -1142,16 +1151,33 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
     // pipe-d's writer wrote on the descriptor it received over `passing`, not one it inherited.
     let passed = channel("pipe-d");
     assert!(passed["ends"].as_array().unwrap().len() >= 2, "{passed:#}");
-    // The Unix pairs: both directions, ends in two processes.
-    let stream = channel("stream");
-    assert_eq!(stream["kind"], "unix-stream");
-    for d in stream["directions"].as_array().unwrap() {
-        assert_eq!(
-            (n(&d["sends"]), n(&d["receives"])),
-            (150, 150),
-            "{stream:#}"
-        );
+    // The socket pairs and connections: both directions, ends in two processes.
+    for (label, kind, round_trips) in [
+        ("stream", "unix-stream", 150),
+        ("tcp", "tcp", 110),
+        ("udp", "udp", 90),
+    ] {
+        let c = channel(label);
+        assert_eq!(c["kind"], kind, "{label}: {c:#}");
+        for d in c["directions"].as_array().unwrap() {
+            assert_eq!(
+                (n(&d["sends"]), n(&d["receives"])),
+                (round_trips, round_trips),
+                "{label}: {c:#}"
+            );
+        }
     }
+    let tcp = channel("tcp");
+    let address = labels["tcp"].address.as_deref().unwrap();
+    assert!(
+        tcp["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == address)
+            && tcp["name"].as_str().unwrap().ends_with("(loopback)"),
+        "{tcp:#}"
+    );
     let passing = channel("passing");
     assert_eq!(passing["kind"], "unix-dgram");
     let sent: u64 = passing["directions"]
@@ -1165,37 +1191,60 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
     // pipe), the sends leaving from it and the receives arriving at it.
     let strace = strace_channel_calls();
     for (label, (sends, receives)) in &strace {
-        let (c, inode) = match label.strip_prefix("peer of ") {
-            Some(socket) => {
-                let c = channel(socket);
-                let mine = labels[socket];
-                let peer = c["inodes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(n)
-                    .find(|&i| i != mine);
-                (
-                    c,
-                    peer.unwrap_or_else(|| panic!("{socket} has no peer inode: {c:#}")),
-                )
+        let (name, peer) = match label.strip_prefix("peer of ") {
+            Some(name) => (name, true),
+            None => (label.as_str(), false),
+        };
+        let c = channel(name);
+        let mine = &labels[name];
+        // A direction leaves from (or arrives at) the labelled side when its inode or address
+        // is the label's; the peer's side is the other one.
+        let at = |d: &Value, end: &str| {
+            let here = match &mine.address {
+                Some(address) => d[format!("{end}_address")].as_str() == Some(address.as_str()),
+                None => d[format!("{end}_inode")].as_u64() == Some(mine.inode),
+            };
+            let set =
+                !d[format!("{end}_address")].is_null() || !d[format!("{end}_inode")].is_null();
+            if peer {
+                set && !here
+            } else {
+                here
             }
-            None => (channel(label), labels[label.as_str()]),
         };
         let directions = c["directions"].as_array().unwrap();
+        // A pipe's one direction leaves from and arrives at the pipe itself.
         let total = |end: &str, figure: &str| -> u64 {
             directions
                 .iter()
-                .filter(|d| d[end].as_u64() == Some(inode))
+                .filter(|d| at(d, end))
                 .map(|d| n(&d[figure]))
                 .sum()
         };
-        let traced = (total("from_inode", "sends"), total("to_inode", "receives"));
+        let traced = (total("from", "sends"), total("to", "receives"));
         assert_eq!(
             traced,
             (*sends, *receives),
-            "{label}: trace against strace -f -yy ({strace:?})"
+            "{label}: trace against strace -ff -yy ({strace:?}): {c:#}"
         );
     }
-    assert!(strace.len() >= 6, "strace saw too few channels: {strace:?}");
+    for label in [
+        "pipe-a",
+        "pipe-b",
+        "fifo",
+        "pipe-d",
+        "stream",
+        "peer of stream",
+        "passing",
+        "peer of passing",
+        "tcp",
+        "peer of tcp",
+        "udp",
+        "peer of udp",
+    ] {
+        assert!(
+            strace.contains_key(label),
+            "strace saw no calls on {label}: {strace:?}"
+        );
+    }
 }

@@ -26,6 +26,8 @@ const S_IFMT: u16 = 0o170000;
 const S_IFIFO: u16 = 0o010000;
 const S_IFSOCK: u16 = 0o140000;
 const AF_UNIX: u16 = 1;
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
 
 /// The kernel's field offsets, when userspace found them all.
 #[inline(always)]
@@ -129,11 +131,13 @@ fn end_of(slot: u32, fd: u32) -> Option<u32> {
     if cached.generation == generation && cached.end_plus_one != 0 {
         return Some(cached.end_plus_one - 1);
     }
-    let info = identify(slot, fd)?;
     let end = claim_end(slot)?;
-    if let Some(slot_info) = ENDS.get_ptr_mut(end) {
-        // SAFETY: a live array element this call just claimed.
-        unsafe { *slot_info = info };
+    // Written in place: an `EndInfo` is too large for the BPF stack beside everything else.
+    let info = ENDS.get_ptr_mut(end)?;
+    // SAFETY: a live array element this call just claimed: nothing else writes it.
+    if !identify(unsafe { &mut *info }, slot, fd) {
+        let _ = END_CLAIMS.remove(&end);
+        return None;
     }
     *cached = FdCache {
         generation,
@@ -197,9 +201,32 @@ fn read<T>(base: u64, offset: u32) -> Option<T> {
     unsafe { bpf_probe_read_kernel((base + u64::from(offset)) as *const T) }.ok()
 }
 
-/// What descriptor `fd` of the current process is.
+/// An inet socket's protocol, addresses and ports.
 #[inline(always)]
-fn identify(slot: u32, fd: u32) -> Option<EndInfo> {
+fn inet_addresses(info: &mut EndInfo, sk: u64, o: &KernelOffsets) {
+    info.protocol = read(sk, o.sock_protocol).unwrap_or(0);
+    info.local_port = read(sk, o.sock_num).unwrap_or(0);
+    info.remote_port = u16::from_be(read(sk, o.sock_dport).unwrap_or(0));
+    if info.family == AF_INET6 && o.inet6 == 1 {
+        info.local_addr = read(sk, o.sock_v6_rcv_saddr).unwrap_or([0; 16]);
+        info.remote_addr = read(sk, o.sock_v6_daddr).unwrap_or([0; 16]);
+    } else {
+        let local: [u8; 4] = read(sk, o.sock_rcv_saddr).unwrap_or([0; 4]);
+        let remote: [u8; 4] = read(sk, o.sock_daddr).unwrap_or([0; 4]);
+        info.local_addr[..4].copy_from_slice(&local);
+        info.remote_addr[..4].copy_from_slice(&remote);
+    }
+}
+
+/// Describes descriptor `fd` of the current process in `info`; false when it cannot be found.
+#[inline(always)]
+fn identify(info: &mut EndInfo, slot: u32, fd: u32) -> bool {
+    describe(info, slot, fd).is_some()
+}
+
+/// [`identify`], with `?` for each read.
+#[inline(always)]
+fn describe(info: &mut EndInfo, slot: u32, fd: u32) -> Option<()> {
     let o = offsets()?;
     // SAFETY: a helper without arguments.
     let task = unsafe { bpf_get_current_task() };
@@ -213,16 +240,12 @@ fn identify(slot: u32, fd: u32) -> Option<EndInfo> {
     let file: u64 = read(fd_array, fd * 8)?;
     let inode: u64 = read(file, o.file_inode)?;
     let mode: u16 = read(inode, o.inode_mode)?;
-    let mut info = EndInfo {
-        slot,
-        fd,
-        kind: end_kind::OTHER,
-        family: 0,
-        socket_type: 0,
-        ino: read(inode, o.inode_ino)?,
-        peer_ino: 0,
-        file,
-    };
+    *info = EndInfo::default();
+    info.slot = slot;
+    info.fd = fd;
+    info.kind = end_kind::OTHER;
+    info.ino = read(inode, o.inode_ino)?;
+    info.file = file;
     match mode & S_IFMT {
         S_IFIFO => {
             let sb: u64 = read(inode, o.inode_sb).unwrap_or(0);
@@ -245,11 +268,14 @@ fn identify(slot: u32, fd: u32) -> Option<EndInfo> {
                 if peer_socket != 0 {
                     info.peer_ino = read(peer_socket, o.socket_to_inode + o.inode_ino).unwrap_or(0);
                 }
+            } else if (info.family == AF_INET || info.family == AF_INET6) && o.inet == 1 {
+                info.kind = end_kind::INET;
+                inet_addresses(info, sk, &o);
             } else {
                 info.kind = end_kind::OTHER_SOCKET;
             }
         }
         _ => {}
     }
-    Some(info)
+    Some(())
 }

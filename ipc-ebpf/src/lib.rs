@@ -331,6 +331,8 @@ pub mod end_kind {
     pub const UNIX: u32 = 3;
     /// A socket of another family (`EndInfo::family` says which).
     pub const OTHER_SOCKET: u32 = 4;
+    /// An IPv4 or IPv6 socket (`EndInfo::protocol` says TCP or UDP; its addresses are kept).
+    pub const INET: u32 = 6;
     /// Any other file (a regular file, a character device, an anonymous inode).
     pub const OTHER: u32 = 5;
 }
@@ -357,6 +359,19 @@ pub struct EndInfo {
     /// The kernel's address of the open file (`struct file`), a key that tells two opens of
     /// one FIFO apart and joins descriptors shared by `dup` and `fork`.
     pub file: u64,
+    /// For an inet socket: its own address (IPv4 in the first 4 bytes, as the kernel keeps
+    /// it: network order; IPv6 all 16).
+    pub local_addr: [u8; 16],
+    /// For an inet socket: the peer's address (all zero: not connected).
+    pub remote_addr: [u8; 16],
+    /// For an inet socket: its own port (host order).
+    pub local_port: u16,
+    /// For an inet socket: the peer's port (host order; 0: not connected).
+    pub remote_port: u16,
+    /// For an inet socket: `IPPROTO_TCP` (6) or `IPPROTO_UDP` (17).
+    pub protocol: u16,
+    /// Padding (always 0).
+    pub padding: u16,
 }
 
 /// Per CPU, per end: its calls, bytes, time in the calls and time blocked, each direction.
@@ -437,6 +452,24 @@ pub struct KernelOffsets {
     /// `socket_alloc.vfs_inode` minus `socket_alloc.socket`: from a `struct socket` to its
     /// inode.
     pub socket_to_inode: u32,
+    /// 1 when the inet fields below were all found (they may be at offset 0).
+    pub inet: u32,
+    /// `sock.sk_protocol`.
+    pub sock_protocol: u32,
+    /// `sock_common.skc_daddr` (from the start of `sock`).
+    pub sock_daddr: u32,
+    /// `sock_common.skc_rcv_saddr`.
+    pub sock_rcv_saddr: u32,
+    /// `sock_common.skc_dport` (network order).
+    pub sock_dport: u32,
+    /// `sock_common.skc_num` (host order).
+    pub sock_num: u32,
+    /// `sock_common.skc_v6_daddr` (0 in `inet6`: no IPv6 in this kernel).
+    pub sock_v6_daddr: u32,
+    /// `sock_common.skc_v6_rcv_saddr`.
+    pub sock_v6_rcv_saddr: u32,
+    /// 1 when the IPv6 fields were found.
+    pub inet6: u32,
 }
 
 impl KernelOffsets {
@@ -463,7 +496,8 @@ mod pod {
     unsafe impl aya::Pod for super::ProcessSlot {}
     // SAFETY: #[repr(C)]: two u32, no padding.
     unsafe impl aya::Pod for super::FdCache {}
-    // SAFETY: #[repr(C)]: three u32, two u16, three u64 (40 bytes), no padding.
+    // SAFETY: #[repr(C)]: three u32, two u16, three u64, two 16-byte arrays and four u16
+    // (80 bytes), no padding.
     unsafe impl aya::Pod for super::EndInfo {}
     // SAFETY: #[repr(C)]: arrays of u64.
     unsafe impl aya::Pod for super::EndStat {}

@@ -116,6 +116,15 @@ static CHANNEL_OFFSETS: KernelOffsets = KernelOffsets {
     sock_socket: 0,
     unix_peer: 0,
     socket_to_inode: 0,
+    inet: 0,
+    sock_protocol: 0,
+    sock_daddr: 0,
+    sock_rcv_saddr: 0,
+    sock_dport: 0,
+    sock_num: 0,
+    sock_v6_daddr: 0,
+    sock_v6_rcv_saddr: 0,
+    inet6: 0,
 };
 
 #[map]

@@ -9,7 +9,10 @@ Channels, in order (the parent reads unless said otherwise):
   stream    a Unix stream pair: N_S round trips, parent first;
   fifo      a named pipe a child opens to write N_F messages;
   passing   a Unix datagram pair the parent sends pipe-d's write end over (one message);
-  pipe-d    whose write end the child received over `passing`: N_D messages.
+  pipe-d    whose write end the child received over `passing`: N_D messages;
+  tcp       a TCP connection over 127.0.0.1: N_T round trips, the child (client) first;
+  udp       an unconnected UDP socket answering a connected child: N_U round trips.
+TCP and UDP labels also print the socket's own address, as `strace -yy` shows it.
 """
 import os
 import socket
@@ -17,12 +20,13 @@ import sys
 import tempfile
 
 SIZE = 64
-N_A, N_B, N_S, N_F, N_D = 300, 200, 150, 120, 80
+N_A, N_B, N_S, N_F, N_D, N_T, N_U = 300, 200, 150, 120, 80, 110, 90
 MESSAGE = bytes(range(SIZE))
 
 
-def label(name, fd):
-    print(name, os.fstat(fd).st_ino, flush=True)
+def label(name, fd, address=None):
+    where = "" if address is None else " %s:%d" % address
+    print(name, os.fstat(fd).st_ino, where.strip(), flush=True)
 
 
 def child(body):
@@ -110,6 +114,46 @@ def main():
     socket.send_fds(mine, [b"!"], [w])
     os.close(w)
     read_exactly(r, N_D)
+    os.waitpid(pid, 0)
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def tcp_client():
+        client = socket.create_connection(("127.0.0.1", port))
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(N_T):
+            client.sendall(MESSAGE)
+            assert client.recv(SIZE) == MESSAGE
+
+    pid = child(tcp_client)
+    conn, _ = listener.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    label("tcp", conn.fileno(), conn.getsockname())
+    for _ in range(N_T):
+        conn.sendall(conn.recv(SIZE))
+    os.waitpid(pid, 0)
+    conn.close()
+    listener.close()
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    label("udp", server.fileno(), server.getsockname())
+    address = server.getsockname()
+
+    def udp_client():
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.connect(address)
+        for _ in range(N_U):
+            client.send(MESSAGE)
+            assert client.recv(SIZE) == MESSAGE
+
+    pid = child(udp_client)
+    for _ in range(N_U):
+        data, sender = server.recvfrom(SIZE)
+        server.sendto(data, sender)
     os.waitpid(pid, 0)
 
 

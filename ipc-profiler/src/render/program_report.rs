@@ -215,8 +215,12 @@ fn channels(report: &ProgramReport) -> String {
         .iter()
         .partition(|c| c.directions.iter().any(|d| d.sends + d.receives != 0));
     for channel in moved {
-        let inodes: Vec<String> = channel.inodes.iter().map(u64::to_string).collect();
-        let label = format!("{} [{}]", channel.kind, inodes.join("<->"));
+        let label = if channel.addresses.is_empty() {
+            let inodes: Vec<String> = channel.inodes.iter().map(u64::to_string).collect();
+            format!("{} [{}]", channel.kind, inodes.join("<->"))
+        } else {
+            channel.name.clone()
+        };
         let directions = channel
             .directions
             .iter()

@@ -6,13 +6,16 @@ use serde::{Deserialize, Serialize};
 /// One channel: a pipe, a FIFO, a Unix socket pair (or one unpaired socket).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Channel {
-    /// `pipe`, `fifo`, `unix-stream`, `unix-dgram`, `unix-seqpacket`, `socket`.
+    /// `pipe`, `fifo`, `unix-stream`, `unix-dgram`, `unix-seqpacket`, `tcp`, `udp`, `socket`.
     pub kind: String,
     /// As a person would name it: `pipe sh(812) -> cat(815)`.
     pub name: String,
-    /// The inode numbers the kernel gave it (one for a pipe or FIFO, each socket's for a pair),
-    /// as `/proc/PID/fd` and `strace -yy` show them.
+    /// The inode numbers the kernel gave it (one for a pipe or FIFO, each socket's for a pair
+    /// or a TCP or UDP channel), as `/proc/PID/fd` shows them.
     pub inodes: Vec<u64>,
+    /// For TCP and UDP: each side's address and port (`127.0.0.1:6379`, `[::1]:53`).
+    #[serde(default)]
+    pub addresses: Vec<String>,
     /// Every descriptor that used it.
     pub ends: Vec<ChannelEnd>,
     /// Its figures, one entry per direction messages went (a pipe has one, a socket pair two).
@@ -43,6 +46,12 @@ pub struct ChannelDirection {
     pub from_inode: Option<u64>,
     /// The inode messages arrive at, when known (not for a socket whose peer was not traced).
     pub to_inode: Option<u64>,
+    /// For TCP and UDP: the address messages leave from.
+    #[serde(default)]
+    pub from_address: Option<String>,
+    /// For TCP and UDP: the address messages go to.
+    #[serde(default)]
+    pub to_address: Option<String>,
     /// Calls that sent something (a write, a send): messages as the senders made them.
     pub sends: u64,
     /// Bytes they sent.

@@ -22,7 +22,46 @@ pub struct EndFigures {
 /// The process in a slot: (pid, command name).
 pub type SlotProcess = (u32, String);
 
-/// How ends are grouped into one channel.
+/// Ends grouped into one channel, with the sides messages go between.
+pub(super) struct Group<'a> {
+    /// `pipe`, `unix-stream`, `tcp`, ...
+    pub kind: String,
+    /// The channel's inodes (a socket pair's two, a pipe's one, every inet socket's).
+    pub inodes: Vec<u64>,
+    /// Its addresses (inet sockets only), as `127.0.0.1:6379`.
+    pub addresses: Vec<String>,
+    /// Every end of it.
+    pub members: Vec<&'a EndFigures>,
+    /// Its sides: a pipe has one, a socket pair two.
+    pub sides: Vec<Side<'a>>,
+    /// The directions messages go, as (sending side, receiving side); `None`: not traced.
+    pub ways: Vec<(Option<usize>, Option<usize>)>,
+    /// How the channel is named.
+    pub naming: Naming,
+}
+
+/// One side of a channel: the ends on one socket (or every end of a pipe).
+pub(super) struct Side<'a> {
+    /// Its inode, where it has one.
+    pub inode: Option<u64>,
+    /// Its address (inet sockets).
+    pub address: Option<String>,
+    /// The descriptors on it.
+    pub ends: Vec<&'a EndFigures>,
+}
+
+/// How a channel's name is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Naming {
+    /// `pipe writer(1) -> reader(2)`.
+    OneWay,
+    /// `unix-stream a(1) <-> b(2)`, one side's processes each.
+    Processes,
+    /// `tcp 127.0.0.1:41234 <-> 127.0.0.1:6379 (loopback)`.
+    Addresses,
+}
+
+/// How pipe, FIFO and Unix ends are grouped into one channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
     /// A pipe or FIFO: its inode.
@@ -35,7 +74,8 @@ enum Key {
 
 /// The channels `ends` make, busiest first; `process_of` names each end's slot.
 pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>) -> Vec<Channel> {
-    let mut groups: BTreeMap<Key, Vec<&EndFigures>> = BTreeMap::new();
+    let mut keyed: BTreeMap<Key, Vec<&EndFigures>> = BTreeMap::new();
+    let mut inet: Vec<&EndFigures> = Vec::new();
     for end in ends {
         let info = &end.info;
         let key = match info.kind {
@@ -44,14 +84,20 @@ pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>
                 Key::UnixPair(info.ino.min(info.peer_ino), info.ino.max(info.peer_ino))
             }
             end_kind::UNIX | end_kind::OTHER_SOCKET => Key::Socket(info.ino),
+            end_kind::INET => {
+                inet.push(end);
+                continue;
+            }
             _ => continue,
         };
-        groups.entry(key).or_default().push(end);
+        keyed.entry(key).or_default().push(end);
     }
-    let mut channels: Vec<Channel> = groups
+    let mut groups: Vec<Group> = keyed
         .into_iter()
-        .map(|(key, members)| channel(key, &members, &process_of))
+        .map(|(key, members)| group(key, members))
         .collect();
+    groups.extend(super::inet_channels::groups(&inet));
+    let mut channels: Vec<Channel> = groups.iter().map(|g| channel(g, &process_of)).collect();
     channels.sort_by_key(|c| {
         std::cmp::Reverse(
             c.directions
@@ -63,19 +109,57 @@ pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>
     channels
 }
 
-/// One channel of the ends grouped under `key`.
-fn channel(
-    key: Key,
-    members: &[&EndFigures],
-    process_of: &impl Fn(u32) -> Option<SlotProcess>,
-) -> Channel {
-    let first = members[0].info;
-    let kind = kind_name(&first).to_string();
+/// The group of pipe, FIFO or Unix ends under `key`.
+fn group(key: Key, members: Vec<&EndFigures>) -> Group<'_> {
+    let kind = kind_name(&members[0].info).to_string();
+    let side = |ino: u64| Side {
+        inode: Some(ino),
+        address: None,
+        ends: members
+            .iter()
+            .copied()
+            .filter(|e| e.info.ino == ino)
+            .collect(),
+    };
+    let (inodes, sides, ways, naming) = match key {
+        Key::Pipe(_, ino) => (
+            vec![ino],
+            vec![side(ino)],
+            vec![(Some(0), Some(0))],
+            Naming::OneWay,
+        ),
+        Key::UnixPair(a, b) => (
+            vec![a, b],
+            vec![side(a), side(b)],
+            vec![(Some(0), Some(1)), (Some(1), Some(0))],
+            Naming::Processes,
+        ),
+        Key::Socket(ino) => (
+            vec![ino],
+            vec![side(ino)],
+            vec![(Some(0), None), (None, Some(0))],
+            Naming::Processes,
+        ),
+    };
+    Group {
+        kind,
+        inodes,
+        addresses: Vec::new(),
+        members,
+        sides,
+        ways,
+        naming,
+    }
+}
+
+/// The model's channel of `group`.
+fn channel(group: &Group, process_of: &impl Fn(u32) -> Option<SlotProcess>) -> Channel {
     let who = |end: &EndFigures| match process_of(end.info.slot) {
         Some((pid, name)) => (pid, name),
         None => (0, "?".to_string()),
     };
-    let ends: Vec<ChannelEnd> = members
+    let ends: Vec<ChannelEnd> = group
+        .members
         .iter()
         .map(|end| {
             let (pid, process) = who(end);
@@ -87,59 +171,64 @@ fn channel(
             }
         })
         .collect();
-    let side = |ino: u64| -> Vec<&EndFigures> {
-        members
-            .iter()
-            .copied()
-            .filter(|e| e.info.ino == ino)
-            .collect()
-    };
-    let way = |from: Option<u64>, to: Option<u64>| {
-        let ends_at = |ino: Option<u64>| ino.map(&side).unwrap_or_default();
-        ChannelDirection {
-            from_inode: from,
-            to_inode: to,
-            ..direction_of(&ends_at(from), &ends_at(to), &who)
-        }
-    };
-    let (inodes, directions) = match key {
-        Key::Pipe(_, ino) => (vec![ino], vec![way(Some(ino), Some(ino))]),
-        Key::UnixPair(a, b) => (
-            vec![a, b],
-            vec![way(Some(a), Some(b)), way(Some(b), Some(a))],
-        ),
-        Key::Socket(ino) => (vec![ino], vec![way(Some(ino), None), way(None, Some(ino))]),
-    };
-    let name = match key {
-        Key::Pipe(..) => {
+    let none: Vec<&EndFigures> = Vec::new();
+    let directions: Vec<ChannelDirection> = group
+        .ways
+        .iter()
+        .map(|&(from, to)| {
+            let side = |i: Option<usize>| i.map(|i| &group.sides[i]);
+            let ends_of = |i: Option<usize>| side(i).map_or(&none, |s| &s.ends);
+            ChannelDirection {
+                from_inode: side(from).and_then(|s| s.inode),
+                to_inode: side(to).and_then(|s| s.inode),
+                from_address: side(from).and_then(|s| s.address.clone()),
+                to_address: side(to).and_then(|s| s.address.clone()),
+                ..direction_of(ends_of(from), ends_of(to), &who)
+            }
+        })
+        .collect();
+    let kind = &group.kind;
+    let name = match group.naming {
+        Naming::OneWay => {
             let d = &directions[0];
             if d.from.is_empty() && d.to.is_empty() {
-                format!("{kind} {}", processes(members, &who).join(", "))
+                format!("{kind} {}", processes(&group.members, &who).join(", "))
             } else {
                 format!("{kind} {} -> {}", or_none(&d.from), or_none(&d.to))
             }
         }
-        Key::UnixPair(a, b) => format!(
-            "{kind} {} <-> {}",
-            processes(&side(a), &who).join(", "),
-            processes(&side(b), &who).join(", ")
-        ),
-        Key::Socket(_) => format!(
-            "{kind} {} <-> (peer not traced)",
-            processes(members, &who).join(", ")
-        ),
+        Naming::Processes => {
+            let named: Vec<String> = group
+                .sides
+                .iter()
+                .map(|s| processes(&s.ends, &who).join(", "))
+                .collect();
+            match named.as_slice() {
+                [one] => format!("{kind} {one} <-> (peer not traced)"),
+                many => format!("{kind} {}", many.join(" <-> ")),
+            }
+        }
+        Naming::Addresses => {
+            let loopback = if super::inet_channels::all_loopback(&group.members) {
+                " (loopback)"
+            } else {
+                ""
+            };
+            format!("{kind} {}{loopback}", group.addresses.join(" <-> "))
+        }
     };
     Channel {
-        kind,
+        kind: kind.clone(),
         name,
-        inodes,
+        inodes: group.inodes.clone(),
+        addresses: group.addresses.clone(),
         ends,
         directions,
     }
 }
 
 /// `pipe`, `fifo`, `unix-stream`, `unix-dgram`, `unix-seqpacket` or `socket`.
-fn kind_name(info: &EndInfo) -> &'static str {
+pub(super) fn kind_name(info: &EndInfo) -> &'static str {
     match (info.kind, info.socket_type) {
         (end_kind::PIPE, _) => "pipe",
         (end_kind::FIFO, _) => "fifo",
@@ -152,7 +241,10 @@ fn kind_name(info: &EndInfo) -> &'static str {
 }
 
 /// `name(pid)` of each process among `ends`, once each, in order.
-fn processes(ends: &[&EndFigures], who: &impl Fn(&EndFigures) -> SlotProcess) -> Vec<String> {
+pub(super) fn processes(
+    ends: &[&EndFigures],
+    who: &impl Fn(&EndFigures) -> SlotProcess,
+) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for end in ends {
         let (pid, name) = who(end);
@@ -208,6 +300,8 @@ fn direction_of(
     ChannelDirection {
         from_inode: None,
         to_inode: None,
+        from_address: None,
+        to_address: None,
         from: processes(&sending, who),
         to: processes(&receiving, who),
         sends: sum(&sending, &|s| s.calls[out]),

@@ -34,11 +34,42 @@ pub fn channel_offsets(btf: &[u8]) -> Result<KernelOffsets, String> {
         socket_to_inode: inode_at
             .checked_sub(socket_at)
             .ok_or("socket_alloc.vfs_inode before its socket")?,
+        ..KernelOffsets::default()
     };
+    let mut offsets = offsets;
+    inet_offsets(btf, sock_common, &mut offsets);
     if offsets.complete() {
         Ok(offsets)
     } else {
         Err("task_struct.files (at offset 0)".into())
+    }
+}
+
+/// Adds the inet socket fields (`sock_common` sits at `sock_common` in `sock`), when the BTF
+/// has them all; IPv6's apart (a kernel without IPv6 has none).
+fn inet_offsets(btf: &[u8], sock_common: u32, offsets: &mut KernelOffsets) {
+    let common = |member: &str| Some(sock_common + member_offset(btf, "sock_common", member)?);
+    let inet = (|| {
+        Some((
+            member_offset(btf, "sock", "sk_protocol")?,
+            common("skc_daddr")?,
+            common("skc_rcv_saddr")?,
+            common("skc_dport")?,
+            common("skc_num")?,
+        ))
+    })();
+    if let Some((protocol, daddr, saddr, dport, num)) = inet {
+        offsets.inet = 1;
+        offsets.sock_protocol = protocol;
+        offsets.sock_daddr = daddr;
+        offsets.sock_rcv_saddr = saddr;
+        offsets.sock_dport = dport;
+        offsets.sock_num = num;
+    }
+    if let (Some(daddr), Some(saddr)) = (common("skc_v6_daddr"), common("skc_v6_rcv_saddr")) {
+        offsets.inet6 = 1;
+        offsets.sock_v6_daddr = daddr;
+        offsets.sock_v6_rcv_saddr = saddr;
     }
 }
 
@@ -63,6 +94,14 @@ mod tests {
         // Sanity, not layout: each is inside its struct, and a socket's inode follows it.
         assert!(offsets.socket_to_inode > 0);
         assert!(offsets.inode_ino > offsets.inode_mode, "{offsets:?}");
+        assert_eq!((offsets.inet, offsets.inet6), (1, 1), "{offsets:?}");
+        // skc_rcv_saddr follows skc_daddr in their address pair; skc_num follows skc_dport.
+        assert_eq!(
+            offsets.sock_rcv_saddr,
+            offsets.sock_daddr + 4,
+            "{offsets:?}"
+        );
+        assert_eq!(offsets.sock_num, offsets.sock_dport + 2, "{offsets:?}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod channels;
 mod ebpf_log;
 mod ebpf_programs;
 mod gate;
+mod inet_channels;
 mod kernel_offsets;
 mod privileges;
 mod registry;
