@@ -45,8 +45,8 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
-    // SAFETY (both): `regs` is the syscall's saved registers; the helper checks the address.
     let register = |offset: usize| {
+        // SAFETY: `regs` is the syscall's saved registers; the helper checks the address.
         unsafe { bpf_probe_read_kernel(regs.wrapping_add(offset).cast::<u64>()) }.unwrap_or(0)
     };
     on_sys_enter(
@@ -69,11 +69,11 @@ pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
 #[btf_tracepoint(function = "sys_enter")]
 pub fn sys_enter_btf(ctx: BtfTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
-    // SAFETY (both): `regs` is the kernel's typed pointer to the syscall's saved registers,
-    // which the verifier lets a tp_btf program load from (a faulting load reads 0); the
-    // offsets are those of `di` and `dx` in x86-64's `struct pt_regs`.
-    let register = |offset: usize| unsafe {
-        core::ptr::read_volatile(regs.wrapping_add(offset).cast::<u64>())
+    let register = |offset: usize| {
+        // SAFETY: `regs` is the kernel's typed pointer to the syscall's saved registers, which
+        // the verifier lets a tp_btf program load from (a faulting load reads 0); the offsets
+        // are those of `di` and `dx` in x86-64's `struct pt_regs`.
+        unsafe { core::ptr::read_volatile(regs.wrapping_add(offset).cast::<u64>()) }
     };
     on_sys_enter(
         &ctx,

@@ -36,10 +36,11 @@ pub fn render(report: &ProgramReport, format: Format) -> String {
         Format::Table => tables(report),
         Format::Csv => csv::rows(&COLUMNS, rows(report)),
         Format::Markdown => format!(
-            "Measured on: {}\n\n{}\n\n{}\n",
+            "Measured on: {}\n\n{}\n\n{}\n{}",
             report.environment.summary(),
             title(report),
-            markdown::table(&COLUMNS, rows(report))
+            markdown::table(&COLUMNS, rows(report)),
+            channels_markdown(report)
         ),
     }
 }
@@ -131,7 +132,16 @@ fn tables(report: &ProgramReport) -> String {
         "per second",
         "migrations",
     ]);
-    for (name, pid, _, m) in lines(report) {
+    let (shown, folded) = fold_processes_without_ipc(report);
+    let rows = shown
+        .iter()
+        .map(|(name, pid, _, m)| (name.clone(), pid.clone(), *m))
+        .chain(
+            folded
+                .iter()
+                .map(|(name, m)| (name.clone(), String::new(), m)),
+        );
+    for (name, pid, m) in rows {
         let who = if pid.is_empty() {
             name
         } else {
@@ -189,6 +199,97 @@ fn tables(report: &ProgramReport) -> String {
     )
 }
 
+/// Columns of the channel rows in Markdown: one row per channel and direction.
+const CHANNEL_COLUMNS: [&str; 12] = [
+    "channel",
+    "kind",
+    "from",
+    "to",
+    "sends",
+    "bytes_sent",
+    "size_p50_at_most",
+    "size_max",
+    "receives",
+    "bytes_received",
+    "call_ns",
+    "blocked_ns",
+];
+
+/// The channels as a Markdown table (or why there are none).
+fn channels_markdown(report: &ProgramReport) -> String {
+    if let Some(why) = &report.channels_unavailable {
+        return format!("\nIPC channels: not shown: {why}.\n");
+    }
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let rows: Vec<Vec<String>> = report
+        .channels
+        .iter()
+        .flat_map(|c| {
+            c.directions.iter().map(move |d| {
+                vec![
+                    c.name.clone(),
+                    c.kind.clone(),
+                    d.from.join(", "),
+                    d.to.join(", "),
+                    d.sends.to_string(),
+                    d.bytes_sent.to_string(),
+                    opt(d.size_p50_at_most),
+                    opt(d.size_max),
+                    d.receives.to_string(),
+                    d.bytes_received.to_string(),
+                    (d.send_ns + d.receive_ns).to_string(),
+                    d.blocked_ns.to_string(),
+                ]
+            })
+        })
+        .collect();
+    format!(
+        "\nIPC channels:\n\n{}\n",
+        markdown::table(&CHANNEL_COLUMNS, rows)
+    )
+}
+
+/// The process lines for people: every process that uses a channel with another process (and
+/// the traced program itself) on its own line, the rest folded into one line of totals, named
+/// by how many they are; `None` for the folded line when there is none to fold.
+#[allow(clippy::type_complexity)]
+fn fold_processes_without_ipc(
+    report: &ProgramReport,
+) -> (
+    Vec<(String, String, String, &PerMessage)>,
+    Option<(String, PerMessage)>,
+) {
+    let all = lines(report);
+    if report.channels.is_empty() {
+        return (all, None); // Channels unknown here: nothing says which processes to fold.
+    }
+    let talking: std::collections::BTreeSet<u32> = report
+        .channels
+        .iter()
+        .filter(|c| c.directions.iter().any(|d| d.sends + d.receives != 0))
+        .filter(|c| c.ends.iter().any(|e| e.pid != c.ends[0].pid))
+        .flat_map(|c| c.ends.iter().map(|e| e.pid))
+        .collect();
+    let root = report.program.pid.to_string();
+    let (shown, quiet): (Vec<_>, Vec<_>) = all.into_iter().partition(|(_, pid, _, _)| {
+        pid.is_empty() || *pid == root || pid.parse().is_ok_and(|p: u32| talking.contains(&p))
+    });
+    let folded = (!quiet.is_empty()).then(|| {
+        let total = quiet
+            .iter()
+            .skip(1)
+            .fold(quiet[0].3.clone(), |sum, (_, _, _, m)| sum.plus(m));
+        let n = quiet.len();
+        let name = if n == 1 {
+            "1 more process, no IPC with another".to_string()
+        } else {
+            format!("{n} more processes, no IPC with another")
+        };
+        (name, total)
+    });
+    (shown, folded)
+}
+
 /// The channel table (one row per direction), or why there is none.
 fn channels(report: &ProgramReport) -> String {
     if let Some(why) = &report.channels_unavailable {
@@ -214,6 +315,10 @@ fn channels(report: &ProgramReport) -> String {
         .channels
         .iter()
         .partition(|c| c.directions.iter().any(|d| d.sends + d.receives != 0));
+    // A pipe a process writes to itself (an event loop's wake-up) belongs to that process.
+    let (moved, own): (Vec<_>, Vec<_>) = moved
+        .into_iter()
+        .partition(|c| c.ends.iter().any(|e| e.pid != c.ends[0].pid));
     for channel in moved {
         let label = if channel.addresses.is_empty() {
             let inodes: Vec<String> = channel.inodes.iter().map(u64::to_string).collect();
@@ -241,6 +346,29 @@ fn channels(report: &ProgramReport) -> String {
             ]);
         }
     }
+    let own = if own.is_empty() {
+        String::new()
+    } else {
+        let each: Vec<String> = own
+            .iter()
+            .map(|c| {
+                let e = &c.ends[0];
+                let sends: u64 = c.directions.iter().map(|d| d.sends).sum();
+                format!(
+                    "{}({}) {} ({} sends)",
+                    e.process,
+                    e.pid,
+                    c.kind,
+                    count(sends as f64)
+                )
+            })
+            .collect();
+        format!(
+            "Channels a process has with itself (a self-pipe, as event loops wake themselves): \
+             {}.\n",
+            each.join(", ")
+        )
+    };
     let idle = match idle.len() {
         0 => String::new(),
         1 => "1 more channel moved nothing (only end of file or errors).\n".to_string(),
@@ -248,7 +376,7 @@ fn channels(report: &ProgramReport) -> String {
     };
     format!(
         "IPC channels (each end found when first used, paired across processes; [inode] as \
-         /proc/PID/fd shows it):\n{table}\n{idle}"
+         /proc/PID/fd shows it):\n{table}\n{own}{idle}"
     )
 }
 
@@ -280,6 +408,87 @@ fn short_note(seconds: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::result::{Channel, ChannelDirection, ChannelEnd, ProgramInfo, ProgramReport};
+
+    /// A traced program (pid 10) whose processes 10 and 11 share a pipe, 12 writes to a pipe of
+    /// its own, and 13 does nothing with anyone.
+    fn program() -> ProgramReport {
+        let mut breakdown = crate::result::sample::report()
+            .results
+            .into_iter()
+            .find_map(|r| r.breakdown)
+            .expect("the sample's traced result");
+        let template = breakdown.processes[0].clone();
+        breakdown.processes = (10..14)
+            .map(|pid| crate::result::ProcessBreakdown {
+                role: format!("p{pid}"),
+                pid,
+                ..template.clone()
+            })
+            .collect();
+        let mut report = ProgramReport::new(
+            crate::result::sample::report().environment,
+            ProgramInfo {
+                pid: 10,
+                command: None,
+                exit: None,
+            },
+            1.0,
+            breakdown,
+        );
+        let pipe = |pids: &[u32], sends: u64| Channel {
+            kind: "pipe".into(),
+            name: "pipe".into(),
+            inodes: vec![u64::from(pids[0])],
+            addresses: Vec::new(),
+            ends: pids
+                .iter()
+                .map(|&pid| ChannelEnd {
+                    pid,
+                    process: format!("p{pid}"),
+                    fd: 3,
+                    inode: u64::from(pids[0]),
+                })
+                .collect(),
+            directions: vec![ChannelDirection {
+                sends,
+                receives: sends,
+                ..ChannelDirection::default()
+            }],
+        };
+        report.channels = vec![pipe(&[10, 11], 5), pipe(&[12, 12], 7)];
+        report
+    }
+
+    #[test]
+    fn processes_without_ipc_are_folded_into_one_line_and_a_self_pipe_stays_with_its_process() {
+        let report = program();
+        let (shown, folded) = super::fold_processes_without_ipc(&report);
+        let pids: Vec<&str> = shown.iter().map(|(_, pid, _, _)| pid.as_str()).collect();
+        assert_eq!(
+            pids,
+            ["", "10", "11"],
+            "all, then the two that share a pipe"
+        );
+        let (name, total) = folded.expect("12 and 13 folded");
+        assert_eq!(name, "2 more processes, no IPC with another");
+        let one = &report.breakdown.processes[2].per_message;
+        assert_eq!(total.syscalls, 2.0 * one.syscalls, "their figures add up");
+        let text = super::channels(&report);
+        assert!(text.contains("p12(12) pipe (7 sends)"), "{text}");
+        assert_eq!(
+            text.matches("pipe [").count(),
+            1,
+            "the self-pipe is not a channel row: {text}"
+        );
+        let markdown = super::render(&report, super::Format::Markdown);
+        let rows: Vec<&str> = markdown
+            .lines()
+            .filter(|l| l.starts_with("| pipe"))
+            .collect();
+        assert_eq!(rows.len(), 2, "both channels, by direction: {markdown}");
+    }
+
     #[test]
     fn rates_over_a_moment_come_with_a_warning() {
         assert!(super::short_note(0.01).contains("extrapolate a moment"));
