@@ -57,6 +57,30 @@ fn pipe_round_trips_are_counted_exactly() {
                 (b["attach"].as_str(), b["sched_attach"].as_str()),
                 (Some("tp"), Some("tp"))
             );
+            // `--attach tp` reads no BTF: no channel view, and the JSON says it is unknown.
+            assert!(b["channels"].is_null(), "{}", b["channels"]);
+        } else {
+            assert_eq!(
+                b["attach"], "tp_btf",
+                "the default where the kernel has BTF"
+            );
+            // The run's two pipes, one each way, each with N messages of 128 bytes.
+            let channels = b["channels"].as_array().unwrap();
+            assert_eq!(channels.len(), 2, "{channels:#?}");
+            for c in channels {
+                let d = &c["directions"][0];
+                assert_eq!(c["kind"], "pipe");
+                assert_eq!(
+                    (
+                        d["sends"].as_u64(),
+                        d["receives"].as_u64(),
+                        d["size_max"].as_u64()
+                    ),
+                    (Some(N), Some(N), Some(128)),
+                    "{placement}: {c:#}"
+                );
+                assert_ne!(d["from"], d["to"], "{c:#}");
+            }
         }
         assert_eq!(b["messages"], N);
         let processes = b["processes"].as_array().unwrap();
@@ -1017,7 +1041,8 @@ fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
         .arg(&out)
         .args([
             "-e",
-            "trace=read,write,readv,writev,sendto,recvfrom,sendmsg,recvmsg",
+            "trace=read,write,readv,writev,sendto,recvfrom,sendmsg,recvmsg,mq_timedsend,\
+             mq_timedreceive",
             "python3",
             CHANNELS_PROGRAM,
         ])
@@ -1054,10 +1079,15 @@ fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
         else {
             continue;
         };
-        if returned.parse::<i64>().map_or(true, |r| r <= 0) {
+        // mq_timedsend returns 0 when it sent.
+        let sent_a_message = call == "mq_timedsend" && returned == "0";
+        if returned.parse::<i64>().map_or(true, |r| r <= 0) && !sent_a_message {
             continue;
         }
-        let send = matches!(call, "write" | "writev" | "sendto" | "sendmsg");
+        let send = matches!(
+            call,
+            "write" | "writev" | "sendto" | "sendmsg" | "mq_timedsend"
+        );
         let Some((_, after)) = rest.split_once('<') else {
             continue;
         };
@@ -1073,6 +1103,10 @@ fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
         let (own, peer) = inside.split_once("->").unwrap_or((inside, ""));
         let label = if file.ends_with("/fifo") {
             Some("fifo".to_string())
+        } else if file.contains("[eventfd") {
+            Some("eventfd".to_string())
+        } else if let Some(queue) = by_address(file) {
+            Some(queue)
         } else if file.starts_with("TCP") || file.starts_with("UDP") {
             by_address(own).or_else(|| by_address(peer).map(|k| format!("peer of {k}")))
         } else {
@@ -1099,7 +1133,7 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
     require_root();
     let (report, stdout) = trace_command_to_file("json", &["python3", CHANNELS_PROGRAM]);
     let labels = channel_labels(&stdout);
-    assert_eq!(labels.len(), 8, "the program's labels: {stdout}");
+    assert_eq!(labels.len(), 10, "the program's labels: {stdout}");
     let doc: Value = serde_json::from_str(&report).unwrap();
     assert!(
         doc["channels_unavailable"].is_null(),
@@ -1121,12 +1155,14 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
             .unwrap_or_else(|| panic!("no channel for {label} (inode {inode}): {channels:#?}"))
     };
     let n = |v: &Value| v.as_u64().unwrap();
-    // One-way pipes and the FIFO: each write read by one read of 64 bytes.
-    for (label, kind, messages) in [
-        ("pipe-a", "pipe", 300),
-        ("pipe-b", "pipe", 200),
-        ("fifo", "fifo", 120),
-        ("pipe-d", "pipe", 80),
+    // One-way channels: each write read by one read of 64 bytes (8 for the eventfd's counter).
+    for (label, kind, messages, size) in [
+        ("pipe-a", "pipe", 300, 64),
+        ("pipe-b", "pipe", 200, 64),
+        ("fifo", "fifo", 120, 64),
+        ("pipe-d", "pipe", 80, 64),
+        ("eventfd", "eventfd", 70, 8),
+        ("mq", "posix-mq", 60, 64),
     ] {
         let c = channel(label);
         assert_eq!(c["kind"], kind, "{label}: {c:#}");
@@ -1138,10 +1174,14 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
                 n(&d["receives"]),
                 n(&d["bytes_received"])
             ),
-            (messages, messages * 64, messages, messages * 64),
+            (messages, messages * size, messages, messages * size),
             "{label}: {c:#}"
         );
-        assert_eq!((n(&d["size_min"]), n(&d["size_max"])), (64, 64), "{label}");
+        assert_eq!(
+            (n(&d["size_min"]), n(&d["size_max"])),
+            (size, size),
+            "{label}"
+        );
         let (from, to) = (d["from"].as_array().unwrap(), d["to"].as_array().unwrap());
         assert!(
             from.len() == 1 && to.len() == 1 && from != to,
@@ -1199,10 +1239,13 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
         let mine = &labels[name];
         // A direction leaves from (or arrives at) the labelled side when its inode or address
         // is the label's; the peer's side is the other one.
+        let inet = c["kind"] == "tcp" || c["kind"] == "udp";
         let at = |d: &Value, end: &str| {
             let here = match &mine.address {
-                Some(address) => d[format!("{end}_address")].as_str() == Some(address.as_str()),
-                None => d[format!("{end}_inode")].as_u64() == Some(mine.inode),
+                Some(address) if inet => {
+                    d[format!("{end}_address")].as_str() == Some(address.as_str())
+                }
+                _ => d[format!("{end}_inode")].as_u64() == Some(mine.inode),
             };
             let set =
                 !d[format!("{end}_address")].is_null() || !d[format!("{end}_inode")].is_null();
@@ -1241,6 +1284,8 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
         "peer of tcp",
         "udp",
         "peer of udp",
+        "eventfd",
+        "mq",
     ] {
         assert!(
             strace.contains_key(label),

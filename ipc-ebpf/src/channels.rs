@@ -9,11 +9,13 @@
 //! pairs ends into channels afterwards. A call on a cached descriptor costs two array lookups
 //! and a few adds.
 
-use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
+use aya_ebpf::helpers::{
+    bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
+};
 use ipc_ebpf::{
-    end_kind, fd_cache_index, EndInfo, FdCache, KernelOffsets, SyscallInFlight, FDS_REPLACED,
-    FD_ENDING, MAX_CACHED_FDS, MAX_ENDS, MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SHARED_SLOT,
-    SIZE_BUCKETS,
+    end_kind, fd_cache_index, EndInfo, FdCache, KernelOffsets, SyscallInFlight,
+    ANON_INODE_FS_MAGIC, FDS_REPLACED, FD_ENDING, MAX_CACHED_FDS, MAX_ENDS, MQUEUE_MAGIC,
+    MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SENDS_RETURNING_ZERO, SHARED_SLOT, SIZE_BUCKETS,
 };
 
 use crate::access::{add, atomic_add};
@@ -84,18 +86,24 @@ pub(crate) fn on_call(slot: u32, call: &SyscallInFlight, took_ns: u64, ret: i64)
         return;
     };
     let direction = direction & 1;
+    // A queue send returns 0 and moved the length it was given.
+    let moved = if ret == 0 && SENDS_RETURNING_ZERO.contains(&nr) {
+        call.sent_len as i64
+    } else {
+        ret
+    };
     // SAFETY: `stat` points at this CPU's live element of a per-CPU array; only u64 fields
     // inside it are touched, at indices below 2.
     unsafe {
-        if ret <= 0 {
+        if moved <= 0 {
             add(&raw mut (*stat).empty_calls[direction], 1);
             return;
         }
         add(&raw mut (*stat).calls[direction], 1);
-        add(&raw mut (*stat).bytes[direction], ret as u64);
+        add(&raw mut (*stat).bytes[direction], moved as u64);
         add(&raw mut (*stat).time_ns[direction], took_ns);
         add(&raw mut (*stat).blocked_ns[direction], call.off_cpu_ns);
-        let size = ret as u64;
+        let size = moved as u64;
         let min = &raw mut (*stat).min_size[direction];
         if *min == 0 || size < *min {
             *min = size;
@@ -109,7 +117,7 @@ pub(crate) fn on_call(slot: u32, call: &SyscallInFlight, took_ns: u64, ret: i64)
         return; // Its return counts messages: no size to put in the histogram.
     }
     if let Some(sizes) = END_SIZES.get_ptr_mut(end) {
-        let bucket = ipc_ebpf::latency_bucket(ret as u64) & (SIZE_BUCKETS - 1);
+        let bucket = ipc_ebpf::latency_bucket(moved as u64) & (SIZE_BUCKETS - 1);
         // SAFETY: a live array element shared by all CPUs, hence the atomic add; both indices
         // are masked into range.
         unsafe {
@@ -275,7 +283,32 @@ fn describe(info: &mut EndInfo, slot: u32, fd: u32) -> Option<()> {
                 info.kind = end_kind::OTHER_SOCKET;
             }
         }
-        _ => {}
+        _ => {
+            let sb: u64 = read(inode, o.inode_sb).unwrap_or(0);
+            let magic: u64 = read(sb, o.sb_magic).unwrap_or(0);
+            if magic == ANON_INODE_FS_MAGIC || magic == MQUEUE_MAGIC {
+                read_name(info, file, &o);
+                if magic == MQUEUE_MAGIC {
+                    info.kind = end_kind::MQUEUE;
+                } else if info.name.starts_with(b"[eventfd]") {
+                    info.kind = end_kind::EVENTFD;
+                }
+            }
+        }
     }
     Some(())
+}
+
+/// The name of `file`'s dentry (`[eventfd]`, a queue's name), cut to `info.name`'s size.
+#[inline(always)]
+fn read_name(info: &mut EndInfo, file: u64, o: &KernelOffsets) {
+    if o.file_dentry == 0 {
+        return;
+    }
+    let dentry: u64 = read(file, o.file_dentry).unwrap_or(0);
+    let name: u64 = read(dentry, o.dentry_name).unwrap_or(0);
+    if name != 0 {
+        // SAFETY: the helper checks the address and stops at the buffer's end.
+        let _ = unsafe { bpf_probe_read_kernel_str_bytes(name as *const u8, &mut info.name) };
+    }
 }

@@ -284,11 +284,12 @@ pub mod direction {
 }
 
 /// x86-64 syscalls that receive messages on their first argument's descriptor: `read`,
-/// `pread64`, `readv`, `recvfrom`, `recvmsg`, `preadv`, `recvmmsg`.
-pub const CHANNEL_READS: [u64; 7] = [0, 17, 19, 45, 47, 295, 299];
+/// `pread64`, `readv`, `recvfrom`, `recvmsg`, `preadv`, `recvmmsg`, `mq_timedreceive`.
+pub const CHANNEL_READS: [u64; 8] = [0, 17, 19, 45, 47, 295, 299, 243];
 /// x86-64 syscalls that send messages on their first argument's descriptor: `write`,
-/// `pwrite64`, `writev`, `sendto`, `sendmsg`, `pwritev`, `sendmmsg`.
-pub const CHANNEL_WRITES: [u64; 7] = [1, 18, 20, 44, 46, 296, 307];
+/// `pwrite64`, `writev`, `sendto`, `sendmsg`, `pwritev`, `sendmmsg`, `mq_timedsend` (which
+/// returns 0: its length argument counts, as [`SENDS_RETURNING_ZERO`] says).
+pub const CHANNEL_WRITES: [u64; 8] = [1, 18, 20, 44, 46, 296, 307, 242];
 /// `recvmmsg` and `sendmmsg`: they return a count of messages, not of bytes.
 pub const MULTI_MESSAGE_CALLS: [u64; 2] = [299, 307];
 
@@ -333,6 +334,10 @@ pub mod end_kind {
     pub const OTHER_SOCKET: u32 = 4;
     /// An IPv4 or IPv6 socket (`EndInfo::protocol` says TCP or UDP; its addresses are kept).
     pub const INET: u32 = 6;
+    /// An eventfd (every eventfd shares one anonymous inode: ends pair by open file).
+    pub const EVENTFD: u32 = 7;
+    /// A POSIX message queue (`EndInfo::name` holds its name).
+    pub const MQUEUE: u32 = 8;
     /// Any other file (a regular file, a character device, an anonymous inode).
     pub const OTHER: u32 = 5;
 }
@@ -372,6 +377,9 @@ pub struct EndInfo {
     pub protocol: u16,
     /// Padding (always 0).
     pub padding: u16,
+    /// For an anonymous inode or a POSIX queue: the file's name (`[eventfd]`, the queue's
+    /// name), NUL-padded, cut at 16 bytes.
+    pub name: [u8; 16],
 }
 
 /// Per CPU, per end: its calls, bytes, time in the calls and time blocked, each direction.
@@ -470,6 +478,10 @@ pub struct KernelOffsets {
     pub sock_v6_rcv_saddr: u32,
     /// 1 when the IPv6 fields were found.
     pub inet6: u32,
+    /// `file.f_path` plus `path.dentry`: the file's dentry pointer (0: names not read).
+    pub file_dentry: u32,
+    /// `dentry.d_name` plus `qstr.name`: the dentry's name pointer.
+    pub dentry_name: u32,
 }
 
 impl KernelOffsets {
@@ -482,6 +494,10 @@ impl KernelOffsets {
 /// The pipe filesystem's magic number (`super_block.s_magic`): a FIFO inode elsewhere is a
 /// named pipe.
 pub const PIPEFS_MAGIC: u64 = 0x5049_5045;
+/// The anonymous inode filesystem's magic number (eventfds, epoll, timerfds, ...).
+pub const ANON_INODE_FS_MAGIC: u64 = 0x0904_1934;
+/// The POSIX message queue filesystem's magic number.
+pub const MQUEUE_MAGIC: u64 = 0x1980_0202;
 
 /// Offset of `di` (the first syscall argument) in x86-64's `struct pt_regs`.
 pub const PT_REGS_DI: usize = 14 * 8;
@@ -496,8 +512,8 @@ mod pod {
     unsafe impl aya::Pod for super::ProcessSlot {}
     // SAFETY: #[repr(C)]: two u32, no padding.
     unsafe impl aya::Pod for super::FdCache {}
-    // SAFETY: #[repr(C)]: three u32, two u16, three u64, two 16-byte arrays and four u16
-    // (80 bytes), no padding.
+    // SAFETY: #[repr(C)]: three u32, two u16, three u64, two 16-byte arrays, four u16 and a
+    // 16-byte array (96 bytes), no padding.
     unsafe impl aya::Pod for super::EndInfo {}
     // SAFETY: #[repr(C)]: arrays of u64.
     unsafe impl aya::Pod for super::EndStat {}

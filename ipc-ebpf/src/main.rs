@@ -125,6 +125,8 @@ static CHANNEL_OFFSETS: KernelOffsets = KernelOffsets {
     sock_v6_daddr: 0,
     sock_v6_rcv_saddr: 0,
     inet6: 0,
+    file_dentry: 0,
+    dentry_name: 0,
 };
 
 #[map]

@@ -11,22 +11,44 @@ Channels, in order (the parent reads unless said otherwise):
   passing   a Unix datagram pair the parent sends pipe-d's write end over (one message);
   pipe-d    whose write end the child received over `passing`: N_D messages;
   tcp       a TCP connection over 127.0.0.1: N_T round trips, the child (client) first;
-  udp       an unconnected UDP socket answering a connected child: N_U round trips.
-TCP and UDP labels also print the socket's own address, as `strace -yy` shows it.
+  udp       an unconnected UDP socket answering a connected child: N_U round trips;
+  eventfd   a semaphore eventfd a child adds 1 to N_E times, the parent reading each;
+  mq        a POSIX message queue (unlinked at once) a child sends N_Q messages on.
+TCP and UDP labels also print the socket's own address, and the queue its name, as
+`strace -yy` shows them.
 """
+import ctypes
 import os
 import socket
 import sys
 import tempfile
 
 SIZE = 64
-N_A, N_B, N_S, N_F, N_D, N_T, N_U = 300, 200, 150, 120, 80, 110, 90
+N_A, N_B, N_S, N_F, N_D, N_T, N_U, N_E, N_Q = 300, 200, 150, 120, 80, 110, 90, 70, 60
 MESSAGE = bytes(range(SIZE))
 
 
 def label(name, fd, address=None):
-    where = "" if address is None else " %s:%d" % address
-    print(name, os.fstat(fd).st_ino, where.strip(), flush=True)
+    if isinstance(address, tuple):
+        address = "%s:%d" % address
+    print(name, os.fstat(fd).st_ino, address or "", flush=True)
+
+
+class MqAttr(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long),
+                ("msgsize", ctypes.c_long), ("curmsgs", ctypes.c_long),
+                ("reserved", ctypes.c_long * 4)]
+
+
+def message_queue():
+    """A POSIX queue of SIZE-byte messages, unlinked at once: (libc, descriptor, name)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    name = ("/ipc-profiler-test-%d" % os.getpid()).encode()
+    attr = MqAttr(0, 8, SIZE, 0)
+    mqd = libc.mq_open(name, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600, ctypes.byref(attr))
+    assert mqd >= 0, os.strerror(ctypes.get_errno())
+    libc.mq_unlink(name)
+    return libc, mqd, name.decode()
 
 
 def child(body):
@@ -154,6 +176,31 @@ def main():
     for _ in range(N_U):
         data, sender = server.recvfrom(SIZE)
         server.sendto(data, sender)
+    os.waitpid(pid, 0)
+
+    efd = os.eventfd(0, os.EFD_SEMAPHORE)
+    label("eventfd", efd)
+
+    def adder():
+        for _ in range(N_E):
+            os.eventfd_write(efd, 1)
+
+    pid = child(adder)
+    for _ in range(N_E):
+        assert os.eventfd_read(efd) == 1
+    os.waitpid(pid, 0)
+
+    libc, mqd, name = message_queue()
+    label("mq", mqd, name)
+
+    def mq_sender():
+        for _ in range(N_Q):
+            assert libc.mq_send(mqd, MESSAGE, SIZE, 0) == 0
+
+    pid = child(mq_sender)
+    buffer = ctypes.create_string_buffer(SIZE)
+    for _ in range(N_Q):
+        assert libc.mq_receive(mqd, buffer, SIZE, None) == SIZE
     os.waitpid(pid, 0)
 
 

@@ -2,6 +2,7 @@
 //! docs/design.md), CSV and Markdown. Nothing here measures anything.
 
 mod cells;
+mod channels;
 mod csv;
 mod flat;
 mod json;

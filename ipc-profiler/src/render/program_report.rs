@@ -40,7 +40,7 @@ pub fn render(report: &ProgramReport, format: Format) -> String {
             report.environment.summary(),
             title(report),
             markdown::table(&COLUMNS, rows(report)),
-            channels_markdown(report)
+            super::channels::markdown(&report.channels, report.channels_unavailable.as_deref())
         ),
     }
 }
@@ -192,60 +192,10 @@ fn tables(report: &ProgramReport) -> String {
          on-CPU time outside syscalls.\n",
         report.environment.summary(),
         title(report),
-        channels(report),
+        super::channels::table(&report.channels, report.channels_unavailable.as_deref()),
         short_note(report.seconds),
         super::cells::syscall_attach(report.breakdown.attach),
         super::cells::sched_attach(report.breakdown.sched_attach),
-    )
-}
-
-/// Columns of the channel rows in Markdown: one row per channel and direction.
-const CHANNEL_COLUMNS: [&str; 12] = [
-    "channel",
-    "kind",
-    "from",
-    "to",
-    "sends",
-    "bytes_sent",
-    "size_p50_at_most",
-    "size_max",
-    "receives",
-    "bytes_received",
-    "call_ns",
-    "blocked_ns",
-];
-
-/// The channels as a Markdown table (or why there are none).
-fn channels_markdown(report: &ProgramReport) -> String {
-    if let Some(why) = &report.channels_unavailable {
-        return format!("\nIPC channels: not shown: {why}.\n");
-    }
-    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let rows: Vec<Vec<String>> = report
-        .channels
-        .iter()
-        .flat_map(|c| {
-            c.directions.iter().map(move |d| {
-                vec![
-                    c.name.clone(),
-                    c.kind.clone(),
-                    d.from.join(", "),
-                    d.to.join(", "),
-                    d.sends.to_string(),
-                    d.bytes_sent.to_string(),
-                    opt(d.size_p50_at_most),
-                    opt(d.size_max),
-                    d.receives.to_string(),
-                    d.bytes_received.to_string(),
-                    (d.send_ns + d.receive_ns).to_string(),
-                    d.blocked_ns.to_string(),
-                ]
-            })
-        })
-        .collect();
-    format!(
-        "\nIPC channels:\n\n{}\n",
-        markdown::table(&CHANNEL_COLUMNS, rows)
     )
 }
 
@@ -288,105 +238,6 @@ fn fold_processes_without_ipc(
         (name, total)
     });
     (shown, folded)
-}
-
-/// The channel table (one row per direction), or why there is none.
-fn channels(report: &ProgramReport) -> String {
-    if let Some(why) = &report.channels_unavailable {
-        return format!("IPC channels: not shown: {why}.\n");
-    }
-    if report.channels.is_empty() {
-        return "IPC channels: none (no pipe, FIFO or socket was read or written).\n".into();
-    }
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
-        "channel",
-        "direction",
-        "sends",
-        "bytes sent",
-        "size p50 ≤",
-        "size max",
-        "receives",
-        "bytes received",
-        "time in calls",
-        "blocked",
-    ]);
-    let (moved, idle): (Vec<_>, Vec<_>) = report
-        .channels
-        .iter()
-        .partition(|c| c.directions.iter().any(|d| d.sends + d.receives != 0));
-    // A pipe a process writes to itself (an event loop's wake-up) belongs to that process.
-    let (moved, own): (Vec<_>, Vec<_>) = moved
-        .into_iter()
-        .partition(|c| c.ends.iter().any(|e| e.pid != c.ends[0].pid));
-    for channel in moved {
-        let label = if channel.addresses.is_empty() {
-            let inodes: Vec<String> = channel.inodes.iter().map(u64::to_string).collect();
-            format!("{} [{}]", channel.kind, inodes.join("<->"))
-        } else {
-            channel.name.clone()
-        };
-        let directions = channel
-            .directions
-            .iter()
-            .filter(|d| d.sends + d.receives != 0);
-        for (i, d) in directions.enumerate() {
-            let way = format!("{} -> {}", names_or(&d.from, "?"), names_or(&d.to, "?"));
-            table.add_row(vec![
-                if i == 0 { label.clone() } else { String::new() },
-                way,
-                count(d.sends as f64),
-                bytes(d.bytes_sent as f64),
-                or_na(d.size_p50_at_most.map(|b| b as f64), bytes),
-                or_na(d.size_max.map(|b| b as f64), bytes),
-                count(d.receives as f64),
-                bytes(d.bytes_received as f64),
-                duration_ns((d.send_ns + d.receive_ns) as f64),
-                duration_ns(d.blocked_ns as f64),
-            ]);
-        }
-    }
-    let own = if own.is_empty() {
-        String::new()
-    } else {
-        let each: Vec<String> = own
-            .iter()
-            .map(|c| {
-                let e = &c.ends[0];
-                let sends: u64 = c.directions.iter().map(|d| d.sends).sum();
-                format!(
-                    "{}({}) {} ({} sends)",
-                    e.process,
-                    e.pid,
-                    c.kind,
-                    count(sends as f64)
-                )
-            })
-            .collect();
-        format!(
-            "Channels a process has with itself (a self-pipe, as event loops wake themselves): \
-             {}.\n",
-            each.join(", ")
-        )
-    };
-    let idle = match idle.len() {
-        0 => String::new(),
-        1 => "1 more channel moved nothing (only end of file or errors).\n".to_string(),
-        n => format!("{n} more channels moved nothing (only end of file or errors).\n"),
-    };
-    format!(
-        "IPC channels (each end found when first used, paired across processes; [inode] as \
-         /proc/PID/fd shows it):\n{table}\n{own}{idle}"
-    )
-}
-
-/// The names joined, or `none`.
-fn names_or(names: &[String], none: &str) -> String {
-    if names.is_empty() {
-        none.to_string()
-    } else {
-        names.join(", ")
-    }
 }
 
 /// Traced for less than this, rates per second say little: a start-up's burst over a few
@@ -474,7 +325,7 @@ mod tests {
         assert_eq!(name, "2 more processes, no IPC with another");
         let one = &report.breakdown.processes[2].per_message;
         assert_eq!(total.syscalls, 2.0 * one.syscalls, "their figures add up");
-        let text = super::channels(&report);
+        let text = super::super::channels::table(&report.channels, None);
         assert!(text.contains("p12(12) pipe (7 sends)"), "{text}");
         assert_eq!(
             text.matches("pipe [").count(),

@@ -215,7 +215,13 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
         result.placement,
         b.messages
     );
-    breakdown_tables(&title, per, b)
+    let mut text = breakdown_tables(&title, per, b);
+    if let Some(channels) = &b.channels {
+        if !channels.is_empty() {
+            text.push_str(&super::channels::table(channels, None));
+        }
+    }
+    text
 }
 
 /// Process lines a table shows at most before it puts numbered roles of one kind together.

@@ -20,6 +20,10 @@ pub struct Breakdown {
     pub sched_attach: SchedAttach,
     /// The same figures for each process.
     pub processes: Vec<ProcessBreakdown>,
+    /// The run's IPC channels as its processes used them in the first traced run's measured
+    /// phase (totals, not per message); `None` where this kernel cannot follow them.
+    #[serde(default)]
+    pub channels: Option<Vec<super::Channel>>,
 }
 
 /// Figures per message; `null` where the kernel could not provide them.

@@ -10,8 +10,9 @@ pub struct Channel {
     pub kind: String,
     /// As a person would name it: `pipe sh(812) -> cat(815)`.
     pub name: String,
-    /// The inode numbers the kernel gave it (one for a pipe or FIFO, each socket's for a pair
-    /// or a TCP or UDP channel), as `/proc/PID/fd` shows them.
+    /// The inode numbers the kernel gave it (one for a pipe, FIFO or queue, each socket's for a
+    /// pair or a TCP or UDP channel), as `/proc/PID/fd` shows them; an eventfd shows the one
+    /// inode every eventfd shares (its channel is its open file).
     pub inodes: Vec<u64>,
     /// For TCP and UDP: each side's address and port (`127.0.0.1:6379`, `[::1]:53`).
     #[serde(default)]

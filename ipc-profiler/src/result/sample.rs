@@ -69,6 +69,7 @@ pub fn report() -> Report {
             voluntary_switches: Some(20_000),
             involuntary_switches: None,
         }],
+        channels: Some(Vec::new()),
     };
     let identity = |mechanism: &str, pattern| RunIdentity {
         mechanism: mechanism.into(),

@@ -102,6 +102,7 @@ pub fn build(
         attach,
         sched_attach,
         processes: per_process,
+        channels: None,
     }
 }
 

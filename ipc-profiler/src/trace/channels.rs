@@ -38,6 +38,8 @@ pub(super) struct Group<'a> {
     pub ways: Vec<(Option<usize>, Option<usize>)>,
     /// How the channel is named.
     pub naming: Naming,
+    /// What names it beside its kind (a POSIX queue's name), if anything.
+    pub title: Option<String>,
 }
 
 /// One side of a channel: the ends on one socket (or every end of a pipe).
@@ -64,8 +66,10 @@ pub(super) enum Naming {
 /// How pipe, FIFO and Unix ends are grouped into one channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
-    /// A pipe or FIFO: its inode.
+    /// A pipe, FIFO or POSIX queue: its kind and inode.
     Pipe(u32, u64),
+    /// An eventfd: its open file (every eventfd shares one inode).
+    File(u32, u64),
     /// A connected Unix socket pair: both inodes, lower first.
     UnixPair(u64, u64),
     /// A socket whose peer is unknown: its inode.
@@ -79,7 +83,8 @@ pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>
     for end in ends {
         let info = &end.info;
         let key = match info.kind {
-            end_kind::PIPE | end_kind::FIFO => Key::Pipe(info.kind, info.ino),
+            end_kind::PIPE | end_kind::FIFO | end_kind::MQUEUE => Key::Pipe(info.kind, info.ino),
+            end_kind::EVENTFD => Key::File(info.kind, info.file),
             end_kind::UNIX if info.peer_ino != 0 => {
                 Key::UnixPair(info.ino.min(info.peer_ino), info.ino.max(info.peer_ino))
             }
@@ -128,6 +133,17 @@ fn group(key: Key, members: Vec<&EndFigures>) -> Group<'_> {
             vec![(Some(0), Some(0))],
             Naming::OneWay,
         ),
+        // Every eventfd has the same inode: it is shown, but the open file is the key.
+        Key::File(..) => (
+            vec![members[0].info.ino],
+            vec![Side {
+                inode: Some(members[0].info.ino),
+                address: None,
+                ends: members.clone(),
+            }],
+            vec![(Some(0), Some(0))],
+            Naming::OneWay,
+        ),
         Key::UnixPair(a, b) => (
             vec![a, b],
             vec![side(a), side(b)],
@@ -141,6 +157,7 @@ fn group(key: Key, members: Vec<&EndFigures>) -> Group<'_> {
             Naming::Processes,
         ),
     };
+    let title = (members[0].info.kind == end_kind::MQUEUE).then(|| name_of(&members[0].info));
     Group {
         kind,
         inodes,
@@ -149,7 +166,18 @@ fn group(key: Key, members: Vec<&EndFigures>) -> Group<'_> {
         sides,
         ways,
         naming,
+        title,
     }
+}
+
+/// The file name the kernel side read (a queue's), up to its first NUL.
+fn name_of(info: &EndInfo) -> String {
+    let end = info
+        .name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(info.name.len());
+    String::from_utf8_lossy(&info.name[..end]).into_owned()
 }
 
 /// The model's channel of `group`.
@@ -187,7 +215,10 @@ fn channel(group: &Group, process_of: &impl Fn(u32) -> Option<SlotProcess>) -> C
             }
         })
         .collect();
-    let kind = &group.kind;
+    let kind = match &group.title {
+        Some(title) => format!("{} {title}", group.kind),
+        None => group.kind.clone(),
+    };
     let name = match group.naming {
         Naming::OneWay => {
             let d = &directions[0];
@@ -218,7 +249,7 @@ fn channel(group: &Group, process_of: &impl Fn(u32) -> Option<SlotProcess>) -> C
         }
     };
     Channel {
-        kind: kind.clone(),
+        kind: group.kind.clone(),
         name,
         inodes: group.inodes.clone(),
         addresses: group.addresses.clone(),
@@ -236,6 +267,8 @@ pub(super) fn kind_name(info: &EndInfo) -> &'static str {
         (end_kind::UNIX, 2) => "unix-dgram",
         (end_kind::UNIX, 5) => "unix-seqpacket",
         (end_kind::UNIX, _) => "unix",
+        (end_kind::EVENTFD, _) => "eventfd",
+        (end_kind::MQUEUE, _) => "posix-mq",
         _ => "socket",
     }
 }

@@ -118,6 +118,7 @@ pub(super) fn groups<'a>(ends: &[&'a EndFigures]) -> Vec<Group<'a>> {
             sides: vec![side(a), side(b)],
             ways: vec![(Some(0), Some(1)), (Some(1), Some(0))],
             naming: Naming::Addresses,
+            title: None,
             members,
         });
     }
@@ -162,6 +163,7 @@ pub(super) fn groups<'a>(ends: &[&'a EndFigures]) -> Vec<Group<'a>> {
                 .collect(),
             ways,
             naming: Naming::Addresses,
+            title: None,
             members,
         });
     }

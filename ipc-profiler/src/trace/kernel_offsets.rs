@@ -38,6 +38,17 @@ pub fn channel_offsets(btf: &[u8]) -> Result<KernelOffsets, String> {
     };
     let mut offsets = offsets;
     inet_offsets(btf, sock_common, &mut offsets);
+    // The file's name (an anonymous inode's `[eventfd]`, a queue's name): optional.
+    let name = (|| {
+        Some((
+            member_offset(btf, "file", "f_path")? + member_offset(btf, "path", "dentry")?,
+            member_offset(btf, "dentry", "d_name")? + member_offset(btf, "qstr", "name")?,
+        ))
+    })();
+    if let Some((file_dentry, dentry_name)) = name {
+        offsets.file_dentry = file_dentry;
+        offsets.dentry_name = dentry_name;
+    }
     if offsets.complete() {
         Ok(offsets)
     } else {
@@ -102,6 +113,10 @@ mod tests {
             "{offsets:?}"
         );
         assert_eq!(offsets.sock_num, offsets.sock_dport + 2, "{offsets:?}");
+        assert!(
+            offsets.file_dentry != 0 && offsets.dentry_name != 0,
+            "{offsets:?}"
+        );
     }
 
     #[test]

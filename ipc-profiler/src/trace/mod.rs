@@ -86,6 +86,14 @@ pub fn run(
             counts: tracer.counts(worker.slot)?,
         });
     }
+    // The channels as the first traced run's processes used them (later runs add to the maps).
+    let channels = match tracer.channels_unavailable() {
+        Some(_) => None,
+        None => Some(channels::pair(&tracer.ends()?, |slot| {
+            let worker = first.workers.iter().find(|w| w.slot == slot)?;
+            Some((worker.pid, worker.role.clone()))
+        })),
+    };
     let mut result = first.result;
     let mut traced_runs = vec![compared_ns(&result, figure).unwrap_or(0)];
     for _ in 1..pairs.max(1) {
@@ -98,12 +106,10 @@ pub fn run(
     }
     drop(tracer);
     let overhead = Overhead::from_runs(figure, untraced_runs, traced_runs);
-    result.breakdown = Some(attribution::build(
-        &processes,
-        result.messages,
-        Some(overhead),
-        attached_as,
-    ));
+    let mut breakdown =
+        attribution::build(&processes, result.messages, Some(overhead), attached_as);
+    breakdown.channels = channels;
+    result.breakdown = Some(breakdown);
     Ok(result)
 }
 
