@@ -2,9 +2,9 @@
 //! check comes due, so that a sleep arms no timer of its own.
 //!
 //! A waiter that watches its peer must not sleep forever on a peer that died: it wakes at least
-//! every [`Wait::check_every`](crate::wait::Wait::check_every) and asks. A timer armed for each
-//! sleep costs that sleep about 0.23 µs (the kernel queues and cancels an hrtimer; measured in
-//! docs/ipc-core.md), a twentieth of a same-core round trip. Instead, a thread about to sleep
+//! every `Wait::check_every` and asks. A timer armed for each sleep costs that sleep about
+//! 0.23 µs (the kernel queues and cancels an hrtimer; measured in docs/ipc-core.md), a
+//! twentieth of a same-core round trip. Instead, a thread about to sleep
 //! writes the word it sleeps on into its own slot of a table, and the ticker, waking twice per
 //! `check_every`, wakes each sleeper that has slept through a whole `check_every`; the sleeper
 //! then asks its liveness hook, as it would after a timeout. A sleep pays a few stores and a
