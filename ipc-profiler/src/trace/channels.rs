@@ -4,64 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use ipc_ebpf::{direction, end_kind, EndInfo, EndSizes, EndStat, SIZE_BUCKETS};
+use ipc_ebpf::{direction, end_kind, EndInfo, EndStat, SIZE_BUCKETS};
+
+pub use super::channel_group::{EndFigures, SlotProcess};
+use super::channel_group::{Group, Naming, Side};
 
 use crate::result::{Channel, ChannelDirection, ChannelEnd};
-
-/// What the kernel side counted for one end, summed over CPUs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EndFigures {
-    /// What the end is.
-    pub info: EndInfo,
-    /// Its calls, bytes and times (min and max sizes combined, not summed).
-    pub stat: EndStat,
-    /// Its size histograms.
-    pub sizes: EndSizes,
-}
-
-/// The process in a slot: (pid, command name).
-pub type SlotProcess = (u32, String);
-
-/// Ends grouped into one channel, with the sides messages go between.
-pub(super) struct Group<'a> {
-    /// `pipe`, `unix-stream`, `tcp`, ...
-    pub kind: String,
-    /// The channel's inodes (a socket pair's two, a pipe's one, every inet socket's).
-    pub inodes: Vec<u64>,
-    /// Its addresses (inet sockets only), as `127.0.0.1:6379`.
-    pub addresses: Vec<String>,
-    /// Every end of it.
-    pub members: Vec<&'a EndFigures>,
-    /// Its sides: a pipe has one, a socket pair two.
-    pub sides: Vec<Side<'a>>,
-    /// The directions messages go, as (sending side, receiving side); `None`: not traced.
-    pub ways: Vec<(Option<usize>, Option<usize>)>,
-    /// How the channel is named.
-    pub naming: Naming,
-    /// What names it beside its kind (a POSIX queue's name), if anything.
-    pub title: Option<String>,
-}
-
-/// One side of a channel: the ends on one socket (or every end of a pipe).
-pub(super) struct Side<'a> {
-    /// Its inode, where it has one.
-    pub inode: Option<u64>,
-    /// Its address (inet sockets).
-    pub address: Option<String>,
-    /// The descriptors on it.
-    pub ends: Vec<&'a EndFigures>,
-}
-
-/// How a channel's name is made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Naming {
-    /// `pipe writer(1) -> reader(2)`.
-    OneWay,
-    /// `unix-stream a(1) <-> b(2)`, one side's processes each.
-    Processes,
-    /// `tcp 127.0.0.1:41234 <-> 127.0.0.1:6379 (loopback)`.
-    Addresses,
-}
 
 /// How pipe, FIFO and Unix ends are grouped into one channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -369,23 +317,6 @@ fn median_at_most(buckets: &[u64], min: Option<u64>, max: Option<u64>) -> Option
         }
     }
     Some(max)
-}
-
-/// Adds one CPU's `stat` of an end into `total`: counts and times add up, the smallest and
-/// largest sizes are the smallest and largest of any CPU.
-pub fn add_cpu(total: &mut EndStat, stat: &EndStat) {
-    for d in 0..2 {
-        total.calls[d] += stat.calls[d];
-        total.bytes[d] += stat.bytes[d];
-        total.time_ns[d] += stat.time_ns[d];
-        total.blocked_ns[d] += stat.blocked_ns[d];
-        total.empty_calls[d] += stat.empty_calls[d];
-        if stat.min_size[d] != 0 && (total.min_size[d] == 0 || stat.min_size[d] < total.min_size[d])
-        {
-            total.min_size[d] = stat.min_size[d];
-        }
-        total.max_size[d] = total.max_size[d].max(stat.max_size[d]);
-    }
 }
 
 #[cfg(test)]

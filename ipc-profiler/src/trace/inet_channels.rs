@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::channels::{EndFigures, Group, Naming, Side};
+use super::channel_group::{EndFigures, Group, Naming, Side};
 
 /// An address family, address and port, as the kernel side recorded them.
 type Endpoint = (u16, [u8; 16], u16);

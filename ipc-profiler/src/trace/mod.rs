@@ -6,6 +6,7 @@
 
 mod attribution;
 mod btf;
+mod channel_group;
 mod channels;
 mod ebpf_log;
 mod ebpf_programs;

@@ -10,7 +10,7 @@ use ipc_ebpf::{
     SyscallStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
 };
 
-use super::channels::{self, EndFigures};
+use super::channel_group::{self, EndFigures};
 use super::ebpf_programs::{self, Feature, Kind, Link, Loaded};
 use super::registry::Registry;
 use super::{btf, ebpf_log, kernel_offsets, tracefs};
@@ -168,7 +168,7 @@ impl Tracer {
             .map(|end| {
                 let mut stat = EndStat::default();
                 for cpu in stats.get(&end, 0)?.iter() {
-                    channels::add_cpu(&mut stat, cpu);
+                    channel_group::add_cpu(&mut stat, cpu);
                 }
                 Ok(EndFigures {
                     info: infos.get(&end, 0)?,
