@@ -80,6 +80,14 @@ fn pipe_round_trips_are_counted_exactly() {
                     "{placement}: {c:#}"
                 );
                 assert_ne!(d["from"], d["to"], "{c:#}");
+                // Each round trip's reader sleeps in read until the write wakes it. (A call
+                // still in flight as the phase closes is not counted, but a wake-up it made is:
+                // a few over N.)
+                let wakeups = d["wakeups"].as_u64().unwrap();
+                assert!(
+                    wakeups > N / 2 && wakeups <= N + N / 100,
+                    "{placement}: {wakeups} wake-ups caused by {N} writes: {c:#}"
+                );
             }
         }
         assert_eq!(b["messages"], N);

@@ -129,6 +129,31 @@ pub(crate) fn on_call(slot: u32, call: &SyscallInFlight, took_ns: u64, ret: i64)
     }
 }
 
+/// Counts a wake-up of a traced thread made by the current thread (of process `slot`) from
+/// inside `call`, on the call's end, if the call is a channel call on a known descriptor.
+#[inline(always)]
+pub(crate) fn woke_from(slot: u32, call: &SyscallInFlight) {
+    if slot >= SHARED_SLOT || call.fd >= u64::from(MAX_CACHED_FDS) {
+        return;
+    }
+    let Some(direction) = ipc_ebpf::channel_direction(call.nr) else {
+        return;
+    };
+    let Some(generation) = PROCESSES.get(slot).map(|p| p.fd_generation) else {
+        return;
+    };
+    let Some(cached) = FD_CACHE.get(fd_cache_index(slot, call.fd as u32)) else {
+        return;
+    };
+    if cached.generation != generation || cached.end_plus_one == 0 {
+        return; // Its first call: the end is found when that call ends.
+    }
+    if let Some(stat) = END_STATS.get_ptr_mut(cached.end_plus_one - 1) {
+        // SAFETY: this CPU's live element of a per-CPU array; the index is below 2.
+        unsafe { add(&raw mut (*stat).wakeups_caused[direction & 1], 1) };
+    }
+}
+
 /// The end descriptor `fd` of process `slot` is, found and cached at its first use.
 #[inline(always)]
 fn end_of(slot: u32, fd: u32) -> Option<u32> {

@@ -400,6 +400,9 @@ pub struct EndStat {
     pub min_size: [u64; 2],
     /// The most bytes one call moved, by direction.
     pub max_size: [u64; 2],
+    /// Wake-ups of a traced thread made from inside a call on this end (a send waking its
+    /// reader, a read waking a writer that waited for room), by the call's direction.
+    pub wakeups_caused: [u64; 2],
 }
 
 /// Buckets of an end's message-size histogram: bucket `i` counts calls that moved

@@ -9,6 +9,7 @@ use aya_ebpf::{
 use ipc_ebpf::{offsets, PREV_STATE_PREEMPTED};
 
 use crate::access::{add, current_ids, field};
+use crate::channels;
 use crate::threads::{measuring, on_cpu, thread};
 use crate::{SCHED, TASK_PID_OFFSET};
 
@@ -181,6 +182,24 @@ fn on_wakeup(tid: u32) {
     if let Some(sched) = SCHED.get_ptr_mut(entry.slot) {
         // SAFETY: `sched` points at a live per-CPU map value.
         unsafe { add(&raw mut (*sched).wakeups, 1) };
+    }
+    waker_call_woke();
+}
+
+/// Charges a wake-up to the channel call the waking (current) thread is inside, if any.
+#[inline(always)]
+fn waker_call_woke() {
+    let (_, waker) = current_ids();
+    if let Some(cpu) = on_cpu() {
+        if cpu.tid == waker && cpu.call.start_ns != 0 {
+            channels::woke_from(cpu.slot, &cpu.call);
+            return;
+        }
+    }
+    if let Some(entry) = thread(waker) {
+        if entry.call.start_ns != 0 {
+            channels::woke_from(entry.slot, &entry.call);
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
         "bytes received",
         "time in calls",
         "blocked",
+        "wake-ups",
     ]);
     let (moved, idle): (Vec<_>, Vec<_>) = channels
         .iter()
@@ -60,6 +61,7 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
                 bytes(d.bytes_received as f64),
                 duration_ns((d.send_ns + d.receive_ns) as f64),
                 duration_ns(d.blocked_ns as f64),
+                count(d.wakeups as f64),
             ]);
         }
     }
@@ -107,7 +109,7 @@ fn names_or(names: &[String], none: &str) -> String {
 }
 
 /// Columns of the channel rows in Markdown: one row per channel and direction.
-const CHANNEL_COLUMNS: [&str; 12] = [
+const CHANNEL_COLUMNS: [&str; 13] = [
     "channel",
     "kind",
     "from",
@@ -120,6 +122,7 @@ const CHANNEL_COLUMNS: [&str; 12] = [
     "bytes_received",
     "call_ns",
     "blocked_ns",
+    "wakeups",
 ];
 
 /// The channels as a Markdown table (or why there are none).
@@ -145,6 +148,7 @@ pub fn markdown(channels: &[Channel], unavailable: Option<&str>) -> String {
                     d.bytes_received.to_string(),
                     (d.send_ns + d.receive_ns).to_string(),
                     d.blocked_ns.to_string(),
+                    d.wakeups.to_string(),
                 ]
             })
         })

@@ -76,4 +76,8 @@ pub struct ChannelDirection {
     pub blocked_ns: u64,
     /// Calls on it that moved nothing (end of file, an error such as `EAGAIN`).
     pub empty_calls: u64,
+    /// Wake-ups of a traced thread made from inside these sends and receives (a send waking
+    /// the reader, a read waking a writer that waited for room).
+    #[serde(default)]
+    pub wakeups: u64,
 }

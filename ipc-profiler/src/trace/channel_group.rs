@@ -73,5 +73,6 @@ pub fn add_cpu(total: &mut EndStat, stat: &EndStat) {
             total.min_size[d] = stat.min_size[d];
         }
         total.max_size[d] = total.max_size[d].max(stat.max_size[d]);
+        total.wakeups_caused[d] += stat.wakeups_caused[d];
     }
 }

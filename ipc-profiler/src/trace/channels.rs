@@ -297,6 +297,8 @@ fn direction_of(
         blocked_ns: sum(&sending, &|s| s.blocked_ns[out]) + sum(&receiving, &|s| s.blocked_ns[inn]),
         empty_calls: sum(senders, &|s| s.empty_calls[out])
             + sum(receivers, &|s| s.empty_calls[inn]),
+        wakeups: sum(&sending, &|s| s.wakeups_caused[out])
+            + sum(&receiving, &|s| s.wakeups_caused[inn]),
     }
 }
 
