@@ -33,10 +33,9 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
     let (moved, idle): (Vec<_>, Vec<_>) = channels
         .iter()
         .partition(|c| c.directions.iter().any(|d| d.sends + d.receives != 0));
-    // A pipe a process writes to itself (an event loop's wake-up) belongs to that process.
-    let (moved, own): (Vec<_>, Vec<_>) = moved
-        .into_iter()
-        .partition(|c| c.ends.iter().any(|e| e.pid != c.ends[0].pid));
+    // A pipe a process writes to itself (an event loop's wake-up) belongs to that process; one
+    // whose other end is in a process not traced (an older child of a `--pid`) stays a row.
+    let (own, moved): (Vec<_>, Vec<_>) = moved.into_iter().partition(|c| with_itself(c));
     for channel in moved {
         let label = if channel.addresses.is_empty() {
             let inodes: Vec<String> = channel.inodes.iter().map(u64::to_string).collect();
@@ -49,7 +48,11 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
             .iter()
             .filter(|d| d.sends + d.receives != 0);
         for (i, d) in directions.enumerate() {
-            let way = format!("{} -> {}", names_or(&d.from, "?"), names_or(&d.to, "?"));
+            let way = format!(
+                "{} -> {}",
+                names_or(&d.from, "(not traced)"),
+                names_or(&d.to, "(not traced)")
+            );
             table.add_row(vec![
                 if i == 0 { label.clone() } else { String::new() },
                 way,
@@ -157,4 +160,18 @@ pub fn markdown(channels: &[Channel], unavailable: Option<&str>) -> String {
         "\nIPC channels:\n\n{}\n",
         markdown_table::table(&CHANNEL_COLUMNS, rows)
     )
+}
+
+/// True when one process both sends and receives every message of `channel`: its ends are all
+/// in that process, and every direction with traffic has it at both ends.
+pub(crate) fn with_itself(channel: &Channel) -> bool {
+    let Some(first) = channel.ends.first() else {
+        return false;
+    };
+    channel.ends.iter().all(|e| e.pid == first.pid)
+        && channel
+            .directions
+            .iter()
+            .filter(|d| d.sends + d.receives != 0)
+            .all(|d| !d.from.is_empty() && d.from == d.to)
 }

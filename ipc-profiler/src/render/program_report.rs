@@ -217,7 +217,7 @@ fn fold_processes_without_ipc(
         .channels
         .iter()
         .filter(|c| c.directions.iter().any(|d| d.sends + d.receives != 0))
-        .filter(|c| c.ends.iter().any(|e| e.pid != c.ends[0].pid))
+        .filter(|c| !super::channels::with_itself(c))
         .flat_map(|c| c.ends.iter().map(|e| e.pid))
         .collect();
     let root = report.program.pid.to_string();
@@ -308,6 +308,14 @@ mod tests {
             }],
         };
         report.channels = vec![pipe(&[10, 11], 5), pipe(&[12, 12], 7)];
+        for (channel, (from, to)) in report
+            .channels
+            .iter_mut()
+            .zip([("p11", "p10"), ("p12", "p12")])
+        {
+            channel.directions[0].from = vec![from.into()];
+            channel.directions[0].to = vec![to.into()];
+        }
         report
     }
 
@@ -331,6 +339,15 @@ mod tests {
             text.matches("pipe [").count(),
             1,
             "the self-pipe is not a channel row: {text}"
+        );
+        // A pipe read by one traced process from a writer that is not traced is a row of its
+        // own, not a self-pipe.
+        let mut untraced_writer = report.channels[1].clone();
+        untraced_writer.directions[0].from.clear();
+        let lone = super::super::channels::table(&[untraced_writer], None);
+        assert!(
+            lone.contains("pipe [12]") && !lone.contains("itself"),
+            "{lone}"
         );
         let markdown = super::render(&report, super::Format::Markdown);
         let rows: Vec<&str> = markdown
