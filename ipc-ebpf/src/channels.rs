@@ -20,7 +20,8 @@ use ipc_ebpf::{
 
 use crate::access::{add, atomic_add};
 use crate::{
-    CHANNEL_OFFSETS, ENDS, END_CLAIMS, END_SIZES, END_STATS, FD_CACHE, NEXT_END, PROCESSES,
+    CHANNEL_OFFSETS, ENDS, END_CLAIMS, END_SIZES, END_STATS, END_TURNS, FD_CACHE, NEXT_END,
+    PROCESSES,
 };
 
 /// `S_IFMT` and the file types an end can be.
@@ -49,7 +50,7 @@ pub(crate) fn wants_fd(nr: u64) -> bool {
 /// Accounts a finished call of process `slot` to its descriptor's end, or forgets what the
 /// call made stale.
 #[inline(always)]
-pub(crate) fn on_call(slot: u32, call: &SyscallInFlight, took_ns: u64, ret: i64) {
+pub(crate) fn on_call(slot: u32, tid: u32, call: &SyscallInFlight, took_ns: u64, ret: i64) {
     if slot >= SHARED_SLOT {
         return; // Several processes share that slot: their descriptors cannot be told apart.
     }
@@ -113,6 +114,7 @@ pub(crate) fn on_call(slot: u32, call: &SyscallInFlight, took_ns: u64, ret: i64)
             *max = size;
         }
     }
+    turn(end, tid, direction, call.start_ns, took_ns);
     if MULTI_MESSAGE_CALLS.contains(&nr) {
         return; // Its return counts messages: no size to put in the histogram.
     }
@@ -125,6 +127,30 @@ pub(crate) fn on_call(slot: u32, call: &SyscallInFlight, took_ns: u64, ret: i64)
                 .cast::<u64>()
                 .add(direction * SIZE_BUCKETS + bucket);
             atomic_add(counter, 1);
+        }
+    }
+}
+
+/// A send on `end` starts a round trip for the current thread; its next receive on `end` ends
+/// it, into the end's round-trip histogram. (Racy between threads sharing one end: a
+/// round trip is one thread's send and answer.)
+#[inline(always)]
+fn turn(end: u32, tid: u32, direction: usize, started_ns: u64, took_ns: u64) {
+    let Some(turns) = END_TURNS.get_ptr_mut(end) else {
+        return;
+    };
+    // SAFETY: a live array element; its u32 and u64 fields are plain stores, the histogram's
+    // counters atomic adds (other CPUs may add too), at an index masked into range.
+    unsafe {
+        if direction == ipc_ebpf::direction::OUT {
+            (*turns).tid = tid;
+            (*turns).sent_ns = started_ns;
+        } else if (*turns).tid == tid && (*turns).sent_ns != 0 {
+            let ended_ns = started_ns.wrapping_add(took_ns);
+            let took = ended_ns.wrapping_sub((*turns).sent_ns);
+            (*turns).sent_ns = 0;
+            let bucket = ipc_ebpf::latency_bucket(took) & (ipc_ebpf::LATENCY_BUCKETS - 1);
+            atomic_add((&raw mut (*turns).buckets).cast::<u64>().add(bucket), 1);
         }
     }
 }

@@ -47,6 +47,8 @@ pub mod map_names {
     pub const END_STATS: &str = "END_STATS";
     /// `Array<EndSizes>` indexed by end, shared by all CPUs (atomic adds).
     pub const END_SIZES: &str = "END_SIZES";
+    /// `Array<EndTurns>` indexed by end: round trips made through it by one thread.
+    pub const END_TURNS: &str = "END_TURNS";
 }
 
 /// A syscall between its entry and its exit: kept on the CPU's [`OnCpu`] record while its
@@ -237,7 +239,7 @@ pub mod offsets {
     pub const SWITCH_PREV_STATE: usize = 32;
     /// `sched:sched_switch` field `next_pid` (pid_t).
     pub const SWITCH_NEXT_PID: usize = 56;
-    /// `sched:sched_wakeup` field `pid` (pid_t).
+    /// `sched:sched_waking` field `pid` (pid_t).
     pub const WAKEUP_PID: usize = 24;
     /// `sched:sched_migrate_task` field `pid` (pid_t), after `comm` became a `__data_loc`
     /// string (older kernels hold `comm` inline and `pid` at 24: their layout is refused and
@@ -425,6 +427,33 @@ impl Default for EndSizes {
     }
 }
 
+/// Per end, shared by all CPUs: round trips made through it, each a send followed by the same
+/// thread's next receive on the same end.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndTurns {
+    /// The thread whose send is waiting for its answer (0: none).
+    pub tid: u32,
+    /// Padding (always 0).
+    pub padding: u32,
+    /// `bpf_ktime_get_ns()` at that send's entry.
+    pub sent_ns: u64,
+    /// Log2 histogram of the round trips, from the send's entry to the receive's exit, in ns
+    /// (bucket `i`: `[2^i, 2^(i+1))`, as [`latency_bucket`]).
+    pub buckets: [u64; LATENCY_BUCKETS],
+}
+
+impl Default for EndTurns {
+    fn default() -> Self {
+        Self {
+            tid: 0,
+            padding: 0,
+            sent_ns: 0,
+            buckets: [0; LATENCY_BUCKETS],
+        }
+    }
+}
+
 /// Where the kernel keeps what identifies a descriptor's file, found in its BTF by userspace
 /// and set before loading. All zero: channels are not followed (no BTF, or a field missing).
 #[repr(C)]
@@ -522,6 +551,8 @@ mod pod {
     unsafe impl aya::Pod for super::EndStat {}
     // SAFETY: #[repr(C)]: arrays of u64.
     unsafe impl aya::Pod for super::EndSizes {}
+    // SAFETY: #[repr(C)]: two u32, a u64 and an array of u64: no padding.
+    unsafe impl aya::Pod for super::EndTurns {}
     // SAFETY: #[repr(C)]: u32 fields only.
     unsafe impl aya::Pod for super::KernelOffsets {}
     // SAFETY: #[repr(C)]: two u32 then a SyscallInFlight (u64 fields), no padding.

@@ -31,8 +31,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray},
 };
 use ipc_ebpf::{
-    EndInfo, EndSizes, EndStat, FdCache, KernelOffsets, LatencyHistogram, OnCpu, ProcessSlot,
-    SchedStat, SyscallStat, ThreadState, MAX_CACHED_FDS, MAX_ENDS, MAX_HASHED_THREADS,
+    EndInfo, EndSizes, EndStat, EndTurns, FdCache, KernelOffsets, LatencyHistogram, OnCpu,
+    ProcessSlot, SchedStat, SyscallStat, ThreadState, MAX_CACHED_FDS, MAX_ENDS, MAX_HASHED_THREADS,
     MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
 };
 
@@ -147,6 +147,9 @@ static END_STATS: PerCpuArray<EndStat> = PerCpuArray::with_max_entries(MAX_ENDS,
 
 #[map]
 static END_SIZES: Array<EndSizes> = Array::with_max_entries(MAX_ENDS, 0);
+
+#[map]
+static END_TURNS: Array<EndTurns> = Array::with_max_entries(MAX_ENDS, 0);
 
 #[cfg(not(test))]
 #[panic_handler]

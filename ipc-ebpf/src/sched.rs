@@ -1,4 +1,4 @@
-//! `sched_switch`, `sched_wakeup` and `sched_migrate_task`: context switches, on- and off-CPU
+//! `sched_switch`, `sched_waking` and `sched_migrate_task`: context switches, on- and off-CPU
 //! time, wake-ups, wake-to-run delay and CPU migrations of traced threads.
 
 use aya_ebpf::{
@@ -153,24 +153,27 @@ fn switched_in(tid: u32) {
     }
 }
 
-/// A thread was made runnable (tracepoint).
+/// A thread is being woken (tracepoint). `sched_waking` fires in the waker's context;
+/// `sched_wakeup` may fire on the wakee's CPU after an inter-processor interrupt, where the
+/// waker is not current, so the wake-up is counted here, where its cause is known.
 #[tracepoint]
-pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
-    on_wakeup(field::<i32>(&ctx, offsets::WAKEUP_PID) as u32);
+pub fn sched_waking(ctx: TracePointContext) -> u32 {
+    on_waking(field::<i32>(&ctx, offsets::WAKEUP_PID) as u32);
     0
 }
 
-/// `sched_wakeup(struct task_struct *p)`.
-#[btf_tracepoint(function = "sched_wakeup")]
-pub fn sched_wakeup_btf(ctx: BtfTracePointContext) -> i32 {
-    on_wakeup(task_pid(ctx.arg(0)));
+/// `sched_waking(struct task_struct *p)`.
+#[btf_tracepoint(function = "sched_waking")]
+pub fn sched_waking_btf(ctx: BtfTracePointContext) -> i32 {
+    on_waking(task_pid(ctx.arg(0)));
     0
 }
 
-/// If `tid` is a traced thread switched out inside its phase, counts the wake-up and remembers
-/// when, for the wake-to-run delay at its switch-in.
+/// If `tid` is a traced thread switched out inside its phase, counts the wake-up, remembers
+/// when (for the wake-to-run delay at its switch-in) and charges it to the channel call the
+/// waking thread is in.
 #[inline(always)]
-fn on_wakeup(tid: u32) {
+fn on_waking(tid: u32) {
     let Some(entry) = thread(tid) else {
         return;
     };

@@ -183,12 +183,12 @@ fn on_sys_exit<C: EbpfContext>(ctx: &C, ret: i64) {
     if !measuring(slot) || slot >= MAX_TRACED_PROCESSES {
         return;
     }
-    count_syscall(slot, call, ret);
+    count_syscall(slot, tid, call, ret);
 }
 
 /// Adds one completed syscall `nr` of process `slot` to the figures.
 #[inline(always)]
-fn count_syscall(slot: u32, call: SyscallInFlight, ret: i64) {
+fn count_syscall(slot: u32, tid: u32, call: SyscallInFlight, ret: i64) {
     let SyscallInFlight {
         nr,
         start_ns,
@@ -241,7 +241,7 @@ fn count_syscall(slot: u32, call: SyscallInFlight, ret: i64) {
         renamed(slot);
     }
     if fd != NO_FD || FDS_REPLACED.contains(&nr) {
-        channels::on_call(slot, &call, took, ret);
+        channels::on_call(slot, tid, &call, took, ret);
     }
 }
 

@@ -29,6 +29,7 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
         "time in calls",
         "blocked",
         "wake-ups",
+        "round trip p50 ≤",
     ]);
     let (moved, idle): (Vec<_>, Vec<_>) = channels
         .iter()
@@ -65,6 +66,7 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
                 duration_ns((d.send_ns + d.receive_ns) as f64),
                 duration_ns(d.blocked_ns as f64),
                 count(d.wakeups as f64),
+                or_na(d.round_trip_p50_ns_at_most.map(|ns| ns as f64), duration_ns),
             ]);
         }
     }

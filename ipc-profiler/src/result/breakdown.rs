@@ -201,7 +201,7 @@ pub enum SyscallAttach {
     TpBtf,
 }
 
-/// How the scheduler programs (`sched_switch`, `sched_wakeup`) were attached.
+/// How the scheduler programs (`sched_switch`, `sched_waking`) were attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SchedAttach {

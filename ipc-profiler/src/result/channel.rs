@@ -76,6 +76,16 @@ pub struct ChannelDirection {
     pub blocked_ns: u64,
     /// Calls on it that moved nothing (end of file, an error such as `EAGAIN`).
     pub empty_calls: u64,
+    /// Round trips started by these sends: a send, then the same thread's next receive on the
+    /// same descriptor (a client's request and its answer).
+    #[serde(default)]
+    pub round_trips: u64,
+    /// Their median, from the send's start to the receive's end, at most (log2 buckets).
+    #[serde(default)]
+    pub round_trip_p50_ns_at_most: Option<u64>,
+    /// Their 99th percentile, at most.
+    #[serde(default)]
+    pub round_trip_p99_ns_at_most: Option<u64>,
     /// Wake-ups of a traced thread made from inside these sends and receives (a send waking
     /// the reader, a read waking a writer that waited for room).
     #[serde(default)]

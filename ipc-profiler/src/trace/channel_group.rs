@@ -13,6 +13,8 @@ pub struct EndFigures {
     pub stat: EndStat,
     /// Its size histograms.
     pub sizes: EndSizes,
+    /// Its round trips (a send, then the same thread's receive on it), log2 buckets of ns.
+    pub turns: [u64; ipc_ebpf::LATENCY_BUCKETS],
 }
 
 /// The process in a slot: (pid, command name).

@@ -278,6 +278,12 @@ fn direction_of(
         .filter(|&m| m != 0)
         .min();
     let size_max = sending.iter().map(|e| e.stat.max_size[out]).max();
+    let mut turns = [0u64; ipc_ebpf::LATENCY_BUCKETS];
+    for end in senders {
+        for (total, n) in turns.iter_mut().zip(end.turns) {
+            *total += n;
+        }
+    }
     ChannelDirection {
         from_inode: None,
         to_inode: None,
@@ -297,9 +303,25 @@ fn direction_of(
         blocked_ns: sum(&sending, &|s| s.blocked_ns[out]) + sum(&receiving, &|s| s.blocked_ns[inn]),
         empty_calls: sum(senders, &|s| s.empty_calls[out])
             + sum(receivers, &|s| s.empty_calls[inn]),
+        round_trips: turns.iter().sum(),
+        round_trip_p50_ns_at_most: quantile_at_most(&turns, 0.5),
+        round_trip_p99_ns_at_most: quantile_at_most(&turns, 0.99),
         wakeups: sum(&sending, &|s| s.wakeups_caused[out])
             + sum(&receiving, &|s| s.wakeups_caused[inn]),
     }
+}
+
+/// The `q` quantile of a log2 histogram of ns, at most: its bucket's upper bound.
+fn quantile_at_most(buckets: &[u64], q: f64) -> Option<u64> {
+    let total: u64 = buckets.iter().sum();
+    let mut seen = 0;
+    for (i, n) in buckets.iter().enumerate() {
+        seen += n;
+        if *n != 0 && seen as f64 >= q * total as f64 {
+            return Some(1u64 << (i + 1));
+        }
+    }
+    None
 }
 
 /// The median of a power-of-two size histogram, at most (its bucket's upper bound), held

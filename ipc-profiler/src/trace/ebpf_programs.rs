@@ -171,19 +171,19 @@ pub const PROGRAMS: &[Program] = &[
         ],
     },
     Program {
-        name: "sched_wakeup_btf",
+        name: "sched_waking_btf",
         feature: Feature::Wakeups,
         kind: Kind::TpBtf,
         category: "sched",
-        event: "sched_wakeup",
+        event: "sched_waking",
         fields: &[],
     },
     Program {
-        name: "sched_wakeup",
+        name: "sched_waking",
         feature: Feature::Wakeups,
         kind: Kind::Tp,
         category: "sched",
-        event: "sched_wakeup",
+        event: "sched_waking",
         fields: &[("pid", offsets::WAKEUP_PID, 4)],
     },
     Program {

@@ -6,8 +6,8 @@ use anyhow::Context;
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuValues};
 use aya::{Btf, Ebpf, EbpfLoader};
 use ipc_ebpf::{
-    map_names, EndInfo, EndSizes, EndStat, KernelOffsets, LatencyHistogram, OnCpu, SchedStat,
-    SyscallStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
+    map_names, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram, OnCpu,
+    SchedStat, SyscallStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
 };
 
 use super::channel_group::{self, EndFigures};
@@ -30,7 +30,7 @@ pub struct Tracer {
     loaded: Loaded,
     /// How the syscall programs are attached.
     pub syscalls_via: SyscallAttach,
-    /// How the scheduler programs (`sched_switch`, `sched_wakeup`) are attached.
+    /// How the scheduler programs (`sched_switch`, `sched_waking`) are attached.
     pub sched_via: SchedAttach,
     registry: Registry,
     /// The eBPF programs' log, with `--ebpf-log`.
@@ -59,7 +59,7 @@ pub struct SlotCounts {
     pub latency: Vec<LatencyHistogram>,
     /// Scheduler figures, when `sched_switch` was attached.
     pub sched: Option<SchedStat>,
-    /// Whether `sched_wakeup` was attached (else the wake-up figures are unknown, not zero).
+    /// Whether `sched_waking` was attached (else the wake-up figures are unknown, not zero).
     pub wakeups_counted: bool,
     /// Whether `sched_migrate_task` was attached (else migrations are unknown, not zero).
     pub migrations_counted: bool,
@@ -162,6 +162,7 @@ impl Tracer {
         let stats: PerCpuArray<&MapData, EndStat> =
             PerCpuArray::try_from(map(map_names::END_STATS)?)?;
         let sizes: Array<&MapData, EndSizes> = Array::try_from(map(map_names::END_SIZES)?)?;
+        let turns: Array<&MapData, EndTurns> = Array::try_from(map(map_names::END_TURNS)?)?;
         let mut ends: Vec<u32> = claims.keys().collect::<Result<_, _>>()?;
         ends.sort_unstable();
         ends.into_iter()
@@ -174,6 +175,7 @@ impl Tracer {
                     info: infos.get(&end, 0)?,
                     stat,
                     sizes: sizes.get(&end, 0)?,
+                    turns: turns.get(&end, 0)?.buckets,
                 })
             })
             .collect()
