@@ -1062,7 +1062,7 @@ fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
         .args([
             "-e",
             "trace=read,write,readv,writev,sendto,recvfrom,sendmsg,recvmsg,mq_timedsend,\
-             mq_timedreceive",
+             mq_timedreceive,msgsnd,msgrcv",
             "python3",
             CHANNELS_PROGRAM,
         ])
@@ -1100,14 +1100,27 @@ fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
             continue;
         };
         // mq_timedsend returns 0 when it sent.
-        let sent_a_message = call == "mq_timedsend" && returned == "0";
+        let sent_a_message = matches!(call, "mq_timedsend" | "msgsnd") && returned == "0";
         if returned.parse::<i64>().map_or(true, |r| r <= 0) && !sent_a_message {
             continue;
         }
         let send = matches!(
             call,
-            "write" | "writev" | "sendto" | "sendmsg" | "mq_timedsend"
+            "write" | "writev" | "sendto" | "sendmsg" | "mq_timedsend" | "msgsnd"
         );
+        // A System V queue is named by its id, the first argument.
+        if matches!(call, "msgsnd" | "msgrcv") {
+            let id: Option<u64> = rest.split(',').next().and_then(|i| i.trim().parse().ok());
+            if let Some(label) = id.and_then(by_inode) {
+                let entry = counts.entry(label).or_insert((0, 0));
+                if send {
+                    entry.0 += 1;
+                } else {
+                    entry.1 += 1;
+                }
+            }
+            continue;
+        }
         let Some((_, after)) = rest.split_once('<') else {
             continue;
         };
@@ -1153,7 +1166,7 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
     require_root();
     let (report, stdout) = trace_command_to_file("json", &["python3", CHANNELS_PROGRAM]);
     let labels = channel_labels(&stdout);
-    assert_eq!(labels.len(), 10, "the program's labels: {stdout}");
+    assert_eq!(labels.len(), 11, "the program's labels: {stdout}");
     let doc: Value = serde_json::from_str(&report).unwrap();
     assert!(
         doc["channels_unavailable"].is_null(),
@@ -1183,6 +1196,7 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
         ("pipe-d", "pipe", 80, 64),
         ("eventfd", "eventfd", 70, 8),
         ("mq", "posix-mq", 60, 64),
+        ("sysv", "sysv-mq", 50, 64),
     ] {
         let c = channel(label);
         assert_eq!(c["kind"], kind, "{label}: {c:#}");
@@ -1329,6 +1343,7 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
         "peer of udp",
         "eventfd",
         "mq",
+        "sysv",
     ] {
         assert!(
             strace.contains_key(label),

@@ -16,12 +16,13 @@ use ipc_ebpf::{
     end_kind, fd_cache_index, EndInfo, FdCache, KernelOffsets, SyscallInFlight,
     ANON_INODE_FS_MAGIC, FDS_REPLACED, FD_ENDING, MAX_CACHED_FDS, MAX_ENDS, MQUEUE_MAGIC,
     MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SENDS_RETURNING_ZERO, SHARED_SLOT, SIZE_BUCKETS,
+    SYSV_QUEUE_CALLS,
 };
 
 use crate::access::{add, atomic_add};
 use crate::{
     CHANNEL_OFFSETS, ENDS, END_CLAIMS, END_SIZES, END_STATS, END_TURNS, FD_CACHE, NEXT_END,
-    PROCESSES,
+    PROCESSES, SYSV_ENDS,
 };
 
 /// `S_IFMT` and the file types an end can be.
@@ -77,10 +78,14 @@ pub(crate) fn on_call(slot: u32, tid: u32, call: &SyscallInFlight, took_ns: u64,
     let Some(direction) = ipc_ebpf::channel_direction(nr) else {
         return;
     };
-    if call.fd == NO_FD || call.fd >= u64::from(MAX_CACHED_FDS) {
+    let end = if SYSV_QUEUE_CALLS.contains(&nr) {
+        sysv_end(slot, call.fd as u32)
+    } else if call.fd == NO_FD || call.fd >= u64::from(MAX_CACHED_FDS) {
         return;
-    }
-    let Some(end) = end_of(slot, call.fd as u32) else {
+    } else {
+        end_of(slot, call.fd as u32)
+    };
+    let Some(end) = end else {
         return;
     };
     let Some(stat) = END_STATS.get_ptr_mut(end) else {
@@ -159,12 +164,26 @@ fn turn(end: u32, tid: u32, direction: usize, started_ns: u64, took_ns: u64) {
 /// inside `call`, on the call's end, if the call is a channel call on a known descriptor.
 #[inline(always)]
 pub(crate) fn woke_from(slot: u32, call: &SyscallInFlight) {
-    if slot >= SHARED_SLOT || call.fd >= u64::from(MAX_CACHED_FDS) {
+    if slot >= SHARED_SLOT {
         return;
     }
     let Some(direction) = ipc_ebpf::channel_direction(call.nr) else {
         return;
     };
+    if SYSV_QUEUE_CALLS.contains(&call.nr) {
+        let key = (u64::from(slot) << 32) | (call.fd & 0xffff_ffff);
+        // SAFETY: a read of a hash map value the helper returned.
+        if let Some(&end) = unsafe { SYSV_ENDS.get(&key) } {
+            if let Some(stat) = END_STATS.get_ptr_mut(end) {
+                // SAFETY: this CPU's live element of a per-CPU array; the index is below 2.
+                unsafe { add(&raw mut (*stat).wakeups_caused[direction & 1], 1) };
+            }
+        }
+        return;
+    }
+    if call.fd >= u64::from(MAX_CACHED_FDS) {
+        return;
+    }
     let Some(generation) = PROCESSES.get(slot).map(|p| p.fd_generation) else {
         return;
     };
@@ -202,6 +221,29 @@ fn end_of(slot: u32, fd: u32) -> Option<u32> {
         generation,
         end_plus_one: end + 1,
     };
+    Some(end)
+}
+
+/// The end of process `slot` on System V queue `id`, made at its first use (the id names the
+/// queue everywhere: no walk through the kernel's structures is needed).
+#[inline(always)]
+fn sysv_end(slot: u32, id: u32) -> Option<u32> {
+    let key = (u64::from(slot) << 32) | u64::from(id);
+    // SAFETY: a read of a hash map value the helper returned.
+    if let Some(&end) = unsafe { SYSV_ENDS.get(&key) } {
+        return Some(end);
+    }
+    let end = claim_end(slot)?;
+    let info = ENDS.get_ptr_mut(end)?;
+    // SAFETY: a live array element this call just claimed: nothing else writes it.
+    unsafe {
+        *info = EndInfo::default();
+        (*info).slot = slot;
+        (*info).fd = id;
+        (*info).kind = end_kind::SYSV_MQ;
+        (*info).ino = u64::from(id);
+    }
+    let _ = SYSV_ENDS.insert(&key, &end, 0);
     Some(end)
 }
 

@@ -49,6 +49,9 @@ pub mod map_names {
     pub const END_SIZES: &str = "END_SIZES";
     /// `Array<EndTurns>` indexed by end: round trips made through it by one thread.
     pub const END_TURNS: &str = "END_TURNS";
+    /// `HashMap<u64 (slot << 32 | queue id), u32 end>`: each process's end on each System V
+    /// queue it used.
+    pub const SYSV_ENDS: &str = "SYSV_ENDS";
 }
 
 /// A syscall between its entry and its exit: kept on the CPU's [`OnCpu`] record while its
@@ -286,12 +289,16 @@ pub mod direction {
 }
 
 /// x86-64 syscalls that receive messages on their first argument's descriptor: `read`,
-/// `pread64`, `readv`, `recvfrom`, `recvmsg`, `preadv`, `recvmmsg`, `mq_timedreceive`.
-pub const CHANNEL_READS: [u64; 8] = [0, 17, 19, 45, 47, 295, 299, 243];
+/// `pread64`, `readv`, `recvfrom`, `recvmsg`, `preadv`, `recvmmsg`, `mq_timedreceive`; and
+/// `msgrcv`, whose first argument is a System V queue's id ([`SYSV_QUEUE_CALLS`]).
+pub const CHANNEL_READS: [u64; 9] = [0, 17, 19, 45, 47, 295, 299, 243, 70];
 /// x86-64 syscalls that send messages on their first argument's descriptor: `write`,
 /// `pwrite64`, `writev`, `sendto`, `sendmsg`, `pwritev`, `sendmmsg`, `mq_timedsend` (which
-/// returns 0: its length argument counts, as [`SENDS_RETURNING_ZERO`] says).
-pub const CHANNEL_WRITES: [u64; 8] = [1, 18, 20, 44, 46, 296, 307, 242];
+/// returns 0: its length argument counts, as [`SENDS_RETURNING_ZERO`] says); and `msgsnd`
+/// (a System V queue's id, and 0 returned too).
+pub const CHANNEL_WRITES: [u64; 9] = [1, 18, 20, 44, 46, 296, 307, 242, 69];
+/// `msgsnd` and `msgrcv`: their first argument is a System V queue's id, not a descriptor.
+pub const SYSV_QUEUE_CALLS: [u64; 2] = [69, 70];
 /// `recvmmsg` and `sendmmsg`: they return a count of messages, not of bytes.
 pub const MULTI_MESSAGE_CALLS: [u64; 2] = [299, 307];
 
@@ -340,6 +347,8 @@ pub mod end_kind {
     pub const EVENTFD: u32 = 7;
     /// A POSIX message queue (`EndInfo::name` holds its name).
     pub const MQUEUE: u32 = 8;
+    /// A System V message queue (`EndInfo::ino` and `EndInfo::fd` hold its id).
+    pub const SYSV_MQ: u32 = 9;
     /// Any other file (a regular file, a character device, an anonymous inode).
     pub const OTHER: u32 = 5;
 }

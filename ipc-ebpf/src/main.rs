@@ -151,6 +151,9 @@ static END_SIZES: Array<EndSizes> = Array::with_max_entries(MAX_ENDS, 0);
 #[map]
 static END_TURNS: Array<EndTurns> = Array::with_max_entries(MAX_ENDS, 0);
 
+#[map]
+static SYSV_ENDS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_ENDS, 0);
+
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {

@@ -13,7 +13,9 @@ Channels, in order (the parent reads unless said otherwise):
   tcp       a TCP connection over 127.0.0.1: N_T round trips, the child (client) first;
   udp       an unconnected UDP socket answering a connected child: N_U round trips;
   eventfd   a semaphore eventfd a child adds 1 to N_E times, the parent reading each;
-  mq        a POSIX message queue (unlinked at once) a child sends N_Q messages on.
+  mq        a POSIX message queue (unlinked at once) a child sends N_Q messages on;
+  sysv      a System V message queue (removed at the end) a child sends N_V messages on
+            (its label prints the queue's id where the others print an inode).
 TCP and UDP labels also print the socket's own address, and the queue its name, as
 `strace -yy` shows them.
 """
@@ -24,7 +26,7 @@ import sys
 import tempfile
 
 SIZE = 64
-N_A, N_B, N_S, N_F, N_D, N_T, N_U, N_E, N_Q = 300, 200, 150, 120, 80, 110, 90, 70, 60
+N_A, N_B, N_S, N_F, N_D, N_T, N_U, N_E, N_Q, N_V = 300, 200, 150, 120, 80, 110, 90, 70, 60, 50
 MESSAGE = bytes(range(SIZE))
 
 
@@ -38,6 +40,10 @@ class MqAttr(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long),
                 ("msgsize", ctypes.c_long), ("curmsgs", ctypes.c_long),
                 ("reserved", ctypes.c_long * 4)]
+
+
+class MsgBuf(ctypes.Structure):
+    _fields_ = [("mtype", ctypes.c_long), ("mtext", ctypes.c_char * SIZE)]
 
 
 def message_queue():
@@ -202,6 +208,25 @@ def main():
     for _ in range(N_Q):
         assert libc.mq_receive(mqd, buffer, SIZE, None) == SIZE
     os.waitpid(pid, 0)
+
+    ipc_private, ipc_creat, ipc_rmid = 0, 0o1000, 0
+    qid = libc.msgget(ipc_private, ipc_creat | 0o600)
+    assert qid >= 0, os.strerror(ctypes.get_errno())
+    try:
+        print("sysv", qid, flush=True)
+
+        def sysv_sender():
+            message = MsgBuf(1, MESSAGE)
+            for _ in range(N_V):
+                assert libc.msgsnd(qid, ctypes.byref(message), SIZE, 0) == 0
+
+        pid = child(sysv_sender)
+        received = MsgBuf()
+        for _ in range(N_V):
+            assert libc.msgrcv(qid, ctypes.byref(received), SIZE, 0, 0) == SIZE
+        os.waitpid(pid, 0)
+    finally:
+        libc.msgctl(qid, ipc_rmid, None)
 
 
 if __name__ == "__main__":

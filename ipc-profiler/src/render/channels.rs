@@ -100,7 +100,7 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
     };
     format!(
         "IPC channels (each end found when first used, paired across processes; [inode] as \
-         /proc/PID/fd shows it):\n{table}\n{own}{idle}"
+         /proc/PID/fd shows it, or a System V queue's id):\n{table}\n{own}{idle}"
     )
 }
 

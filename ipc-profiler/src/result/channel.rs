@@ -12,7 +12,7 @@ pub struct Channel {
     pub name: String,
     /// The inode numbers the kernel gave it (one for a pipe, FIFO or queue, each socket's for a
     /// pair or a TCP or UDP channel), as `/proc/PID/fd` shows them; an eventfd shows the one
-    /// inode every eventfd shares (its channel is its open file).
+    /// inode every eventfd shares (its channel is its open file); a System V queue its id.
     pub inodes: Vec<u64>,
     /// For TCP and UDP: each side's address and port (`127.0.0.1:6379`, `[::1]:53`).
     #[serde(default)]
@@ -30,7 +30,7 @@ pub struct ChannelEnd {
     pub pid: u32,
     /// Its command name.
     pub process: String,
-    /// The descriptor number.
+    /// The descriptor number (for a System V queue, which has none, its id).
     pub fd: u32,
     /// The inode of the side this end is on (a socket's own; the pipe's).
     pub inode: u64,

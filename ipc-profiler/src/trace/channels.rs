@@ -31,7 +31,9 @@ pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>
     for end in ends {
         let info = &end.info;
         let key = match info.kind {
-            end_kind::PIPE | end_kind::FIFO | end_kind::MQUEUE => Key::Pipe(info.kind, info.ino),
+            end_kind::PIPE | end_kind::FIFO | end_kind::MQUEUE | end_kind::SYSV_MQ => {
+                Key::Pipe(info.kind, info.ino)
+            }
             end_kind::EVENTFD => Key::File(info.kind, info.file),
             end_kind::UNIX if info.peer_ino != 0 => {
                 Key::UnixPair(info.ino.min(info.peer_ino), info.ino.max(info.peer_ino))
@@ -217,6 +219,7 @@ pub(super) fn kind_name(info: &EndInfo) -> &'static str {
         (end_kind::UNIX, _) => "unix",
         (end_kind::EVENTFD, _) => "eventfd",
         (end_kind::MQUEUE, _) => "posix-mq",
+        (end_kind::SYSV_MQ, _) => "sysv-mq",
         _ => "socket",
     }
 }
