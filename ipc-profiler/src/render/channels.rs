@@ -135,8 +135,28 @@ pub fn markdown(channels: &[Channel], unavailable: Option<&str>) -> String {
     if let Some(why) = unavailable {
         return format!("\nIPC channels: not shown: {why}.\n");
     }
+    format!(
+        "\nIPC channels:\n\n{}\n",
+        markdown_table::table(&CHANNEL_COLUMNS, flat_rows(channels))
+    )
+}
+
+/// The channels as CSV rows under their own header (after the process rows and a blank line,
+/// in a program report's CSV); nothing where channels are unknown.
+pub fn csv(channels: &[Channel], unavailable: Option<&str>) -> String {
+    if unavailable.is_some() {
+        return String::new();
+    }
+    format!(
+        "\n{}",
+        super::csv::rows(&CHANNEL_COLUMNS, flat_rows(channels))
+    )
+}
+
+/// One flat row per channel and direction, in `CHANNEL_COLUMNS`' order.
+fn flat_rows(channels: &[Channel]) -> Vec<Vec<String>> {
     let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let rows: Vec<Vec<String>> = channels
+    channels
         .iter()
         .flat_map(|c| {
             c.directions.iter().map(move |d| {
@@ -157,11 +177,7 @@ pub fn markdown(channels: &[Channel], unavailable: Option<&str>) -> String {
                 ]
             })
         })
-        .collect();
-    format!(
-        "\nIPC channels:\n\n{}\n",
-        markdown_table::table(&CHANNEL_COLUMNS, rows)
-    )
+        .collect()
 }
 
 /// True when one process both sends and receives every message of `channel`: its ends are all

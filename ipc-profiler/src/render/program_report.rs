@@ -34,7 +34,11 @@ pub fn render(report: &ProgramReport, format: Format) -> String {
     match format {
         Format::Json => json::render(report),
         Format::Table => tables(report),
-        Format::Csv => csv::rows(&COLUMNS, rows(report)),
+        Format::Csv => format!(
+            "{}{}",
+            csv::rows(&COLUMNS, rows(report)),
+            super::channels::csv(&report.channels, report.channels_unavailable.as_deref())
+        ),
         Format::Markdown => format!(
             "Measured on: {}\n\n{}\n\n{}\n{}",
             report.environment.summary(),
@@ -355,6 +359,15 @@ mod tests {
             .filter(|l| l.starts_with("| pipe"))
             .collect();
         assert_eq!(rows.len(), 2, "both channels, by direction: {markdown}");
+        let csv = super::render(&report, super::Format::Csv);
+        let (processes, channels) = csv.split_once("\n\n").expect("two sections");
+        assert!(processes.starts_with("process,pid,"), "{csv}");
+        assert!(channels.starts_with("channel,kind,from,to,sends,"), "{csv}");
+        assert_eq!(
+            channels.lines().count(),
+            3,
+            "a header and both channels: {csv}"
+        );
     }
 
     #[test]
