@@ -28,7 +28,9 @@
 //! lengths and tags, the header, the seals of the memory object, see `shm`) holds against any
 //! peer.
 //!
-//! The crate is `#![no_std]` and allocates nothing.
+//! The crate is `#![no_std]` and allocates nothing on its paths; with the `std` feature on
+//! Linux, the first sleep that watches a peer starts one thread per process (the ticker, see
+//! [`wait`]), which is the only allocation and the only thread it makes.
 #![no_std]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
