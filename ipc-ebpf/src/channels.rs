@@ -170,45 +170,35 @@ pub(crate) fn woke_from(slot: u32, call: &SyscallInFlight) {
     let Some(direction) = ipc_ebpf::channel_direction(call.nr) else {
         return;
     };
-    if SYSV_QUEUE_CALLS.contains(&call.nr) {
-        let key = (u64::from(slot) << 32) | (call.fd & 0xffff_ffff);
-        // SAFETY: a read of a hash map value the helper returned.
-        if let Some(&end) = unsafe { SYSV_ENDS.get(&key) } {
-            if let Some(stat) = END_STATS.get_ptr_mut(end) {
-                // SAFETY: this CPU's live element of a per-CPU array; the index is below 2.
-                unsafe { add(&raw mut (*stat).wakeups_caused[direction & 1], 1) };
-            }
-        }
-        return;
-    }
-    if call.fd >= u64::from(MAX_CACHED_FDS) {
-        return;
-    }
-    let Some(generation) = PROCESSES.get(slot).map(|p| p.fd_generation) else {
-        return;
+    let end = if SYSV_QUEUE_CALLS.contains(&call.nr) {
+        known_sysv_end(slot, call.fd as u32)
+    } else if call.fd < u64::from(MAX_CACHED_FDS) {
+        cached_end(slot, call.fd as u32) // None at its first call: found when that call ends.
+    } else {
+        None
     };
-    let Some(cached) = FD_CACHE.get(fd_cache_index(slot, call.fd as u32)) else {
-        return;
-    };
-    if cached.generation != generation || cached.end_plus_one == 0 {
-        return; // Its first call: the end is found when that call ends.
-    }
-    if let Some(stat) = END_STATS.get_ptr_mut(cached.end_plus_one - 1) {
+    if let Some(stat) = end.and_then(|end| END_STATS.get_ptr_mut(end)) {
         // SAFETY: this CPU's live element of a per-CPU array; the index is below 2.
         unsafe { add(&raw mut (*stat).wakeups_caused[direction & 1], 1) };
     }
 }
 
+/// The end descriptor `fd` of process `slot` was found to be, while that is still current.
+#[inline(always)]
+fn cached_end(slot: u32, fd: u32) -> Option<u32> {
+    let generation = PROCESSES.get(slot)?.fd_generation;
+    let cached = FD_CACHE.get(fd_cache_index(slot, fd))?;
+    (cached.generation == generation && cached.end_plus_one != 0).then(|| cached.end_plus_one - 1)
+}
+
 /// The end descriptor `fd` of process `slot` is, found and cached at its first use.
 #[inline(always)]
 fn end_of(slot: u32, fd: u32) -> Option<u32> {
+    if let Some(end) = cached_end(slot, fd) {
+        return Some(end);
+    }
     let generation = PROCESSES.get(slot)?.fd_generation;
     let cached = FD_CACHE.get_ptr_mut(fd_cache_index(slot, fd))?;
-    // SAFETY: a live array element; only this process's own calls touch its descriptors'.
-    let cached = unsafe { &mut *cached };
-    if cached.generation == generation && cached.end_plus_one != 0 {
-        return Some(cached.end_plus_one - 1);
-    }
     let end = claim_end(slot)?;
     // Written in place: an `EndInfo` is too large for the BPF stack beside everything else.
     let info = ENDS.get_ptr_mut(end)?;
@@ -217,9 +207,12 @@ fn end_of(slot: u32, fd: u32) -> Option<u32> {
         let _ = END_CLAIMS.remove(&end);
         return None;
     }
-    *cached = FdCache {
-        generation,
-        end_plus_one: end + 1,
+    // SAFETY: a live array element; only this process's own calls touch its descriptors'.
+    unsafe {
+        *cached = FdCache {
+            generation,
+            end_plus_one: end + 1,
+        }
     };
     Some(end)
 }
@@ -228,11 +221,10 @@ fn end_of(slot: u32, fd: u32) -> Option<u32> {
 /// queue everywhere: no walk through the kernel's structures is needed).
 #[inline(always)]
 fn sysv_end(slot: u32, id: u32) -> Option<u32> {
-    let key = (u64::from(slot) << 32) | u64::from(id);
-    // SAFETY: a read of a hash map value the helper returned.
-    if let Some(&end) = unsafe { SYSV_ENDS.get(&key) } {
+    if let Some(end) = known_sysv_end(slot, id) {
         return Some(end);
     }
+    let key = sysv_key(slot, id);
     let end = claim_end(slot)?;
     let info = ENDS.get_ptr_mut(end)?;
     // SAFETY: a live array element this call just claimed: nothing else writes it.
@@ -245,6 +237,19 @@ fn sysv_end(slot: u32, id: u32) -> Option<u32> {
     }
     let _ = SYSV_ENDS.insert(&key, &end, 0);
     Some(end)
+}
+
+/// The `SYSV_ENDS` key of process `slot`'s end on queue `id`.
+#[inline(always)]
+fn sysv_key(slot: u32, id: u32) -> u64 {
+    (u64::from(slot) << 32) | u64::from(id)
+}
+
+/// Process `slot`'s end on System V queue `id`, if it has used that queue.
+#[inline(always)]
+fn known_sysv_end(slot: u32, id: u32) -> Option<u32> {
+    // SAFETY: a read of a hash map value the helper returned.
+    unsafe { SYSV_ENDS.get(&sysv_key(slot, id)) }.copied()
 }
 
 /// Forgets what descriptor `fd` of `slot` was.
