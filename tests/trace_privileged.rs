@@ -1112,47 +1112,41 @@ fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
             call,
             "write" | "writev" | "sendto" | "sendmsg" | "mq_timedsend" | "msgsnd"
         );
-        // A System V queue is named by its id, the first argument.
-        if matches!(call, "msgsnd" | "msgrcv") {
+        // A System V queue is named by its id, the first argument; anything else by the file
+        // strace shows beside the descriptor.
+        let label = if matches!(call, "msgsnd" | "msgrcv") {
             let id: Option<u64> = rest.split(',').next().and_then(|i| i.trim().parse().ok());
-            if let Some(label) = id.and_then(by_inode) {
-                let entry = counts.entry(label).or_insert((0, 0));
-                if send {
-                    entry.0 += 1;
-                } else {
-                    entry.1 += 1;
-                }
-            }
-            continue;
-        }
-        let Some((_, after)) = rest.split_once('<') else {
-            continue;
-        };
-        // `UNIX-STREAM:[4821198->4821199]` and `TCP:[127.0.0.1:1->127.0.0.1:2]` hold a '>'.
-        let file = match after.find("]>") {
-            Some(end) => &after[..=end],
-            None => after.split_once('>').map_or(after, |(f, _)| f),
-        };
-        let inside = file
-            .split_once('[')
-            .map(|(_, i)| i.trim_end_matches(']'))
-            .unwrap_or_default();
-        let (own, peer) = inside.split_once("->").unwrap_or((inside, ""));
-        let label = if file.ends_with("/fifo") {
-            Some("fifo".to_string())
-        } else if file.contains("[eventfd") {
-            Some("eventfd".to_string())
-        } else if let Some(queue) = by_address(file) {
-            Some(queue)
-        } else if file.starts_with("TCP") || file.starts_with("UDP") {
-            by_address(own).or_else(|| by_address(peer).map(|k| format!("peer of {k}")))
+            id.and_then(by_inode)
         } else {
-            let inode = |i: &str| i.parse::<u64>().ok();
-            inode(own).and_then(by_inode).or_else(|| {
-                inode(peer)
-                    .and_then(by_inode)
-                    .map(|k| format!("peer of {k}"))
-            })
+            let Some((_, after)) = rest.split_once('<') else {
+                continue;
+            };
+            // `UNIX-STREAM:[4821198->4821199]` and `TCP:[127.0.0.1:1->127.0.0.1:2]` hold a '>'.
+            let file = match after.find("]>") {
+                Some(end) => &after[..=end],
+                None => after.split_once('>').map_or(after, |(f, _)| f),
+            };
+            let inside = file
+                .split_once('[')
+                .map(|(_, i)| i.trim_end_matches(']'))
+                .unwrap_or_default();
+            let (own, peer) = inside.split_once("->").unwrap_or((inside, ""));
+            if file.ends_with("/fifo") {
+                Some("fifo".to_string())
+            } else if file.contains("[eventfd") {
+                Some("eventfd".to_string())
+            } else if let Some(queue) = by_address(file) {
+                Some(queue)
+            } else if file.starts_with("TCP") || file.starts_with("UDP") {
+                by_address(own).or_else(|| by_address(peer).map(|k| format!("peer of {k}")))
+            } else {
+                let inode = |i: &str| i.parse::<u64>().ok();
+                inode(own).and_then(by_inode).or_else(|| {
+                    inode(peer)
+                        .and_then(by_inode)
+                        .map(|k| format!("peer of {k}"))
+                })
+            }
         };
         let Some(label) = label else { continue };
         let entry = counts.entry(label).or_insert((0, 0));

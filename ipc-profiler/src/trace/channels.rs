@@ -269,24 +269,14 @@ fn direction_of(
     let sum = |ends: &[&EndFigures], f: &dyn Fn(&EndStat) -> u64| -> u64 {
         ends.iter().map(|e| f(&e.stat)).sum()
     };
-    let mut buckets = [0u64; SIZE_BUCKETS];
-    for end in &sending {
-        for (total, n) in buckets.iter_mut().zip(end.sizes.buckets[out]) {
-            *total += n;
-        }
-    }
+    let buckets: [u64; SIZE_BUCKETS] = summed(&sending, |e| e.sizes.buckets[out]);
     let size_min = sending
         .iter()
         .map(|e| e.stat.min_size[out])
         .filter(|&m| m != 0)
         .min();
     let size_max = sending.iter().map(|e| e.stat.max_size[out]).max();
-    let mut turns = [0u64; ipc_ebpf::LATENCY_BUCKETS];
-    for end in senders {
-        for (total, n) in turns.iter_mut().zip(end.turns) {
-            *total += n;
-        }
-    }
+    let turns: [u64; ipc_ebpf::LATENCY_BUCKETS] = summed(senders, |e| e.turns);
     ChannelDirection {
         from_inode: None,
         to_inode: None,
@@ -312,6 +302,17 @@ fn direction_of(
         wakeups: sum(&sending, &|s| s.wakeups_caused[out])
             + sum(&receiving, &|s| s.wakeups_caused[inn]),
     }
+}
+
+/// The histograms `of` each end, added bucket by bucket.
+fn summed<const N: usize>(ends: &[&EndFigures], of: impl Fn(&EndFigures) -> [u64; N]) -> [u64; N] {
+    let mut total = [0u64; N];
+    for end in ends {
+        for (sum, n) in total.iter_mut().zip(of(end)) {
+            *sum += n;
+        }
+    }
+    total
 }
 
 /// The `q` quantile of a log2 histogram of ns, at most: its bucket's upper bound.
