@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use ipc_ebpf::{direction, end_kind, EndInfo, EndStat, SIZE_BUCKETS};
 
-pub use super::channel_group::{EndFigures, SlotProcess};
+use super::channel_group::{EndFigures, SlotProcess};
 use super::channel_group::{Group, Naming, Side};
 
 use crate::result::{Channel, ChannelDirection, ChannelEnd};
