@@ -1159,6 +1159,60 @@ fn strace_channel_calls() -> std::collections::BTreeMap<String, (u64, u64)> {
     counts
 }
 
+/// Each shared memory the channel program made (its `shm KIND IDENT WAITS WAKES` lines: the
+/// futex calls both processes made in it, counted by themselves) is one channel between two
+/// processes, with no messages or bytes, and exactly those futex calls.
+fn shared_memory_matches_the_programs_own_count(channels: &[Value], stdout: &str) {
+    let n = |v: &Value| v.as_u64().unwrap();
+    let made: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|words| words.first() == Some(&"shm"))
+        .collect();
+    assert_eq!(
+        made.len(),
+        4,
+        "memfd, shared-anon, posix-shm, sysv-shm: {stdout}"
+    );
+    for words in made {
+        let [_, kind, ident, waits, wakes] = words[..] else {
+            panic!("a `shm` line has five words: {words:?}");
+        };
+        let found: Vec<&Value> = channels
+            .iter()
+            .filter(|c| c["kind"] == kind)
+            .filter(|c| ident == "-" || c["inodes"][0].as_u64() == ident.parse().ok())
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one {kind} channel ({ident}): {channels:#?}"
+        );
+        let c = found[0];
+        assert!(c["messages"].is_null() && c["bytes"].is_null(), "{c:#}");
+        let pids: std::collections::BTreeSet<u64> = c["ends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| n(&e["pid"]))
+            .collect();
+        assert_eq!(pids.len(), 2, "the parent and its child: {c:#}");
+        let f = &c["futex"];
+        assert_eq!(
+            (
+                n(&f["waits"]) + n(&f["waits_not_woken"]),
+                n(&f["wakes"]) + n(&f["wakes_of_nobody"])
+            ),
+            (waits.parse().unwrap(), wakes.parse().unwrap()),
+            "{kind}: futex waits and wakes as the program counted them: {c:#}"
+        );
+        assert_eq!(n(&f["woken"]), n(&f["wakes"]), "each wake woke one: {c:#}");
+        for who in ["waiters", "wakers"] {
+            assert_eq!(f[who].as_array().unwrap().len(), 2, "both {who}: {c:#}");
+        }
+    }
+}
+
 #[test]
 fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
     require_root();
@@ -1282,6 +1336,7 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
         .map(|d| n(&d["sends"]))
         .sum();
     assert_eq!(sent, 1, "one sendmsg carried the descriptor: {passing:#}");
+    shared_memory_matches_the_programs_own_count(channels, &stdout);
     // And strace, run on the same program, saw the same calls per channel: per socket (or
     // pipe), the sends leaving from it and the receives arriving at it.
     let strace = strace_channel_calls();

@@ -13,13 +13,14 @@ use aya_ebpf::helpers::{
     bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
 };
 use ipc_ebpf::{
-    end_kind, fd_cache_index, EndInfo, FdCache, KernelOffsets, SyscallInFlight,
-    ANON_INODE_FS_MAGIC, FDS_REPLACED, FD_ENDING, MAX_CACHED_FDS, MAX_ENDS, MQUEUE_MAGIC,
-    MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SENDS_RETURNING_ZERO, SHARED_SLOT, SIZE_BUCKETS,
-    SYSV_QUEUE_CALLS,
+    end_kind, fd_cache_index, futex, CachedEnd, EndInfo, KernelOffsets, SyscallInFlight,
+    ANON_INODE_FS_MAGIC, FDS_REPLACED, FD_ENDING, MAPPING_CHANGES, MAX_CACHED_FDS, MAX_ENDS,
+    MQUEUE_MAGIC, MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SENDS_RETURNING_ZERO, SHARED_SLOT,
+    SIZE_BUCKETS, SYSV_QUEUE_CALLS,
 };
 
 use crate::access::{add, atomic_add};
+use crate::shared_memory;
 use crate::{
     CHANNEL_OFFSETS, ENDS, END_CLAIMS, END_SIZES, END_STATS, END_TURNS, FD_CACHE, NEXT_END,
     PROCESSES, SYSV_ENDS,
@@ -56,9 +57,19 @@ pub(crate) fn on_call(slot: u32, tid: u32, call: &SyscallInFlight, took_ns: u64,
         return; // Several processes share that slot: their descriptors cannot be told apart.
     }
     let nr = call.nr;
+    if nr == futex::SYSCALL {
+        shared_memory::on_futex(slot, call, took_ns, ret);
+        return;
+    }
+    if MAPPING_CHANGES.contains(&nr) {
+        shared_memory::on_mapping_change(slot, nr, ret);
+        return;
+    }
     if FDS_REPLACED.contains(&nr) {
         if ret == 0 {
             next_generation(slot);
+            // `execve` replaces the mappings too (`close_range` only costs a lookup again).
+            shared_memory::next_map_generation(slot);
         }
         return;
     }
@@ -94,7 +105,7 @@ pub(crate) fn on_call(slot: u32, tid: u32, call: &SyscallInFlight, took_ns: u64,
     let direction = direction & 1;
     // A queue send returns 0 and moved the length it was given.
     let moved = if ret == 0 && SENDS_RETURNING_ZERO.contains(&nr) {
-        call.sent_len as i64
+        call.arg as i64
     } else {
         ret
     };
@@ -209,7 +220,7 @@ fn end_of(slot: u32, fd: u32) -> Option<u32> {
     }
     // SAFETY: a live array element; only this process's own calls touch its descriptors'.
     unsafe {
-        *cached = FdCache {
+        *cached = CachedEnd {
             generation,
             end_plus_one: end + 1,
         }
@@ -260,7 +271,7 @@ fn forget(slot: u32, fd: u64) {
     }
     if let Some(cached) = FD_CACHE.get_ptr_mut(fd_cache_index(slot, fd as u32)) {
         // SAFETY: a live array element of this process's.
-        unsafe { *cached = FdCache::default() };
+        unsafe { *cached = CachedEnd::default() };
     }
 }
 
@@ -276,7 +287,7 @@ fn next_generation(slot: u32) {
 /// Claims a free end for `slot`; `None` once all are taken. `NEXT_END` is only a hint of where
 /// to start; the claim is the `BPF_NOEXIST` insert.
 #[inline(always)]
-fn claim_end(slot: u32) -> Option<u32> {
+pub(crate) fn claim_end(slot: u32) -> Option<u32> {
     let next = NEXT_END.get_ptr_mut(0)?;
     // SAFETY: a live, 8-aligned array element; a racy read only costs a retry below.
     let mut end = unsafe { *next } as u32;
@@ -299,7 +310,7 @@ fn claim_end(slot: u32) -> Option<u32> {
 
 /// Reads a `T` at `base + offset` in kernel memory.
 #[inline(always)]
-fn read<T>(base: u64, offset: u32) -> Option<T> {
+pub(crate) fn read<T>(base: u64, offset: u32) -> Option<T> {
     if base == 0 {
         return None;
     }
@@ -399,7 +410,7 @@ fn describe(info: &mut EndInfo, slot: u32, fd: u32) -> Option<()> {
 
 /// The name of `file`'s dentry (`[eventfd]`, a queue's name), cut to `info.name`'s size.
 #[inline(always)]
-fn read_name(info: &mut EndInfo, file: u64, o: &KernelOffsets) {
+pub(crate) fn read_name(info: &mut EndInfo, file: u64, o: &KernelOffsets) {
     if o.file_dentry == 0 {
         return;
     }

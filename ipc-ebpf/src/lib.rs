@@ -34,7 +34,7 @@ pub mod map_names {
     pub const SCHED: &str = "SCHED";
     /// `PerCpuArray<u64>` indexed by process slot: bytes copied out of socket buffers.
     pub const SKB_COPIED: &str = "SKB_COPIED";
-    /// `Array<FdCache>` indexed by [`fd_cache_index`](super::fd_cache_index): the end each
+    /// `Array<CachedEnd>` indexed by [`fd_cache_index`](super::fd_cache_index): the end each
     /// process's descriptor was found to be, until it is closed.
     pub const FD_CACHE: &str = "FD_CACHE";
     /// `Array<EndInfo>` indexed by end: what each end is.
@@ -52,6 +52,13 @@ pub mod map_names {
     /// `HashMap<u64 (slot << 32 | queue id), u32 end>`: each process's end on each System V
     /// queue it used.
     pub const SYSV_ENDS: &str = "SYSV_ENDS";
+    /// `HashMap<[u64; 2] (slot, inode address), u32 end>`: each process's end on each shared
+    /// memory object it mapped or waited in.
+    pub const SHARED_ENDS: &str = "SHARED_ENDS";
+    /// `LruHashMap<[u64; 2] (slot, page address), CachedEnd>`: the shared-memory end a page of
+    /// a process's memory was found to be in (or that it is private), so that a futex call
+    /// on a known page needs no walk of the process's mappings.
+    pub const SHARED_PAGES: &str = "SHARED_PAGES";
 }
 
 /// A syscall between its entry and its exit: kept on the CPU's [`OnCpu`] record while its
@@ -65,11 +72,13 @@ pub struct SyscallInFlight {
     pub start_ns: u64,
     /// Off-CPU time accumulated while it was in flight.
     pub off_cpu_ns: u64,
-    /// Bytes it sends, for the sends that return 0 ([`SENDS_RETURNING_ZERO`]).
-    pub sent_len: u64,
+    /// A second argument, kept for the calls that need it: the bytes a send returning 0 copies
+    /// ([`SENDS_RETURNING_ZERO`]), or a futex call's operation.
+    pub arg: u64,
     /// The descriptor it works on, for the calls a channel is counted from
-    /// ([`channel_direction`]) and those that end a descriptor's channel ([`FD_ENDING`]);
-    /// [`NO_FD`] otherwise.
+    /// ([`channel_direction`]) and those that end a descriptor's channel ([`FD_ENDING`]); a
+    /// futex call on a shared word ([`futex::watched`]): the word's address; [`NO_FD`]
+    /// otherwise.
     pub fd: u64,
 }
 
@@ -123,9 +132,13 @@ pub struct ProcessSlot {
     /// The slot of the process that started it, or [`NO_PARENT`].
     pub parent_slot: u32,
     /// Bumped when the process's descriptors are replaced wholesale (`execve`, `close_range`)
-    /// or the slot passes to another process: [`FdCache`] entries of an older generation are
+    /// or the slot passes to another process: [`CachedEnd`] entries of an older generation are
     /// stale.
     pub fd_generation: u32,
+    /// Bumped when the process's mappings change (`mmap`, `munmap`, `mremap`, `shmat`,
+    /// `shmdt`, `execve`) or the slot passes to another process: `SHARED_PAGES` entries of an
+    /// older generation are stale.
+    pub map_generation: u32,
     /// Its command name (`comm`), NUL-padded, as of its last `execve` inside the trace.
     pub comm: [u8; 16],
 }
@@ -260,6 +273,8 @@ pub const SENDS_RETURNING_ZERO: [u64; 2] = [69, 242];
 
 /// Offset of `dx` (the third syscall argument) in x86-64's `struct pt_regs`.
 pub const PT_REGS_DX: usize = 12 * 8;
+/// Offset of `si` (the second syscall argument) in x86-64's `struct pt_regs`.
+pub const PT_REGS_SI: usize = 13 * 8;
 
 /// x86-64 syscall numbers of `execve` and `execveat`: after one succeeds, the process's slot
 /// takes its new command name.
@@ -274,6 +289,8 @@ pub const MAX_CACHED_FDS: u32 = 1024;
 /// Ends one trace can tell apart (an end: one process's descriptor onto one open file, from
 /// its first use to its close).
 pub const MAX_ENDS: u32 = 2048;
+/// Pages the shared-page cache holds (least recently used ones make room).
+pub const MAX_SHARED_PAGES: u32 = 4096;
 
 /// Index of `(process slot, descriptor)` in `FD_CACHE`.
 pub const fn fd_cache_index(slot: u32, fd: u32) -> u32 {
@@ -320,14 +337,14 @@ pub const FD_ENDING: [u64; 3] = [3, 33, 292];
 /// `execveat` (descriptors marked close-on-exec).
 pub const FDS_REPLACED: [u64; 3] = [436, 59, 322];
 
-/// A process's descriptor, as last found: the end it is, while `generation` is its process
-/// slot's [`ProcessSlot::fd_generation`].
+/// A process's descriptor (or page of memory), as last found: the end it is, while
+/// `generation` is its process slot's [`ProcessSlot::fd_generation`] (or `map_generation`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FdCache {
+pub struct CachedEnd {
     /// The slot's `fd_generation` when it was found.
     pub generation: u32,
-    /// The end, plus one (0: not found since its last close).
+    /// The end, plus one (0: not found since its last close; for a page: not shared memory).
     pub end_plus_one: u32,
 }
 
@@ -351,7 +368,73 @@ pub mod end_kind {
     pub const SYSV_MQ: u32 = 9;
     /// Any other file (a regular file, a character device, an anonymous inode).
     pub const OTHER: u32 = 5;
+    /// Shared memory: a `MAP_SHARED` mapping (memfd, `shm_open`, a file, anonymous memory
+    /// shared across fork) or a System V segment. `EndInfo::file` holds the inode's address
+    /// (the key ends pair by), `EndInfo::name` its name, `EndInfo::fs_magic` its filesystem;
+    /// its figures are futex waits and wakes ([`EndStat`] says how).
+    pub const SHARED_MEMORY: u32 = 10;
 }
+
+/// The end's `fd` when it has no descriptor (shared memory is found through its mapping).
+pub const NO_DESCRIPTOR: u32 = u32::MAX;
+
+/// Futex calls on words in shared memory.
+pub mod futex {
+    /// x86-64's `futex`.
+    pub const SYSCALL: u64 = 202;
+    /// `FUTEX_PRIVATE_FLAG`: the word is in memory of this process only.
+    pub const PRIVATE: u64 = 128;
+    /// The operation without its flags.
+    pub const COMMAND_MASK: u64 = 127;
+    /// Operations that wait: `FUTEX_WAIT`, `FUTEX_LOCK_PI`, `FUTEX_WAIT_BITSET`,
+    /// `FUTEX_WAIT_REQUEUE_PI`, `FUTEX_LOCK_PI2`.
+    pub const WAITS: [u64; 5] = [0, 6, 9, 11, 13];
+    /// Operations that wake: `FUTEX_WAKE`, `FUTEX_REQUEUE`, `FUTEX_CMP_REQUEUE`,
+    /// `FUTEX_WAKE_OP`, `FUTEX_UNLOCK_PI`, `FUTEX_WAKE_BITSET`.
+    pub const WAKES: [u64; 6] = [1, 3, 4, 5, 7, 10];
+
+    /// The direction a futex call with operation `op` counts in: waits in, wakes out; `None`
+    /// for a private word or another operation.
+    pub fn direction(op: u64) -> Option<usize> {
+        if op & PRIVATE != 0 {
+            return None;
+        }
+        let command = op & COMMAND_MASK;
+        if WAITS.contains(&command) {
+            Some(super::direction::IN)
+        } else if WAKES.contains(&command) {
+            Some(super::direction::OUT)
+        } else {
+            None
+        }
+    }
+
+    /// True when a futex call with operation `op` is counted on its shared memory.
+    pub fn watched(op: u64) -> bool {
+        direction(op).is_some()
+    }
+}
+
+/// x86-64 syscalls that return the address of a new mapping: `mmap`, `mremap`, `shmat`.
+pub const MAPPING_CALLS: [u64; 3] = [9, 25, 30];
+/// x86-64 syscalls after which an address may lie in another mapping: [`MAPPING_CALLS`],
+/// `munmap` and `shmdt`.
+pub const MAPPING_CHANGES: [u64; 5] = [9, 25, 30, 11, 67];
+/// The page size the shared-page cache is keyed by (x86-64's smallest; a mapping never starts
+/// inside one).
+pub const PAGE_SIZE: u64 = 4096;
+
+/// `EndInfo::shared_flags`: the process mapped the shared memory so that it can write it
+/// (`VM_SHARED`: its file opened for writing). Memory no process can write carries nothing from
+/// one to another (a read-only cache file many processes map).
+pub const WRITABLE_SHARED: u16 = 1;
+
+/// `VM_SHARED` in `vm_area_struct.vm_flags`: a shared mapping that may be written.
+pub const VM_SHARED: u64 = 0x8;
+
+/// `VM_MAYSHARE` in `vm_area_struct.vm_flags`: the mapping is shared (`MAP_SHARED`, System V
+/// shared memory), even when it cannot be written.
+pub const VM_MAYSHARE: u64 = 0x80;
 
 /// One end of a channel: a process's descriptor onto one open file, as the kernel described
 /// it when the descriptor was first used (found again after each close).
@@ -386,14 +469,24 @@ pub struct EndInfo {
     pub remote_port: u16,
     /// For an inet socket: `IPPROTO_TCP` (6) or `IPPROTO_UDP` (17).
     pub protocol: u16,
-    /// Padding (always 0).
-    pub padding: u16,
-    /// For an anonymous inode or a POSIX queue: the file's name (`[eventfd]`, the queue's
-    /// name), NUL-padded, cut at 16 bytes.
+    /// For shared memory: [`WRITABLE_SHARED`] when one of the process's mappings of it can
+    /// write it (0 for any other end).
+    pub shared_flags: u16,
+    /// For an anonymous inode, a POSIX queue or shared memory: the file's name (`[eventfd]`,
+    /// the queue's name, `memfd:NAME`, `SYSV0000002a`, `dev/zero`), NUL-padded, cut at 16
+    /// bytes.
     pub name: [u8; 16],
+    /// For shared memory: its filesystem's magic number (`super_block.s_magic`).
+    pub fs_magic: u64,
 }
 
 /// Per CPU, per end: its calls, bytes, time in the calls and time blocked, each direction.
+///
+/// A shared-memory end counts futex calls instead: `IN` its waits (`calls`: waits a wake ended,
+/// with their time and time blocked; `empty_calls`: waits that returned at once or with an
+/// error, the word having changed or the time run out), `OUT` its wakes (`calls`: wakes that
+/// woke someone, `wakeups_caused`: the threads they woke; `empty_calls`: wakes that woke
+/// nobody). `bytes` and the sizes stay 0: the kernel does not see what moves.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EndStat {
@@ -523,6 +616,11 @@ pub struct KernelOffsets {
     pub file_dentry: u32,
     /// `dentry.d_name` plus `qstr.name`: the dentry's name pointer.
     pub dentry_name: u32,
+    /// `vm_area_struct.vm_flags` (0: shared memory is not followed: a field is missing, or
+    /// the kernel lacks `bpf_find_vma`).
+    pub vma_flags: u32,
+    /// `vm_area_struct.vm_file`.
+    pub vma_file: u32,
 }
 
 impl KernelOffsets {
@@ -549,12 +647,12 @@ mod pod {
     unsafe impl aya::Pod for super::SyscallInFlight {}
     // SAFETY: #[repr(C)]: two u32, a SyscallInFlight (u64 fields), three u64: no padding.
     unsafe impl aya::Pod for super::ThreadState {}
-    // SAFETY: #[repr(C)]: three u32 and a byte array (28 bytes), no padding.
+    // SAFETY: #[repr(C)]: four u32 and a byte array (32 bytes), no padding.
     unsafe impl aya::Pod for super::ProcessSlot {}
     // SAFETY: #[repr(C)]: two u32, no padding.
-    unsafe impl aya::Pod for super::FdCache {}
-    // SAFETY: #[repr(C)]: three u32, two u16, three u64, two 16-byte arrays, four u16 and a
-    // 16-byte array (96 bytes), no padding.
+    unsafe impl aya::Pod for super::CachedEnd {}
+    // SAFETY: #[repr(C)]: three u32, two u16, three u64, two 16-byte arrays, four u16, a
+    // 16-byte array and a u64 (104 bytes), no padding.
     unsafe impl aya::Pod for super::EndInfo {}
     // SAFETY: #[repr(C)]: arrays of u64.
     unsafe impl aya::Pod for super::EndStat {}

@@ -10,7 +10,8 @@
 //! keys; userspace sums them at the end.
 //!
 //! This file holds the maps; `threads` finds traced threads and their slots, `syscalls`,
-//! `sched`, `sockets` and `lifecycle` hold the programs, `access` the small helpers they share.
+//! `sched`, `sockets` and `lifecycle` hold the programs, `channels` and `shared_memory` what
+//! syscalls tell of IPC channels, `access` the small helpers they share.
 #![no_std]
 #![no_main]
 // The eBPF target has no atomic read-modify-write types: `access::atomic_add` uses the
@@ -22,18 +23,19 @@ mod access;
 mod channels;
 mod lifecycle;
 mod sched;
+mod shared_memory;
 mod sockets;
 mod syscalls;
 mod threads;
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray},
 };
 use ipc_ebpf::{
-    EndInfo, EndSizes, EndStat, EndTurns, FdCache, KernelOffsets, LatencyHistogram, OnCpu,
+    CachedEnd, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram, OnCpu,
     ProcessSlot, SchedStat, SyscallStat, ThreadState, MAX_CACHED_FDS, MAX_ENDS, MAX_HASHED_THREADS,
-    MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
+    MAX_SHARED_PAGES, MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
 };
 
 /// Offset of `pid` in the kernel's `struct task_struct`, found in its BTF by userspace and set
@@ -127,10 +129,13 @@ static CHANNEL_OFFSETS: KernelOffsets = KernelOffsets {
     inet6: 0,
     file_dentry: 0,
     dentry_name: 0,
+    vma_flags: 0,
+    vma_file: 0,
 };
 
 #[map]
-static FD_CACHE: Array<FdCache> = Array::with_max_entries(MAX_TRACED_PROCESSES * MAX_CACHED_FDS, 0);
+static FD_CACHE: Array<CachedEnd> =
+    Array::with_max_entries(MAX_TRACED_PROCESSES * MAX_CACHED_FDS, 0);
 
 #[map]
 static ENDS: Array<EndInfo> = Array::with_max_entries(MAX_ENDS, 0);
@@ -153,6 +158,13 @@ static END_TURNS: Array<EndTurns> = Array::with_max_entries(MAX_ENDS, 0);
 
 #[map]
 static SYSV_ENDS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_ENDS, 0);
+
+#[map]
+static SHARED_ENDS: HashMap<[u64; 2], u32> = HashMap::with_max_entries(MAX_ENDS, 0);
+
+#[map]
+static SHARED_PAGES: LruHashMap<[u64; 2], CachedEnd> =
+    LruHashMap::with_max_entries(MAX_SHARED_PAGES, 0);
 
 #[cfg(not(test))]
 #[panic_handler]

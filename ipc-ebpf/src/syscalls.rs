@@ -8,9 +8,9 @@ use aya_ebpf::{
     EbpfContext,
 };
 use ipc_ebpf::{
-    latency_bucket, offsets, syscall_index, SyscallInFlight, EXEC_SYSCALLS, FDS_REPLACED,
-    LATENCY_BUCKETS, MAX_TRACED_PROCESSES, NO_FD, PT_REGS_DI, PT_REGS_DX, SENDS_RETURNING_ZERO,
-    SYSCALL_NR_OTHER,
+    futex, latency_bucket, offsets, syscall_index, SyscallInFlight, EXEC_SYSCALLS, FDS_REPLACED,
+    LATENCY_BUCKETS, MAPPING_CHANGES, MAX_TRACED_PROCESSES, NO_FD, PT_REGS_DI, PT_REGS_DX,
+    PT_REGS_SI, SENDS_RETURNING_ZERO, SYSCALL_NR_OTHER,
 };
 
 use crate::access::{add, atomic_add, current_ids, field};
@@ -26,12 +26,9 @@ use crate::{LATENCY, PROCESSES, SCHED, SYSCALLS};
 
 #[tracepoint]
 pub fn sys_enter(ctx: TracePointContext) -> u32 {
-    on_sys_enter(
-        &ctx,
-        field::<i64>(&ctx, offsets::SYS_ENTER_ID),
-        || field::<u64>(&ctx, offsets::SYS_ENTER_ARGS),
-        || field::<u64>(&ctx, offsets::SYS_ENTER_ARGS + 16),
-    );
+    on_sys_enter(&ctx, field::<i64>(&ctx, offsets::SYS_ENTER_ID), |n| {
+        field::<u64>(&ctx, offsets::SYS_ENTER_ARGS + 8 * n)
+    });
     0
 }
 
@@ -45,16 +42,12 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
-    let register = |offset: usize| {
+    let arg = |n: usize| {
+        let offset = PT_REGS_ARGS[n % PT_REGS_ARGS.len()];
         // SAFETY: `regs` is the syscall's saved registers; the helper checks the address.
         unsafe { bpf_probe_read_kernel(regs.wrapping_add(offset).cast::<u64>()) }.unwrap_or(0)
     };
-    on_sys_enter(
-        &ctx,
-        ctx.arg::<i64>(1),
-        || register(PT_REGS_DI),
-        || register(PT_REGS_DX),
-    );
+    on_sys_enter(&ctx, ctx.arg::<i64>(1), arg);
     0
 }
 
@@ -69,18 +62,14 @@ pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
 #[btf_tracepoint(function = "sys_enter")]
 pub fn sys_enter_btf(ctx: BtfTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
-    let register = |offset: usize| {
+    let arg = |n: usize| {
+        let offset = PT_REGS_ARGS[n % PT_REGS_ARGS.len()];
         // SAFETY: `regs` is the kernel's typed pointer to the syscall's saved registers, which
         // the verifier lets a tp_btf program load from (a faulting load reads 0); the offsets
-        // are those of `di` and `dx` in x86-64's `struct pt_regs`.
+        // are those of the argument registers in x86-64's `struct pt_regs`.
         unsafe { core::ptr::read_volatile(regs.wrapping_add(offset).cast::<u64>()) }
     };
-    on_sys_enter(
-        &ctx,
-        ctx.arg::<i64>(1),
-        || register(PT_REGS_DI),
-        || register(PT_REGS_DX),
-    );
+    on_sys_enter(&ctx, ctx.arg::<i64>(1), arg);
     0
 }
 
@@ -91,26 +80,14 @@ pub fn sys_exit_btf(ctx: BtfTracePointContext) -> i32 {
     0
 }
 
-/// Remembers the syscall `nr` the current thread entered, if its process is measuring.
+/// The syscall arguments the programs read (the first three), as offsets in `struct pt_regs`.
+const PT_REGS_ARGS: [usize; 3] = [PT_REGS_DI, PT_REGS_SI, PT_REGS_DX];
+
+/// Remembers the syscall `nr` the current thread entered, if its process is measuring;
+/// `arg(n)` reads its argument `n` (0 to 2).
 #[inline(always)]
-fn on_sys_enter<C: EbpfContext>(
-    ctx: &C,
-    nr: i64,
-    first_arg: impl Fn() -> u64,
-    third_arg: impl Fn() -> u64,
-) {
-    // The sends that return 0 on success say how much they copy in their third argument.
-    let sent_len = if SENDS_RETURNING_ZERO.contains(&(nr as u64)) {
-        third_arg()
-    } else {
-        0
-    };
-    // The calls a channel is counted from, or that end one, name their descriptor first.
-    let fd = if channels::wants_fd(nr as u64) {
-        first_arg()
-    } else {
-        NO_FD
-    };
+fn on_sys_enter<C: EbpfContext>(ctx: &C, nr: i64, arg: impl Fn(usize) -> u64) {
+    let (fd, arg) = kept_arguments(nr as u64, arg);
     let (tgid, tid) = current_ids();
     let Some(cpu) = on_cpu() else {
         // No fast path: the call is kept in the thread's entry.
@@ -118,7 +95,7 @@ fn on_sys_enter<C: EbpfContext>(
             return;
         };
         if measuring(slot_of(ctx, entry, tgid)) {
-            entry.call = entered(nr, sent_len, fd);
+            entry.call = entered(nr, arg, fd);
         }
         return;
     };
@@ -134,21 +111,48 @@ fn on_sys_enter<C: EbpfContext>(
         slot
     };
     cpu.call = if measuring(slot) {
-        entered(nr, sent_len, fd)
+        entered(nr, arg, fd)
     } else {
         SyscallInFlight::default()
     };
 }
 
+/// What call `nr` keeps of its arguments: its descriptor (or futex word) and a second one.
+#[inline(always)]
+fn kept_arguments(nr: u64, arg: impl Fn(usize) -> u64) -> (u64, u64) {
+    if nr == futex::SYSCALL {
+        // Only a futex word in shared memory is followed (to its mapping).
+        let op = arg(1);
+        return if futex::watched(op) {
+            (arg(0), op)
+        } else {
+            (NO_FD, 0)
+        };
+    }
+    // The sends that return 0 on success say how much they copy in their third argument.
+    let sent_len = if SENDS_RETURNING_ZERO.contains(&nr) {
+        arg(2)
+    } else {
+        0
+    };
+    // The calls a channel is counted from, or that end one, name their descriptor first.
+    let fd = if channels::wants_fd(nr) {
+        arg(0)
+    } else {
+        NO_FD
+    };
+    (fd, sent_len)
+}
+
 /// The syscall `nr` entered now.
 #[inline(always)]
-fn entered(nr: i64, sent_len: u64, fd: u64) -> SyscallInFlight {
+fn entered(nr: i64, arg: u64, fd: u64) -> SyscallInFlight {
     SyscallInFlight {
         nr: nr as u64,
         // SAFETY: a helper without arguments.
         start_ns: unsafe { bpf_ktime_get_ns() },
         off_cpu_ns: 0,
-        sent_len,
+        arg,
         fd,
     }
 }
@@ -193,7 +197,7 @@ fn count_syscall(slot: u32, tid: u32, call: SyscallInFlight, ret: i64) {
         nr,
         start_ns,
         off_cpu_ns,
-        sent_len,
+        arg,
         fd,
     } = call;
     // SAFETY: a helper without arguments.
@@ -213,8 +217,8 @@ fn count_syscall(slot: u32, tid: u32, call: SyscallInFlight, ret: i64) {
             add(&raw mut (*stat).total_ns, took);
             if ret > 0 {
                 add(&raw mut (*stat).ret_sum, ret as u64);
-            } else if ret == 0 && sent_len != 0 {
-                add(&raw mut (*stat).ret_sum, sent_len);
+            } else if ret == 0 && SENDS_RETURNING_ZERO.contains(&nr) {
+                add(&raw mut (*stat).ret_sum, arg);
             } else if ret < 0 {
                 add(&raw mut (*stat).errors, 1);
             }
@@ -240,7 +244,7 @@ fn count_syscall(slot: u32, tid: u32, call: SyscallInFlight, ret: i64) {
     if ret == 0 && (nr == EXEC_SYSCALLS[0] || nr == EXEC_SYSCALLS[1]) {
         renamed(slot);
     }
-    if fd != NO_FD || FDS_REPLACED.contains(&nr) {
+    if fd != NO_FD || FDS_REPLACED.contains(&nr) || MAPPING_CHANGES.contains(&nr) {
         channels::on_call(slot, tid, &call, took, ret);
     }
 }

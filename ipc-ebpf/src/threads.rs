@@ -103,6 +103,7 @@ pub(crate) fn slot_of<C: EbpfContext>(ctx: &C, entry: &mut ThreadState, tgid: u3
             tgid,
             parent_slot,
             fd_generation,
+            map_generation: fd_generation,
             comm: [0; 16],
         };
         if let Ok(comm) = bpf_get_current_comm() {

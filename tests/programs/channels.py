@@ -18,7 +18,15 @@ Channels, in order (the parent reads unless said otherwise):
             (its label prints the queue's id where the others print an inode).
 TCP and UDP labels also print the socket's own address, and the queue its name, as
 `strace -yy` shows them.
+
+Then shared memory, four kinds, each a ping-pong of N_M turns between the parent and a child
+through two futex words in it (the parent bumps `turn` and wakes, the child waits for it, then
+bumps `done` and wakes, the parent waiting for that): a memfd and anonymous shared memory both
+mapped before the fork (the child inherits them), a file in /dev/shm the child maps itself,
+and a System V segment (removed at the end). Each process counts its own futex calls; the
+parent prints `shm KIND IDENT WAITS WAKES` (IDENT: the inode, the segment's id, or `-`).
 """
+import mmap
 import ctypes
 import os
 import socket
@@ -27,6 +35,8 @@ import tempfile
 
 SIZE = 64
 N_A, N_B, N_S, N_F, N_D, N_T, N_U, N_E, N_Q, N_V = 300, 200, 150, 120, 80, 110, 90, 70, 60, 50
+N_M = 40
+FUTEX_WAIT, FUTEX_WAKE, SYS_FUTEX = 0, 1, 202
 MESSAGE = bytes(range(SIZE))
 
 
@@ -229,6 +239,102 @@ def main():
         libc.msgctl(qid, ipc_rmid, None)
 
 
+class Words:
+    """The futex words at the start of a shared page at `address`: turn, done, and the
+    child's call counts (waits, wakes)."""
+
+    def __init__(self, libc, address):
+        self.libc = libc
+        self.address = address
+        self.turn, self.done, self.child_waits, self.child_wakes = (
+            ctypes.c_uint32.from_address(address + 4 * i) for i in range(4))
+        self.waits = self.wakes = 0
+
+    def futex(self, word, op, value):
+        address = ctypes.addressof(word)
+        result = self.libc.syscall(ctypes.c_long(SYS_FUTEX), ctypes.c_void_p(address),
+                                   ctypes.c_int(op), ctypes.c_int(value), None, None,
+                                   ctypes.c_int(0))
+        if op == FUTEX_WAIT:
+            self.waits += 1
+        else:
+            self.wakes += 1
+        return result
+
+    def wait_for(self, word, value):
+        while word.value < value:
+            self.futex(word, FUTEX_WAIT, word.value)
+
+    def bump(self, word):
+        word.value += 1
+        self.futex(word, FUTEX_WAKE, 1)
+
+
+def ping_pong(kind, ident, libc, address, child_address=None):
+    """N_M turns through the words at `address` (the child's `child_address()`, when it maps
+    them itself); prints the calls both made."""
+    words = Words(libc, address)
+
+    def answer():
+        mine = Words(libc, child_address() if child_address else address)
+        for turn in range(1, N_M + 1):
+            mine.wait_for(mine.turn, turn)
+            mine.bump(mine.done)
+        mine.child_waits.value, mine.child_wakes.value = mine.waits, mine.wakes
+
+    pid = child(answer)
+    for turn in range(1, N_M + 1):
+        words.bump(words.turn)
+        words.wait_for(words.done, turn)
+    os.waitpid(pid, 0)
+    print("shm", kind, ident, words.waits + words.child_waits.value,
+          words.wakes + words.child_wakes.value, flush=True)
+
+
+def shared_memory():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+
+    fd = os.memfd_create("ipc-test")
+    os.ftruncate(fd, mmap.PAGESIZE)
+    memfd = mmap.mmap(fd, mmap.PAGESIZE)
+    ping_pong("memfd", os.fstat(fd).st_ino, libc, address_of(memfd))
+    os.close(fd)
+
+    anonymous = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+    ping_pong("shared-anon", "-", libc, address_of(anonymous))
+
+    path = "/dev/shm/ipc-profiler-test-%d" % os.getpid()
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    os.unlink(path)
+    os.ftruncate(fd, mmap.PAGESIZE)
+    in_parent = mmap.mmap(fd, mmap.PAGESIZE)
+    in_child = []
+
+    def map_in_child():
+        in_child.append(mmap.mmap(fd, mmap.PAGESIZE))
+        return address_of(in_child[0])
+
+    ping_pong("posix-shm", os.fstat(fd).st_ino, libc, address_of(in_parent), map_in_child)
+    os.close(fd)
+
+    ipc_private, ipc_creat, ipc_rmid = 0, 0o1000, 0
+    shmid = libc.shmget(ipc_private, mmap.PAGESIZE, ipc_creat | 0o600)
+    assert shmid >= 0, os.strerror(ctypes.get_errno())
+    try:
+        address = libc.shmat(shmid, None, 0)
+        assert address not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+        ping_pong("sysv-shm", shmid, libc, address)
+        libc.shmdt(ctypes.c_void_p(address))
+    finally:
+        libc.shmctl(shmid, ipc_rmid, None)
+
+
+def address_of(mapping):
+    return ctypes.addressof(ctypes.c_char.from_buffer(mapping))
+
+
 if __name__ == "__main__":
     main()
+    shared_memory()
     sys.exit(0)

@@ -31,8 +31,10 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
         "wake-ups",
         "round trip p50 ≤",
     ]);
+    let (shared, channels): (Vec<&Channel>, Vec<&Channel>) =
+        channels.iter().partition(|c| c.futex.is_some());
     let (moved, idle): (Vec<_>, Vec<_>) = channels
-        .iter()
+        .into_iter()
         .partition(|c| c.directions.iter().any(|d| d.sends + d.receives != 0));
     // A pipe a process writes to itself (an event loop's wake-up) belongs to that process; one
     // whose other end is in a process not traced (an older child of a `--pid`) stays a row.
@@ -98,10 +100,75 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
         1 => "1 more channel moved nothing (only end of file or errors).\n".to_string(),
         n => format!("{n} more channels moved nothing (only end of file or errors).\n"),
     };
+    let descriptors = if table.row_count() == 0 && own.is_empty() && idle.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "IPC channels (each end found when first used, paired across processes; [inode] as \
+             /proc/PID/fd shows it, or a System V queue's id):\n{table}\n{own}{idle}"
+        )
+    };
+    format!("{descriptors}{}", shared_table(&shared))
+}
+
+/// Columns of the shared-memory table, after its name and processes.
+const SHARED_COLUMNS: [&str; 8] = [
+    "waits",
+    "waited",
+    "blocked",
+    "waits not woken",
+    "wakes",
+    "threads woken",
+    "wakes of nobody",
+    "wake time",
+];
+
+/// The shared memory the processes mapped, with the futex calls made inside it; empty when
+/// there is none.
+fn shared_table(shared: &[&Channel]) -> String {
+    if shared.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new();
+    let mut header = vec!["shared memory", "processes"];
+    header.extend(SHARED_COLUMNS);
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+    for channel in shared {
+        let Some(f) = &channel.futex else { continue };
+        let everyone = everyone(channel);
+        table.add_row(vec![
+            channel
+                .name
+                .trim_end_matches(&everyone)
+                .trim_end()
+                .to_string(),
+            everyone.clone(),
+            count(f.waits as f64),
+            duration_ns(f.wait_ns as f64),
+            duration_ns(f.blocked_ns as f64),
+            count(f.waits_not_woken as f64),
+            count(f.wakes as f64),
+            count(f.woken as f64),
+            count(f.wakes_of_nobody as f64),
+            duration_ns(f.wake_ns as f64),
+        ]);
+    }
     format!(
-        "IPC channels (each end found when first used, paired across processes; [inode] as \
-         /proc/PID/fd shows it, or a System V queue's id):\n{table}\n{own}{idle}"
+        "Shared memory (what moves through it the kernel does not see: no messages or bytes; \
+         the futex waits and wakes on words inside it it does):\n{table}\n"
     )
+}
+
+/// `name(pid)` of every process on `channel`, once each, joined.
+fn everyone(channel: &Channel) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for end in &channel.ends {
+        let label = format!("{}({})", end.process, end.pid);
+        if !names.contains(&label) {
+            names.push(label);
+        }
+    }
+    names.join(", ")
 }
 
 /// The names joined, or `none`.
@@ -135,10 +202,59 @@ pub fn markdown(channels: &[Channel], unavailable: Option<&str>) -> String {
     if let Some(why) = unavailable {
         return format!("\nIPC channels: not shown: {why}.\n");
     }
+    let shared = shared_rows(channels);
+    let shared = if shared.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nShared memory (no messages or bytes: the kernel sees only the futex calls):\n\n{}\n",
+            markdown_table::table(&shared_columns(), shared)
+        )
+    };
     format!(
-        "\nIPC channels:\n\n{}\n",
+        "\nIPC channels:\n\n{}\n{shared}",
         markdown_table::table(&CHANNEL_COLUMNS, flat_rows(channels))
     )
+}
+
+/// The shared-memory table's columns, machine-readable.
+fn shared_columns() -> Vec<&'static str> {
+    vec![
+        "shared_memory",
+        "kind",
+        "processes",
+        "waits",
+        "wait_ns",
+        "blocked_ns",
+        "waits_not_woken",
+        "wakes",
+        "woken",
+        "wakes_of_nobody",
+        "wake_ns",
+    ]
+}
+
+/// One row per shared memory object, in `shared_columns()`' order.
+fn shared_rows(channels: &[Channel]) -> Vec<Vec<String>> {
+    channels
+        .iter()
+        .filter_map(|c| {
+            let f = c.futex.as_ref()?;
+            Some(vec![
+                c.name.clone(),
+                c.kind.clone(),
+                everyone(c),
+                f.waits.to_string(),
+                f.wait_ns.to_string(),
+                f.blocked_ns.to_string(),
+                f.waits_not_woken.to_string(),
+                f.wakes.to_string(),
+                f.woken.to_string(),
+                f.wakes_of_nobody.to_string(),
+                f.wake_ns.to_string(),
+            ])
+        })
+        .collect()
 }
 
 /// The channels as CSV rows under their own header (after the process rows and a blank line,
@@ -147,8 +263,14 @@ pub fn csv(channels: &[Channel], unavailable: Option<&str>) -> String {
     if unavailable.is_some() {
         return String::new();
     }
+    let shared = shared_rows(channels);
+    let shared = if shared.is_empty() {
+        String::new()
+    } else {
+        format!("\n{}", super::csv::rows(&shared_columns(), shared))
+    };
     format!(
-        "\n{}",
+        "\n{}{shared}",
         super::csv::rows(&CHANNEL_COLUMNS, flat_rows(channels))
     )
 }

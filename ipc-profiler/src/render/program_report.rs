@@ -220,7 +220,7 @@ fn fold_processes_without_ipc(
     let talking: std::collections::BTreeSet<u32> = report
         .channels
         .iter()
-        .filter(|c| c.directions.iter().any(|d| d.sends + d.receives != 0))
+        .filter(|c| c.carried_anything())
         .filter(|c| !super::channels::with_itself(c))
         .flat_map(|c| c.ends.iter().map(|e| e.pid))
         .collect();
@@ -301,7 +301,7 @@ mod tests {
                 .map(|&pid| ChannelEnd {
                     pid,
                     process: format!("p{pid}"),
-                    fd: 3,
+                    fd: Some(3),
                     inode: u64::from(pids[0]),
                 })
                 .collect(),
@@ -310,6 +310,9 @@ mod tests {
                 receives: sends,
                 ..ChannelDirection::default()
             }],
+            messages: Some(sends),
+            bytes: Some(0),
+            futex: None,
         };
         report.channels = vec![pipe(&[10, 11], 5), pipe(&[12, 12], 7)];
         for (channel, (from, to)) in report

@@ -3,10 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One channel: a pipe, a FIFO, a Unix socket pair (or one unpaired socket).
+/// One channel: a pipe, a FIFO, a Unix socket pair (or one unpaired socket), a queue, an
+/// eventfd, or one shared memory object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Channel {
-    /// `pipe`, `fifo`, `unix-stream`, `unix-dgram`, `unix-seqpacket`, `tcp`, `udp`, `socket`.
+    /// `pipe`, `fifo`, `unix-stream`, `unix-dgram`, `unix-seqpacket`, `tcp`, `udp`, `socket`,
+    /// `eventfd`, `posix-mq`, `sysv-mq`; shared memory: `memfd`, `posix-shm`, `sysv-shm`,
+    /// `shared-anon` (`MAP_SHARED | MAP_ANONYMOUS`, shared across fork), `shared-file`.
     pub kind: String,
     /// As a person would name it: `pipe sh(812) -> cat(815)`.
     pub name: String,
@@ -19,8 +22,54 @@ pub struct Channel {
     pub addresses: Vec<String>,
     /// Every descriptor that used it.
     pub ends: Vec<ChannelEnd>,
-    /// Its figures, one entry per direction messages went (a pipe has one, a socket pair two).
+    /// Its figures, one entry per direction messages went (a pipe has one, a socket pair two;
+    /// shared memory none).
     pub directions: Vec<ChannelDirection>,
+    /// Messages sent, over all directions; `None` for shared memory, whose messages the kernel
+    /// does not see.
+    #[serde(default)]
+    pub messages: Option<u64>,
+    /// Bytes sent, over all directions; `None` for shared memory.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// For shared memory: the futex calls on words inside it (a sleeping reader, a writer's
+    /// wake), the only part of its use the kernel sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub futex: Option<FutexFigures>,
+}
+
+impl Channel {
+    /// True when something went through it: a message either way, or (shared memory) a second
+    /// process mapping it or a futex call inside it.
+    pub fn carried_anything(&self) -> bool {
+        self.futex.is_some() || self.directions.iter().any(|d| d.sends + d.receives != 0)
+    }
+}
+
+/// The futex calls made on words inside one shared memory object, by every process mapping it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FutexFigures {
+    /// The processes that waited, as `name(pid)`.
+    pub waiters: Vec<String>,
+    /// The processes that woke a waiter.
+    pub wakers: Vec<String>,
+    /// Waits that slept until a wake.
+    pub waits: u64,
+    /// Time inside those waits, ns.
+    pub wait_ns: u64,
+    /// The part of it spent switched out, ns.
+    pub blocked_ns: u64,
+    /// Waits that returned without sleeping through to a wake: the word had already changed
+    /// (`EAGAIN`), the time ran out, or a signal came.
+    pub waits_not_woken: u64,
+    /// Wake calls that woke someone.
+    pub wakes: u64,
+    /// Threads those calls woke.
+    pub woken: u64,
+    /// Time inside those calls, ns.
+    pub wake_ns: u64,
+    /// Wake calls that found nobody waiting (a syscall spent for nothing).
+    pub wakes_of_nobody: u64,
 }
 
 /// One process's descriptor onto a channel.
@@ -30,9 +79,10 @@ pub struct ChannelEnd {
     pub pid: u32,
     /// Its command name.
     pub process: String,
-    /// The descriptor number (for a System V queue, which has none, its id).
-    pub fd: u32,
-    /// The inode of the side this end is on (a socket's own; the pipe's).
+    /// The descriptor number (for a System V queue, which has none, its id; `None` for shared
+    /// memory, found through its mapping).
+    pub fd: Option<u32>,
+    /// The inode of the side this end is on (a socket's own; the pipe's; the shared memory's).
     pub inode: u64,
 }
 

@@ -28,6 +28,7 @@ enum Key {
 pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>) -> Vec<Channel> {
     let mut keyed: BTreeMap<Key, Vec<&EndFigures>> = BTreeMap::new();
     let mut inet: Vec<&EndFigures> = Vec::new();
+    let mut shared: Vec<&EndFigures> = Vec::new();
     for end in ends {
         let info = &end.info;
         let key = match info.kind {
@@ -41,6 +42,10 @@ pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>
             end_kind::UNIX | end_kind::OTHER_SOCKET => Key::Socket(info.ino),
             end_kind::INET => {
                 inet.push(end);
+                continue;
+            }
+            end_kind::SHARED_MEMORY => {
+                shared.push(end);
                 continue;
             }
             _ => continue,
@@ -61,6 +66,10 @@ pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>
                 .sum::<u64>(),
         )
     });
+    channels.extend(super::shared_memory_channels::channels(
+        &shared,
+        &process_of,
+    ));
     channels
 }
 
@@ -121,7 +130,7 @@ fn group(key: Key, members: Vec<&EndFigures>) -> Group<'_> {
 }
 
 /// The file name the kernel side read (a queue's), up to its first NUL.
-fn name_of(info: &EndInfo) -> String {
+pub(super) fn name_of(info: &EndInfo) -> String {
     let end = info
         .name
         .iter()
@@ -144,7 +153,7 @@ fn channel(group: &Group, process_of: &impl Fn(u32) -> Option<SlotProcess>) -> C
             ChannelEnd {
                 pid,
                 process,
-                fd: end.info.fd,
+                fd: Some(end.info.fd),
                 inode: end.info.ino,
             }
         })
@@ -204,7 +213,10 @@ fn channel(group: &Group, process_of: &impl Fn(u32) -> Option<SlotProcess>) -> C
         inodes: group.inodes.clone(),
         addresses: group.addresses.clone(),
         ends,
+        messages: Some(directions.iter().map(|d| d.sends).sum()),
+        bytes: Some(directions.iter().map(|d| d.bytes_sent).sum()),
         directions,
+        futex: None,
     }
 }
 

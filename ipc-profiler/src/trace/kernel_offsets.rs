@@ -49,6 +49,7 @@ pub fn channel_offsets(btf: &[u8]) -> Result<KernelOffsets, String> {
         offsets.file_dentry = file_dentry;
         offsets.dentry_name = dentry_name;
     }
+    mapping_offsets(btf, &mut offsets);
     if offsets.complete() {
         Ok(offsets)
     } else {
@@ -84,6 +85,33 @@ fn inet_offsets(btf: &[u8], sock_common: u32, offsets: &mut KernelOffsets) {
     }
 }
 
+/// Adds what turns an address into its shared memory (a mapping's flags and file), when the
+/// kernel has `bpf_find_vma` (Linux 5.17 and later) to find the mapping: without it the
+/// programs never take that path (the verifier drops it), and shared memory is not shown.
+fn mapping_offsets(btf: &[u8], offsets: &mut KernelOffsets) {
+    if !has_find_vma(btf) {
+        return;
+    }
+    let flags = member_offset(btf, "vm_area_struct", "vm_flags");
+    let file = member_offset(btf, "vm_area_struct", "vm_file");
+    if let (Some(flags), Some(file)) = (flags, file) {
+        offsets.vma_flags = flags;
+        offsets.vma_file = file;
+    }
+}
+
+/// True when the kernel's helpers include `bpf_find_vma` (its BTF names every helper in
+/// `enum bpf_func_id`).
+fn has_find_vma(btf: &[u8]) -> bool {
+    const NAME: &[u8] = b"\0BPF_FUNC_find_vma\0";
+    btf.windows(NAME.len()).any(|window| window == NAME)
+}
+
+/// True when shared memory can be followed with these offsets.
+pub fn follows_shared_memory(offsets: &KernelOffsets) -> bool {
+    offsets.complete() && offsets.vma_flags != 0
+}
+
 /// Why channels cannot be followed on this kernel, for the report: `missing` names a field.
 pub fn unavailable(missing: &str) -> String {
     format!(
@@ -117,6 +145,23 @@ mod tests {
             offsets.file_dentry != 0 && offsets.dentry_name != 0,
             "{offsets:?}"
         );
+        // Linux 6.18 has bpf_find_vma (5.17+): shared memory is followed.
+        assert!(follows_shared_memory(&offsets), "{offsets:?}");
+    }
+
+    #[test]
+    fn a_kernel_without_bpf_find_vma_does_not_follow_shared_memory() {
+        let blob = std::fs::read(super::super::btf::VMLINUX).expect("this kernel has BTF");
+        // The same BTF with the helper's name spelled otherwise: as a kernel before 5.17.
+        let needle = b"BPF_FUNC_find_vma";
+        let mut older = blob.clone();
+        let at = older
+            .windows(needle.len())
+            .position(|window| window == needle)
+            .expect("this kernel's BTF names bpf_find_vma");
+        older[at] = b'X';
+        let offsets = channel_offsets(&older).expect("descriptors are still followed");
+        assert!(!follows_shared_memory(&offsets), "{offsets:?}");
     }
 
     #[test]

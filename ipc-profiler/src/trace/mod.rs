@@ -15,6 +15,7 @@ mod inet_channels;
 mod kernel_offsets;
 mod privileges;
 mod registry;
+mod shared_memory_channels;
 mod syscall_names;
 mod tracefs;
 mod tracer;

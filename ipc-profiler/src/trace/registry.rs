@@ -67,6 +67,7 @@ impl Registry {
             tgid: pid,
             parent_slot,
             fd_generation,
+            map_generation: fd_generation,
             comm: [0; 16],
         };
         let name = comm.trim_end().as_bytes();

@@ -92,6 +92,15 @@ impl Tracer {
                 format!("IPC channels cannot be found ({why}), only syscalls counted")
             }
         });
+        if let Ok(offsets) = &channel_offsets {
+            if !kernel_offsets::follows_shared_memory(offsets) {
+                eprintln!(
+                    "note: shared memory is not followed on this kernel (it lacks bpf_find_vma, \
+                     Linux 5.17 and later, or its BTF does not describe vm_area_struct): \
+                     channels show descriptors and queues only"
+                );
+            }
+        }
         let table_len = thread_table_len();
         let mut loader = EbpfLoader::new();
         // The loader reads the kernel's BTF too unless it is given the copy already parsed.
