@@ -130,19 +130,13 @@ fn shared_table(shared: &[&Channel]) -> String {
         return String::new();
     }
     let mut table = Table::new();
-    let mut header = vec!["shared memory", "processes"];
+    let mut header = vec!["shared memory (kind, name, processes)"];
     header.extend(SHARED_COLUMNS);
     table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
     for channel in shared {
         let Some(f) = &channel.futex else { continue };
-        let everyone = everyone(channel);
         table.add_row(vec![
-            channel
-                .name
-                .trim_end_matches(&everyone)
-                .trim_end()
-                .to_string(),
-            everyone.clone(),
+            channel.name.clone(),
             count(f.waits as f64),
             duration_ns(f.wait_ns as f64),
             duration_ns(f.blocked_ns as f64),
@@ -157,18 +151,6 @@ fn shared_table(shared: &[&Channel]) -> String {
         "Shared memory (what moves through it the kernel does not see: no messages or bytes; \
          the futex waits and wakes on words inside it it does):\n{table}\n"
     )
-}
-
-/// `name(pid)` of every process on `channel`, once each, joined.
-fn everyone(channel: &Channel) -> String {
-    let mut names: Vec<String> = Vec::new();
-    for end in &channel.ends {
-        let label = format!("{}({})", end.process, end.pid);
-        if !names.contains(&label) {
-            names.push(label);
-        }
-    }
-    names.join(", ")
 }
 
 /// The names joined, or `none`.
@@ -211,9 +193,13 @@ pub fn markdown(channels: &[Channel], unavailable: Option<&str>) -> String {
             markdown_table::table(&shared_columns(), shared)
         )
     };
+    let rows = flat_rows(channels);
+    if rows.is_empty() && !shared.is_empty() {
+        return shared;
+    }
     format!(
         "\nIPC channels:\n\n{}\n{shared}",
-        markdown_table::table(&CHANNEL_COLUMNS, flat_rows(channels))
+        markdown_table::table(&CHANNEL_COLUMNS, rows)
     )
 }
 
@@ -222,7 +208,6 @@ fn shared_columns() -> Vec<&'static str> {
     vec![
         "shared_memory",
         "kind",
-        "processes",
         "waits",
         "wait_ns",
         "blocked_ns",
@@ -243,7 +228,6 @@ fn shared_rows(channels: &[Channel]) -> Vec<Vec<String>> {
             Some(vec![
                 c.name.clone(),
                 c.kind.clone(),
-                everyone(c),
                 f.waits.to_string(),
                 f.wait_ns.to_string(),
                 f.blocked_ns.to_string(),
@@ -314,4 +298,62 @@ pub(crate) fn with_itself(channel: &Channel) -> bool {
             .iter()
             .filter(|d| d.sends + d.receives != 0)
             .all(|d| !d.from.is_empty() && d.from == d.to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{ChannelEnd, FutexFigures};
+
+    fn shared_memory() -> Channel {
+        let end = |pid| ChannelEnd {
+            pid,
+            process: "worker".into(),
+            fd: None,
+            inode: 9,
+        };
+        Channel {
+            kind: "memfd".into(),
+            name: "memfd ring worker(1), worker(2)".into(),
+            inodes: vec![9],
+            addresses: Vec::new(),
+            ends: vec![end(1), end(2)],
+            directions: Vec::new(),
+            messages: None,
+            bytes: None,
+            futex: Some(FutexFigures {
+                waits: 17,
+                wakes_of_nobody: 4,
+                ..FutexFigures::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn shared_memory_has_a_table_of_its_own_and_is_not_a_channel_that_moved_nothing() {
+        let text = table(&[shared_memory()], None);
+        assert!(text.starts_with("Shared memory"), "{text}");
+        assert!(text.contains("memfd ring worker(1), worker(2)"), "{text}");
+        assert!(!text.contains("moved nothing"), "{text}");
+        let row = text.lines().find(|l| l.contains("memfd ring")).unwrap();
+        let cells: Vec<&str> = row.split('┆').map(str::trim).collect();
+        assert_eq!(
+            (cells[1], cells[7]),
+            ("17", "4"),
+            "waits, wakes of nobody: {row}"
+        );
+        let markdown = markdown(&[shared_memory()], None);
+        assert!(
+            !markdown.contains("IPC channels"),
+            "no empty table: {markdown}"
+        );
+        let row = markdown.lines().find(|l| l.contains("memfd ring")).unwrap();
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(
+            cells[1..4],
+            ["memfd ring worker(1), worker(2)", "memfd", "17"]
+        );
+        let csv = csv(&[shared_memory()], None);
+        assert!(csv.contains("\nshared_memory,kind,waits,"), "{csv}");
+    }
 }

@@ -145,19 +145,7 @@ fn channel(group: &Group, process_of: &impl Fn(u32) -> Option<SlotProcess>) -> C
         Some((pid, name)) => (pid, name),
         None => (0, "?".to_string()),
     };
-    let ends: Vec<ChannelEnd> = group
-        .members
-        .iter()
-        .map(|end| {
-            let (pid, process) = who(end);
-            ChannelEnd {
-                pid,
-                process,
-                fd: Some(end.info.fd),
-                inode: end.info.ino,
-            }
-        })
-        .collect();
+    let ends: Vec<ChannelEnd> = group.members.iter().map(|e| channel_end(e, &who)).collect();
     let none: Vec<&EndFigures> = Vec::new();
     let directions: Vec<ChannelDirection> = group
         .ways
@@ -217,6 +205,20 @@ fn channel(group: &Group, process_of: &impl Fn(u32) -> Option<SlotProcess>) -> C
         bytes: Some(directions.iter().map(|d| d.bytes_sent).sum()),
         directions,
         futex: None,
+    }
+}
+
+/// The model's view of `end`, whose process `who` names (no descriptor: shared memory).
+pub(super) fn channel_end(
+    end: &EndFigures,
+    who: &impl Fn(&EndFigures) -> SlotProcess,
+) -> ChannelEnd {
+    let (pid, process) = who(end);
+    ChannelEnd {
+        pid,
+        process,
+        fd: (end.info.fd != ipc_ebpf::NO_DESCRIPTOR).then_some(end.info.fd),
+        inode: end.info.ino,
     }
 }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use ipc_ebpf::{direction, EndInfo, WRITABLE_SHARED};
 
 use super::channel_group::{EndFigures, SlotProcess};
-use super::channels::{name_of, processes};
-use crate::result::{Channel, ChannelEnd, FutexFigures};
+use super::channels::{channel_end, name_of, processes};
+use crate::result::{Channel, FutexFigures};
 
 /// `super_block.s_magic` of tmpfs, where `shm_open` objects live (`/dev/shm`).
 const TMPFS_MAGIC: u64 = 0x0102_1994;
@@ -76,18 +76,7 @@ fn channel(members: &[&EndFigures], who: &impl Fn(&EndFigures) -> SlotProcess) -
         name,
         inodes: vec![info.ino],
         addresses: Vec::new(),
-        ends: members
-            .iter()
-            .map(|end| {
-                let (pid, process) = who(end);
-                ChannelEnd {
-                    pid,
-                    process,
-                    fd: None,
-                    inode: end.info.ino,
-                }
-            })
-            .collect(),
+        ends: members.iter().map(|e| channel_end(e, who)).collect(),
         directions: Vec::new(),
         messages: None,
         bytes: None,
