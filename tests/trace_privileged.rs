@@ -1207,6 +1207,16 @@ fn shared_memory_matches_the_programs_own_count(channels: &[Value], stdout: &str
             "{kind}: futex waits and wakes as the program counted them: {c:#}"
         );
         assert_eq!(n(&f["woken"]), n(&f["wakes"]), "each wake woke one: {c:#}");
+        // The two words, `turn` and `done`, at the start of the object in every kind.
+        let words = f["words"].as_array().unwrap();
+        let offsets: Vec<u64> = words.iter().map(|w| n(&w["offset"])).collect();
+        assert_eq!(offsets, [0, 4], "{kind}: {c:#}");
+        let calls: u64 = words.iter().map(|w| n(&w["waits"]) + n(&w["wakes"])).sum();
+        assert_eq!(
+            calls,
+            waits.parse::<u64>().unwrap() + wakes.parse::<u64>().unwrap(),
+            "{kind}: every call on one of the two words: {c:#}"
+        );
         for who in ["waiters", "wakers"] {
             assert_eq!(f[who].as_array().unwrap().len(), 2, "both {who}: {c:#}");
         }

@@ -13,14 +13,13 @@ use aya_ebpf::helpers::{
     bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
 };
 use ipc_ebpf::{
-    end_kind, fd_cache_index, futex, CachedEnd, EndInfo, KernelOffsets, SyscallInFlight,
-    ANON_INODE_FS_MAGIC, FDS_REPLACED, FD_ENDING, MAPPING_CHANGES, MAX_CACHED_FDS, MAX_ENDS,
-    MQUEUE_MAGIC, MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SENDS_RETURNING_ZERO, SHARED_SLOT,
-    SIZE_BUCKETS, SYSV_QUEUE_CALLS,
+    end_kind, fd_cache_index, CachedEnd, EndInfo, KernelOffsets, SyscallInFlight,
+    ANON_INODE_FS_MAGIC, FDS_REPLACED, FD_ENDING, MAX_CACHED_FDS, MAX_ENDS, MQUEUE_MAGIC,
+    MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SENDS_RETURNING_ZERO, SHARED_SLOT, SIZE_BUCKETS,
+    SYSV_QUEUE_CALLS,
 };
 
 use crate::access::{add, atomic_add};
-use crate::shared_memory;
 use crate::{
     CHANNEL_OFFSETS, ENDS, END_CLAIMS, END_SIZES, END_STATS, END_TURNS, FD_CACHE, NEXT_END,
     PROCESSES, SYSV_ENDS,
@@ -57,19 +56,9 @@ pub(crate) fn on_call(slot: u32, tid: u32, call: &SyscallInFlight, took_ns: u64,
         return; // Several processes share that slot: their descriptors cannot be told apart.
     }
     let nr = call.nr;
-    if nr == futex::SYSCALL {
-        shared_memory::on_futex(slot, call, took_ns, ret);
-        return;
-    }
-    if MAPPING_CHANGES.contains(&nr) {
-        shared_memory::on_mapping_change(slot, nr, ret);
-        return;
-    }
     if FDS_REPLACED.contains(&nr) {
         if ret == 0 {
             next_generation(slot);
-            // `execve` replaces the mappings too (`close_range` only costs a lookup again).
-            shared_memory::next_map_generation(slot);
         }
         return;
     }

@@ -55,10 +55,13 @@ pub mod map_names {
     /// `HashMap<[u64; 2] (slot, inode address), u32 end>`: each process's end on each shared
     /// memory object it mapped or waited in.
     pub const SHARED_ENDS: &str = "SHARED_ENDS";
-    /// `LruHashMap<[u64; 2] (slot, page address), CachedEnd>`: the shared-memory end a page of
-    /// a process's memory was found to be in (or that it is private), so that a futex call
+    /// `LruHashMap<[u64; 2] (slot, page address), CachedPage>`: the shared-memory end a page
+    /// of a process's memory was found to be in (or that it is private), so that a futex call
     /// on a known page needs no walk of the process's mappings.
     pub const SHARED_PAGES: &str = "SHARED_PAGES";
+    /// `HashMap<[u64; 2] (end, offset in the object), WordStat>`: the futex calls on each word
+    /// of shared memory, by the end (process) that made them.
+    pub const FUTEX_WORDS: &str = "FUTEX_WORDS";
 }
 
 /// A syscall between its entry and its exit: kept on the CPU's [`OnCpu`] record while its
@@ -291,6 +294,33 @@ pub const MAX_CACHED_FDS: u32 = 1024;
 pub const MAX_ENDS: u32 = 2048;
 /// Pages the shared-page cache holds (least recently used ones make room).
 pub const MAX_SHARED_PAGES: u32 = 4096;
+/// Futex words (per end) whose calls are counted apart; calls on more are counted on their
+/// end only.
+pub const MAX_FUTEX_WORDS: u32 = 4096;
+
+/// A page of a process's memory, as last found: the shared-memory end it is in and where in
+/// the object it lies, while `generation` is its slot's [`ProcessSlot::map_generation`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CachedPage {
+    /// The slot's `map_generation` when it was found.
+    pub generation: u32,
+    /// The end, plus one (0: not shared memory).
+    pub end_plus_one: u32,
+    /// The page's offset in the shared object, in bytes (the same in every process mapping
+    /// it, wherever each maps it).
+    pub object_offset: u64,
+}
+
+/// The futex calls one process made on one word of shared memory.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WordStat {
+    /// Wait calls, whatever they returned.
+    pub waits: u64,
+    /// Wake calls, whether they woke anyone or not.
+    pub wakes: u64,
+}
 
 /// Index of `(process slot, descriptor)` in `FD_CACHE`.
 pub const fn fd_cache_index(slot: u32, fd: u32) -> u32 {
@@ -621,6 +651,10 @@ pub struct KernelOffsets {
     pub vma_flags: u32,
     /// `vm_area_struct.vm_file`.
     pub vma_file: u32,
+    /// `vm_area_struct.vm_start` (may be 0).
+    pub vma_start: u32,
+    /// `vm_area_struct.vm_pgoff`: the mapping's offset in its file, in pages.
+    pub vma_pgoff: u32,
 }
 
 impl KernelOffsets {
@@ -656,6 +690,10 @@ mod pod {
     unsafe impl aya::Pod for super::EndInfo {}
     // SAFETY: #[repr(C)]: arrays of u64.
     unsafe impl aya::Pod for super::EndStat {}
+    // SAFETY: #[repr(C)]: two u32 and a u64, no padding.
+    unsafe impl aya::Pod for super::CachedPage {}
+    // SAFETY: #[repr(C)]: two u64.
+    unsafe impl aya::Pod for super::WordStat {}
     // SAFETY: #[repr(C)]: arrays of u64.
     unsafe impl aya::Pod for super::EndSizes {}
     // SAFETY: #[repr(C)]: two u32, a u64 and an array of u64: no padding.

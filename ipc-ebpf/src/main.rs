@@ -33,9 +33,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray},
 };
 use ipc_ebpf::{
-    CachedEnd, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram, OnCpu,
-    ProcessSlot, SchedStat, SyscallStat, ThreadState, MAX_CACHED_FDS, MAX_ENDS, MAX_HASHED_THREADS,
-    MAX_SHARED_PAGES, MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
+    CachedEnd, CachedPage, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram,
+    OnCpu, ProcessSlot, SchedStat, SyscallStat, ThreadState, WordStat, MAX_CACHED_FDS, MAX_ENDS,
+    MAX_FUTEX_WORDS, MAX_HASHED_THREADS, MAX_SHARED_PAGES, MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
 };
 
 /// Offset of `pid` in the kernel's `struct task_struct`, found in its BTF by userspace and set
@@ -131,6 +131,8 @@ static CHANNEL_OFFSETS: KernelOffsets = KernelOffsets {
     dentry_name: 0,
     vma_flags: 0,
     vma_file: 0,
+    vma_start: 0,
+    vma_pgoff: 0,
 };
 
 #[map]
@@ -163,8 +165,11 @@ static SYSV_ENDS: HashMap<u64, u32> = HashMap::with_max_entries(MAX_ENDS, 0);
 static SHARED_ENDS: HashMap<[u64; 2], u32> = HashMap::with_max_entries(MAX_ENDS, 0);
 
 #[map]
-static SHARED_PAGES: LruHashMap<[u64; 2], CachedEnd> =
+static SHARED_PAGES: LruHashMap<[u64; 2], CachedPage> =
     LruHashMap::with_max_entries(MAX_SHARED_PAGES, 0);
+
+#[map]
+static FUTEX_WORDS: HashMap<[u64; 2], WordStat> = HashMap::with_max_entries(MAX_FUTEX_WORDS, 0);
 
 #[cfg(not(test))]
 #[panic_handler]

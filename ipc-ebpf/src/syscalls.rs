@@ -15,6 +15,7 @@ use ipc_ebpf::{
 
 use crate::access::{add, atomic_add, current_ids, field};
 use crate::channels;
+use crate::shared_memory;
 use crate::threads::{measuring, on_cpu, slot_of, thread};
 use crate::{LATENCY, PROCESSES, SCHED, SYSCALLS};
 
@@ -244,7 +245,11 @@ fn count_syscall(slot: u32, tid: u32, call: SyscallInFlight, ret: i64) {
     if ret == 0 && (nr == EXEC_SYSCALLS[0] || nr == EXEC_SYSCALLS[1]) {
         renamed(slot);
     }
-    if fd != NO_FD || FDS_REPLACED.contains(&nr) || MAPPING_CHANGES.contains(&nr) {
+    if nr == futex::SYSCALL || MAPPING_CHANGES.contains(&nr) || FDS_REPLACED.contains(&nr) {
+        shared_memory::on_call(slot, &call, took, ret);
+    }
+    // A futex call keeps its word's address where a descriptor would be.
+    if (fd != NO_FD && nr != futex::SYSCALL) || FDS_REPLACED.contains(&nr) {
         channels::on_call(slot, tid, &call, took, ret);
     }
 }

@@ -5,7 +5,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
 use super::markdown as markdown_table;
-use crate::result::Channel;
+use crate::result::{Channel, FutexFigures};
 use crate::units::{bytes, count, duration_ns, or_na};
 
 /// The channel table (one row per direction), or why there is none.
@@ -112,7 +112,7 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
 }
 
 /// Columns of the shared-memory table, after its name and processes.
-const SHARED_COLUMNS: [&str; 8] = [
+const SHARED_COLUMNS: [&str; 9] = [
     "waits",
     "waited",
     "blocked",
@@ -121,6 +121,7 @@ const SHARED_COLUMNS: [&str; 8] = [
     "threads woken",
     "wakes of nobody",
     "wake time",
+    "futex words (offset: waits/wakes)",
 ];
 
 /// The shared memory the processes mapped, with the futex calls made inside it; empty when
@@ -145,6 +146,7 @@ fn shared_table(shared: &[&Channel]) -> String {
             count(f.woken as f64),
             count(f.wakes_of_nobody as f64),
             duration_ns(f.wake_ns as f64),
+            words(f),
         ]);
     }
     format!(
@@ -203,6 +205,16 @@ pub fn markdown(channels: &[Channel], unavailable: Option<&str>) -> String {
     )
 }
 
+/// Each futex word of `f` as `offset: waits/wakes`, by offset.
+fn words(f: &FutexFigures) -> String {
+    let each: Vec<String> = f
+        .words
+        .iter()
+        .map(|w| format!("{}: {}/{}", w.offset, w.waits, w.wakes))
+        .collect();
+    each.join(", ")
+}
+
 /// The shared-memory table's columns, machine-readable.
 fn shared_columns() -> Vec<&'static str> {
     vec![
@@ -216,6 +228,7 @@ fn shared_columns() -> Vec<&'static str> {
         "woken",
         "wakes_of_nobody",
         "wake_ns",
+        "words",
     ]
 }
 
@@ -236,6 +249,7 @@ fn shared_rows(channels: &[Channel]) -> Vec<Vec<String>> {
                 f.woken.to_string(),
                 f.wakes_of_nobody.to_string(),
                 f.wake_ns.to_string(),
+                words(f),
             ])
         })
         .collect()
@@ -303,7 +317,7 @@ pub(crate) fn with_itself(channel: &Channel) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::{ChannelEnd, FutexFigures};
+    use crate::result::{ChannelEnd, FutexWord};
 
     fn shared_memory() -> Channel {
         let end = |pid| ChannelEnd {
@@ -324,6 +338,18 @@ mod tests {
             futex: Some(FutexFigures {
                 waits: 17,
                 wakes_of_nobody: 4,
+                words: vec![
+                    FutexWord {
+                        offset: 0,
+                        waits: 17,
+                        wakes: 0,
+                    },
+                    FutexWord {
+                        offset: 64,
+                        waits: 0,
+                        wakes: 21,
+                    },
+                ],
                 ..FutexFigures::default()
             }),
         }
@@ -336,12 +362,14 @@ mod tests {
         assert!(text.contains("memfd ring worker(1), worker(2)"), "{text}");
         assert!(!text.contains("moved nothing"), "{text}");
         let row = text.lines().find(|l| l.contains("memfd ring")).unwrap();
-        let cells: Vec<&str> = row.split('┆').map(str::trim).collect();
+        // `│ name ┆ waits ┆ ... ┆ words │`: the borders make an empty first and last cell.
+        let cells: Vec<&str> = row.split(['┆', '│']).map(str::trim).collect();
         assert_eq!(
-            (cells[1], cells[7]),
+            (cells[2], cells[8]),
             ("17", "4"),
             "waits, wakes of nobody: {row}"
         );
+        assert_eq!(cells[10], "0: 17/0, 64: 0/21", "{row}");
         let markdown = markdown(&[shared_memory()], None);
         assert!(
             !markdown.contains("IPC channels"),

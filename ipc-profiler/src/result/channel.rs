@@ -38,6 +38,17 @@ pub struct Channel {
     pub futex: Option<FutexFigures>,
 }
 
+/// One futex word in shared memory and the calls on it, by every process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FutexWord {
+    /// Its offset in the object, in bytes.
+    pub offset: u64,
+    /// Wait calls on it, whatever they returned.
+    pub waits: u64,
+    /// Wake calls on it, whether they woke anyone or not.
+    pub wakes: u64,
+}
+
 impl Channel {
     /// True when something went through it: a message either way, or (shared memory) a second
     /// process mapping it or a futex call inside it.
@@ -70,6 +81,9 @@ pub struct FutexFigures {
     pub wake_ns: u64,
     /// Wake calls that found nobody waiting (a syscall spent for nothing).
     pub wakes_of_nobody: u64,
+    /// The words waited on or woken, by offset in the object (the same in every process).
+    #[serde(default)]
+    pub words: Vec<FutexWord>,
 }
 
 /// One process's descriptor onto a channel.

@@ -17,7 +17,7 @@ pub use breakdown::{
     Breakdown, LatencyBucket, Overhead, OverheadFigure, PerMessage, ProcessBreakdown, SchedAttach,
     SyscallAttach, SyscallLine,
 };
-pub use channel::{Channel, ChannelDirection, ChannelEnd, FutexFigures};
+pub use channel::{Channel, ChannelDirection, ChannelEnd, FutexFigures, FutexWord};
 pub use environment::Environment;
 pub use figures::{CpuSummary, CpuUsage, LatencySummary, ProcessCpu, Throughput};
 pub use program::{ProgramInfo, ProgramReport};

@@ -2,10 +2,10 @@
 //! maps, and ends grouped into a channel with the sides its messages go between (the pairing
 //! itself is in `channels` and, for TCP and UDP, `inet_channels`).
 
-use ipc_ebpf::{EndInfo, EndSizes, EndStat};
+use ipc_ebpf::{EndInfo, EndSizes, EndStat, WordStat};
 
 /// What the kernel side counted for one end, summed over CPUs.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct EndFigures {
     /// What the end is.
     pub info: EndInfo,
@@ -15,6 +15,8 @@ pub struct EndFigures {
     pub sizes: EndSizes,
     /// Its round trips (a send, then the same thread's receive on it), log2 buckets of ns.
     pub turns: [u64; ipc_ebpf::LATENCY_BUCKETS],
+    /// For shared memory: its futex words (offset in the object) and the calls on each.
+    pub words: Vec<(u64, WordStat)>,
 }
 
 /// The process in a slot: (pid, command name).

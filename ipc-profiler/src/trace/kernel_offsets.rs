@@ -92,11 +92,20 @@ fn mapping_offsets(btf: &[u8], offsets: &mut KernelOffsets) {
     if !has_find_vma(btf) {
         return;
     }
-    let flags = member_offset(btf, "vm_area_struct", "vm_flags");
-    let file = member_offset(btf, "vm_area_struct", "vm_file");
-    if let (Some(flags), Some(file)) = (flags, file) {
+    let vma = |member: &str| member_offset(btf, "vm_area_struct", member);
+    let found = (|| {
+        Some((
+            vma("vm_flags")?,
+            vma("vm_file")?,
+            vma("vm_start")?,
+            vma("vm_pgoff")?,
+        ))
+    })();
+    if let Some((flags, file, start, pgoff)) = found {
         offsets.vma_flags = flags;
         offsets.vma_file = file;
+        offsets.vma_start = start;
+        offsets.vma_pgoff = pgoff;
     }
 }
 
@@ -147,6 +156,7 @@ mod tests {
         );
         // Linux 6.18 has bpf_find_vma (5.17+): shared memory is followed.
         assert!(follows_shared_memory(&offsets), "{offsets:?}");
+        assert!(offsets.vma_pgoff > offsets.vma_start, "{offsets:?}");
     }
 
     #[test]

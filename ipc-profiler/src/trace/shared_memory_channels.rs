@@ -8,7 +8,7 @@ use ipc_ebpf::{direction, EndInfo, WRITABLE_SHARED};
 
 use super::channel_group::{EndFigures, SlotProcess};
 use super::channels::{channel_end, name_of, processes};
-use crate::result::{Channel, FutexFigures};
+use crate::result::{Channel, FutexFigures, FutexWord};
 
 /// `super_block.s_magic` of tmpfs, where `shm_open` objects live (`/dev/shm`).
 const TMPFS_MAGIC: u64 = 0x0102_1994;
@@ -64,6 +64,7 @@ fn channel(members: &[&EndFigures], who: &impl Fn(&EndFigures) -> SlotProcess) -
         wakes: sum(&|e| e.stat.calls[wake]),
         woken: sum(&|e| e.stat.wakeups_caused[wake]),
         wake_ns: sum(&|e| e.stat.time_ns[wake]),
+        words: words(members),
         wakes_of_nobody: sum(&|e| e.stat.empty_calls[wake]),
     };
     let everyone = processes(members, who);
@@ -82,6 +83,21 @@ fn channel(members: &[&EndFigures], who: &impl Fn(&EndFigures) -> SlotProcess) -
         bytes: None,
         futex: Some(futex),
     }
+}
+
+/// The futex words of one object's `members`, each one's calls added over processes, by
+/// offset.
+fn words(members: &[&EndFigures]) -> Vec<FutexWord> {
+    let mut by_offset: BTreeMap<u64, FutexWord> = BTreeMap::new();
+    for (offset, stat) in members.iter().flat_map(|e| &e.words) {
+        let word = by_offset.entry(*offset).or_insert(FutexWord {
+            offset: *offset,
+            ..FutexWord::default()
+        });
+        word.waits += stat.waits;
+        word.wakes += stat.wakes;
+    }
+    by_offset.into_values().collect()
 }
 
 /// The kind of shared memory an end is on, told by its name and filesystem, and what names it
@@ -135,10 +151,13 @@ mod tests {
     #[test]
     fn two_processes_mapping_one_memfd_are_one_channel_with_its_futex_calls() {
         let mut producer = end(0, 7, "memfd:ring", TMPFS_MAGIC);
+        let word = |waits, wakes| ipc_ebpf::WordStat { waits, wakes };
+        producer.words = vec![(64, word(0, 40)), (4100, word(3, 0))];
         producer.stat.calls[direction::OUT] = 40;
         producer.stat.wakeups_caused[direction::OUT] = 40;
         producer.stat.empty_calls[direction::OUT] = 3;
         let mut consumer = end(1, 7, "memfd:ring", TMPFS_MAGIC);
+        consumer.words = vec![(64, word(42, 0))];
         consumer.stat.calls[direction::IN] = 40;
         consumer.stat.empty_calls[direction::IN] = 2;
         consumer.stat.blocked_ns[direction::IN] = 9_000;
@@ -176,6 +195,16 @@ mod tests {
         assert_eq!(
             (futex.wakes, futex.woken, futex.wakes_of_nobody),
             (40, 40, 3)
+        );
+        let words: Vec<(u64, u64, u64)> = futex
+            .words
+            .iter()
+            .map(|w| (w.offset, w.waits, w.wakes))
+            .collect();
+        assert_eq!(
+            words,
+            [(64, 42, 40), (4100, 3, 0)],
+            "each word's calls, over processes"
         );
         let anon = found.iter().find(|c| c.kind == "shared-anon").unwrap();
         assert_eq!(anon.name, "shared-anon consumer(101)");

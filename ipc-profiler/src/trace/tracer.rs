@@ -7,7 +7,7 @@ use aya::maps::{Array, MapData, PerCpuArray, PerCpuValues};
 use aya::{Btf, Ebpf, EbpfLoader};
 use ipc_ebpf::{
     map_names, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram, OnCpu,
-    SchedStat, SyscallStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
+    SchedStat, SyscallStat, WordStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
 };
 
 use super::channel_group::{self, EndFigures};
@@ -172,6 +172,14 @@ impl Tracer {
             PerCpuArray::try_from(map(map_names::END_STATS)?)?;
         let sizes: Array<&MapData, EndSizes> = Array::try_from(map(map_names::END_SIZES)?)?;
         let turns: Array<&MapData, EndTurns> = Array::try_from(map(map_names::END_TURNS)?)?;
+        let words: aya::maps::HashMap<&MapData, [u64; 2], WordStat> =
+            aya::maps::HashMap::try_from(map(map_names::FUTEX_WORDS)?)?;
+        let mut words_of: std::collections::BTreeMap<u32, Vec<(u64, WordStat)>> =
+            std::collections::BTreeMap::new();
+        for entry in words.iter() {
+            let ([end, offset], stat) = entry?;
+            words_of.entry(end as u32).or_default().push((offset, stat));
+        }
         let mut ends: Vec<u32> = claims.keys().collect::<Result<_, _>>()?;
         ends.sort_unstable();
         ends.into_iter()
@@ -185,6 +193,7 @@ impl Tracer {
                     stat,
                     sizes: sizes.get(&end, 0)?,
                     turns: turns.get(&end, 0)?.buckets,
+                    words: words_of.remove(&end).unwrap_or_default(),
                 })
             })
             .collect()
