@@ -29,6 +29,7 @@ parent prints `shm KIND IDENT WAITS WAKES` (IDENT: the inode, the segment's id, 
 import mmap
 import ctypes
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -36,6 +37,7 @@ import tempfile
 SIZE = 64
 N_A, N_B, N_S, N_F, N_D, N_T, N_U, N_E, N_Q, N_V = 300, 200, 150, 120, 80, 110, 90, 70, 60, 50
 N_M = 40
+WATCHDOG_SECONDS = 120
 FUTEX_WAIT, FUTEX_WAKE, SYS_FUTEX = 0, 1, 202
 MESSAGE = bytes(range(SIZE))
 
@@ -67,10 +69,22 @@ def message_queue():
     return libc, mqd, name.decode()
 
 
+def give_up_after(seconds):
+    """Ends this process with a message if it is still running after `seconds`: a step that
+    hangs (a lost wake-up) fails the test instead of stalling it."""
+    def hung(*_):
+        sys.stderr.write("channels.py: pid %d still running after %d s: a hang\n"
+                         % (os.getpid(), seconds))
+        os._exit(3)
+    signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+
+
 def child(body):
     pid = os.fork()
     if pid == 0:
         try:
+            give_up_after(WATCHDOG_SECONDS)
             body()
         finally:
             os._exit(0)
@@ -262,8 +276,13 @@ class Words:
         return result
 
     def wait_for(self, word, value):
-        while word.value < value:
-            self.futex(word, FUTEX_WAIT, word.value)
+        # The word is read once per wait: the value the kernel compares is the one that was
+        # seen to be too small (read again, a bump between the reads would be slept through).
+        while True:
+            seen = word.value
+            if seen >= value:
+                return
+            self.futex(word, FUTEX_WAIT, seen)
 
     def bump(self, word):
         word.value += 1
@@ -335,6 +354,7 @@ def address_of(mapping):
 
 
 if __name__ == "__main__":
+    give_up_after(WATCHDOG_SECONDS)
     main()
     shared_memory()
     sys.exit(0)
