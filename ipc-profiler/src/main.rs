@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod compare;
 mod config;
+mod findings;
 mod limits;
 mod machine;
 mod mechanism;

@@ -4,6 +4,7 @@
 mod cells;
 mod channels;
 mod csv;
+mod findings;
 mod flat;
 mod json;
 mod markdown;

@@ -40,11 +40,12 @@ pub fn render(report: &ProgramReport, format: Format) -> String {
             super::channels::csv(&report.channels, report.channels_unavailable.as_deref())
         ),
         Format::Markdown => format!(
-            "Measured on: {}\n\n{}\n\n{}\n{}",
+            "Measured on: {}\n\n{}\n\n{}\n{}{}",
             report.environment.summary(),
             title(report),
             markdown::table(&COLUMNS, rows(report)),
-            super::channels::markdown(&report.channels, report.channels_unavailable.as_deref())
+            super::channels::markdown(&report.channels, report.channels_unavailable.as_deref()),
+            super::findings::markdown(&report.findings),
         ),
     }
 }
@@ -191,16 +192,26 @@ fn tables(report: &ProgramReport) -> String {
         ]);
     }
     format!(
-        "{}\n\n{}\n{}{processes}\n{calls}\n{}Syscalls traced by {}, the scheduler by {}. Syscall \
-         time includes time blocked; kernel time excludes time switched out; user time is \
-         on-CPU time outside syscalls.\n",
+        "{}\n\n{}\n{}{}{processes}\n{calls}\n{}Syscalls traced by {}, the scheduler by {}. \
+         Syscall time includes time blocked; kernel time excludes time switched out; user time \
+         is on-CPU time outside syscalls.\n",
         report.environment.summary(),
         title(report),
         super::channels::table(&report.channels, report.channels_unavailable.as_deref()),
+        findings(report),
         short_note(report.seconds),
         super::cells::syscall_attach(report.breakdown.attach),
         super::cells::sched_attach(report.breakdown.sched_attach),
     )
+}
+
+/// The findings, where channels were followed (without them nothing could be found).
+fn findings(report: &ProgramReport) -> String {
+    if report.channels_unavailable.is_some() {
+        String::new()
+    } else {
+        super::findings::text(&report.findings)
+    }
 }
 
 /// The process lines for people: every process that uses a channel with another process (and

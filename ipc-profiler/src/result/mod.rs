@@ -9,6 +9,7 @@ mod breakdown;
 mod channel;
 mod environment;
 mod figures;
+mod finding;
 mod program;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ pub use breakdown::{
 pub use channel::{Channel, ChannelDirection, ChannelEnd, FutexFigures, FutexWord};
 pub use environment::Environment;
 pub use figures::{CpuSummary, CpuUsage, LatencySummary, ProcessCpu, Throughput};
+pub use finding::Finding;
 pub use program::{ProgramInfo, ProgramReport};
 
 /// The tool's name, first in every report.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Breakdown, Channel, Environment, TOOL};
+use super::{Breakdown, Channel, Environment, Finding, TOOL};
 
 /// The report of a traced program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,10 @@ pub struct ProgramReport {
     /// Why channels could not be followed on this kernel, when they could not.
     #[serde(default)]
     pub channels_unavailable: Option<String>,
+    /// The comparison's mistakes found in its channels, with their evidence
+    /// (docs/diagnosing.md).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
 }
 
 impl ProgramReport {
@@ -45,6 +49,7 @@ impl ProgramReport {
             breakdown,
             channels: Vec::new(),
             channels_unavailable: None,
+            findings: Vec::new(),
         }
     }
 }

@@ -90,6 +90,7 @@ pub fn run(
                 Some((owner.process.tgid, comm_of(&owner.process)))
             };
             report.channels = channels::pair(&tracer.ends()?, process_of);
+            report.findings = crate::findings::find(&report.channels);
         }
     }
     Ok(report)
