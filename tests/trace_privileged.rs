@@ -1033,6 +1033,72 @@ fn a_started_command_is_counted_from_its_own_execve_as_strace_counts_it() {
     );
 }
 
+/// Removes the IPC objects `tests/programs/leaks.py` printed, whatever the test found.
+struct LeftBehind(Vec<(String, String, u64)>);
+
+impl Drop for LeftBehind {
+    fn drop(&mut self) {
+        for (kind, name, ident) in &self.0 {
+            match kind.as_str() {
+                "posix-mq" => {
+                    let _ = std::fs::remove_file(format!("/dev/mqueue/{name}"));
+                }
+                "posix-shm" => {
+                    let _ = std::fs::remove_file(format!("/dev/shm/{name}"));
+                }
+                _ => {
+                    // SAFETY: IPC_RMID on an id with a null buffer reads and writes no memory.
+                    unsafe { libc::shmctl(*ident as i32, libc::IPC_RMID, std::ptr::null_mut()) };
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn objects_a_program_leaves_behind_are_found_with_what_ties_them_to_it() {
+    require_root();
+    let program = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/leaks.py");
+    let (report, stdout) = trace_command_to_file("json", &["python3", program]);
+    let left = LeftBehind(
+        stdout
+            .lines()
+            .filter_map(
+                |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                    [kind, name, ident] => Some((kind.into(), name.into(), ident.parse().ok()?)),
+                    _ => None,
+                },
+            )
+            .collect(),
+    );
+    assert_eq!(
+        left.0.len(),
+        3,
+        "a queue, a /dev/shm file, a segment: {stdout}"
+    );
+    let doc: Value = serde_json::from_str(&report).unwrap();
+    let leaks: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "leaked-object")
+        .map(|f| f["evidence"].as_str().unwrap())
+        .collect();
+    for (kind, name, ident) in &left.0 {
+        let named = match kind.as_str() {
+            "posix-mq" => format!("/dev/mqueue/{name} is still there"),
+            "posix-shm" => format!("/dev/shm/{name} is still there"),
+            _ => format!("sysv-shm id {ident} "),
+        };
+        assert!(
+            leaks.iter().any(|e| e.starts_with(&named)),
+            "no leaked-object finding for {kind} {name} {ident}: {:#}",
+            doc["findings"]
+        );
+    }
+    assert_eq!(leaks.len(), 3, "{:#}", doc["findings"]);
+}
+
 /// The test program with a known number of messages on each kind of channel.
 const CHANNELS_PROGRAM: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/channels.py");

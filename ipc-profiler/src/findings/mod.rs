@@ -5,17 +5,44 @@
 mod futex_convoy;
 mod large_pipe_write;
 mod large_queue_message;
+mod leaked_object;
 mod small_writes;
 mod tcp_loopback;
 
 use crate::result::{Channel, Finding};
 
+pub use leaked_object::{LeftObject, UsedObject};
+
 /// Fewest messages a channel must carry before a finding on it is worth its reader's time (a
 /// handful of calls is setup, not the program's traffic).
 pub const MIN_MESSAGES: u64 = 100;
 
+/// What a trace saw of a program, for the findings.
+pub struct Observed<'a> {
+    /// Its channels.
+    pub channels: &'a [Channel],
+    /// Its processes' ids.
+    pub traced: &'a [u32],
+    /// The named objects its processes used (a queue, a `/dev/shm` file, a System V id).
+    pub used: &'a [UsedObject],
+    /// The named objects new since it started and still there when it ended.
+    pub left: &'a [LeftObject],
+}
+
+/// Every finding in a traced program's channels, then in the objects it left behind.
+pub fn find(observed: &Observed) -> Vec<Finding> {
+    let mut found = find_in_channels(observed.channels);
+    found.extend(leaked_object::find(
+        observed.left,
+        observed.used,
+        observed.traced,
+        observed.channels,
+    ));
+    found
+}
+
 /// Every finding in `channels`, in the order of the detectors.
-pub fn find(channels: &[Channel]) -> Vec<Finding> {
+fn find_in_channels(channels: &[Channel]) -> Vec<Finding> {
     let detectors: [fn(&Channel) -> Option<Finding>; 5] = [
         tcp_loopback::find,
         large_pipe_write::find,
@@ -109,6 +136,12 @@ mod tests {
             sample::channel("pipe", "pipe a(1) -> b(2)", 5_000, 4_096),
             sample::channel("posix-mq", "posix-mq /q a(1) -> b(2)", 5_000, 256),
         ];
-        assert_eq!(find(&clean), []);
+        let observed = Observed {
+            channels: &clean,
+            traced: &[1, 2],
+            used: &[],
+            left: &[],
+        };
+        assert_eq!(find(&observed), []);
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// `tcp-loopback`, `large-pipe-write`, `small-writes`, `large-queue-message`,
-    /// `futex-convoy`.
+    /// `futex-convoy`, `leaked-object`.
     pub kind: String,
     /// The channel it concerns, by its name, when it concerns one.
     pub channel: Option<String>,

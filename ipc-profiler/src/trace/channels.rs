@@ -9,6 +9,7 @@ use ipc_ebpf::{direction, end_kind, EndInfo, EndStat, SIZE_BUCKETS};
 use super::channel_group::{EndFigures, SlotProcess};
 use super::channel_group::{Group, Naming, Side};
 
+use crate::findings::UsedObject;
 use crate::result::{Channel, ChannelDirection, ChannelEnd};
 
 /// How pipe, FIFO and Unix ends are grouped into one channel.
@@ -71,6 +72,30 @@ pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>
         &process_of,
     ));
     channels
+}
+
+/// The named objects (POSIX queues, System V queues, shared memory) `ends` used, each with its
+/// process as `process_of` names it: what ties an object left behind to the program.
+pub fn used_objects(
+    ends: &[EndFigures],
+    process_of: impl Fn(u32) -> Option<SlotProcess>,
+) -> Vec<UsedObject> {
+    ends.iter()
+        .filter_map(|end| {
+            let info = &end.info;
+            let kind = match info.kind {
+                end_kind::MQUEUE | end_kind::SYSV_MQ => kind_name(info),
+                end_kind::SHARED_MEMORY => super::shared_memory_channels::kind_and_title(info).0,
+                _ => return None,
+            };
+            let (pid, name) = process_of(info.slot)?;
+            Some(UsedObject {
+                kind: kind.to_string(),
+                ident: info.ino,
+                by: format!("{name}({pid})"),
+            })
+        })
+        .collect()
 }
 
 /// The group of pipe, FIFO or Unix ends under `key`.

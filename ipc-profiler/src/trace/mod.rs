@@ -12,6 +12,7 @@ mod ebpf_log;
 mod ebpf_programs;
 mod gate;
 mod inet_channels;
+mod ipc_objects;
 mod kernel_offsets;
 mod privileges;
 mod registry;

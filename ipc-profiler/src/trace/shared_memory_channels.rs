@@ -102,7 +102,7 @@ fn words(members: &[&EndFigures]) -> Vec<FutexWord> {
 
 /// The kind of shared memory an end is on, told by its name and filesystem, and what names it
 /// beside its kind (a memfd's or file's name; a System V segment's id).
-fn kind_and_title(info: &EndInfo) -> (&'static str, Option<String>) {
+pub(super) fn kind_and_title(info: &EndInfo) -> (&'static str, Option<String>) {
     let name = name_of(info);
     if let Some(memfd) = name.strip_prefix("memfd:") {
         ("memfd", Some(memfd.to_string()))

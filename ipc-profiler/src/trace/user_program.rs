@@ -11,6 +11,7 @@ use ipc_ebpf::NO_PARENT;
 
 use super::attribution::{self, TracedProcessFigures};
 use super::channels;
+use super::ipc_objects::Snapshot;
 use super::registry::comm_of;
 use super::tracer::{SlotCounts, Tracer};
 use super::Attach;
@@ -40,6 +41,8 @@ pub fn run(
     let mut tracer = Tracer::load(attach, ebpf_log)?;
     tracer.attach()?;
     tracer.registry().reserve_slots(1)?;
+    // What exists before it runs: what is new once it has ended, it left behind.
+    let objects_before = Snapshot::take();
     let started = Instant::now();
     let (pid, command, exit, open) = match target {
         Target::Pid(pid) => {
@@ -52,6 +55,12 @@ pub fn run(
         }
     };
     let seconds = started.elapsed().as_secs_f64();
+    // Only an ended program has left anything: a running one may still remove it.
+    let left = if exit.is_some() {
+        Snapshot::take().new_since(&objects_before)
+    } else {
+        Vec::new()
+    };
     let owners = tracer.registry().owners()?;
     let mut figures = Vec::with_capacity(owners.len());
     for owner in &owners {
@@ -89,8 +98,15 @@ pub fn run(
                 let owner = owners.iter().find(|o| o.slot == slot)?;
                 Some((owner.process.tgid, comm_of(&owner.process)))
             };
-            report.channels = channels::pair(&tracer.ends()?, process_of);
-            report.findings = crate::findings::find(&report.channels);
+            let ends = tracer.ends()?;
+            report.channels = channels::pair(&ends, process_of);
+            let traced: Vec<u32> = owners.iter().map(|o| o.process.tgid).collect();
+            report.findings = crate::findings::find(&crate::findings::Observed {
+                channels: &report.channels,
+                traced: &traced,
+                used: &channels::used_objects(&ends, process_of),
+                left: &left,
+            });
         }
     }
     Ok(report)
