@@ -106,6 +106,13 @@ pub(crate) struct TraceArgs {
     /// thread table, ...) on standard error.
     #[arg(long)]
     pub(crate) ebpf_log: bool,
+    /// After tracing a program (`--pid`, or a command after `--`), benchmark each finding's
+    /// alternative here (TCP over loopback against a Unix socket, a queue of large messages
+    /// against shared memory) with the channel's own pattern and median message size, and say
+    /// what the change would save the program (a few seconds a finding; --placement and --cpus
+    /// place the benchmark).
+    #[arg(long)]
+    pub(crate) what_if: bool,
     /// How the syscall programs attach: auto (raw tracepoints where allowed), tp (tracepoints
     /// for every program), raw-tp (raw tracepoints or nothing).
     #[arg(long, value_enum, default_value_t = trace::Attach::Auto)]

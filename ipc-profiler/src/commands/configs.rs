@@ -5,17 +5,23 @@ use crate::cli::BenchArgs;
 use crate::config::{BenchConfig, Placement};
 use crate::result::Pattern;
 
-/// One configuration per message size and, for the patterns with a process count, per
-/// count in its list (the scalability sweep).
-pub(super) fn configs(args: &BenchArgs) -> anyhow::Result<Vec<BenchConfig>> {
+/// Where `args` place the workers: its `--placement` (or the default for its `--cpus`) on its
+/// CPUs.
+pub(super) fn cpu_plan(args: &BenchArgs) -> anyhow::Result<crate::config::CpuPlan> {
     let placement = args.placement.map_or_else(
         || crate::bench::placement::default_placement(&args.cpus),
         Placement::from,
     );
+    Ok(crate::bench::placement::resolve(placement, &args.cpus)?)
+}
+
+/// One configuration per message size and, for the patterns with a process count, per
+/// count in its list (the scalability sweep).
+pub(super) fn configs(args: &BenchArgs) -> anyhow::Result<Vec<BenchConfig>> {
     if args.lossy && args.pattern != Pattern::PubSub {
         crate::usage_error::usage_bail!("--lossy is a mode of --pattern pub-sub");
     }
-    let cpus = crate::bench::placement::resolve(placement, &args.cpus)?;
+    let cpus = cpu_plan(args)?;
     let spec = patterns::spec(args.pattern);
     let sizes = match args.sizes.is_empty() {
         false => args.sizes.clone(),

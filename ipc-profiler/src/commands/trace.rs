@@ -5,6 +5,9 @@ use super::output::{check_destination, emit_sweep, write_out, write_to};
 use super::{configs::configs, sweep};
 use crate::cli::TraceArgs;
 
+/// About how long each benchmark of `--what-if` runs, seconds.
+const WHAT_IF_SECONDS: f64 = 1.0;
+
 /// Runs `trace`.
 pub(super) fn run(trace: &TraceArgs) -> anyhow::Result<()> {
     check_destination(trace.run.output.as_deref())?;
@@ -22,9 +25,18 @@ pub(super) fn run(trace: &TraceArgs) -> anyhow::Result<()> {
         (None, true) => None,
     };
     let args = &trace.run;
+    if trace.what_if && target.is_none() {
+        crate::usage_error::usage_bail!(
+            "--what-if measures a traced program's findings: give --pid or a command after --"
+        );
+    }
     if let Some(target) = target {
-        let report =
+        let cpus = super::configs::cpu_plan(args)?;
+        let mut report =
             crate::trace::user_program::run(target, args.duration, trace.attach, trace.ebpf_log)?;
+        if trace.what_if {
+            crate::findings::what_if::answer(&mut report, &cpus, WHAT_IF_SECONDS)?;
+        }
         let text = crate::render::render_program(&report, args.format);
         return match &args.output {
             Some(_) => write_out(args, text),

@@ -8,6 +8,7 @@ mod large_queue_message;
 mod leaked_object;
 mod small_writes;
 mod tcp_loopback;
+pub mod what_if;
 
 use crate::result::{Channel, Finding};
 
@@ -63,6 +64,7 @@ fn finding(kind: &str, channel: &Channel, evidence: String, advice: &str) -> Fin
         channel: Some(channel.name.clone()),
         evidence,
         advice: advice.to_string(),
+        what_if: None,
     }
 }
 

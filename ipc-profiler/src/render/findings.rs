@@ -11,8 +11,13 @@ pub fn text(findings: &[Finding]) -> String {
     let each: Vec<String> = findings
         .iter()
         .map(|f| {
+            let what_if = f
+                .what_if
+                .as_ref()
+                .map(|w| format!("    what if: {}\n", crate::findings::what_if::sentence(w)))
+                .unwrap_or_default();
             format!(
-                "  {}{}: {}\n    -> {}\n",
+                "  {}{}: {}\n    -> {}\n{what_if}",
                 f.kind,
                 f.channel
                     .as_ref()
@@ -42,8 +47,13 @@ pub fn markdown(findings: &[Finding]) -> String {
                 .as_ref()
                 .map(|c| format!(" on `{c}`"))
                 .unwrap_or_default();
+            let what_if = f
+                .what_if
+                .as_ref()
+                .map(|w| format!(" What if: {}.", crate::findings::what_if::sentence(w)))
+                .unwrap_or_default();
             format!(
-                "- **{}**{on}: {} Instead: {}.\n",
+                "- **{}**{on}: {} Instead: {}.{what_if}\n",
                 f.kind, f.evidence, f.advice
             )
         })
@@ -62,6 +72,7 @@ mod tests {
             channel: Some("tcp 127.0.0.1:1 <-> 127.0.0.1:2 (loopback)".into()),
             evidence: "220 messages over TCP".into(),
             advice: "use a Unix domain socket".into(),
+            what_if: None,
         };
         let shown = text(std::slice::from_ref(&finding));
         assert!(shown.contains("tcp-loopback on tcp 127.0.0.1:1"), "{shown}");

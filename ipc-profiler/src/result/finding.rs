@@ -15,4 +15,35 @@ pub struct Finding {
     pub evidence: String,
     /// What to do instead, in a sentence.
     pub advice: String,
+    /// With `trace --what-if`: the alternative measured here, and what it would save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<WhatIf>,
+}
+
+/// The channel's traffic measured over the mechanism it uses and over the advised one, on this
+/// machine, with the channel's own pattern and median message size: what the change would save
+/// the program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhatIf {
+    /// The mechanism the channel is (`tcp`), as `ipc-profiler list` names it.
+    pub current: String,
+    /// The advised one (`uds`).
+    pub alternative: String,
+    /// `latency` (the channel made round trips) or `throughput` (one-way messages).
+    pub pattern: String,
+    /// Bytes per message: the channel's median send.
+    pub message_size: u64,
+    /// Where the two benchmark processes ran.
+    pub placement: String,
+    /// A message's cost over `current`, ns: the round trip's p50, or one message's share of
+    /// the throughput run.
+    pub current_ns: u64,
+    /// The same over `alternative`.
+    pub alternative_ns: u64,
+    /// The program's round trips (or messages) on the channel.
+    pub messages: u64,
+    /// The time the program's calls on the channel took, ns (blocked time included).
+    pub program_ns: u64,
+    /// `messages` times the difference in cost, ns: negative when the alternative is slower.
+    pub saving_ns: i64,
 }

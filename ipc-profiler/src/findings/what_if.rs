@@ -1,0 +1,275 @@
+//! `trace --what-if`: for a finding with an alternative, the channel's own traffic (its pattern,
+//! its median message size) benchmarked over the mechanism it uses and over the advised one, on
+//! this machine now, and what the change would save the program: its round trips (or
+//! messages) times the difference in cost, beside the time it spent in calls on the channel.
+
+use anyhow::Context;
+
+use crate::bench::patterns;
+use crate::config::{BenchConfig, CpuPlan};
+use crate::result::{Channel, Finding, Pattern, ProgramReport, RunResult, WhatIf};
+use crate::units::{count, duration_ns};
+
+/// The benchmark that answers a finding: which mechanisms, which pattern and size, and the
+/// program's side of the sum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The mechanism the channel is.
+    pub current: &'static str,
+    /// The advised one.
+    pub alternative: &'static str,
+    /// Latency when the channel made round trips, else throughput.
+    pub pattern: Pattern,
+    /// The channel's median send, bytes.
+    pub message_size: usize,
+    /// The program's round trips (or messages) on it.
+    pub messages: u64,
+    /// Its calls' time on it, ns.
+    pub program_ns: u64,
+}
+
+/// The benchmark for `finding` on `channel`, when the finding has an alternative to measure.
+pub fn plan(finding: &Finding, channel: &Channel) -> Option<Plan> {
+    let (current, alternative) = match (finding.kind.as_str(), channel.kind.as_str()) {
+        ("tcp-loopback", "tcp") => ("tcp", "uds"),
+        ("tcp-loopback", "udp") => ("udp", "uds-dgram"),
+        ("large-queue-message", "posix-mq") => ("posix-mq", "shm-futex"),
+        ("large-queue-message", "sysv-mq") => ("sysv-mq", "shm-futex"),
+        _ => return None,
+    };
+    let round_trips = channel.directions.iter().map(|d| d.round_trips).max()?;
+    let sends = channel.directions.iter().map(|d| d.sends).max()?;
+    let (pattern, messages) = if round_trips > 0 {
+        (Pattern::Latency, round_trips)
+    } else {
+        (Pattern::Throughput, sends)
+    };
+    let message_size = channel
+        .directions
+        .iter()
+        .filter_map(|d| d.size_p50_at_most)
+        .max()? as usize;
+    let program_ns = channel
+        .directions
+        .iter()
+        .map(|d| d.send_ns + d.receive_ns)
+        .sum();
+    Some(Plan {
+        current,
+        alternative,
+        pattern,
+        message_size: message_size.max(1),
+        messages,
+        program_ns,
+    })
+}
+
+/// The configuration `plan` runs with, on `cpus`, sized to about `seconds` a run.
+pub fn config(plan: &Plan, cpus: &CpuPlan, seconds: f64) -> BenchConfig {
+    let spec = patterns::spec(plan.pattern);
+    BenchConfig {
+        pattern: plan.pattern,
+        message_size: plan.message_size,
+        iterations: (spec.default_messages)(plan.message_size, 1).max(1_000),
+        probe_for: Some(seconds),
+        warmup: 1_000,
+        cpus: cpus.clone(),
+        count: 1,
+        rate: None,
+        lossy: false,
+    }
+}
+
+/// A message's cost in `run`, ns: the round trip's p50, or one message's share of the
+/// throughput; `None` when it did not run.
+fn cost_ns(run: &RunResult) -> Option<u64> {
+    if let Some(latency) = &run.latency_ns {
+        return Some(latency.p50);
+    }
+    let rate = run.throughput.as_ref()?.messages_per_sec;
+    (rate > 0.0).then(|| (1e9 / rate).round() as u64)
+}
+
+/// Benchmarks the alternative of every finding in `report` that has one, on `cpus`, about
+/// `seconds` a run, and puts what it would save in the finding; a finding whose benchmark
+/// cannot run here says why on standard error and keeps no what-if.
+pub fn answer(report: &mut ProgramReport, cpus: &CpuPlan, seconds: f64) -> anyhow::Result<()> {
+    for finding in &mut report.findings {
+        let channel = finding
+            .channel
+            .as_ref()
+            .and_then(|name| report.channels.iter().find(|c| &c.name == name));
+        let Some(plan) = channel.and_then(|c| plan(finding, c)) else {
+            continue;
+        };
+        let config = config(&plan, cpus, seconds);
+        let run = |name: &str| -> anyhow::Result<RunResult> {
+            let mechanism = crate::mechanism::find(name)
+                .with_context(|| format!("no mechanism named {name}"))?;
+            crate::bench::run(mechanism, &config)
+        };
+        match estimate(&plan, &run(plan.current)?, &run(plan.alternative)?) {
+            Ok(what_if) => finding.what_if = Some(what_if),
+            Err(why) => eprintln!("note: no what-if for {}: {why}", finding.kind),
+        }
+    }
+    Ok(())
+}
+
+/// What `plan` predicts from its two runs, or why it cannot.
+pub fn estimate(
+    plan: &Plan,
+    current: &RunResult,
+    alternative: &RunResult,
+) -> Result<WhatIf, String> {
+    let unsupported = |run: &RunResult| {
+        run.unsupported
+            .as_ref()
+            .map(|why| format!("{} could not run here: {why}", run.mechanism))
+    };
+    if let Some(why) = unsupported(current).or_else(|| unsupported(alternative)) {
+        return Err(why);
+    }
+    let (Some(current_ns), Some(alternative_ns)) = (cost_ns(current), cost_ns(alternative)) else {
+        return Err("a benchmark run gave no figure".into());
+    };
+    let saving_ns = plan.messages as i64 * (current_ns as i64 - alternative_ns as i64);
+    Ok(WhatIf {
+        current: plan.current.into(),
+        alternative: plan.alternative.into(),
+        pattern: plan.pattern.name().into(),
+        message_size: plan.message_size as u64,
+        placement: current.placement.clone(),
+        current_ns,
+        alternative_ns,
+        messages: plan.messages,
+        program_ns: plan.program_ns,
+        saving_ns,
+    })
+}
+
+/// The what-if in a sentence: "220 round trips of 64 B over tcp; here uds costs 0.62x (p50 31
+/// vs 50 µs, measured now, cross-core): about 4.2 ms of the 9.5 ms this program spent in calls
+/// on it".
+pub fn sentence(w: &WhatIf) -> String {
+    let unit = if w.pattern == "latency" {
+        "round trips"
+    } else {
+        "messages"
+    };
+    let figure = if w.pattern == "latency" {
+        "p50"
+    } else {
+        "per message"
+    };
+    let ratio = w.alternative_ns as f64 / w.current_ns.max(1) as f64;
+    let outcome = if w.saving_ns > 0 {
+        format!(
+            "about {} saved of the {} this program spent in calls on it",
+            duration_ns(w.saving_ns as f64),
+            duration_ns(w.program_ns as f64)
+        )
+    } else {
+        format!(
+            "no saving: {} is not faster here for this traffic",
+            w.alternative
+        )
+    };
+    format!(
+        "{} {unit} of {} B over {}; here {} costs {ratio:.2}x ({figure} {} vs {}, measured now, \
+         {}): {outcome}",
+        count(w.messages as f64),
+        w.message_size,
+        w.current,
+        w.alternative,
+        duration_ns(w.alternative_ns as f64),
+        duration_ns(w.current_ns as f64),
+        w.placement,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::sample::channel;
+    use crate::result::LatencySummary;
+
+    fn finding(kind: &str) -> Finding {
+        Finding {
+            kind: kind.into(),
+            channel: None,
+            evidence: String::new(),
+            advice: String::new(),
+            what_if: None,
+        }
+    }
+
+    fn latency_run(mechanism: &str, p50: u64) -> RunResult {
+        let mut run = crate::result::sample::report().results[0].clone();
+        run.mechanism = mechanism.into();
+        run.unsupported = None;
+        run.throughput = None;
+        run.latency_ns = Some(LatencySummary {
+            min: p50,
+            mean: p50 as f64,
+            p50,
+            p90: p50,
+            p99: p50,
+            p999: p50,
+            max: p50,
+        });
+        run
+    }
+
+    #[test]
+    fn tcp_round_trips_are_measured_as_latency_at_the_channel_s_median_size() {
+        let mut tcp = channel("tcp", "tcp x", 220, 64);
+        tcp.directions[0].round_trips = 110;
+        tcp.directions[0].send_ns = 3_000_000;
+        tcp.directions[0].receive_ns = 6_000_000;
+        let plan = plan(&finding("tcp-loopback"), &tcp).unwrap();
+        assert_eq!(
+            (
+                plan.current,
+                plan.alternative,
+                plan.pattern,
+                plan.message_size
+            ),
+            ("tcp", "uds", Pattern::Latency, 64)
+        );
+        assert_eq!((plan.messages, plan.program_ns), (110, 9_000_000));
+        let what_if = estimate(
+            &plan,
+            &latency_run("tcp", 50_000),
+            &latency_run("uds", 31_000),
+        )
+        .unwrap();
+        assert_eq!(what_if.saving_ns, 110 * 19_000);
+        let said = sentence(&what_if);
+        assert!(
+            said.starts_with("110 round trips of 64 B over tcp; here uds costs 0.62x"),
+            "{said}"
+        );
+        assert!(said.contains("saved of the 9.00 ms"), "{said}");
+    }
+
+    #[test]
+    fn a_slower_alternative_is_said_to_save_nothing_and_other_findings_have_no_plan() {
+        let mut queue = channel("posix-mq", "q", 500, 65_536);
+        queue.directions[0].round_trips = 0;
+        let plan = plan(&finding("large-queue-message"), &queue).unwrap();
+        assert_eq!(
+            (plan.pattern, plan.alternative, plan.messages),
+            (Pattern::Throughput, "shm-futex", 500)
+        );
+        let what_if = estimate(
+            &plan,
+            &latency_run("posix-mq", 10),
+            &latency_run("shm-futex", 20),
+        )
+        .unwrap();
+        assert!(what_if.saving_ns < 0);
+        assert!(sentence(&what_if).contains("no saving"));
+        assert_eq!(super::plan(&finding("small-writes"), &queue), None);
+    }
+}
