@@ -172,7 +172,10 @@ fn options_belong_to_the_commands_they_affect() {
 #[test]
 fn what_if_without_a_program_to_trace_is_refused() {
     // It measures a traced program's findings: a benchmark run has none.
-    assert_refused(&["trace", "--what-if"], "--what-if measures a traced program");
+    assert_refused(
+        &["trace", "--what-if"],
+        "--what-if measures a traced program",
+    );
     assert_refused(
         &["trace", "--mech", "uds", "--what-if"],
         "--what-if measures a traced program",

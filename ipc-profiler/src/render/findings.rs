@@ -11,10 +11,8 @@ pub fn text(findings: &[Finding]) -> String {
     let each: Vec<String> = findings
         .iter()
         .map(|f| {
-            let what_if = f
-                .what_if
-                .as_ref()
-                .map(|w| format!("    what if: {}\n", crate::findings::what_if::sentence(w)))
+            let what_if = what_if(f)
+                .map(|w| format!("    what if: {w}\n"))
                 .unwrap_or_default();
             format!(
                 "  {}{}: {}\n    -> {}\n{what_if}",
@@ -34,6 +32,11 @@ pub fn text(findings: &[Finding]) -> String {
     )
 }
 
+/// The sentence of `f`'s what-if, when `--what-if` measured one.
+fn what_if(f: &Finding) -> Option<String> {
+    f.what_if.as_ref().map(crate::findings::what_if::sentence)
+}
+
 /// The findings as a Markdown list (nothing when there are none).
 pub fn markdown(findings: &[Finding]) -> String {
     if findings.is_empty() {
@@ -47,10 +50,8 @@ pub fn markdown(findings: &[Finding]) -> String {
                 .as_ref()
                 .map(|c| format!(" on `{c}`"))
                 .unwrap_or_default();
-            let what_if = f
-                .what_if
-                .as_ref()
-                .map(|w| format!(" What if: {}.", crate::findings::what_if::sentence(w)))
+            let what_if = what_if(f)
+                .map(|w| format!(" What if: {w}."))
                 .unwrap_or_default();
             format!(
                 "- **{}**{on}: {} Instead: {}.{what_if}\n",
