@@ -1,8 +1,11 @@
 //! The model the channel pairing works on: an end's figures as read from the kernel side's
-//! maps, and ends grouped into a channel with the sides its messages go between (the pairing
-//! itself is in `channels` and, for TCP and UDP, `inet_channels`).
+//! maps, ends grouped into a channel with the sides its messages go between, and how an end is
+//! named (the pairing itself is in `channels`, for TCP and UDP `inet_channels`, for shared
+//! memory `shared_memory_channels`).
 
 use ipc_ebpf::{EndInfo, EndSizes, EndStat, WordStat};
+
+use crate::result::ChannelEnd;
 
 /// What the kernel side counted for one end, summed over CPUs.
 #[derive(Clone, Debug, Default)]
@@ -61,6 +64,46 @@ pub(super) enum Naming {
     Processes,
     /// `tcp 127.0.0.1:41234 <-> 127.0.0.1:6379 (loopback)`.
     Addresses,
+}
+
+/// The file name the kernel side read (a queue's), up to its first NUL.
+pub(super) fn name_of(info: &EndInfo) -> String {
+    let end = info
+        .name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(info.name.len());
+    String::from_utf8_lossy(&info.name[..end]).into_owned()
+}
+
+/// The model's view of `end`, whose process `who` names (no descriptor: shared memory).
+pub(super) fn channel_end(
+    end: &EndFigures,
+    who: &impl Fn(&EndFigures) -> SlotProcess,
+) -> ChannelEnd {
+    let (pid, process) = who(end);
+    ChannelEnd {
+        pid,
+        process,
+        fd: (end.info.fd != ipc_ebpf::NO_DESCRIPTOR).then_some(end.info.fd),
+        inode: end.info.ino,
+    }
+}
+
+/// `name(pid)` of each process among `ends`, once each, in order.
+pub(super) fn processes(
+    ends: &[&EndFigures],
+    who: &impl Fn(&EndFigures) -> SlotProcess,
+) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for end in ends {
+        let (pid, name) = who(end);
+        let label = format!("{name}({pid})");
+        if !names.contains(&label) {
+            names.push(label);
+        }
+    }
+    names
 }
 
 /// Adds one CPU's `stat` of an end into `total`: counts and times add up, the smallest and

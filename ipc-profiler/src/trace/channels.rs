@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use ipc_ebpf::{direction, end_kind, EndInfo, EndStat, SIZE_BUCKETS};
 
-use super::channel_group::{EndFigures, SlotProcess};
+use super::channel_group::{channel_end, name_of, processes, EndFigures, SlotProcess};
 use super::channel_group::{Group, Naming, Side};
 
 use crate::findings::UsedObject;
@@ -154,16 +154,6 @@ fn group(key: Key, members: Vec<&EndFigures>) -> Group<'_> {
     }
 }
 
-/// The file name the kernel side read (a queue's), up to its first NUL.
-pub(super) fn name_of(info: &EndInfo) -> String {
-    let end = info
-        .name
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(info.name.len());
-    String::from_utf8_lossy(&info.name[..end]).into_owned()
-}
-
 /// The model's channel of `group`.
 fn channel(group: &Group, process_of: &impl Fn(u32) -> Option<SlotProcess>) -> Channel {
     let who = |end: &EndFigures| match process_of(end.info.slot) {
@@ -233,20 +223,6 @@ fn channel(group: &Group, process_of: &impl Fn(u32) -> Option<SlotProcess>) -> C
     }
 }
 
-/// The model's view of `end`, whose process `who` names (no descriptor: shared memory).
-pub(super) fn channel_end(
-    end: &EndFigures,
-    who: &impl Fn(&EndFigures) -> SlotProcess,
-) -> ChannelEnd {
-    let (pid, process) = who(end);
-    ChannelEnd {
-        pid,
-        process,
-        fd: (end.info.fd != ipc_ebpf::NO_DESCRIPTOR).then_some(end.info.fd),
-        inode: end.info.ino,
-    }
-}
-
 /// `pipe`, `fifo`, `unix-stream`, `unix-dgram`, `unix-seqpacket` or `socket`.
 pub(super) fn kind_name(info: &EndInfo) -> &'static str {
     match (info.kind, info.socket_type) {
@@ -261,22 +237,6 @@ pub(super) fn kind_name(info: &EndInfo) -> &'static str {
         (end_kind::SYSV_MQ, _) => "sysv-mq",
         _ => "socket",
     }
-}
-
-/// `name(pid)` of each process among `ends`, once each, in order.
-pub(super) fn processes(
-    ends: &[&EndFigures],
-    who: &impl Fn(&EndFigures) -> SlotProcess,
-) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for end in ends {
-        let (pid, name) = who(end);
-        let label = format!("{name}({pid})");
-        if !names.contains(&label) {
-            names.push(label);
-        }
-    }
-    names
 }
 
 /// The list, or `(none)`.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use ipc_ebpf::{direction, EndInfo, WRITABLE_SHARED};
 
+use super::channel_group::{channel_end, name_of, processes};
 use super::channel_group::{EndFigures, SlotProcess};
-use super::channels::{channel_end, name_of, processes};
 use crate::result::{Channel, FutexFigures, FutexWord};
 
 /// `super_block.s_magic` of tmpfs, where `shm_open` objects live (`/dev/shm`).
