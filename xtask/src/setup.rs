@@ -41,6 +41,9 @@ fn apt_packages() -> Vec<String> {
         "python3".into(),
         // Headless Chromium renders `report`'s HTML page in its test, as a reader's browser would.
         "chromium".into(),
+        // PostgreSQL and pgbench: a real program `trace` is tested on (tests/postgres.rs).
+        "postgresql".into(),
+        "postgresql-contrib".into(),
     ]
 }
 

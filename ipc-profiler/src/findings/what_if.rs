@@ -24,12 +24,13 @@ pub struct Plan {
     pub message_size: usize,
     /// The program's round trips (or messages) on it.
     pub messages: u64,
-    /// Its calls' time on it, ns.
-    pub program_ns: u64,
+    /// How long the program was traced, ns.
+    pub traced_ns: u64,
 }
 
-/// The benchmark for `finding` on `channel`, when the finding has an alternative to measure.
-pub fn plan(finding: &Finding, channel: &Channel) -> Option<Plan> {
+/// The benchmark for `finding` on `channel` of a program traced for `traced_ns`, when the
+/// finding has an alternative to measure.
+pub fn plan(finding: &Finding, channel: &Channel, traced_ns: u64) -> Option<Plan> {
     let (current, alternative) = match (finding.kind.as_str(), channel.kind.as_str()) {
         ("tcp-loopback", "tcp") => ("tcp", "uds"),
         ("tcp-loopback", "udp") => ("udp", "uds-dgram"),
@@ -49,18 +50,13 @@ pub fn plan(finding: &Finding, channel: &Channel) -> Option<Plan> {
         .iter()
         .filter_map(|d| d.size_p50_at_most)
         .max()? as usize;
-    let program_ns = channel
-        .directions
-        .iter()
-        .map(|d| d.send_ns + d.receive_ns)
-        .sum();
     Some(Plan {
         current,
         alternative,
         pattern,
         message_size: message_size.max(1),
         messages,
-        program_ns,
+        traced_ns,
     })
 }
 
@@ -99,7 +95,8 @@ pub fn answer(report: &mut ProgramReport, cpus: &CpuPlan, seconds: f64) -> anyho
             .channel
             .as_ref()
             .and_then(|name| report.channels.iter().find(|c| &c.name == name));
-        let Some(plan) = channel.and_then(|c| plan(finding, c)) else {
+        let traced_ns = (report.seconds * 1e9) as u64;
+        let Some(plan) = channel.and_then(|c| plan(finding, c, traced_ns)) else {
             continue;
         };
         let config = config(&plan, cpus, seconds);
@@ -134,6 +131,8 @@ pub fn estimate(
         return Err("a benchmark run gave no figure".into());
     };
     let saving_ns = plan.messages as i64 * (current_ns as i64 - alternative_ns as i64);
+    let left_ns = plan.traced_ns as i64 - saving_ns;
+    let speedup = (left_ns > 0).then(|| plan.traced_ns as f64 / left_ns as f64);
     Ok(WhatIf {
         current: plan.current.into(),
         alternative: plan.alternative.into(),
@@ -143,14 +142,15 @@ pub fn estimate(
         current_ns,
         alternative_ns,
         messages: plan.messages,
-        program_ns: plan.program_ns,
+        traced_ns: plan.traced_ns,
         saving_ns,
+        speedup,
     })
 }
 
-/// The what-if in a sentence: "220 round trips of 64 B over tcp; here uds costs 0.62x (p50 31
-/// vs 50 µs, measured now, cross-core): about 4.2 ms of the 9.5 ms this program spent in calls
-/// on it".
+/// The what-if in a sentence: "110 round trips of 64 B over tcp; here uds costs 0.62x (p50 31
+/// vs 50 µs, measured now, cross-core): about 2.09 ms of the 150 ms traced, 1.01x the round
+/// trips per second on this channel, if nothing else limits it".
 pub fn sentence(w: &WhatIf) -> String {
     let unit = if w.pattern == "latency" {
         "round trips"
@@ -164,10 +164,14 @@ pub fn sentence(w: &WhatIf) -> String {
     };
     let ratio = w.alternative_ns as f64 / w.current_ns.max(1) as f64;
     let outcome = if w.saving_ns > 0 {
+        let speedup = match w.speedup {
+            Some(x) => format!("{x:.2}x the {unit} per second on this channel, if nothing else limits it"),
+            None => "more than the whole time: the benchmark's messages cost more than the program's, no prediction".into(),
+        };
         format!(
-            "about {} saved of the {} this program spent in calls on it",
+            "about {} of the {} traced, {speedup}",
             duration_ns(w.saving_ns as f64),
-            duration_ns(w.program_ns as f64)
+            duration_ns(w.traced_ns as f64),
         )
     } else {
         format!(
@@ -225,9 +229,7 @@ mod tests {
     fn tcp_round_trips_are_measured_as_latency_at_the_channel_s_median_size() {
         let mut tcp = channel("tcp", "tcp x", 220, 64);
         tcp.directions[0].round_trips = 110;
-        tcp.directions[0].send_ns = 3_000_000;
-        tcp.directions[0].receive_ns = 6_000_000;
-        let plan = plan(&finding("tcp-loopback"), &tcp).unwrap();
+        let plan = plan(&finding("tcp-loopback"), &tcp, 9_000_000).unwrap();
         assert_eq!(
             (
                 plan.current,
@@ -237,7 +239,7 @@ mod tests {
             ),
             ("tcp", "uds", Pattern::Latency, 64)
         );
-        assert_eq!((plan.messages, plan.program_ns), (110, 9_000_000));
+        assert_eq!((plan.messages, plan.traced_ns), (110, 9_000_000));
         let what_if = estimate(
             &plan,
             &latency_run("tcp", 50_000),
@@ -250,14 +252,37 @@ mod tests {
             said.starts_with("110 round trips of 64 B over tcp; here uds costs 0.62x"),
             "{said}"
         );
-        assert!(said.contains("saved of the 9.00 ms"), "{said}");
+        // 110 x 19 µs = 2.09 ms of 9 ms: the rest, 6.91 ms, carries them 1.30x as fast.
+        assert!(
+            said.contains("about 2.09 ms of the 9.00 ms traced, 1.30x the round trips per second"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_saving_beyond_the_traced_time_makes_no_prediction() {
+        let mut tcp = channel("tcp", "tcp x", 220, 64);
+        tcp.directions[0].round_trips = 110;
+        let plan = plan(&finding("tcp-loopback"), &tcp, 1_000_000).unwrap();
+        let what_if = estimate(
+            &plan,
+            &latency_run("tcp", 50_000),
+            &latency_run("uds", 31_000),
+        )
+        .unwrap();
+        assert_eq!(what_if.speedup, None);
+        assert!(
+            sentence(&what_if).contains("no prediction"),
+            "{}",
+            sentence(&what_if)
+        );
     }
 
     #[test]
     fn a_slower_alternative_is_said_to_save_nothing_and_other_findings_have_no_plan() {
         let mut queue = channel("posix-mq", "q", 500, 65_536);
         queue.directions[0].round_trips = 0;
-        let plan = plan(&finding("large-queue-message"), &queue).unwrap();
+        let plan = plan(&finding("large-queue-message"), &queue, 1_000_000).unwrap();
         assert_eq!(
             (plan.pattern, plan.alternative, plan.messages),
             (Pattern::Throughput, "shm-futex", 500)
@@ -270,6 +295,6 @@ mod tests {
         .unwrap();
         assert!(what_if.saving_ns < 0);
         assert!(sentence(&what_if).contains("no saving"));
-        assert_eq!(super::plan(&finding("small-writes"), &queue), None);
+        assert_eq!(super::plan(&finding("small-writes"), &queue, 1), None);
     }
 }

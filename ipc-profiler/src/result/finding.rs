@@ -42,8 +42,14 @@ pub struct WhatIf {
     pub alternative_ns: u64,
     /// The program's round trips (or messages) on the channel.
     pub messages: u64,
-    /// The time the program's calls on the channel took, ns (blocked time included).
-    pub program_ns: u64,
+    /// How long the program was traced, ns: a channel's round trips wait one after another,
+    /// so what they save comes off this time.
+    pub traced_ns: u64,
     /// `messages` times the difference in cost, ns: negative when the alternative is slower.
     pub saving_ns: i64,
+    /// The round trips (or messages) per second the channel would carry, as a multiple of
+    /// today's: `traced_ns / (traced_ns - saving_ns)`, if nothing else limits it; `None` when
+    /// the saving is not below the traced time (the benchmark's messages cost more than the
+    /// program's: no prediction).
+    pub speedup: Option<f64>,
 }
