@@ -1099,6 +1099,53 @@ fn objects_a_program_leaves_behind_are_found_with_what_ties_them_to_it() {
     assert_eq!(leaks.len(), 3, "{:#}", doc["findings"]);
 }
 
+#[test]
+fn a_process_spinning_on_shared_memory_is_a_busy_wait_and_one_computing_is_not() {
+    require_root();
+    let busy_waits = |report: &str| -> Vec<Value> {
+        let doc: Value = serde_json::from_str(report).unwrap();
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "busy-wait")
+            .cloned()
+            .collect()
+    };
+    // The benchmark's shm-spin workers poll an ipc-core ring in a memfd, running `pause` while
+    // they wait (on one CPU too: they take turns spinning).
+    let bench = env!("CARGO_BIN_EXE_ipc-profiler");
+    let (report, _) = trace_command_to_file(
+        "json",
+        &[
+            bench,
+            "bench",
+            "--mech",
+            "shm-spin",
+            "--duration",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    let spinning = busy_waits(&report);
+    assert!(
+        !spinning.is_empty()
+            && spinning.iter().all(|f| f["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("at a pause instruction")),
+        "shm-spin's workers: {report}"
+    );
+    let program = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/compute.py");
+    let (report, _) = trace_command_to_file("json", &["python3", program]);
+    assert_eq!(
+        busy_waits(&report),
+        Vec::<Value>::new(),
+        "computing is not polling"
+    );
+}
+
 /// The test program with a known number of messages on each kind of channel.
 const CHANNELS_PROGRAM: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/channels.py");

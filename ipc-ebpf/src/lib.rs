@@ -62,6 +62,9 @@ pub mod map_names {
     /// `HashMap<[u64; 2] (end, offset in the object), WordStat>`: the futex calls on each word
     /// of shared memory, by the end (process) that made them.
     pub const FUTEX_WORDS: &str = "FUTEX_WORDS";
+    /// `PerCpuArray<SampleStat>` indexed by process slot: where the CPU-clock samples found
+    /// each process's threads.
+    pub const SAMPLES: &str = "SAMPLES";
 }
 
 /// A syscall between its entry and its exit: kept on the CPU's [`OnCpu`] record while its
@@ -311,6 +314,26 @@ pub struct CachedPage {
     /// it, wherever each maps it).
     pub object_offset: u64,
 }
+
+/// Per CPU, per process slot: the CPU-clock samples that found one of its threads running,
+/// and where.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SampleStat {
+    /// Samples that found it on a CPU.
+    pub samples: u64,
+    /// Those in user mode.
+    pub user_samples: u64,
+    /// Those in user mode at or just after a `pause` instruction: a spin-wait's loop.
+    pub pause_samples: u64,
+}
+
+/// x86's `pause` (`F3 90`), the instruction spin-wait loops run while they wait.
+pub const PAUSE: [u8; 2] = [0xf3, 0x90];
+/// Offsets of `ip` and `cs` in x86-64's `struct pt_regs` (a perf event's saved registers).
+pub const PT_REGS_IP: usize = 16 * 8;
+/// See [`PT_REGS_IP`].
+pub const PT_REGS_CS: usize = 17 * 8;
 
 /// The futex calls one process made on one word of shared memory.
 #[repr(C)]
@@ -694,6 +717,8 @@ mod pod {
     unsafe impl aya::Pod for super::CachedPage {}
     // SAFETY: #[repr(C)]: two u64.
     unsafe impl aya::Pod for super::WordStat {}
+    // SAFETY: #[repr(C)]: three u64.
+    unsafe impl aya::Pod for super::SampleStat {}
     // SAFETY: #[repr(C)]: arrays of u64.
     unsafe impl aya::Pod for super::EndSizes {}
     // SAFETY: #[repr(C)]: two u32, a u64 and an array of u64: no padding.

@@ -22,6 +22,7 @@
 mod access;
 mod channels;
 mod lifecycle;
+mod sampling;
 mod sched;
 mod shared_memory;
 mod sockets;
@@ -34,8 +35,9 @@ use aya_ebpf::{
 };
 use ipc_ebpf::{
     CachedEnd, CachedPage, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram,
-    OnCpu, ProcessSlot, SchedStat, SyscallStat, ThreadState, WordStat, MAX_CACHED_FDS, MAX_ENDS,
-    MAX_FUTEX_WORDS, MAX_HASHED_THREADS, MAX_SHARED_PAGES, MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
+    OnCpu, ProcessSlot, SampleStat, SchedStat, SyscallStat, ThreadState, WordStat, MAX_CACHED_FDS,
+    MAX_ENDS, MAX_FUTEX_WORDS, MAX_HASHED_THREADS, MAX_SHARED_PAGES, MAX_TRACED_PROCESSES,
+    SYSCALL_SLOTS,
 };
 
 /// Offset of `pid` in the kernel's `struct task_struct`, found in its BTF by userspace and set
@@ -167,6 +169,9 @@ static SHARED_ENDS: HashMap<[u64; 2], u32> = HashMap::with_max_entries(MAX_ENDS,
 #[map]
 static SHARED_PAGES: LruHashMap<[u64; 2], CachedPage> =
     LruHashMap::with_max_entries(MAX_SHARED_PAGES, 0);
+
+#[map]
+static SAMPLES: PerCpuArray<SampleStat> = PerCpuArray::with_max_entries(MAX_TRACED_PROCESSES, 0);
 
 #[map]
 static FUTEX_WORDS: HashMap<[u64; 2], WordStat> = HashMap::with_max_entries(MAX_FUTEX_WORDS, 0);

@@ -2,6 +2,7 @@
 //! channels: each detector looks at the channels alone and names its evidence; every threshold
 //! is a named constant here, explained in docs/diagnosing.md.
 
+mod busy_wait;
 mod futex_convoy;
 mod large_pipe_write;
 mod large_queue_message;
@@ -12,6 +13,7 @@ pub mod what_if;
 
 use crate::result::{Channel, Finding};
 
+pub use busy_wait::OnCpu;
 pub use leaked_object::{LeftObject, UsedObject};
 
 /// Fewest messages a channel must carry before a finding on it is worth its reader's time (a
@@ -28,11 +30,15 @@ pub struct Observed<'a> {
     pub used: &'a [UsedObject],
     /// The named objects new since it started and still there when it ended.
     pub left: &'a [LeftObject],
+    /// Each process's time on a CPU, where the CPU-clock samples found it (empty without the
+    /// sampler).
+    pub on_cpu: &'a [OnCpu],
 }
 
 /// Every finding in a traced program's channels, then in the objects it left behind.
 pub fn find(observed: &Observed) -> Vec<Finding> {
     let mut found = find_in_channels(observed.channels);
+    found.extend(observed.on_cpu.iter().filter_map(busy_wait::find));
     found.extend(leaked_object::find(
         observed.left,
         observed.used,
@@ -126,6 +132,9 @@ mod tests {
             format!("`LARGE_MESSAGE` = {}", large_queue_message::LARGE_MESSAGE),
             format!("`WOKEN_PER_WAKE` = {:.1}", futex_convoy::WOKEN_PER_WAKE),
             format!("`MIN_WAKES` = {}", futex_convoy::MIN_WAKES),
+            format!("`MIN_SAMPLES` = {}", busy_wait::MIN_SAMPLES),
+            format!("`PAUSE_SHARE` = {:.2}", busy_wait::PAUSE_SHARE),
+            format!("`YIELDS_PER_SEC` = {}", busy_wait::YIELDS_PER_SEC),
         ] {
             assert!(page.contains(&named), "docs/diagnosing.md lacks {named}");
         }
@@ -143,6 +152,7 @@ mod tests {
             traced: &[1, 2],
             used: &[],
             left: &[],
+            on_cpu: &[],
         };
         assert_eq!(find(&observed), []);
     }

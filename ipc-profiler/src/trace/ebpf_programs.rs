@@ -261,6 +261,8 @@ pub enum Link {
     RawTp(#[allow(dead_code)] RawTracePointLink),
     /// A tp_btf program's link.
     TpBtf(#[allow(dead_code)] BtfTracePointLink),
+    /// The CPU-clock sampler's link on one CPU.
+    Perf(#[allow(dead_code)] aya::programs::perf_event::PerfEventLink),
 }
 
 /// Whether `kind` may be used for `feature` under the user's `--attach` choice.

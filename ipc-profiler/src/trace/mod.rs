@@ -16,6 +16,7 @@ mod ipc_objects;
 mod kernel_offsets;
 mod privileges;
 mod registry;
+mod sampling;
 mod shared_memory_channels;
 mod syscall_names;
 mod tracefs;

@@ -7,13 +7,13 @@ use aya::maps::{Array, MapData, PerCpuArray, PerCpuValues};
 use aya::{Btf, Ebpf, EbpfLoader};
 use ipc_ebpf::{
     map_names, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram, OnCpu,
-    SchedStat, SyscallStat, WordStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
+    SampleStat, SchedStat, SyscallStat, WordStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
 };
 
 use super::channel_group::{self, EndFigures};
 use super::ebpf_programs::{self, Feature, Kind, Link, Loaded};
 use super::registry::Registry;
-use super::{btf, ebpf_log, kernel_offsets, tracefs};
+use super::{btf, ebpf_log, kernel_offsets, sampling, tracefs};
 use crate::result::{SchedAttach, SyscallAttach};
 
 /// The eBPF object kept in the repository, rebuilt by `cargo xtask build-ebpf`.
@@ -37,6 +37,8 @@ pub struct Tracer {
     log: Option<ebpf_log::Logger>,
     /// Why IPC channels cannot be followed here, when they cannot.
     channels_unavailable: Option<String>,
+    /// Whether the CPU-clock sampler loaded.
+    sampling: bool,
 }
 
 /// How the syscall programs attach to `raw_syscalls:sys_enter/sys_exit`.
@@ -130,6 +132,13 @@ impl Tracer {
         };
         let btf = kernel_btf.as_ref().map(|kernel| &kernel.btf);
         let loaded = ebpf_programs::load_all(&mut ebpf, &tracefs, btf, attach)?;
+        let sampling = match sampling::load(&mut ebpf) {
+            Ok(()) => true,
+            Err(why) => {
+                eprintln!("note: CPU-clock samples unavailable ({why}): a busy-wait cannot be told from computing");
+                false
+            }
+        };
         let syscalls_via = match loaded.kind(Feature::Syscalls) {
             Some(Kind::Tp) => SyscallAttach::Tp,
             Some(Kind::TpBtf) => SyscallAttach::TpBtf,
@@ -147,6 +156,7 @@ impl Tracer {
             sched_via,
             registry,
             links: Vec::new(),
+            sampling,
             log,
             channels_unavailable,
         })
@@ -230,8 +240,37 @@ impl Tracer {
     /// Attaches every loaded program.
     pub fn attach(&mut self) -> anyhow::Result<()> {
         self.links = ebpf_programs::attach_all(&mut self.ebpf, &self.loaded, &self.tracefs)?;
+        if self.sampling {
+            match sampling::attach(&mut self.ebpf) {
+                Ok(links) => self.links.extend(links.into_iter().map(Link::Perf)),
+                Err(why) => {
+                    eprintln!("note: CPU-clock samples unavailable ({why:#}): a busy-wait cannot be told from computing");
+                    self.sampling = false;
+                }
+            }
+        }
         // Threads switched out inside a syscall are now noticed: the fast path is safe.
         self.set_fast_path(true)
+    }
+
+    /// Where the CPU-clock samples found process `slot`'s threads, summed over CPUs; `None`
+    /// when the sampler is not running.
+    pub fn samples(&self, slot: u32) -> anyhow::Result<Option<SampleStat>> {
+        if !self.sampling {
+            return Ok(None);
+        }
+        let map: PerCpuArray<&MapData, SampleStat> = PerCpuArray::try_from(
+            self.ebpf
+                .map(map_names::SAMPLES)
+                .context("no SAMPLES map")?,
+        )?;
+        let mut total = SampleStat::default();
+        for cpu in map.get(&slot, 0)?.iter() {
+            total.samples += cpu.samples;
+            total.user_samples += cpu.user_samples;
+            total.pause_samples += cpu.pause_samples;
+        }
+        Ok(Some(total))
     }
 
     /// What the kernel side traces: registrations and phases.

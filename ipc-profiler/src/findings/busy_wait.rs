@@ -1,0 +1,139 @@
+//! `busy-wait`: a process polling shared memory on a CPU instead of sleeping until there is
+//! something to read (the comparison's Mistake 5): it burns a CPU the whole time it waits, and
+//! on a machine with fewer CPUs than busy processes it delays the very process it waits for.
+//! Told from a process that computes by where CPU-clock samples find it: a spin-wait loop runs
+//! `pause` between its polls; a computation rarely does. Or by `sched_yield` in a loop.
+
+use crate::result::Finding;
+use crate::units::{count, duration_ns};
+
+/// Fewest samples (about a tenth of a second on a CPU, at 997 a second) before the share of
+/// them at `pause` means anything.
+pub const MIN_SAMPLES: u64 = 100;
+/// The share of a process's user-mode samples at a `pause` instruction from which it spins.
+pub const PAUSE_SHARE: f64 = 0.10;
+/// `sched_yield` calls a second from which a process polls by yielding.
+pub const YIELDS_PER_SEC: f64 = 10_000.0;
+
+/// What the trace saw of one process's time on a CPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnCpu {
+    /// The process, as `name(pid)`.
+    pub process: String,
+    /// CPU-clock samples that found it running.
+    pub samples: u64,
+    /// Those in user mode.
+    pub user_samples: u64,
+    /// Those in user mode at a `pause` instruction.
+    pub pause_samples: u64,
+    /// Samples a second on each CPU (to turn samples into time).
+    pub frequency: u64,
+    /// Its `sched_yield` calls.
+    pub yields: u64,
+    /// How long it was traced, seconds.
+    pub seconds: f64,
+    /// The shared memory it (or the process that started it, whose mappings it inherits) has
+    /// mapped, by channel name; empty when none.
+    pub shared_memory: Vec<String>,
+}
+
+/// A finding when a process that holds shared memory spins (a share of at least
+/// [`PAUSE_SHARE`] of its user samples at `pause`, over at least [`MIN_SAMPLES`]) or yields at
+/// least [`YIELDS_PER_SEC`] times a second.
+pub fn find(process: &OnCpu) -> Option<Finding> {
+    let shared = process.shared_memory.first()?;
+    let pause_share = process.pause_samples as f64 / process.user_samples.max(1) as f64;
+    let spins = process.samples >= MIN_SAMPLES && pause_share >= PAUSE_SHARE;
+    let yields_per_sec = process.yields as f64 / process.seconds.max(1e-9);
+    let yields = yields_per_sec >= YIELDS_PER_SEC;
+    if !spins && !yields {
+        return None;
+    }
+    let on_cpu_ns = process.samples as f64 * 1e9 / process.frequency.max(1) as f64;
+    let how = if spins {
+        format!(
+            "{:.0}% of its user-mode samples at a pause instruction (a spin-wait loop)",
+            pause_share * 100.0
+        )
+    } else {
+        format!(
+            "{} sched_yield calls a second",
+            count(yields_per_sec.round())
+        )
+    };
+    Some(Finding {
+        kind: "busy-wait".into(),
+        channel: Some(shared.clone()),
+        evidence: format!(
+            "{} ran on a CPU about {} of the {} traced ({} samples), {how}, while it maps \
+             shared memory",
+            process.process,
+            duration_ns(on_cpu_ns),
+            duration_ns(process.seconds * 1e9),
+            count(process.samples as f64),
+        ),
+        advice: "sleep on a futex (or an eventfd) when there is nothing to read, after a short \
+                 spin if latency matters (ipc-core's futex wait does both)"
+            .into(),
+        what_if: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(samples: u64, pause_samples: u64, yields: u64, shared: bool) -> OnCpu {
+        OnCpu {
+            process: "poller(7)".into(),
+            samples,
+            user_samples: samples,
+            pause_samples,
+            frequency: 997,
+            yields,
+            seconds: 2.0,
+            shared_memory: if shared {
+                vec!["memfd ring poller(7), writer(8)".into()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    #[test]
+    fn a_process_spinning_at_pause_or_yielding_while_it_maps_shared_memory_is_found() {
+        let found = find(&process(1_994, 1_800, 0, true)).unwrap();
+        assert_eq!(found.kind, "busy-wait");
+        assert!(
+            found
+                .evidence
+                .contains("90% of its user-mode samples at a pause"),
+            "{found:?}"
+        );
+        assert!(
+            found.evidence.contains("about 2.00 s of the 2.00 s"),
+            "{found:?}"
+        );
+        let yielding = find(&process(1_994, 0, 40_000, true)).unwrap();
+        assert!(
+            yielding
+                .evidence
+                .contains("20000 sched_yield calls a second"),
+            "{yielding:?}"
+        );
+    }
+
+    #[test]
+    fn computing_a_few_samples_or_no_shared_memory_is_no_finding() {
+        assert_eq!(find(&process(1_994, 20, 0, true)), None, "a computation");
+        assert_eq!(
+            find(&process(MIN_SAMPLES - 1, MIN_SAMPLES - 1, 0, true)),
+            None
+        );
+        assert_eq!(
+            find(&process(1_994, 1_800, 0, false)),
+            None,
+            "no shared memory"
+        );
+    }
+}
