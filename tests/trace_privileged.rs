@@ -1146,6 +1146,66 @@ fn a_process_spinning_on_shared_memory_is_a_busy_wait_and_one_computing_is_not()
     );
 }
 
+#[test]
+fn python_multiprocessing_s_queue_pipe_and_shared_memory_are_found() {
+    require_root();
+    let program = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/programs/multiprocessing_demo.py"
+    );
+    let (report, stdout) = trace_command_to_file("json", &["python3", program]);
+    let doc: Value = serde_json::from_str(&report).unwrap();
+    let channels = doc["channels"].as_array().unwrap();
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    let printed = |label: &str| -> String {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{label} ")))
+            .unwrap_or_else(|| panic!("the program printed no {label}: {stdout}"))
+            .to_string()
+    };
+    // The Queue: a pipe its child's feeder thread writes each item on (and None after them).
+    let queue = channels
+        .iter()
+        .find(|c| c["kind"] == "pipe" && n(&c["messages"]) >= 201)
+        .unwrap_or_else(|| panic!("no pipe carried the Queue's 201 items: {channels:#?}"));
+    assert_eq!(
+        queue["directions"][0]["from"].as_array().unwrap().len(),
+        1,
+        "{queue:#}"
+    );
+    // The Pipe: a Unix stream pair, 150 requests answered.
+    let inode: u64 = printed("pipe").parse().unwrap();
+    let pipe = channels
+        .iter()
+        .find(|c| {
+            c["inodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| n(i) == inode)
+        })
+        .unwrap_or_else(|| panic!("no channel for the Pipe's socket {inode}: {channels:#?}"));
+    assert_eq!(pipe["kind"], "unix-stream", "{pipe:#}");
+    for d in pipe["directions"].as_array().unwrap() {
+        assert!(n(&d["sends"]) >= 150, "{pipe:#}");
+    }
+    // The SharedMemory block, in /dev/shm, mapped by the parent and the child.
+    let name = printed("shm");
+    let block = channels
+        .iter()
+        .find(|c| c["kind"] == "posix-shm" && c["name"].as_str().unwrap().contains(&name))
+        .unwrap_or_else(|| panic!("no posix-shm channel named {name}: {channels:#?}"));
+    let pids: std::collections::BTreeSet<u64> = block["ends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| n(&e["pid"]))
+        .collect();
+    assert_eq!(pids.len(), 2, "{block:#}");
+    assert!(block["messages"].is_null(), "{block:#}");
+}
+
 /// The test program with a known number of messages on each kind of channel.
 const CHANNELS_PROGRAM: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/channels.py");
