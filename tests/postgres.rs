@@ -296,12 +296,7 @@ fn postgresql_is_seen_from_both_sides_and_pgbench_over_tcp_is_a_finding() {
                 server["channels"]
             )
         });
-    let processes: std::collections::BTreeSet<u64> = busiest["ends"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["pid"].as_u64().unwrap())
-        .collect();
+    let processes = common::channel_pids(busiest);
     assert!(
         processes.len() >= 3,
         "the postmaster and backends: {busiest:#}"

@@ -1176,15 +1176,7 @@ fn python_multiprocessing_s_queue_pipe_and_shared_memory_are_found() {
     );
     // The Pipe: a Unix stream pair, 150 requests answered.
     let inode: u64 = printed("pipe").parse().unwrap();
-    let pipe = channels
-        .iter()
-        .find(|c| {
-            c["inodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|i| n(i) == inode)
-        })
+    let pipe = common::channel_with_inode(channels, inode)
         .unwrap_or_else(|| panic!("no channel for the Pipe's socket {inode}: {channels:#?}"));
     assert_eq!(pipe["kind"], "unix-stream", "{pipe:#}");
     for d in pipe["directions"].as_array().unwrap() {
@@ -1196,12 +1188,7 @@ fn python_multiprocessing_s_queue_pipe_and_shared_memory_are_found() {
         .iter()
         .find(|c| c["kind"] == "posix-shm" && c["name"].as_str().unwrap().contains(&name))
         .unwrap_or_else(|| panic!("no posix-shm channel named {name}: {channels:#?}"));
-    let pids: std::collections::BTreeSet<u64> = block["ends"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| n(&e["pid"]))
-        .collect();
+    let pids = common::channel_pids(block);
     assert_eq!(pids.len(), 2, "{block:#}");
     assert!(block["messages"].is_null(), "{block:#}");
 }
@@ -1382,12 +1369,7 @@ fn shared_memory_matches_the_programs_own_count(channels: &[Value], stdout: &str
         );
         let c = found[0];
         assert!(c["messages"].is_null() && c["bytes"].is_null(), "{c:#}");
-        let pids: std::collections::BTreeSet<u64> = c["ends"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| n(&e["pid"]))
-            .collect();
+        let pids = common::channel_pids(c);
         assert_eq!(pids.len(), 2, "the parent and its child: {c:#}");
         let f = &c["futex"];
         assert_eq!(
@@ -1457,15 +1439,7 @@ fn a_programs_channels_are_found_paired_and_counted_as_strace_counts_them() {
     let channels = doc["channels"].as_array().unwrap();
     let channel = |label: &str| -> &Value {
         let inode = labels[label].inode;
-        channels
-            .iter()
-            .find(|c| {
-                c["inodes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|i| i.as_u64() == Some(inode))
-            })
+        common::channel_with_inode(channels, inode)
             .unwrap_or_else(|| panic!("no channel for {label} (inode {inode}): {channels:#?}"))
     };
     let n = |v: &Value| v.as_u64().unwrap();

@@ -58,6 +58,23 @@ pub fn private_dir() -> tempfile::TempDir {
         .expect("a private temporary directory")
 }
 
+/// The pids of a traced program's channel's ends (its JSON `ends[].pid`), each once.
+pub fn channel_pids(channel: &Value) -> std::collections::BTreeSet<u64> {
+    channel["ends"]
+        .as_array()
+        .map(|ends| ends.iter().filter_map(|e| e["pid"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+/// The channel of a traced program's report (`channels[]`) that has `inode` among its inodes.
+pub fn channel_with_inode(channels: &[Value], inode: u64) -> Option<&Value> {
+    channels.iter().find(|c| {
+        c["inodes"]
+            .as_array()
+            .is_some_and(|inodes| inodes.iter().any(|i| i.as_u64() == Some(inode)))
+    })
+}
+
 /// Standard error as text.
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
