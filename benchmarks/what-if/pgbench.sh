@@ -4,7 +4,8 @@
 # Unix socket, alternated RUNS times untraced; then pgbench over TCP traced with --what-if.
 # Prints each run's TPS, the measured socket/TCP ratio, the what-if's predicted one (its
 # speedups weighted by each connection's round trips), the TPS it predicts, and what tracing
-# cost pgbench. Root; PostgreSQL from Debian (`cargo xtask setup`).
+# cost pgbench. Root; PostgreSQL from Debian (`cargo xtask setup`). TRACE_ARGS adds options to
+# the trace (`TRACE_ARGS="--placement same-core"` places the what-if's benchmarks).
 #   benchmarks/what-if/pgbench.sh [RUNS] [SECONDS] [CLIENTS]
 set -euo pipefail
 runs=${1:-2}
@@ -33,7 +34,8 @@ for _ in $(seq "$runs"); do
     tcp+=("$(as_pg "${bench[@]}" -h 127.0.0.1 2>/dev/null | tps)")
     uds+=("$(as_pg "${bench[@]}" -h "$dir" 2>/dev/null | tps)")
 done
-traced=$("$bin" trace --user postgres --what-if --format json -o "$dir/report.json" -- \
+# shellcheck disable=SC2086 # TRACE_ARGS is a list of options
+traced=$("$bin" trace --user postgres --what-if ${TRACE_ARGS:-} --format json -o "$dir/report.json" -- \
     "${bench[@]}" -h 127.0.0.1 2>/dev/null | tps)
 python3 - "$dir/report.json" "$traced" "${tcp[*]}" "${uds[*]}" <<'PY'
 import json, statistics, sys
