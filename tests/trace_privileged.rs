@@ -1046,6 +1046,10 @@ impl Drop for LeftBehind {
                 "posix-shm" => {
                     let _ = std::fs::remove_file(format!("/dev/shm/{name}"));
                 }
+                "sysv-sem" => {
+                    // SAFETY: IPC_RMID on a set's id: no memory is read or written.
+                    unsafe { libc::semctl(*ident as i32, 0, libc::IPC_RMID) };
+                }
                 _ => {
                     // SAFETY: IPC_RMID on an id with a null buffer reads and writes no memory.
                     unsafe { libc::shmctl(*ident as i32, libc::IPC_RMID, std::ptr::null_mut()) };
@@ -1073,8 +1077,8 @@ fn objects_a_program_leaves_behind_are_found_with_what_ties_them_to_it() {
     );
     assert_eq!(
         left.0.len(),
-        3,
-        "a queue, a /dev/shm file, a segment: {stdout}"
+        4,
+        "a queue, a /dev/shm file, a segment, a semaphore set: {stdout}"
     );
     let doc: Value = serde_json::from_str(&report).unwrap();
     let leaks: Vec<&str> = doc["findings"]
@@ -1088,7 +1092,7 @@ fn objects_a_program_leaves_behind_are_found_with_what_ties_them_to_it() {
         let named = match kind.as_str() {
             "posix-mq" => format!("/dev/mqueue/{name} is still there"),
             "posix-shm" => format!("/dev/shm/{name} is still there"),
-            _ => format!("sysv-shm id {ident} "),
+            _ => format!("{kind} id {ident} "),
         };
         assert!(
             leaks.iter().any(|e| e.starts_with(&named)),
@@ -1096,7 +1100,20 @@ fn objects_a_program_leaves_behind_are_found_with_what_ties_them_to_it() {
             doc["findings"]
         );
     }
-    assert_eq!(leaks.len(), 3, "{:#}", doc["findings"]);
+    assert_eq!(leaks.len(), 4, "{:#}", doc["findings"]);
+    // The semaphore set is a channel too: its one post a send, its one wait a receive.
+    let (_, _, semid) = left.0.iter().find(|(kind, ..)| kind == "sysv-sem").unwrap();
+    let channels = doc["channels"].as_array().unwrap();
+    let set = channels
+        .iter()
+        .find(|c| c["kind"] == "sysv-sem" && c["inodes"][0].as_u64() == Some(*semid))
+        .unwrap_or_else(|| panic!("no sysv-sem channel {semid}: {channels:#?}"));
+    let d = &set["directions"][0];
+    assert_eq!(
+        (&d["sends"], &d["receives"]),
+        (&Value::from(1), &Value::from(1)),
+        "{set:#}"
+    );
 }
 
 #[test]

@@ -11,12 +11,13 @@
 
 use aya_ebpf::helpers::{
     bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
+    bpf_probe_read_user,
 };
 use ipc_ebpf::{
     end_kind, fd_cache_index, CachedEnd, EndInfo, KernelOffsets, SyscallInFlight,
     ANON_INODE_FS_MAGIC, FDS_REPLACED, FD_ENDING, MAX_CACHED_FDS, MAX_ENDS, MQUEUE_MAGIC,
-    MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SENDS_RETURNING_ZERO, SHARED_SLOT, SIZE_BUCKETS,
-    SYSV_QUEUE_CALLS,
+    MULTI_MESSAGE_CALLS, NO_FD, PIPEFS_MAGIC, SEMAPHORE_CALLS, SEMBUF_SEM_OP, SENDS_RETURNING_ZERO,
+    SHARED_SLOT, SIZE_BUCKETS, SYSV_QUEUE_CALLS,
 };
 
 use crate::access::{add, atomic_add};
@@ -45,7 +46,9 @@ fn offsets() -> Option<KernelOffsets> {
 /// True when the call `nr` is one whose descriptor argument the programs keep.
 #[inline(always)]
 pub(crate) fn wants_fd(nr: u64) -> bool {
-    ipc_ebpf::channel_direction(nr).is_some() || FD_ENDING.contains(&nr)
+    ipc_ebpf::channel_direction(nr).is_some()
+        || FD_ENDING.contains(&nr)
+        || SEMAPHORE_CALLS.contains(&nr)
 }
 
 /// Accounts a finished call of process `slot` to its descriptor's end, or forgets what the
@@ -75,11 +78,15 @@ pub(crate) fn on_call(slot: u32, tid: u32, call: &SyscallInFlight, took_ns: u64,
         }
         return;
     }
+    if SEMAPHORE_CALLS.contains(&nr) {
+        semaphore_call(slot, call, took_ns, ret);
+        return;
+    }
     let Some(direction) = ipc_ebpf::channel_direction(nr) else {
         return;
     };
     let end = if SYSV_QUEUE_CALLS.contains(&nr) {
-        sysv_end(slot, call.fd as u32)
+        sysv_end(slot, call.fd as u32, end_kind::SYSV_MQ)
     } else if call.fd == NO_FD || call.fd >= u64::from(MAX_CACHED_FDS) {
         return;
     } else {
@@ -171,7 +178,7 @@ pub(crate) fn woke_from(slot: u32, call: &SyscallInFlight) {
         return;
     };
     let end = if SYSV_QUEUE_CALLS.contains(&call.nr) {
-        known_sysv_end(slot, call.fd as u32)
+        known_sysv_end(slot, call.fd as u32, end_kind::SYSV_MQ)
     } else if call.fd < u64::from(MAX_CACHED_FDS) {
         cached_end(slot, call.fd as u32) // None at its first call: found when that call ends.
     } else {
@@ -217,14 +224,45 @@ fn end_of(slot: u32, fd: u32) -> Option<u32> {
     Some(end)
 }
 
-/// The end of process `slot` on System V queue `id`, made at its first use (the id names the
-/// queue everywhere: no walk through the kernel's structures is needed).
+/// Counts a finished `semop`/`semtimedop` of process `slot` on its set's end: a post (its first
+/// operation adds) as a send, a wait (it takes) as a receive; one that failed (`EAGAIN`, a
+/// timeout, a signal) as an empty call.
 #[inline(always)]
-fn sysv_end(slot: u32, id: u32) -> Option<u32> {
-    if let Some(end) = known_sysv_end(slot, id) {
+fn semaphore_call(slot: u32, call: &SyscallInFlight, took_ns: u64, ret: i64) {
+    // SAFETY: the helper checks the user address and fails instead of faulting.
+    let op = unsafe { bpf_probe_read_user((call.arg + SEMBUF_SEM_OP) as *const i16) };
+    let direction = match op {
+        Ok(op) if op < 0 => ipc_ebpf::direction::IN,
+        Ok(op) if op > 0 => ipc_ebpf::direction::OUT,
+        _ => return, // A wait-for-zero, or unreadable operations.
+    };
+    let Some(end) = sysv_end(slot, call.fd as u32, end_kind::SYSV_SEM) else {
+        return;
+    };
+    let Some(stat) = END_STATS.get_ptr_mut(end) else {
+        return;
+    };
+    // SAFETY: this CPU's live element of a per-CPU array; only u64 fields at indices below 2.
+    unsafe {
+        if ret != 0 {
+            add(&raw mut (*stat).empty_calls[direction], 1);
+            return;
+        }
+        add(&raw mut (*stat).calls[direction], 1);
+        add(&raw mut (*stat).time_ns[direction], took_ns);
+        add(&raw mut (*stat).blocked_ns[direction], call.off_cpu_ns);
+    }
+}
+
+/// The end of process `slot` on System V object `id` of `kind` (a queue or a semaphore set),
+/// made at its first use (the id names the object everywhere: no walk through the kernel's
+/// structures is needed).
+#[inline(always)]
+fn sysv_end(slot: u32, id: u32, kind: u32) -> Option<u32> {
+    if let Some(end) = known_sysv_end(slot, id, kind) {
         return Some(end);
     }
-    let key = sysv_key(slot, id);
+    let key = sysv_key(slot, id, kind);
     let end = claim_end(slot)?;
     let info = ENDS.get_ptr_mut(end)?;
     // SAFETY: a live array element this call just claimed: nothing else writes it.
@@ -232,24 +270,25 @@ fn sysv_end(slot: u32, id: u32) -> Option<u32> {
         *info = EndInfo::default();
         (*info).slot = slot;
         (*info).fd = id;
-        (*info).kind = end_kind::SYSV_MQ;
+        (*info).kind = kind;
         (*info).ino = u64::from(id);
     }
     let _ = SYSV_ENDS.insert(&key, &end, 0);
     Some(end)
 }
 
-/// The `SYSV_ENDS` key of process `slot`'s end on queue `id`.
+/// The `SYSV_ENDS` key of process `slot`'s end on object `id` of `kind` (queues and
+/// semaphore sets number their ids apart: the kind keeps them apart).
 #[inline(always)]
-fn sysv_key(slot: u32, id: u32) -> u64 {
-    (u64::from(slot) << 32) | u64::from(id)
+fn sysv_key(slot: u32, id: u32, kind: u32) -> u64 {
+    (u64::from(kind) << 48) | (u64::from(slot) << 32) | u64::from(id)
 }
 
-/// Process `slot`'s end on System V queue `id`, if it has used that queue.
+/// Process `slot`'s end on System V object `id` of `kind`, if it has used it.
 #[inline(always)]
-fn known_sysv_end(slot: u32, id: u32) -> Option<u32> {
+fn known_sysv_end(slot: u32, id: u32, kind: u32) -> Option<u32> {
     // SAFETY: a read of a hash map value the helper returned.
-    unsafe { SYSV_ENDS.get(&sysv_key(slot, id)) }.copied()
+    unsafe { SYSV_ENDS.get(&sysv_key(slot, id, kind)) }.copied()
 }
 
 /// Forgets what descriptor `fd` of `slot` was.

@@ -369,6 +369,11 @@ pub const CHANNEL_READS: [u64; 9] = [0, 17, 19, 45, 47, 295, 299, 243, 70];
 pub const CHANNEL_WRITES: [u64; 9] = [1, 18, 20, 44, 46, 296, 307, 242, 69];
 /// `msgsnd` and `msgrcv`: their first argument is a System V queue's id, not a descriptor.
 pub const SYSV_QUEUE_CALLS: [u64; 2] = [69, 70];
+/// `semop` and `semtimedop`: their first argument is a System V semaphore set's id, their
+/// second its operations (`struct sembuf`: the first one's `sem_op` says post or wait).
+pub const SEMAPHORE_CALLS: [u64; 2] = [65, 220];
+/// Offset of `sem_op` (an `i16`) in `struct sembuf`.
+pub const SEMBUF_SEM_OP: u64 = 2;
 /// `recvmmsg` and `sendmmsg`: they return a count of messages, not of bytes.
 pub const MULTI_MESSAGE_CALLS: [u64; 2] = [299, 307];
 
@@ -419,6 +424,9 @@ pub mod end_kind {
     pub const MQUEUE: u32 = 8;
     /// A System V message queue (`EndInfo::ino` and `EndInfo::fd` hold its id).
     pub const SYSV_MQ: u32 = 9;
+    /// A System V semaphore set (`EndInfo::ino` and `EndInfo::fd` hold its id): its posts
+    /// count as sends, its waits as receives, no bytes.
+    pub const SYSV_SEM: u32 = 11;
     /// Any other file (a regular file, a character device, an anonymous inode).
     pub const OTHER: u32 = 5;
     /// Shared memory: a `MAP_SHARED` mapping (memfd, `shm_open`, a file, anonymous memory

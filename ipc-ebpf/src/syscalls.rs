@@ -10,7 +10,7 @@ use aya_ebpf::{
 use ipc_ebpf::{
     futex, latency_bucket, offsets, syscall_index, SyscallInFlight, EXEC_SYSCALLS, FDS_REPLACED,
     LATENCY_BUCKETS, MAPPING_CHANGES, MAX_TRACED_PROCESSES, NO_FD, PT_REGS_DI, PT_REGS_DX,
-    PT_REGS_SI, SENDS_RETURNING_ZERO, SYSCALL_NR_OTHER,
+    PT_REGS_SI, SEMAPHORE_CALLS, SENDS_RETURNING_ZERO, SYSCALL_NR_OTHER,
 };
 
 use crate::access::{add, atomic_add, current_ids, field};
@@ -129,6 +129,9 @@ fn kept_arguments(nr: u64, arg: impl Fn(usize) -> u64) -> (u64, u64) {
         } else {
             (NO_FD, 0)
         };
+    }
+    if SEMAPHORE_CALLS.contains(&nr) {
+        return (arg(0), arg(1)); // The set's id, and where its operations are.
     }
     // The sends that return 0 on success say how much they copy in their third argument.
     let sent_len = if SENDS_RETURNING_ZERO.contains(&nr) {

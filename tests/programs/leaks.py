@@ -1,7 +1,8 @@
 """A program that leaves IPC objects behind, for `trace`'s `leaked-object` finding
 (tests/trace_privileged.rs): a POSIX queue it sends and receives on, a /dev/shm file it maps
-shared, and a System V segment it creates. It prints `KIND NAME IDENT` for each (IDENT: the
-inode, or the segment's id) and exits without removing any: the test removes them.
+shared, a System V segment it creates, and a System V semaphore set it posts on and waits on.
+It prints `KIND NAME IDENT` for each (IDENT: the inode, or the System V id) and exits without
+removing any: the test removes them.
 """
 import ctypes
 import mmap
@@ -39,4 +40,15 @@ ipc_private, ipc_creat = 0, 0o1000
 shmid = libc.shmget(ipc_private, mmap.PAGESIZE, ipc_creat | 0o600)
 assert shmid >= 0, os.strerror(ctypes.get_errno())
 print("sysv-shm", "-", shmid, flush=True)
+
+
+class SemBuf(ctypes.Structure):
+    _fields_ = [("num", ctypes.c_ushort), ("op", ctypes.c_short), ("flg", ctypes.c_short)]
+
+
+semid = libc.semget(ipc_private, 1, ipc_creat | 0o600)
+assert semid >= 0, os.strerror(ctypes.get_errno())
+for op in (1, -1):
+    assert libc.semop(semid, ctypes.byref(SemBuf(0, op, 0)), 1) == 0
+print("sysv-sem", "-", semid, flush=True)
 sys.exit(0)

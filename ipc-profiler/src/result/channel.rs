@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Channel {
     /// `pipe`, `fifo`, `unix-stream`, `unix-dgram`, `unix-seqpacket`, `tcp`, `udp`, `socket`,
-    /// `eventfd`, `posix-mq`, `sysv-mq`; shared memory: `memfd`, `posix-shm`, `sysv-shm`,
+    /// `eventfd`, `posix-mq`, `sysv-mq`, `sysv-sem` (posts are its sends, waits its receives, no
+    /// bytes); shared memory: `memfd`, `posix-shm`, `sysv-shm`,
     /// `shared-anon` (`MAP_SHARED | MAP_ANONYMOUS`, shared across fork), `shared-file`.
     pub kind: String,
     /// As a person would name it: `pipe sh(812) -> cat(815)`.

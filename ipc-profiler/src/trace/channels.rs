@@ -33,9 +33,11 @@ pub fn pair(ends: &[EndFigures], process_of: impl Fn(u32) -> Option<SlotProcess>
     for end in ends {
         let info = &end.info;
         let key = match info.kind {
-            end_kind::PIPE | end_kind::FIFO | end_kind::MQUEUE | end_kind::SYSV_MQ => {
-                Key::Pipe(info.kind, info.ino)
-            }
+            end_kind::PIPE
+            | end_kind::FIFO
+            | end_kind::MQUEUE
+            | end_kind::SYSV_MQ
+            | end_kind::SYSV_SEM => Key::Pipe(info.kind, info.ino),
             end_kind::EVENTFD => Key::File(info.kind, info.file),
             end_kind::UNIX if info.peer_ino != 0 => {
                 Key::UnixPair(info.ino.min(info.peer_ino), info.ino.max(info.peer_ino))
@@ -84,7 +86,7 @@ pub fn used_objects(
         .filter_map(|end| {
             let info = &end.info;
             let kind = match info.kind {
-                end_kind::MQUEUE | end_kind::SYSV_MQ => kind_name(info),
+                end_kind::MQUEUE | end_kind::SYSV_MQ | end_kind::SYSV_SEM => kind_name(info),
                 end_kind::SHARED_MEMORY => super::shared_memory_channels::kind_and_title(info).0,
                 _ => return None,
             };
@@ -235,6 +237,7 @@ pub(super) fn kind_name(info: &EndInfo) -> &'static str {
         (end_kind::EVENTFD, _) => "eventfd",
         (end_kind::MQUEUE, _) => "posix-mq",
         (end_kind::SYSV_MQ, _) => "sysv-mq",
+        (end_kind::SYSV_SEM, _) => "sysv-sem",
         _ => "socket",
     }
 }

@@ -140,7 +140,7 @@ fn on_cpu(
         let parent = label(owner.process.parent_slot);
         let shared_memory: Vec<String> = used
             .iter()
-            .filter(|u| !u.kind.ends_with("-mq"))
+            .filter(|u| !matches!(u.kind.as_str(), "posix-mq" | "sysv-mq" | "sysv-sem"))
             .filter(|u| Some(&u.by) == me.as_ref() || Some(&u.by) == parent.as_ref())
             .map(|u| format!("{} [{}]", u.kind, u.ident))
             .collect();
