@@ -14,6 +14,7 @@ mod gate;
 mod inet_channels;
 mod ipc_objects;
 mod kernel_offsets;
+mod on_cpu;
 mod privileges;
 mod registry;
 mod sampling;
