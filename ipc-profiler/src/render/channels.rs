@@ -105,7 +105,7 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
     } else {
         format!(
             "IPC channels (each end found when first used, paired across processes; [inode] as \
-             /proc/PID/fd shows it, or a System V queue's id):\n{table}\n{own}{idle}"
+             /proc/PID/fd shows it, or a System V object's id):\n{table}\n{own}{idle}"
         )
     };
     format!("{descriptors}{}", shared_table(&shared))

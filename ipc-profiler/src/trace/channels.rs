@@ -277,7 +277,11 @@ fn direction_of(
         .map(|e| e.stat.min_size[out])
         .filter(|&m| m != 0)
         .min();
-    let size_max = sending.iter().map(|e| e.stat.max_size[out]).max();
+    let size_max = sending
+        .iter()
+        .map(|e| e.stat.max_size[out])
+        .filter(|&m| m != 0)
+        .max();
     let turns: [u64; ipc_ebpf::LATENCY_BUCKETS] = summed(senders, |e| e.turns);
     ChannelDirection {
         from_inode: None,
