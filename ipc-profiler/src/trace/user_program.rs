@@ -117,10 +117,14 @@ pub fn run(
 /// Traces `pid` in slot 0 from now on.
 fn register(tracer: &mut Tracer, pid: u32) -> anyhow::Result<()> {
     let registry = tracer.registry();
+    // The phase first: a thread switched out between its entry's writing and the phase's
+    // opening would lose the on-CPU stretch its entry starts (the switch-out, outside the
+    // phase, clears it uncounted), until its next switch; with the phase open first, the
+    // programs count it from the moment its entry exists.
+    registry.set_phase(0, true)?;
     registry
         .register(pid, 0, NO_PARENT)
-        .context("could not register the process with the tracer")?;
-    registry.set_phase(0, true)
+        .context("could not register the process with the tracer")
 }
 
 /// Stops counting for every traced process (children inherited the phase).
