@@ -36,7 +36,7 @@ const AF_INET6: u16 = 10;
 
 /// The kernel's field offsets, when userspace found them all.
 #[inline(always)]
-fn offsets() -> Option<KernelOffsets> {
+pub(crate) fn offsets() -> Option<KernelOffsets> {
     // SAFETY: a plain read of a global the loader set; volatile so that the compiler does not
     // fold the placeholder value.
     let offsets = unsafe { core::ptr::read_volatile(&CHANNEL_OFFSETS) };

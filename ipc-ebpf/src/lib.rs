@@ -693,6 +693,12 @@ impl KernelOffsets {
     pub fn complete(&self) -> bool {
         self.task_files != 0 && self.files_fdt != 0 && self.fdt_fd != 0 && self.file_inode != 0
     }
+
+    /// True when shared memory can be followed too: the mapping's fields were found, on a
+    /// kernel that has `bpf_find_vma`.
+    pub fn follows_shared_memory(&self) -> bool {
+        self.complete() && self.vma_flags != 0
+    }
 }
 
 /// The pipe filesystem's magic number (`super_block.s_magic`): a FIFO inode elsewhere is a

@@ -21,17 +21,14 @@ use ipc_ebpf::{
 
 use crate::access::{add, atomic_add};
 use crate::channels::{claim_end, read, read_name};
-use crate::{
-    CHANNEL_OFFSETS, ENDS, END_CLAIMS, END_STATS, FUTEX_WORDS, PROCESSES, SHARED_ENDS, SHARED_PAGES,
-};
+use crate::{ENDS, END_CLAIMS, END_STATS, FUTEX_WORDS, PROCESSES, SHARED_ENDS, SHARED_PAGES};
 
 /// The kernel's field offsets, when shared memory can be followed here.
 #[inline(always)]
 fn offsets() -> Option<KernelOffsets> {
-    // SAFETY: a plain read of a global the loader set (read-only data: the verifier knows its
-    // value and drops the lookups below on a kernel where userspace left `vma_flags` at 0).
-    let offsets = unsafe { core::ptr::read_volatile(&CHANNEL_OFFSETS) };
-    (offsets.complete() && offsets.vma_flags != 0).then_some(offsets)
+    // Read-only data: the verifier knows its value and drops the lookups below on a kernel
+    // where userspace left `vma_flags` at 0.
+    crate::channels::offsets().filter(KernelOffsets::follows_shared_memory)
 }
 
 /// Accounts a finished call of process `slot` that concerns shared memory: a futex call on a

@@ -16,9 +16,23 @@ const KIND_UNION: u32 = 5;
 /// byte-aligned member; a bitfield counts as absent). A field inside an anonymous struct or
 /// union member is found too, at its offset from the start of `name`.
 pub fn member_offset(data: &[u8], name: &str, field: &str) -> Option<u32> {
-    let types = Types::parse(data)?;
-    let id = types.struct_named(name)?;
-    types.member(id, field, 0, 0)
+    Structs::parse(data)?.member_offset(name, field)
+}
+
+/// A BTF blob read once, for many lookups (each [`member_offset`] reads the whole blob).
+pub struct Structs<'a>(Types<'a>);
+
+impl<'a> Structs<'a> {
+    /// The blob's type records; `None` when `data` is not BTF.
+    pub fn parse(data: &'a [u8]) -> Option<Self> {
+        Types::parse(data).map(Self)
+    }
+
+    /// As [`member_offset`].
+    pub fn member_offset(&self, name: &str, field: &str) -> Option<u32> {
+        let id = self.0.struct_named(name)?;
+        self.0.member(id, field, 0, 0)
+    }
 }
 
 /// The type records of a BTF blob, by id.

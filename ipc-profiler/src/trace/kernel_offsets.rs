@@ -5,12 +5,15 @@
 
 use ipc_ebpf::KernelOffsets;
 
-use super::btf::member_offset;
+use super::btf::Structs;
 
 /// The offsets in `btf` (the kernel's raw BTF), or the first field it lacks.
 pub fn channel_offsets(btf: &[u8]) -> Result<KernelOffsets, String> {
+    // Read once: each lookup below walks its records.
+    let structs = Structs::parse(btf);
+    let member_offset = |name: &str, member: &str| structs.as_ref()?.member_offset(name, member);
     let field = |name: &str, member: &str| {
-        member_offset(btf, name, member).ok_or_else(|| format!("{name}.{member}"))
+        member_offset(name, member).ok_or_else(|| format!("{name}.{member}"))
     };
     let sock_common = field("sock", "__sk_common")?;
     let socket_at = field("socket_alloc", "socket")?;
@@ -37,19 +40,19 @@ pub fn channel_offsets(btf: &[u8]) -> Result<KernelOffsets, String> {
         ..KernelOffsets::default()
     };
     let mut offsets = offsets;
-    inet_offsets(btf, sock_common, &mut offsets);
+    inet_offsets(&member_offset, sock_common, &mut offsets);
     // The file's name (an anonymous inode's `[eventfd]`, a queue's name): optional.
     let name = (|| {
         Some((
-            member_offset(btf, "file", "f_path")? + member_offset(btf, "path", "dentry")?,
-            member_offset(btf, "dentry", "d_name")? + member_offset(btf, "qstr", "name")?,
+            member_offset("file", "f_path")? + member_offset("path", "dentry")?,
+            member_offset("dentry", "d_name")? + member_offset("qstr", "name")?,
         ))
     })();
     if let Some((file_dentry, dentry_name)) = name {
         offsets.file_dentry = file_dentry;
         offsets.dentry_name = dentry_name;
     }
-    mapping_offsets(btf, &mut offsets);
+    mapping_offsets(btf, &member_offset, &mut offsets);
     if offsets.complete() {
         Ok(offsets)
     } else {
@@ -59,11 +62,15 @@ pub fn channel_offsets(btf: &[u8]) -> Result<KernelOffsets, String> {
 
 /// Adds the inet socket fields (`sock_common` sits at `sock_common` in `sock`), when the BTF
 /// has them all; IPv6's apart (a kernel without IPv6 has none).
-fn inet_offsets(btf: &[u8], sock_common: u32, offsets: &mut KernelOffsets) {
-    let common = |member: &str| Some(sock_common + member_offset(btf, "sock_common", member)?);
+fn inet_offsets(
+    member_offset: &impl Fn(&str, &str) -> Option<u32>,
+    sock_common: u32,
+    offsets: &mut KernelOffsets,
+) {
+    let common = |member: &str| Some(sock_common + member_offset("sock_common", member)?);
     let inet = (|| {
         Some((
-            member_offset(btf, "sock", "sk_protocol")?,
+            member_offset("sock", "sk_protocol")?,
             common("skc_daddr")?,
             common("skc_rcv_saddr")?,
             common("skc_dport")?,
@@ -88,11 +95,15 @@ fn inet_offsets(btf: &[u8], sock_common: u32, offsets: &mut KernelOffsets) {
 /// Adds what turns an address into its shared memory (a mapping's flags and file), when the
 /// kernel has `bpf_find_vma` (Linux 5.17 and later) to find the mapping: without it the
 /// programs never take that path (the verifier drops it), and shared memory is not shown.
-fn mapping_offsets(btf: &[u8], offsets: &mut KernelOffsets) {
+fn mapping_offsets(
+    btf: &[u8],
+    member_offset: &impl Fn(&str, &str) -> Option<u32>,
+    offsets: &mut KernelOffsets,
+) {
     if !has_find_vma(btf) {
         return;
     }
-    let vma = |member: &str| member_offset(btf, "vm_area_struct", member);
+    let vma = |member: &str| member_offset("vm_area_struct", member);
     let found = (|| {
         Some((
             vma("vm_flags")?,
@@ -114,11 +125,6 @@ fn mapping_offsets(btf: &[u8], offsets: &mut KernelOffsets) {
 fn has_find_vma(btf: &[u8]) -> bool {
     const NAME: &[u8] = b"\0BPF_FUNC_find_vma\0";
     btf.windows(NAME.len()).any(|window| window == NAME)
-}
-
-/// True when shared memory can be followed with these offsets.
-pub fn follows_shared_memory(offsets: &KernelOffsets) -> bool {
-    offsets.complete() && offsets.vma_flags != 0
 }
 
 /// Why channels cannot be followed on this kernel, for the report: `missing` names a field.
@@ -155,7 +161,7 @@ mod tests {
             "{offsets:?}"
         );
         // Linux 6.18 has bpf_find_vma (5.17+): shared memory is followed.
-        assert!(follows_shared_memory(&offsets), "{offsets:?}");
+        assert!(offsets.follows_shared_memory(), "{offsets:?}");
         assert!(offsets.vma_pgoff > offsets.vma_start, "{offsets:?}");
     }
 
@@ -171,7 +177,7 @@ mod tests {
             .expect("this kernel's BTF names bpf_find_vma");
         older[at] = b'X';
         let offsets = channel_offsets(&older).expect("descriptors are still followed");
-        assert!(!follows_shared_memory(&offsets), "{offsets:?}");
+        assert!(!offsets.follows_shared_memory(), "{offsets:?}");
     }
 
     #[test]

@@ -95,7 +95,7 @@ impl Tracer {
             }
         });
         if let Ok(offsets) = &channel_offsets {
-            if !kernel_offsets::follows_shared_memory(offsets) {
+            if !offsets.follows_shared_memory() {
                 eprintln!(
                     "note: shared memory is not followed on this kernel (it lacks bpf_find_vma, \
                      Linux 5.17 and later, or its BTF does not describe vm_area_struct): \
