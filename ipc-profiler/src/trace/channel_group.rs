@@ -90,6 +90,11 @@ pub(super) fn channel_end(
     }
 }
 
+/// A process as the channel view names it: `name(pid)`.
+pub(super) fn process_label(pid: u32, name: &str) -> String {
+    format!("{name}({pid})")
+}
+
 /// `name(pid)` of each process among `ends`, once each, in order.
 pub(super) fn processes(
     ends: &[&EndFigures],
@@ -98,7 +103,7 @@ pub(super) fn processes(
     let mut names: Vec<String> = Vec::new();
     for end in ends {
         let (pid, name) = who(end);
-        let label = format!("{name}({pid})");
+        let label = process_label(pid, &name);
         if !names.contains(&label) {
             names.push(label);
         }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use ipc_ebpf::{direction, end_kind, EndInfo, EndStat, SIZE_BUCKETS};
 
-use super::channel_group::{channel_end, name_of, processes, EndFigures, SlotProcess};
+use super::channel_group::{
+    channel_end, name_of, process_label, processes, EndFigures, SlotProcess,
+};
 use super::channel_group::{Group, Naming, Side};
 
 use crate::findings::UsedObject;
@@ -94,7 +96,7 @@ pub fn used_objects(
             Some(UsedObject {
                 kind: kind.to_string(),
                 ident: info.ino,
-                by: format!("{name}({pid})"),
+                by: process_label(pid, &name),
             })
         })
         .collect()

@@ -1,6 +1,8 @@
 //! Each traced process's time on a CPU as the CPU-clock sampler saw it, with the shared memory
 //! it could be polling, its `sched_yield` calls: what the `busy-wait` finding reads.
 
+use super::attribution::TracedProcessFigures;
+use super::channel_group::process_label;
 use super::registry::{comm_of, SlotOwner};
 use super::tracer::Tracer;
 
@@ -9,9 +11,11 @@ const SCHED_YIELD: usize = 24;
 
 /// Each traced process's time on a CPU as the samples saw it, with the shared memory it (or
 /// the process that started it, whose mappings it inherits) used; empty without the sampler.
+/// `figures` are the processes' counts already read for the report (their `sched_yield`s).
 pub fn on_cpu(
     tracer: &Tracer,
     owners: &[SlotOwner],
+    figures: &[TracedProcessFigures],
     used: &[crate::findings::UsedObject],
     seconds: f64,
 ) -> anyhow::Result<Vec<crate::findings::OnCpu>> {
@@ -19,7 +23,7 @@ pub fn on_cpu(
         owners
             .iter()
             .find(|o| o.slot == slot)
-            .map(|o| format!("{}({})", comm_of(&o.process), o.process.tgid))
+            .map(|o| process_label(o.process.tgid, &comm_of(&o.process)))
     };
     let mut found = Vec::new();
     for owner in owners {
@@ -34,14 +38,18 @@ pub fn on_cpu(
             .filter(|u| Some(&u.by) == me.as_ref() || Some(&u.by) == parent.as_ref())
             .map(|u| format!("{} [{}]", u.kind, u.ident))
             .collect();
-        let counts = tracer.counts(owner.slot)?;
+        let yields = figures
+            .iter()
+            .find(|f| f.pid == owner.process.tgid)
+            .and_then(|f| f.counts.syscalls.get(SCHED_YIELD))
+            .map_or(0, |s| s.count);
         found.push(crate::findings::OnCpu {
             process: me.unwrap_or_default(),
             samples: samples.samples,
             user_samples: samples.user_samples,
             pause_samples: samples.pause_samples,
             frequency: super::sampling::FREQUENCY,
-            yields: counts.syscalls.get(SCHED_YIELD).map_or(0, |s| s.count),
+            yields,
             seconds,
             shared_memory,
         });

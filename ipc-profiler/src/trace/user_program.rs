@@ -107,7 +107,7 @@ pub fn run(
                 traced: &traced,
                 used: &used,
                 left: &left,
-                on_cpu: &super::on_cpu::on_cpu(&tracer, &owners, &used, seconds)?,
+                on_cpu: &super::on_cpu::on_cpu(&tracer, &owners, &figures, &used, seconds)?,
             });
         }
     }
