@@ -1154,6 +1154,31 @@ fn a_process_spinning_on_shared_memory_is_a_busy_wait_and_one_computing_is_not()
                 .contains("at a pause instruction")),
         "shm-spin's workers: {report}"
     );
+    // A C child polling a flag in a tight loop with no pause: found at its handful of
+    // addresses, and only the child (its parent sleeps).
+    let dir = common::private_dir();
+    let poller = dir.path().join("poll_without_pause");
+    let source = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/programs/poll_without_pause.c"
+    );
+    let compiled = std::process::Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&poller)
+        .arg(source)
+        .status()
+        .expect("cc (build-essential, installed by cargo xtask setup)");
+    assert!(compiled.success(), "cc could not build {source}");
+    let (report, _) = trace_command_to_file("json", &[poller.to_str().unwrap()]);
+    let polling = busy_waits(&report);
+    assert_eq!(polling.len(), 1, "only the polling child: {report}");
+    assert!(
+        polling[0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("(a loop polling without pause"),
+        "{report}"
+    );
     let program = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/compute.py");
     let (report, _) = trace_command_to_file("json", &["python3", program]);
     assert_eq!(

@@ -65,6 +65,9 @@ pub mod map_names {
     /// `PerCpuArray<SampleStat>` indexed by process slot: where the CPU-clock samples found
     /// each process's threads.
     pub const SAMPLES: &str = "SAMPLES";
+    /// `LruHashMap<[u64; 2] (slot, instruction address), u64>`: user-mode samples by the
+    /// address they found each process at (a loop that polls memory runs at a handful).
+    pub const SAMPLED_ADDRESSES: &str = "SAMPLED_ADDRESSES";
 }
 
 /// A syscall between its entry and its exit: kept on the CPU's [`OnCpu`] record while its
@@ -297,6 +300,10 @@ pub const MAX_CACHED_FDS: u32 = 1024;
 pub const MAX_ENDS: u32 = 2048;
 /// Pages the shared-page cache holds (least recently used ones make room).
 pub const MAX_SHARED_PAGES: u32 = 4096;
+/// User-mode instruction addresses the sampler counts apart, over all processes (least
+/// recently sampled ones make room: a loop's few addresses stay, a computation's spread does
+/// not need to).
+pub const MAX_SAMPLED_ADDRESSES: u32 = 16_384;
 /// Futex words (per end) whose calls are counted apart; calls on more are counted on their
 /// end only.
 pub const MAX_FUTEX_WORDS: u32 = 4096;

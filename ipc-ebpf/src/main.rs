@@ -36,8 +36,8 @@ use aya_ebpf::{
 use ipc_ebpf::{
     CachedEnd, CachedPage, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram,
     OnCpu, ProcessSlot, SampleStat, SchedStat, SyscallStat, ThreadState, WordStat, MAX_CACHED_FDS,
-    MAX_ENDS, MAX_FUTEX_WORDS, MAX_HASHED_THREADS, MAX_SHARED_PAGES, MAX_TRACED_PROCESSES,
-    SYSCALL_SLOTS,
+    MAX_ENDS, MAX_FUTEX_WORDS, MAX_HASHED_THREADS, MAX_SAMPLED_ADDRESSES, MAX_SHARED_PAGES,
+    MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
 };
 
 /// Offset of `pid` in the kernel's `struct task_struct`, found in its BTF by userspace and set
@@ -172,6 +172,10 @@ static SHARED_PAGES: LruHashMap<[u64; 2], CachedPage> =
 
 #[map]
 static SAMPLES: PerCpuArray<SampleStat> = PerCpuArray::with_max_entries(MAX_TRACED_PROCESSES, 0);
+
+#[map]
+static SAMPLED_ADDRESSES: LruHashMap<[u64; 2], u64> =
+    LruHashMap::with_max_entries(MAX_SAMPLED_ADDRESSES, 0);
 
 #[map]
 static FUTEX_WORDS: HashMap<[u64; 2], WordStat> = HashMap::with_max_entries(MAX_FUTEX_WORDS, 0);

@@ -1,16 +1,18 @@
 //! A software CPU-clock perf event on every CPU: each sample that finds a traced thread
 //! running counts for its process, and one in user mode at a `pause` instruction counts as
 //! spinning (what a spin-wait loop runs while it polls memory; a program that computes rarely
-//! does). Userspace tells polling from computing with it (the `busy-wait` finding).
+//! does), and each user-mode sample by its instruction's address (a polling loop without
+//! `pause` runs at a handful). Userspace tells polling from computing with it (the
+//! `busy-wait` finding).
 
 use aya_ebpf::{
     helpers::bpf_probe_read_user, macros::perf_event, programs::PerfEventContext, EbpfContext,
 };
 use ipc_ebpf::{MAX_TRACED_PROCESSES, PAUSE, PT_REGS_CS, PT_REGS_IP};
 
-use crate::access::{add, current_ids};
+use crate::access::{add, atomic_add, current_ids};
 use crate::threads::{measuring, slot_of, thread};
-use crate::SAMPLES;
+use crate::{SAMPLED_ADDRESSES, SAMPLES};
 
 #[perf_event]
 pub fn cpu_sample(ctx: PerfEventContext) -> u32 {
@@ -46,7 +48,26 @@ pub fn cpu_sample(ctx: PerfEventContext) -> u32 {
             add(&raw mut (*stat).pause_samples, 1);
         }
     }
+    if user {
+        count_address(slot, ip);
+    }
     0
+}
+
+/// Counts a user-mode sample of process `slot` at instruction address `ip`.
+#[inline(always)]
+fn count_address(slot: u32, ip: u64) {
+    let key = [u64::from(slot), ip];
+    match SAMPLED_ADDRESSES.get_ptr_mut(&key) {
+        // SAFETY: a live value of the map; other CPUs may add to it at the same time, hence
+        // the atomic add.
+        Some(count) => unsafe { atomic_add(count, 1) },
+        None => {
+            // A full map makes room (least recently used); another CPU inserting the same key
+            // first loses one sample, no more.
+            let _ = SAMPLED_ADDRESSES.insert(&key, &1, 0);
+        }
+    }
 }
 
 /// True when the user-space instruction at `ip` is `pause`.

@@ -13,7 +13,7 @@ pub mod what_if;
 
 use crate::result::{Channel, Finding};
 
-pub use busy_wait::OnCpu;
+pub use busy_wait::{OnCpu, LOOP_ADDRESSES};
 pub use leaked_object::{LeftObject, UsedObject};
 
 /// Fewest messages a channel must carry before a finding on it is worth its reader's time (a
@@ -134,6 +134,9 @@ mod tests {
             format!("`MIN_WAKES` = {}", futex_convoy::MIN_WAKES),
             format!("`MIN_SAMPLES` = {}", busy_wait::MIN_SAMPLES),
             format!("`PAUSE_SHARE` = {:.2}", busy_wait::PAUSE_SHARE),
+            format!("`LOOP_ADDRESSES` = {}", busy_wait::LOOP_ADDRESSES),
+            format!("`LOOP_SPAN` = {}", busy_wait::LOOP_SPAN),
+            format!("`LOOP_SHARE` = {:.2}", busy_wait::LOOP_SHARE),
             format!("`YIELDS_PER_SEC` = {}", busy_wait::YIELDS_PER_SEC),
         ] {
             assert!(page.contains(&named), "docs/diagnosing.md lacks {named}");

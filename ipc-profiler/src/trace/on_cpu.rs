@@ -25,6 +25,7 @@ pub fn on_cpu(
             .find(|o| o.slot == slot)
             .map(|o| process_label(o.process.tgid, &comm_of(&o.process)))
     };
+    let mut addresses = tracer.sampled_addresses()?;
     let mut found = Vec::new();
     for owner in owners {
         let Some(samples) = tracer.samples(owner.slot)? else {
@@ -48,6 +49,12 @@ pub fn on_cpu(
             samples: samples.samples,
             user_samples: samples.user_samples,
             pause_samples: samples.pause_samples,
+            hottest_addresses: addresses
+                .remove(&owner.slot)
+                .unwrap_or_default()
+                .into_iter()
+                .take(crate::findings::LOOP_ADDRESSES)
+                .collect(),
             frequency: super::sampling::FREQUENCY,
             yields,
             seconds,

@@ -273,6 +273,30 @@ impl Tracer {
         Ok(Some(total))
     }
 
+    /// Each process slot's user-mode samples by instruction address, most sampled first; empty
+    /// when the sampler is not running.
+    pub fn sampled_addresses(
+        &self,
+    ) -> anyhow::Result<std::collections::HashMap<u32, Vec<(u64, u64)>>> {
+        let mut by_slot: std::collections::HashMap<u32, Vec<(u64, u64)>> = Default::default();
+        if !self.sampling {
+            return Ok(by_slot);
+        }
+        let map: aya::maps::HashMap<&MapData, [u64; 2], u64> = aya::maps::HashMap::try_from(
+            self.ebpf
+                .map(map_names::SAMPLED_ADDRESSES)
+                .context("no SAMPLED_ADDRESSES map")?,
+        )?;
+        for entry in map.iter() {
+            let ([slot, ip], samples) = entry?;
+            by_slot.entry(slot as u32).or_default().push((ip, samples));
+        }
+        for addresses in by_slot.values_mut() {
+            addresses.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
+        Ok(by_slot)
+    }
+
     /// What the kernel side traces: registrations and phases.
     pub fn registry(&mut self) -> &mut Registry {
         &mut self.registry
