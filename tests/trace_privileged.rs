@@ -251,16 +251,20 @@ fn syscall_counts_agree_with_strace() {
 /// Traces `command` with `--format format -o FILE` and returns what the file holds, and what
 /// the command itself wrote on standard output.
 fn trace_command_to_file(format: &str, command: &[&str]) -> (String, String) {
+    trace_with_options_to_file(&[], format, command)
+}
+
+/// [`trace_command_to_file`] with more of `trace`'s `options`.
+fn trace_with_options_to_file(
+    options: &[&str],
+    format: &str,
+    command: &[&str],
+) -> (String, String) {
     let dir = common::private_dir();
     let file = dir.path().join(format!("report.{format}"));
-    let mut args = vec![
-        "trace",
-        "--format",
-        format,
-        "-o",
-        file.to_str().unwrap(),
-        "--",
-    ];
+    let mut args = vec!["trace"];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["--format", format, "-o", file.to_str().unwrap(), "--"]);
     args.extend_from_slice(command);
     let output = run(&args);
     assert!(output.status.success(), "{args:?}: {}", stderr(&output));
@@ -1155,7 +1159,8 @@ fn a_process_spinning_on_shared_memory_is_a_busy_wait_and_one_computing_is_not()
         "shm-spin's workers: {report}"
     );
     // A C child polling a flag in a tight loop with no pause: found at its handful of
-    // addresses, and only the child (its parent sleeps).
+    // addresses, and only the child (its parent sleeps). Its what-if measures spinning against
+    // a futex and gives back the CPU it polled: some, and no more than it was traced.
     let dir = common::private_dir();
     let poller = dir.path().join("poll_without_pause");
     let source = concat!(
@@ -1169,7 +1174,8 @@ fn a_process_spinning_on_shared_memory_is_a_busy_wait_and_one_computing_is_not()
         .status()
         .expect("cc (build-essential, installed by cargo xtask setup)");
     assert!(compiled.success(), "cc could not build {source}");
-    let (report, _) = trace_command_to_file("json", &[poller.to_str().unwrap()]);
+    let (report, _) =
+        trace_with_options_to_file(&["--what-if"], "json", &[poller.to_str().unwrap()]);
     let polling = busy_waits(&report);
     assert_eq!(polling.len(), 1, "only the polling child: {report}");
     assert!(
@@ -1178,6 +1184,21 @@ fn a_process_spinning_on_shared_memory_is_a_busy_wait_and_one_computing_is_not()
             .unwrap()
             .contains("(a loop polling without pause"),
         "{report}"
+    );
+    let what_if = &polling[0]["what_if"];
+    assert_eq!(
+        (&what_if["current"], &what_if["alternative"]),
+        (&Value::from("shm-spin"), &Value::from("shm-futex")),
+        "{report}"
+    );
+    let (saved, traced) = (
+        what_if["saving_ns"].as_i64().unwrap(),
+        what_if["traced_ns"].as_i64().unwrap(),
+    );
+    assert!(0 < saved && saved <= traced, "{what_if:#}");
+    assert!(
+        what_if["cpu"]["alternative_ns"].as_u64().unwrap() > 0,
+        "{what_if:#}"
     );
     let program = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/compute.py");
     let (report, _) = trace_command_to_file("json", &["python3", program]);

@@ -92,7 +92,15 @@ pub fn find(process: &OnCpu) -> Option<Finding> {
     if !spins && polls.is_none() && !yields {
         return None;
     }
-    let on_cpu_ns = process.samples as f64 * 1e9 / process.frequency.max(1) as f64;
+    let sample_ns = 1e9 / process.frequency.max(1) as f64;
+    let on_cpu_ns = process.samples as f64 * sample_ns;
+    let polling_samples = if spins {
+        process.pause_samples as f64
+    } else if let Some(hot) = &polls {
+        hot.share * process.user_samples as f64
+    } else {
+        process.samples as f64
+    };
     let how = if spins {
         format!(
             "{:.0}% of its user-mode samples at a pause instruction (a spin-wait loop)",
@@ -126,6 +134,7 @@ pub fn find(process: &OnCpu) -> Option<Finding> {
         advice: "sleep on a futex (or an eventfd) when there is nothing to read, after a short \
                  spin if latency matters (ipc-core's futex wait does both)"
             .into(),
+        polling_ns: Some((polling_samples * sample_ns).round() as u64),
         what_if: None,
     })
 }
@@ -156,6 +165,8 @@ mod tests {
     fn a_process_spinning_at_pause_or_yielding_while_it_maps_shared_memory_is_found() {
         let found = find(&process(1_994, 1_800, 0, true)).unwrap();
         assert_eq!(found.kind, "busy-wait");
+        // Its samples at pause, 1 ms each at 997 a second, are the time it polled at least.
+        assert_eq!(found.polling_ns, Some(1_805_416_249));
         assert!(
             found
                 .evidence

@@ -64,6 +64,7 @@ pub fn find(
                 channel: channel.map(|c| c.name.clone()),
                 evidence: format!("{what} is still there after the program ended; {who}"),
                 advice: advice(&object.kind).into(),
+                polling_ns: None,
                 what_if: None,
             })
         })

@@ -70,6 +70,7 @@ fn finding(kind: &str, channel: &Channel, evidence: String, advice: &str) -> Fin
         channel: Some(channel.name.clone()),
         evidence,
         advice: advice.to_string(),
+        polling_ns: None,
         what_if: None,
     }
 }

@@ -2,12 +2,17 @@
 //! its median message size) benchmarked over the mechanism it uses and over the advised one, on
 //! this machine now, and what the change would save the program: its round trips (or
 //! messages) times the difference in cost, beside the time it spent in calls on the channel.
+//! A busy-wait's alternative saves CPU instead: a spinning round trip against one through a
+//! futex, and the CPU the program polled.
 
 use anyhow::Context;
 
 use crate::bench::patterns;
 use crate::config::{BenchConfig, CpuPlan};
-use crate::result::{Channel, Finding, Pattern, ProgramReport, RunResult, WhatIf};
+use crate::result::{Channel, CpuPerMessage, Finding, Pattern, ProgramReport, RunResult, WhatIf};
+
+/// The size of a busy-wait's benchmark messages: the program's are not seen (it polls memory).
+const POLLED_MESSAGE_SIZE: usize = 64;
 
 /// The benchmark that answers a finding: which mechanisms, which pattern and size, and the
 /// program's side of the sum.
@@ -25,11 +30,25 @@ pub struct Plan {
     pub messages: u64,
     /// How long the program was traced, ns.
     pub traced_ns: u64,
+    /// A busy-wait's CPU time polling, ns: the saving is this CPU, not time.
+    pub polling_ns: Option<u64>,
 }
 
-/// The benchmark for `finding` on `channel` of a program traced for `traced_ns`, when the
-/// finding has an alternative to measure.
-pub fn plan(finding: &Finding, channel: &Channel, traced_ns: u64) -> Option<Plan> {
+/// The benchmark for `finding` (on `channel`, when it concerns one of the report's) of a
+/// program traced for `traced_ns`, when the finding has an alternative to measure.
+pub fn plan(finding: &Finding, channel: Option<&Channel>, traced_ns: u64) -> Option<Plan> {
+    if finding.kind == "busy-wait" {
+        return Some(Plan {
+            current: "shm-spin",
+            alternative: "shm-futex",
+            pattern: Pattern::Latency,
+            message_size: POLLED_MESSAGE_SIZE,
+            messages: 0,
+            traced_ns,
+            polling_ns: Some(finding.polling_ns?),
+        });
+    }
+    let channel = channel?;
     let (current, alternative) = match (finding.kind.as_str(), channel.kind.as_str()) {
         ("tcp-loopback", "tcp") => ("tcp", "uds"),
         ("tcp-loopback", "udp") => ("udp", "uds-dgram"),
@@ -56,6 +75,7 @@ pub fn plan(finding: &Finding, channel: &Channel, traced_ns: u64) -> Option<Plan
         message_size: message_size.max(1),
         messages,
         traced_ns,
+        polling_ns: None,
     })
 }
 
@@ -95,7 +115,7 @@ pub fn answer(report: &mut ProgramReport, cpus: &CpuPlan, seconds: f64) -> anyho
             .as_ref()
             .and_then(|name| report.channels.iter().find(|c| &c.name == name));
         let traced_ns = (report.seconds * 1e9) as u64;
-        let Some(plan) = channel.and_then(|c| plan(finding, c, traced_ns)) else {
+        let Some(plan) = plan(finding, channel, traced_ns) else {
             continue;
         };
         let config = config(&plan, cpus, seconds);
@@ -129,9 +149,22 @@ pub fn estimate(
     let (Some(current_ns), Some(alternative_ns)) = (cost_ns(current), cost_ns(alternative)) else {
         return Err("a benchmark run gave no figure".into());
     };
-    let saving_ns = plan.messages as i64 * (current_ns as i64 - alternative_ns as i64);
-    let left_ns = plan.traced_ns as i64 - saving_ns;
-    let speedup = (left_ns > 0).then(|| plan.traced_ns as f64 / left_ns as f64);
+    let (saving_ns, speedup, cpu) = match plan.polling_ns {
+        Some(polling_ns) => (
+            polling_ns as i64,
+            None,
+            Some(CpuPerMessage {
+                current_ns: current.cpu.cpu_ns_per_message.round() as u64,
+                alternative_ns: alternative.cpu.cpu_ns_per_message.round() as u64,
+            }),
+        ),
+        None => {
+            let saving_ns = plan.messages as i64 * (current_ns as i64 - alternative_ns as i64);
+            let left_ns = plan.traced_ns as i64 - saving_ns;
+            let speedup = (left_ns > 0).then(|| plan.traced_ns as f64 / left_ns as f64);
+            (saving_ns, speedup, None)
+        }
+    };
     Ok(WhatIf {
         current: plan.current.into(),
         alternative: plan.alternative.into(),
@@ -144,6 +177,7 @@ pub fn estimate(
         traced_ns: plan.traced_ns,
         saving_ns,
         speedup,
+        cpu,
     })
 }
 
@@ -159,6 +193,7 @@ mod tests {
             channel: None,
             evidence: String::new(),
             advice: String::new(),
+            polling_ns: None,
             what_if: None,
         }
     }
@@ -184,7 +219,7 @@ mod tests {
     fn tcp_round_trips_are_measured_as_latency_at_the_channel_s_median_size() {
         let mut tcp = channel("tcp", "tcp x", 220, 64);
         tcp.directions[0].round_trips = 110;
-        let plan = plan(&finding("tcp-loopback"), &tcp, 9_000_000).unwrap();
+        let plan = plan(&finding("tcp-loopback"), Some(&tcp), 9_000_000).unwrap();
         assert_eq!(
             (
                 plan.current,
@@ -211,7 +246,7 @@ mod tests {
     fn a_saving_beyond_the_traced_time_makes_no_prediction() {
         let mut tcp = channel("tcp", "tcp x", 220, 64);
         tcp.directions[0].round_trips = 110;
-        let plan = plan(&finding("tcp-loopback"), &tcp, 1_000_000).unwrap();
+        let plan = plan(&finding("tcp-loopback"), Some(&tcp), 1_000_000).unwrap();
         let what_if = estimate(
             &plan,
             &latency_run("tcp", 50_000),
@@ -225,7 +260,7 @@ mod tests {
     fn a_slower_alternative_is_said_to_save_nothing_and_other_findings_have_no_plan() {
         let mut queue = channel("posix-mq", "q", 500, 65_536);
         queue.directions[0].round_trips = 0;
-        let plan = plan(&finding("large-queue-message"), &queue, 1_000_000).unwrap();
+        let plan = plan(&finding("large-queue-message"), Some(&queue), 1_000_000).unwrap();
         assert_eq!(
             (plan.pattern, plan.alternative, plan.messages),
             (Pattern::Throughput, "shm-futex", 500)
@@ -237,6 +272,31 @@ mod tests {
         )
         .unwrap();
         assert!(what_if.saving_ns < 0);
-        assert_eq!(super::plan(&finding("small-writes"), &queue, 1), None);
+        assert_eq!(super::plan(&finding("small-writes"), Some(&queue), 1), None);
+    }
+
+    #[test]
+    fn a_busy_wait_is_measured_spinning_against_a_futex_and_saves_the_cpu_it_polled() {
+        let mut polling = finding("busy-wait");
+        assert_eq!(plan(&polling, None, 1), None, "no polling time, no plan");
+        polling.polling_ns = Some(400_000_000);
+        let plan = plan(&polling, None, 500_000_000).unwrap();
+        assert_eq!(
+            (plan.current, plan.alternative, plan.pattern),
+            ("shm-spin", "shm-futex", Pattern::Latency)
+        );
+        let mut spin = latency_run("shm-spin", 300);
+        spin.cpu.cpu_ns_per_message = 600.0;
+        let mut futex = latency_run("shm-futex", 4_400);
+        futex.cpu.cpu_ns_per_message = 6_100.0;
+        let what_if = estimate(&plan, &spin, &futex).unwrap();
+        assert_eq!((what_if.saving_ns, what_if.speedup), (400_000_000, None));
+        assert_eq!(
+            what_if.cpu,
+            Some(CpuPerMessage {
+                current_ns: 600,
+                alternative_ns: 6_100
+            })
+        );
     }
 }

@@ -15,6 +15,10 @@ pub struct Finding {
     pub evidence: String,
     /// What to do instead, in a sentence.
     pub advice: String,
+    /// `busy-wait`: the CPU time, ns, the samples found the process polling (at `pause`, in
+    /// its loop, or all of it when it polls by yielding): what sleeping would give back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polling_ns: Option<u64>,
     /// With `trace --what-if`: the alternative measured here, and what it would save.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub what_if: Option<WhatIf>,
@@ -52,4 +56,17 @@ pub struct WhatIf {
     /// the saving is not below the traced time (the benchmark's messages cost more than the
     /// program's: no prediction).
     pub speedup: Option<f64>,
+    /// `busy-wait`'s what-if, whose saving is CPU, not time: each benchmark's CPU per round
+    /// trip (both processes); `saving_ns` is then the CPU the program polled, given back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuPerMessage>,
+}
+
+/// CPU per round trip (user + system, both processes, ns) in a what-if's two benchmarks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuPerMessage {
+    /// Over the mechanism the program uses.
+    pub current_ns: u64,
+    /// Over the advised one.
+    pub alternative_ns: u64,
 }

@@ -21,7 +21,7 @@ pub use breakdown::{
 pub use channel::{Channel, ChannelDirection, ChannelEnd, FutexFigures, FutexWord};
 pub use environment::Environment;
 pub use figures::{CpuSummary, CpuUsage, LatencySummary, ProcessCpu, Throughput};
-pub use finding::{Finding, WhatIf};
+pub use finding::{CpuPerMessage, Finding, WhatIf};
 pub use program::{ProgramInfo, ProgramReport};
 
 /// The tool's name, first in every report.
