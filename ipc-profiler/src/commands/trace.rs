@@ -35,7 +35,8 @@ pub(super) fn run(trace: &TraceArgs) -> anyhow::Result<()> {
         let mut report =
             crate::trace::user_program::run(target, args.duration, trace.attach, trace.ebpf_log)?;
         if trace.what_if {
-            crate::findings::what_if::answer(&mut report, &cpus, WHAT_IF_SECONDS)?;
+            let placed = args.placement.is_some() || !args.cpus.is_empty();
+            crate::findings::what_if::answer(&mut report, &cpus, placed, WHAT_IF_SECONDS)?;
         }
         let text = crate::render::render_program(&report, args.format);
         return match &args.output {

@@ -8,7 +8,7 @@
 use anyhow::Context;
 
 use crate::bench::patterns;
-use crate::config::{BenchConfig, CpuPlan};
+use crate::config::{BenchConfig, CpuPlan, Placement};
 use crate::result::{Channel, CpuPerMessage, Finding, Pattern, ProgramReport, RunResult, WhatIf};
 
 /// The size of a busy-wait's benchmark messages: the program's are not seen (it polls memory).
@@ -105,20 +105,69 @@ fn cost_ns(run: &RunResult) -> Option<u64> {
     (rate > 0.0).then(|| (1e9 / rate).round() as u64)
 }
 
-/// Benchmarks the alternative of every finding in `report` that has one, on `cpus`, about
-/// `seconds` a run, and puts what it would save in the finding; a finding whose benchmark
-/// cannot run here says why on standard error and keeps no what-if.
-pub fn answer(report: &mut ProgramReport, cpus: &CpuPlan, seconds: f64) -> anyhow::Result<()> {
-    for finding in &mut report.findings {
+/// Where a channel's processes ran: on one CPU when its ends' processes ran longest on the
+/// same one, else cross-core on the two CPUs they ran longest on; `None` when that is not known
+/// (no scheduler figures, one process) or this process may not use those CPUs.
+pub fn observed_placement(report: &ProgramReport, channel: &Channel) -> Option<CpuPlan> {
+    let main_cpu = |pid: u32| {
+        report
+            .breakdown
+            .processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .and_then(|p| p.main_cpu)
+    };
+    let mut pids: Vec<u32> = channel.ends.iter().map(|e| e.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    if pids.len() < 2 {
+        return None;
+    }
+    let mut cpus = Vec::new();
+    for pid in pids {
+        let cpu = main_cpu(pid)? as usize;
+        if !cpus.contains(&cpu) {
+            cpus.push(cpu);
+        }
+    }
+    let placement = if cpus.len() == 1 {
+        Placement::SameCore
+    } else {
+        Placement::CrossCore
+    };
+    cpus.truncate(2);
+    crate::bench::placement::resolve(placement, &cpus).ok()
+}
+
+/// Benchmarks the alternative of every finding in `report` that has one, about `seconds` a
+/// run, and puts what it would save in the finding; a finding whose benchmark cannot run here
+/// says why on standard error and keeps no what-if. The benchmarks run on `cpus` when
+/// `placed` (the user chose), else as the channel's processes ran ([`observed_placement`]),
+/// `cpus` when that is not known.
+pub fn answer(
+    report: &mut ProgramReport,
+    cpus: &CpuPlan,
+    placed: bool,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let traced_ns = (report.seconds * 1e9) as u64;
+    let mut planned = Vec::new();
+    for (i, finding) in report.findings.iter().enumerate() {
         let channel = finding
             .channel
             .as_ref()
             .and_then(|name| report.channels.iter().find(|c| &c.name == name));
-        let traced_ns = (report.seconds * 1e9) as u64;
         let Some(plan) = plan(finding, channel, traced_ns) else {
             continue;
         };
-        let config = config(&plan, cpus, seconds);
+        let observed = channel
+            .filter(|_| !placed)
+            .and_then(|c| observed_placement(report, c));
+        planned.push((i, plan, observed.unwrap_or_else(|| cpus.clone())));
+    }
+    for (i, plan, cpus) in planned {
+        let finding = &mut report.findings[i];
+        let config = config(&plan, &cpus, seconds);
         let run = |name: &str| -> anyhow::Result<RunResult> {
             let mechanism = crate::mechanism::find(name)
                 .with_context(|| format!("no mechanism named {name}"))?;
@@ -273,6 +322,74 @@ mod tests {
         .unwrap();
         assert!(what_if.saving_ns < 0);
         assert_eq!(super::plan(&finding("small-writes"), Some(&queue), 1), None);
+    }
+
+    /// A report whose processes 1 and 2 ran longest on `cpus`, and a channel between them.
+    fn ran_on(cpus: [Option<u32>; 2]) -> (ProgramReport, Channel) {
+        let sample = crate::result::sample::report();
+        let mut breakdown = sample.results[0].breakdown.clone().unwrap();
+        let template = breakdown.processes[0].clone();
+        breakdown.processes = (1..=2)
+            .map(|pid| crate::result::ProcessBreakdown {
+                pid,
+                main_cpu: cpus[pid as usize - 1],
+                ..template.clone()
+            })
+            .collect();
+        let info = crate::result::ProgramInfo {
+            pid: 1,
+            command: None,
+            exit: None,
+        };
+        let report = ProgramReport::new(sample.environment, info, 1.0, breakdown);
+        let mut channel = channel("tcp", "tcp x", 220, 64);
+        channel.ends = (1..=2)
+            .map(|pid| crate::result::ChannelEnd {
+                pid,
+                process: format!("p({pid})"),
+                fd: Some(3),
+                inode: 1,
+            })
+            .collect();
+        (report, channel)
+    }
+
+    #[test]
+    fn the_benchmarks_run_where_the_channel_s_processes_ran() {
+        let allowed: Vec<u32> = match rustix::thread::sched_getaffinity(None) {
+            Ok(set) => (0..rustix::thread::CpuSet::MAX_CPU as u32)
+                .filter(|&c| set.is_set(c as usize))
+                .collect(),
+            Err(e) => panic!("sched_getaffinity: {e}"),
+        };
+        let first = allowed[0];
+        let (report, channel) = ran_on([Some(first), Some(first)]);
+        let plan = observed_placement(&report, &channel).unwrap();
+        assert_eq!(
+            (plan.placement, plan.client),
+            (Placement::SameCore, Some(first as usize))
+        );
+        let (report, channel) = ran_on([Some(first), None]);
+        assert_eq!(observed_placement(&report, &channel), None, "unknown");
+        match allowed.get(1) {
+            Some(&second) => {
+                let (report, channel) = ran_on([Some(first), Some(second)]);
+                let plan = observed_placement(&report, &channel).unwrap();
+                assert_eq!(
+                    (plan.placement, plan.client, plan.server),
+                    (
+                        Placement::CrossCore,
+                        Some(first as usize),
+                        Some(second as usize)
+                    )
+                );
+            }
+            // Under one CPU, a placement on another is not ours to take: the default instead.
+            None => {
+                let (report, channel) = ran_on([Some(first), Some(first + 1)]);
+                assert_eq!(observed_placement(&report, &channel), None);
+            }
+        }
     }
 
     #[test]

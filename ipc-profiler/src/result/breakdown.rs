@@ -186,6 +186,10 @@ pub struct ProcessBreakdown {
     pub voluntary_switches: Option<u64>,
     /// Involuntary switches (it was preempted).
     pub involuntary_switches: Option<u64>,
+    /// The CPU it ran on longest, when sched_switch was traced (`trace --what-if` places its
+    /// benchmarks as the program's processes ran).
+    #[serde(default)]
+    pub main_cpu: Option<u32>,
 }
 
 /// How the syscall programs were attached to `raw_syscalls:sys_enter/sys_exit`.

@@ -68,6 +68,7 @@ pub fn report() -> Report {
             syscalls: vec![read],
             voluntary_switches: Some(20_000),
             involuntary_switches: None,
+            main_cpu: None,
         }],
         channels: Some(Vec::new()),
     };

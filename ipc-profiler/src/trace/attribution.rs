@@ -181,6 +181,7 @@ fn process_breakdown(figures: &TracedProcessFigures, messages: u64) -> ProcessBr
         syscalls,
         voluntary_switches: sched.map(|s| s.voluntary_switches),
         involuntary_switches: sched.map(|s| s.involuntary_switches),
+        main_cpu: figures.counts.main_cpu,
     }
 }
 
@@ -265,6 +266,7 @@ mod tests {
                 on_cpu_ns: 5_000 * read,
                 migrations: 3,
             }),
+            main_cpu: Some(1),
             wakeups_counted: true,
             migrations_counted: true,
             socket_bytes: Some(128 * read),

@@ -61,6 +61,8 @@ pub struct SlotCounts {
     pub latency: Vec<LatencyHistogram>,
     /// Scheduler figures, when `sched_switch` was attached.
     pub sched: Option<SchedStat>,
+    /// The CPU its threads ran on longest, when `sched_switch` was attached and it ran.
+    pub main_cpu: Option<u32>,
     /// Whether `sched_waking` was attached (else the wake-up figures are unknown, not zero).
     pub wakeups_counted: bool,
     /// Whether `sched_migrate_task` was attached (else migrations are unknown, not zero).
@@ -338,10 +340,12 @@ impl Tracer {
                     }),
             );
         }
+        let mut main_cpu = None;
         let sched = if self.loaded.has(Feature::Switches) {
             let map: PerCpuArray<&MapData, SchedStat> =
                 PerCpuArray::try_from(self.ebpf.map(map_names::SCHED).context("no SCHED map")?)?;
             let values = map.get(&slot, 0)?;
+            main_cpu = longest_on(values.iter().map(|v| v.on_cpu_ns));
             Some(
                 values
                     .iter()
@@ -373,11 +377,21 @@ impl Tracer {
             syscalls: per_nr,
             latency,
             sched,
+            main_cpu,
             wakeups_counted: self.loaded.has(Feature::Wakeups),
             migrations_counted: self.loaded.has(Feature::Migrations),
             socket_bytes,
         })
     }
+}
+
+/// The CPU (index) with the most on-CPU time of `per_cpu`, when any has some.
+fn longest_on(per_cpu: impl Iterator<Item = u64>) -> Option<u32> {
+    per_cpu
+        .enumerate()
+        .filter(|&(_, ns)| ns > 0)
+        .max_by_key(|&(cpu, ns)| (ns, std::cmp::Reverse(cpu)))
+        .map(|(cpu, _)| cpu as u32)
 }
 
 /// The largest `pid_max` for which the threads live in an array indexed by thread id
@@ -450,6 +464,16 @@ mod tests {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(100)
+    }
+
+    #[test]
+    fn the_main_cpu_is_the_one_with_the_most_on_cpu_time() {
+        assert_eq!(
+            longest_on([0, 5, 9, 9].into_iter()),
+            Some(2),
+            "a tie: the lower"
+        );
+        assert_eq!(longest_on([0, 0].into_iter()), None, "never ran");
     }
 
     #[test]
