@@ -80,7 +80,7 @@ fn a_successful_run_of_every_mechanism_leaves_nothing() {
     ]);
     assert_eq!(
         doc["results"].as_array().unwrap().len(),
-        19,
+        common::mechanism_count(),
         "every mechanism ran"
     );
     common::assert_contract(&doc);

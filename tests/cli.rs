@@ -143,7 +143,7 @@ fn assert_refused(args: &[&str], expected: &str) {
 fn an_unknown_mechanism_lists_the_valid_names() {
     assert_refused(
         &["bench", "--mech", "carrier-pigeon"],
-        "valid names: all, pipe, fifo, uds",
+        "valid names: all, pipe, fifo, vmsplice, uds",
     );
 }
 
@@ -371,7 +371,11 @@ fn a_pipeline_verifies_every_stage_for_every_mechanism_and_says_what_it_cannot_d
     ]);
     assert_contract(&doc);
     let results = doc["results"].as_array().unwrap();
-    assert_eq!(results.len(), 19, "every mechanism, run or refused");
+    assert_eq!(
+        results.len(),
+        common::mechanism_count(),
+        "every mechanism, run or refused"
+    );
     for r in results {
         assert_eq!(r["pattern"], "pipeline");
         assert_eq!(
@@ -413,7 +417,11 @@ fn request_response_serves_every_client_for_every_mechanism_and_says_what_it_can
     ]);
     assert_contract(&doc);
     let results = doc["results"].as_array().unwrap();
-    assert_eq!(results.len(), 19, "every mechanism, run or refused");
+    assert_eq!(
+        results.len(),
+        common::mechanism_count(),
+        "every mechanism, run or refused"
+    );
     for r in results {
         assert_eq!(r["pattern"], "request-response");
         assert_eq!(
@@ -530,7 +538,11 @@ fn every_subscriber_gets_every_message_for_every_mechanism_and_the_rest_say_why_
     ]);
     assert_contract(&doc);
     let results = doc["results"].as_array().unwrap();
-    assert_eq!(results.len(), 19, "every mechanism, run or refused");
+    assert_eq!(
+        results.len(),
+        common::mechanism_count(),
+        "every mechanism, run or refused"
+    );
     for r in results {
         assert_eq!(r["pattern"], "pub-sub");
         assert_eq!(
@@ -1327,7 +1339,7 @@ fn an_unwritable_output_is_refused_before_measuring_and_an_interrupted_sweep_kee
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let results = doc["results"].as_array().unwrap();
     assert!(
-        !results.is_empty() && results.len() < 19,
+        !results.is_empty() && results.len() < common::mechanism_count(),
         "{} results",
         results.len()
     );

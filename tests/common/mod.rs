@@ -146,3 +146,12 @@ pub fn assert_contract(doc: &Value) {
         }
     }
 }
+
+/// How many mechanisms `list` names (one line each).
+pub fn mechanism_count() -> usize {
+    let output = run(&["list"]);
+    assert!(output.status.success(), "list: {}", stderr(&output));
+    let count = String::from_utf8(output.stdout).unwrap().lines().count();
+    assert!(count > 1, "list named {count} mechanisms");
+    count
+}

@@ -7,6 +7,8 @@ mod cacheline;
 pub mod endpoints;
 mod eventfd;
 mod fifo;
+mod memfd_pass;
+mod memfd_pool;
 mod pipe;
 mod posix_mq;
 mod shm_mutex;
@@ -20,6 +22,7 @@ mod tcp;
 mod udp;
 mod uds;
 mod uds_tokio;
+mod vmsplice;
 
 use std::io;
 
@@ -174,9 +177,12 @@ impl Drop for Cleanup {
 static ALL: &[&dyn Mechanism] = &[
     &pipe::Pipe,
     &fifo::Fifo,
+    &vmsplice::Vmsplice,
     &uds::STREAM,
     &uds::DGRAM,
     &uds::SEQPACKET,
+    &memfd_pass::MemfdPass,
+    &memfd_pool::MemfdPool,
     &tcp::Tcp,
     &udp::Udp,
     &posix_mq::PosixMq,

@@ -123,48 +123,16 @@ impl crate::mechanism::Endpoint for FdReader {
 pub struct StreamsReader {
     /// One connection per writer; `None` once its writer has finished and closed it.
     connections: Vec<Option<std::os::fd::OwnedFd>>,
-    epoll: std::os::fd::OwnedFd,
-    /// Where `epoll_wait` reports, allocated once (the wait is on every message's path).
-    events: Vec<rustix::event::epoll::Event>,
-    open: usize,
+    ready: super::ready_set::ReadySet,
 }
 
 impl StreamsReader {
     /// A reader over these connections.
     pub fn new(connections: Vec<std::os::fd::OwnedFd>) -> io::Result<Self> {
-        use rustix::event::epoll;
-        let set = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-        for (index, connection) in connections.iter().enumerate() {
-            epoll::add(
-                &set,
-                connection,
-                epoll::EventData::new_u64(index as u64),
-                epoll::EventFlags::IN,
-            )?;
-        }
         Ok(Self {
-            open: connections.len(),
+            ready: super::ready_set::ReadySet::new(&connections)?,
             connections: connections.into_iter().map(Some).collect(),
-            epoll: set,
-            events: Vec::with_capacity(1),
         })
-    }
-
-    /// The next connection with something to read (or its end of file).
-    fn ready(&mut self) -> io::Result<usize> {
-        use rustix::event::epoll;
-        loop {
-            self.events.clear();
-            let events = rustix::buffer::spare_capacity(&mut self.events);
-            match epoll::wait(&self.epoll, events, None) {
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            if let Some(event) = self.events.first() {
-                return Ok(event.data.u64() as usize);
-            }
-        }
     }
 }
 
@@ -175,7 +143,7 @@ impl crate::mechanism::Endpoint for StreamsReader {
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
         loop {
-            let i = self.ready()?;
+            let i = self.ready.ready()?;
             let Some(connection) = &self.connections[i] else {
                 continue;
             };
@@ -188,14 +156,8 @@ impl crate::mechanism::Endpoint for StreamsReader {
             // A writer that has sent everything closes its connection: end of file at a
             // message boundary retires it; inside a message it is an error.
             if first == 0 {
-                // Out of the set first: another process may still hold a copy of it, which
-                // would keep it in the set, always ready.
-                rustix::event::epoll::delete(&self.epoll, connection)?;
+                self.ready.retire(connection)?;
                 self.connections[i] = None;
-                self.open -= 1;
-                if self.open == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
                 continue;
             }
             return read_exact(connection, &mut buffer[first..]);

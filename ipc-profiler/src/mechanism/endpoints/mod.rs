@@ -1,10 +1,14 @@
 //! Endpoints that several mechanisms share: whole-message reads and writes over file
 //! descriptors (`fd`), a pair of ipc-core rings (`ring_pair`), shared mailboxes with a
-//! pluggable hand-off (`mailbox`), and the lazily started tokio runtime of the tokio mechanisms
-//! (`runtime`).
+//! pluggable hand-off (`mailbox`), the lazily started tokio runtime of the tokio mechanisms
+//! (`runtime`), and for the memfd mechanisms, descriptors passed over a socket (`fd_passing`)
+//! and shared mappings (`mapped`); a fan-in reader's epoll set (`ready_set`).
 
 pub mod fd;
+pub mod fd_passing;
 pub mod mailbox;
+pub mod mapped;
+pub mod ready_set;
 pub mod ring_pair;
 pub mod runtime;
 
