@@ -123,6 +123,7 @@ pub fn identity(mechanism: &dyn Mechanism, config: &BenchConfig) -> RunIdentity 
         clients: count_for(Pattern::RequestResponse),
         subscribers: count_for(Pattern::PubSub),
         placement,
+        setting: mechanism.setting(config.message_size),
     }
 }
 

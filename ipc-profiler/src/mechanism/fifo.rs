@@ -1,5 +1,6 @@
-//! `fifo`: a named pipe (mkfifo) in each direction; blocking read. The FIFOs are opened and
-//! their names removed at once, so no run leaves one behind.
+//! `fifo`: a named pipe (mkfifo) in each direction, raised to hold a message as `pipe`'s are;
+//! blocking read. The FIFOs are opened and their names removed at once, so no run leaves one
+//! behind.
 
 use std::ffi::CString;
 use std::io;
@@ -45,7 +46,11 @@ impl Mechanism for Fifo {
             .flatten()
     }
 
-    fn connect(&self, _size: usize) -> io::Result<Channel> {
+    fn setting(&self, size: usize) -> Option<String> {
+        super::pipe_capacity::setting(size)
+    }
+
+    fn connect(&self, size: usize) -> io::Result<Channel> {
         let dir = private_dir()?;
         let opened = open_pair(&dir.path().join("to-server")).and_then(|to_server| {
             open_pair(&dir.path().join("to-client")).map(|to_client| (to_server, to_client))
@@ -54,6 +59,9 @@ impl Mechanism for Fifo {
         // descriptors keep the pipes alive.
         drop(dir);
         let ((server_read, client_write), (client_read, server_write)) = opened?;
+        for write in [&server_write, &client_write] {
+            super::pipe_capacity::fit(write, size)?;
+        }
         Ok(Channel::new(
             Box::new(FifoEnd {
                 read: client_read,

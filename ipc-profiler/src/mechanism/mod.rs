@@ -10,6 +10,7 @@ mod fifo;
 mod memfd_pass;
 mod memfd_pool;
 mod pipe;
+mod pipe_capacity;
 mod posix_mq;
 mod shm_mutex;
 mod shm_ring;
@@ -51,6 +52,11 @@ pub trait Mechanism: Sync {
     /// Why it cannot run `config` (its pattern, message size, writers), if it cannot: a real
     /// limit of the mechanism or of this kernel, stated so that a reader can check it.
     fn refuses(&self, _config: &BenchConfig) -> Option<String> {
+        None
+    }
+    /// What it sets for `size`-byte messages that a reader of the results should know (a pipe
+    /// raised with `F_SETPIPE_SZ`), shown beside the run; `None` when nothing.
+    fn setting(&self, _size: usize) -> Option<String> {
         None
     }
     /// Creates a connected pair of endpoints for messages of `size` bytes.

@@ -1,4 +1,5 @@
-//! `pipe`: an anonymous pipe in each direction; the peer is woken by a blocking read.
+//! `pipe`: an anonymous pipe in each direction, raised to hold a message (`pipe_capacity`);
+//! the peer is woken by a blocking read.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -36,9 +37,16 @@ impl Mechanism for Pipe {
             .flatten()
     }
 
-    fn connect(&self, _size: usize) -> io::Result<Channel> {
+    fn setting(&self, size: usize) -> Option<String> {
+        super::pipe_capacity::setting(size)
+    }
+
+    fn connect(&self, size: usize) -> io::Result<Channel> {
         let (client_read, server_write) = rustix::pipe::pipe()?;
         let (server_read, client_write) = rustix::pipe::pipe()?;
+        for write in [&server_write, &client_write] {
+            super::pipe_capacity::fit(write, size)?;
+        }
         Ok(Channel::new(
             Box::new(PipeEnd {
                 read: client_read,

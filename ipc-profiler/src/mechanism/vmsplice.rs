@@ -6,8 +6,8 @@
 //! many messages as it has page slots (each spliced page takes one, never merged), so by the
 //! time a buffer comes round again the messages sent after it fill whatever the pipe holds:
 //! it has been read. `FIONREAD` (the bytes still in the pipe) checks that before each reuse,
-//! and a buffer still in the pipe is an error, never overwritten. Each pipe is raised with
-//! `F_SETPIPE_SZ` to hold a whole message, up to `/proc/sys/fs/pipe-max-size`.
+//! and a buffer still in the pipe is an error, never overwritten. Each pipe is raised to hold a
+//! whole message, as `pipe`'s are (`pipe_capacity`).
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -28,6 +28,10 @@ impl Mechanism for Vmsplice {
 
     fn summary(&self) -> &'static str {
         "pipe pair fed with vmsplice (the pipe holds the sender's pages); blocking read"
+    }
+
+    fn setting(&self, size: usize) -> Option<String> {
+        super::pipe_capacity::setting(size)
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
@@ -64,12 +68,6 @@ impl Mechanism for Vmsplice {
     }
 }
 
-/// The pipe size to ask for a `size`-byte message: the next power of two that holds it
-/// (the kernel rounds up to one anyway), at most `pipe-max-size`.
-fn wanted_capacity(size: usize, max: usize) -> usize {
-    size.next_power_of_two().min(max)
-}
-
 /// The sending side: the pipe's write end and the ring of buffers spliced into it.
 struct SplicingSender {
     pipe: OwnedFd,
@@ -87,12 +85,7 @@ struct SplicingSender {
 
 impl SplicingSender {
     fn new(pipe: OwnedFd, size: usize) -> io::Result<Self> {
-        let max = super::system::sysctl("/proc/sys/fs/pipe-max-size").unwrap_or(1 << 20);
-        let current = rustix::pipe::fcntl_getpipe_size(&pipe)?;
-        let capacity = match wanted_capacity(size, max) {
-            wanted if wanted > current => rustix::pipe::fcntl_setpipe_size(&pipe, wanted)?,
-            _ => current,
-        };
+        let capacity = super::pipe_capacity::fit(&pipe, size)?;
         let page = rustix::param::page_size();
         let buffer_len = size.max(1).next_multiple_of(page);
         // The pipe's page slots over the slots one message takes: the most messages it holds
@@ -197,12 +190,5 @@ mod tests {
         }
         reading.join().unwrap();
         assert!(sender.count < MESSAGES as usize, "the buffers were reused");
-    }
-
-    #[test]
-    fn a_pipe_is_raised_to_hold_a_message_up_to_the_system_s_most() {
-        assert_eq!(wanted_capacity(100, 1 << 20), 128);
-        assert_eq!(wanted_capacity(100_000, 1 << 20), 131_072);
-        assert_eq!(wanted_capacity(5 << 20, 1 << 20), 1 << 20);
     }
 }

@@ -271,6 +271,7 @@ mod tests {
             clients: Some(8),
             subscribers: None,
             placement: "cross-core (cpus 0,1)".into(),
+            setting: None,
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::result::RunResult;
 
 /// Column names, in order.
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 27] = [
     "mechanism",
     "pattern",
     "wake",
@@ -30,6 +30,7 @@ pub const COLUMNS: [&str; 26] = [
     "bytes_copied_per_message",
     "wakeups_per_message",
     "migrations_per_message",
+    "setting",
 ];
 
 /// The row of `r`, empty cells where a figure does not apply.
@@ -65,5 +66,6 @@ pub fn row(r: &RunResult) -> Vec<String> {
         opt(b.and_then(|b| b.bytes_copied)),
         opt(b.and_then(|b| b.wakeups)),
         opt(b.and_then(|b| b.migrations)),
+        r.setting.clone().unwrap_or_default(),
     ]
 }

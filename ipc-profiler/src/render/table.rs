@@ -39,6 +39,7 @@ pub fn render(report: &Report) -> String {
         out.push_str(TWO_PHASES);
         out.push('\n');
     }
+    out.push_str(&settings(&report.results));
     for result in report.results.iter().filter(|r| r.unsupported.is_some()) {
         out.push_str(&format!(
             "{} at {}: unsupported: {}\n",
@@ -70,6 +71,42 @@ pub fn render(report: &Report) -> String {
         }
     }
     out
+}
+
+/// What the mechanisms set for their runs, a line per setting: "pipes of 64.0 KiB
+/// (F_SETPIPE_SZ; ...): pipe, vmsplice at 64 B, 1 KiB".
+fn settings(results: &[RunResult]) -> String {
+    let mut lines: Vec<(&str, Vec<&str>, Vec<usize>)> = Vec::new();
+    for r in results {
+        let Some(setting) = r.setting.as_deref() else {
+            continue;
+        };
+        let i = match lines.iter().position(|(s, ..)| *s == setting) {
+            Some(i) => i,
+            None => {
+                lines.push((setting, Vec::new(), Vec::new()));
+                lines.len() - 1
+            }
+        };
+        let (_, mechanisms, sizes) = &mut lines[i];
+        if !mechanisms.contains(&r.mechanism.as_str()) {
+            mechanisms.push(&r.mechanism);
+        }
+        if !sizes.contains(&r.message_size) {
+            sizes.push(r.message_size);
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(setting, mechanisms, sizes)| {
+            let sizes: Vec<String> = sizes.into_iter().map(size_label).collect();
+            format!(
+                "{setting}: {} at {}\n",
+                mechanisms.join(", "),
+                sizes.join(", ")
+            )
+        })
+        .collect()
 }
 
 fn latency_table(results: &[&RunResult]) -> Table {
@@ -445,6 +482,29 @@ mod tests {
         let text = breakdown_text(result, result.breakdown.as_ref().unwrap());
         assert!(text.contains("No syscall in the measured phase"), "{text}");
         assert!(!text.contains("calls/msg"), "{text}");
+    }
+
+    #[test]
+    fn each_setting_is_said_once_with_the_runs_that_used_it() {
+        let mut report = crate::result::sample::report();
+        let template = report.results[0].clone();
+        report.results = [
+            ("pipe", 64, "small"),
+            ("vmsplice", 64, "small"),
+            ("pipe", 1 << 20, "big"),
+        ]
+        .into_iter()
+        .map(|(mechanism, size, setting)| RunResult {
+            mechanism: mechanism.into(),
+            message_size: size,
+            setting: Some(format!("pipes {setting}")),
+            ..template.clone()
+        })
+        .collect();
+        assert_eq!(
+            settings(&report.results),
+            "pipes small: pipe, vmsplice at 64 B\npipes big: pipe at 1 MiB\n"
+        );
     }
 
     #[test]

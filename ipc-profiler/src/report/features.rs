@@ -62,6 +62,13 @@ pub const ALL: &[Features] = &[
         "as pipe",
     ),
     f(
+        "vmsplice",
+        [false, false, true, false, false, true, false],
+        "a pipe (two descriptors)",
+        "none for a stream; the sender's pages are the pipe's until read, so it writes a buffer \
+         again only after the reader consumed it",
+    ),
+    f(
         "uds",
         [true, false, false, false, false, true, false],
         "a socket pair",
@@ -78,6 +85,18 @@ pub const ALL: &[Features] = &[
         [true, true, false, false, false, true, false],
         "a socket pair",
         "the socket's send buffer per packet",
+    ),
+    f(
+        "memfd-pass",
+        [true, true, false, true, false, true, false],
+        "a socket pair, and a sealed memfd per message",
+        "memory: each message is a file in RAM",
+    ),
+    f(
+        "memfd-pool",
+        [true, true, false, false, false, true, false],
+        "a socket pair, a pipe of returns and a memfd pool per side",
+        "the pool's buffer size, fixed when the pool is made",
     ),
     f(
         "tcp",

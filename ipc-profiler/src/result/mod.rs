@@ -189,6 +189,10 @@ pub struct RunResult {
     pub unsupported: Option<String>,
     /// Where each message's cost went (trace only).
     pub breakdown: Option<Breakdown>,
+    /// What the mechanism set for this run that changes what it measures (`vmsplice`: the
+    /// pipe's capacity), when it set something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
 }
 
 /// What identifies a run: the mechanism and how it was run.
@@ -214,6 +218,8 @@ pub struct RunIdentity {
     pub subscribers: Option<u32>,
     /// Where they ran.
     pub placement: String,
+    /// What the mechanism set for the run ([`RunResult::setting`]).
+    pub setting: Option<String>,
 }
 
 /// What a run measured, for [`RunResult::measured`].
@@ -281,6 +287,7 @@ impl RunResult {
             verified: unsupported.is_none(),
             unsupported,
             breakdown: None,
+            setting: identity.setting,
         }
     }
 }

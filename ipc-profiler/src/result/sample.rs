@@ -83,6 +83,7 @@ pub fn report() -> Report {
         clients: None,
         subscribers: None,
         placement: "cross-core (cpus 0,1)".into(),
+        setting: None,
     };
     let mut traced = RunResult::measured(
         identity("pipe", Pattern::Latency),
