@@ -5,6 +5,7 @@
 
 mod charts;
 pub mod claims;
+mod crossings;
 mod features;
 mod html;
 mod markdown;

@@ -27,6 +27,7 @@ pub fn tables(results: &[RunResult], traced: &[RunResult]) -> Vec<Table> {
     [
         latency(results, &claims),
         throughput(results, &claims),
+        super::crossings::table(results, &claims),
         scalability(results, Pattern::RequestResponse),
         scalability(results, Pattern::PubSub),
         scalability(results, Pattern::Pipeline),
