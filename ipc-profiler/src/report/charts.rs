@@ -538,8 +538,12 @@ mod tests {
     }
 
     #[test]
-    fn eighteen_lines_ending_together_each_get_their_own_label_in_their_own_colour() {
-        let lines: Vec<(String, Vec<(f64, f64)>)> = (0..18)
+    fn every_mechanism_s_line_ending_together_gets_its_own_label_in_its_own_colour() {
+        let mechanisms = crate::mechanism::all()
+            .iter()
+            .filter(|m| m.carries_payload())
+            .count();
+        let lines: Vec<(String, Vec<(f64, f64)>)> = (0..mechanisms)
             .map(|i| {
                 let end = 1e9 + i as f64 * 1e6; // all within a pixel or two of each other
                 (format!("mech-{i}"), vec![(64.0, 1e6), (1_048_576.0, end)])
