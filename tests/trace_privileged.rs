@@ -239,9 +239,42 @@ fn syscall_counts_agree_with_strace() {
 #[test]
 fn the_memfd_and_vmsplice_mechanisms_syscall_counts_agree_with_strace() {
     require_root();
-    for mech in ["memfd-pass", "memfd-pool", "vmsplice"] {
+    for mech in ["memfd-pass", "memfd-pool", "vmsplice", "io-uring"] {
         assert_trace_counts_match_strace(mech);
     }
+}
+
+#[test]
+fn io_uring_requests_and_completions_are_counted_from_its_own_tracepoints() {
+    require_root();
+    // A round trip: the client writes and reads, the server reads and writes, each one request
+    // submitted and one completion posted, each in one io_uring_enter (all strace can see).
+    let doc = run_json(&[
+        "trace", "--mech", "io-uring", "--iters", "2000", "--format", "json",
+    ]);
+    let b = &doc["results"][0]["breakdown"];
+    let m = &b["per_message"];
+    assert_eq!(
+        (
+            m["io_uring_submissions"].as_f64(),
+            m["io_uring_completions"].as_f64()
+        ),
+        (Some(4.0), Some(4.0)),
+        "{m:#}"
+    );
+    let enters = b["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "io_uring_enter")
+        .unwrap_or_else(|| panic!("no io_uring_enter: {b:#}"));
+    assert_eq!(enters["per_message"].as_f64(), Some(4.0), "{enters:#}");
+    // A mechanism that does not use io_uring has no such figures.
+    let doc = run_json(&[
+        "trace", "--mech", "uds", "--iters", "500", "--format", "json",
+    ]);
+    let m = &doc["results"][0]["breakdown"]["per_message"];
+    assert!(m.get("io_uring_submissions").is_none(), "{m:#}");
 }
 
 /// Traces `command` with `--format format -o FILE` and returns what the file holds, and what

@@ -34,6 +34,9 @@ pub mod map_names {
     pub const SCHED: &str = "SCHED";
     /// `PerCpuArray<u64>` indexed by process slot: bytes copied out of socket buffers.
     pub const SKB_COPIED: &str = "SKB_COPIED";
+    /// `PerCpuArray<IoUringStat>` indexed by process slot: its io_uring requests and
+    /// completions.
+    pub const IO_URING: &str = "IO_URING";
     /// `Array<CachedEnd>` indexed by [`fd_cache_index`](super::fd_cache_index): the end each
     /// process's descriptor was found to be, until it is closed.
     pub const FD_CACHE: &str = "FD_CACHE";
@@ -320,6 +323,16 @@ pub struct CachedPage {
     /// The page's offset in the shared object, in bytes (the same in every process mapping
     /// it, wherever each maps it).
     pub object_offset: u64,
+}
+
+/// Per CPU, per process slot: what io_uring's tracepoints saw of it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoUringStat {
+    /// Requests submitted.
+    pub submissions: u64,
+    /// Completions posted.
+    pub completions: u64,
 }
 
 /// Per CPU, per process slot: the CPU-clock samples that found one of its threads running,
@@ -740,6 +753,8 @@ mod pod {
     unsafe impl aya::Pod for super::WordStat {}
     // SAFETY: #[repr(C)]: three u64.
     unsafe impl aya::Pod for super::SampleStat {}
+    // SAFETY: two u64 fields, repr(C), no padding; any bit pattern is valid.
+    unsafe impl aya::Pod for super::IoUringStat {}
     // SAFETY: #[repr(C)]: arrays of u64.
     unsafe impl aya::Pod for super::EndSizes {}
     // SAFETY: #[repr(C)]: two u32, a u64 and an array of u64: no padding.

@@ -21,6 +21,7 @@
 
 mod access;
 mod channels;
+mod io_uring;
 mod lifecycle;
 mod sampling;
 mod sched;
@@ -34,10 +35,10 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray},
 };
 use ipc_ebpf::{
-    CachedEnd, CachedPage, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram,
-    OnCpu, ProcessSlot, SampleStat, SchedStat, SyscallStat, ThreadState, WordStat, MAX_CACHED_FDS,
-    MAX_ENDS, MAX_FUTEX_WORDS, MAX_HASHED_THREADS, MAX_SAMPLED_ADDRESSES, MAX_SHARED_PAGES,
-    MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
+    CachedEnd, CachedPage, EndInfo, EndSizes, EndStat, EndTurns, IoUringStat, KernelOffsets,
+    LatencyHistogram, OnCpu, ProcessSlot, SampleStat, SchedStat, SyscallStat, ThreadState,
+    WordStat, MAX_CACHED_FDS, MAX_ENDS, MAX_FUTEX_WORDS, MAX_HASHED_THREADS, MAX_SAMPLED_ADDRESSES,
+    MAX_SHARED_PAGES, MAX_TRACED_PROCESSES, SYSCALL_SLOTS,
 };
 
 /// Offset of `pid` in the kernel's `struct task_struct`, found in its BTF by userspace and set
@@ -99,6 +100,9 @@ static SCHED: PerCpuArray<SchedStat> = PerCpuArray::with_max_entries(MAX_TRACED_
 
 #[map]
 static SKB_COPIED: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_TRACED_PROCESSES, 0);
+
+#[map]
+static IO_URING: PerCpuArray<IoUringStat> = PerCpuArray::with_max_entries(MAX_TRACED_PROCESSES, 0);
 
 /// Where the kernel keeps a descriptor's file and what identifies it, found in its BTF by
 /// userspace and set before loading; all zero: channels are not followed.

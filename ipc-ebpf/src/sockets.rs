@@ -7,8 +7,8 @@ use aya_ebpf::{
 };
 use ipc_ebpf::offsets;
 
-use crate::access::{add, current_ids, field};
-use crate::threads::{measuring, on_cpu, slot_of, thread};
+use crate::access::{add, field};
+use crate::threads::current_measuring_slot;
 use crate::SKB_COPIED;
 
 /// Bytes a traced process copies out of a socket buffer into user memory (receive paths).
@@ -32,20 +32,9 @@ fn on_skb_copy<C: EbpfContext>(ctx: &C, len: i32) {
     if len <= 0 {
         return;
     }
-    let (tgid, tid) = current_ids();
-    // Inside a syscall on this CPU: the fast path's record names the thread's slot.
-    let slot = match on_cpu() {
-        Some(cpu) if cpu.tid == tid && tid != 0 => cpu.slot,
-        _ => {
-            let Some(entry) = thread(tid) else {
-                return;
-            };
-            slot_of(ctx, entry, tgid)
-        }
-    };
-    if !measuring(slot) {
+    let Some(slot) = current_measuring_slot(ctx) else {
         return;
-    }
+    };
     if let Some(bytes) = SKB_COPIED.get_ptr_mut(slot) {
         add(bytes, len as u64);
     }

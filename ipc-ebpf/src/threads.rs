@@ -158,6 +158,18 @@ pub(crate) fn measuring(slot: u32) -> bool {
     PHASE.get(slot).is_some_and(|phase| *phase != 0)
 }
 
+/// The slot of the process the current thread belongs to, when it is traced and measuring.
+#[inline(always)]
+pub(crate) fn current_measuring_slot<C: EbpfContext>(ctx: &C) -> Option<u32> {
+    let (tgid, tid) = crate::access::current_ids();
+    // Inside a syscall on this CPU: the fast path's record names the thread's slot.
+    let slot = match on_cpu() {
+        Some(cpu) if cpu.tid == tid && tid != 0 => cpu.slot,
+        _ => slot_of(ctx, thread(tid)?, tgid),
+    };
+    measuring(slot).then_some(slot)
+}
+
 /// This CPU's [`OnCpu`] record, when context switches are traced (without them a thread could
 /// leave the CPU inside a syscall unnoticed).
 #[inline(always)]

@@ -7,6 +7,7 @@ mod cacheline;
 pub mod endpoints;
 mod eventfd;
 mod fifo;
+mod io_uring;
 mod memfd_pass;
 mod memfd_pool;
 mod pipe;
@@ -185,6 +186,7 @@ static ALL: &[&dyn Mechanism] = &[
     &fifo::Fifo,
     &vmsplice::Vmsplice,
     &uds::STREAM,
+    &io_uring::IoUringMechanism,
     &uds::DGRAM,
     &uds::SEQPACKET,
     &memfd_pass::MemfdPass,

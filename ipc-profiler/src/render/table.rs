@@ -253,6 +253,17 @@ fn breakdown_text(result: &RunResult, b: &Breakdown) -> String {
         b.messages
     );
     let mut text = breakdown_tables(&title, per, b);
+    let m = &b.per_message;
+    if let (Some(submitted), Some(completed)) = (m.io_uring_submissions, m.io_uring_completions) {
+        if submitted + completed > 0.0 {
+            text.push_str(&format!(
+                "io_uring (its own tracepoints; strace sees only io_uring_enter): {} requests \
+                 submitted and {} completions {per}\n",
+                crate::units::count(submitted),
+                crate::units::count(completed)
+            ));
+        }
+    }
     if let Some(channels) = &b.channels {
         if !channels.is_empty() {
             text.push_str(&super::channels::table(channels, None));

@@ -87,6 +87,12 @@ pub const ALL: &[Features] = &[
         "the socket's send buffer per packet",
     ),
     f(
+        "io-uring",
+        [true, false, false, false, false, true, false],
+        "a socket pair and an io_uring per process",
+        "none for a stream",
+    ),
+    f(
         "memfd-pass",
         [true, true, false, true, false, true, false],
         "a socket pair, and a sealed memfd per message",

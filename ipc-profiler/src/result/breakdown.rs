@@ -43,6 +43,13 @@ pub struct PerMessage {
     /// Bytes copied out of socket buffers into user memory (`skb_copy_datagram_iovec`): the
     /// receive side of every socket mechanism, counted by the kernel's copy itself.
     pub socket_bytes_copied: Option<f64>,
+    /// io_uring requests submitted, when io_uring's tracepoints were attached (strace sees
+    /// only `io_uring_enter`).
+    #[serde(default, skip_serializing_if = "none_or_zero")]
+    pub io_uring_submissions: Option<f64>,
+    /// io_uring completions posted, likewise.
+    #[serde(default, skip_serializing_if = "none_or_zero")]
+    pub io_uring_completions: Option<f64>,
     /// Times a blocked traced thread was woken.
     pub wakeups: Option<f64>,
     /// Time from being woken to running again, in ns (the scheduler's and, in a VM, the
@@ -59,6 +66,11 @@ pub struct PerMessage {
     pub on_cpu_ns: Option<f64>,
 }
 
+/// Whether a figure that only some mechanisms have is absent or nothing (left out of JSON).
+fn none_or_zero(figure: &Option<f64>) -> bool {
+    figure.is_none_or(|v| v == 0.0)
+}
+
 impl PerMessage {
     /// The figures of two processes together: every figure is a total per message, so they
     /// add; one the kernel could not give for either stays unknown.
@@ -71,6 +83,8 @@ impl PerMessage {
             context_switches: add(self.context_switches, other.context_switches),
             bytes_copied: add(self.bytes_copied, other.bytes_copied),
             socket_bytes_copied: add(self.socket_bytes_copied, other.socket_bytes_copied),
+            io_uring_submissions: add(self.io_uring_submissions, other.io_uring_submissions),
+            io_uring_completions: add(self.io_uring_completions, other.io_uring_completions),
             wakeups: add(self.wakeups, other.wakeups),
             wake_to_run_ns: add(self.wake_to_run_ns, other.wake_to_run_ns),
             off_cpu_ns: add(self.off_cpu_ns, other.off_cpu_ns),

@@ -29,6 +29,8 @@ pub fn report() -> Report {
         context_switches: Some(2.0),
         bytes_copied: Some(512.0),
         socket_bytes_copied: Some(256.0),
+        io_uring_submissions: None,
+        io_uring_completions: None,
         wakeups: Some(2.0),
         wake_to_run_ns: Some(1_234.5),
         off_cpu_ns: Some(12_000.25),

@@ -88,6 +88,8 @@ pub fn build(
         context_switches: sum_opt(|m| m.context_switches),
         bytes_copied: sum_opt(|m| m.bytes_copied),
         socket_bytes_copied: sum_opt(|m| m.socket_bytes_copied),
+        io_uring_submissions: sum_opt(|m| m.io_uring_submissions),
+        io_uring_completions: sum_opt(|m| m.io_uring_completions),
         wakeups: sum_opt(|m| m.wakeups),
         wake_to_run_ns: sum_opt(|m| m.wake_to_run_ns),
         off_cpu_ns: sum_opt(|m| m.off_cpu_ns),
@@ -170,6 +172,8 @@ fn process_breakdown(figures: &TracedProcessFigures, messages: u64) -> ProcessBr
                 .map(|s| per((s.voluntary_switches + s.involuntary_switches) as f64)),
             bytes_copied: Some(per(bytes as f64)),
             socket_bytes_copied: figures.counts.socket_bytes.map(|b| per(b as f64)),
+            io_uring_submissions: figures.counts.io_uring.map(|u| per(u.submissions as f64)),
+            io_uring_completions: figures.counts.io_uring.map(|u| per(u.completions as f64)),
             wakeups: woken.map(|s| per(s.wakeups as f64)),
             wake_to_run_ns: woken.map(|s| per(s.wake_to_run_ns as f64)),
             off_cpu_ns: sched.map(|s| per(s.off_cpu_ns as f64)),
@@ -270,6 +274,7 @@ mod tests {
             wakeups_counted: true,
             migrations_counted: true,
             socket_bytes: Some(128 * read),
+            io_uring: None,
         }
     }
 

@@ -31,11 +31,13 @@ pub enum Feature {
     Exits,
     /// Bytes copied out of socket buffers.
     SocketCopies,
+    /// io_uring's requests and completions.
+    IoUring,
 }
 
 impl Feature {
     /// Every feature, in the order they are loaded (a feature after the one it needs).
-    pub const ALL: [Feature; 7] = [
+    pub const ALL: [Feature; 8] = [
         Self::Syscalls,
         Self::Switches,
         Self::Wakeups,
@@ -43,6 +45,7 @@ impl Feature {
         Self::Forks,
         Self::Exits,
         Self::SocketCopies,
+        Self::IoUring,
     ];
 
     /// What the output lacks without it; `None` for the one trace cannot do without.
@@ -55,6 +58,7 @@ impl Feature {
             Self::Forks => Some("processes started by a traced program are not followed"),
             Self::Exits => Some("a reused thread id could be counted as traced"),
             Self::SocketCopies => Some("bytes copied out of socket buffers are unavailable"),
+            Self::IoUring => Some("io_uring requests and completions are unavailable"),
         }
     }
 
@@ -234,6 +238,23 @@ pub const PROGRAMS: &[Program] = &[
         category: "skb",
         event: "skb_copy_datagram_iovec",
         fields: &[("len", offsets::SKB_COPY_LEN, 4)],
+    },
+    Program {
+        name: "io_uring_submit_req",
+        feature: Feature::IoUring,
+        kind: Kind::Tp,
+        category: "io_uring",
+        event: "io_uring_submit_req",
+        // It reads no field: the submitting thread is the current one.
+        fields: &[],
+    },
+    Program {
+        name: "io_uring_complete",
+        feature: Feature::IoUring,
+        kind: Kind::Tp,
+        category: "io_uring",
+        event: "io_uring_complete",
+        fields: &[],
     },
 ];
 

@@ -6,8 +6,8 @@ use anyhow::Context;
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuValues};
 use aya::{Btf, Ebpf, EbpfLoader};
 use ipc_ebpf::{
-    map_names, EndInfo, EndSizes, EndStat, EndTurns, KernelOffsets, LatencyHistogram, OnCpu,
-    SampleStat, SchedStat, SyscallStat, WordStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
+    map_names, EndInfo, EndSizes, EndStat, EndTurns, IoUringStat, KernelOffsets, LatencyHistogram,
+    OnCpu, SampleStat, SchedStat, SyscallStat, WordStat, MAX_HASHED_THREADS, SYSCALL_SLOTS,
 };
 
 use super::channel_group::{self, EndFigures};
@@ -69,6 +69,9 @@ pub struct SlotCounts {
     pub migrations_counted: bool,
     /// Bytes copied out of socket buffers, when `skb_copy_datagram_iovec` was attached.
     pub socket_bytes: Option<u64>,
+    /// io_uring requests submitted and completions posted, when io_uring's tracepoints were
+    /// attached.
+    pub io_uring: Option<IoUringStat>,
 }
 
 impl Tracer {
@@ -373,6 +376,23 @@ impl Tracer {
         } else {
             None
         };
+        let io_uring = if self.loaded.has(Feature::IoUring) {
+            let map: PerCpuArray<&MapData, IoUringStat> = PerCpuArray::try_from(
+                self.ebpf
+                    .map(map_names::IO_URING)
+                    .context("no IO_URING map")?,
+            )?;
+            Some(
+                map.get(&slot, 0)?
+                    .iter()
+                    .fold(IoUringStat::default(), |sum, v| IoUringStat {
+                        submissions: sum.submissions + v.submissions,
+                        completions: sum.completions + v.completions,
+                    }),
+            )
+        } else {
+            None
+        };
         Ok(SlotCounts {
             syscalls: per_nr,
             latency,
@@ -381,6 +401,7 @@ impl Tracer {
             wakeups_counted: self.loaded.has(Feature::Wakeups),
             migrations_counted: self.loaded.has(Feature::Migrations),
             socket_bytes,
+            io_uring,
         })
     }
 }

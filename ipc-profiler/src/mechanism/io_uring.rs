@@ -1,0 +1,207 @@
+//! `io-uring`: a Unix stream socket pair, as `uds`, each message written and read through
+//! io_uring instead of `write`/`read`: a send queues a write and submits it, waiting for its
+//! completion (one `io_uring_enter`, which completes it at once on a socket with room), a
+//! receive queues a read the same way (one `io_uring_enter` that sleeps until the peer writes).
+//! The harness hands over one message a call, so nothing is batched across messages: what this
+//! measures is io_uring's path for one operation against the plain syscall's. The ring is made in the worker, at its first send or receive: a ring and its
+//! mappings must not cross the fork. A kernel that refuses io_uring (`kernel.io_uring_disabled`,
+//! a seccomp filter, no `CONFIG_IO_URING`) makes it unsupported, with the kernel's reason.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use io_uring::{opcode, types, IoUring};
+use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+
+use super::endpoints::fd::StreamsReader;
+use super::{Channel, Endpoint, FanInChannel, Mechanism};
+
+/// Entries in each ring: a send and its receive are in flight at most.
+const RING_ENTRIES: u32 = 8;
+
+/// A Unix stream socket pair driven through io_uring.
+pub struct IoUringMechanism;
+
+impl Mechanism for IoUringMechanism {
+    fn name(&self) -> &'static str {
+        "io-uring"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Unix socket pair, writes and reads submitted through io_uring; io_uring_enter waits"
+    }
+
+    fn available(&self) -> Result<(), String> {
+        match super::system::sysctl("/proc/sys/kernel/io_uring_disabled") {
+            Some(2) => return Err("kernel.io_uring_disabled = 2: io_uring is off".into()),
+            Some(1) if !rustix::process::geteuid().is_root() => {
+                return Err(
+                    "kernel.io_uring_disabled = 1: io_uring only for root (or the \
+                            io_uring_group)"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+        IoUring::new(RING_ENTRIES)
+            .map(drop)
+            .map_err(|e| format!("the kernel refused an io_uring ({e})"))
+    }
+
+    fn connect(&self, _size: usize) -> io::Result<Channel> {
+        let (a, b) = socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )?;
+        Ok(Channel::new(
+            Box::new(UringEnd::new(a)),
+            Box::new(UringEnd::new(b)),
+        ))
+    }
+
+    fn connect_fan_in(&self, _size: usize, writers: usize) -> io::Result<FanInChannel> {
+        // As `uds`: a connection per writer, the reader's epoll set over them (its reads are
+        // plain: the writers' side is what io_uring drives).
+        let mut ends = Vec::with_capacity(writers);
+        let mut readers = Vec::with_capacity(writers);
+        for _ in 0..writers {
+            let (a, b) = socketpair(
+                AddressFamily::UNIX,
+                SocketType::STREAM,
+                SocketFlags::CLOEXEC,
+                None,
+            )?;
+            ends.push(Box::new(UringEnd::new(a)) as Box<dyn Endpoint>);
+            readers.push(b);
+        }
+        Ok(FanInChannel::new(
+            ends,
+            Box::new(StreamsReader::new(readers)?),
+        ))
+    }
+}
+
+/// One side: its socket, and its ring once it has one.
+struct UringEnd {
+    socket: OwnedFd,
+    ring: Option<IoUring>,
+}
+
+impl UringEnd {
+    fn new(socket: OwnedFd) -> Self {
+        Self { socket, ring: None }
+    }
+
+    /// One operation on the socket through the ring, waited for: bytes moved.
+    fn transfer(&mut self, entry: io_uring::squeue::Entry) -> io::Result<usize> {
+        let ring = match &mut self.ring {
+            Some(ring) => ring,
+            none => none.insert(IoUring::new(RING_ENTRIES)?),
+        };
+        // SAFETY: the entry's buffer (the caller's message or buffer) outlives the operation:
+        // this function waits for its completion before it returns.
+        unsafe { ring.submission().push(&entry) }
+            .map_err(|_| io::Error::other("the submission queue is full"))?;
+        let result = loop {
+            match ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+            if let Some(cqe) = ring.completion().next() {
+                break Some(cqe.result());
+            }
+        };
+        match result {
+            Some(n) if n >= 0 => Ok(n as usize),
+            Some(n) => Err(io::Error::from_raw_os_error(-n)),
+            None => Err(io::Error::other(
+                "io_uring_enter came back without the completion",
+            )),
+        }
+    }
+}
+
+impl Endpoint for UringEnd {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        let mut sent = 0;
+        while sent < message.len() {
+            let rest = &message[sent..];
+            let write = opcode::Write::new(
+                types::Fd(self.socket.as_raw_fd()),
+                rest.as_ptr(),
+                rest.len().min(u32::MAX as usize) as u32,
+            )
+            .build();
+            match self.transfer(write)? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "peer stopped reading",
+                    ))
+                }
+                n => sent += n,
+            }
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        let mut got = 0;
+        while got < buffer.len() {
+            let rest = &mut buffer[got..];
+            let read = opcode::Read::new(
+                types::Fd(self.socket.as_raw_fd()),
+                rest.as_mut_ptr(),
+                rest.len().min(u32::MAX as usize) as u32,
+            )
+            .build();
+            match self.transfer(read)? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "peer closed the channel mid-run",
+                    ))
+                }
+                n => got += n,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_goes_through_the_rings_both_ways() {
+        if let Err(why) = IoUringMechanism.available() {
+            panic!("io_uring is not available here, so this test cannot run: {why}");
+        }
+        let (a, b) = socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        let (mut client, mut server) = (UringEnd::new(a), UringEnd::new(b));
+        // Larger than the socket's buffer: the write completes in pieces as the reader drains.
+        let message: Vec<u8> = (0..1_000_000).map(|i| (i % 251) as u8).collect();
+        let expected = message.clone();
+        let sending = std::thread::spawn(move || {
+            client.send(&message).unwrap();
+            let mut echoed = vec![0u8; 1_000_000];
+            client.recv(&mut echoed).unwrap();
+            echoed
+        });
+        let mut got = vec![0u8; 1_000_000];
+        server.recv(&mut got).unwrap();
+        assert_eq!(got, expected);
+        server.send(&got).unwrap();
+        assert_eq!(sending.join().unwrap(), expected);
+    }
+}
