@@ -6,6 +6,10 @@
 //! measures is io_uring's path for one operation against the plain syscall's. The ring is made in the worker, at its first send or receive: a ring and its
 //! mappings must not cross the fork. A kernel that refuses io_uring (`kernel.io_uring_disabled`,
 //! a seccomp filter, no `CONFIG_IO_URING`) makes it unsupported, with the kernel's reason.
+//!
+//! `io-uring-sqpoll`: the same with `IORING_SETUP_SQPOLL`: a kernel thread of each process polls
+//! the submission queue (for [`SQ_IDLE_MS`] after the last submission), so a send needs no
+//! `io_uring_enter` while it is awake: busy-polling, labelled so.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -19,16 +23,52 @@ use super::{Channel, Endpoint, FanInChannel, Mechanism};
 /// Entries in each ring: a send and its receive are in flight at most.
 const RING_ENTRIES: u32 = 8;
 
-/// A Unix stream socket pair driven through io_uring.
-pub struct IoUringMechanism;
+/// How long a submission-queue polling thread keeps polling after the last submission, ms.
+pub const SQ_IDLE_MS: u32 = 100;
+
+/// A Unix stream socket pair driven through io_uring, its submissions polled by a kernel
+/// thread or not.
+pub struct IoUringMechanism {
+    sqpoll: bool,
+}
+
+/// `io-uring`: each submission made by `io_uring_enter`.
+pub const IO_URING: IoUringMechanism = IoUringMechanism { sqpoll: false };
+/// `io-uring-sqpoll`: submissions picked up by a polling kernel thread.
+pub const IO_URING_SQPOLL: IoUringMechanism = IoUringMechanism { sqpoll: true };
+
+/// A ring of [`RING_ENTRIES`], with a submission-queue polling thread when `sqpoll`.
+fn new_ring(sqpoll: bool) -> io::Result<IoUring> {
+    let mut builder = IoUring::builder();
+    if sqpoll {
+        builder.setup_sqpoll(SQ_IDLE_MS);
+    }
+    builder.build(RING_ENTRIES)
+}
 
 impl Mechanism for IoUringMechanism {
     fn name(&self) -> &'static str {
-        "io-uring"
+        if self.sqpoll {
+            "io-uring-sqpoll"
+        } else {
+            "io-uring"
+        }
     }
 
     fn summary(&self) -> &'static str {
-        "Unix socket pair, writes and reads submitted through io_uring; io_uring_enter waits"
+        if self.sqpoll {
+            "as io-uring, a kernel thread polling the submissions (SQPOLL); io_uring_enter waits"
+        } else {
+            "Unix socket pair, writes and reads submitted through io_uring; io_uring_enter waits"
+        }
+    }
+
+    fn wake(&self) -> crate::result::Wake {
+        if self.sqpoll {
+            crate::result::Wake::BusyPoll
+        } else {
+            crate::result::Wake::Blocking
+        }
     }
 
     fn available(&self) -> Result<(), String> {
@@ -43,7 +83,7 @@ impl Mechanism for IoUringMechanism {
             }
             _ => {}
         }
-        IoUring::new(RING_ENTRIES)
+        new_ring(self.sqpoll)
             .map(drop)
             .map_err(|e| format!("the kernel refused an io_uring ({e})"))
     }
@@ -56,8 +96,8 @@ impl Mechanism for IoUringMechanism {
             None,
         )?;
         Ok(Channel::new(
-            Box::new(UringEnd::new(a)),
-            Box::new(UringEnd::new(b)),
+            Box::new(UringEnd::new(a, self.sqpoll)),
+            Box::new(UringEnd::new(b, self.sqpoll)),
         ))
     }
 
@@ -73,7 +113,7 @@ impl Mechanism for IoUringMechanism {
                 SocketFlags::CLOEXEC,
                 None,
             )?;
-            ends.push(Box::new(UringEnd::new(a)) as Box<dyn Endpoint>);
+            ends.push(Box::new(UringEnd::new(a, self.sqpoll)) as Box<dyn Endpoint>);
             readers.push(b);
         }
         Ok(FanInChannel::new(
@@ -86,19 +126,24 @@ impl Mechanism for IoUringMechanism {
 /// One side: its socket, and its ring once it has one.
 struct UringEnd {
     socket: OwnedFd,
+    sqpoll: bool,
     ring: Option<IoUring>,
 }
 
 impl UringEnd {
-    fn new(socket: OwnedFd) -> Self {
-        Self { socket, ring: None }
+    fn new(socket: OwnedFd, sqpoll: bool) -> Self {
+        Self {
+            socket,
+            sqpoll,
+            ring: None,
+        }
     }
 
     /// One operation on the socket through the ring, waited for: bytes moved.
     fn transfer(&mut self, entry: io_uring::squeue::Entry) -> io::Result<usize> {
         let ring = match &mut self.ring {
             Some(ring) => ring,
-            none => none.insert(IoUring::new(RING_ENTRIES)?),
+            none => none.insert(new_ring(self.sqpoll)?),
         };
         // SAFETY: the entry's buffer (the caller's message or buffer) outlives the operation:
         // this function waits for its completion before it returns.
@@ -178,7 +223,14 @@ mod tests {
 
     #[test]
     fn a_message_goes_through_the_rings_both_ways() {
-        if let Err(why) = IoUringMechanism.available() {
+        for sqpoll in [false, true] {
+            one_message_each_way(sqpoll);
+        }
+    }
+
+    fn one_message_each_way(sqpoll: bool) {
+        let mechanism = IoUringMechanism { sqpoll };
+        if let Err(why) = mechanism.available() {
             panic!("io_uring is not available here, so this test cannot run: {why}");
         }
         let (a, b) = socketpair(
@@ -188,7 +240,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let (mut client, mut server) = (UringEnd::new(a), UringEnd::new(b));
+        let (mut client, mut server) = (UringEnd::new(a, sqpoll), UringEnd::new(b, sqpoll));
         // Larger than the socket's buffer: the write completes in pieces as the reader drains.
         let message: Vec<u8> = (0..1_000_000).map(|i| (i % 251) as u8).collect();
         let expected = message.clone();

@@ -33,6 +33,10 @@ impl Mechanism for MemfdPass {
         "a sealed memfd per message, passed over a Unix socket (SCM_RIGHTS); blocking recvmsg"
     }
 
+    fn available(&self) -> Result<(), String> {
+        super::system::sealable_memfds()
+    }
+
     fn connect(&self, _size: usize) -> io::Result<Channel> {
         let (a, b) = seqpacket_pair()?;
         Ok(Channel::new(

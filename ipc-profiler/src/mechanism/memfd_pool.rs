@@ -33,6 +33,10 @@ impl Mechanism for MemfdPool {
         "shared buffers passed once, then indices over a Unix socket; blocking recvmsg"
     }
 
+    fn available(&self) -> Result<(), String> {
+        super::system::sealable_memfds()
+    }
+
     fn connect(&self, size: usize) -> io::Result<Channel> {
         let (a, b) = seqpacket_pair()?;
         // Returns to a's pool travel b -> a, and to b's pool a -> b.

@@ -18,6 +18,17 @@ pub fn kernel_has(path: &str, missing: &str) -> Result<(), String> {
     }
 }
 
+/// `Ok` when this kernel makes memfds that can be sealed (Linux 3.17+, unless a seccomp filter
+/// refuses `memfd_create`), else the kernel's reason.
+pub fn sealable_memfds() -> Result<(), String> {
+    rustix::fs::memfd_create(
+        "ipc-profiler-probe",
+        rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+    )
+    .map(drop)
+    .map_err(|e| format!("the kernel refused a sealable memfd ({e})"))
+}
+
 /// A number from a /proc/sys file, if it can be read.
 pub fn sysctl(path: &str) -> Option<usize> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()

@@ -93,6 +93,12 @@ pub const ALL: &[Features] = &[
         "none for a stream",
     ),
     f(
+        "io-uring-sqpoll",
+        [true, false, false, false, false, true, false],
+        "a socket pair, an io_uring and its polling kernel thread per process",
+        "none for a stream",
+    ),
+    f(
         "memfd-pass",
         [true, true, false, true, false, true, false],
         "a socket pair, and a sealed memfd per message",
