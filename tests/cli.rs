@@ -10,6 +10,14 @@ fn cpus_here() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The first CPU this run may use (CPU 0 is not one under `taskset -c 1`).
+fn first_cpu() -> usize {
+    let set = rustix::thread::sched_getaffinity(None).expect("sched_getaffinity");
+    (0..rustix::thread::CpuSet::MAX_CPU)
+        .find(|&c| set.is_set(c))
+        .expect("this process may use some CPU")
+}
+
 /// Checks a refusal of a spinning mechanism (`shm-spin`, `cacheline`) in a run of `processes`
 /// processes, derived from the CPUs this run may use: more spinners than CPUs would measure
 /// the scheduler's time slice; with enough CPUs `cacheline` is still refused (it moves no
@@ -49,15 +57,17 @@ fn bench_pipe_prints_the_json_contract() {
     assert_eq!(r["message_size"], 128);
     assert_eq!(r["messages"], 2000);
     assert_eq!(r["processes"], 2);
+    let one_cpu = format!("same-core (cpu {})", first_cpu());
     assert!(
-        r["placement"].as_str().unwrap().starts_with("cross-core")
-            || r["placement"] == "same-core (cpu 0)"
+        r["placement"].as_str().unwrap().starts_with("cross-core") || r["placement"] == one_cpu,
+        "{r}"
     );
     assert!(r["breakdown"].is_null(), "bench does not trace");
 }
 
 #[test]
 fn bench_honours_size_and_placement() {
+    let cpu = first_cpu().to_string();
     let doc = run_json(&[
         "bench",
         "--mech",
@@ -69,14 +79,14 @@ fn bench_honours_size_and_placement() {
         "--placement",
         "same-core",
         "--cpus",
-        "0",
+        &cpu,
         "--format",
         "json",
     ]);
     assert_contract(&doc);
     let r = &doc["results"][0];
     assert_eq!(r["message_size"], 65536);
-    assert_eq!(r["placement"], "same-core (cpu 0)");
+    assert_eq!(r["placement"], format!("same-core (cpu {cpu})"));
 }
 
 #[test]
@@ -193,9 +203,10 @@ fn bad_cpu_lists_are_refused() {
         &["bench", "--mech", "pipe", "--cpus", "4000,4001"],
         "CPU 4000 is not available",
     );
+    let cpu = first_cpu();
     assert_refused(
-        &["bench", "--mech", "pipe", "--cpus", "0,0"],
-        "CPU 0 is listed twice",
+        &["bench", "--mech", "pipe", "--cpus", &format!("{cpu},{cpu}")],
+        &format!("CPU {cpu} is listed twice"),
     );
     assert_refused(&["bench", "--mech", "pipe", "--cpus", "x"], "--cpus");
     assert_refused(
@@ -206,7 +217,7 @@ fn bad_cpu_lists_are_refused() {
             "--placement",
             "unpinned",
             "--cpus",
-            "0",
+            &cpu.to_string(),
         ],
         "unpinned",
     );
@@ -383,7 +394,7 @@ fn a_pipeline_verifies_every_stage_for_every_mechanism_and_says_what_it_cannot_d
             (Some(3), Some(3))
         );
         match r["mechanism"].as_str().unwrap() {
-            "shm-spin" | "cacheline" if spinner_refused_as_expected(r, 3) => {}
+            "shm-spin" | "io-uring-sqpoll" | "cacheline" if spinner_refused_as_expected(r, 3) => {}
             _ => {
                 assert_eq!(r["verified"], true, "{r}");
                 assert_eq!(r["messages"], 600, "300 timed and 300 streamed: {r}");
@@ -429,7 +440,7 @@ fn request_response_serves_every_client_for_every_mechanism_and_says_what_it_can
             (Some(4), Some(3))
         );
         match r["mechanism"].as_str().unwrap() {
-            "shm-spin" | "cacheline" if spinner_refused_as_expected(r, 4) => {}
+            "shm-spin" | "io-uring-sqpoll" | "cacheline" if spinner_refused_as_expected(r, 4) => {}
             // The tokio mechanisms have one connection per pair, no many-writer channel.
             "shm-tokio" | "uds-tokio" => {
                 assert!(
@@ -551,7 +562,7 @@ fn every_subscriber_gets_every_message_for_every_mechanism_and_the_rest_say_why_
         );
         let placement = r["placement"].as_str().unwrap();
         match r["mechanism"].as_str().unwrap() {
-            "shm-spin" | "cacheline" if spinner_refused_as_expected(r, 4) => {}
+            "shm-spin" | "io-uring-sqpoll" | "cacheline" if spinner_refused_as_expected(r, 4) => {}
             mechanism => {
                 assert_eq!(r["verified"], true, "{r}");
                 assert_eq!(r["messages"], 600, "300 streamed and 300 paced: {r}");
