@@ -89,12 +89,7 @@ impl Mechanism for IoUringMechanism {
     }
 
     fn connect(&self, _size: usize) -> io::Result<Channel> {
-        let (a, b) = socketpair(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
+        let (a, b) = stream_pair()?;
         Ok(Channel::new(
             Box::new(UringEnd::new(a, self.sqpoll)),
             Box::new(UringEnd::new(b, self.sqpoll)),
@@ -107,12 +102,7 @@ impl Mechanism for IoUringMechanism {
         let mut ends = Vec::with_capacity(writers);
         let mut readers = Vec::with_capacity(writers);
         for _ in 0..writers {
-            let (a, b) = socketpair(
-                AddressFamily::UNIX,
-                SocketType::STREAM,
-                SocketFlags::CLOEXEC,
-                None,
-            )?;
+            let (a, b) = stream_pair()?;
             ends.push(Box::new(UringEnd::new(a, self.sqpoll)) as Box<dyn Endpoint>);
             readers.push(b);
         }
@@ -121,6 +111,16 @@ impl Mechanism for IoUringMechanism {
             Box::new(StreamsReader::new(readers)?),
         ))
     }
+}
+
+/// A connected Unix stream socket pair, as `uds` uses.
+fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
 }
 
 /// One side: its socket, and its ring once it has one.
@@ -145,8 +145,9 @@ impl UringEnd {
             Some(ring) => ring,
             none => none.insert(new_ring(self.sqpoll)?),
         };
-        // SAFETY: the entry's buffer (the caller's message or buffer) outlives the operation:
-        // this function waits for its completion before it returns.
+        // SAFETY: the entry's buffer (inside the caller's message or buffer, which the caller
+        // borrows for the whole call) outlives the operation: this function waits for its
+        // completion before it returns.
         unsafe { ring.submission().push(&entry) }
             .map_err(|_| io::Error::other("the submission queue is full"))?;
         let result = loop {
@@ -169,51 +170,57 @@ impl UringEnd {
     }
 }
 
-impl Endpoint for UringEnd {
-    fn send(&mut self, message: &[u8]) -> io::Result<()> {
-        let mut sent = 0;
-        while sent < message.len() {
-            let rest = &message[sent..];
-            let write = opcode::Write::new(
-                types::Fd(self.socket.as_raw_fd()),
-                rest.as_ptr(),
-                rest.len().min(u32::MAX as usize) as u32,
-            )
-            .build();
-            match self.transfer(write)? {
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "peer stopped reading",
-                    ))
-                }
-                n => sent += n,
+impl UringEnd {
+    /// Moves `len` bytes with the operations `op(done)` makes for the rest after `done`
+    /// bytes, one at a time; a transfer of nothing is `at_end`.
+    fn transfer_all(
+        &mut self,
+        len: usize,
+        op: impl Fn(usize) -> io_uring::squeue::Entry,
+        at_end: fn() -> io::Error,
+    ) -> io::Result<()> {
+        let mut done = 0;
+        while done < len {
+            match self.transfer(op(done))? {
+                0 => return Err(at_end()),
+                n => done += n,
             }
         }
         Ok(())
     }
+}
+
+/// At most what one io_uring read or write takes.
+fn chunk(len: usize) -> u32 {
+    len.min(u32::MAX as usize) as u32
+}
+
+impl Endpoint for UringEnd {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        let fd = types::Fd(self.socket.as_raw_fd());
+        let base = message.as_ptr();
+        let len = message.len();
+        self.transfer_all(
+            len,
+            |done| opcode::Write::new(fd, base.wrapping_add(done), chunk(len - done)).build(),
+            || io::Error::new(io::ErrorKind::WriteZero, "peer stopped reading"),
+        )
+    }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
-        let mut got = 0;
-        while got < buffer.len() {
-            let rest = &mut buffer[got..];
-            let read = opcode::Read::new(
-                types::Fd(self.socket.as_raw_fd()),
-                rest.as_mut_ptr(),
-                rest.len().min(u32::MAX as usize) as u32,
-            )
-            .build();
-            match self.transfer(read)? {
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "peer closed the channel mid-run",
-                    ))
-                }
-                n => got += n,
-            }
-        }
-        Ok(())
+        let fd = types::Fd(self.socket.as_raw_fd());
+        let base = buffer.as_mut_ptr();
+        let len = buffer.len();
+        self.transfer_all(
+            len,
+            |done| opcode::Read::new(fd, base.wrapping_add(done), chunk(len - done)).build(),
+            || {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "peer closed the channel mid-run",
+                )
+            },
+        )
     }
 }
 
@@ -233,13 +240,7 @@ mod tests {
         if let Err(why) = mechanism.available() {
             panic!("io_uring is not available here, so this test cannot run: {why}");
         }
-        let (a, b) = socketpair(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )
-        .unwrap();
+        let (a, b) = stream_pair().unwrap();
         let (mut client, mut server) = (UringEnd::new(a, sqpoll), UringEnd::new(b, sqpoll));
         // Larger than the socket's buffer: the write completes in pieces as the reader drains.
         let message: Vec<u8> = (0..1_000_000).map(|i| (i % 251) as u8).collect();

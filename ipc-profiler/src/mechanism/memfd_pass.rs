@@ -11,9 +11,9 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::{MemfdFlags, SealFlags};
-use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
 
-use super::endpoints::{check_len, fd_passing, mapped::Mapped};
+use super::endpoints::fd_passing::{self, seqpacket_pair};
+use super::endpoints::{check_len, mapped::Mapped};
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
 
 /// A sealed memfd per message over a seqpacket socket.
@@ -60,15 +60,6 @@ impl Mechanism for MemfdPass {
             Box::new(MemfdPassEnd { socket: b }),
         ))
     }
-}
-
-fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(socketpair(
-        AddressFamily::UNIX,
-        SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )?)
 }
 
 /// One side: its end of the socket.

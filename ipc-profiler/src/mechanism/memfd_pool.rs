@@ -12,10 +12,10 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::{MemfdFlags, SealFlags};
-use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
 
 use super::endpoints::fd::{read_exact, write_all};
-use super::endpoints::{check_len, fd_passing, mapped::Mapped, ready_set::ReadySet, wrong_way};
+use super::endpoints::fd_passing::{self, seqpacket_pair};
+use super::endpoints::{check_len, mapped::Mapped, ready_set::ReadySet, wrong_way};
 use super::{Channel, Endpoint, FanInChannel, Mechanism};
 
 /// Buffers in each side's pool: how many messages can be in flight before a sender waits.
@@ -62,15 +62,6 @@ impl Mechanism for MemfdPool {
             Box::new(PoolsReader::new(readers)?),
         ))
     }
-}
-
-fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(socketpair(
-        AddressFamily::UNIX,
-        SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )?)
 }
 
 /// The bytes a buffer of a pool for `size`-byte messages takes: whole pages.

@@ -1,7 +1,8 @@
 //! The report as one self-contained HTML page: styles and charts inline, no network.
 
 use super::charts::charts;
-use super::sections::{tables, Table};
+use super::contents::tables;
+use super::sections::Table;
 use super::Document;
 
 const STYLE: &str = "

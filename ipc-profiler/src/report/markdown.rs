@@ -1,6 +1,7 @@
 //! The report as Markdown: the machine, how it was made, then each table.
 
-use super::sections::{tables, Table};
+use super::contents::tables;
+use super::sections::Table;
 use super::Document;
 
 /// The document as Markdown tables.

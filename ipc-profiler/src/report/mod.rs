@@ -5,6 +5,7 @@
 
 mod charts;
 pub mod claims;
+mod contents;
 mod crossings;
 mod features;
 mod html;

@@ -1,4 +1,5 @@
-//! The report's tables, computed once from the results and rendered by both formats.
+//! The report's tables, each computed from the results (`contents` puts them in order), and
+//! the queries of the results they share.
 
 use std::collections::BTreeSet;
 
@@ -18,30 +19,6 @@ pub struct Table {
     pub header: Vec<String>,
     /// Cells, as displayed.
     pub rows: Vec<Vec<String>>,
-}
-
-/// Every table of the report, in the comparison document's order; empty ones are left out.
-/// `traced` (runs with a breakdown) fills the overhead table's kernel counts.
-pub fn tables(results: &[RunResult], traced: &[RunResult]) -> Vec<Table> {
-    let claims = super::claims::load();
-    [
-        latency(results, &claims),
-        throughput(results, &claims),
-        super::crossings::table(results, &claims),
-        scalability(results, Pattern::RequestResponse),
-        scalability(results, Pattern::PubSub),
-        scalability(results, Pattern::Pipeline),
-        scalability(results, Pattern::FanIn),
-        overhead(results, traced, &claims),
-        cpu_per_gib(results),
-        decisions(results),
-        Some(features(results)),
-        Some(mapping(&claims)),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|t| !t.rows.is_empty())
-    .collect()
 }
 
 fn measured(results: &[RunResult], pattern: Pattern) -> impl Iterator<Item = &RunResult> {
@@ -102,7 +79,7 @@ fn deciding(run: &RunResult) -> f64 {
     }
 }
 
-fn latency(results: &[RunResult], claims: &Claims) -> Option<Table> {
+pub(super) fn latency(results: &[RunResult], claims: &Claims) -> Option<Table> {
     let size = latency_size(results)?;
     let runs = latency_runs(results);
     let fastest = runs
@@ -176,7 +153,7 @@ pub fn mechanisms_of(results: &[RunResult], pattern: Pattern) -> Vec<String> {
     seen
 }
 
-fn throughput(results: &[RunResult], claims: &Claims) -> Option<Table> {
+pub(super) fn throughput(results: &[RunResult], claims: &Claims) -> Option<Table> {
     let sizes = throughput_sizes(results);
     let largest = *sizes.last()?;
     let mut header = vec!["mechanism".to_string()];
@@ -219,7 +196,7 @@ pub fn scalability_value(r: &RunResult) -> Option<f64> {
     }
 }
 
-fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Table> {
+pub(super) fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Table> {
     let counts: BTreeSet<u32> = measured(results, pattern)
         .filter_map(RunResult::pattern_count)
         .collect();
@@ -275,7 +252,11 @@ fn scalability(results: &[RunResult], pattern: Pattern) -> Option<Table> {
     })
 }
 
-fn overhead(results: &[RunResult], traced_runs: &[RunResult], claims: &Claims) -> Option<Table> {
+pub(super) fn overhead(
+    results: &[RunResult],
+    traced_runs: &[RunResult],
+    claims: &Claims,
+) -> Option<Table> {
     let runs: Vec<&RunResult> = latency_runs(results)
         .into_iter()
         .filter(|r| r.message_size > 0)
@@ -347,7 +328,7 @@ pub fn cpu_seconds_per_gib(r: &RunResult) -> f64 {
     r.cpu.cpu_ns_per_message * (f64::from(1u32 << 30) / r.message_size.max(1) as f64) / 1e9
 }
 
-fn cpu_per_gib(results: &[RunResult]) -> Option<Table> {
+pub(super) fn cpu_per_gib(results: &[RunResult]) -> Option<Table> {
     let sizes = throughput_sizes(results);
     let mut header = vec!["mechanism".to_string()];
     header.extend(
@@ -381,7 +362,7 @@ fn cpu_per_gib(results: &[RunResult]) -> Option<Table> {
 
 /// The decision framework on these figures: `recommend`'s rules applied to the runs of the
 /// report for a few common questions.
-fn decisions(results: &[RunResult]) -> Option<Table> {
+pub(super) fn decisions(results: &[RunResult]) -> Option<Table> {
     use crate::recommend::{decide, Inputs};
     let latency_size = latency_size(results);
     let largest_stream = throughput_sizes(results).last().copied();
@@ -494,7 +475,7 @@ fn yes(flag: bool) -> String {
     if flag { "yes" } else { "no" }.into()
 }
 
-fn features(results: &[RunResult]) -> Table {
+pub(super) fn features(results: &[RunResult]) -> Table {
     let rows = features::ALL
         .iter()
         .map(|f| {
@@ -542,7 +523,7 @@ fn features(results: &[RunResult]) -> Table {
     }
 }
 
-fn mapping(claims: &Claims) -> Table {
+pub(super) fn mapping(claims: &Claims) -> Table {
     Table {
         title: "The comparison document's rows and our mechanisms".into(),
         note: format!("Claims from {}.", claims.source),

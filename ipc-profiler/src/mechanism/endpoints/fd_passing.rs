@@ -10,6 +10,16 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags,
 };
 
+/// A connected pair of Unix seqpacket sockets: whole messages, each with its descriptors.
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::SEQPACKET,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?)
+}
+
 /// Sends `header` as one message, with `fd` attached when given.
 pub fn send(socket: impl AsFd, header: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
     let fds = fd.as_slice();
