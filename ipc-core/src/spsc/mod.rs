@@ -37,7 +37,7 @@ use core::marker::PhantomData;
 pub use crate::error::{Corruption, ReadError, ReserveError};
 pub use grant::{ReadGrant, WriteGrant};
 use wakeups::Side;
-pub use wakeups::{EventfdSides, Wakeups};
+pub use wakeups::{EventfdSides, FutexSleep, Wakeups};
 
 use data::Data;
 
@@ -719,13 +719,34 @@ impl<'a> Producer<'a> {
     /// # Errors
     /// As [`reserve`](Self::reserve), but never `Full`.
     pub fn announce_sleep(&mut self, len: usize) -> Result<bool, ReserveError> {
+        Ok(self.announce_on_tail(len)?.is_some())
+    }
+
+    /// For a producer that sleeps on the consumer's futex word by other means than ipc-core's
+    /// own wait (io_uring's `IORING_OP_FUTEX_WAIT`), on a ring whose producer sleeps on the
+    /// futex: as [`Consumer::announce_futex_sleep`], waiting for room for a `len`-byte message.
+    ///
+    /// # Errors
+    /// As [`announce_sleep`](Self::announce_sleep), and the wait errors of
+    /// [`Consumer::announce_futex_sleep`] (in [`ReserveError::Wait`]).
+    pub fn announce_futex_sleep(&mut self, len: usize) -> Result<Option<FutexSleep>, ReserveError> {
+        self.wakeups()
+            .check_futex_sleeper(Side::Producer)
+            .map_err(ReserveError::Wait)?;
+        let value = self.announce_on_tail(len)?;
+        Ok(value.map(|value| FutexSleep::on(&self.control.tail, value)))
+    }
+
+    /// Announces a sleep on the tail word until there is room for `len` bytes: the value to
+    /// sleep on, `None` when the room is there (or came meanwhile).
+    fn announce_on_tail(&mut self, len: usize) -> Result<Option<u32>, ReserveError> {
         // A corruption found here is kept and returned by the check below.
         let _ = self.flush();
         if self.has_room_for(len)? {
-            return Ok(false);
+            return Ok(None);
         }
         // has_room_for just read the tail: the announcement fails if it moved since.
-        Ok(wake::announce(&self.control.tail, self.cached_tail).is_some())
+        Ok(wake::announce(&self.control.tail, self.cached_tail))
     }
 
     /// Withdraws an [announced](Self::announce_sleep) sleep (a cancelled wait), so the consumer
@@ -1035,17 +1056,47 @@ impl<'a> Consumer<'a> {
     /// # Errors
     /// As [`read`](Self::read), and a head index the producer could not have written.
     pub fn announce_sleep(&mut self) -> Result<bool, ReadError> {
+        Ok(self.announce_on_head()?.is_some())
+    }
+
+    /// For a consumer that sleeps on the producer's futex word by other means than ipc-core's
+    /// own wait (io_uring's `IORING_OP_FUTEX_WAIT`, `futex_waitv` over several rings), on a
+    /// ring whose consumer sleeps on the futex ([`Wakeups::Futex`]): announces the sleep and
+    /// returns where to sleep. `Ok(Some(sleep))`: wait until [`FutexSleep::word`] no longer
+    /// holds [`FutexSleep::value`] (or a wake), then read again. `Ok(None)`: a message is there
+    /// already; do not sleep. A wait that ends without sleeping calls
+    /// [`withdraw_sleep`](Self::withdraw_sleep). The producer wakes the word with a plain
+    /// `FUTEX_WAKE`, shared (not private), as it wakes any sleeper: the protocol is unchanged.
+    ///
+    /// # Errors
+    /// As [`announce_sleep`](Self::announce_sleep), and [`WaitError::SleepDisabled`] or
+    /// [`WaitError::SleepsOnEventfd`] (in [`ReadError::Wait`]) on a ring whose producer would
+    /// not wake a futex sleeper.
+    ///
+    /// [`WaitError::SleepDisabled`]: crate::wait::WaitError::SleepDisabled
+    /// [`WaitError::SleepsOnEventfd`]: crate::wait::WaitError::SleepsOnEventfd
+    pub fn announce_futex_sleep(&mut self) -> Result<Option<FutexSleep>, ReadError> {
+        self.wakeups()
+            .check_futex_sleeper(Side::Consumer)
+            .map_err(ReadError::Wait)?;
+        let value = self.announce_on_head()?;
+        Ok(value.map(|value| FutexSleep::on(&self.control.head, value)))
+    }
+
+    /// Announces a sleep on the head word: the value to sleep on, `None` when a message is
+    /// there (or came meanwhile).
+    fn announce_on_head(&mut self) -> Result<Option<u32>, ReadError> {
         if self.has_message_ready()? {
-            return Ok(false);
+            return Ok(None);
         }
         // As in read_blocking: the waiter sleeps on the head it read, and looks for a record
         // only after reading it, so a record published with that head is seen.
         let head = wake::position(&self.control.head);
         if self.has_message_ready()? {
-            return Ok(false);
+            return Ok(None);
         }
         self.check_head_to_sleep_on(head)?;
-        Ok(wake::announce(&self.control.head, head).is_some())
+        Ok(wake::announce(&self.control.head, head))
     }
 
     /// Checks the head a waiter is about to sleep on, read before it found no record at its

@@ -822,6 +822,74 @@ fn a_producer_sleeping_on_an_eventfd_is_rung_when_room_is_released() {
     );
 }
 
+#[cfg(all(not(miri), target_os = "linux"))]
+#[test]
+fn a_sleeper_waiting_on_the_announced_futex_word_by_other_means_is_woken_by_a_publish() {
+    let mut mem = memory(256);
+    let ring = Spsc::init(Region::from_slice(&mut mem), 256).unwrap();
+    let mut tx = ring.producer().unwrap();
+    let mut rx = ring.consumer().unwrap();
+    tx.push(b"one").unwrap();
+    assert_eq!(
+        rx.announce_futex_sleep().unwrap(),
+        None,
+        "a message is there"
+    );
+    rx.pop(&mut [0u8; 8]).unwrap();
+    let sleep = rx
+        .announce_futex_sleep()
+        .unwrap()
+        .expect("an empty ring: sleep");
+    // The word is the producer's head, with the sleeper's bit set.
+    // SAFETY: the word lives in `mem`, which outlives this test's uses of it.
+    let word = unsafe { &*sleep.word.cast::<core::sync::atomic::AtomicU32>() };
+    assert_eq!(
+        word.load(core::sync::atomic::Ordering::Acquire),
+        sleep.value
+    );
+    assert_ne!(sleep.value & crate::wake::WAITING, 0);
+    // A thread sleeps on it with a plain futex wait (as io_uring's would), the producer
+    // publishes: the publish wakes it.
+    let address = sleep.word as usize;
+    let value = sleep.value;
+    let sleeper = std::thread::spawn(move || {
+        // SAFETY: as above; the test joins this thread before `mem` goes.
+        let word = unsafe { &*(address as *const core::sync::atomic::AtomicU32) };
+        while word.load(core::sync::atomic::Ordering::Acquire) == value {
+            let _ = rustix::thread::futex::wait(
+                word,
+                rustix::thread::futex::Flags::empty(),
+                value,
+                None,
+            );
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    tx.push(b"two").unwrap();
+    sleeper.join().unwrap();
+    assert_eq!(rx.pop(&mut [0u8; 8]).unwrap(), Some(3));
+    // Withdrawn: the next publish wakes nobody and leaves the bit clear.
+    assert!(rx.announce_futex_sleep().unwrap().is_some());
+    rx.withdraw_sleep();
+    tx.push(b"six").unwrap();
+    assert_eq!(
+        word.load(core::sync::atomic::Ordering::Acquire) & crate::wake::WAITING,
+        0
+    );
+    // A spin-only ring has nobody to wake a sleeper: refused.
+    let mut spin_mem = memory(256);
+    let spin = Spsc::init_with(Region::from_slice(&mut spin_mem), 256, Wakeups::SpinOnly).unwrap();
+    assert_eq!(
+        spin.consumer().unwrap().announce_futex_sleep().unwrap_err(),
+        ReadError::Wait(WaitError::SleepDisabled)
+    );
+    let mut full = spin.producer().unwrap();
+    assert_eq!(
+        full.announce_futex_sleep(8).unwrap_err(),
+        ReserveError::Wait(WaitError::SleepDisabled)
+    );
+}
+
 /// The reproduction: a payload whose words look like the next lap's record header
 /// (length 8, tag `80 + 1`) at the offset where a later record boundary falls. Only the three
 /// messages sent may come out.

@@ -1,6 +1,30 @@
 //! Whether the sides of a ring may sleep, and on what: chosen once, when the ring is laid out.
 
+use crate::sync::AtomicU32;
 use crate::wait::{Strategy, WaitError};
+
+/// Where a side that announced a futex sleep waits ([`Consumer::announce_futex_sleep`],
+/// [`Producer::announce_futex_sleep`]): the peer's 32-bit index word, and the value it holds
+/// while the wait is due.
+///
+/// [`Consumer::announce_futex_sleep`]: super::Consumer::announce_futex_sleep
+/// [`Producer::announce_futex_sleep`]: super::Producer::announce_futex_sleep
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FutexSleep {
+    /// The word's address, valid while the ring's region stays mapped.
+    pub word: *const u32,
+    /// The value to wait on: a futex wait on it returns at once if the word holds another.
+    pub value: u32,
+}
+
+impl FutexSleep {
+    pub(crate) fn on(word: &AtomicU32, value: u32) -> Self {
+        Self {
+            word: core::ptr::from_ref(word).cast::<u32>(),
+            value,
+        }
+    }
+}
 
 /// How a ring's sides learn that their peer moved, fixed by [`Spsc::init_with`](super::Spsc::init_with).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -84,6 +108,12 @@ impl Wakeups {
                 | (Self::Eventfd(EventfdSides::Consumer), Side::Consumer)
                 | (Self::Eventfd(EventfdSides::Producer), Side::Producer)
         )
+    }
+
+    /// Refuses a sleeper on `side`'s futex word where nobody would wake it: on a spin-only
+    /// ring, or on a side that sleeps on an eventfd.
+    pub(crate) fn check_futex_sleeper(self, side: Side) -> Result<(), WaitError> {
+        self.check(side, Strategy::SpinThenFutex { spins: 0 })
     }
 
     /// Refuses a wait of `side` that would sleep on the futex where nobody would wake it: on a

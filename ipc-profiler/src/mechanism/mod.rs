@@ -8,6 +8,7 @@ pub mod endpoints;
 mod eventfd;
 mod fifo;
 mod io_uring;
+mod io_uring_futex;
 mod memfd_pass;
 mod memfd_pool;
 mod pipe;
@@ -198,6 +199,7 @@ static ALL: &[&dyn Mechanism] = &[
     &sysv_mq::SysvMq,
     &shm_ring::SHM_SPIN,
     &shm_ring::SHM_FUTEX,
+    &io_uring_futex::IoUringFutex,
     &shm_mutex::ShmMutex,
     &shm_sem::ShmSem,
     &sysv_sem::SysvSem,

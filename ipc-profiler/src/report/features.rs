@@ -147,6 +147,12 @@ pub const ALL: &[Features] = &[
         "half the ring's data area (ipc-core)",
     ),
     f(
+        "io-uring-futex",
+        [false, true, false, false, false, true, false],
+        "a memfd and an io_uring per process",
+        "half the ring's data area (ipc-core)",
+    ),
+    f(
         "shm-mutex",
         [true, true, false, true, false, true, false],
         "a memfd",

@@ -43,24 +43,41 @@ pub fn unsupported_size(size: usize) -> Option<String> {
 
 /// Creates both rings and a connected pair of endpoints that wait as `strategy` says.
 pub fn connect(size: usize, backing: Backing, strategy: Strategy) -> io::Result<Channel> {
-    let capacity = capacity_for(size);
-    let len = Spsc::required_len(capacity);
-    let to_server = create(&backing, "to-server", len)?;
-    let to_client = create(&backing, "to-client", len)?;
     // A busy-polling pair never sleeps, so its rings skip the locked swap a sleeper needs.
     let wakeups = match strategy {
         Strategy::BusyPoll => Wakeups::SpinOnly,
         _ => Wakeups::Futex,
     };
-    Spsc::init_with(to_server.region(), capacity, wakeups).map_err(io::Error::other)?;
-    Spsc::init_with(to_client.region(), capacity, wakeups).map_err(io::Error::other)?;
     let wait = Wait {
         strategy,
         ..Wait::futex()
     };
-    let client = RingEnd::new(to_server.map_again()?, to_client.map_again()?, wait)?;
-    let server = RingEnd::new(to_client.map_again()?, to_server.map_again()?, wait)?;
-    Ok(Channel::new(Box::new(client), Box::new(server)))
+    let [client, server] = pair(size, backing, wakeups)?;
+    Ok(Channel::new(
+        Box::new(RingEnd {
+            rings: client,
+            wait,
+        }),
+        Box::new(RingEnd {
+            rings: server,
+            wait,
+        }),
+    ))
+}
+
+/// Both rings of a pair for `size`-byte messages, laid out for `wakeups`: the client's sides
+/// (sending to the server, receiving from it), then the server's, each mapped on its own.
+pub fn pair(size: usize, backing: Backing, wakeups: Wakeups) -> io::Result<[Rings; 2]> {
+    let capacity = capacity_for(size);
+    let len = Spsc::required_len(capacity);
+    let to_server = create(&backing, "to-server", len)?;
+    let to_client = create(&backing, "to-client", len)?;
+    Spsc::init_with(to_server.region(), capacity, wakeups).map_err(io::Error::other)?;
+    Spsc::init_with(to_client.region(), capacity, wakeups).map_err(io::Error::other)?;
+    Ok([
+        Rings::new(to_server.map_again()?, to_client.map_again()?)?,
+        Rings::new(to_client.map_again()?, to_server.map_again()?)?,
+    ])
 }
 
 fn create(backing: &Backing, name: &str, len: usize) -> io::Result<SharedMemory> {
@@ -80,21 +97,19 @@ fn create(backing: &Backing, name: &str, len: usize) -> io::Result<SharedMemory>
     }
 }
 
-/// One side: produces into one ring, consumes from the other.
-struct RingEnd {
+/// One side's rings: it produces into one and consumes from the other, each mapped at its own
+/// address.
+pub struct Rings {
     // Declared before the memory so they are dropped first: they borrow it.
-    tx: Producer<'static>,
-    rx: Consumer<'static>,
-    wait: Wait<'static>,
+    /// The ring it sends on.
+    pub tx: Producer<'static>,
+    /// The ring it receives on.
+    pub rx: Consumer<'static>,
     _memory: [SharedMemory; 2],
 }
 
-impl RingEnd {
-    fn new(
-        tx_memory: SharedMemory,
-        rx_memory: SharedMemory,
-        wait: Wait<'static>,
-    ) -> io::Result<Self> {
+impl Rings {
+    fn new(tx_memory: SharedMemory, rx_memory: SharedMemory) -> io::Result<Self> {
         // SAFETY: the regions are the mappings owned by `_memory`, which live as long as this
         // value and do not move when it moves (they are mmap'ed pages); the producer and
         // consumer that borrow them are dropped first (field order).
@@ -115,15 +130,21 @@ impl RingEnd {
         Ok(Self {
             tx,
             rx,
-            wait,
             _memory: [tx_memory, rx_memory],
         })
     }
 }
 
+/// One side of a pair, waiting as ipc-core's own waits do.
+struct RingEnd {
+    rings: Rings,
+    wait: Wait<'static>,
+}
+
 impl Endpoint for RingEnd {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
         let mut grant = self
+            .rings
             .tx
             .reserve_blocking(message.len(), &self.wait)
             .map_err(io::Error::other)?;
@@ -134,6 +155,7 @@ impl Endpoint for RingEnd {
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
         let grant = self
+            .rings
             .rx
             .read_blocking(&self.wait)
             .map_err(io::Error::other)?;
