@@ -1,9 +1,10 @@
 //! `io-uring-futex`: ipc-core rings in memfds, one per direction, as `shm-futex`, whose waiting
 //! side sleeps through io_uring's futex operation (`IORING_OP_FUTEX_WAIT`, Linux 6.7) on the
 //! ring's own futex word, announced by ipc-core (`announce_futex_sleep`) and woken by the
-//! peer's plain `FUTEX_WAKE`: the ring's protocol is unchanged. A wait first checks the ring
-//! [`SPINS`] times (ipc-core's adaptive wait spins up to as many, fewer when spinning does not
-//! pay), then sleeps; asleep, it asks every [`LIVENESS_EVERY_MS`] whether the peer still lives.
+//! peer's plain `FUTEX_WAKE`: the ring's protocol is unchanged. A wait first spins as
+//! `shm-futex`'s does ([`SPIN`]: ipc-core's adaptive budget, each side keeping its own
+//! history), then sleeps; asleep, it asks every [`LIVENESS_EVERY_MS`] whether the peer still
+//! lives.
 //! The io_uring is made in the worker at its first sleep. A kernel whose io_uring lacks the
 //! futex operation makes it unsupported, with the reason.
 
@@ -11,7 +12,7 @@ use std::io;
 
 use io_uring::{opcode, register::Probe, types, IoUring};
 use ipc_core::spsc::{FutexSleep, ReadError, ReserveError, Wakeups};
-use ipc_core::wait::Liveness;
+use ipc_core::wait::{Liveness, SpinHistory, Strategy};
 
 use super::endpoints::check_len;
 use super::endpoints::ring_pair::{self, Backing, Rings};
@@ -19,8 +20,8 @@ use super::{Channel, Endpoint, Mechanism};
 use crate::config::BenchConfig;
 use crate::result::Pattern;
 
-/// Checks of the ring before a wait sleeps.
-pub const SPINS: u32 = 2_000;
+/// How a wait spins before it sleeps: as `shm-futex`'s (ipc-core's `Wait::futex`).
+pub const SPIN: Strategy = Strategy::Adaptive { max_spins: 2_000 };
 /// How often a sleeping side asks whether its peer still lives, ms.
 pub const LIVENESS_EVERY_MS: u32 = 100;
 /// `FUTEX2_SIZE_U32`: a 32-bit futex word, shared (no `FUTEX2_PRIVATE`: across processes).
@@ -75,15 +76,22 @@ impl Mechanism for IoUringFutex {
     }
 }
 
-/// One side: its rings, and its io_uring once it has slept.
+/// One side: its rings, what its spins learned for each, and its io_uring once it has slept.
 struct UringFutexEnd {
     rings: Rings,
+    send_spins: SpinHistory,
+    recv_spins: SpinHistory,
     uring: Option<IoUring>,
 }
 
 impl UringFutexEnd {
     fn new(rings: Rings) -> Self {
-        Self { rings, uring: None }
+        Self {
+            rings,
+            send_spins: SpinHistory::new(),
+            recv_spins: SpinHistory::new(),
+            uring: None,
+        }
     }
 
     /// Sleeps through io_uring until `sleep`'s word leaves its value (or a wake), asking
@@ -137,7 +145,11 @@ impl Endpoint for UringFutexEnd {
                 Err(e) => return Err(io::Error::other(e)),
             }
             let tx = &mut self.rings.tx;
-            if spin_until(|| tx.has_room_for(message.len()).unwrap_or(true)) {
+            let checks = self.send_spins.spins(SPIN);
+            let room = self
+                .send_spins
+                .spin(SPIN, checks, || tx.has_room_for(message.len()));
+            if room.map_err(io::Error::other)? {
                 continue;
             }
             if let Some(sleep) = tx
@@ -159,7 +171,11 @@ impl Endpoint for UringFutexEnd {
                 Err(e) => return Err(io::Error::other(e)),
             }
             let rx = &self.rings.rx;
-            if spin_until(|| rx.has_message()) {
+            let checks = self.recv_spins.spins(SPIN);
+            let ready = self.recv_spins.spin(SPIN, checks, || {
+                Ok::<_, std::convert::Infallible>(rx.has_message())
+            });
+            if ready.unwrap_or(false) {
                 continue;
             }
             if let Some(sleep) = self
@@ -173,17 +189,6 @@ impl Endpoint for UringFutexEnd {
             }
         }
     }
-}
-
-/// Checks `ready` up to [`SPINS`] times, a `pause` between checks; true once it holds.
-fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
-    for _ in 0..SPINS {
-        if ready() {
-            return true;
-        }
-        std::hint::spin_loop();
-    }
-    false
 }
 
 #[cfg(test)]
