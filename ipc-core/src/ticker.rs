@@ -17,7 +17,6 @@
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::cell::Cell;
-use std::sync::OnceLock;
 
 use rustix::thread::futex;
 
@@ -67,14 +66,54 @@ struct Slot {
     every_ms: AtomicU32,
 }
 
+/// [`TABLE_ADDRESS`] where the kernel cannot map the table.
+const NO_TABLE: usize = usize::MAX;
+
+/// The table's address: 0 until one is mapped, [`NO_TABLE`] where none can be. Set by one
+/// compare-exchange, never under a lock: `fork` copies this word as it stands, and a child
+/// forked while another thread was mapping the table must find a value, not a lock held by a
+/// thread it does not have. (It was a `OnceLock`: such a child waited on it forever, and so did
+/// the process it was to serve; the cross-process test of a killed consumer hung about one run
+/// in twenty that way.)
+static TABLE_ADDRESS: AtomicUsize = AtomicUsize::new(0);
+
 /// The table, mapped once per process (a fork child keeps the mapping, wiped).
 fn table() -> Option<&'static Table> {
-    static TABLE: OnceLock<Option<usize>> = OnceLock::new();
-    let address = (*TABLE.get_or_init(map_table))?;
-    // SAFETY: `map_table` mapped this address for the life of the process, readable and
-    // writable, at least `size_of::<Table>()` bytes, page-aligned; every field is an atomic, for
-    // which all bytes zero (a fresh or wiped mapping) is a valid value.
+    let mut address = TABLE_ADDRESS.load(Ordering::Acquire);
+    if address == 0 {
+        let mapped = map_table().unwrap_or(NO_TABLE);
+        address =
+            match TABLE_ADDRESS.compare_exchange(0, mapped, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => mapped,
+                Err(first) => {
+                    // Another thread mapped one first: this one goes.
+                    if mapped != NO_TABLE {
+                        unmap_table(mapped);
+                    }
+                    first
+                }
+            };
+    }
+    if address == NO_TABLE {
+        return None;
+    }
+    // SAFETY: `map_table` mapped this address for the life of the process (only a table that
+    // lost the race is unmapped, and its address was never published), readable and writable,
+    // at least `size_of::<Table>()` bytes, page-aligned; every field is an atomic, for which all
+    // bytes zero (a fresh or wiped mapping) is a valid value.
     Some(unsafe { &*(address as *const Table) })
+}
+
+/// Unmaps a table that `map_table` made and nobody else has seen.
+fn unmap_table(address: usize) {
+    // SAFETY: a mapping of `size_of::<Table>()` bytes made by `map_table` and never published:
+    // no reference to it exists.
+    let _ = unsafe {
+        rustix::mm::munmap(
+            address as *mut core::ffi::c_void,
+            core::mem::size_of::<Table>(),
+        )
+    };
 }
 
 /// Maps a zeroed table marked wipe-on-fork; `None` where the kernel cannot.
