@@ -118,7 +118,7 @@ fn unmap_table(address: usize) {
 
 /// Maps a zeroed table marked wipe-on-fork; `None` where the kernel cannot.
 fn map_table() -> Option<usize> {
-    use rustix::mm::{madvise, mmap_anonymous, munmap, Advice, MapFlags, ProtFlags};
+    use rustix::mm::{madvise, mmap_anonymous, Advice, MapFlags, ProtFlags};
     let len = core::mem::size_of::<Table>();
     // SAFETY: a new anonymous mapping, at an address the kernel picks: it aliases nothing.
     let base = unsafe {
@@ -132,8 +132,7 @@ fn map_table() -> Option<usize> {
     .ok()?;
     // SAFETY: advises the mapping made just above, which nothing else uses yet.
     if unsafe { madvise(base, len, Advice::LinuxWipeOnFork) }.is_err() {
-        // SAFETY: unmaps the mapping made just above; no reference to it exists.
-        let _ = unsafe { munmap(base, len) };
+        unmap_table(base as usize);
         return None;
     }
     Some(base as usize)
