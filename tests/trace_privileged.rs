@@ -277,6 +277,62 @@ fn io_uring_requests_and_completions_are_counted_from_its_own_tracepoints() {
     assert!(m.get("io_uring_submissions").is_none(), "{m:#}");
 }
 
+#[test]
+fn the_dbus_broker_is_traced_as_a_process_of_the_run() {
+    require_root();
+    // A round trip over D-Bus: the client's method call goes to the broker, which sends it on
+    // to the server; the server's return goes back the same way. One sendmsg a message each
+    // for the client and the server, two for the broker, which shows on a line of its own
+    // and at the middle of both channels.
+    const N: u64 = 500;
+    let doc = run_json(&[
+        "trace",
+        "--mech",
+        "dbus",
+        "--iters",
+        &N.to_string(),
+        "--sizes",
+        "128",
+        "--format",
+        "json",
+    ]);
+    assert_contract(&doc);
+    let b = &doc["results"][0]["breakdown"];
+    let processes = b["processes"].as_array().unwrap();
+    let roles: Vec<&str> = processes
+        .iter()
+        .map(|p| p["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["client", "server", "broker"], "{b:#}");
+    for (process, sends) in processes.iter().zip([N, N, 2 * N]) {
+        assert_eq!(calls(process, "sendmsg"), sends, "{process:#}");
+    }
+    let broker_pid = processes[2]["pid"].as_u64().unwrap();
+    let channels = b["channels"].as_array().unwrap();
+    assert_eq!(
+        channels.len(),
+        2,
+        "client-broker and broker-server: {:#}",
+        b["channels"]
+    );
+    for channel in channels {
+        let ends: Vec<u64> = channel["ends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pid"].as_u64().unwrap())
+            .collect();
+        assert!(ends.contains(&broker_pid), "{channel:#}");
+        for direction in channel["directions"].as_array().unwrap() {
+            assert_eq!(direction["sends"], N, "{direction:#}");
+        }
+    }
+    // Its CPU is in the bench result too, beside the workers'.
+    let cpu = &doc["results"][0]["cpu"]["processes"];
+    assert_eq!(cpu[2]["role"], "broker", "{cpu:#}");
+    assert!(cpu[2]["sys_s"].as_f64().unwrap() > 0.0, "{cpu:#}");
+}
+
 /// Traces `command` with `--format format -o FILE` and returns what the file holds, and what
 /// the command itself wrote on standard output.
 fn trace_command_to_file(format: &str, command: &[&str]) -> (String, String) {

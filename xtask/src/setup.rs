@@ -44,6 +44,8 @@ fn apt_packages() -> Vec<String> {
         // PostgreSQL and pgbench: a real program `trace` is tested on (tests/postgres.rs).
         "postgresql".into(),
         "postgresql-contrib".into(),
+        // The private message broker the `dbus` mechanism starts for each run.
+        "dbus-daemon".into(),
     ]
 }
 

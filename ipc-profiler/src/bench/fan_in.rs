@@ -165,5 +165,6 @@ fn reader(
         elapsed_s: elapsed,
         stamps_ns: None,
         lost: None,
+        helpers: Vec::new(),
     })
 }

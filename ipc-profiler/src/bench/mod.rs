@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod cpu_usage;
 pub mod fan_in;
+pub mod helpers;
 pub mod latency;
 pub mod patterns;
 pub mod payload;
@@ -176,7 +177,8 @@ pub fn run_pair(
         .with_context(|| format!("could not set up {}", mechanism.name()))?;
     let (mut client_end, mut server_end) = (channel.client, channel.server);
     // Dropped when this function returns, in the controller only, whatever the outcome.
-    let _cleanup = channel.cleanup;
+    let cleanup = channel.cleanup;
+    let helpers = cleanup.helpers();
     let cpus = &config.cpus;
     let latency = times_round_trips(config);
     let server = process::spawn("server", || {
@@ -196,6 +198,7 @@ pub fn run_pair(
                 client_end.as_mut(),
                 config,
                 mechanism.carries_payload(),
+                helpers,
                 gate,
             )
         } else {
@@ -264,7 +267,7 @@ pub fn result_of(
         }
     };
     let (starts, answers) = pair_roles(config);
-    let processes = vec![
+    let mut processes = vec![
         ProcessCpu {
             role: starts.into(),
             usage: outcome.client.cpu,
@@ -274,6 +277,7 @@ pub fn result_of(
             usage: outcome.server.cpu,
         },
     ];
+    processes.extend(outcome.client.helpers.iter().cloned());
     Ok(RunResult::measured(
         identity(mechanism, config),
         Measured {

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::cpu_usage;
 use super::worker::WorkerReport;
+use crate::mechanism::Helper;
 
 /// Runs `work` as a worker's whole measured phase: the CPU and clock snapshots lie outside it,
 /// `gate` opens `slot` right before and closes it right after, and the clock stops before the
@@ -28,6 +29,7 @@ pub fn measured(
         elapsed_s: (end - start).as_secs_f64(),
         stamps_ns: None,
         lost: None,
+        helpers: Vec::new(),
     })
 }
 
@@ -37,6 +39,15 @@ pub trait PhaseGate {
     fn open(&mut self, slot: u32) -> anyhow::Result<()>;
     /// Called by the worker right after its last measured message.
     fn close(&mut self, slot: u32) -> anyhow::Result<()>;
+    /// Called by the worker that times the run right before its own [`open`](Self::open):
+    /// the measured phase of the run's helper processes (a broker) opens with its own.
+    fn open_helpers(&mut self, _helpers: &[Helper]) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// Called by the same worker right after its own [`close`](Self::close).
+    fn close_helpers(&mut self, _helpers: &[Helper]) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// No kernel-side counting: a plain benchmark.

@@ -193,6 +193,7 @@ fn source(
         elapsed_s: elapsed,
         stamps_ns: Some(sent_at),
         lost: None,
+        helpers: Vec::new(),
     })
 }
 
@@ -239,6 +240,7 @@ fn relay(
         elapsed_s: start.elapsed().as_secs_f64(),
         stamps_ns: sink.then_some(received_at),
         lost: None,
+        helpers: Vec::new(),
     })
 }
 

@@ -30,7 +30,7 @@ use super::phase::PhaseGate;
 use super::worker::{pin, WorkerReport};
 use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
-use crate::mechanism::{Endpoint, Mechanism};
+use crate::mechanism::{Endpoint, Helper, Mechanism};
 use crate::process;
 use crate::result::{CpuSummary, LatencySummary, Measured, RunResult, Throughput};
 
@@ -165,11 +165,13 @@ pub fn run_gated(
             (Fanout::PerSubscriber(ends), "a channel per subscriber")
         }
     };
+    let helpers: Vec<Helper> = cleanups.iter().flat_map(|c| c.helpers()).copied().collect();
+    let helpers = super::helpers::distinct(helpers);
     let cpus = &config.cpus;
     let mut workers = vec![process::spawn("publisher", || {
         inboxes.clear();
         pin(cpus.client)?;
-        publisher(&mut fanout, config, gate)
+        publisher(&mut fanout, config, &helpers, gate)
     })?];
     for index in 0..n {
         workers.push(process::spawn("subscriber", || {
@@ -204,7 +206,8 @@ pub fn run_gated(
     }
     let paced = paced_rate(sent);
     let messages = 2 * config.iterations;
-    let processes = super::worker::hub_and_spokes(&reports, "publisher", "subscriber");
+    let mut processes = super::worker::hub_and_spokes(&reports, "publisher", "subscriber");
+    processes.extend(reports[0].helpers.iter().cloned());
     let mut id = identity(mechanism, config);
     id.placement = format!("{}, {shape}", id.placement);
     let mut result = RunResult::measured(
@@ -269,9 +272,12 @@ const PROBE_MESSAGES: u64 = 50;
 /// pace is a tenth of the stream's rate or one message per two probed deliveries (the median),
 /// whichever is slower: the stream's rate counts batches the subscribers took at one wake-up,
 /// while a paced message wakes each of them on its own.
+///
+/// It reads the run's helper processes' CPU at the edges of its measured phase.
 fn publisher(
     fanout: &mut Fanout,
     config: &BenchConfig,
+    helpers: &[Helper],
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<WorkerReport> {
     let mut payload = Payload::new(config.message_size);
@@ -292,7 +298,9 @@ fn publisher(
     }
     deliveries.sort_unstable();
     let delivery = deliveries[deliveries.len() / 2];
+    let helpers_start = super::helpers::usage(helpers)?;
     let cpu_start = cpu_usage::now();
+    gate.open_helpers(helpers)?;
     gate.open(0)?;
     let stream_start = Instant::now();
     for sequence in phases.stream.clone() {
@@ -317,12 +325,16 @@ fn publisher(
     }
     fanout.await_acks(&payload, &mut ack, phases.paced.end - 1)?;
     gate.close(0)?;
+    gate.close_helpers(helpers)?;
+    let cpu = cpu_usage::now().since(&cpu_start);
+    let helpers_end = super::helpers::usage(helpers)?;
     Ok(WorkerReport {
         histogram: None,
-        cpu: cpu_usage::now().since(&cpu_start),
+        cpu,
         elapsed_s: stream,
         stamps_ns: Some(sent_at),
         lost: None,
+        helpers: super::helpers::between(helpers, &helpers_start, &helpers_end),
     })
 }
 
@@ -404,6 +416,7 @@ fn subscriber(
         elapsed_s: 0.0,
         stamps_ns: Some(received_at),
         lost: config.lossy.then_some(lost_measured),
+        helpers: Vec::new(),
     })
 }
 

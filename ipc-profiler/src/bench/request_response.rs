@@ -20,7 +20,7 @@ use super::phase::PhaseGate;
 use super::worker::{pin, WorkerReport};
 use super::{cpu_usage, identity, WORKER_TIMEOUT};
 use crate::config::BenchConfig;
-use crate::mechanism::{Endpoint, Mechanism};
+use crate::mechanism::{Endpoint, Helper, Mechanism};
 use crate::process;
 use crate::result::{CpuSummary, LatencySummary, Measured, RunResult, Throughput};
 
@@ -82,6 +82,8 @@ pub fn run_gated(
         reply_outs.push(channel.client);
         reply_ins.push(channel.server);
     }
+    let helpers: Vec<Helper> = cleanups.iter().flat_map(|c| c.helpers()).copied().collect();
+    let helpers = super::helpers::distinct(helpers);
     let cpus = &config.cpus;
     let mut workers = vec![process::spawn("server", || {
         drop((
@@ -89,7 +91,7 @@ pub fn run_gated(
             std::mem::take(&mut reply_ins),
         ));
         pin(cpus.server)?;
-        server(request_in.as_mut(), &mut reply_outs, config, gate)
+        server(request_in.as_mut(), &mut reply_outs, config, &helpers, gate)
     })?];
     for index in 0..clients {
         workers.push(process::spawn("client", || {
@@ -124,7 +126,8 @@ pub fn run_gated(
     }
     let wall_s = last.saturating_sub(first) as f64 / 1e9;
     let messages = config.iterations * clients as u64;
-    let processes = super::worker::hub_and_spokes(&reports, "server", "client");
+    let mut processes = super::worker::hub_and_spokes(&reports, "server", "client");
+    processes.extend(reports[0].helpers.iter().cloned());
     let result = RunResult::measured(
         identity(mechanism, config),
         Measured {
@@ -179,6 +182,7 @@ fn client(
         elapsed_s: (end - phase_start.1).as_secs_f64(),
         stamps_ns: Some(vec![start_ns, end_ns]),
         lost: None,
+        helpers: Vec::new(),
     })
 }
 
@@ -189,10 +193,13 @@ fn client(
 /// every client has sent its own, then all go out together, so that the clients' timed phases
 /// run at the same time (100 processes start over tens of milliseconds; without the barrier
 /// the early ones would time their requests nearly alone). Its own measured phase opens there.
+///
+/// It reads the run's helper processes' CPU at the edges of its measured phase.
 fn server(
     requests: &mut dyn Endpoint,
     replies: &mut [Box<dyn Endpoint>],
     config: &BenchConfig,
+    helpers: &[Helper],
     gate: &mut dyn PhaseGate,
 ) -> anyhow::Result<WorkerReport> {
     let payload = Payload::new(config.message_size);
@@ -200,10 +207,12 @@ fn server(
     let mut next = vec![0u64; replies.len()];
     let warmup = config.warmup * replies.len() as u64;
     let total = (config.warmup + config.iterations) * replies.len() as u64;
+    let mut helpers_start = super::helpers::usage(helpers)?;
     let mut phase_start = (cpu_usage::now(), std::time::Instant::now());
     // The replies held at the start line, one per client.
     let mut held: Vec<(usize, Vec<u8>)> = Vec::new();
     if warmup == 0 {
+        gate.open_helpers(helpers)?;
         gate.open(SERVER_SLOT)?;
     }
     for served in 0..total {
@@ -228,17 +237,23 @@ fn server(
             for (client, reply) in held.drain(..) {
                 replies[client].send(&reply)?;
             }
+            helpers_start = super::helpers::usage(helpers)?;
             phase_start = (cpu_usage::now(), std::time::Instant::now());
+            gate.open_helpers(helpers)?;
             gate.open(SERVER_SLOT)?;
         }
     }
     let end = std::time::Instant::now();
     gate.close(SERVER_SLOT)?;
+    gate.close_helpers(helpers)?;
+    let cpu = cpu_usage::now().since(&phase_start.0);
+    let helpers_end = super::helpers::usage(helpers)?;
     Ok(WorkerReport {
         histogram: None,
-        cpu: cpu_usage::now().since(&phase_start.0),
+        cpu,
         elapsed_s: (end - phase_start.1).as_secs_f64(),
         stamps_ns: None,
         lost: None,
+        helpers: super::helpers::between(helpers, &helpers_start, &helpers_end),
     })
 }

@@ -29,6 +29,10 @@ pub struct WorkerReport {
     /// Messages a lossy subscriber lost in its measured phase.
     #[serde(default)]
     pub lost: Option<u64>,
+    /// The run's helper processes' CPU over this worker's measured phase (the worker that
+    /// times the run reads it; the others leave it empty).
+    #[serde(default)]
+    pub helpers: Vec<ProcessCpu>,
 }
 
 /// Why `processes` processes of `mechanism` cannot be measured here, if it busy-polls and they

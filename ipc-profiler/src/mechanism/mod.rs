@@ -4,6 +4,7 @@
 //! forked; each worker keeps one [`Endpoint`] and drops the other.
 
 mod cacheline;
+mod dbus;
 pub mod endpoints;
 mod eventfd;
 mod fifo;
@@ -162,20 +163,44 @@ pub struct BroadcastChannel {
     pub cleanup: Cleanup,
 }
 
-/// Actions that remove a channel's system objects, run once when dropped.
+/// Actions that remove a channel's system objects, run once when dropped; and the helper
+/// processes the channel runs through (a D-Bus broker), whose CPU is part of its cost.
 #[derive(Default)]
-pub struct Cleanup(Vec<Box<dyn FnOnce()>>);
+pub struct Cleanup {
+    actions: Vec<Box<dyn FnOnce()>>,
+    helpers: Vec<Helper>,
+}
+
+/// A process every message of a channel passes through that is not a worker: its pid and
+/// its part ("broker").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Helper {
+    /// Its process id.
+    pub pid: u32,
+    /// Its part, as the results name it.
+    pub role: &'static str,
+}
 
 impl Cleanup {
     /// Adds an action.
     pub fn push(&mut self, action: impl FnOnce() + 'static) {
-        self.0.push(Box::new(action));
+        self.actions.push(Box::new(action));
+    }
+
+    /// Names a helper process that every message of the channel passes through.
+    pub fn helper(&mut self, helper: Helper) {
+        self.helpers.push(helper);
+    }
+
+    /// The helper processes of the channel.
+    pub fn helpers(&self) -> &[Helper] {
+        &self.helpers
     }
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        for action in self.0.drain(..) {
+        for action in self.actions.drain(..) {
             action();
         }
     }
@@ -207,6 +232,7 @@ static ALL: &[&dyn Mechanism] = &[
     &eventfd::Eventfd,
     &shm_tokio::ShmTokio,
     &uds_tokio::UdsTokio,
+    &dbus::Dbus,
     &cacheline::Cacheline,
 ];
 

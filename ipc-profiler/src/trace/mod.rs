@@ -26,6 +26,8 @@ pub mod user_program;
 
 pub use tracer::Attach;
 
+use anyhow::Context;
+
 use crate::bench::{self, worker::CLIENT_SLOT, worker::SERVER_SLOT};
 use crate::config::BenchConfig;
 use crate::mechanism::Mechanism;
@@ -141,16 +143,18 @@ fn traced_run(
     config: &BenchConfig,
 ) -> anyhow::Result<TracedRun> {
     let slots = bench::patterns::processes(config);
-    tracer.registry().reserve_slots(slots)?;
+    // The run's helper processes (a D-Bus broker) come after its workers.
+    tracer.registry().reserve_slots(slots + HELPER_SLOTS)?;
     let mut gate = gate::KernelGate {
         registry: tracer.registry(),
         registered: false,
+        first_helper_slot: slots,
     };
     if config.pattern != Pattern::Latency && config.pattern != Pattern::Throughput {
         // Worker i is in slot i: a fan-in's reader then its writers, a server then its
         // clients, a pipeline's stages.
         let (result, pids) = bench::run_group(mechanism, config, &mut gate)?;
-        let workers = result
+        let mut workers: Vec<TracedWorker> = result
             .cpu
             .processes
             .iter()
@@ -164,12 +168,13 @@ fn traced_run(
                 elapsed_s: None,
             })
             .collect();
+        workers.extend(helpers_of(tracer, &result, workers.len(), slots)?);
         return Ok(TracedRun { result, workers });
     }
     let outcome = bench::run_pair(mechanism, config, &mut gate)?;
     let result = bench::result_of(mechanism, config, &outcome)?;
     let (starts, answers) = bench::pair_roles(config);
-    let workers = vec![
+    let mut workers = vec![
         TracedWorker {
             role: starts.into(),
             pid: outcome.pids.0,
@@ -185,7 +190,38 @@ fn traced_run(
             elapsed_s: Some(outcome.server.elapsed_s),
         },
     ];
+    workers.extend(helpers_of(tracer, &result, workers.len(), slots)?);
     Ok(TracedRun { result, workers })
+}
+
+/// Process slots kept for a run's helper processes: a D-Bus broker, the only one so far.
+const HELPER_SLOTS: u32 = 1;
+
+/// The helper processes of a traced run (the result's processes after its `workers` workers),
+/// each in the slot the timing worker registered it in, from `first_slot` on.
+fn helpers_of(
+    tracer: &mut tracer::Tracer,
+    result: &RunResult,
+    workers: usize,
+    first_slot: u32,
+) -> anyhow::Result<Vec<TracedWorker>> {
+    let owners = tracer.registry().owners()?;
+    result.cpu.processes[workers.min(result.cpu.processes.len())..]
+        .iter()
+        .zip(first_slot..)
+        .map(|(process, slot)| {
+            let owner = owners.iter().find(|o| o.slot == slot).with_context(|| {
+                format!("the {} was never registered for tracing", process.role)
+            })?;
+            Ok(TracedWorker {
+                role: process.role.clone(),
+                pid: owner.process.tgid,
+                slot,
+                user_s: process.usage.user_s,
+                elapsed_s: None,
+            })
+        })
+        .collect()
 }
 
 /// The figure tracing's cost is judged by: the p50 round trip where the pattern times round
