@@ -194,6 +194,12 @@ pub const ALL: &[Features] = &[
         "a socket pair",
         "none for a stream",
     ),
+    f(
+        "dbus",
+        [true, true, true, true, false, false, false],
+        "a Unix socket per process to a broker process (dbus-daemon)",
+        "128 MiB a message (D-Bus's own limit); what the broker queues for a reader (1 GiB here)",
+    ),
 ];
 
 #[cfg(test)]
