@@ -16,6 +16,7 @@ use iceoryx2::port::notifier::Notifier;
 use iceoryx2::port::publisher::Publisher;
 use iceoryx2::port::subscriber::Subscriber;
 use iceoryx2::prelude::*;
+use iceoryx2::sample_mut::SampleMut;
 
 use super::message::{check, pattern, round_of, set_round};
 use super::{histogram, Done, Placement, Rounds};
@@ -204,6 +205,203 @@ pub fn round_trip(size: usize, rounds: Rounds, placement: Placement, sleep: bool
                         receive_sleeping(&rx, listener, &mut reply);
                     }
                     None => receive(&rx, &mut reply),
+                }
+                let took = start.elapsed().as_nanos() as u64;
+                assert_eq!(round_of(&reply), round);
+                if round >= rounds.warmup {
+                    h.saturating_record(took);
+                }
+            }
+            check(&reply, total - 1, &message);
+            h.value_at_quantile(0.5)
+        },
+    )
+}
+
+/// A service set up as iceoryx2's own `benchmark-publish-subscribe` sets up its own: a
+/// subscriber buffer of one sample, safe overflow (a new sample replaces one not yet read),
+/// no history, and its publisher's default (non-blocking) backpressure.
+fn authors_service(
+    node: &Node<Service>,
+    name: &str,
+) -> iceoryx2::service::port_factory::publish_subscribe::PortFactory<Service, [u8], ()> {
+    node.service_builder(&name.try_into().expect("a service name"))
+        .publish_subscribe::<[u8]>()
+        .max_publishers(1)
+        .max_subscribers(1)
+        .history_size(0)
+        .subscriber_max_buffer_size(1)
+        .enable_safe_overflow(true)
+        .open_or_create()
+        .expect("open or create an iceoryx2 service")
+}
+
+/// A loaned sample of `size` bytes, sent as it is: none of its bytes written, as iceoryx2's
+/// benchmark sends them.
+fn untouched(
+    publisher: &Publisher<Service, [u8], ()>,
+    size: usize,
+) -> SampleMut<Service, [u8], ()> {
+    let sample = publisher.loan_slice_uninit(size).expect("loan a sample");
+    // SAFETY: the sample lies in a shared memory segment iceoryx2 created and the kernel
+    // filled with zeros, so each of its bytes holds a value (zero, or one an earlier sample
+    // left); any value is a valid u8, and nothing reads them.
+    unsafe { sample.assume_init() }
+}
+
+/// Until both publishers reach their subscribers, a sample sent under safe overflow reaches
+/// nobody and is lost: round trips that repeat each send until it reached the peer, before
+/// the timed ones start.
+const HANDSHAKE_ROUNDS: u64 = 1_000;
+
+/// Sends an untouched sample until it reaches the peer.
+fn send_until_delivered(publisher: &Publisher<Service, [u8], ()>, size: usize) {
+    while untouched(publisher, size).send().expect("send") == 0 {
+        std::hint::spin_loop();
+    }
+}
+
+/// Busy-polls until a sample arrives, and drops it unread.
+fn await_one(subscriber: &Subscriber<Service, [u8], ()>) {
+    while subscriber.receive().expect("receive").is_none() {
+        std::hint::spin_loop();
+    }
+}
+
+/// The mean one-way latency in ns as iceoryx2's authors measure it (`benchmark-publish-subscribe
+/// --bench-ipc`): their service settings ([`authors_service`]); the timing side loans its next
+/// sample right after sending and before it waits for the reply, the echo side loans its
+/// reply before it waits; no byte of a payload is written or read; the time of `iterations`
+/// round trips over twice their number. Unlike their benchmark (two threads of one process),
+/// two processes, as every other figure here.
+pub fn as_its_authors_run_it(size: usize, iterations: u64, placement: Placement) -> f64 {
+    let name = fresh_name();
+    let (a2b, b2a) = (format!("{name}/a2b"), format!("{name}/b2a"));
+    pair_on(
+        placement.cpus(),
+        || {
+            let node = node();
+            let rx = authors_service(&node, &a2b)
+                .subscriber_builder()
+                .create()
+                .expect("an iceoryx2 subscriber");
+            let tx = authors_service(&node, &b2a)
+                .publisher_builder()
+                .initial_max_slice_len(size)
+                .create()
+                .expect("an iceoryx2 publisher");
+            for _ in 0..HANDSHAKE_ROUNDS {
+                await_one(&rx);
+                send_until_delivered(&tx, size);
+            }
+            for _ in 0..iterations {
+                let reply = untouched(&tx, size);
+                await_one(&rx);
+                reply.send().expect("send");
+            }
+        },
+        || {
+            let node = node();
+            let tx = authors_service(&node, &a2b)
+                .publisher_builder()
+                .initial_max_slice_len(size)
+                .create()
+                .expect("an iceoryx2 publisher");
+            let rx = authors_service(&node, &b2a)
+                .subscriber_builder()
+                .create()
+                .expect("an iceoryx2 subscriber");
+            for _ in 0..HANDSHAKE_ROUNDS {
+                send_until_delivered(&tx, size);
+                await_one(&rx);
+            }
+            let mut next = untouched(&tx, size);
+            let start = Instant::now();
+            for _ in 0..iterations {
+                next.send().expect("send");
+                next = untouched(&tx, size);
+                await_one(&rx);
+            }
+            start.elapsed().as_nanos() as f64 / (2 * iterations) as f64
+        },
+    )
+}
+
+/// The median round trip in ns through iceoryx2's request-response API: the client loans a
+/// request, copies the message into it and sends it; the server receives it as an active
+/// request, copies it out, and answers with one response that carries the same bytes, which
+/// the client copies out. Busy-polling on both sides; a response buffer of one.
+pub fn request_response(size: usize, rounds: Rounds, placement: Placement) -> u64 {
+    let name = fresh_name();
+    let service = |node: &Node<Service>| {
+        node.service_builder(&name.as_str().try_into().expect("a service name"))
+            .request_response::<[u8], [u8]>()
+            .max_clients(1)
+            .max_servers(1)
+            .max_response_buffer_size(1)
+            .open_or_create()
+            .expect("open or create an iceoryx2 request-response service")
+    };
+    let total = rounds.total();
+    pair_on(
+        placement.cpus(),
+        || {
+            let node = node();
+            let server = service(&node)
+                .server_builder()
+                .initial_max_slice_len(size)
+                .create()
+                .expect("an iceoryx2 server");
+            let mut request = vec![0u8; size];
+            for round in 0..total {
+                let active = loop {
+                    if let Some(active) = server.receive().expect("receive a request") {
+                        break active;
+                    }
+                    std::hint::spin_loop();
+                };
+                request.copy_from_slice(active.payload());
+                assert_eq!(round_of(&request), round);
+                active
+                    .loan_slice_uninit(size)
+                    .expect("loan a response")
+                    .write_from_slice(&request)
+                    .send()
+                    .expect("send the response");
+            }
+        },
+        || {
+            let node = node();
+            let client = service(&node)
+                .client_builder()
+                .initial_max_slice_len(size)
+                .create()
+                .expect("an iceoryx2 client");
+            let mut message = pattern(size);
+            let mut reply = vec![0u8; size];
+            let mut h = histogram();
+            for round in 0..total {
+                let start = Instant::now();
+                set_round(&mut message, round);
+                // Until the server is connected a request reaches nobody: send it again.
+                let pending = loop {
+                    let pending = client
+                        .loan_slice_uninit(size)
+                        .expect("loan a request")
+                        .write_from_slice(&message)
+                        .send()
+                        .expect("send the request");
+                    if pending.number_of_server_connections() > 0 {
+                        break pending;
+                    }
+                    std::hint::spin_loop();
+                };
+                loop {
+                    if let Some(response) = pending.receive().expect("receive the response") {
+                        reply.copy_from_slice(response.payload());
+                        break;
+                    }
+                    std::hint::spin_loop();
                 }
                 let took = start.elapsed().as_nanos() as u64;
                 assert_eq!(round_of(&reply), round);

@@ -3,11 +3,15 @@
 //! does per message).
 //!
 //! Figures: the busy-polling round trip (cross-core; busy-polling on one core would measure the
-//! scheduler's time slice), one-way throughput (cross-core), and the round trip when each side
-//! sleeps whenever it has nothing to read (cross-core and same-core). Each figure is the median
-//! over `--runs` interleaved runs (ipc-core, iceoryx2, ipc-core, ...), each run a p50 of its
-//! round trips or a throughput; the no-ring hand-off floor ([`floor`]) is measured beside the
-//! round trips, interleaved with them.
+//! scheduler's time slice), what ipc-core's SpinOnly rings save it, the one-way latency as
+//! iceoryx2's own benchmark measures it (pre-loaned, payload untouched, its service settings;
+//! both sides so), the round trip through iceoryx2's request-response API, one-way throughput
+//! (cross-core), and the round trip when each side sleeps whenever it has nothing to read
+//! (cross-core and same-core). Each figure is the median over `--runs` interleaved runs, the
+//! side that goes first alternating; each run a p50 of its round trips, a mean one-way time or
+//! a throughput; the no-ring hand-off floor ([`floor`]) is measured beside the round trips,
+//! interleaved with them. The output opens with every setting in which the sides differ
+//! ([`output::SETTINGS`]).
 
 mod floor;
 mod iceoryx;
@@ -19,7 +23,7 @@ use hdrhistogram::Histogram;
 use ipc_core::shm::SharedMemory;
 
 pub use output::Format;
-use output::{Figure, Kind};
+use output::{Figure, Kind, SettingEffect};
 
 /// Where the two processes run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,15 +122,30 @@ impl Done {
 }
 
 /// The median of `runs` interleaved measurements of each of `sides` (run one after the other
-/// within each round, so that a slow stretch of the machine falls on all of them).
-fn interleaved<const N: usize>(runs: usize, mut sides: [&mut dyn FnMut() -> f64; N]) -> [f64; N] {
+/// within each round, so that a slow stretch of the machine falls on all of them; round `r`
+/// starts with side `r mod N`, so that no side always goes first).
+fn interleaved<const N: usize>(runs: usize, sides: [&mut dyn FnMut() -> f64; N]) -> [f64; N] {
     let mut values: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
-    for _ in 0..runs {
-        for (side, value) in sides.iter_mut().zip(values.iter_mut()) {
-            value.push(side());
+    for round in 0..runs {
+        for i in rotated(N, round) {
+            values[i].push(sides[i]());
         }
     }
     values.map(crate::stats::median)
+}
+
+/// The order of `n` sides in round `round`: starting with side `round mod n`.
+fn rotated(n: usize, round: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |k| (round + k) % n)
+}
+
+/// Round trips timed per run of the figure measured as iceoryx2's benchmark measures it (a
+/// million, as the run its figure was quoted from; fewer for large messages).
+fn authors_iterations(size: usize) -> u64 {
+    match size {
+        0..=256 => 1_000_000,
+        _ => 200_000,
+    }
 }
 
 /// Runs every figure and prints each as it is measured.
@@ -151,6 +170,58 @@ fn measure(format: Format, runs: usize) {
             ],
         );
         out.print(Figure::new(Kind::RoundTrip, size, cross, ours, theirs).with_floor(floor));
+    }
+    for size in [8, 128] {
+        let rounds = busy_rounds(size);
+        let [spin_only, futex_rings] = interleaved(
+            runs,
+            [
+                &mut || ring::round_trip(size, rounds, cross, false) as f64,
+                &mut || ring::busy_round_trip_on_futex_rings(size, rounds, cross) as f64,
+            ],
+        );
+        out.print_effect(SettingEffect::new(
+            "SpinOnly rings",
+            "ipc-core",
+            Kind::RoundTrip,
+            size,
+            cross,
+            [spin_only, futex_rings],
+        ));
+    }
+    for size in [8, 128, 4096] {
+        let iterations = authors_iterations(size);
+        let [ours, theirs] = interleaved(
+            runs,
+            [
+                &mut || ring::as_iceoryx2_runs_it(size, iterations, cross),
+                &mut || iceoryx::as_its_authors_run_it(size, iterations, cross),
+            ],
+        );
+        out.print(Figure::new(
+            Kind::OneWayAsIceoryx2RunsIt,
+            size,
+            cross,
+            ours,
+            theirs,
+        ));
+    }
+    for size in [8, 128, 4096] {
+        let rounds = busy_rounds(size);
+        let [ours, theirs] = interleaved(
+            runs,
+            [
+                &mut || ring::round_trip(size, rounds, cross, false) as f64,
+                &mut || iceoryx::request_response(size, rounds, cross) as f64,
+            ],
+        );
+        out.print(Figure::new(
+            Kind::RequestResponse,
+            size,
+            cross,
+            ours,
+            theirs,
+        ));
     }
     for size in [64, 4096, 1 << 20] {
         let messages = throughput_messages(size);
@@ -182,4 +253,19 @@ fn measure(format: Format, runs: usize) {
         }
     }
     out.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_side_goes_first_in_turn() {
+        let firsts: Vec<usize> = (0..6).map(|r| rotated(3, r).next().unwrap()).collect();
+        assert_eq!(firsts, [0, 1, 2, 0, 1, 2]);
+        let mut order: Vec<usize> = rotated(3, 4).collect();
+        assert_eq!(order, [1, 2, 0]);
+        order.sort_unstable();
+        assert_eq!(order, [0, 1, 2], "every side runs once a round");
+    }
 }

@@ -71,7 +71,9 @@ fn echo(consumer: &mut Consumer<'_>, producer: &mut Producer<'_>, how: &Wait<'_>
 }
 
 /// The median round trip in ns: busy-polling (`sleep` false) or sleeping on the futex at once
-/// whenever a side has nothing to read (`sleep` true).
+/// whenever a side has nothing to read (`sleep` true). Busy-polling rings are laid out
+/// [`Wakeups::SpinOnly`]: a side that never sleeps needs no futex word, so its commits are plain
+/// stores, not the swap that tells a sleeper.
 pub fn round_trip(size: usize, rounds: Rounds, placement: Placement, sleep: bool) -> u64 {
     let (wakeups, how) = if sleep {
         let mut how = Wait::futex();
@@ -80,6 +82,23 @@ pub fn round_trip(size: usize, rounds: Rounds, placement: Placement, sleep: bool
     } else {
         (Wakeups::SpinOnly, Wait::busy_poll())
     };
+    round_trip_with(size, rounds, placement, wakeups, &how)
+}
+
+/// The busy-polling round trip over rings laid out for futex wake-ups ([`Wakeups::Futex`]), as
+/// a ring whose sides may also sleep is: what [`Wakeups::SpinOnly`] saves `peers`' figure.
+pub fn busy_round_trip_on_futex_rings(size: usize, rounds: Rounds, placement: Placement) -> u64 {
+    round_trip_with(size, rounds, placement, Wakeups::Futex, &Wait::busy_poll())
+}
+
+fn round_trip_with(
+    size: usize,
+    rounds: Rounds,
+    placement: Placement,
+    wakeups: Wakeups,
+    how: &Wait<'_>,
+) -> u64 {
+    let how = *how;
     let rings = Rings::new(size, wakeups);
     let total = rounds.total();
     pair_on(
@@ -110,6 +129,39 @@ pub fn round_trip(size: usize, rounds: Rounds, placement: Placement, sleep: bool
             }
             check(&reply, total - 1, &message);
             h.value_at_quantile(0.5)
+        },
+    )
+}
+
+/// The mean one-way latency in ns as iceoryx2's own benchmark measures its side (see
+/// [`super::iceoryx::as_its_authors_run_it`]): each side reserves its next message before it
+/// waits, commits it without writing its bytes, and releases what it reads without reading
+/// them; the time of `iterations` round trips over twice their number.
+pub fn as_iceoryx2_runs_it(size: usize, iterations: u64, placement: Placement) -> f64 {
+    let rings = Rings::new(size, Wakeups::SpinOnly);
+    let how = Wait::busy_poll();
+    pair_on(
+        placement.cpus(),
+        || {
+            let (there, back) = (rings.ring(&rings.there), rings.ring(&rings.back));
+            let (mut rx, mut tx) = (there.consumer().unwrap(), back.producer().unwrap());
+            for _ in 0..iterations {
+                let reply = tx.reserve_blocking(size, &how).expect("reserve");
+                rx.read_blocking(&how).expect("read").release();
+                reply.commit();
+            }
+        },
+        || {
+            let (there, back) = (rings.ring(&rings.there), rings.ring(&rings.back));
+            let (mut tx, mut rx) = (there.producer().unwrap(), back.consumer().unwrap());
+            let mut next = tx.reserve_blocking(size, &how).expect("reserve");
+            let start = Instant::now();
+            for _ in 0..iterations {
+                next.commit();
+                next = tx.reserve_blocking(size, &how).expect("reserve");
+                rx.read_blocking(&how).expect("read").release();
+            }
+            start.elapsed().as_nanos() as f64 / (2 * iterations) as f64
         },
     )
 }
