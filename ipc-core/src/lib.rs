@@ -39,6 +39,8 @@
 extern crate std;
 
 pub mod broadcast;
+#[cfg(all(feature = "std", target_os = "linux", not(loom)))]
+pub mod channel;
 mod copy;
 pub mod doorbell;
 mod error;

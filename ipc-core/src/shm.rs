@@ -220,6 +220,76 @@ impl Drop for SharedMemory {
     }
 }
 
+/// Sends `fd` to the peer at the other end of the Unix socket `socket` (`SCM_RIGHTS`), with
+/// one byte of data (a descriptor needs a message to travel with).
+///
+/// # Errors
+/// The operating system's error from `sendmsg`.
+pub fn send_fd(socket: impl AsFd, fd: BorrowedFd<'_>) -> io::Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut space = [core::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [fd];
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::Error::other(
+            "no room for a descriptor in the control buffer",
+        ));
+    }
+    loop {
+        match rustix::net::sendmsg(
+            &socket,
+            &[io::IoSlice::new(&[1])],
+            &mut control,
+            SendFlags::empty(),
+        ) {
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(io_error(e)),
+        }
+    }
+}
+
+/// Receives one descriptor sent with [`send_fd`] over the Unix socket `socket`. Any further
+/// descriptors a peer attached are closed.
+///
+/// # Errors
+/// The operating system's error from `recvmsg`; [`io::ErrorKind::InvalidData`] when the
+/// message carried no descriptor; [`io::ErrorKind::UnexpectedEof`] when the peer closed.
+pub fn receive_fd(socket: impl AsFd) -> io::Result<OwnedFd> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [core::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0u8; 1];
+    let received = loop {
+        match rustix::net::recvmsg(
+            &socket,
+            &mut [io::IoSliceMut::new(&mut byte)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Ok(received) => break received,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(io_error(e)),
+        }
+    };
+    let mut first = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            for fd in fds {
+                first.get_or_insert(fd);
+            }
+        }
+    }
+    match (first, received.bytes) {
+        (Some(fd), _) => Ok(fd),
+        (None, 0) => Err(io::ErrorKind::UnexpectedEof.into()),
+        (None, _) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the message carried no descriptor",
+        )),
+    }
+}
+
 /// A peer process watched through a pidfd: it is gone once the pidfd becomes readable, which
 /// happens when the process exits, before it is reaped, and never for a reused pid.
 ///

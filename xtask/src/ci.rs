@@ -85,15 +85,18 @@ pub fn run() -> anyhow::Result<()> {
         cmd::run(Command::new(install_root.join("bin").join("ipc-profiler")).arg("list"));
     let _ = std::fs::remove_dir_all(&install_root);
     installed?;
-    // The documented example: two processes over a memfd.
-    cmd::run(cargo().args([
-        "run",
-        "--locked",
-        "--package",
-        "ipc-core",
-        "--example",
-        "memfd_ping",
-    ]))?;
+    // The documented examples: two processes over a memfd; two programs sharing a channel by
+    // name through the one-call path, with the safe API only.
+    for example in ["memfd_ping", "named_duplex"] {
+        cmd::run(cargo().args([
+            "run",
+            "--locked",
+            "--package",
+            "ipc-core",
+            "--example",
+            example,
+        ]))?;
+    }
     // The async example: a tokio service and a plain process over ipc-core.
     cmd::run(cargo().args([
         "run",

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use ipc_core::shm::SharedMemory;
 
-use super::message::{check, pattern, round_of, set_round};
-use super::{histogram, Placement, Rounds};
+use super::message::{pattern, set_round};
+use super::{Placement, RoundTrips, Rounds};
 use crate::processes::pair_on;
 
 /// Bytes the waiter prefetches: the ring's consumer prefetches its record's line and two more.
@@ -61,7 +61,7 @@ pub fn round_trip(size: usize, rounds: Rounds, placement: Placement) -> u64 {
         || {
             let mut message = pattern(size);
             let mut reply = vec![0u8; size];
-            let mut h = histogram();
+            let mut timed = RoundTrips::new(rounds);
             for round in 0..total {
                 let start = Instant::now();
                 set_round(&mut message, round);
@@ -71,14 +71,9 @@ pub fn round_trip(size: usize, rounds: Rounds, placement: Placement) -> u64 {
                 wait(1, round);
                 // SAFETY: direction 1's payload was published for this round.
                 unsafe { std::ptr::copy_nonoverlapping(payload(1), reply.as_mut_ptr(), size) };
-                let took = start.elapsed().as_nanos() as u64;
-                assert_eq!(round_of(&reply), round);
-                if round >= rounds.warmup {
-                    h.saturating_record(took);
-                }
+                timed.record(round, &reply, start);
             }
-            check(&reply, total - 1, &message);
-            h.value_at_quantile(0.5)
+            timed.p50(&reply, &message)
         },
     )
 }

@@ -19,7 +19,7 @@ use iceoryx2::prelude::*;
 use iceoryx2::sample_mut::SampleMut;
 
 use super::message::{check, pattern, round_of, set_round};
-use super::{histogram, Done, Placement, Rounds};
+use super::{Done, Placement, RoundTrips, Rounds};
 use crate::processes::pair_on;
 
 type Service = ipc::Service;
@@ -194,7 +194,7 @@ pub fn round_trip(size: usize, rounds: Rounds, placement: Placement, sleep: bool
             let wake = sleep.then(|| (events(&node, &pong_event).0, events(&node, &ping_event).1));
             let mut message = pattern(size);
             let mut reply = vec![0u8; size];
-            let mut h = histogram();
+            let mut timed = RoundTrips::new(rounds);
             for round in 0..total {
                 let start = Instant::now();
                 set_round(&mut message, round);
@@ -206,14 +206,9 @@ pub fn round_trip(size: usize, rounds: Rounds, placement: Placement, sleep: bool
                     }
                     None => receive(&rx, &mut reply),
                 }
-                let took = start.elapsed().as_nanos() as u64;
-                assert_eq!(round_of(&reply), round);
-                if round >= rounds.warmup {
-                    h.saturating_record(took);
-                }
+                timed.record(round, &reply, start);
             }
-            check(&reply, total - 1, &message);
-            h.value_at_quantile(0.5)
+            timed.p50(&reply, &message)
         },
     )
 }
@@ -379,7 +374,7 @@ pub fn request_response(size: usize, rounds: Rounds, placement: Placement) -> u6
                 .expect("an iceoryx2 client");
             let mut message = pattern(size);
             let mut reply = vec![0u8; size];
-            let mut h = histogram();
+            let mut timed = RoundTrips::new(rounds);
             for round in 0..total {
                 let start = Instant::now();
                 set_round(&mut message, round);
@@ -403,14 +398,9 @@ pub fn request_response(size: usize, rounds: Rounds, placement: Placement) -> u6
                     }
                     std::hint::spin_loop();
                 }
-                let took = start.elapsed().as_nanos() as u64;
-                assert_eq!(round_of(&reply), round);
-                if round >= rounds.warmup {
-                    h.saturating_record(took);
-                }
+                timed.record(round, &reply, start);
             }
-            check(&reply, total - 1, &message);
-            h.value_at_quantile(0.5)
+            timed.p50(&reply, &message)
         },
     )
 }

@@ -98,6 +98,38 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")
 }
 
+/// What a timing side keeps of its round trips: each reply checked to be its round's, and
+/// the time of every one past the warm-up.
+struct RoundTrips {
+    times: Histogram<u64>,
+    rounds: Rounds,
+}
+
+impl RoundTrips {
+    fn new(rounds: Rounds) -> Self {
+        Self {
+            times: histogram(),
+            rounds,
+        }
+    }
+
+    /// Records round `round`, begun at `start`, whose reply is `reply`.
+    fn record(&mut self, round: u64, reply: &[u8], start: std::time::Instant) {
+        let took = start.elapsed().as_nanos() as u64;
+        assert_eq!(message::round_of(reply), round);
+        if round >= self.rounds.warmup {
+            self.times.saturating_record(took);
+        }
+    }
+
+    /// The median round trip in ns, after checking every byte of the last reply against the
+    /// last message sent.
+    fn p50(self, reply: &[u8], message: &[u8]) -> u64 {
+        message::check(reply, self.rounds.total() - 1, message);
+        self.times.value_at_quantile(0.5)
+    }
+}
+
 /// A flag in shared memory, set by one process and awaited by the other outside the timing.
 struct Done(SharedMemory);
 

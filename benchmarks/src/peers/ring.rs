@@ -12,7 +12,7 @@ use ipc_core::spsc::{Consumer, Producer, Spsc, Wakeups};
 use ipc_core::wait::{Strategy, Wait};
 
 use super::message::{check, pattern, round_of, set_round};
-use super::{histogram, Placement, Rounds};
+use super::{Placement, RoundTrips, Rounds};
 use crate::processes::pair_on;
 
 /// The data area for `size`-byte messages, as a user would size it: the smallest power of two
@@ -115,20 +115,15 @@ fn round_trip_with(
             let (mut tx, mut rx) = (there.producer().unwrap(), back.consumer().unwrap());
             let mut message = pattern(size);
             let mut reply = vec![0u8; size];
-            let mut h = histogram();
+            let mut timed = RoundTrips::new(rounds);
             for round in 0..total {
                 let start = Instant::now();
                 set_round(&mut message, round);
                 send(&mut tx, &message, &how);
                 receive(&mut rx, &mut reply, &how);
-                let took = start.elapsed().as_nanos() as u64;
-                assert_eq!(round_of(&reply), round);
-                if round >= rounds.warmup {
-                    h.saturating_record(took);
-                }
+                timed.record(round, &reply, start);
             }
-            check(&reply, total - 1, &message);
-            h.value_at_quantile(0.5)
+            timed.p50(&reply, &message)
         },
     )
 }
