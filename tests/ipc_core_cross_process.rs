@@ -784,3 +784,66 @@ fn a_process_started_after_the_holder_was_killed_reopens_the_channel_by_name_and
     let n = consumer.pop(&mut buffer).unwrap().unwrap();
     assert_eq!(&buffer[..n], b"from the next");
 }
+
+#[test]
+fn a_named_duplex_channel_is_reclaimed_by_a_process_started_after_its_end_was_killed() {
+    // The one-call path: each process names the channel; nothing is inherited. The first end's
+    // holder dies holding both its roles (its ring to send on, its ring to read); a process
+    // that never knew it reclaims the end through the rings' records alone.
+    use ipc_core::channel::{ChannelError, Duplex};
+    let name = format!("ipc-core-test-duplex-restart-{}", std::process::id());
+    let channel = Duplex::open_or_create(&name, CAPACITY).unwrap();
+    let mut peer = channel.second_end().unwrap();
+    let (ready_read, ready_write) = rustix::pipe::pipe().unwrap();
+    let opened = name.clone();
+    let first = KillOnDrop(fork_child(move || {
+        let mut end = Duplex::open_or_create(&opened, CAPACITY)
+            .unwrap()
+            .first_end()
+            .unwrap();
+        end.try_send(b"from the first").unwrap();
+        rustix::io::write(&ready_write, b"x").unwrap();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }));
+    rustix::io::read(&ready_read, &mut [0u8; 1]).unwrap();
+    let opened = name.clone();
+    let reclaim = move || {
+        let channel = Duplex::open_or_create(&opened, CAPACITY).unwrap();
+        match channel.reclaim_first_end() {
+            Ok(mut end) => {
+                end.try_send(b"from the next").unwrap();
+                // It reads too: the dead holder's receiving role is its now.
+                let mut buffer = [0u8; 16];
+                let n = end
+                    .recv(&mut buffer, &ipc_core::wait::Wait::futex())
+                    .unwrap();
+                i32::from(&buffer[..n] != b"welcome")
+            }
+            Err(ChannelError::Claim(ipc_core::role::ClaimError::HolderAlive(_))) => 3,
+            Err(_) => 4,
+        }
+    };
+    let refused = KillOnDrop(fork_child(reclaim.clone()));
+    assert_eq!(
+        libc::WEXITSTATUS(refused.wait()),
+        3,
+        "taken from a live holder"
+    );
+    kill(first.0);
+    first.wait();
+    peer.try_send(b"welcome").unwrap();
+    let next = KillOnDrop(fork_child(reclaim));
+    assert_eq!(
+        libc::WEXITSTATUS(next.wait()),
+        0,
+        "the end was not reclaimed"
+    );
+    Duplex::unlink(&name).unwrap();
+    let mut buffer = [0u8; 64];
+    let n = peer.try_recv(&mut buffer).unwrap().unwrap();
+    assert_eq!(&buffer[..n], b"from the first");
+    let n = peer.try_recv(&mut buffer).unwrap().unwrap();
+    assert_eq!(&buffer[..n], b"from the next");
+}

@@ -85,9 +85,9 @@ pub fn run() -> anyhow::Result<()> {
         cmd::run(Command::new(install_root.join("bin").join("ipc-profiler")).arg("list"));
     let _ = std::fs::remove_dir_all(&install_root);
     installed?;
-    // The documented examples: two processes over a memfd; two programs sharing a channel by
-    // name through the one-call path, with the safe API only.
-    for example in ["memfd_ping", "named_duplex"] {
+    // The documented examples: two processes over a memfd; programs sharing a duplex, a fan-in
+    // and a broadcast channel by name through the one-call path, with the safe API only.
+    for example in ["memfd_ping", "named_duplex", "named_shapes"] {
         cmd::run(cargo().args([
             "run",
             "--locked",

@@ -1,125 +1,21 @@
-//! One call to a channel (feature `std`, Linux): a duplex pair of SPSC rings (one each way) in
-//! memory the library maps and owns, for related processes (a memfd, inherited or passed over a
-//! Unix socket with [`Duplex::send_over`]) or unrelated ones (a name under `/dev/shm`, opened
-//! or created with [`Duplex::open_or_create`]). Each process takes one end; an end owns its
-//! share of the mapping, so it moves into a thread or a task with no lifetime to manage and no
-//! `unsafe`.
-//!
-//! ```
-//! use ipc_core::channel::Duplex;
-//! use ipc_core::wait::Wait;
-//!
-//! let channel = Duplex::memfd(4096)?;
-//! let (mut here, mut there) = (channel.first_end()?, channel.second_end()?);
-//! // An end is Send and 'static: it owns its share of the mapping.
-//! let echo = std::thread::spawn(move || {
-//!     let mut buffer = [0u8; 64];
-//!     let n = there.recv(&mut buffer, &Wait::futex()).unwrap();
-//!     there.send(&buffer[..n], &Wait::futex()).unwrap();
-//! });
-//! here.send(b"ping", &Wait::futex())?;
-//! let mut reply = [0u8; 64];
-//! let n = here.recv(&mut reply, &Wait::futex())?;
-//! assert_eq!(&reply[..n], b"ping");
-//! echo.join().unwrap();
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! A duplex channel: two SPSC rings, one each way, in one mapping; each end sends on one and
+//! receives on the other.
 
-use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
-use std::string::{String, ToString};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use std::os::unix::fs::OpenOptionsExt;
-
+use super::memory::ChannelMemory;
+use super::ChannelError;
 use crate::error::LayoutError;
 use crate::role::ClaimError;
-use crate::shm::SharedMemory;
 use crate::spsc::{Consumer, Producer, ReadGrant, Spsc, WriteGrant};
-use crate::wait::Wait;
+use crate::wait::{RecordedPeer, Wait};
 use crate::{ReadError, Region, ReserveError};
-
-/// How long [`Duplex::open_or_create`] waits for the creator of a name to lay out its rings.
-const CREATOR_WAIT: Duration = Duration::from_secs(2);
 
 /// The memory of a duplex channel: two rings, one each way, in one mapping the library made.
 #[derive(Debug, Clone)]
 pub struct Duplex {
-    memory: Arc<SharedMemory>,
-}
-
-/// Why a channel could not be made, opened or taken.
-#[derive(Debug)]
-pub enum ChannelError {
-    /// The operating system refused (creating, opening, mapping, passing the memory).
-    Io(io::Error),
-    /// The memory does not hold two valid rings.
-    Layout(LayoutError),
-    /// The end is taken.
-    Claim(ClaimError),
-    /// A named channel whose creator did not lay out its rings in time.
-    NotLaidOut {
-        /// The name.
-        name: String,
-    },
-    /// A name that is not one file name under `/dev/shm`.
-    BadName {
-        /// The name.
-        name: String,
-    },
-    /// A named channel owned by another user: refused, so that no one can plant a channel
-    /// for a program (root, say) to open.
-    NotOwned {
-        /// The name.
-        name: String,
-        /// Its owner's uid.
-        owner: u32,
-    },
-}
-
-impl fmt::Display for ChannelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io(e) => write!(f, "{e}"),
-            Self::Layout(e) => write!(f, "not a duplex channel: {e}"),
-            Self::Claim(e) => write!(f, "{e}"),
-            Self::NotLaidOut { name } => write!(
-                f,
-                "the channel {name} was created but its rings were not laid out within {CREATOR_WAIT:?}"
-            ),
-            Self::BadName { name } => write!(
-                f,
-                "{name:?} is not a channel name (one file name under /dev/shm: no '/', not empty)"
-            ),
-            Self::NotOwned { name, owner } => write!(
-                f,
-                "the channel {name} belongs to uid {owner}, not to this process's user: refused"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ChannelError {}
-
-impl From<io::Error> for ChannelError {
-    fn from(e: io::Error) -> Self {
-        Self::Io(e)
-    }
-}
-
-impl From<LayoutError> for ChannelError {
-    fn from(e: LayoutError) -> Self {
-        Self::Layout(e)
-    }
-}
-
-impl From<ClaimError> for ChannelError {
-    fn from(e: ClaimError) -> Self {
-        Self::Claim(e)
-    }
+    memory: ChannelMemory,
 }
 
 impl Duplex {
@@ -131,12 +27,10 @@ impl Duplex {
     /// [`ChannelError::Layout`] for a capacity the ring refuses; the operating system's error
     /// from making or mapping the memfd.
     pub fn memfd(capacity: usize) -> Result<Self, ChannelError> {
-        let memory = SharedMemory::memfd("ipc-core-duplex", 2 * Spsc::required_len(capacity))?;
-        let channel = Self {
-            memory: Arc::new(memory),
-        };
-        channel.lay_out(capacity)?;
-        Ok(channel)
+        let memory = ChannelMemory::memfd(2 * Spsc::required_len(capacity), |whole| {
+            lay_out(whole, capacity)
+        })?;
+        Ok(Self { memory })
     }
 
     /// The channel called `name` under `/dev/shm`, created (owner-only, `0600`) with rings of
@@ -153,19 +47,13 @@ impl Duplex {
     /// [`ChannelError::Layout`] for memory that does not hold two rings, or the operating
     /// system's error.
     pub fn open_or_create(name: &str, capacity: usize) -> Result<Self, ChannelError> {
-        let path = path_of(name)?;
-        let len = 2 * Spsc::required_len(capacity);
-        match SharedMemory::create_file(&path, len) {
-            Ok(memory) => {
-                let channel = Self {
-                    memory: Arc::new(memory),
-                };
-                channel.lay_out(capacity)?;
-                Ok(channel)
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Self::open_laid_out(name, &path),
-            Err(e) => Err(e.into()),
-        }
+        let memory = ChannelMemory::open_or_create(
+            name,
+            2 * Spsc::required_len(capacity),
+            |whole| lay_out(whole, capacity),
+            check,
+        )?;
+        Ok(Self { memory })
     }
 
     /// Removes the name of a channel made by [`open_or_create`](Self::open_or_create); the
@@ -174,23 +62,19 @@ impl Duplex {
     /// # Errors
     /// [`ChannelError::BadName`], or the operating system's error from `unlink`.
     pub fn unlink(name: &str) -> Result<(), ChannelError> {
-        std::fs::remove_file(path_of(name)?)?;
-        Ok(())
+        super::unlink(name)
     }
 
     /// The channel whose memfd a peer passed or left open for this process, after checking
-    /// that the peer cannot resize it ([`SharedMemory::map_received`]) and that it holds two
-    /// rings.
+    /// that the peer cannot resize it ([`SharedMemory::map_received`](crate::shm::SharedMemory::map_received))
+    /// and that it holds two rings.
     ///
     /// # Errors
     /// The operating system's error, [`io::ErrorKind::PermissionDenied`] for memory not sealed
     /// against resizing, [`ChannelError::Layout`] for memory that does not hold two rings.
     pub fn from_received(fd: OwnedFd) -> Result<Self, ChannelError> {
-        let channel = Self {
-            memory: Arc::new(SharedMemory::map_received(fd)?),
-        };
-        channel.attach_both()?;
-        Ok(channel)
+        let memory = ChannelMemory::from_received(fd, check)?;
+        Ok(Self { memory })
     }
 
     /// Sends the channel's memory to the peer at the other end of the Unix socket `socket`
@@ -199,7 +83,7 @@ impl Duplex {
     /// # Errors
     /// The operating system's error from `sendmsg`.
     pub fn send_over(&self, socket: impl AsFd) -> io::Result<()> {
-        crate::shm::send_fd(socket, self.memory.as_fd())
+        self.memory.send_over(socket)
     }
 
     /// The channel a peer sent over the Unix socket `socket` with [`send_over`](Self::send_over),
@@ -229,6 +113,26 @@ impl Duplex {
         self.end(1)
     }
 
+    /// The first end, for a process restarted after a crash: each of its roles that another
+    /// holds is taken over if the ring's record of that holder says it has died
+    /// ([`RecordedPeer`]), a process that never knew the dead one included.
+    ///
+    /// # Errors
+    /// [`ChannelError::Claim`] with [`ClaimError::HolderAlive`] while the holder lives (or
+    /// cannot be seen: another pid namespace); otherwise as [`first_end`](Self::first_end).
+    pub fn reclaim_first_end(&self) -> Result<DuplexEnd, ChannelError> {
+        self.reclaimed_end(0)
+    }
+
+    /// The second end, taken over as [`reclaim_first_end`](Self::reclaim_first_end) takes the
+    /// first.
+    ///
+    /// # Errors
+    /// As [`reclaim_first_end`](Self::reclaim_first_end).
+    pub fn reclaim_second_end(&self) -> Result<DuplexEnd, ChannelError> {
+        self.reclaimed_end(1)
+    }
+
     /// The largest message either way.
     ///
     /// # Errors
@@ -237,83 +141,34 @@ impl Duplex {
         Ok(Spsc::attach(self.rings()[0])?.max_message_len())
     }
 
-    /// The two rings' regions, valid as long as the mapping, which every value holding them
-    /// keeps alive through its `Arc`.
     fn rings(&self) -> [Region<'static>; 2] {
-        let whole = self.memory.region();
-        let half = whole.len() / 2;
-        let base = whole.base();
-        // SAFETY: both halves lie inside the mapping (`half` is at most half its length). The
-        // mapping is unmapped only when the last `Arc<SharedMemory>` is dropped, and every
-        // holder of these regions holds one: this channel while it uses them, and each end,
-        // whose producer and consumer are dropped before its `Arc` (field order).
-        unsafe {
-            [
-                Region::from_raw(base, half),
-                Region::from_raw(base.add(half), half),
-            ]
-        }
-    }
-
-    fn lay_out(&self, capacity: usize) -> Result<(), ChannelError> {
-        for ring in self.rings() {
-            Spsc::init(ring, capacity)?;
-        }
-        Ok(())
-    }
-
-    fn attach_both(&self) -> Result<(), ChannelError> {
-        for ring in self.rings() {
-            Spsc::attach(ring)?;
-        }
-        Ok(())
-    }
-
-    /// Opens a named channel someone else created, waiting for its rings to be laid out.
-    fn open_laid_out(name: &str, path: &std::path::Path) -> Result<Self, ChannelError> {
-        let deadline = Instant::now() + CREATOR_WAIT;
-        loop {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-                .open(path)?;
-            let meta = file.metadata()?;
-            let me = rustix::process::geteuid().as_raw();
-            if std::os::unix::fs::MetadataExt::uid(&meta) != me {
-                return Err(ChannelError::NotOwned {
-                    name: name.to_string(),
-                    owner: std::os::unix::fs::MetadataExt::uid(&meta),
-                });
-            }
-            // Sized (by its creator's ftruncate) and laid out (both magics): ready.
-            if meta.len() > 0 {
-                let channel = Self {
-                    memory: Arc::new(SharedMemory::map(OwnedFd::from(file), meta.len() as usize)?),
-                };
-                match channel.attach_both() {
-                    Ok(()) => return Ok(channel),
-                    Err(ChannelError::Layout(LayoutError::BadMagic { .. })) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(ChannelError::NotLaidOut {
-                    name: name.to_string(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        halves(self.memory.region())
     }
 
     fn end(&self, first: usize) -> Result<DuplexEnd, ChannelError> {
         let rings = self.rings();
-        let sender = Spsc::attach(rings[first])?.producer()?;
-        let receiver = Spsc::attach(rings[1 - first])?.consumer()?;
+        Ok(DuplexEnd {
+            sender: Spsc::attach(rings[first])?.producer()?,
+            receiver: Spsc::attach(rings[1 - first])?.consumer()?,
+            _memory: self.memory.clone(),
+        })
+    }
+
+    fn reclaimed_end(&self, first: usize) -> Result<DuplexEnd, ChannelError> {
+        let rings = self.rings();
+        let (sending, receiving) = (Spsc::attach(rings[first])?, Spsc::attach(rings[1 - first])?);
+        let sender = match sending.producer() {
+            Err(ClaimError::Taken(_)) => sending.take_over_producer(&RecordedPeer),
+            claimed => claimed,
+        }?;
+        let receiver = match receiving.consumer() {
+            Err(ClaimError::Taken(_)) => receiving.take_over_consumer(&RecordedPeer),
+            claimed => claimed,
+        }?;
         Ok(DuplexEnd {
             sender,
             receiver,
-            _memory: Arc::clone(&self.memory),
+            _memory: self.memory.clone(),
         })
     }
 }
@@ -324,14 +179,31 @@ impl AsFd for Duplex {
     }
 }
 
-/// `/dev/shm/NAME`, for a name that is one file name.
-fn path_of(name: &str) -> Result<PathBuf, ChannelError> {
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." || name.contains('\0') {
-        return Err(ChannelError::BadName {
-            name: name.to_string(),
-        });
+/// Lays out both rings of `capacity` bytes.
+fn lay_out(whole: Region<'static>, capacity: usize) -> Result<(), LayoutError> {
+    halves(whole)
+        .into_iter()
+        .try_for_each(|ring| Spsc::init(ring, capacity).map(drop))
+}
+
+/// Checks that both rings are laid out.
+fn check(whole: Region<'static>) -> Result<(), LayoutError> {
+    halves(whole)
+        .into_iter()
+        .try_for_each(|ring| Spsc::attach(ring).map(drop))
+}
+
+/// The two rings' regions: the first and second half of the mapping.
+fn halves(whole: Region<'static>) -> [Region<'static>; 2] {
+    let half = whole.len() / 2;
+    // SAFETY: both halves lie inside `whole`, and live as long as it (the mapping, held by
+    // every user of these regions through its `ChannelMemory`).
+    unsafe {
+        [
+            Region::from_raw(whole.base(), half),
+            Region::from_raw(whole.base().add(half), half),
+        ]
     }
-    Ok(PathBuf::from("/dev/shm").join(name))
 }
 
 /// One end of a duplex channel: it sends on one ring and receives on the other, and holds the
@@ -341,7 +213,7 @@ pub struct DuplexEnd {
     // Dropped before the mapping they point into (fields drop in order).
     sender: Producer<'static>,
     receiver: Consumer<'static>,
-    _memory: Arc<SharedMemory>,
+    _memory: ChannelMemory,
 }
 
 impl DuplexEnd {
@@ -404,6 +276,10 @@ impl DuplexEnd {
 #[cfg(all(test, not(miri), not(loom)))]
 mod tests {
     use super::*;
+    use crate::shm::SharedMemory;
+    use std::path::PathBuf;
+    use std::string::String;
+    use std::time::Instant;
 
     /// A name no other test or run uses.
     fn fresh_name(what: &str) -> String {
@@ -523,7 +399,7 @@ mod tests {
             matches!(result, Err(ChannelError::NotLaidOut { .. })),
             "{result:?}"
         );
-        assert!(started.elapsed() >= CREATOR_WAIT);
+        assert!(started.elapsed() >= super::super::memory::CREATOR_WAIT);
     }
 
     #[test]

@@ -1,0 +1,228 @@
+//! A broadcast channel: one publisher, every message to every subscriber, in one mapping
+//! (backpressure, or lossy with a count of what each subscriber lost).
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use super::memory::ChannelMemory;
+use super::ChannelError;
+use crate::broadcast::{Broadcast, BroadcastProducer, Mode, Received, Subscriber};
+use crate::error::LayoutError;
+use crate::wait::Wait;
+use crate::{ReadError, Region, ReserveError};
+
+/// The memory of a broadcast channel.
+#[derive(Debug, Clone)]
+pub struct BroadcastChannel {
+    memory: ChannelMemory,
+}
+
+impl BroadcastChannel {
+    /// A channel of `capacity` bytes for `subscribers` subscribers in `mode` (see
+    /// [`Broadcast::init`]) in a new sealed memfd: share it by fork or with
+    /// [`send_over`](Self::send_over).
+    ///
+    /// # Errors
+    /// [`ChannelError::Layout`] for a count or capacity the structure refuses; the operating
+    /// system's error.
+    pub fn memfd(subscribers: usize, capacity: usize, mode: Mode) -> Result<Self, ChannelError> {
+        let memory = ChannelMemory::memfd(Broadcast::required_len(capacity), |region| {
+            Broadcast::init(region, capacity, subscribers, mode).map(drop)
+        })?;
+        Ok(Self { memory })
+    }
+
+    /// The broadcast channel called `name` under `/dev/shm`, created or opened as
+    /// [`Duplex::open_or_create`](super::Duplex::open_or_create) does (count, capacity and
+    /// mode are the creator's).
+    ///
+    /// # Errors
+    /// As [`Duplex::open_or_create`](super::Duplex::open_or_create).
+    pub fn open_or_create(
+        name: &str,
+        subscribers: usize,
+        capacity: usize,
+        mode: Mode,
+    ) -> Result<Self, ChannelError> {
+        let memory = ChannelMemory::open_or_create(
+            name,
+            Broadcast::required_len(capacity),
+            |region| Broadcast::init(region, capacity, subscribers, mode).map(drop),
+            check,
+        )?;
+        Ok(Self { memory })
+    }
+
+    /// The channel whose memfd a peer passed, checked as
+    /// [`Duplex::from_received`](super::Duplex::from_received) checks its own.
+    ///
+    /// # Errors
+    /// As [`Duplex::from_received`](super::Duplex::from_received).
+    pub fn from_received(fd: OwnedFd) -> Result<Self, ChannelError> {
+        Ok(Self {
+            memory: ChannelMemory::from_received(fd, check)?,
+        })
+    }
+
+    /// Sends the channel's memory over the Unix socket `socket` (`SCM_RIGHTS`).
+    ///
+    /// # Errors
+    /// The operating system's error from `sendmsg`.
+    pub fn send_over(&self, socket: impl AsFd) -> io::Result<()> {
+        self.memory.send_over(socket)
+    }
+
+    /// The channel a peer sent with [`send_over`](Self::send_over).
+    ///
+    /// # Errors
+    /// As [`Duplex::receive_over`](super::Duplex::receive_over).
+    pub fn receive_over(socket: impl AsFd) -> Result<Self, ChannelError> {
+        Self::from_received(crate::shm::receive_fd(socket)?)
+    }
+
+    /// The publisher.
+    ///
+    /// # Errors
+    /// [`ChannelError::Claim`] while another publisher holds the role.
+    pub fn publisher(&self) -> Result<Publisher, ChannelError> {
+        Ok(Publisher {
+            producer: self.broadcast()?.producer()?,
+            _memory: self.memory.clone(),
+        })
+    }
+
+    /// Subscriber `index`.
+    ///
+    /// # Errors
+    /// [`ChannelError::Claim`] for an index past the count or held by another subscriber.
+    pub fn subscriber(&self, index: usize) -> Result<BroadcastSubscriber, ChannelError> {
+        Ok(BroadcastSubscriber {
+            subscriber: self.broadcast()?.subscriber(index)?,
+            _memory: self.memory.clone(),
+        })
+    }
+
+    fn broadcast(&self) -> Result<Broadcast<'static>, LayoutError> {
+        Broadcast::attach(self.memory.region())
+    }
+}
+
+impl AsFd for BroadcastChannel {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.memory.as_fd()
+    }
+}
+
+fn check(region: Region<'static>) -> Result<(), LayoutError> {
+    Broadcast::attach(region).map(drop)
+}
+
+/// The publisher of a broadcast channel, holding the mapping. `Send`, `'static`.
+#[derive(Debug)]
+pub struct Publisher {
+    // Dropped before the mapping it points into (fields drop in order).
+    producer: BroadcastProducer<'static>,
+    _memory: ChannelMemory,
+}
+
+impl Publisher {
+    /// Copies `message` to every subscriber, waiting for the slowest as `how` says (never, in
+    /// lossy mode).
+    ///
+    /// # Errors
+    /// As [`BroadcastProducer::push_blocking`].
+    pub fn send(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
+        self.producer.push_blocking(message, how)
+    }
+
+    /// Copies `message` to every subscriber if there is room now (always, in lossy mode).
+    ///
+    /// # Errors
+    /// As [`BroadcastProducer::push`].
+    pub fn try_send(&mut self, message: &[u8]) -> Result<(), ReserveError> {
+        self.producer.push(message)
+    }
+}
+
+/// A subscriber of a broadcast channel, holding the mapping. `Send`, `'static`.
+#[derive(Debug)]
+pub struct BroadcastSubscriber {
+    subscriber: Subscriber<'static>,
+    _memory: ChannelMemory,
+}
+
+impl BroadcastSubscriber {
+    /// Copies the next message into `buffer`, waiting as `how` says; says its length and how
+    /// many were lost before it (lossy mode).
+    ///
+    /// # Errors
+    /// As [`Subscriber::pop_blocking`].
+    pub fn recv(&mut self, buffer: &mut [u8], how: &Wait<'_>) -> Result<Received, ReadError> {
+        self.subscriber.pop_blocking(buffer, how)
+    }
+
+    /// Copies the next message into `buffer` if one is there.
+    ///
+    /// # Errors
+    /// As [`Subscriber::pop`].
+    pub fn try_recv(&mut self, buffer: &mut [u8]) -> Result<Option<Received>, ReadError> {
+        self.subscriber.pop(buffer)
+    }
+}
+
+#[cfg(all(test, not(miri), not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subscriber_gets_every_message_and_a_lossy_one_counts_what_it_lost() {
+        let channel = BroadcastChannel::memfd(2, 4096, Mode::Backpressure).unwrap();
+        let mut publisher = channel.publisher().unwrap();
+        let subscribers = [
+            channel.subscriber(0).unwrap(),
+            channel.subscriber(1).unwrap(),
+        ];
+        assert!(matches!(channel.subscriber(2), Err(ChannelError::Claim(_))));
+        let readers = subscribers.map(|mut subscriber| {
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 8];
+                (0..10u8)
+                    .map(|_| {
+                        subscriber
+                            .recv(&mut buffer, &Wait::futex())
+                            .map(|r| buffer[..r.len].to_vec())
+                    })
+                    .collect::<Result<std::vec::Vec<_>, _>>()
+                    .unwrap()
+            })
+        });
+        for n in 0..10u8 {
+            publisher.send(&[n; 4], &Wait::futex()).unwrap();
+        }
+        for reader in readers {
+            let got = reader.join().unwrap();
+            assert_eq!(
+                got,
+                (0..10u8)
+                    .map(|n| std::vec![n; 4])
+                    .collect::<std::vec::Vec<_>>()
+            );
+        }
+        let lossy = BroadcastChannel::memfd(1, 256, Mode::Lossy).unwrap();
+        let (mut publisher, mut subscriber) =
+            (lossy.publisher().unwrap(), lossy.subscriber(0).unwrap());
+        for n in 0..64u8 {
+            publisher.try_send(&[n; 8]).unwrap();
+        }
+        let mut buffer = [0u8; 8];
+        let first = subscriber
+            .try_recv(&mut buffer)
+            .unwrap()
+            .expect("the newest survive");
+        assert!(first.lost > 0, "{first:?}");
+        assert_eq!(
+            buffer[0] as u32, first.lost,
+            "it lost exactly the ones before"
+        );
+    }
+}

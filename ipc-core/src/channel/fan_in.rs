@@ -1,0 +1,249 @@
+//! A fan-in channel: one lane per writer and a doorbell, in one mapping; writers send, one
+//! reader takes from every lane.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use super::memory::ChannelMemory;
+use super::ChannelError;
+use crate::error::LayoutError;
+use crate::fan_in::{FanIn, FanInConsumer, FanInError, FanInProducer, FanInWriteGrant};
+use crate::wait::Wait;
+use crate::{Region, ReserveError};
+
+/// The memory of a fan-in channel.
+#[derive(Debug, Clone)]
+pub struct FanInChannel {
+    memory: ChannelMemory,
+}
+
+impl FanInChannel {
+    /// A channel of `writers` lanes of `capacity` bytes each (see [`FanIn::init`]) in a new
+    /// sealed memfd: share it by fork or with [`send_over`](Self::send_over).
+    ///
+    /// # Errors
+    /// [`ChannelError::Layout`] for a lane count or capacity the structure refuses; the
+    /// operating system's error.
+    pub fn memfd(writers: usize, capacity: usize) -> Result<Self, ChannelError> {
+        let memory = ChannelMemory::memfd(FanIn::required_len(writers, capacity), |region| {
+            FanIn::init(region, writers, capacity).map(drop)
+        })?;
+        Ok(Self { memory })
+    }
+
+    /// The fan-in channel called `name` under `/dev/shm`, created or opened as
+    /// [`Duplex::open_or_create`](super::Duplex::open_or_create) does (the lane count and
+    /// capacity are the creator's).
+    ///
+    /// # Errors
+    /// As [`Duplex::open_or_create`](super::Duplex::open_or_create).
+    pub fn open_or_create(
+        name: &str,
+        writers: usize,
+        capacity: usize,
+    ) -> Result<Self, ChannelError> {
+        let memory = ChannelMemory::open_or_create(
+            name,
+            FanIn::required_len(writers, capacity),
+            |region| FanIn::init(region, writers, capacity).map(drop),
+            check,
+        )?;
+        Ok(Self { memory })
+    }
+
+    /// The channel whose memfd a peer passed, checked as
+    /// [`Duplex::from_received`](super::Duplex::from_received) checks its own.
+    ///
+    /// # Errors
+    /// As [`Duplex::from_received`](super::Duplex::from_received).
+    pub fn from_received(fd: OwnedFd) -> Result<Self, ChannelError> {
+        Ok(Self {
+            memory: ChannelMemory::from_received(fd, check)?,
+        })
+    }
+
+    /// Sends the channel's memory over the Unix socket `socket` (`SCM_RIGHTS`).
+    ///
+    /// # Errors
+    /// The operating system's error from `sendmsg`.
+    pub fn send_over(&self, socket: impl AsFd) -> io::Result<()> {
+        self.memory.send_over(socket)
+    }
+
+    /// The channel a peer sent with [`send_over`](Self::send_over).
+    ///
+    /// # Errors
+    /// As [`Duplex::receive_over`](super::Duplex::receive_over).
+    pub fn receive_over(socket: impl AsFd) -> Result<Self, ChannelError> {
+        Self::from_received(crate::shm::receive_fd(socket)?)
+    }
+
+    /// The writer of lane `lane`.
+    ///
+    /// # Errors
+    /// [`ChannelError::Claim`] for a lane past the count or held by another writer.
+    pub fn writer(&self, lane: usize) -> Result<FanInWriter, ChannelError> {
+        Ok(FanInWriter {
+            producer: self.fan_in()?.producer(lane)?,
+            _memory: self.memory.clone(),
+        })
+    }
+
+    /// The reader.
+    ///
+    /// # Errors
+    /// [`ChannelError::Claim`] while another reader holds the role.
+    pub fn reader(&self) -> Result<FanInReader, ChannelError> {
+        Ok(FanInReader {
+            consumer: self.fan_in()?.consumer()?,
+            _memory: self.memory.clone(),
+        })
+    }
+
+    fn fan_in(&self) -> Result<FanIn<'static>, LayoutError> {
+        FanIn::attach(self.memory.region())
+    }
+}
+
+impl AsFd for FanInChannel {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.memory.as_fd()
+    }
+}
+
+fn check(region: Region<'static>) -> Result<(), LayoutError> {
+    FanIn::attach(region).map(drop)
+}
+
+/// One writer of a fan-in channel (its lane), holding the mapping. `Send`, `'static`.
+#[derive(Debug)]
+pub struct FanInWriter {
+    // Dropped before the mapping it points into (fields drop in order).
+    producer: FanInProducer<'static>,
+    _memory: ChannelMemory,
+}
+
+impl FanInWriter {
+    /// Sends `message` whole, waiting for room as `how` says.
+    ///
+    /// # Errors
+    /// As [`FanInProducer::push_blocking`].
+    pub fn send(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
+        self.producer.push_blocking(message, how)
+    }
+
+    /// Sends `message` if there is room now.
+    ///
+    /// # Errors
+    /// As [`FanInProducer::push`].
+    pub fn try_send(&mut self, message: &[u8]) -> Result<(), ReserveError> {
+        self.producer.push(message)
+    }
+
+    /// Room for a `len`-byte message, written in place and sent by the grant's `commit`.
+    ///
+    /// # Errors
+    /// As [`FanInProducer::reserve_blocking`].
+    pub fn reserve(
+        &mut self,
+        len: usize,
+        how: &Wait<'_>,
+    ) -> Result<FanInWriteGrant<'_, 'static>, ReserveError> {
+        self.producer.reserve_blocking(len, how)
+    }
+}
+
+/// The reader of a fan-in channel, holding the mapping. `Send`, `'static`.
+#[derive(Debug)]
+pub struct FanInReader {
+    consumer: FanInConsumer<'static>,
+    _memory: ChannelMemory,
+}
+
+impl FanInReader {
+    /// Copies the next message from any lane into `buffer`, waiting as `how` says; returns
+    /// its lane and length.
+    ///
+    /// # Errors
+    /// As [`FanInConsumer::pop_blocking`]: a corrupt lane is named, and can be quarantined.
+    pub fn recv(
+        &mut self,
+        buffer: &mut [u8],
+        how: &Wait<'_>,
+    ) -> Result<(usize, usize), FanInError> {
+        self.consumer.pop_blocking(buffer, how)
+    }
+
+    /// Stops reading lane `lane` (its writer is broken or hostile).
+    pub fn quarantine(&mut self, lane: usize) {
+        self.consumer.quarantine(lane);
+    }
+}
+
+#[cfg(all(test, not(miri), not(loom)))]
+mod tests {
+    use super::*;
+    use std::format;
+    use std::vec::Vec;
+
+    #[test]
+    fn writers_in_threads_and_a_second_mapping_reach_the_one_reader() {
+        let name = format!("ipc-core-test-fan-in-{}", std::process::id());
+        let creator = FanInChannel::open_or_create(&name, 3, 4096).unwrap();
+        // Another process would come with its own idea of the shape: the creator's holds.
+        let opener = FanInChannel::open_or_create(&name, 8, 65536).unwrap();
+        super::super::unlink(&name).unwrap();
+        let mut reader = opener.reader().unwrap();
+        assert!(matches!(creator.reader(), Err(ChannelError::Claim(_))));
+        assert!(
+            matches!(creator.writer(3), Err(ChannelError::Claim(_))),
+            "3 lanes"
+        );
+        let writers: Vec<_> = (0..3)
+            .map(|lane| {
+                let mut writer = creator.writer(lane).unwrap();
+                std::thread::spawn(move || {
+                    writer.send(&[lane as u8; 8], &Wait::futex()).unwrap();
+                })
+            })
+            .collect();
+        let mut seen = [false; 3];
+        let mut buffer = [0u8; 16];
+        for _ in 0..3 {
+            let (lane, n) = reader.recv(&mut buffer, &Wait::futex()).unwrap();
+            assert_eq!(&buffer[..n], &[lane as u8; 8]);
+            seen[lane] = true;
+        }
+        assert_eq!(seen, [true; 3]);
+        for writer in writers {
+            writer.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_fan_in_passed_over_a_socket_is_checked_for_its_kind() {
+        let (left, right) = std::os::unix::net::UnixStream::pair().unwrap();
+        let channel = FanInChannel::memfd(2, 4096).unwrap();
+        channel.send_over(&left).unwrap();
+        let received = FanInChannel::receive_over(&right).unwrap();
+        received.writer(1).unwrap().try_send(b"one").unwrap();
+        let mut buffer = [0u8; 8];
+        assert_eq!(
+            channel
+                .reader()
+                .unwrap()
+                .recv(&mut buffer, &Wait::futex())
+                .unwrap(),
+            (1, 3)
+        );
+        // A duplex channel is not a fan-in.
+        super::super::Duplex::memfd(4096)
+            .unwrap()
+            .send_over(&left)
+            .unwrap();
+        assert!(matches!(
+            FanInChannel::receive_over(&right),
+            Err(ChannelError::Layout(_))
+        ));
+    }
+}
