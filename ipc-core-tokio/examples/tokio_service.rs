@@ -2,11 +2,13 @@
 //!
 //! `cargo run -p ipc-core-tokio --example tokio_service`
 //!
-//! The service lays out two rings in memfds: requests, whose consumer (the service) sleeps on
-//! an eventfd, and replies, an ordinary futex ring. It forks the client, which inherits both
-//! memfd mappings and the eventfd; a client started some other way would receive the memfd and
-//! the eventfd over a Unix socket (`SCM_RIGHTS`). The client uses ipc-core's blocking calls and
-//! rings the service's eventfd through its doorbell only when the service sleeps. The service
+//! The service lays out two rings in memfds, each with the service's side sleeping on an
+//! eventfd: requests (the service consumes, and waits for messages) and replies (the service
+//! produces, and waits for room when the client lags). No call of the service blocks its
+//! thread: both of its sides are awaited. It forks the client, which inherits both memfd
+//! mappings and the eventfds; a client started some other way would receive them over a Unix
+//! socket (`SCM_RIGHTS`). The client uses ipc-core's blocking calls and rings the service's
+//! eventfds through its doorbells only when the service sleeps. The service
 //! builds its tokio runtime after the fork, serves while a timer task ticks beside it, and
 //! stops when the client says it is done.
 
@@ -17,7 +19,7 @@ use ipc_core::doorbell::Doorbell;
 use ipc_core::shm::{ProcessLiveness, SharedMemory};
 use ipc_core::spsc::{EventfdSides, Spsc, Wakeups};
 use ipc_core::wait::Wait;
-use ipc_core_tokio::{eventfd, AsyncConsumer};
+use ipc_core_tokio::{eventfd, AsyncConsumer, AsyncProducer};
 
 const REQUESTS: u64 = 10_000;
 /// The request that tells the service to stop.
@@ -32,8 +34,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         capacity,
         Wakeups::Eventfd(EventfdSides::Consumer),
     )?;
-    let replies = Spsc::init(replies_memory.region(), capacity)?;
+    let replies = Spsc::init_with(
+        replies_memory.region(),
+        capacity,
+        Wakeups::Eventfd(EventfdSides::Producer),
+    )?;
     let wake_service = eventfd()?;
+    let room_for_service = eventfd()?;
 
     // SAFETY: single-threaded here (no runtime yet); the child runs plain ipc-core calls and
     // leaves with _exit.
@@ -42,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(std::io::Error::last_os_error().into());
     }
     if pid == 0 {
-        let code = match client(&requests, &replies, &wake_service) {
+        let code = match client(&requests, &replies, &wake_service, &room_for_service) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("client: {e}");
@@ -71,7 +78,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         });
-        let served = serve(&requests, &replies, wake_service, &client_liveness).await;
+        let served = serve(
+            &requests,
+            &replies,
+            [wake_service, room_for_service],
+            &client_liveness,
+        )
+        .await;
         ticker.abort();
         served
     })?;
@@ -85,16 +98,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The tokio side: await each request, answer with its square.
+/// The tokio side: await each request, answer with its square (awaiting room if the client
+/// lags: nothing here blocks the runtime's thread).
 async fn serve(
     requests: &Spsc<'_>,
     replies: &Spsc<'_>,
-    wake_me: std::os::fd::OwnedFd,
+    [wake_me, room_for_me]: [std::os::fd::OwnedFd; 2],
     client: &ProcessLiveness,
 ) -> Result<u64, ipc_core_tokio::Error> {
-    let mut inbox = AsyncConsumer::new(requests.consumer().expect("the consumer"), wake_me)?
+    let mut inbox = AsyncConsumer::new(requests.consumer()?, wake_me)?
         .with_liveness(client, Duration::from_millis(100));
-    let mut outbox = replies.producer().expect("the producer");
+    let mut outbox = AsyncProducer::new(replies.producer()?, room_for_me)?
+        .with_liveness(client, Duration::from_millis(100));
     let mut served = 0;
     let mut buffer = [0u8; 8];
     loop {
@@ -103,7 +118,7 @@ async fn serve(
         if n == DONE {
             return Ok(served);
         }
-        outbox.push_blocking(&n.wrapping_mul(n).to_le_bytes(), &Wait::futex())?;
+        outbox.send(&n.wrapping_mul(n).to_le_bytes()).await?;
         served += 1;
         // Let the ticker run now and then, as a real service's other tasks would.
         if served.is_multiple_of(1_000) {
@@ -112,14 +127,15 @@ async fn serve(
     }
 }
 
-/// The plain side: blocking calls, and a doorbell to wake the service.
+/// The plain side: blocking calls, and doorbells to wake the service.
 fn client(
     requests: &Spsc<'_>,
     replies: &Spsc<'_>,
     wake_service: &std::os::fd::OwnedFd,
+    room_for_service: &std::os::fd::OwnedFd,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut outbox = requests.producer_with_doorbell(Doorbell::eventfd(wake_service.as_fd()))?;
-    let mut inbox = replies.consumer()?;
+    let mut inbox = replies.consumer_with_doorbell(Doorbell::eventfd(room_for_service.as_fd()))?;
     let mut buffer = [0u8; 8];
     for n in 0..REQUESTS {
         outbox.push_blocking(&n.to_le_bytes(), &Wait::futex())?;

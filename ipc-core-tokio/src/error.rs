@@ -1,6 +1,9 @@
 //! What an async wait can end with instead of a message or room.
 
+use ipc_core::channel::ChannelError;
+use ipc_core::role::ClaimError;
 use ipc_core::spsc::{ReadError, ReserveError};
+use ipc_core::LayoutError;
 
 /// Why an adapter could not be made, or a wait ended without a message or room.
 #[derive(Debug, thiserror::Error)]
@@ -26,4 +29,38 @@ pub enum Error {
     /// The liveness hook says the peer is gone.
     #[error("the peer process is gone")]
     PeerGone,
+    /// A side could not be claimed (held by another, or its holder still alive).
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+    /// The memory does not hold the ring asked for.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A one-call channel could not be made, opened or taken.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An async program's setup (claiming a side, opening a channel) and its waits end in the
+    /// same error type, so `?` works on all of them and the message is the core's.
+    #[test]
+    fn the_core_s_errors_convert_with_their_message() {
+        fn claim() -> Result<(), Error> {
+            Err(ClaimError::Taken(ipc_core::role::Role::Producer))?
+        }
+        let error = claim().unwrap_err();
+        assert!(matches!(error, Error::Claim(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            ClaimError::Taken(ipc_core::role::Role::Producer).to_string()
+        );
+        let bad_name = ipc_core::channel::Duplex::open_or_create("a/b", 4096).unwrap_err();
+        let text = bad_name.to_string();
+        assert_eq!(Error::from(bad_name).to_string(), text);
+        let layout: Error = LayoutError::Misaligned { align: 64 }.into();
+        assert!(matches!(layout, Error::Layout(_)));
+    }
 }

@@ -71,3 +71,8 @@ pub fn eventfd() -> std::io::Result<OwnedFd> {
     use rustix::event::{eventfd, EventfdFlags};
     Ok(eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)?)
 }
+
+/// The README's example, compiled as a doc test so that it stays true to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;

@@ -67,3 +67,8 @@ mod test_payloads;
 
 pub use error::{Corruption, LayoutError, ReadError, ReserveError};
 pub use region::Region;
+
+/// The README's examples, compiled as doc tests so that they stay true to the API.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;

@@ -54,7 +54,10 @@ pub fn run() -> anyhow::Result<()> {
         "--package",
         "ipc-core",
     ]))?;
-    cmd::run(cargo().args(["package", "--locked", "--package", "ipc-core"]))?;
+    // Publishable: everything crates.io would check, short of uploading. (ipc-core-tokio
+    // depends on ipc-core by version as well as by path, so its dry run waits for ipc-core to
+    // be on crates.io.)
+    cmd::run(cargo().args(["publish", "--dry-run", "--locked", "--package", "ipc-core"]))?;
     cmd::run(cargo().args(["test", "--workspace", "--locked"]))?;
     // The tests whose expectations depend on the CPUs a run may use, again on one CPU.
     cmd::run(Command::new("taskset").current_dir(&root).args([
