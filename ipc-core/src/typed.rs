@@ -168,7 +168,9 @@ impl<'a, T: AnyBitPattern> Receiver<'a, T> {
 }
 
 /// Copies a `T` out of `grant` and releases it, or leaves it if it is not a `T`'s size.
-fn take<T: AnyBitPattern>(grant: crate::spsc::ReadGrant<'_, '_>) -> Result<T, RecvError> {
+pub(crate) fn take<T: AnyBitPattern>(
+    grant: crate::spsc::ReadGrant<'_, '_>,
+) -> Result<T, RecvError> {
     let expected = core::mem::size_of::<T>();
     if grant.len() != expected {
         return Err(RecvError::WrongLength {

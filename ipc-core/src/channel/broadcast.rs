@@ -8,8 +8,10 @@ use super::memory::ChannelMemory;
 use super::ChannelError;
 use crate::broadcast::{Broadcast, BroadcastProducer, Mode, Received, Subscriber};
 use crate::error::LayoutError;
+use crate::typed::RecvError;
 use crate::wait::Wait;
 use crate::{ReadError, Region, ReserveError};
+use bytemuck::{NoUninit, Pod};
 
 /// The memory of a broadcast channel.
 #[derive(Debug, Clone)]
@@ -135,6 +137,19 @@ impl Publisher {
         self.producer.push_blocking(message, how)
     }
 
+    /// Sends `value`, a plain-old-data `T` (see [`crate::typed`]), to every subscriber as one
+    /// message of its size, waiting as [`send`](Self::send) does.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_value<T: NoUninit>(
+        &mut self,
+        value: &T,
+        how: &Wait<'_>,
+    ) -> Result<(), ReserveError> {
+        self.send(bytemuck::bytes_of(value), how)
+    }
+
     /// Copies `message` to every subscriber if there is room now (always, in lossy mode).
     ///
     /// # Errors
@@ -159,6 +174,26 @@ impl BroadcastSubscriber {
     /// As [`Subscriber::pop_blocking`].
     pub fn recv(&mut self, buffer: &mut [u8], how: &Wait<'_>) -> Result<Received, ReadError> {
         self.subscriber.pop_blocking(buffer, how)
+    }
+
+    /// Receives one `T` (see [`crate::typed`]), waiting as `how` says; also says how many
+    /// messages were lost before it (lossy mode).
+    ///
+    /// # Errors
+    /// [`RecvError::WrongLength`] for a shorter message (consumed) or, as
+    /// [`ReadError::BufferTooSmall`] in [`RecvError::Read`], a longer one (left where it is);
+    /// otherwise as [`recv`](Self::recv).
+    pub fn recv_value<T: Pod>(&mut self, how: &Wait<'_>) -> Result<(T, u32), RecvError> {
+        let mut value = T::zeroed();
+        let received = self.recv(bytemuck::bytes_of_mut(&mut value), how)?;
+        let expected = core::mem::size_of::<T>();
+        if received.len != expected {
+            return Err(RecvError::WrongLength {
+                expected,
+                found: received.len,
+            });
+        }
+        Ok((value, received.lost))
     }
 
     /// Copies the next message into `buffer` if one is there.
@@ -208,6 +243,26 @@ mod tests {
                     .collect::<std::vec::Vec<_>>()
             );
         }
+        let typed = BroadcastChannel::memfd(1, 4096, Mode::Backpressure).unwrap();
+        let (mut publisher, mut subscriber) =
+            (typed.publisher().unwrap(), typed.subscriber(0).unwrap());
+        publisher
+            .send_value(&[1.5f64, -2.0], &Wait::busy_poll())
+            .unwrap();
+        assert_eq!(
+            subscriber
+                .recv_value::<[f64; 2]>(&Wait::busy_poll())
+                .unwrap(),
+            ([1.5, -2.0], 0)
+        );
+        publisher.send(b"odd", &Wait::busy_poll()).unwrap();
+        assert_eq!(
+            subscriber.recv_value::<u64>(&Wait::busy_poll()),
+            Err(RecvError::WrongLength {
+                expected: 8,
+                found: 3
+            })
+        );
         let lossy = BroadcastChannel::memfd(1, 256, Mode::Lossy).unwrap();
         let (mut publisher, mut subscriber) =
             (lossy.publisher().unwrap(), lossy.subscriber(0).unwrap());

@@ -9,8 +9,10 @@ use super::ChannelError;
 use crate::error::LayoutError;
 use crate::role::ClaimError;
 use crate::spsc::{Consumer, Producer, ReadGrant, Spsc, WriteGrant};
+use crate::typed::RecvError;
 use crate::wait::{RecordedPeer, Wait};
 use crate::{ReadError, Region, ReserveError};
+use bytemuck::{AnyBitPattern, NoUninit};
 
 /// The memory of a duplex channel: two rings, one each way, in one mapping the library made.
 #[derive(Debug, Clone)]
@@ -263,6 +265,28 @@ impl DuplexEnd {
         self.receiver.pop(buffer)
     }
 
+    /// Sends `value`, a plain-old-data `T` (see [`crate::typed`]), as one message of its
+    /// size, waiting for room as `how` says.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_value<T: NoUninit>(
+        &mut self,
+        value: &T,
+        how: &Wait<'_>,
+    ) -> Result<(), ReserveError> {
+        self.send(bytemuck::bytes_of(value), how)
+    }
+
+    /// Receives one `T` (see [`crate::typed`]), waiting as `how` says.
+    ///
+    /// # Errors
+    /// [`RecvError::WrongLength`] for a message of another size (left unread);
+    /// [`RecvError::Read`] as [`recv`](Self::recv).
+    pub fn recv_value<T: AnyBitPattern>(&mut self, how: &Wait<'_>) -> Result<T, RecvError> {
+        crate::typed::take(self.receiver.read_blocking(how)?)
+    }
+
     /// The next message, read in place, waiting for it as `how` says; its room comes back
     /// when the grant is released.
     ///
@@ -344,6 +368,29 @@ mod tests {
         let read = second.read(&Wait::busy_poll()).unwrap();
         assert_eq!(&*read, b"zero");
         read.release();
+    }
+
+    #[test]
+    fn typed_values_cross_whole_and_a_wrong_size_is_refused_unread() {
+        let channel = Duplex::memfd(4096).unwrap();
+        let (mut a, mut b) = (channel.first_end().unwrap(), channel.second_end().unwrap());
+        let how = Wait::busy_poll();
+        a.send_value(&[7u32, 8, 9], &how).unwrap();
+        assert_eq!(b.recv_value::<[u32; 3]>(&how).unwrap(), [7, 8, 9]);
+        a.send(b"odd", &how).unwrap();
+        assert_eq!(
+            b.recv_value::<u64>(&how),
+            Err(RecvError::WrongLength {
+                expected: 8,
+                found: 3
+            })
+        );
+        let mut buffer = [0u8; 8];
+        assert_eq!(
+            b.try_recv(&mut buffer).unwrap(),
+            Some(3),
+            "left in the ring"
+        );
     }
 
     #[test]

@@ -8,8 +8,10 @@ use super::memory::ChannelMemory;
 use super::ChannelError;
 use crate::error::LayoutError;
 use crate::fan_in::{FanIn, FanInConsumer, FanInError, FanInProducer, FanInWriteGrant};
+use crate::typed::RecvError;
 use crate::wait::Wait;
-use crate::{Region, ReserveError};
+use crate::{ReadError, Region, ReserveError};
+use bytemuck::{AnyBitPattern, NoUninit};
 
 /// The memory of a fan-in channel.
 #[derive(Debug, Clone)]
@@ -115,6 +117,54 @@ fn check(region: Region<'static>) -> Result<(), LayoutError> {
     FanIn::attach(region).map(drop)
 }
 
+/// Why a typed fan-in read gave no value.
+#[derive(Debug)]
+pub enum FanInRecvError {
+    /// The read failed as [`FanInReader::recv`] says.
+    FanIn(FanInError),
+    /// Lane `lane` held a message of another size than a `T` (left there).
+    WrongLength {
+        /// The lane.
+        lane: usize,
+        /// Bytes of a `T`.
+        expected: usize,
+        /// Bytes of the message.
+        found: usize,
+    },
+    /// Copying the value out of lane `lane` failed.
+    Read {
+        /// The lane.
+        lane: usize,
+        /// What failed.
+        error: ReadError,
+    },
+}
+
+impl From<FanInError> for FanInRecvError {
+    fn from(e: FanInError) -> Self {
+        Self::FanIn(e)
+    }
+}
+
+impl core::fmt::Display for FanInRecvError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::FanIn(e) => write!(f, "{e}"),
+            Self::WrongLength {
+                lane,
+                expected,
+                found,
+            } => write!(
+                f,
+                "lane {lane}: a {found}-byte message where a {expected}-byte value was expected"
+            ),
+            Self::Read { lane, error } => write!(f, "lane {lane}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for FanInRecvError {}
+
 /// One writer of a fan-in channel (its lane), holding the mapping. `Send`, `'static`.
 #[derive(Debug)]
 pub struct FanInWriter {
@@ -138,6 +188,19 @@ impl FanInWriter {
     /// As [`FanInProducer::push`].
     pub fn try_send(&mut self, message: &[u8]) -> Result<(), ReserveError> {
         self.producer.push(message)
+    }
+
+    /// Sends `value`, a plain-old-data `T` (see [`crate::typed`]), as one message of its
+    /// size, waiting for room as `how` says.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_value<T: NoUninit>(
+        &mut self,
+        value: &T,
+        how: &Wait<'_>,
+    ) -> Result<(), ReserveError> {
+        self.send(bytemuck::bytes_of(value), how)
     }
 
     /// Room for a `len`-byte message, written in place and sent by the grant's `commit`.
@@ -172,6 +235,34 @@ impl FanInReader {
         how: &Wait<'_>,
     ) -> Result<(usize, usize), FanInError> {
         self.consumer.pop_blocking(buffer, how)
+    }
+
+    /// Receives one `T` (see [`crate::typed`]) from any lane, waiting as `how` says; returns
+    /// its lane and the value.
+    ///
+    /// # Errors
+    /// [`FanInRecvError::WrongLength`] for a message of another size (left unread: quarantine
+    /// the lane to go on); [`FanInRecvError::FanIn`] as [`recv`](Self::recv).
+    pub fn recv_value<T: AnyBitPattern>(
+        &mut self,
+        how: &Wait<'_>,
+    ) -> Result<(usize, T), FanInRecvError> {
+        let (lane, grant) = self.consumer.read_blocking(how)?;
+        match crate::typed::take(grant) {
+            Ok(value) => Ok((lane, value)),
+            Err(RecvError::WrongLength { expected, found }) => Err(FanInRecvError::WrongLength {
+                lane,
+                expected,
+                found,
+            }),
+            Err(RecvError::Read(e)) => Err(FanInRecvError::FanIn(FanInError::Lane {
+                lane,
+                corruption: match e {
+                    ReadError::Corrupt(c) => c,
+                    other => return Err(FanInRecvError::Read { lane, error: other }),
+                },
+            })),
+        }
     }
 
     /// Stops reading lane `lane` (its writer is broken or hostile).
@@ -218,6 +309,28 @@ mod tests {
         for writer in writers {
             writer.join().unwrap();
         }
+    }
+
+    #[test]
+    fn typed_values_arrive_with_their_lane_and_a_wrong_size_names_it() {
+        let channel = FanInChannel::memfd(2, 4096).unwrap();
+        let mut reader = channel.reader().unwrap();
+        let how = Wait::busy_poll();
+        channel.writer(1).unwrap().send_value(&42u64, &how).unwrap();
+        assert_eq!(reader.recv_value::<u64>(&how).unwrap(), (1, 42));
+        channel.writer(0).unwrap().send(b"odd", &how).unwrap();
+        let wrong = reader.recv_value::<u64>(&how);
+        assert!(
+            matches!(
+                wrong,
+                Err(FanInRecvError::WrongLength {
+                    lane: 0,
+                    expected: 8,
+                    found: 3
+                })
+            ),
+            "{wrong:?}"
+        );
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! - [`BroadcastChannel`]: every message to every subscriber; one [`Publisher`],
 //!   [`BroadcastSubscriber`]s.
 //!
+//! Every handle also sends and receives plain-old-data values (`send_value`, `recv_value`, as
+//! [`crate::typed`] does for a bare ring): a message of another size is an error, never a
+//! truncated or padded value.
+//!
 //! ```
 //! use ipc_core::channel::Duplex;
 //! use ipc_core::wait::Wait;
@@ -41,7 +45,7 @@ use std::string::String;
 
 pub use broadcast::{BroadcastChannel, BroadcastSubscriber, Publisher};
 pub use duplex::{Duplex, DuplexEnd};
-pub use fan_in::{FanInChannel, FanInReader, FanInWriter};
+pub use fan_in::{FanInChannel, FanInReader, FanInRecvError, FanInWriter};
 pub use memory::unlink;
 
 use crate::error::LayoutError;
