@@ -1,9 +1,6 @@
 //! A broadcast channel: one publisher, every message to every subscriber, in one mapping
 //! (backpressure, or lossy with a count of what each subscriber lost).
 
-use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-
 use super::memory::ChannelMemory;
 use super::ChannelError;
 use crate::broadcast::{Broadcast, BroadcastProducer, Mode, Received, Subscriber};
@@ -55,33 +52,6 @@ impl BroadcastChannel {
         Ok(Self { memory })
     }
 
-    /// The channel whose memfd a peer passed, checked as
-    /// [`Duplex::from_received`](super::Duplex::from_received) checks its own.
-    ///
-    /// # Errors
-    /// As [`Duplex::from_received`](super::Duplex::from_received).
-    pub fn from_received(fd: OwnedFd) -> Result<Self, ChannelError> {
-        Ok(Self {
-            memory: ChannelMemory::from_received(fd, check)?,
-        })
-    }
-
-    /// Sends the channel's memory over the Unix socket `socket` (`SCM_RIGHTS`).
-    ///
-    /// # Errors
-    /// The operating system's error from `sendmsg`.
-    pub fn send_over(&self, socket: impl AsFd) -> io::Result<()> {
-        self.memory.send_over(socket)
-    }
-
-    /// The channel a peer sent with [`send_over`](Self::send_over).
-    ///
-    /// # Errors
-    /// As [`Duplex::receive_over`](super::Duplex::receive_over).
-    pub fn receive_over(socket: impl AsFd) -> Result<Self, ChannelError> {
-        Self::from_received(crate::shm::receive_fd(socket)?)
-    }
-
     /// The publisher.
     ///
     /// # Errors
@@ -109,11 +79,7 @@ impl BroadcastChannel {
     }
 }
 
-impl AsFd for BroadcastChannel {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.memory.as_fd()
-    }
-}
+super::memory::shared_channel_methods!(BroadcastChannel, check);
 
 fn check(region: Region<'static>) -> Result<(), LayoutError> {
     Broadcast::attach(region).map(drop)

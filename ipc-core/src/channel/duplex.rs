@@ -1,9 +1,6 @@
 //! A duplex channel: two SPSC rings, one each way, in one mapping; each end sends on one and
 //! receives on the other.
 
-use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-
 use super::memory::ChannelMemory;
 use super::ChannelError;
 use crate::error::LayoutError;
@@ -23,7 +20,7 @@ pub struct Duplex {
 impl Duplex {
     /// A channel for messages of up to half of `capacity` bytes (a power of two, see
     /// [`Spsc::init`]) in a new memfd, sealed against resizing: share it by fork (it is inherited
-    /// as [`as_fd`](AsFd::as_fd)) or with [`send_over`](Self::send_over).
+    /// as [`as_fd`](std::os::fd::AsFd::as_fd)) or with [`send_over`](Self::send_over).
     ///
     /// # Errors
     /// [`ChannelError::Layout`] for a capacity the ring refuses; the operating system's error
@@ -65,37 +62,6 @@ impl Duplex {
     /// [`ChannelError::BadName`], or the operating system's error from `unlink`.
     pub fn unlink(name: &str) -> Result<(), ChannelError> {
         super::unlink(name)
-    }
-
-    /// The channel whose memfd a peer passed or left open for this process, after checking
-    /// that the peer cannot resize it ([`SharedMemory::map_received`](crate::shm::SharedMemory::map_received))
-    /// and that it holds two rings.
-    ///
-    /// # Errors
-    /// The operating system's error, [`io::ErrorKind::PermissionDenied`] for memory not sealed
-    /// against resizing, [`ChannelError::Layout`] for memory that does not hold two rings.
-    pub fn from_received(fd: OwnedFd) -> Result<Self, ChannelError> {
-        let memory = ChannelMemory::from_received(fd, check)?;
-        Ok(Self { memory })
-    }
-
-    /// Sends the channel's memory to the peer at the other end of the Unix socket `socket`
-    /// (`SCM_RIGHTS`), which takes it with [`receive_over`](Self::receive_over).
-    ///
-    /// # Errors
-    /// The operating system's error from `sendmsg`.
-    pub fn send_over(&self, socket: impl AsFd) -> io::Result<()> {
-        self.memory.send_over(socket)
-    }
-
-    /// The channel a peer sent over the Unix socket `socket` with [`send_over`](Self::send_over),
-    /// checked as [`from_received`](Self::from_received) checks it.
-    ///
-    /// # Errors
-    /// The operating system's error from `recvmsg`; [`io::ErrorKind::InvalidData`] when no
-    /// descriptor came; then as [`from_received`](Self::from_received).
-    pub fn receive_over(socket: impl AsFd) -> Result<Self, ChannelError> {
-        Self::from_received(crate::shm::receive_fd(socket)?)
     }
 
     /// The first end: it sends on the first ring and receives on the second.
@@ -175,11 +141,7 @@ impl Duplex {
     }
 }
 
-impl AsFd for Duplex {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.memory.as_fd()
-    }
-}
+super::memory::shared_channel_methods!(Duplex, check);
 
 /// Lays out both rings of `capacity` bytes.
 fn lay_out(whole: Region<'static>, capacity: usize) -> Result<(), LayoutError> {
@@ -300,6 +262,8 @@ impl DuplexEnd {
 #[cfg(all(test, not(miri), not(loom)))]
 mod tests {
     use super::*;
+    use std::io;
+    use std::os::fd::AsFd;
     use crate::shm::SharedMemory;
     use std::path::PathBuf;
     use std::string::String;

@@ -1,9 +1,6 @@
 //! A fan-in channel: one lane per writer and a doorbell, in one mapping; writers send, one
 //! reader takes from every lane.
 
-use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-
 use super::memory::ChannelMemory;
 use super::ChannelError;
 use crate::error::LayoutError;
@@ -53,33 +50,6 @@ impl FanInChannel {
         Ok(Self { memory })
     }
 
-    /// The channel whose memfd a peer passed, checked as
-    /// [`Duplex::from_received`](super::Duplex::from_received) checks its own.
-    ///
-    /// # Errors
-    /// As [`Duplex::from_received`](super::Duplex::from_received).
-    pub fn from_received(fd: OwnedFd) -> Result<Self, ChannelError> {
-        Ok(Self {
-            memory: ChannelMemory::from_received(fd, check)?,
-        })
-    }
-
-    /// Sends the channel's memory over the Unix socket `socket` (`SCM_RIGHTS`).
-    ///
-    /// # Errors
-    /// The operating system's error from `sendmsg`.
-    pub fn send_over(&self, socket: impl AsFd) -> io::Result<()> {
-        self.memory.send_over(socket)
-    }
-
-    /// The channel a peer sent with [`send_over`](Self::send_over).
-    ///
-    /// # Errors
-    /// As [`Duplex::receive_over`](super::Duplex::receive_over).
-    pub fn receive_over(socket: impl AsFd) -> Result<Self, ChannelError> {
-        Self::from_received(crate::shm::receive_fd(socket)?)
-    }
-
     /// The writer of lane `lane`.
     ///
     /// # Errors
@@ -107,11 +77,7 @@ impl FanInChannel {
     }
 }
 
-impl AsFd for FanInChannel {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.memory.as_fd()
-    }
-}
+super::memory::shared_channel_methods!(FanInChannel, check);
 
 fn check(region: Region<'static>) -> Result<(), LayoutError> {
     FanIn::attach(region).map(drop)

@@ -148,3 +148,53 @@ fn path_of(name: &str) -> Result<PathBuf, ChannelError> {
     }
     Ok(PathBuf::from("/dev/shm").join(name))
 }
+
+/// The methods every channel shape shares, for a shape `$shape { memory: ChannelMemory }` whose
+/// layout `$check` validates: taking memory a peer passed, passing it on, and its descriptor.
+macro_rules! shared_channel_methods {
+    ($shape:ident, $check:path) => {
+        impl $shape {
+            /// The channel whose memfd a peer passed or left open for this process, after
+            /// checking that the peer cannot resize it
+            /// ([`SharedMemory::map_received`](crate::shm::SharedMemory::map_received)) and that
+            /// it holds this kind of channel.
+            ///
+            /// # Errors
+            /// The operating system's error, [`std::io::ErrorKind::PermissionDenied`] for memory
+            /// not sealed against resizing, [`ChannelError::Layout`] for memory that does not
+            /// hold this kind of channel.
+            pub fn from_received(fd: std::os::fd::OwnedFd) -> Result<Self, ChannelError> {
+                Ok(Self {
+                    memory: super::memory::ChannelMemory::from_received(fd, $check)?,
+                })
+            }
+
+            /// Sends the channel's memory to the peer at the other end of the Unix socket
+            /// `socket` (`SCM_RIGHTS`), which takes it with `receive_over`.
+            ///
+            /// # Errors
+            /// The operating system's error from `sendmsg`.
+            pub fn send_over(&self, socket: impl std::os::fd::AsFd) -> std::io::Result<()> {
+                self.memory.send_over(socket)
+            }
+
+            /// The channel a peer sent over the Unix socket `socket` with `send_over`, checked
+            /// as `from_received` checks it.
+            ///
+            /// # Errors
+            /// The operating system's error from `recvmsg`;
+            /// [`std::io::ErrorKind::InvalidData`] when no descriptor came; then as
+            /// `from_received`.
+            pub fn receive_over(socket: impl std::os::fd::AsFd) -> Result<Self, ChannelError> {
+                Self::from_received(crate::shm::receive_fd(socket)?)
+            }
+        }
+
+        impl std::os::fd::AsFd for $shape {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.memory.as_fd()
+            }
+        }
+    };
+}
+pub(super) use shared_channel_methods;
