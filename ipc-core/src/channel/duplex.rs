@@ -262,9 +262,9 @@ impl DuplexEnd {
 #[cfg(all(test, not(miri), not(loom)))]
 mod tests {
     use super::*;
+    use crate::shm::SharedMemory;
     use std::io;
     use std::os::fd::AsFd;
-    use crate::shm::SharedMemory;
     use std::path::PathBuf;
     use std::string::String;
     use std::time::Instant;
