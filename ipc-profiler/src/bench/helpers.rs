@@ -52,17 +52,12 @@ fn usage_of(pid: u32) -> anyhow::Result<CpuUsage> {
         Ok(fields.get(i).context("stat is short")?.parse::<u64>()? as f64)
     };
     let (user_ticks, sys_ticks) = (ticks(14 - 3)?, ticks(15 - 3)?);
-    let schedstat = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))?;
-    let on_cpu_s = schedstat
-        .split_whitespace()
-        .next()
-        .context("empty schedstat")?
-        .parse::<u64>()? as f64
-        / 1e9;
-    let user_share = match user_ticks + sys_ticks {
-        0.0 => 0.5,
-        all => user_ticks / all,
-    };
+    // A kernel without CONFIG_SCHED_INFO has no schedstat: the ticks alone then, coarser.
+    let on_cpu_ns = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok());
+    let hz = rustix::param::clock_ticks_per_second() as f64;
+    let (user_s, sys_s) = split_cpu(on_cpu_ns, user_ticks, sys_ticks, hz);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let switches = |key: &str| -> anyhow::Result<u64> {
         let line = status
@@ -72,15 +67,49 @@ fn usage_of(pid: u32) -> anyhow::Result<CpuUsage> {
         Ok(line.trim_start_matches(':').trim().parse()?)
     };
     Ok(CpuUsage {
-        user_s: on_cpu_s * user_share,
-        sys_s: on_cpu_s * (1.0 - user_share),
+        user_s,
+        sys_s,
         voluntary_switches: switches("voluntary_ctxt_switches")?,
         involuntary_switches: switches("nonvoluntary_ctxt_switches")?,
     })
 }
 
+/// User and kernel seconds: the time on a CPU to the nanosecond (`on_cpu_ns`, from schedstat)
+/// split as the clock ticks split it, or the ticks alone (`hz` a second) where there is no
+/// schedstat.
+fn split_cpu(on_cpu_ns: Option<u64>, user_ticks: f64, sys_ticks: f64, hz: f64) -> (f64, f64) {
+    match on_cpu_ns {
+        Some(ns) => {
+            let on_cpu_s = ns as f64 / 1e9;
+            let user_share = match user_ticks + sys_ticks {
+                0.0 => 0.5,
+                all => user_ticks / all,
+            };
+            (on_cpu_s * user_share, on_cpu_s * (1.0 - user_share))
+        }
+        None => (user_ticks / hz, sys_ticks / hz),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cpu_time_splits_by_the_ticks_or_is_the_ticks_without_schedstat() {
+        // 30 ms on a CPU, ticks 2 user to 1 kernel: 20 ms and 10 ms.
+        let (user, sys) = super::split_cpu(Some(30_000_000), 2.0, 1.0, 100.0);
+        assert!(
+            (user - 0.020).abs() < 1e-9 && (sys - 0.010).abs() < 1e-9,
+            "{user} {sys}"
+        );
+        // No ticks yet: half each of what schedstat says.
+        assert_eq!(
+            super::split_cpu(Some(2_000_000), 0.0, 0.0, 100.0),
+            (0.001, 0.001)
+        );
+        // No schedstat: the ticks, at 100 a second.
+        assert_eq!(super::split_cpu(None, 3.0, 1.0, 100.0), (0.03, 0.01));
+    }
+
     use super::*;
 
     /// A spinning child, stopped, reads as the CPU time the kernel reports when it is reaped.
