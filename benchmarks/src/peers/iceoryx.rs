@@ -23,6 +23,10 @@ use super::{Done, Placement, RoundTrips, Rounds};
 use crate::processes::pair_on;
 
 type Service = ipc::Service;
+/// A publisher of byte slices.
+type BytePublisher = Publisher<Service, [u8], ()>;
+/// A subscriber to byte slices.
+type ByteSubscriber = Subscriber<Service, [u8], ()>;
 
 /// A unique prefix for one measurement's services.
 fn fresh_name() -> String {
@@ -59,12 +63,7 @@ fn service(
         .expect("open or create an iceoryx2 service")
 }
 
-fn publisher(
-    node: &Node<Service>,
-    name: &str,
-    size: usize,
-    queue: usize,
-) -> Publisher<Service, [u8], ()> {
+fn publisher(node: &Node<Service>, name: &str, size: usize, queue: usize) -> BytePublisher {
     service(node, name, queue)
         .publisher_builder()
         .initial_max_slice_len(size)
@@ -73,7 +72,7 @@ fn publisher(
         .expect("an iceoryx2 publisher")
 }
 
-fn subscriber(node: &Node<Service>, name: &str, queue: usize) -> Subscriber<Service, [u8], ()> {
+fn subscriber(node: &Node<Service>, name: &str, queue: usize) -> ByteSubscriber {
     service(node, name, queue)
         .subscriber_builder()
         .buffer_size(queue)
@@ -94,7 +93,7 @@ fn events(node: &Node<Service>, name: &str) -> (Listener<Service>, Notifier<Serv
 
 /// Copies `message` into a loaned sample and sends it; until the peer's subscriber is
 /// connected, a send reaches nobody and is repeated.
-fn send(publisher: &Publisher<Service, [u8], ()>, message: &[u8]) {
+fn send(publisher: &BytePublisher, message: &[u8]) {
     loop {
         let sample = publisher
             .loan_slice_uninit(message.len())
@@ -107,7 +106,7 @@ fn send(publisher: &Publisher<Service, [u8], ()>, message: &[u8]) {
 }
 
 /// Copies the next sample into `into`, if there is one.
-fn try_receive(subscriber: &Subscriber<Service, [u8], ()>, into: &mut [u8]) -> bool {
+fn try_receive(subscriber: &ByteSubscriber, into: &mut [u8]) -> bool {
     match subscriber.receive().expect("receive") {
         Some(sample) => {
             into.copy_from_slice(sample.payload());
@@ -118,18 +117,14 @@ fn try_receive(subscriber: &Subscriber<Service, [u8], ()>, into: &mut [u8]) -> b
 }
 
 /// Busy-polls for the next sample and copies it into `into`.
-fn receive(subscriber: &Subscriber<Service, [u8], ()>, into: &mut [u8]) {
+fn receive(subscriber: &ByteSubscriber, into: &mut [u8]) {
     while !try_receive(subscriber, into) {
         std::hint::spin_loop();
     }
 }
 
 /// Sleeps on the listener until a sample is there, then copies it into `into`.
-fn receive_sleeping(
-    subscriber: &Subscriber<Service, [u8], ()>,
-    listener: &Listener<Service>,
-    into: &mut [u8],
-) {
+fn receive_sleeping(subscriber: &ByteSubscriber, listener: &Listener<Service>, into: &mut [u8]) {
     while !try_receive(subscriber, into) {
         listener
             .blocking_wait(|_| {})
@@ -145,10 +140,7 @@ fn notify(notifier: &Notifier<Service>) {
 }
 
 /// Receives one message (busy-polling) and sends its bytes back; returns its round.
-fn echo(
-    subscriber: &Subscriber<Service, [u8], ()>,
-    publisher: &Publisher<Service, [u8], ()>,
-) -> u64 {
+fn echo(subscriber: &ByteSubscriber, publisher: &BytePublisher) -> u64 {
     loop {
         if let Some(sample) = subscriber.receive().expect("receive") {
             send(publisher, sample.payload());
@@ -231,12 +223,29 @@ fn authors_service(
         .expect("open or create an iceoryx2 service")
 }
 
+/// A publisher on the service `send_on` and a subscriber on `receive_on`, both set up as
+/// iceoryx2's benchmark sets up its own ([`authors_service`]).
+fn authors_ports(
+    node: &Node<Service>,
+    send_on: &str,
+    receive_on: &str,
+    size: usize,
+) -> (BytePublisher, ByteSubscriber) {
+    let publisher = authors_service(node, send_on)
+        .publisher_builder()
+        .initial_max_slice_len(size)
+        .create()
+        .expect("an iceoryx2 publisher");
+    let subscriber = authors_service(node, receive_on)
+        .subscriber_builder()
+        .create()
+        .expect("an iceoryx2 subscriber");
+    (publisher, subscriber)
+}
+
 /// A loaned sample of `size` bytes, sent as it is: none of its bytes written, as iceoryx2's
 /// benchmark sends them.
-fn untouched(
-    publisher: &Publisher<Service, [u8], ()>,
-    size: usize,
-) -> SampleMut<Service, [u8], ()> {
+fn untouched(publisher: &BytePublisher, size: usize) -> SampleMut<Service, [u8], ()> {
     let sample = publisher.loan_slice_uninit(size).expect("loan a sample");
     // SAFETY: the sample lies in a shared memory segment iceoryx2 created and the kernel
     // filled with zeros, so each of its bytes holds a value (zero, or one an earlier sample
@@ -250,14 +259,14 @@ fn untouched(
 const HANDSHAKE_ROUNDS: u64 = 1_000;
 
 /// Sends an untouched sample until it reaches the peer.
-fn send_until_delivered(publisher: &Publisher<Service, [u8], ()>, size: usize) {
+fn send_until_delivered(publisher: &BytePublisher, size: usize) {
     while untouched(publisher, size).send().expect("send") == 0 {
         std::hint::spin_loop();
     }
 }
 
 /// Busy-polls until a sample arrives, and drops it unread.
-fn await_one(subscriber: &Subscriber<Service, [u8], ()>) {
+fn await_one(subscriber: &ByteSubscriber) {
     while subscriber.receive().expect("receive").is_none() {
         std::hint::spin_loop();
     }
@@ -276,15 +285,7 @@ pub fn as_its_authors_run_it(size: usize, iterations: u64, placement: Placement)
         placement.cpus(),
         || {
             let node = node();
-            let rx = authors_service(&node, &a2b)
-                .subscriber_builder()
-                .create()
-                .expect("an iceoryx2 subscriber");
-            let tx = authors_service(&node, &b2a)
-                .publisher_builder()
-                .initial_max_slice_len(size)
-                .create()
-                .expect("an iceoryx2 publisher");
+            let (tx, rx) = authors_ports(&node, &b2a, &a2b, size);
             for _ in 0..HANDSHAKE_ROUNDS {
                 await_one(&rx);
                 send_until_delivered(&tx, size);
@@ -297,15 +298,7 @@ pub fn as_its_authors_run_it(size: usize, iterations: u64, placement: Placement)
         },
         || {
             let node = node();
-            let tx = authors_service(&node, &a2b)
-                .publisher_builder()
-                .initial_max_slice_len(size)
-                .create()
-                .expect("an iceoryx2 publisher");
-            let rx = authors_service(&node, &b2a)
-                .subscriber_builder()
-                .create()
-                .expect("an iceoryx2 subscriber");
+            let (tx, rx) = authors_ports(&node, &a2b, &b2a, size);
             for _ in 0..HANDSHAKE_ROUNDS {
                 send_until_delivered(&tx, size);
                 await_one(&rx);

@@ -9,14 +9,20 @@
 
 use anyhow::Context;
 
+use crate::mechanism::Cleanup;
 pub use crate::mechanism::Helper;
 use crate::result::{CpuUsage, ProcessCpu};
 
-/// `helpers` with each process once (the channels of a run share their broker).
-pub fn distinct(mut helpers: Vec<Helper>) -> Vec<Helper> {
+/// The helper processes of a run's channels, each once (the channels of a run share their
+/// broker).
+pub fn of_run(cleanups: &[Cleanup]) -> Vec<Helper> {
     let mut seen = std::collections::HashSet::new();
-    helpers.retain(|h| seen.insert(h.pid));
-    helpers
+    cleanups
+        .iter()
+        .flat_map(|cleanup| cleanup.helpers())
+        .filter(|helper| seen.insert(helper.pid))
+        .copied()
+        .collect()
 }
 
 /// Each helper's usage so far, in the order given.

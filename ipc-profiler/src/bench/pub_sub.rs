@@ -165,8 +165,7 @@ pub fn run_gated(
             (Fanout::PerSubscriber(ends), "a channel per subscriber")
         }
     };
-    let helpers: Vec<Helper> = cleanups.iter().flat_map(|c| c.helpers()).copied().collect();
-    let helpers = super::helpers::distinct(helpers);
+    let helpers = super::helpers::of_run(&cleanups);
     let cpus = &config.cpus;
     let mut workers = vec![process::spawn("publisher", || {
         inboxes.clear();

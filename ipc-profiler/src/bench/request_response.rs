@@ -82,8 +82,7 @@ pub fn run_gated(
         reply_outs.push(channel.client);
         reply_ins.push(channel.server);
     }
-    let helpers: Vec<Helper> = cleanups.iter().flat_map(|c| c.helpers()).copied().collect();
-    let helpers = super::helpers::distinct(helpers);
+    let helpers = super::helpers::of_run(&cleanups);
     let cpus = &config.cpus;
     let mut workers = vec![process::spawn("server", || {
         drop((

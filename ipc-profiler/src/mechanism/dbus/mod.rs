@@ -224,10 +224,15 @@ enum Role {
     Subscriber,
 }
 
-/// One endpoint: its broker, its channel's path, the bus name it takes to be reached by,
-/// and its role.
+/// One endpoint: the broker its process connects to, and what it does on its connection.
 struct DbusEnd {
     address: String,
+    end: EndState,
+}
+
+/// An endpoint's channel path, the bus name it takes to be reached by, its role, and how far
+/// it has set itself up.
+struct EndState {
     path: String,
     own: String,
     role: Role,
@@ -242,14 +247,18 @@ impl DbusEnd {
     fn new(address: &str, path: &str, own: &str, role: Role) -> Self {
         Self {
             address: address.to_string(),
-            path: path.to_string(),
-            own: own.to_string(),
-            role,
-            listening: false,
-            peer_owner: None,
+            end: EndState {
+                path: path.to_string(),
+                own: own.to_string(),
+                role,
+                listening: false,
+                peer_owner: None,
+            },
         }
     }
+}
 
+impl EndState {
     /// Waits, the first time, until every connection it sends to listens (a signal sent
     /// before its subscriber's match rule, or a call before its callee's name, would be lost),
     /// and returns the unique name of its peer.
@@ -304,12 +313,12 @@ impl DbusEnd {
 
     /// The message to send `payload` in.
     fn message(&mut self, bus: &mut ProcessBus, payload: &[u8]) -> io::Result<Message> {
-        let owner = self.peer_owner(bus)?.to_string();
-        let body = serde_bytes::Bytes::new(payload);
-        if matches!(self.role, Role::Caller { .. } | Role::Callee { .. }) {
-            if let Some(call) = bus.take_unanswered_from(&owner) {
+        let answers = matches!(self.role, Role::Caller { .. } | Role::Callee { .. });
+        let owner = self.peer_owner(bus)?;
+        if answers {
+            if let Some(call) = bus.take_unanswered_from(owner) {
                 return Message::method_return(&call.header())
-                    .and_then(|m| m.build(&body))
+                    .and_then(|m| m.build(&serde_bytes::Bytes::new(payload)))
                     .map_err(to_io);
             }
         }
@@ -337,20 +346,18 @@ impl DbusEnd {
 
 impl Endpoint for DbusEnd {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
-        let address = std::mem::take(&mut self.address);
-        let sent = process_bus::with(&address, |bus| {
-            let message = self.message(bus, message)?;
+        let Self { address, end } = self;
+        process_bus::with(address, |bus| {
+            let message = end.message(bus, message)?;
             bus.send(&message)
-        });
-        self.address = address;
-        sent
+        })
     }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
-        let address = std::mem::take(&mut self.address);
-        let received = process_bus::with(&address, |bus| {
-            self.listen(bus)?;
-            let message = bus.next(|bus, m| self.wants(bus, m))?;
+        let Self { address, end } = self;
+        process_bus::with(address, |bus| {
+            end.listen(bus)?;
+            let message = bus.next(|bus, m| end.wants(bus, m))?;
             let body = message.body();
             let payload: &serde_bytes::Bytes = body.deserialize().map_err(to_io)?;
             if payload.len() != buffer.len() {
@@ -365,8 +372,6 @@ impl Endpoint for DbusEnd {
             }
             buffer.copy_from_slice(payload);
             Ok(())
-        });
-        self.address = address;
-        received
+        })
     }
 }
