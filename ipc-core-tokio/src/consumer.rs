@@ -3,8 +3,10 @@
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use ipc_core::spsc::{Consumer, ReadGrant};
+use ipc_core::spsc::{Consumer, ReadError, ReadGrant};
+use ipc_core::typed::bytemuck::AnyBitPattern;
 use ipc_core::wait::Liveness;
+use ipc_core::Corruption;
 
 use crate::sleep::{Waiting, Watch, Watched};
 use crate::Error;
@@ -32,7 +34,7 @@ impl<'a> AsyncConsumer<'a> {
         let producer = consumer.producer_record();
         Ok(Self {
             consumer,
-            waiting: Waiting::new(eventfd, producer)?,
+            waiting: Waiting::new(eventfd, Some(Watch::recorded(producer)))?,
         })
     }
 
@@ -66,7 +68,7 @@ impl<'a> AsyncConsumer<'a> {
         if !self.spin_for_message()? {
             self.sleep_until_message().await?;
         }
-        Ok(self.take())
+        self.take()
     }
 
     /// Copies the next message into `buffer` and releases it; returns its length.
@@ -77,6 +79,16 @@ impl<'a> AsyncConsumer<'a> {
     /// longer than `buffer`, which stays in the ring.
     pub async fn recv(&mut self, buffer: &mut [u8]) -> Result<usize, Error> {
         Ok(self.read().await?.copy_into(buffer)?)
+    }
+
+    /// Receives one `T` (see [`ipc_core::typed`]).
+    ///
+    /// # Errors
+    /// As [`read`](Self::read); [`Error::WrongLength`] for a message of another size (left in
+    /// the ring).
+    pub async fn recv_value<T: AnyBitPattern>(&mut self) -> Result<T, Error> {
+        let grant = self.read().await?;
+        ipc_core::typed::take_value(grant).map_err(|e| Error::typed(e, None))
     }
 
     /// The spinning phase of [`read`](Self::read) alone, for a caller outside the runtime
@@ -101,7 +113,7 @@ impl<'a> AsyncConsumer<'a> {
     /// As [`read`](Self::read).
     pub async fn read_sleeping(&mut self) -> Result<ReadGrant<'_, 'a>, Error> {
         self.sleep_until_message().await?;
-        Ok(self.take())
+        self.take()
     }
 
     /// The wrapped consumer.
@@ -109,12 +121,16 @@ impl<'a> AsyncConsumer<'a> {
         &mut self.consumer
     }
 
-    fn take(&mut self) -> ReadGrant<'_, 'a> {
-        match self.consumer.read() {
-            Ok(Some(grant)) => grant,
-            // has_message_ready said yes, nothing else reads this ring, and a published record
-            // stays published until released; a corruption would have been reported then.
-            _ => unreachable!("a message was seen ready"),
+    /// Reads the message a check just found ready.
+    fn take(&mut self) -> Result<ReadGrant<'_, 'a>, Error> {
+        let position = self.consumer.position();
+        match self.consumer.read()? {
+            Some(grant) => Ok(grant),
+            // Nothing else reads this ring and a published record stays published until it is
+            // released: only a producer rewriting what it published takes it away.
+            None => Err(Error::Read(ReadError::Corrupt(Corruption::Vanished {
+                position,
+            }))),
         }
     }
 

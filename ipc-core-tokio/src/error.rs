@@ -1,8 +1,10 @@
 //! What an async wait can end with instead of a message or room.
 
 use ipc_core::channel::ChannelError;
+use ipc_core::fan_in::FanInError;
 use ipc_core::role::ClaimError;
 use ipc_core::spsc::{ReadError, ReserveError};
+use ipc_core::typed::RecvError;
 use ipc_core::LayoutError;
 
 /// Why an adapter could not be made, or a wait ended without a message or room.
@@ -38,6 +40,40 @@ pub enum Error {
     /// A one-call channel could not be made, opened or taken.
     #[error(transparent)]
     Channel(#[from] ChannelError),
+    /// A fan-in region's consumer: a corrupt lane, a producer that died holding its lane, or
+    /// every producer gone.
+    #[error(transparent)]
+    FanIn(#[from] FanInError),
+    /// A typed receive found a message of another size than the value's (see
+    /// [`ipc_core::typed`]).
+    #[error("{}a {found}-byte message arrived where a {expected}-byte value was expected", lane.map(|lane| format!("lane {lane}: ")).unwrap_or_default())]
+    WrongLength {
+        /// The fan-in lane it came from.
+        lane: Option<usize>,
+        /// Bytes of the value.
+        expected: usize,
+        /// Bytes of the message.
+        found: usize,
+    },
+}
+
+impl Error {
+    /// A typed receive's error, from the lane `lane` of a fan-in region if it names one.
+    pub(crate) fn typed(error: RecvError, lane: Option<usize>) -> Self {
+        match error {
+            RecvError::WrongLength { expected, found } => Self::WrongLength {
+                lane,
+                expected,
+                found,
+            },
+            RecvError::Read(error) => match (error, lane) {
+                (ReadError::Corrupt(corruption), Some(lane)) => {
+                    Self::FanIn(FanInError::Lane { lane, corruption })
+                }
+                (error, _) => Self::Read(error),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

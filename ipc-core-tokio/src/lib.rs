@@ -7,8 +7,14 @@
 //! writes it only when this side has announced that it sleeps. The fast path is the ring's own:
 //! no syscall while both sides are busy.
 //!
-//! - [`AsyncConsumer::read`] / [`AsyncConsumer::recv`]: await a message.
-//! - [`AsyncProducer::reserve`] / [`AsyncProducer::send`]: await room.
+//! - [`AsyncConsumer::read`] / [`AsyncConsumer::recv`] / [`AsyncConsumer::recv_value`]: await
+//!   a message of an SPSC ring.
+//! - [`AsyncProducer::reserve`] / [`AsyncProducer::send`] / [`AsyncProducer::send_value`]:
+//!   await room.
+//! - [`AsyncFanInConsumer`]: await a message from any producer of a fan-in region laid out
+//!   with [`ReaderSleeps::OnEventfd`](ipc_core::doorbell::ReaderSleeps::OnEventfd).
+//! - [`AsyncSubscriber`]: await a broadcast region's messages; every subscriber of the region
+//!   shares one eventfd, which one write of the producer wakes them all through.
 //!
 //! Each wait spins while spinning pays (ipc-core's adaptive policy,
 //! [`Strategy::Adaptive`](ipc_core::wait::Strategy::Adaptive), at most [`DEFAULT_SPINS`]
@@ -47,13 +53,17 @@
 //! # }
 //! ```
 
+mod broadcast;
 mod consumer;
 mod error;
+mod fan_in;
 mod producer;
 mod sleep;
 
+pub use broadcast::AsyncSubscriber;
 pub use consumer::AsyncConsumer;
 pub use error::Error;
+pub use fan_in::AsyncFanInConsumer;
 pub use producer::AsyncProducer;
 
 use std::os::fd::OwnedFd;

@@ -4,6 +4,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use ipc_core::spsc::{Producer, WriteGrant};
+use ipc_core::typed::bytemuck::{self, NoUninit};
 use ipc_core::wait::Liveness;
 
 use crate::sleep::{Waiting, Watch, Watched};
@@ -32,7 +33,7 @@ impl<'a> AsyncProducer<'a> {
         let consumer = producer.consumer_record();
         Ok(Self {
             producer,
-            waiting: Waiting::new(eventfd, consumer)?,
+            waiting: Waiting::new(eventfd, Some(Watch::recorded(consumer)))?,
         })
     }
 
@@ -78,6 +79,14 @@ impl<'a> AsyncProducer<'a> {
         grant.copy_from_slice(message);
         grant.commit();
         Ok(())
+    }
+
+    /// Sends one `T` (see [`ipc_core::typed`]) as a message of its size.
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve).
+    pub async fn send_value<T: NoUninit>(&mut self, value: &T) -> Result<(), Error> {
+        self.send(bytemuck::bytes_of(value)).await
     }
 
     /// The spinning phase of [`reserve`](Self::reserve) alone, for a caller outside the

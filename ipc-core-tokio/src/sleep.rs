@@ -1,6 +1,6 @@
 //! Sleeping on an eventfd through tokio, with an optional liveness check.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use ipc_core::role::RecordedHolder;
@@ -63,35 +63,33 @@ impl Sleeper {
         Ok(Self { eventfd })
     }
 
-    /// Waits until the eventfd is rung, and takes its count. Cancellation-safe: a count left
-    /// unread only makes the next sleep return at once.
-    pub async fn sleep(&self, watch: Option<&Watch<'_>>) -> Result<(), Error> {
-        loop {
-            let ready = match watch {
-                None => self.eventfd.readable().await?,
-                Some(watch) => {
-                    match tokio::time::timeout(watch.every, self.eventfd.readable()).await {
-                        Ok(ready) => ready?,
-                        Err(_) if watch.watched.peer_alive() => continue,
-                        Err(_) => return Err(Error::PeerGone),
-                    }
-                }
-            };
-            let mut ready = ready;
-            let mut count = [0u8; 8];
-            match rustix::io::read(self.eventfd.get_ref().as_fd(), &mut count) {
-                Ok(_) => {
-                    // The read took the whole count: the eventfd is not readable any more.
-                    // Saying so now spares the next sleep a read that would fail (one syscall
-                    // a wake-up). A ring that came after the read is not lost: tokio clears
-                    // only the readiness this guard saw, not one its driver set since.
-                    ready.clear_ready();
-                    return Ok(());
-                }
-                Err(rustix::io::Errno::AGAIN) => ready.clear_ready(),
-                Err(other) => return Err(Error::Io(other.into())),
+    /// Waits until the eventfd is rung: an edge after the last wake-up, never its count.
+    ///
+    /// tokio registers descriptors edge-triggered, and an eventfd signals every write to each
+    /// epoll instance watching it, so the count is left alone: a wake-up costs the waker's write
+    /// and the runtime's `epoll_wait`, no `read`, and the subscribers of a broadcast region can
+    /// share one eventfd (a read by one would hide the edge from another). Each time the wait
+    /// has slept `every`, `check` says whether to go on (the peer's liveness).
+    /// Cancellation-safe: a readiness left uncleared only makes the next sleep return at once.
+    pub async fn sleep(
+        &self,
+        every: Option<Duration>,
+        mut check: impl FnMut() -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut ready = loop {
+            match every {
+                None => break self.eventfd.readable().await?,
+                Some(every) => match tokio::time::timeout(every, self.eventfd.readable()).await {
+                    Ok(ready) => break ready?,
+                    Err(_) => check()?,
+                },
             }
-        }
+        };
+        // The next sleep waits for the next ring. A ring that came after this readiness is
+        // not lost: tokio clears only the readiness this guard saw, not one its driver set
+        // since.
+        ready.clear_ready();
+        Ok(())
     }
 }
 
@@ -108,15 +106,16 @@ pub(crate) struct Waiting<'a> {
 
 impl<'a> Waiting<'a> {
     /// Registers `eventfd` with the current runtime; spins adaptively, at most
-    /// [`crate::DEFAULT_SPINS`] times; watches `peer`, the ring's record of the peer.
-    pub fn new(eventfd: OwnedFd, peer: RecordedHolder<'a>) -> Result<Self, Error> {
+    /// [`crate::DEFAULT_SPINS`] times; watches as `watch` says while asleep (`None`: the side
+    /// checks its peers itself, with [`sleep_checking`](Self::sleep_checking)).
+    pub fn new(eventfd: OwnedFd, watch: Option<Watch<'a>>) -> Result<Self, Error> {
         Ok(Self {
             sleeper: Sleeper::new(eventfd)?,
             spinning: Strategy::Adaptive {
                 max_spins: crate::DEFAULT_SPINS,
             },
             history: SpinHistory::new(),
-            watch: Some(Watch::recorded(peer)),
+            watch,
         })
     }
 
@@ -133,6 +132,25 @@ impl<'a> Waiting<'a> {
 
     /// Sleeps until the eventfd is rung (or the peer is found dead).
     pub async fn sleep(&self) -> Result<(), Error> {
-        self.sleeper.sleep(self.watch.as_ref()).await
+        match &self.watch {
+            None => self.sleeper.sleep(None, || Ok(())).await,
+            Some(watch) => {
+                let check = || match watch.watched.peer_alive() {
+                    true => Ok(()),
+                    false => Err(Error::PeerGone),
+                };
+                self.sleeper.sleep(Some(watch.every), check).await
+            }
+        }
+    }
+
+    /// Sleeps until the eventfd is rung, asking `check` every `every` (the liveness of a set of
+    /// peers, which only the waiting side can name).
+    pub async fn sleep_checking(
+        &self,
+        every: Duration,
+        check: impl FnMut() -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.sleeper.sleep(Some(every), check).await
     }
 }

@@ -37,6 +37,70 @@
 
 use core::marker::PhantomData;
 
+/// What the reading side of a [fan-in](crate::fan_in) or [broadcast](crate::broadcast) region
+/// sleeps on, fixed when the region is laid out (an SPSC ring says it per side with
+/// [`Wakeups`](crate::spsc::Wakeups)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReaderSleeps {
+    /// The futex of the region's wake word: ipc-core's blocking reads.
+    #[default]
+    OnFutex,
+    /// An eventfd that an async runtime polls (`ipc-core-tokio`): every writer is given it as a
+    /// [`Doorbell`] and rings it where it would otherwise wake the futex. The blocking reads
+    /// refuse to sleep ([`WaitError::SleepsOnEventfd`](crate::wait::WaitError::SleepsOnEventfd)).
+    ///
+    /// A broadcast region's subscribers all sleep on the *same* eventfd and must never read its
+    /// count: each ring is an edge that wakes every epoll instance watching it, and a count read
+    /// by one subscriber would hide the edge from another whose runtime had not yet collected
+    /// it. A fan-in region's one consumer may read it or not.
+    OnEventfd,
+}
+
+impl ReaderSleeps {
+    /// The value stored in a region's control block.
+    pub(crate) fn to_bits(self) -> u32 {
+        match self {
+            Self::OnFutex => 0,
+            Self::OnEventfd => 1,
+        }
+    }
+
+    /// The mode stored as `bits`, if it names one.
+    pub(crate) fn from_bits(bits: u32) -> Option<Self> {
+        match bits {
+            0 => Some(Self::OnFutex),
+            1 => Some(Self::OnEventfd),
+            _ => None,
+        }
+    }
+
+    /// Checks that a writer was given a doorbell exactly where the reader sleeps on an eventfd.
+    pub(crate) fn check_doorbell(
+        self,
+        given: bool,
+        role: crate::role::Role,
+    ) -> Result<(), crate::role::ClaimError> {
+        let needed = self == Self::OnEventfd;
+        if needed == given {
+            Ok(())
+        } else {
+            Err(crate::role::ClaimError::Doorbell { role, needed })
+        }
+    }
+
+    /// Refuses a blocking read whose wait would sleep on the futex where writers ring an
+    /// eventfd instead.
+    pub(crate) fn check_wait(
+        self,
+        how: &crate::wait::Wait<'_>,
+    ) -> Result<(), crate::wait::WaitError> {
+        if self == Self::OnEventfd && how.strategy.sleeps_on_futex() {
+            return Err(crate::wait::WaitError::SleepsOnEventfd);
+        }
+        Ok(())
+    }
+}
+
 /// The eventfd a sleeping peer waits on, as the side that wakes it holds it.
 #[derive(Clone, Copy, Debug)]
 pub struct Doorbell<'a> {
@@ -129,6 +193,17 @@ pub(crate) mod os {
                 guard = WOKEN.wait(guard).unwrap();
             }
             self.count.set(0);
+        }
+
+        /// Sleeps until the counter moves from `seen` (a ring since this waiter last woke),
+        /// then remembers it, never taking it: an edge-triggered poller of an eventfd that
+        /// several waiters share.
+        pub fn wait_for_edge(&self, seen: &mut u64) {
+            let mut guard = LOCK.lock().unwrap();
+            while self.count.get() == *seen {
+                guard = WOKEN.wait(guard).unwrap();
+            }
+            *seen = self.count.get();
         }
     }
 

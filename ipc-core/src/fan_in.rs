@@ -15,6 +15,7 @@ use core::cell::Cell;
 use core::fmt;
 use core::ops::{Deref, DerefMut};
 
+use crate::doorbell::{Doorbell, ReaderSleeps};
 use crate::error::{Corruption, ReadError, ReserveError};
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{ClaimError, Role};
@@ -34,8 +35,13 @@ pub const MAX_LANES: usize = if cfg!(loom) { 4 } else { 128 };
 #[derive(Debug, Default)]
 struct Control {
     doorbell: PaddedWord,
+    /// The lane count in bits 0..8, what the consumer sleeps on ([`ReaderSleeps`]) in bits
+    /// 8..16 (0, the futex, in regions laid out before it could be anything else).
     lanes: PaddedWord,
 }
+
+/// Bits of the control block's `lanes` word that hold the lane count.
+const LANE_COUNT_BITS: u32 = 0xff;
 
 /// A fan-in region: `lanes` SPSC rings and a doorbell.
 ///
@@ -61,6 +67,8 @@ pub struct FanIn<'a> {
     region: Region<'a>,
     geometry: Geometry,
     lanes: usize,
+    /// What the consumer sleeps on.
+    sleeps: ReaderSleeps,
     /// Every lane's ring, as validated when the region was laid out or attached: lanes are
     /// made from it, never from their headers read again (the peer may have rewritten them).
     lane: Spsc<'a>,
@@ -148,6 +156,21 @@ impl<'a> FanIn<'a> {
     /// [`LayoutError`] for no lanes or more than [`MAX_LANES`], a capacity that is not a power
     /// of two in range, or a region too small for every lane or misaligned.
     pub fn init(region: Region<'a>, lanes: usize, capacity: usize) -> Result<Self, LayoutError> {
+        Self::init_with(region, lanes, capacity, ReaderSleeps::OnFutex)
+    }
+
+    /// Like [`init`](Self::init), with the consumer sleeping as `sleeps` says: on an eventfd
+    /// for a consumer run by an async runtime (`ipc-core-tokio`'s `AsyncFanInConsumer`), whose
+    /// producers are then claimed with [`producer_with_doorbell`](Self::producer_with_doorbell).
+    ///
+    /// # Errors
+    /// As [`init`](Self::init).
+    pub fn init_with(
+        region: Region<'a>,
+        lanes: usize,
+        capacity: usize,
+        sleeps: ReaderSleeps,
+    ) -> Result<Self, LayoutError> {
         header::check_count("lanes", lanes, MAX_LANES)?;
         let needed = Self::required_len(lanes, capacity);
         if region.len() < needed {
@@ -179,12 +202,13 @@ impl<'a> FanIn<'a> {
             region,
             geometry,
             lanes,
+            sleeps,
             lane: first,
         };
         fan_in
             .control()
             .lanes
-            .store(lanes as u32, Ordering::Relaxed);
+            .store(lanes as u32 | sleeps.to_bits() << 8, Ordering::Relaxed);
         // The header goes last: a peer that attaches sees complete lanes.
         header::init(
             region,
@@ -209,8 +233,13 @@ impl<'a> FanIn<'a> {
         // SAFETY: header::attach checked that the control block lies inside the region and is
         // 4-aligned; Control is atomics and padding, valid for any bits.
         let control: &Control = unsafe { region.block(control_at) };
-        let lanes = control.lanes.load(Ordering::Relaxed) as usize;
+        let word = control.lanes.load(Ordering::Relaxed);
+        let lanes = (word & LANE_COUNT_BITS) as usize;
         header::check_count("lanes", lanes, MAX_LANES)?;
+        let sleeps = ReaderSleeps::from_bits(word >> 8).ok_or(LayoutError::UnknownValue {
+            field: "consumer wake-ups",
+            value: u64::from(word >> 8),
+        })?;
         // Checked: on a 32-bit target 64 lanes of a 1 GiB capacity overflow a usize.
         let needed = lanes
             .checked_mul(Spsc::required_len(geometry.capacity))
@@ -238,6 +267,7 @@ impl<'a> FanIn<'a> {
             region,
             geometry,
             lanes,
+            sleeps,
             lane: first,
         })
     }
@@ -247,18 +277,48 @@ impl<'a> FanIn<'a> {
         self.lanes
     }
 
+    /// What the consumer sleeps on.
+    pub fn reader_sleeps(&self) -> ReaderSleeps {
+        self.sleeps
+    }
+
     /// Claims the producer of lane `lane`: an error if the lane does not exist or its producer
     /// is held already (see [`crate::role`]).
     ///
     /// # Errors
     /// [`ClaimError::NoSuchRole`] for a lane past the count; [`ClaimError::Taken`] while
     /// another producer holds the lane.
+    /// [`ClaimError::Doorbell`] when the consumer sleeps on an eventfd (claim with
+    /// [`producer_with_doorbell`](Self::producer_with_doorbell)).
     pub fn producer(&self, lane: usize) -> Result<FanInProducer<'a>, ClaimError> {
-        let spsc = self.lane_ring(lane, Role::LaneProducer(lane))?;
-        let producer = spsc
-            .producer()
-            .map_err(|e| e.for_role(Role::LaneProducer(lane)))?;
-        Ok(self.producer_for(producer))
+        self.claim_producer(lane, None)
+    }
+
+    /// Like [`producer`](Self::producer), in a region whose consumer sleeps on an eventfd
+    /// ([`ReaderSleeps::OnEventfd`]): the producer rings `consumer` when it publishes to a
+    /// sleeping consumer.
+    ///
+    /// # Errors
+    /// As [`producer`](Self::producer); [`ClaimError::Doorbell`] when the consumer sleeps on
+    /// the futex.
+    pub fn producer_with_doorbell(
+        &self,
+        lane: usize,
+        consumer: Doorbell<'a>,
+    ) -> Result<FanInProducer<'a>, ClaimError> {
+        self.claim_producer(lane, Some(consumer))
+    }
+
+    fn claim_producer(
+        &self,
+        lane: usize,
+        eventfd: Option<Doorbell<'a>>,
+    ) -> Result<FanInProducer<'a>, ClaimError> {
+        let role = Role::LaneProducer(lane);
+        let spsc = self.lane_ring(lane, role)?;
+        self.sleeps.check_doorbell(eventfd.is_some(), role)?;
+        let producer = spsc.producer().map_err(|e| e.for_role(role))?;
+        Ok(self.producer_for(producer, eventfd))
     }
 
     /// Claims the producer of lane `lane` from a holder that `holder` proves dead.
@@ -266,23 +326,53 @@ impl<'a> FanIn<'a> {
     /// # Errors
     /// [`ClaimError::NoSuchRole`] for a lane past the count; [`ClaimError::HolderAlive`] when
     /// `holder` says the holder lives; [`ClaimError::Taken`] when another claim got there
-    /// first.
+    /// first; [`ClaimError::Doorbell`] when the consumer sleeps on an eventfd (take over with
+    /// [`take_over_producer_with_doorbell`](Self::take_over_producer_with_doorbell)).
     pub fn take_over_producer(
         &self,
         lane: usize,
         holder: &dyn Liveness,
     ) -> Result<FanInProducer<'a>, ClaimError> {
-        let spsc = self.lane_ring(lane, Role::LaneProducer(lane))?;
-        let producer = spsc
-            .take_over_producer(holder)
-            .map_err(|e| e.for_role(Role::LaneProducer(lane)))?;
-        Ok(self.producer_for(producer))
+        self.take_over_producer_ringing(lane, holder, None)
     }
 
-    fn producer_for(&self, lane: Producer<'a>) -> FanInProducer<'a> {
+    /// Like [`take_over_producer`](Self::take_over_producer), in a region whose consumer sleeps
+    /// on an eventfd, which the new producer rings through `consumer`.
+    ///
+    /// # Errors
+    /// As [`take_over_producer`](Self::take_over_producer); [`ClaimError::Doorbell`] when the
+    /// consumer sleeps on the futex.
+    pub fn take_over_producer_with_doorbell(
+        &self,
+        lane: usize,
+        holder: &dyn Liveness,
+        consumer: Doorbell<'a>,
+    ) -> Result<FanInProducer<'a>, ClaimError> {
+        self.take_over_producer_ringing(lane, holder, Some(consumer))
+    }
+
+    fn take_over_producer_ringing(
+        &self,
+        lane: usize,
+        holder: &dyn Liveness,
+        eventfd: Option<Doorbell<'a>>,
+    ) -> Result<FanInProducer<'a>, ClaimError> {
+        let role = Role::LaneProducer(lane);
+        let spsc = self.lane_ring(lane, role)?;
+        self.sleeps.check_doorbell(eventfd.is_some(), role)?;
+        let producer = spsc
+            .take_over_producer(holder)
+            .map_err(|e| e.for_role(role))?;
+        Ok(self.producer_for(producer, eventfd))
+    }
+
+    fn producer_for(&self, lane: Producer<'a>, eventfd: Option<Doorbell<'a>>) -> FanInProducer<'a> {
         FanInProducer {
             lane,
-            doorbell: &self.control().doorbell,
+            bell: Bell {
+                word: &self.control().doorbell,
+                eventfd,
+            },
         }
     }
 
@@ -325,6 +415,7 @@ impl<'a> FanIn<'a> {
             next: 0,
             quarantined: 0,
             doorbell: &self.control().doorbell,
+            sleeps: self.sleeps,
             spins: crate::wait::SpinHistory::new(),
         })
     }
@@ -369,6 +460,17 @@ struct Producers<'l, 'a> {
     died_holding: Cell<Option<usize>>,
 }
 
+impl Producers<'_, '_> {
+    /// The error a wait that ended with `error` reports: the lane whose producer died holding
+    /// it, when the liveness check found one.
+    fn error(&self, error: WaitError) -> FanInError {
+        match (error, self.died_holding.get()) {
+            (WaitError::PeerGone, Some(lane)) => FanInError::ProducerGone { lane },
+            (error, _) => FanInError::Wait(error),
+        }
+    }
+}
+
 impl Liveness for Producers<'_, '_> {
     fn peer_alive(&self) -> bool {
         let mut any_alive = false;
@@ -401,7 +503,15 @@ fn lane_region<'a>(region: Region<'a>, geometry: &Geometry, lane: usize) -> Regi
 #[derive(Debug)]
 pub struct FanInProducer<'a> {
     lane: Producer<'a>,
-    doorbell: &'a crate::sync::AtomicU32,
+    bell: Bell<'a>,
+}
+
+/// How a fan-in producer tells the consumer it published: the region's doorbell word, and the
+/// eventfd the consumer sleeps on when it sleeps on one.
+#[derive(Clone, Copy, Debug)]
+struct Bell<'a> {
+    word: &'a crate::sync::AtomicU32,
+    eventfd: Option<Doorbell<'a>>,
 }
 
 impl<'a> FanInProducer<'a> {
@@ -412,7 +522,7 @@ impl<'a> FanInProducer<'a> {
     /// As [`Producer::push_blocking`].
     pub fn push_blocking(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
         self.lane.push_blocking(message, how)?;
-        ring(self.doorbell);
+        self.bell.ring();
         Ok(())
     }
 
@@ -422,7 +532,7 @@ impl<'a> FanInProducer<'a> {
     /// As [`Producer::push`].
     pub fn push(&mut self, message: &[u8]) -> Result<(), ReserveError> {
         self.lane.push(message)?;
-        ring(self.doorbell);
+        self.bell.ring();
         Ok(())
     }
 
@@ -446,10 +556,9 @@ impl<'a> FanInProducer<'a> {
     /// # Errors
     /// As [`Producer::reserve`].
     pub fn reserve(&mut self, len: usize) -> Result<FanInWriteGrant<'_, 'a>, ReserveError> {
-        let doorbell = self.doorbell;
         Ok(FanInWriteGrant {
             grant: self.lane.reserve(len)?,
-            doorbell,
+            bell: self.bell,
         })
     }
 
@@ -462,10 +571,9 @@ impl<'a> FanInProducer<'a> {
         len: usize,
         how: &Wait<'_>,
     ) -> Result<FanInWriteGrant<'_, 'a>, ReserveError> {
-        let doorbell = self.doorbell;
         Ok(FanInWriteGrant {
             grant: self.lane.reserve_blocking(len, how)?,
-            doorbell,
+            bell: self.bell,
         })
     }
 }
@@ -476,14 +584,14 @@ impl<'a> FanInProducer<'a> {
 #[derive(Debug)]
 pub struct FanInWriteGrant<'p, 'a> {
     grant: WriteGrant<'p, 'a>,
-    doorbell: &'a crate::sync::AtomicU32,
+    bell: Bell<'a>,
 }
 
 impl FanInWriteGrant<'_, '_> {
     /// Publishes the message and rings the consumer's doorbell (waking it if it sleeps).
     pub fn commit(self) {
         self.grant.commit();
-        ring(self.doorbell);
+        self.bell.ring();
     }
 }
 
@@ -500,20 +608,26 @@ impl DerefMut for FanInWriteGrant<'_, '_> {
     }
 }
 
-/// Rings a fan-in region's doorbell after a publish: moves its position, and wakes the
-/// consumer if it announced it sleeps there.
-fn ring(doorbell: &crate::sync::AtomicU32) {
-    let mut current = doorbell.load(Ordering::Relaxed);
-    loop {
-        let next = current.wrapping_add(1) & wake::POSITION;
-        match doorbell.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Relaxed) {
-            Ok(previous) => {
-                if previous & wake::WAITING != 0 {
-                    wait::wake_one(doorbell);
+impl Bell<'_> {
+    /// Rings after a publish: moves the doorbell word's position, and wakes the consumer (on
+    /// its futex or its eventfd) if it announced that it sleeps.
+    fn ring(&self) {
+        let word = self.word;
+        let mut current = word.load(Ordering::Relaxed);
+        loop {
+            let next = current.wrapping_add(1) & wake::POSITION;
+            match word.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(previous) => {
+                    if previous & wake::WAITING != 0 {
+                        match self.eventfd {
+                            Some(eventfd) => eventfd.ring(),
+                            None => wait::wake_one(word),
+                        }
+                    }
+                    return;
                 }
-                return;
+                Err(actual) => current = actual,
             }
-            Err(actual) => current = actual,
         }
     }
 }
@@ -526,6 +640,8 @@ pub struct FanInConsumer<'a> {
     /// Lanes no longer read, one bit each.
     quarantined: u128,
     doorbell: &'a crate::sync::AtomicU32,
+    /// What it sleeps on.
+    sleeps: ReaderSleeps,
     /// What this side's waits for messages learned of spinning.
     spins: crate::wait::SpinHistory,
 }
@@ -537,6 +653,11 @@ impl<'a> FanInConsumer<'a> {
         if lane < self.lanes.len() {
             self.quarantined |= 1 << lane;
         }
+    }
+
+    /// What this consumer sleeps on (fixed when the region was laid out).
+    pub fn reader_sleeps(&self) -> ReaderSleeps {
+        self.sleeps
     }
 
     /// Whether lane `lane` is quarantined.
@@ -560,11 +681,14 @@ impl<'a> FanInConsumer<'a> {
     /// Like [`read`](Self::read), but waits as `how` says.
     ///
     /// # Errors
-    /// As [`read`](Self::read), and [`FanInError::Wait`] when the wait gives up.
+    /// As [`read`](Self::read), and [`FanInError::Wait`] when the wait gives up, or with
+    /// [`WaitError::SleepsOnEventfd`] for a wait that would sleep on the futex of a region whose
+    /// consumer sleeps on an eventfd.
     pub fn read_blocking(
         &mut self,
         how: &Wait<'_>,
     ) -> Result<(usize, ReadGrant<'_, 'a>), FanInError> {
+        self.sleeps.check_wait(how).map_err(FanInError::Wait)?;
         let lane = loop {
             if let Some(lane) = self.ready_lane()? {
                 break lane;
@@ -574,24 +698,16 @@ impl<'a> FanInConsumer<'a> {
             if self.ready_lane()?.is_some() {
                 continue;
             }
-            let (lanes, quarantined, spins) = (&self.lanes, self.quarantined, &mut self.spins);
-            let ready = || {
-                lanes
-                    .iter()
-                    .enumerate()
-                    .any(|(lane, c)| quarantined & (1 << lane) == 0 && c.has_message())
+            // The history is copied out and back: the wait borrows the rest of this side.
+            let mut spins = self.spins;
+            let waited = {
+                let producers = self.producers();
+                let ready = || self.has_message();
+                wait::until(self.doorbell, rung, &ready, how, &producers, &mut spins)
+                    .map_err(|e| producers.error(e))
             };
-            let producers = Producers {
-                lanes,
-                quarantined,
-                died_holding: Cell::new(None),
-            };
-            wait::until(self.doorbell, rung, &ready, how, &producers, spins).map_err(
-                |e| match (e, producers.died_holding.get()) {
-                    (WaitError::PeerGone, Some(lane)) => FanInError::ProducerGone { lane },
-                    (e, _) => FanInError::Wait(e),
-                },
-            )?;
+            self.spins = spins;
+            waited?;
         };
         self.take(lane)
     }
@@ -611,6 +727,92 @@ impl<'a> FanInConsumer<'a> {
             .copy_into(buffer)
             .map_err(|e| FanInError::of(lane, e))?;
         Ok((lane, len))
+    }
+
+    /// True when a lane not quarantined has a record (or a wrap marker) published at its
+    /// position: a cheap check for spinning, which reads no index word.
+    pub fn has_message(&self) -> bool {
+        self.lanes
+            .iter()
+            .enumerate()
+            .any(|(lane, c)| !self.is_quarantined(lane) && c.has_message())
+    }
+
+    /// For a consumer that sleeps on an eventfd ([`ReaderSleeps::OnEventfd`]; an async
+    /// adapter): announces that it will sleep until a producer publishes. `Ok(true)`: announced;
+    /// sleep until the eventfd is readable, then read again. `Ok(false)`: a message is there
+    /// already; do not sleep. A wait that ends without sleeping calls
+    /// [`withdraw_sleep`](Self::withdraw_sleep).
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn announce_sleep(&mut self) -> Result<bool, FanInError> {
+        if self.ready_lane()?.is_some() {
+            return Ok(false);
+        }
+        // As in read_blocking: a producer rings after it publishes, so a message rung before
+        // this load is seen by the look that follows, and one rung after it moves the word.
+        let rung = wake::position(self.doorbell);
+        if self.ready_lane()?.is_some() {
+            return Ok(false);
+        }
+        Ok(wake::announce(self.doorbell, rung).is_some())
+    }
+
+    /// Withdraws an [announced](Self::announce_sleep) sleep (a cancelled wait), so producers
+    /// do not ring for nobody.
+    pub fn withdraw_sleep(&mut self) {
+        wake::withdraw(self.doorbell);
+    }
+
+    /// Whether any producer of a lane not quarantined may still send, as the default wait
+    /// asks while asleep (for a consumer that sleeps by other means).
+    ///
+    /// # Errors
+    /// [`FanInError::ProducerGone`] naming a lane whose producer died holding it;
+    /// [`FanInError::Wait`] with [`WaitError::PeerGone`] when every producer has exited.
+    pub fn check_producers(&self) -> Result<(), FanInError> {
+        let producers = self.producers();
+        if producers.peer_alive() {
+            Ok(())
+        } else {
+            Err(producers.error(WaitError::PeerGone))
+        }
+    }
+
+    /// What the sleeping consumer is waiting for.
+    fn producers(&self) -> Producers<'_, 'a> {
+        Producers {
+            lanes: &self.lanes,
+            quarantined: self.quarantined,
+            died_holding: Cell::new(None),
+        }
+    }
+
+    /// The lane [`read`](Self::read) would take its next message from, if any holds a whole
+    /// one now: for a waiter that checks, then reads ([`read_lane`](Self::read_lane)).
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn poll_ready(&mut self) -> Result<Option<usize>, FanInError> {
+        self.ready_lane()
+    }
+
+    /// Reads the next message of lane `lane`, one [`poll_ready`](Self::poll_ready) named (the
+    /// round-robin goes on after it).
+    ///
+    /// # Errors
+    /// As [`read`](Self::read); [`FanInError::Lane`] with [`Corruption::Vanished`] when the lane
+    /// holds no whole message (its producer took back one it had published, or no lane
+    /// `lane` exists).
+    pub fn read_lane(&mut self, lane: usize) -> Result<(usize, ReadGrant<'_, 'a>), FanInError> {
+        if lane >= self.lanes.len() {
+            return Err(FanInError::Lane {
+                lane,
+                corruption: Corruption::Vanished { position: 0 },
+            });
+        }
+        self.take(lane)
     }
 
     /// The first lane from `next` on with a whole message ready.
@@ -655,6 +857,138 @@ mod tests {
     extern crate std;
     use std::vec;
     use std::vec::Vec;
+
+    /// An eventfd made for a test, and its count read without blocking (0: never rung).
+    #[cfg(not(miri))]
+    fn eventfd() -> rustix::fd::OwnedFd {
+        use rustix::event::{eventfd, EventfdFlags};
+        eventfd(0, EventfdFlags::NONBLOCK).unwrap()
+    }
+
+    #[cfg(not(miri))]
+    fn rung(fd: &rustix::fd::OwnedFd) -> u64 {
+        let mut count = [0u8; 8];
+        match rustix::io::read(fd, &mut count) {
+            Ok(_) => u64::from_ne_bytes(count),
+            Err(rustix::io::Errno::AGAIN) => 0,
+            Err(other) => panic!("eventfd: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_consumer_on_an_eventfd_needs_a_doorbell_from_every_producer_and_refuses_futex_sleeps() {
+        use rustix::fd::AsFd;
+        let stand_in = std::io::stdin();
+        let bell = Doorbell::eventfd(stand_in.as_fd());
+        let mut mem = memory(2, 1024);
+        let region = FanIn::init_with(
+            Region::from_slice(&mut mem),
+            2,
+            1024,
+            ReaderSleeps::OnEventfd,
+        )
+        .unwrap();
+        assert_eq!(
+            region.producer(0).unwrap_err(),
+            ClaimError::Doorbell {
+                role: Role::LaneProducer(0),
+                needed: true
+            }
+        );
+        let attached = FanIn::attach(region.region).unwrap();
+        assert_eq!(
+            (attached.reader_sleeps(), attached.lanes()),
+            (ReaderSleeps::OnEventfd, 2)
+        );
+        let mut consumer = region.consumer().unwrap();
+        assert_eq!(
+            consumer.read_blocking(&Wait::futex()).unwrap_err(),
+            FanInError::Wait(WaitError::SleepsOnEventfd)
+        );
+        let mut producer = region.producer_with_doorbell(1, bell).unwrap();
+        producer.push(b"spun").unwrap();
+        let (lane, grant) = consumer.read_blocking(&Wait::busy_poll()).unwrap();
+        assert_eq!((lane, &*grant), (1, &b"spun"[..]));
+        grant.release();
+        // A region whose consumer sleeps on the futex refuses a doorbell.
+        let mut futex_mem = memory(1, 1024);
+        let futex = FanIn::init(Region::from_slice(&mut futex_mem), 1, 1024).unwrap();
+        assert_eq!(
+            futex.producer_with_doorbell(0, bell).unwrap_err(),
+            ClaimError::Doorbell {
+                role: Role::LaneProducer(0),
+                needed: false
+            }
+        );
+        // A mode nobody wrote is a layout error, not a guess.
+        drop((consumer, producer));
+        region.control().lanes.store(2 | 7 << 8, Ordering::Relaxed);
+        assert_eq!(
+            FanIn::attach(region.region).unwrap_err(),
+            LayoutError::UnknownValue {
+                field: "consumer wake-ups",
+                value: 7
+            }
+        );
+    }
+
+    #[test]
+    #[cfg(not(miri))] // miri cannot make an eventfd
+    fn a_sleeping_consumer_is_rung_once_through_its_eventfd_and_a_withdrawn_one_not_at_all() {
+        use rustix::fd::AsFd;
+        let sleeps_on = eventfd();
+        let mut mem = memory(2, 1024);
+        let region = FanIn::init_with(
+            Region::from_slice(&mut mem),
+            2,
+            1024,
+            ReaderSleeps::OnEventfd,
+        )
+        .unwrap();
+        let mut consumer = region.consumer().unwrap();
+        let mut producers = [0, 1].map(|lane| {
+            region
+                .producer_with_doorbell(lane, Doorbell::eventfd(sleeps_on.as_fd()))
+                .unwrap()
+        });
+        assert!(
+            consumer.announce_sleep().unwrap(),
+            "nothing there: it may sleep"
+        );
+        producers[1].push(b"one").unwrap();
+        producers[0].push(b"two").unwrap();
+        assert_eq!(
+            rung(&sleeps_on),
+            1,
+            "the first publish rings, the second need not"
+        );
+        assert!(
+            !consumer.announce_sleep().unwrap(),
+            "messages are there: no sleep"
+        );
+        for _ in 0..2 {
+            consumer.read().unwrap().unwrap().1.release();
+        }
+        assert!(consumer.announce_sleep().unwrap());
+        consumer.withdraw_sleep();
+        producers[0].push(b"three").unwrap();
+        assert_eq!(rung(&sleeps_on), 0, "a withdrawn sleep is not rung");
+        assert_eq!(consumer.poll_ready().unwrap(), Some(0));
+        let (lane, grant) = consumer.read_lane(0).unwrap();
+        assert_eq!((lane, &*grant), (0, &b"three"[..]));
+        grant.release();
+        assert!(matches!(
+            consumer.read_lane(0),
+            Err(FanInError::Lane {
+                lane: 0,
+                corruption: Corruption::Vanished { .. }
+            })
+        ));
+        assert!(
+            consumer.check_producers().is_ok(),
+            "both producers live here"
+        );
+    }
 
     fn memory(lanes: usize, capacity: usize) -> Vec<u64> {
         vec![0u64; FanIn::required_len(lanes, capacity).div_ceil(8)]
@@ -759,14 +1093,14 @@ mod tests {
         FanIn::init(Region::from_slice(&mut mem), 2, 128).unwrap();
         let attached = FanIn::attach(Region::from_slice(&mut mem)).unwrap();
         assert_eq!(attached.lanes(), 2);
-        // The lane count lives in the second control word.
+        // The lane count lives in the low 8 bits of the second control word.
         let at = (header::BLOCK_ALIGN + 128) / 8;
-        mem[at] = 1000;
+        mem[at] = 200;
         assert_eq!(
             FanIn::attach(Region::from_slice(&mut mem)).unwrap_err(),
             LayoutError::CountOutOfRange {
                 what: "lanes",
-                count: 1000,
+                count: 200,
                 max: MAX_LANES as u64
             }
         );

@@ -304,3 +304,96 @@ fn a_side_sleeping_on_an_eventfd_is_always_rung() {
         sender.join().unwrap();
     });
 }
+
+/// Two producers ring a fan-in region whose consumer sleeps on an eventfd (a model of it), as
+/// the async consumer does: look, announce on the doorbell word, sleep until rung. Both
+/// messages must arrive; a ring lost between the look and the sleep shows as a deadlock.
+#[test]
+fn a_fan_in_consumer_sleeping_on_an_eventfd_is_always_rung() {
+    use crate::doorbell::{Doorbell, ModelEventfd, ReaderSleeps};
+    use crate::fan_in::FanIn;
+    bounded(PREEMPTIONS).check(|| {
+        let memory = zeroed_words(FanIn::required_len(2, 64).div_ceil(8));
+        let fan_in =
+            FanIn::init_with(Region::from_slice(memory), 2, 64, ReaderSleeps::OnEventfd).unwrap();
+        let sleeps_on: &'static ModelEventfd = std::boxed::Box::leak(Default::default());
+        let senders: std::vec::Vec<_> = (0..2)
+            .map(|lane| {
+                let mut producer = fan_in
+                    .producer_with_doorbell(lane, Doorbell::model(sleeps_on))
+                    .unwrap();
+                thread::spawn(move || producer.push(&[lane as u8; 4]).unwrap())
+            })
+            .collect();
+        let mut consumer = fan_in.consumer().unwrap();
+        let mut seen = [false; 2];
+        for _ in 0..2 {
+            let lane = loop {
+                if let Some(lane) = consumer.poll_ready().unwrap() {
+                    break lane;
+                }
+                if consumer.announce_sleep().unwrap() {
+                    sleeps_on.wait();
+                }
+            };
+            let (lane, grant) = consumer.read_lane(lane).unwrap();
+            assert_eq!(grant[0] as usize, lane);
+            grant.release();
+            seen[lane] = true;
+        }
+        assert_eq!(seen, [true, true]);
+        for sender in senders {
+            sender.join().unwrap();
+        }
+    });
+}
+
+/// Two subscribers sleep on one eventfd (a model of it whose count nobody takes: each waits
+/// for an edge since it last woke, as an edge-triggered poller does) while the producer
+/// publishes two messages and rings once per publish that finds the shared announcement.
+/// Every subscriber must get both; one sleeping through its ring shows as a deadlock.
+#[test]
+fn subscribers_sharing_an_eventfd_are_all_rung() {
+    use crate::broadcast::{Broadcast, Mode};
+    use crate::doorbell::{Doorbell, ModelEventfd, ReaderSleeps};
+    bounded(2).check(|| {
+        let memory = zeroed_words(Broadcast::required_len(256).div_ceil(8));
+        let broadcast = Broadcast::init_with(
+            Region::from_slice(memory),
+            256,
+            2,
+            Mode::Backpressure,
+            ReaderSleeps::OnEventfd,
+        )
+        .unwrap();
+        let sleep_on: &'static ModelEventfd = std::boxed::Box::leak(Default::default());
+        let mut producer = broadcast
+            .producer_with_doorbell(Doorbell::model(sleep_on))
+            .unwrap();
+        let subscribers: std::vec::Vec<_> = (0..2)
+            .map(|index| {
+                let mut subscriber = broadcast.subscriber(index).unwrap();
+                thread::spawn(move || {
+                    let (mut buffer, mut edge) = ([0u8; 8], 0u64);
+                    for expected in 1..=2u8 {
+                        loop {
+                            if subscriber.pop(&mut buffer).unwrap().is_some() {
+                                break;
+                            }
+                            if subscriber.announce_sleep().unwrap() {
+                                sleep_on.wait_for_edge(&mut edge);
+                            }
+                        }
+                        assert_eq!(buffer[0], expected);
+                    }
+                })
+            })
+            .collect();
+        for message in 1..=2u8 {
+            producer.push(&[message; 8]).unwrap();
+        }
+        for subscriber in subscribers {
+            subscriber.join().unwrap();
+        }
+    });
+}

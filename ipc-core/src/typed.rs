@@ -147,7 +147,7 @@ impl<'a, T: AnyBitPattern> Receiver<'a, T> {
     /// is not a `T`'s size (left in the ring).
     pub fn recv(&mut self) -> Result<Option<T>, RecvError> {
         match self.consumer.read()? {
-            Some(grant) => take(grant).map(Some),
+            Some(grant) => take_value(grant).map(Some),
             None => Ok(None),
         }
     }
@@ -158,7 +158,7 @@ impl<'a, T: AnyBitPattern> Receiver<'a, T> {
     /// As [`recv`](Self::recv), and [`RecvError::Read`] with a wait error when the wait gives
     /// up.
     pub fn recv_blocking(&mut self, how: &Wait<'_>) -> Result<T, RecvError> {
-        take(self.consumer.read_blocking(how)?)
+        take_value(self.consumer.read_blocking(how)?)
     }
 
     /// The consumer underneath.
@@ -167,10 +167,12 @@ impl<'a, T: AnyBitPattern> Receiver<'a, T> {
     }
 }
 
-/// Copies a `T` out of `grant` and releases it, or leaves it if it is not a `T`'s size.
-pub(crate) fn take<T: AnyBitPattern>(
-    grant: crate::spsc::ReadGrant<'_, '_>,
-) -> Result<T, RecvError> {
+/// Copies a `T` out of `grant` and releases it, or leaves it (and says so) if it is not a
+/// `T`'s size: the typed read of any handle that reads in place.
+///
+/// # Errors
+/// [`RecvError::WrongLength`] for a record of another size.
+pub fn take_value<T: AnyBitPattern>(grant: crate::spsc::ReadGrant<'_, '_>) -> Result<T, RecvError> {
     let expected = core::mem::size_of::<T>();
     if grant.len() != expected {
         return Err(RecvError::WrongLength {

@@ -28,6 +28,7 @@ use core::sync::atomic::{fence, Ordering as RegionOrdering};
 
 use data::{copy_in, copy_out, header_word, load_words, store_words};
 
+use crate::doorbell::{Doorbell, ReaderSleeps};
 use crate::error::{Corruption, ReadError, ReserveError};
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{Claim, ClaimError, ClaimSlot, Role};
@@ -62,7 +63,8 @@ struct Control {
     /// Lossy mode: the position of the oldest record kept, in 64 bits (see the module's
     /// documentation).
     oldest: Oldest,
-    /// Mode in bits 0..8, subscriber count in bits 8..16.
+    /// Mode in bits 0..8, subscriber count in bits 8..16, what subscribers sleep on
+    /// ([`ReaderSleeps`]) in bits 16..24.
     meta: PaddedWord,
     cursors: [Cursor; MAX_SUBSCRIBERS],
     /// The sequence number of the next message, for a producer that takes over.
@@ -151,6 +153,7 @@ pub struct Broadcast<'a> {
     geometry: Geometry,
     mode: Mode,
     subscribers: usize,
+    sleeps: ReaderSleeps,
 }
 
 /// What [`Subscriber::pop`] received.
@@ -179,6 +182,22 @@ impl<'a> Broadcast<'a> {
         subscribers: usize,
         mode: Mode,
     ) -> Result<Self, LayoutError> {
+        Self::init_with(region, capacity, subscribers, mode, ReaderSleeps::OnFutex)
+    }
+
+    /// Like [`init`](Self::init), with the subscribers sleeping as `sleeps` says: on one
+    /// eventfd for subscribers run by async runtimes (`ipc-core-tokio`'s `AsyncSubscriber`),
+    /// whose producer is then claimed with [`producer_with_doorbell`](Self::producer_with_doorbell).
+    ///
+    /// # Errors
+    /// As [`init`](Self::init).
+    pub fn init_with(
+        region: Region<'a>,
+        capacity: usize,
+        subscribers: usize,
+        mode: Mode,
+        sleeps: ReaderSleeps,
+    ) -> Result<Self, LayoutError> {
         header::check_count("subscribers", subscribers, MAX_SUBSCRIBERS)?;
         header::check_capacity(capacity, 4 * RECORD_HEADER, crate::spsc::MAX_CAPACITY)?;
         check_alignment(region)?;
@@ -200,8 +219,9 @@ impl<'a> Broadcast<'a> {
             geometry,
             mode,
             subscribers,
+            sleeps,
         };
-        let meta = mode as u32 | (subscribers as u32) << 8;
+        let meta = mode as u32 | (subscribers as u32) << 8 | sleeps.to_bits() << 16;
         broadcast.control().meta.store(meta, Ordering::Release);
         Ok(broadcast)
     }
@@ -224,6 +244,7 @@ impl<'a> Broadcast<'a> {
             geometry,
             mode: Mode::Backpressure,
             subscribers: 0,
+            sleeps: ReaderSleeps::OnFutex,
         };
         let meta = broadcast.control().meta.load(Ordering::Acquire);
         broadcast.mode = match meta & 0xff {
@@ -238,12 +259,22 @@ impl<'a> Broadcast<'a> {
         };
         broadcast.subscribers = (meta >> 8 & 0xff) as usize;
         header::check_count("subscribers", broadcast.subscribers, MAX_SUBSCRIBERS)?;
+        broadcast.sleeps =
+            ReaderSleeps::from_bits(meta >> 16).ok_or(LayoutError::UnknownValue {
+                field: "subscriber wake-ups",
+                value: u64::from(meta >> 16),
+            })?;
         Ok(broadcast)
     }
 
     /// The region's mode.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// What the subscribers sleep on.
+    pub fn reader_sleeps(&self) -> ReaderSleeps {
+        self.sleeps
     }
 
     /// The longest message it takes.
@@ -255,10 +286,29 @@ impl<'a> Broadcast<'a> {
     /// [`crate::role`]).
     ///
     /// # Errors
-    /// [`ClaimError::Taken`] while another producer holds the role.
+    /// [`ClaimError::Taken`] while another producer holds the role; [`ClaimError::Doorbell`]
+    /// when the subscribers sleep on an eventfd (claim with
+    /// [`producer_with_doorbell`](Self::producer_with_doorbell)).
     pub fn producer(&self) -> Result<BroadcastProducer<'a>, ClaimError> {
+        self.sleeps.check_doorbell(false, Role::Producer)?;
         let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
-        Ok(self.producer_with(claim))
+        Ok(self.producer_with(claim, None))
+    }
+
+    /// Like [`producer`](Self::producer), in a region whose subscribers sleep on an eventfd
+    /// ([`ReaderSleeps::OnEventfd`]): the producer rings `subscribers` (their one eventfd) when
+    /// it publishes while any of them sleeps.
+    ///
+    /// # Errors
+    /// As [`producer`](Self::producer); [`ClaimError::Doorbell`] when the subscribers sleep on
+    /// the futex.
+    pub fn producer_with_doorbell(
+        &self,
+        subscribers: Doorbell<'a>,
+    ) -> Result<BroadcastProducer<'a>, ClaimError> {
+        self.sleeps.check_doorbell(true, Role::Producer)?;
+        let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
+        Ok(self.producer_with(claim, Some(subscribers)))
     }
 
     /// Claims the producer from a holder that `holder` proves dead. It goes on after the last
@@ -266,16 +316,39 @@ impl<'a> Broadcast<'a> {
     ///
     /// # Errors
     /// [`ClaimError::HolderAlive`] when `holder` says the holder lives; [`ClaimError::Taken`]
-    /// when another claim got there first.
+    /// when another claim got there first; [`ClaimError::Doorbell`] when the subscribers sleep
+    /// on an eventfd (take over with
+    /// [`take_over_producer_with_doorbell`](Self::take_over_producer_with_doorbell)).
     pub fn take_over_producer(
         &self,
         holder: &dyn Liveness,
     ) -> Result<BroadcastProducer<'a>, ClaimError> {
+        self.sleeps.check_doorbell(false, Role::Producer)?;
         let claim = Claim::take_over(&self.control().producer_claim, Role::Producer, holder)?;
-        Ok(self.producer_with(claim))
+        Ok(self.producer_with(claim, None))
     }
 
-    fn producer_with(&self, claim: Claim<'a>) -> BroadcastProducer<'a> {
+    /// Like [`take_over_producer`](Self::take_over_producer), in a region whose subscribers
+    /// sleep on an eventfd, which the new producer rings through `subscribers`.
+    ///
+    /// # Errors
+    /// As [`take_over_producer`](Self::take_over_producer); [`ClaimError::Doorbell`] when the
+    /// subscribers sleep on the futex.
+    pub fn take_over_producer_with_doorbell(
+        &self,
+        holder: &dyn Liveness,
+        subscribers: Doorbell<'a>,
+    ) -> Result<BroadcastProducer<'a>, ClaimError> {
+        self.sleeps.check_doorbell(true, Role::Producer)?;
+        let claim = Claim::take_over(&self.control().producer_claim, Role::Producer, holder)?;
+        Ok(self.producer_with(claim, Some(subscribers)))
+    }
+
+    fn producer_with(
+        &self,
+        claim: Claim<'a>,
+        eventfd: Option<Doorbell<'a>>,
+    ) -> BroadcastProducer<'a> {
         let control = self.control();
         let head = wake::position(&control.head);
         let oldest = control.oldest.wide.load(Ordering::Acquire);
@@ -306,6 +379,7 @@ impl<'a> Broadcast<'a> {
             },
             sequence: control.next_sequence.load(Ordering::Relaxed),
             spins: SpinHistory::new(),
+            eventfd,
             _claim: claim,
         }
     }
@@ -396,6 +470,7 @@ impl<'a> Broadcast<'a> {
             data: self.data(),
             capacity: self.geometry.capacity as u32,
             mode: self.mode,
+            sleeps: self.sleeps,
             tail,
             expected,
             spins: SpinHistory::new(),
@@ -463,6 +538,8 @@ pub struct BroadcastProducer<'a> {
     sequence: u32,
     /// What this side's waits for room learned of spinning.
     spins: SpinHistory,
+    /// The subscribers' eventfd, when they sleep on one.
+    eventfd: Option<Doorbell<'a>>,
     /// Held until this producer is dropped.
     _claim: Claim<'a>,
 }
@@ -677,7 +754,12 @@ impl BroadcastProducer<'_> {
         unsafe { header_word(self.data, offset, 1) }
             .store(tag_for(low_bits(position)), RegionOrdering::Release);
         if wake::publish(&self.control.head, low_bits(self.head)) {
-            wait::wake_all(&self.control.head);
+            match self.eventfd {
+                // One write wakes every subscriber: each runtime polling the eventfd sees the
+                // edge (ReaderSleeps::OnEventfd).
+                Some(eventfd) => eventfd.ring(),
+                None => wait::wake_all(&self.control.head),
+            }
         }
     }
 }
@@ -690,6 +772,8 @@ pub struct Subscriber<'a> {
     data: NonNull<u8>,
     capacity: u32,
     mode: Mode,
+    /// What it sleeps on.
+    sleeps: ReaderSleeps,
     /// The next record's position, in 64 bits (tags and the cursor's wake word hold the low 31).
     tail: u64,
     /// The sequence number the next message should carry, once known.
@@ -705,7 +789,7 @@ pub struct Subscriber<'a> {
 // until this subscriber moves past it, from whichever thread owns it.
 unsafe impl Send for Subscriber<'_> {}
 
-impl Subscriber<'_> {
+impl<'a> Subscriber<'a> {
     /// Copies the next message into `buffer`, if one is there.
     ///
     /// In lossy mode a record overwritten while it is read is skipped for the oldest one still
@@ -802,43 +886,96 @@ impl Subscriber<'_> {
     /// Like [`pop`](Self::pop), waiting for a message as `how` says.
     ///
     /// # Errors
-    /// As [`pop`](Self::pop), and [`ReadError::Wait`] when the wait gives up.
+    /// As [`pop`](Self::pop), and [`ReadError::Wait`] when the wait gives up, or with
+    /// [`WaitError::SleepsOnEventfd`](crate::wait::WaitError::SleepsOnEventfd) for a wait that
+    /// would sleep on the futex of a region whose subscribers sleep on an eventfd.
     pub fn pop_blocking(
         &mut self,
         buffer: &mut [u8],
         how: &Wait<'_>,
     ) -> Result<Received, ReadError> {
+        self.sleeps.check_wait(how).map_err(ReadError::Wait)?;
         loop {
             if let Some(received) = self.pop(buffer)? {
                 return Ok(received);
             }
             let head = wake::position(&self.control.head);
-            let (data, capacity, tail) = (self.data, self.capacity, low_bits(self.tail));
-            let ready = || {
-                // SAFETY: as in pop.
-                let tag = unsafe { header_word(data, wake::offset_in(tail, capacity), 1) };
-                tag.load(RegionOrdering::Acquire) == tag_for(tail)
-            };
-            if ready() || self.lapped() {
+            if self.has_message() || self.lapped() {
                 continue;
             }
-            if self.mode == Mode::Backpressure {
-                let ahead = wake::distance(tail, head);
-                if ahead != 0 && ahead <= self.capacity {
-                    return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
-                }
-            }
-            let producer = self.control.producer_claim.holder();
-            wait::until(
+            self.check_head_to_sleep_on(head)?;
+            // The history is copied out and back: the wait borrows the rest of this side.
+            let mut spins = self.spins;
+            let waited = wait::until(
                 &self.control.head,
                 head,
-                &ready,
+                &|| self.has_message(),
                 how,
-                &producer,
-                &mut self.spins,
-            )
-            .map_err(ReadError::Wait)?;
+                &self.producer_record(),
+                &mut spins,
+            );
+            self.spins = spins;
+            waited.map_err(ReadError::Wait)?;
         }
+    }
+
+    /// What this subscriber sleeps on (fixed when the region was laid out).
+    pub fn reader_sleeps(&self) -> ReaderSleeps {
+        self.sleeps
+    }
+
+    /// True when a record (or a wrap marker) is published at this subscriber's position: a
+    /// cheap check for spinning, which reads no index word. (A lossy subscriber lapped by the
+    /// producer finds nothing here; [`announce_sleep`](Self::announce_sleep) finds it.)
+    pub fn has_message(&self) -> bool {
+        let tail = low_bits(self.tail);
+        // SAFETY: offset_in gives an 8-aligned offset below the capacity: the header's first
+        // two words lie inside the data area.
+        let tag = unsafe { header_word(self.data, wake::offset_in(tail, self.capacity), 1) };
+        tag.load(RegionOrdering::Acquire) == tag_for(tail)
+    }
+
+    /// For a subscriber that sleeps on an eventfd ([`ReaderSleeps::OnEventfd`]; an async
+    /// adapter): announces that it will sleep until the producer publishes. `Ok(true)`:
+    /// announced; sleep until the eventfd is rung, then [`pop`](Self::pop) again. `Ok(false)`:
+    /// there is something to pop; do not sleep.
+    ///
+    /// Subscribers share the announcement, so a wait that ends without sleeping leaves it (no
+    /// withdrawal): the producer's next publish then rings once for nobody.
+    ///
+    /// # Errors
+    /// [`ReadError::Corrupt`] for a head index the producer could not have written.
+    pub fn announce_sleep(&mut self) -> Result<bool, ReadError> {
+        if self.has_message() || self.lapped() {
+            return Ok(false);
+        }
+        // As in pop_blocking: the head is read before the look for a record, so a record
+        // published with it is seen, and one published after moves the word.
+        let head = wake::position(&self.control.head);
+        if self.has_message() || self.lapped() {
+            return Ok(false);
+        }
+        self.check_head_to_sleep_on(head)?;
+        Ok(wake::announce(&self.control.head, head).is_some())
+    }
+
+    /// The process recorded as the producer, watched as a liveness hook.
+    pub fn producer_record(&self) -> crate::role::RecordedHolder<'a> {
+        self.control.producer_claim.holder()
+    }
+
+    /// Checks the head a waiter is about to sleep on, read before it found no record at its
+    /// position: under backpressure, a head ahead of it (within a ring) is a producer that
+    /// published a record it never wrote.
+    fn check_head_to_sleep_on(&self, head: u32) -> Result<(), ReadError> {
+        if self.mode == Mode::Backpressure {
+            let tail = low_bits(self.tail);
+            let ahead = wake::distance(tail, head);
+            if ahead != 0 && ahead <= self.capacity {
+                return Err(ReadError::Corrupt(Corruption::Unpublished { head, tail }));
+            }
+        }
+        Ok(())
     }
 
     /// Lossy mode: true, and this subscriber moved to the oldest record kept, when the

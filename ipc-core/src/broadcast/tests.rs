@@ -404,3 +404,122 @@ fn a_cursor_further_behind_than_the_producer_ever_wrote_is_an_error_not_a_panic(
         Err(ReserveError::Corrupt(Corruption::TailIndex { .. }))
     ));
 }
+
+#[test]
+fn subscribers_on_an_eventfd_need_a_doorbell_from_the_producer_and_refuse_futex_sleeps() {
+    use crate::doorbell::{Doorbell, ReaderSleeps};
+    use crate::wait::WaitError;
+    use rustix::fd::AsFd;
+    let stand_in = std::io::stdin();
+    let bell = Doorbell::eventfd(stand_in.as_fd());
+    let mut mem = memory(256);
+    let b = Broadcast::init_with(
+        Region::from_slice(&mut mem),
+        256,
+        2,
+        Mode::Lossy,
+        ReaderSleeps::OnEventfd,
+    )
+    .unwrap();
+    let needed = |needed| ClaimError::Doorbell {
+        role: Role::Producer,
+        needed,
+    };
+    assert_eq!(b.producer().unwrap_err(), needed(true));
+    let attached = Broadcast::attach(b.region).unwrap();
+    assert_eq!(
+        (attached.reader_sleeps(), attached.mode()),
+        (ReaderSleeps::OnEventfd, Mode::Lossy)
+    );
+    let mut subscriber = b.subscriber(0).unwrap();
+    let mut buffer = [0u8; 16];
+    assert_eq!(
+        subscriber.pop_blocking(&mut buffer, &Wait::futex()),
+        Err(ReadError::Wait(WaitError::SleepsOnEventfd))
+    );
+    let mut producer = b.producer_with_doorbell(bell).unwrap();
+    producer.push(b"spun").unwrap();
+    let got = subscriber
+        .pop_blocking(&mut buffer, &Wait::busy_poll())
+        .unwrap();
+    assert_eq!(&buffer[..got.len], b"spun");
+    let mut futex_mem = memory(256);
+    let futex = Broadcast::init(Region::from_slice(&mut futex_mem), 256, 1, Mode::Lossy).unwrap();
+    assert_eq!(
+        futex.producer_with_doorbell(bell).unwrap_err(),
+        needed(false)
+    );
+    drop((subscriber, producer));
+    let meta = b.control().meta.load(Ordering::Relaxed);
+    b.control()
+        .meta
+        .store(meta & 0xffff | 9 << 16, Ordering::Relaxed);
+    assert_eq!(
+        Broadcast::attach(b.region).unwrap_err(),
+        LayoutError::UnknownValue {
+            field: "subscriber wake-ups",
+            value: 9
+        }
+    );
+}
+
+#[test]
+#[cfg(not(miri))] // miri cannot make an eventfd
+fn one_ring_of_the_shared_eventfd_serves_every_sleeping_subscriber() {
+    use crate::doorbell::{Doorbell, ReaderSleeps};
+    use rustix::event::{eventfd, EventfdFlags};
+    use rustix::fd::AsFd;
+    let sleep_on = eventfd(0, EventfdFlags::NONBLOCK).unwrap();
+    let rung = || {
+        let mut count = [0u8; 8];
+        match rustix::io::read(&sleep_on, &mut count) {
+            Ok(_) => u64::from_ne_bytes(count),
+            Err(rustix::io::Errno::AGAIN) => 0,
+            Err(other) => panic!("eventfd: {other}"),
+        }
+    };
+    let mut mem = memory(256);
+    let b = Broadcast::init_with(
+        Region::from_slice(&mut mem),
+        256,
+        2,
+        Mode::Backpressure,
+        ReaderSleeps::OnEventfd,
+    )
+    .unwrap();
+    let mut producer = b
+        .producer_with_doorbell(Doorbell::eventfd(sleep_on.as_fd()))
+        .unwrap();
+    let mut subscribers = [b.subscriber(0).unwrap(), b.subscriber(1).unwrap()];
+    for s in &mut subscribers {
+        assert!(s.announce_sleep().unwrap(), "nothing there: it may sleep");
+        assert!(!s.has_message());
+    }
+    producer.push(b"all").unwrap();
+    assert_eq!(rung(), 1, "one write for both sleepers");
+    producer.push(b"again").unwrap();
+    assert_eq!(rung(), 0, "nobody announced since");
+    let mut buffer = [0u8; 16];
+    for s in &mut subscribers {
+        assert!(s.has_message());
+        assert!(!s.announce_sleep().unwrap(), "a message is there: no sleep");
+        assert_eq!(s.pop(&mut buffer).unwrap().unwrap().len, 3);
+        assert_eq!(s.pop(&mut buffer).unwrap().unwrap().len, 5);
+    }
+}
+
+#[test]
+fn a_subscriber_refuses_to_sleep_on_a_head_past_a_record_never_written() {
+    let mut mem = memory(256);
+    let b = Broadcast::init(Region::from_slice(&mut mem), 256, 1, Mode::Backpressure).unwrap();
+    let mut subscriber = b.subscriber(0).unwrap();
+    // A hostile producer publishes a head 32 bytes on without a record there.
+    b.control().head.store(32, Ordering::Release);
+    assert_eq!(
+        subscriber.announce_sleep(),
+        Err(ReadError::Corrupt(Corruption::Unpublished {
+            head: 32,
+            tail: 0
+        }))
+    );
+}

@@ -246,7 +246,7 @@ impl DuplexEnd {
     /// [`RecvError::WrongLength`] for a message of another size (left unread);
     /// [`RecvError::Read`] as [`recv`](Self::recv).
     pub fn recv_value<T: AnyBitPattern>(&mut self, how: &Wait<'_>) -> Result<T, RecvError> {
-        crate::typed::take(self.receiver.read_blocking(how)?)
+        crate::typed::take_value(self.receiver.read_blocking(how)?)
     }
 
     /// The next message, read in place, waiting for it as `how` says; its room comes back

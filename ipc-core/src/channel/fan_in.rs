@@ -214,7 +214,7 @@ impl FanInReader {
         how: &Wait<'_>,
     ) -> Result<(usize, T), FanInRecvError> {
         let (lane, grant) = self.consumer.read_blocking(how)?;
-        match crate::typed::take(grant) {
+        match crate::typed::take_value(grant) {
             Ok(value) => Ok((lane, value)),
             Err(RecvError::WrongLength { expected, found }) => Err(FanInRecvError::WrongLength {
                 lane,
