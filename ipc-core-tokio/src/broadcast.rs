@@ -3,6 +3,7 @@
 use std::os::fd::OwnedFd;
 
 use ipc_core::broadcast::{Received, Subscriber};
+use ipc_core::channel::{BroadcastSubscriber, Mapping};
 use ipc_core::doorbell::ReaderSleeps;
 use ipc_core::typed::bytemuck::{self, Pod};
 
@@ -45,6 +46,50 @@ use crate::Error;
 pub struct AsyncSubscriber<'a> {
     subscriber: Subscriber<'a>,
     waiting: Waiting<'a>,
+    /// A channel's memory, for a subscriber made from a channel's (dropped last).
+    _mapping: Option<Mapping>,
+}
+
+impl AsyncSubscriber<'static> {
+    /// A subscriber of a one-call channel made with
+    /// [`BroadcastChannel::memfd_with`](ipc_core::channel::BroadcastChannel::memfd_with) and
+    /// [`ReaderSleeps::OnEventfd`], awaiting its messages: it owns its share of the mapping, so
+    /// it moves into `tokio::spawn`. Call it inside a tokio runtime.
+    ///
+    /// ```
+    /// use ipc_core::broadcast::Mode;
+    /// use ipc_core::channel::BroadcastChannel;
+    /// use ipc_core::doorbell::ReaderSleeps;
+    /// use ipc_core::wait::Wait;
+    /// use ipc_core_tokio::AsyncSubscriber;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let channel = BroadcastChannel::memfd_with(2, 4096, Mode::Lossy, ReaderSleeps::OnEventfd)?;
+    /// let mut publisher = channel.publisher()?; // one write of the eventfd wakes both
+    /// let mut tasks = Vec::new();
+    /// for i in 0..2 {
+    ///     let mut subscriber = AsyncSubscriber::from_subscriber(channel.subscriber(i)?)?;
+    ///     tasks.push(tokio::spawn(async move { subscriber.recv_value::<u32>().await }));
+    /// }
+    /// std::thread::spawn(move || publisher.send_value(&7u32, &Wait::futex())).join().unwrap()?;
+    /// for task in tasks {
+    ///     assert_eq!(task.await??, (7, 0));
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotAnEventfdSide`] for a channel whose subscribers sleep on the futex; then as
+    /// [`new`](Self::new).
+    pub fn from_subscriber(subscriber: BroadcastSubscriber) -> Result<Self, Error> {
+        let (subscriber, eventfd, mapping) = subscriber.into_parts()?;
+        let eventfd = eventfd.ok_or(Error::NotAnEventfdSide("subscriber"))?;
+        let mut this = Self::new(subscriber, eventfd)?;
+        this._mapping = Some(mapping);
+        Ok(this)
+    }
 }
 
 impl<'a> AsyncSubscriber<'a> {
@@ -65,6 +110,7 @@ impl<'a> AsyncSubscriber<'a> {
         Ok(Self {
             subscriber,
             waiting: Waiting::new(eventfd, Some(Watch::recorded(producer)))?,
+            _mapping: None,
         })
     }
 

@@ -3,6 +3,7 @@
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
+use ipc_core::channel::{FanInReader, Mapping};
 use ipc_core::doorbell::ReaderSleeps;
 use ipc_core::fan_in::FanInConsumer;
 use ipc_core::spsc::ReadGrant;
@@ -51,6 +52,44 @@ pub struct AsyncFanInConsumer<'a> {
     waiting: Waiting<'a>,
     /// How often a sleeping consumer asks whether any producer may still send.
     check_every: Duration,
+    /// A channel's memory, for a consumer made from a channel's reader (dropped last).
+    _mapping: Option<Mapping>,
+}
+
+impl AsyncFanInConsumer<'static> {
+    /// The reader of a one-call channel made with
+    /// [`FanInChannel::memfd_with`](ipc_core::channel::FanInChannel::memfd_with) and
+    /// [`ReaderSleeps::OnEventfd`], awaiting its messages: it owns its share of the mapping, so
+    /// it moves into `tokio::spawn`. Call it inside a tokio runtime.
+    ///
+    /// ```
+    /// use ipc_core::channel::FanInChannel;
+    /// use ipc_core::doorbell::ReaderSleeps;
+    /// use ipc_core::wait::Wait;
+    /// use ipc_core_tokio::AsyncFanInConsumer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let channel = FanInChannel::memfd_with(2, 4096, ReaderSleeps::OnEventfd)?;
+    /// let mut writer = channel.writer(1)?; // rings the reader's eventfd when it sleeps
+    /// let mut reader = AsyncFanInConsumer::from_reader(channel.reader()?)?;
+    /// let served = tokio::spawn(async move { reader.recv_value::<u64>().await });
+    /// std::thread::spawn(move || writer.send_value(&42u64, &Wait::futex())).join().unwrap()?;
+    /// assert_eq!(served.await??, (1, 42));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotAnEventfdSide`] for a channel whose reader sleeps on the futex; then as
+    /// [`new`](Self::new).
+    pub fn from_reader(reader: FanInReader) -> Result<Self, Error> {
+        let (consumer, eventfd, mapping) = reader.into_parts()?;
+        let eventfd = eventfd.ok_or(Error::NotAnEventfdSide("fan-in consumer"))?;
+        let mut this = Self::new(consumer, eventfd)?;
+        this._mapping = Some(mapping);
+        Ok(this)
+    }
 }
 
 impl<'a> AsyncFanInConsumer<'a> {
@@ -73,6 +112,7 @@ impl<'a> AsyncFanInConsumer<'a> {
             consumer,
             waiting: Waiting::new(eventfd, None)?,
             check_every: Duration::from_millis(100),
+            _mapping: None,
         })
     }
 
@@ -148,8 +188,11 @@ impl<'a> AsyncFanInConsumer<'a> {
             if !self.consumer.announce_sleep()? {
                 continue;
             }
+            // What to watch is taken before the sleep: the future then holds no shared borrow
+            // of the consumer (which is Send, not Sync).
+            let watch = self.consumer.producer_watch();
             let announced = Announced(&mut self.consumer);
-            let check = || Ok(announced.0.check_producers()?);
+            let check = move || Ok(watch.check()?);
             self.waiting.sleep_checking(self.check_every, check).await?;
             drop(announced);
         }

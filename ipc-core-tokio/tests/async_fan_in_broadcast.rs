@@ -6,6 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use ipc_core::broadcast::{Broadcast, Mode};
+use ipc_core::channel::{BroadcastChannel, FanInChannel};
 use ipc_core::doorbell::{Doorbell, ReaderSleeps};
 use ipc_core::fan_in::{FanIn, FanInError};
 use ipc_core::shm::SharedMemory;
@@ -238,6 +239,110 @@ fn subscribers_in_two_processes_are_woken_through_one_eventfd() {
             other => panic!("a subscriber saw a wrong message (exit {other})"),
         }
     }
+}
+
+/// The one-call path: channels made with `memfd_with(.., ReaderSleeps::OnEventfd)`, whose
+/// handles own their share of the mapping and the eventfd, so the async sides go into
+/// `tokio::spawn` and the plain ones into threads with nothing leaked.
+fn one_call_channels_to_tokio_tasks(runtime: tokio::runtime::Runtime) {
+    const ROUNDS: u64 = 5_000;
+    let fan_in = FanInChannel::memfd_with(LANES, 256, ReaderSleeps::OnEventfd).unwrap();
+    let feed = BroadcastChannel::memfd_with(
+        SUBSCRIBERS,
+        1024,
+        Mode::Backpressure,
+        ReaderSleeps::OnEventfd,
+    )
+    .unwrap();
+    runtime.block_on(async {
+        let mut reader = AsyncFanInConsumer::from_reader(fan_in.reader().unwrap()).unwrap();
+        let served = tokio::spawn(async move {
+            let mut next = [0u64; LANES];
+            for _ in 0..ROUNDS * LANES as u64 {
+                let (lane, value) = within_patience("the reader", reader.recv_value::<u64>())
+                    .await
+                    .unwrap();
+                assert_eq!(value, next[lane], "lane {lane} out of order");
+                next[lane] += 1;
+            }
+        });
+        let subscribed: Vec<_> = (0..SUBSCRIBERS)
+            .map(|index| {
+                let subscriber = feed.subscriber(index).unwrap();
+                let mut rx = AsyncSubscriber::from_subscriber(subscriber).unwrap();
+                tokio::spawn(async move {
+                    for n in 0..ROUNDS {
+                        let (value, lost) = within_patience("a subscriber", rx.recv_value::<u64>())
+                            .await
+                            .unwrap();
+                        assert_eq!((value, lost), (n, 0), "subscriber {index}");
+                    }
+                })
+            })
+            .collect();
+        let mut plain: Vec<_> = (0..LANES)
+            .map(|lane| {
+                let mut writer = fan_in.writer(lane).unwrap();
+                std::thread::spawn(move || {
+                    for n in 0..ROUNDS {
+                        writer.send_value(&n, &patient()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let mut publisher = feed.publisher().unwrap();
+        plain.push(std::thread::spawn(move || {
+            for n in 0..ROUNDS {
+                publisher.send_value(&n, &patient()).unwrap();
+            }
+        }));
+        served.await.unwrap();
+        for task in subscribed {
+            task.await.unwrap();
+        }
+        for thread in plain {
+            thread.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn one_call_channels_serve_tokio_tasks_on_the_current_thread_runtime() {
+    one_call_channels_to_tokio_tasks(current_thread());
+}
+
+#[test]
+fn one_call_channels_serve_tokio_tasks_on_the_multi_thread_runtime() {
+    one_call_channels_to_tokio_tasks(multi_thread());
+}
+
+/// A writer process that received the channel over a Unix socket (memory and eventfd in one
+/// message) wakes the tokio reader that made it.
+#[test]
+fn a_writer_process_given_the_channel_over_a_socket_wakes_the_tokio_reader() {
+    const ROUNDS: u64 = 2_000;
+    let (here, there) = std::os::unix::net::UnixStream::pair().unwrap();
+    let channel = FanInChannel::memfd_with(1, 4096, ReaderSleeps::OnEventfd).unwrap();
+    let child = fork_child(|| {
+        let received = FanInChannel::receive_over(&there).unwrap();
+        let mut writer = received.writer(0).unwrap();
+        for n in 0..ROUNDS {
+            writer.send_value(&n, &patient()).unwrap();
+            if n % 64 == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        0
+    });
+    channel.send_over(&here).unwrap();
+    current_thread().block_on(async {
+        let mut reader = AsyncFanInConsumer::from_reader(channel.reader().unwrap()).unwrap();
+        for n in 0..ROUNDS {
+            let got = within_patience("the reader", reader.recv_value::<u64>()).await;
+            assert_eq!(got.unwrap(), (0, n));
+        }
+    });
+    assert_eq!(wait_status(child), 0, "the writer process failed");
 }
 
 #[test]

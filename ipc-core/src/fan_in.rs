@@ -18,7 +18,7 @@ use core::ops::{Deref, DerefMut};
 use crate::doorbell::{Doorbell, ReaderSleeps};
 use crate::error::{Corruption, ReadError, ReserveError};
 use crate::header::{self, Geometry, LayoutRequest};
-use crate::role::{ClaimError, Role};
+use crate::role::{ClaimError, RecordedHolder, Role};
 use crate::spsc::{Consumer, Producer, ReadGrant, Spsc, Wakeups, WriteGrant};
 use crate::sync::{Ordering, PaddedWord};
 use crate::wait::{self, Liveness, Wait, WaitError};
@@ -450,17 +450,32 @@ impl<'a> FanIn<'a> {
     }
 }
 
-/// The recorded producers of a fan-in consumer's lanes (not quarantined), as the liveness the
-/// default wait consults: gone when one died holding its lane (kept in `died_holding`, for the
-/// error to name), or when every one has exited; alive while any may still send (one running,
-/// one this process cannot see, a lane never claimed).
-struct Producers<'l, 'a> {
-    lanes: &'l [Consumer<'a>],
-    quarantined: u128,
+/// The recorded producers of a fan-in consumer's lanes not quarantined, taken when it goes to
+/// sleep ([`FanInConsumer::producer_watch`]), as the liveness a sleeping consumer asks: gone
+/// when one died holding its lane (kept, for the error to name), or when every one has exited;
+/// alive while any may still send (one running, one this process cannot see, a lane never
+/// claimed). It borrows the region, not the consumer, so an async consumer holds it across its
+/// sleep.
+#[derive(Debug)]
+pub struct ProducerWatch<'a> {
+    lanes: heapless::Vec<(usize, RecordedHolder<'a>), MAX_LANES>,
     died_holding: Cell<Option<usize>>,
 }
 
-impl Producers<'_, '_> {
+impl ProducerWatch<'_> {
+    /// Whether a producer may still send.
+    ///
+    /// # Errors
+    /// [`FanInError::ProducerGone`] naming a lane whose producer died holding it;
+    /// [`FanInError::Wait`] with [`WaitError::PeerGone`] when every producer has exited.
+    pub fn check(&self) -> Result<(), FanInError> {
+        if self.peer_alive() {
+            Ok(())
+        } else {
+            Err(self.error(WaitError::PeerGone))
+        }
+    }
+
     /// The error a wait that ended with `error` reports: the lane whose producer died holding
     /// it, when the liveness check found one.
     fn error(&self, error: WaitError) -> FanInError {
@@ -471,14 +486,10 @@ impl Producers<'_, '_> {
     }
 }
 
-impl Liveness for Producers<'_, '_> {
+impl Liveness for ProducerWatch<'_> {
     fn peer_alive(&self) -> bool {
         let mut any_alive = false;
-        for (lane, consumer) in self.lanes.iter().enumerate() {
-            if self.quarantined & (1 << lane) != 0 {
-                continue;
-            }
-            let producer = consumer.producer_record();
+        for &(lane, producer) in &self.lanes {
             if producer.peer_alive() {
                 any_alive = true;
             } else if producer.holds() {
@@ -578,6 +589,39 @@ impl<'a> FanInProducer<'a> {
     }
 }
 
+impl FanInProducer<'_> {
+    /// Publishes the messages committed with
+    /// [`commit_deferred`](FanInWriteGrant::commit_deferred) and rings the consumer's doorbell
+    /// once for them all (nothing, when there are none).
+    ///
+    /// ```
+    /// use ipc_core::{fan_in::FanIn, Region};
+    /// let mut memory = vec![0u64; FanIn::required_len(1, 1024) / 8];
+    /// let region = FanIn::init(Region::from_slice(&mut memory), 1, 1024).unwrap();
+    /// let (mut producer, mut consumer) = (region.producer(0).unwrap(), region.consumer().unwrap());
+    /// for byte in 1..=3u8 {
+    ///     let mut grant = producer.reserve(1).unwrap();
+    ///     grant[0] = byte;
+    ///     grant.commit_deferred();
+    /// }
+    /// assert!(consumer.read().unwrap().is_none(), "deferred: not visible yet");
+    /// producer.flush().unwrap();
+    /// let (_, first) = consumer.read().unwrap().unwrap();
+    /// assert_eq!(&*first, &[1]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Producer::flush`].
+    pub fn flush(&mut self) -> Result<(), Corruption> {
+        if !self.lane.has_deferred() {
+            return self.lane.flush();
+        }
+        let flushed = self.lane.flush();
+        self.bell.ring();
+        flushed
+    }
+}
+
 /// Room for one message in a fan-in producer's lane, written in place; nothing is visible to
 /// the consumer until [`commit`](Self::commit), which also rings its doorbell. Dropping it
 /// without committing abandons it.
@@ -592,6 +636,12 @@ impl FanInWriteGrant<'_, '_> {
     pub fn commit(self) {
         self.grant.commit();
         self.bell.ring();
+    }
+
+    /// Makes the message part of the producer's next [`flush`](FanInProducer::flush): nothing
+    /// is visible before it, and a batch costs one ring of the doorbell.
+    pub fn commit_deferred(self) {
+        self.grant.commit_deferred();
     }
 }
 
@@ -701,7 +751,7 @@ impl<'a> FanInConsumer<'a> {
             // The history is copied out and back: the wait borrows the rest of this side.
             let mut spins = self.spins;
             let waited = {
-                let producers = self.producers();
+                let producers = self.producer_watch();
                 let ready = || self.has_message();
                 wait::until(self.doorbell, rung, &ready, how, &producers, &mut spins)
                     .map_err(|e| producers.error(e))
@@ -769,22 +819,23 @@ impl<'a> FanInConsumer<'a> {
     /// asks while asleep (for a consumer that sleeps by other means).
     ///
     /// # Errors
-    /// [`FanInError::ProducerGone`] naming a lane whose producer died holding it;
-    /// [`FanInError::Wait`] with [`WaitError::PeerGone`] when every producer has exited.
+    /// As [`ProducerWatch::check`].
     pub fn check_producers(&self) -> Result<(), FanInError> {
-        let producers = self.producers();
-        if producers.peer_alive() {
-            Ok(())
-        } else {
-            Err(producers.error(WaitError::PeerGone))
-        }
+        self.producer_watch().check()
     }
 
-    /// What the sleeping consumer is waiting for.
-    fn producers(&self) -> Producers<'_, 'a> {
-        Producers {
-            lanes: &self.lanes,
-            quarantined: self.quarantined,
+    /// The producers of the lanes not quarantined now, for a consumer that sleeps by other
+    /// means to watch while asleep ([`ProducerWatch::check`]).
+    pub fn producer_watch(&self) -> ProducerWatch<'a> {
+        let mut lanes = heapless::Vec::new();
+        for (lane, consumer) in self.lanes.iter().enumerate() {
+            if !self.is_quarantined(lane) {
+                // Cannot fail: at most MAX_LANES lanes, the Vec's capacity.
+                let _ = lanes.push((lane, consumer.producer_record()));
+            }
+        }
+        ProducerWatch {
+            lanes,
             died_holding: Cell::new(None),
         }
     }

@@ -220,19 +220,36 @@ impl Drop for SharedMemory {
     }
 }
 
+/// Most descriptors [`send_fds`] sends and [`receive_fds`] takes in one message.
+pub const MAX_FDS: usize = 2;
+
 /// Sends `fd` to the peer at the other end of the Unix socket `socket` (`SCM_RIGHTS`), with
 /// one byte of data (a descriptor needs a message to travel with).
 ///
 /// # Errors
 /// The operating system's error from `sendmsg`.
 pub fn send_fd(socket: impl AsFd, fd: BorrowedFd<'_>) -> io::Result<()> {
+    send_fds(socket, &[fd])
+}
+
+/// Sends `fds` (one to [`MAX_FDS`]) in one message, as [`send_fd`] sends one.
+///
+/// # Errors
+/// The operating system's error from `sendmsg`; [`io::ErrorKind::InvalidInput`] for no
+/// descriptor or more than [`MAX_FDS`].
+pub fn send_fds(socket: impl AsFd, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-    let mut space = [core::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    if fds.is_empty() || fds.len() > MAX_FDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "one or two descriptors go in a message",
+        ));
+    }
+    let mut space = [core::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = SendAncillaryBuffer::new(&mut space);
-    let fds = [fd];
-    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+    if !control.push(SendAncillaryMessage::ScmRights(fds)) {
         return Err(io::Error::other(
-            "no room for a descriptor in the control buffer",
+            "no room for the descriptors in the control buffer",
         ));
     }
     loop {
@@ -256,8 +273,18 @@ pub fn send_fd(socket: impl AsFd, fd: BorrowedFd<'_>) -> io::Result<()> {
 /// The operating system's error from `recvmsg`; [`io::ErrorKind::InvalidData`] when the
 /// message carried no descriptor; [`io::ErrorKind::UnexpectedEof`] when the peer closed.
 pub fn receive_fd(socket: impl AsFd) -> io::Result<OwnedFd> {
+    let mut fds = receive_fds(socket)?;
+    Ok(fds.remove(0))
+}
+
+/// Receives the descriptors (up to [`MAX_FDS`]) of one message sent with [`send_fds`], in
+/// order, closed on `exec`; any beyond are closed.
+///
+/// # Errors
+/// As [`receive_fd`].
+pub fn receive_fds(socket: impl AsFd) -> io::Result<std::vec::Vec<OwnedFd>> {
     use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    let mut space = [core::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut space = [core::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let mut byte = [0u8; 1];
     let received = loop {
@@ -272,22 +299,36 @@ pub fn receive_fd(socket: impl AsFd) -> io::Result<OwnedFd> {
             Err(e) => return Err(io_error(e)),
         }
     };
-    let mut first = None;
+    let mut kept = std::vec::Vec::new();
     for message in control.drain() {
         if let RecvAncillaryMessage::ScmRights(fds) = message {
             for fd in fds {
-                first.get_or_insert(fd);
+                // Beyond MAX_FDS: dropped, which closes it.
+                if kept.len() < MAX_FDS {
+                    kept.push(fd);
+                }
             }
         }
     }
-    match (first, received.bytes) {
-        (Some(fd), _) => Ok(fd),
-        (None, 0) => Err(io::ErrorKind::UnexpectedEof.into()),
-        (None, _) => Err(io::Error::new(
+    match (kept.is_empty(), received.bytes) {
+        (false, _) => Ok(kept),
+        (true, 0) => Err(io::ErrorKind::UnexpectedEof.into()),
+        (true, _) => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "the message carried no descriptor",
         )),
     }
+}
+
+/// Whether `fd` is an eventfd (its `/proc/self/fd` link reads `anon_inode:[eventfd]`): a
+/// descriptor a peer passed as one is written to, so it must be one.
+///
+/// # Errors
+/// The operating system's error reading the link.
+pub fn is_eventfd(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let link = std::fs::read_link(std::format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    Ok(link.as_os_str() == "anon_inode:[eventfd]")
 }
 
 /// A peer process watched through a pidfd: it is gone once the pidfd becomes readable, which

@@ -2,8 +2,10 @@
 //! (backpressure, or lossy with a count of what each subscriber lost).
 
 use super::memory::ChannelMemory;
+use super::memory::Mapping;
 use super::ChannelError;
 use crate::broadcast::{Broadcast, BroadcastProducer, Mode, Received, Subscriber};
+use crate::doorbell::ReaderSleeps;
 use crate::error::LayoutError;
 use crate::typed::RecvError;
 use crate::wait::Wait;
@@ -25,8 +27,24 @@ impl BroadcastChannel {
     /// [`ChannelError::Layout`] for a count or capacity the structure refuses; the operating
     /// system's error.
     pub fn memfd(subscribers: usize, capacity: usize, mode: Mode) -> Result<Self, ChannelError> {
-        let memory = ChannelMemory::memfd(Broadcast::required_len(capacity), |region| {
-            Broadcast::init(region, capacity, subscribers, mode).map(drop)
+        Self::memfd_with(subscribers, capacity, mode, ReaderSleeps::OnFutex)
+    }
+
+    /// Like [`memfd`](Self::memfd), with the subscribers sleeping as `sleeps` says: with
+    /// [`ReaderSleeps::OnEventfd`] the channel also makes the one eventfd every subscriber
+    /// sleeps on (async subscribers: `ipc-core-tokio`'s `AsyncSubscriber::from_subscriber`),
+    /// which the publisher rings, and which `send_over` passes with the memory.
+    ///
+    /// # Errors
+    /// As [`memfd`](Self::memfd).
+    pub fn memfd_with(
+        subscribers: usize,
+        capacity: usize,
+        mode: Mode,
+        sleeps: ReaderSleeps,
+    ) -> Result<Self, ChannelError> {
+        let memory = ChannelMemory::memfd(Broadcast::required_len(capacity), sleeps, |region| {
+            Broadcast::init_with(region, capacity, subscribers, mode, sleeps).map(drop)
         })?;
         Ok(Self { memory })
     }
@@ -57,8 +75,13 @@ impl BroadcastChannel {
     /// # Errors
     /// [`ChannelError::Claim`] while another publisher holds the role.
     pub fn publisher(&self) -> Result<Publisher, ChannelError> {
+        let broadcast = self.broadcast()?;
+        let producer = match self.memory.readers_doorbell() {
+            None => broadcast.producer()?,
+            Some(doorbell) => broadcast.producer_with_doorbell(doorbell)?,
+        };
         Ok(Publisher {
-            producer: self.broadcast()?.producer()?,
+            producer,
             _memory: self.memory.clone(),
         })
     }
@@ -70,7 +93,7 @@ impl BroadcastChannel {
     pub fn subscriber(&self, index: usize) -> Result<BroadcastSubscriber, ChannelError> {
         Ok(BroadcastSubscriber {
             subscriber: self.broadcast()?.subscriber(index)?,
-            _memory: self.memory.clone(),
+            memory: self.memory.clone(),
         })
     }
 
@@ -81,8 +104,8 @@ impl BroadcastChannel {
 
 super::memory::shared_channel_methods!(BroadcastChannel, check);
 
-fn check(region: Region<'static>) -> Result<(), LayoutError> {
-    Broadcast::attach(region).map(drop)
+fn check(region: Region<'static>) -> Result<ReaderSleeps, LayoutError> {
+    Ok(Broadcast::attach(region)?.reader_sleeps())
 }
 
 /// The publisher of a broadcast channel, holding the mapping. `Send`, `'static`.
@@ -128,11 +151,25 @@ impl Publisher {
 /// A subscriber of a broadcast channel, holding the mapping. `Send`, `'static`.
 #[derive(Debug)]
 pub struct BroadcastSubscriber {
+    // Dropped before the mapping it points into (fields drop in order).
     subscriber: Subscriber<'static>,
-    _memory: ChannelMemory,
+    memory: ChannelMemory,
 }
 
 impl BroadcastSubscriber {
+    /// The subscriber, the eventfd it sleeps on (a new descriptor; when the channel was made
+    /// with [`ReaderSleeps::OnEventfd`]), and what keeps the memory mapped: for an async
+    /// adapter, which must drop the subscriber before the [`Mapping`].
+    ///
+    /// # Errors
+    /// The operating system's error from duplicating the eventfd.
+    pub fn into_parts(
+        self,
+    ) -> std::io::Result<(Subscriber<'static>, Option<std::os::fd::OwnedFd>, Mapping)> {
+        let eventfd = self.memory.readers_eventfd()?;
+        Ok((self.subscriber, eventfd, Mapping::of(self.memory)))
+    }
+
     /// Copies the next message into `buffer`, waiting as `how` says; says its length and how
     /// many were lost before it (lossy mode).
     ///

@@ -3,6 +3,7 @@
 
 use super::memory::ChannelMemory;
 use super::ChannelError;
+use crate::doorbell::ReaderSleeps;
 use crate::error::LayoutError;
 use crate::role::ClaimError;
 use crate::spsc::{Consumer, Producer, ReadGrant, Spsc, WriteGrant};
@@ -26,9 +27,11 @@ impl Duplex {
     /// [`ChannelError::Layout`] for a capacity the ring refuses; the operating system's error
     /// from making or mapping the memfd.
     pub fn memfd(capacity: usize) -> Result<Self, ChannelError> {
-        let memory = ChannelMemory::memfd(2 * Spsc::required_len(capacity), |whole| {
-            lay_out(whole, capacity)
-        })?;
+        let memory = ChannelMemory::memfd(
+            2 * Spsc::required_len(capacity),
+            ReaderSleeps::OnFutex,
+            |whole| lay_out(whole, capacity),
+        )?;
         Ok(Self { memory })
     }
 
@@ -150,11 +153,13 @@ fn lay_out(whole: Region<'static>, capacity: usize) -> Result<(), LayoutError> {
         .try_for_each(|ring| Spsc::init(ring, capacity).map(drop))
 }
 
-/// Checks that both rings are laid out.
-fn check(whole: Region<'static>) -> Result<(), LayoutError> {
+/// Checks that both rings are laid out (their sides sleep on futexes: a duplex channel passes
+/// no eventfd).
+fn check(whole: Region<'static>) -> Result<ReaderSleeps, LayoutError> {
     halves(whole)
         .into_iter()
-        .try_for_each(|ring| Spsc::attach(ring).map(drop))
+        .try_for_each(|ring| Spsc::attach(ring).map(drop))?;
+    Ok(ReaderSleeps::OnFutex)
 }
 
 /// The two rings' regions: the first and second half of the mapping.

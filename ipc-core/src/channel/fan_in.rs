@@ -2,7 +2,9 @@
 //! reader takes from every lane.
 
 use super::memory::ChannelMemory;
+use super::memory::Mapping;
 use super::ChannelError;
+use crate::doorbell::ReaderSleeps;
 use crate::error::LayoutError;
 use crate::fan_in::{FanIn, FanInConsumer, FanInError, FanInProducer, FanInWriteGrant};
 use crate::typed::RecvError;
@@ -24,9 +26,25 @@ impl FanInChannel {
     /// [`ChannelError::Layout`] for a lane count or capacity the structure refuses; the
     /// operating system's error.
     pub fn memfd(writers: usize, capacity: usize) -> Result<Self, ChannelError> {
-        let memory = ChannelMemory::memfd(FanIn::required_len(writers, capacity), |region| {
-            FanIn::init(region, writers, capacity).map(drop)
-        })?;
+        Self::memfd_with(writers, capacity, ReaderSleeps::OnFutex)
+    }
+
+    /// Like [`memfd`](Self::memfd), with the reader sleeping as `sleeps` says: with
+    /// [`ReaderSleeps::OnEventfd`] the channel also makes the eventfd the reader sleeps on (an
+    /// async reader: `ipc-core-tokio`'s `AsyncFanInConsumer::from_reader`), which every writer
+    /// taken from it rings, and which `send_over` passes with the memory.
+    ///
+    /// # Errors
+    /// As [`memfd`](Self::memfd).
+    pub fn memfd_with(
+        writers: usize,
+        capacity: usize,
+        sleeps: ReaderSleeps,
+    ) -> Result<Self, ChannelError> {
+        let memory =
+            ChannelMemory::memfd(FanIn::required_len(writers, capacity), sleeps, |region| {
+                FanIn::init_with(region, writers, capacity, sleeps).map(drop)
+            })?;
         Ok(Self { memory })
     }
 
@@ -55,8 +73,13 @@ impl FanInChannel {
     /// # Errors
     /// [`ChannelError::Claim`] for a lane past the count or held by another writer.
     pub fn writer(&self, lane: usize) -> Result<FanInWriter, ChannelError> {
+        let fan_in = self.fan_in()?;
+        let producer = match self.memory.readers_doorbell() {
+            None => fan_in.producer(lane)?,
+            Some(doorbell) => fan_in.producer_with_doorbell(lane, doorbell)?,
+        };
         Ok(FanInWriter {
-            producer: self.fan_in()?.producer(lane)?,
+            producer,
             _memory: self.memory.clone(),
         })
     }
@@ -68,7 +91,7 @@ impl FanInChannel {
     pub fn reader(&self) -> Result<FanInReader, ChannelError> {
         Ok(FanInReader {
             consumer: self.fan_in()?.consumer()?,
-            _memory: self.memory.clone(),
+            memory: self.memory.clone(),
         })
     }
 
@@ -79,8 +102,8 @@ impl FanInChannel {
 
 super::memory::shared_channel_methods!(FanInChannel, check);
 
-fn check(region: Region<'static>) -> Result<(), LayoutError> {
-    FanIn::attach(region).map(drop)
+fn check(region: Region<'static>) -> Result<ReaderSleeps, LayoutError> {
+    Ok(FanIn::attach(region)?.reader_sleeps())
 }
 
 /// Why a typed fan-in read gave no value.
@@ -185,11 +208,29 @@ impl FanInWriter {
 /// The reader of a fan-in channel, holding the mapping. `Send`, `'static`.
 #[derive(Debug)]
 pub struct FanInReader {
+    // Dropped before the mapping it points into (fields drop in order).
     consumer: FanInConsumer<'static>,
-    _memory: ChannelMemory,
+    memory: ChannelMemory,
 }
 
 impl FanInReader {
+    /// The reader's consumer, the eventfd it sleeps on (a new descriptor; when the channel was
+    /// made with [`ReaderSleeps::OnEventfd`]), and what keeps the memory mapped: for an async
+    /// adapter, which must drop the consumer before the [`Mapping`].
+    ///
+    /// # Errors
+    /// The operating system's error from duplicating the eventfd.
+    pub fn into_parts(
+        self,
+    ) -> std::io::Result<(
+        FanInConsumer<'static>,
+        Option<std::os::fd::OwnedFd>,
+        Mapping,
+    )> {
+        let eventfd = self.memory.readers_eventfd()?;
+        Ok((self.consumer, eventfd, Mapping::of(self.memory)))
+    }
+
     /// Copies the next message from any lane into `buffer`, waiting as `how` says; returns
     /// its lane and length.
     ///
@@ -241,6 +282,7 @@ impl FanInReader {
 mod tests {
     use super::*;
     use std::format;
+    use std::string::ToString;
     use std::vec::Vec;
 
     #[test]
@@ -324,5 +366,67 @@ mod tests {
             FanInChannel::receive_over(&right),
             Err(ChannelError::Layout(_))
         ));
+    }
+
+    /// The eventfd's count, read without blocking (0: nobody rang).
+    fn rung(fd: &std::os::fd::OwnedFd) -> u64 {
+        let mut count = [0u8; 8];
+        match rustix::io::read(fd, &mut count) {
+            Ok(_) => u64::from_ne_bytes(count),
+            Err(rustix::io::Errno::AGAIN) => 0,
+            Err(other) => panic!("eventfd: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_channel_whose_reader_sleeps_on_an_eventfd_passes_it_with_the_memory() {
+        let (left, right) = std::os::unix::net::UnixStream::pair().unwrap();
+        let channel = FanInChannel::memfd_with(2, 4096, ReaderSleeps::OnEventfd).unwrap();
+        channel.send_over(&left).unwrap();
+        let received = FanInChannel::receive_over(&right).unwrap();
+        // The reader's blocking read cannot sleep on the futex: its writers ring the eventfd.
+        let mut reader = channel.reader().unwrap();
+        assert!(matches!(
+            reader.recv(&mut [0u8; 8], &Wait::futex()),
+            Err(FanInError::Wait(crate::wait::WaitError::SleepsOnEventfd))
+        ));
+        let (mut consumer, eventfd, _mapping) = reader.into_parts().unwrap();
+        let eventfd = eventfd.expect("the reader sleeps on an eventfd");
+        assert!(consumer.announce_sleep().unwrap());
+        // A writer taken from the received channel rings the same eventfd.
+        received.writer(1).unwrap().try_send(b"one").unwrap();
+        assert_eq!(rung(&eventfd), 1, "the sleeping reader was not rung");
+        let (lane, grant) = consumer.read().unwrap().unwrap();
+        assert_eq!((lane, &*grant), (1, &b"one"[..]));
+        // A reader sleeping on the futex comes with no eventfd.
+        let futex = FanInChannel::memfd(1, 4096).unwrap();
+        assert!(futex.reader().unwrap().into_parts().unwrap().1.is_none());
+    }
+
+    #[test]
+    fn a_second_descriptor_must_be_an_eventfd_and_come_exactly_when_the_reader_sleeps_on_one() {
+        use std::os::fd::AsFd;
+        let (left, right) = std::os::unix::net::UnixStream::pair().unwrap();
+        let refused = |what: &str| {
+            let error = FanInChannel::receive_over(&right).unwrap_err();
+            assert!(
+                matches!(&error, ChannelError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData),
+                "{what}: {error:?}"
+            );
+            error.to_string()
+        };
+        let sleeps_on_eventfd = FanInChannel::memfd_with(1, 4096, ReaderSleeps::OnEventfd).unwrap();
+        // A pipe passed where the eventfd goes: a writer would write 8 bytes into it.
+        let (pipe, _other_end) = rustix::pipe::pipe().unwrap();
+        crate::shm::send_fds(&left, &[sleeps_on_eventfd.as_fd(), pipe.as_fd()]).unwrap();
+        assert!(refused("a pipe").contains("not an eventfd"));
+        // The memory alone.
+        crate::shm::send_fd(&left, sleeps_on_eventfd.as_fd()).unwrap();
+        assert!(refused("no eventfd").contains("none came with it"));
+        // An eventfd with a channel whose reader sleeps on the futex.
+        let futex = FanInChannel::memfd(1, 4096).unwrap();
+        let stray = rustix::event::eventfd(0, rustix::event::EventfdFlags::empty()).unwrap();
+        crate::shm::send_fds(&left, &[futex.as_fd(), stray.as_fd()]).unwrap();
+        assert!(refused("a stray eventfd").contains("second descriptor"));
     }
 }

@@ -1,8 +1,9 @@
 //! The memory every channel shape lives in: one mapping the library made, shared by `Arc`
-//! with every handle taken from it, so that it is unmapped only after the last handle goes.
+//! with every handle taken from it, so that it is unmapped only after the last handle goes;
+//! and, for a channel whose readers sleep on an eventfd, that eventfd, shared the same way.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::string::ToString;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::ChannelError;
+use crate::doorbell::{Doorbell, ReaderSleeps};
 use crate::error::LayoutError;
 use crate::shm::SharedMemory;
 use crate::Region;
@@ -17,17 +19,29 @@ use crate::Region;
 /// How long `open_or_create` waits for the creator of a name to lay it out.
 pub(super) const CREATOR_WAIT: Duration = Duration::from_secs(2);
 
-/// A channel's mapping.
+/// A channel's mapping, and the eventfd its readers sleep on if they sleep on one.
 #[derive(Debug, Clone)]
-pub(super) struct ChannelMemory(Arc<SharedMemory>);
+pub(super) struct ChannelMemory {
+    mapping: Arc<SharedMemory>,
+    readers_sleep_on: Option<Arc<OwnedFd>>,
+}
 
 impl ChannelMemory {
-    /// A new sealed memfd of `len` bytes, laid out by `lay_out`.
+    /// A new sealed memfd of `len` bytes, laid out by `lay_out`; with a new eventfd for the
+    /// readers to sleep on when `sleeps` says they do.
     pub(super) fn memfd(
         len: usize,
+        sleeps: ReaderSleeps,
         lay_out: impl FnOnce(Region<'static>) -> Result<(), LayoutError>,
     ) -> Result<Self, ChannelError> {
-        let memory = Self(Arc::new(SharedMemory::memfd("ipc-core-channel", len)?));
+        let readers_sleep_on = match sleeps {
+            ReaderSleeps::OnFutex => None,
+            ReaderSleeps::OnEventfd => Some(Arc::new(new_eventfd()?)),
+        };
+        let memory = Self {
+            mapping: Arc::new(SharedMemory::memfd("ipc-core-channel", len)?),
+            readers_sleep_on,
+        };
         lay_out(memory.region())?;
         Ok(memory)
     }
@@ -40,12 +54,12 @@ impl ChannelMemory {
         name: &str,
         len: usize,
         lay_out: impl FnOnce(Region<'static>) -> Result<(), LayoutError>,
-        check: impl Fn(Region<'static>) -> Result<(), LayoutError>,
+        check: impl Fn(Region<'static>) -> Result<ReaderSleeps, LayoutError>,
     ) -> Result<Self, ChannelError> {
         let path = path_of(name)?;
         match SharedMemory::create_file(&path, len) {
             Ok(memory) => {
-                let memory = Self(Arc::new(memory));
+                let memory = Self::unwoken(memory);
                 lay_out(memory.region())?;
                 Ok(memory)
             }
@@ -57,24 +71,74 @@ impl ChannelMemory {
     }
 
     /// Memory a peer passed or left open for this process, once sealed against resizing
-    /// ([`SharedMemory::map_received`]) and accepted by `check`.
+    /// ([`SharedMemory::map_received`]) and accepted by `check`, which says what its readers
+    /// sleep on; with `eventfd`, the one they sleep on, which must then be an eventfd and come
+    /// exactly when they sleep on one.
     pub(super) fn from_received(
         fd: OwnedFd,
-        check: impl FnOnce(Region<'static>) -> Result<(), LayoutError>,
+        eventfd: Option<OwnedFd>,
+        check: impl FnOnce(Region<'static>) -> Result<ReaderSleeps, LayoutError>,
     ) -> Result<Self, ChannelError> {
-        let memory = Self(Arc::new(SharedMemory::map_received(fd)?));
-        check(memory.region())?;
+        let mut memory = Self::unwoken(SharedMemory::map_received(fd)?);
+        let sleeps = check(memory.region())?;
+        match (sleeps, eventfd) {
+            (ReaderSleeps::OnFutex, None) => {}
+            (ReaderSleeps::OnEventfd, Some(eventfd)) => {
+                if !crate::shm::is_eventfd(eventfd.as_fd())? {
+                    return Err(invalid(
+                        "the descriptor passed with the channel is not an eventfd",
+                    ));
+                }
+                memory.readers_sleep_on = Some(Arc::new(eventfd));
+            }
+            (ReaderSleeps::OnEventfd, None) => {
+                return Err(invalid(
+                    "the channel's readers sleep on an eventfd and none came with it (pass it \
+                     with send_over / receive_over)",
+                ))
+            }
+            (ReaderSleeps::OnFutex, Some(_)) => {
+                return Err(invalid(
+                    "a second descriptor came with a channel whose readers sleep on the futex",
+                ))
+            }
+        }
         Ok(memory)
     }
 
-    /// Sends the memory over the Unix socket `socket` (`SCM_RIGHTS`).
+    /// Sends the memory, and the readers' eventfd if they sleep on one, over the Unix socket
+    /// `socket` (`SCM_RIGHTS`, one message).
     pub(super) fn send_over(&self, socket: impl AsFd) -> io::Result<()> {
-        crate::shm::send_fd(socket, self.0.as_fd())
+        match &self.readers_sleep_on {
+            None => crate::shm::send_fd(socket, self.mapping.as_fd()),
+            Some(eventfd) => crate::shm::send_fds(socket, &[self.mapping.as_fd(), eventfd.as_fd()]),
+        }
+    }
+
+    /// The doorbell that wakes the readers, when they sleep on an eventfd, for as long as this
+    /// value or a clone lives.
+    pub(super) fn readers_doorbell(&self) -> Option<Doorbell<'static>> {
+        self.readers_sleep_on.as_ref().map(|eventfd| {
+            // SAFETY: the eventfd is closed only when the last `Arc<OwnedFd>` goes, and every
+            // holder of a doorbell made from it holds a clone of this value (each handle, whose
+            // side that rings it is dropped before its clone: field order).
+            let fd = unsafe { BorrowedFd::borrow_raw(eventfd.as_raw_fd()) };
+            Doorbell::eventfd(fd)
+        })
+    }
+
+    /// A descriptor of the eventfd the readers sleep on (a new one each call, for a runtime to
+    /// register), when they sleep on one.
+    pub(super) fn readers_eventfd(&self) -> io::Result<Option<OwnedFd>> {
+        self.readers_sleep_on
+            .as_ref()
+            .map(|eventfd| eventfd.try_clone())
+            .transpose()
     }
 
     /// The whole mapping, for as long as this value or a clone lives.
     pub(super) fn region(&self) -> Region<'static> {
-        let whole = self.0.region();
+        let whole = self.mapping.region();
         // SAFETY: the mapping is unmapped only when the last `Arc<SharedMemory>` goes, and
         // every holder of a region made from it holds a clone: the channel while it lays out
         // or checks the memory, and each handle, whose view of the memory is dropped before
@@ -85,7 +149,7 @@ impl ChannelMemory {
     fn open_laid_out(
         name: &str,
         path: &Path,
-        check: impl Fn(Region<'static>) -> Result<(), LayoutError>,
+        check: impl Fn(Region<'static>) -> Result<ReaderSleeps, LayoutError>,
     ) -> Result<Self, ChannelError> {
         let deadline = Instant::now() + CREATOR_WAIT;
         loop {
@@ -103,12 +167,12 @@ impl ChannelMemory {
             }
             // Sized by its creator's ftruncate, then laid out (the magic comes last).
             if meta.len() > 0 {
-                let memory = Self(Arc::new(SharedMemory::map(
-                    OwnedFd::from(file),
-                    meta.len() as usize,
-                )?));
+                let memory =
+                    Self::unwoken(SharedMemory::map(OwnedFd::from(file), meta.len() as usize)?);
                 match check(memory.region()) {
-                    Ok(()) => return Ok(memory),
+                    // Readers that sleep on an eventfd cannot be woken through a name: such a
+                    // channel's writers are refused when they claim (they have no doorbell).
+                    Ok(_) => return Ok(memory),
                     Err(LayoutError::BadMagic { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -123,10 +187,43 @@ impl ChannelMemory {
     }
 }
 
+impl ChannelMemory {
+    /// `mapping`, whose readers sleep on the futex.
+    fn unwoken(mapping: SharedMemory) -> Self {
+        Self {
+            mapping: Arc::new(mapping),
+            readers_sleep_on: None,
+        }
+    }
+}
+
 impl AsFd for ChannelMemory {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
+        self.mapping.as_fd()
     }
+}
+
+/// What keeps a channel's memory (and its readers' eventfd) alive: held by a side taken apart
+/// from its handle (`into_parts`), dropped after that side.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    _memory: ChannelMemory,
+}
+
+impl Mapping {
+    pub(super) fn of(memory: ChannelMemory) -> Self {
+        Self { _memory: memory }
+    }
+}
+
+/// A new eventfd for readers to sleep on: non-blocking (a runtime polls it), closed on `exec`.
+fn new_eventfd() -> io::Result<OwnedFd> {
+    use rustix::event::{eventfd, EventfdFlags};
+    Ok(eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)?)
+}
+
+fn invalid(what: &str) -> ChannelError {
+    ChannelError::Io(io::Error::new(io::ErrorKind::InvalidData, what.to_string()))
 }
 
 /// Removes the name of a channel made with `open_or_create`; the channel lives on while
@@ -163,14 +260,18 @@ macro_rules! shared_channel_methods {
             /// The operating system's error, [`std::io::ErrorKind::PermissionDenied`] for memory
             /// not sealed against resizing, [`ChannelError::Layout`] for memory that does not
             /// hold this kind of channel.
+            ///
+            /// A channel whose readers sleep on an eventfd needs that eventfd too: take it with
+            /// [`receive_over`](Self::receive_over).
             pub fn from_received(fd: std::os::fd::OwnedFd) -> Result<Self, ChannelError> {
                 Ok(Self {
-                    memory: super::memory::ChannelMemory::from_received(fd, $check)?,
+                    memory: super::memory::ChannelMemory::from_received(fd, None, $check)?,
                 })
             }
 
-            /// Sends the channel's memory to the peer at the other end of the Unix socket
-            /// `socket` (`SCM_RIGHTS`), which takes it with `receive_over`.
+            /// Sends the channel's memory (and the eventfd its readers sleep on, if they sleep
+            /// on one) to the peer at the other end of the Unix socket `socket`
+            /// (`SCM_RIGHTS`), which takes it with `receive_over`.
             ///
             /// # Errors
             /// The operating system's error from `sendmsg`.
@@ -179,14 +280,22 @@ macro_rules! shared_channel_methods {
             }
 
             /// The channel a peer sent over the Unix socket `socket` with `send_over`, checked
-            /// as `from_received` checks it.
+            /// as `from_received` checks it; the eventfd that came with it, if its readers sleep
+            /// on one, checked to be an eventfd.
             ///
             /// # Errors
             /// The operating system's error from `recvmsg`;
-            /// [`std::io::ErrorKind::InvalidData`] when no descriptor came; then as
-            /// `from_received`.
+            /// [`std::io::ErrorKind::InvalidData`] when no descriptor came, when a second one
+            /// came that is not an eventfd, or not exactly where the readers sleep on one; then
+            /// as `from_received`.
             pub fn receive_over(socket: impl std::os::fd::AsFd) -> Result<Self, ChannelError> {
-                Self::from_received(crate::shm::receive_fd(socket)?)
+                let mut fds = crate::shm::receive_fds(socket)?.into_iter();
+                let (memory, eventfd) = (fds.next(), fds.next());
+                let memory =
+                    memory.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
+                Ok(Self {
+                    memory: super::memory::ChannelMemory::from_received(memory, eventfd, $check)?,
+                })
             }
         }
 

@@ -10,6 +10,11 @@
 //! - [`BroadcastChannel`]: every message to every subscriber; one [`Publisher`],
 //!   [`BroadcastSubscriber`]s.
 //!
+//! A fan-in or broadcast channel made with `memfd_with(.., ReaderSleeps::OnEventfd)` also makes
+//! the eventfd its reader (every subscriber) sleeps on, for an async reader
+//! (`ipc-core-tokio`'s `AsyncFanInConsumer::from_reader`, `AsyncSubscriber::from_subscriber`):
+//! its writers ring it, and `send_over` passes it with the memory.
+//!
 //! Every handle also sends and receives plain-old-data values (`send_value`, `recv_value`, as
 //! [`crate::typed`] does for a bare ring): a message of another size is an error, never a
 //! truncated or padded value.
@@ -46,7 +51,7 @@ use std::string::String;
 pub use broadcast::{BroadcastChannel, BroadcastSubscriber, Publisher};
 pub use duplex::{Duplex, DuplexEnd};
 pub use fan_in::{FanInChannel, FanInReader, FanInRecvError, FanInWriter};
-pub use memory::unlink;
+pub use memory::{unlink, Mapping};
 
 use crate::error::LayoutError;
 use crate::role::ClaimError;

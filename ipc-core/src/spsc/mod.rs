@@ -628,6 +628,11 @@ pub struct Producer<'a> {
 unsafe impl Send for Producer<'_> {}
 
 impl<'a> Producer<'a> {
+    /// True when records were committed (deferred) and not yet published by a flush.
+    pub(crate) fn has_deferred(&self) -> bool {
+        self.published != self.head
+    }
+
     /// Reserves room for a `len`-byte message and returns a grant to write it in place.
     ///
     /// # Errors

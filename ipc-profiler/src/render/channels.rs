@@ -51,10 +51,12 @@ pub fn table(channels: &[Channel], unavailable: Option<&str>) -> String {
             .iter()
             .filter(|d| d.sends + d.receives != 0);
         for (i, d) in directions.enumerate() {
+            // A side nobody was seen on is a process not traced, or one that never made the
+            // call: an eventfd a runtime polls and never reads (ipc-core-tokio's sleepers).
             let way = format!(
                 "{} -> {}",
-                names_or(&d.from, "(not traced)"),
-                names_or(&d.to, "(not traced)")
+                names_or(&d.from, "(no writer seen)"),
+                names_or(&d.to, "(no reader seen)")
             );
             table.add_row(vec![
                 if i == 0 { label.clone() } else { String::new() },
