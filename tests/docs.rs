@@ -244,3 +244,115 @@ fn the_documented_defaults_are_the_ones_help_shows() {
         );
     }
 }
+
+/// The figures the documents tag as one fact quoted in several places: every
+/// `<!-- figure NAME -->VALUE`, as (document, name, value); the value is the number after the
+/// tag, with its unit when one follows (`7.5 s`, `0.27x`, `17–30 s`).
+fn tagged_figures(documents: &[(PathBuf, String)]) -> Vec<(String, String, String)> {
+    const TAG: &str = "<!-- figure ";
+    let mut figures = Vec::new();
+    for (path, text) in documents {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(TAG) {
+            let after = &rest[at + TAG.len()..];
+            let Some(close) = after.find("-->") else {
+                panic!("{}: a figure tag is not closed", path.display());
+            };
+            let name = after[..close].trim().to_string();
+            let value_and_rest = &after[close + 3..];
+            let value = figure_value(value_and_rest);
+            assert!(
+                !name.is_empty() && !value.is_empty(),
+                "{}: a figure tag without a name or a value",
+                path.display()
+            );
+            figures.push((path.display().to_string(), name, value));
+            rest = value_and_rest;
+        }
+    }
+    figures
+}
+
+/// The figure at the start of `text`: its first word, and the next when that is a unit.
+fn figure_value(text: &str) -> String {
+    const UNITS: [&str; 12] = [
+        "s", "ms", "µs", "ns", "min", "minutes", "seconds", "%", "B", "KiB", "MiB", "GiB",
+    ];
+    let trim = |word: &str| {
+        word.trim_end_matches([',', ';', ':', ')', '|', '.'])
+            .to_string()
+    };
+    let mut words = text.split_whitespace();
+    let number = words.next().map(trim).unwrap_or_default();
+    match words.next().map(trim) {
+        Some(unit) if UNITS.contains(&unit.as_str()) => format!("{number} {unit}"),
+        _ => number,
+    }
+}
+
+/// Different values of the figure `name` among `figures`, if it is quoted with more than one.
+fn disagreements(figures: &[(String, String, String)]) -> Vec<String> {
+    let mut names: Vec<&str> = figures.iter().map(|(_, name, _)| name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut found = Vec::new();
+    for name in names {
+        let quotes: Vec<_> = figures.iter().filter(|(_, n, _)| n == name).collect();
+        if quotes.iter().any(|(_, _, value)| *value != quotes[0].2) {
+            let listed: Vec<String> = quotes
+                .iter()
+                .map(|(doc, _, value)| format!("{doc}: {value}"))
+                .collect();
+            found.push(format!("{name} is quoted as {}", listed.join(" / ")));
+        }
+    }
+    found
+}
+
+/// A figure quoted in two documents (the time a command takes, say) says the same in both:
+/// each quote is tagged `<!-- figure NAME -->` before its value, and the tags of one name must
+/// carry one value. The report's times, quoted in the README and measured in docs/report.md,
+/// must be among them.
+#[test]
+fn a_figure_quoted_in_two_documents_has_one_value() {
+    let documents = documents();
+    let figures = tagged_figures(&documents);
+    for name in ["report-quick-time", "report-root-time"] {
+        let quoted_in: Vec<&str> = figures
+            .iter()
+            .filter(|(_, n, _)| n == name)
+            .map(|(doc, _, _)| doc.as_str())
+            .collect();
+        assert!(
+            quoted_in.iter().any(|doc| doc.ends_with("README.md"))
+                && quoted_in.iter().any(|doc| doc.ends_with("docs/report.md")),
+            "the figure {name} should be tagged in the README and in docs/report.md: {quoted_in:?}"
+        );
+    }
+    let wrong = disagreements(&figures);
+    assert!(wrong.is_empty(), "one figure, several values: {wrong:#?}");
+}
+
+#[test]
+fn a_figure_with_two_values_is_found() {
+    let documents = vec![
+        (
+            PathBuf::from("README.md"),
+            "takes <!-- figure t -->7.5 s as root; or <!-- figure v -->0.27x, and".to_string(),
+        ),
+        (
+            PathBuf::from("docs/report.md"),
+            "| <!-- figure t -->7.2 s | <!-- figure u -->3 s |".to_string(),
+        ),
+    ];
+    let figures = tagged_figures(&documents);
+    assert_eq!(
+        figures.iter().map(|f| f.2.as_str()).collect::<Vec<_>>(),
+        ["7.5 s", "0.27x", "7.2 s", "3 s"]
+    );
+    let wrong = disagreements(&figures);
+    assert_eq!(
+        wrong,
+        ["t is quoted as README.md: 7.5 s / docs/report.md: 7.2 s"]
+    );
+}

@@ -149,8 +149,8 @@ pub(crate) struct ReportArgs {
     /// The report's format.
     #[arg(long, value_enum)]
     pub(crate) format: Option<crate::report::Format>,
-    /// The short suite (a few seconds; docs/report.md): latency, two throughput sizes,
-    /// request-response.
+    /// The short suite (about ten seconds on a 2-vCPU VM; docs/report.md): latency, two
+    /// throughput sizes, request-response.
     #[arg(long, conflicts_with = "from")]
     pub(crate) quick: bool,
     /// Render these reports (`bench --format json`) instead of measuring.
