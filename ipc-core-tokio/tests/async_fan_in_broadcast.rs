@@ -2,9 +2,12 @@
 //! or forked processes using ipc-core's blocking calls), on both runtimes: every message
 //! delivered, in order per producer; a cancelled wait; a dead producer; misuse; typed values.
 
+mod common;
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
+use common::{current_thread, fork_child, kill, multi_thread, rung, wait_status};
 use ipc_core::broadcast::{Broadcast, Mode};
 use ipc_core::channel::{BroadcastChannel, FanInChannel};
 use ipc_core::doorbell::{Doorbell, ReaderSleeps};
@@ -33,48 +36,33 @@ async fn within_patience<T>(what: &str, wait: impl std::future::Future<Output = 
     }
 }
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// The eventfd's count, read without blocking (0 when nobody rang).
-fn rung(fd: &OwnedFd) -> u64 {
-    let mut count = [0u8; 8];
-    match rustix::io::read(fd, &mut count) {
-        Ok(_) => u64::from_ne_bytes(count),
-        Err(rustix::io::Errno::AGAIN) => 0,
-        Err(other) => panic!("eventfd: {other}"),
-    }
-}
-
 /// Memory that lives as long as the test process, so that handles can go into spawned tasks.
 fn leaked_memory(name: &str, len: usize) -> Region<'static> {
     Box::leak(Box::new(SharedMemory::memfd(name, len).unwrap())).region()
+}
+
+/// Memory for a fan-in region of `lanes` lanes of `capacity` bytes.
+fn fan_in_memory(lanes: usize, capacity: usize) -> Vec<u64> {
+    vec![0u64; FanIn::required_len(lanes, capacity) / 8]
+}
+
+/// A fan-in region in `memory` whose consumer sleeps on an eventfd.
+fn fan_in_on_eventfd(memory: &mut [u64], lanes: usize, capacity: usize) -> FanIn<'_> {
+    FanIn::init_with(
+        Region::from_slice(memory),
+        lanes,
+        capacity,
+        ReaderSleeps::OnEventfd,
+    )
+    .unwrap()
 }
 
 /// `LANES` plain threads each send `MESSAGES` numbered messages through small lanes (so they
 /// also wait for room) to a tokio consumer, which must see every one, in order per lane;
 /// `spins` 0 makes every wait sleep on the eventfd.
 fn fan_in_to_tokio(runtime: tokio::runtime::Runtime, spins: u32) {
-    let mut memory = vec![0u64; FanIn::required_len(LANES, 256) / 8];
-    let region = FanIn::init_with(
-        Region::from_slice(&mut memory),
-        LANES,
-        256,
-        ReaderSleeps::OnEventfd,
-    )
-    .unwrap();
+    let mut memory = fan_in_memory(LANES, 256);
+    let region = fan_in_on_eventfd(&mut memory, LANES, 256);
     let wake_me = eventfd().unwrap();
     let consumer = region.consumer().unwrap();
     std::thread::scope(|s| {
@@ -347,14 +335,8 @@ fn a_writer_process_given_the_channel_over_a_socket_wakes_the_tokio_reader() {
 
 #[test]
 fn a_dropped_fan_in_wait_takes_no_message_and_leaves_no_sleeper_announced() {
-    let mut memory = vec![0u64; FanIn::required_len(2, 1024) / 8];
-    let region = FanIn::init_with(
-        Region::from_slice(&mut memory),
-        2,
-        1024,
-        ReaderSleeps::OnEventfd,
-    )
-    .unwrap();
+    let mut memory = fan_in_memory(2, 1024);
+    let region = fan_in_on_eventfd(&mut memory, 2, 1024);
     let sleeps_on = eventfd().unwrap();
     let mut tx = region
         .producer_with_doorbell(1, Doorbell::eventfd(sleeps_on.as_fd()))
@@ -522,14 +504,8 @@ fn a_region_whose_readers_sleep_on_the_futex_is_a_clear_error() {
 
 #[test]
 fn typed_values_arrive_whole_and_a_wrong_size_names_its_lane() {
-    let mut memory = vec![0u64; FanIn::required_len(2, 1024) / 8];
-    let region = FanIn::init_with(
-        Region::from_slice(&mut memory),
-        2,
-        1024,
-        ReaderSleeps::OnEventfd,
-    )
-    .unwrap();
+    let mut memory = fan_in_memory(2, 1024);
+    let region = fan_in_on_eventfd(&mut memory, 2, 1024);
     let bell = eventfd().unwrap();
     let mut zero = region
         .producer_with_doorbell(0, Doorbell::eventfd(bell.as_fd()))
@@ -584,30 +560,4 @@ fn claimed_then_asleep(claim: impl FnOnce() -> bool) -> u32 {
 /// Keeps a claimed role held until the process ends.
 fn drop_later<T>(held: T) {
     std::mem::forget(held);
-}
-
-fn kill(pid: u32) {
-    // SAFETY: kills our own child.
-    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-}
-
-/// Forks a child that runs `body` and exits with its return code.
-fn fork_child(body: impl FnOnce() -> i32) -> u32 {
-    // SAFETY: the child only runs `body` (ipc-core calls, its own runtime) and leaves with
-    // _exit.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
-        // SAFETY: ends the child without running the test harness's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    pid as u32
-}
-
-fn wait_status(pid: u32) -> i32 {
-    let mut status = 0;
-    // SAFETY: waits for our own child.
-    unsafe { libc::waitpid(pid as i32, &mut status, 0) };
-    libc::WEXITSTATUS(status)
 }

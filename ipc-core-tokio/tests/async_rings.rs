@@ -1,9 +1,12 @@
 //! The tokio adapter against a plain peer (a thread, or a forked process using ipc-core's
 //! blocking calls), on both runtimes; cancellation, a dead peer, and misuse.
 
-use std::os::fd::{AsFd, OwnedFd};
+mod common;
+
+use std::os::fd::AsFd;
 use std::time::Duration;
 
+use common::{current_thread, fork_child, kill, multi_thread, rung, wait_status};
 use ipc_core::doorbell::Doorbell;
 use ipc_core::shm::{ProcessLiveness, SharedMemory};
 use ipc_core::spsc::{EventfdSides, Spsc, Wakeups};
@@ -15,16 +18,6 @@ const MESSAGES: u64 = 20_000;
 
 fn ring_memory(capacity: usize) -> Vec<u64> {
     vec![0u64; Spsc::required_len(capacity) / 8]
-}
-
-/// The eventfd's count, read without blocking (0 when nobody rang).
-fn rung(fd: &OwnedFd) -> u64 {
-    let mut count = [0u8; 8];
-    match rustix::io::read(fd, &mut count) {
-        Ok(_) => u64::from_ne_bytes(count),
-        Err(rustix::io::Errno::AGAIN) => 0,
-        Err(other) => panic!("eventfd: {other}"),
-    }
 }
 
 /// A tokio side receives `MESSAGES` numbered messages from a plain thread over one ring and
@@ -80,21 +73,6 @@ fn echo_through_tokio(runtime: tokio::runtime::Runtime, spins: u32) {
             }
         });
     });
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]
@@ -236,8 +214,7 @@ fn a_killed_producer_ends_a_sleeping_recv(with_pidfd: bool) {
         if with_pidfd {
             rx = rx.with_liveness(&liveness, Duration::from_millis(10));
         }
-        // SAFETY: kills our own child.
-        unsafe { libc::kill(child as i32, libc::SIGKILL) };
+        kill(child);
         let mut buffer = [0u8; 8];
         let ended = tokio::time::timeout(Duration::from_secs(10), rx.recv(&mut buffer)).await;
         assert!(matches!(ended, Ok(Err(Error::PeerGone))), "{ended:?}");
@@ -269,24 +246,4 @@ fn a_side_that_does_not_sleep_on_an_eventfd_or_no_runtime_is_a_clear_error() {
     .unwrap();
     let outside = AsyncConsumer::new(ring.consumer().unwrap(), fd).err();
     assert!(matches!(outside, Some(Error::NoRuntime)), "{outside:?}");
-}
-
-/// Forks a child that runs `body` and exits with its return code.
-fn fork_child(body: impl FnOnce() -> i32) -> u32 {
-    // SAFETY: the child only runs `body` (ipc-core calls) and leaves with _exit.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
-        // SAFETY: ends the child without running the test harness's destructors.
-        unsafe { libc::_exit(code) };
-    }
-    pid as u32
-}
-
-fn wait_status(pid: u32) -> i32 {
-    let mut status = 0;
-    // SAFETY: waits for our own child.
-    unsafe { libc::waitpid(pid as i32, &mut status, 0) };
-    libc::WEXITSTATUS(status)
 }

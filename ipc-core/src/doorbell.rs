@@ -37,9 +37,8 @@
 
 use core::marker::PhantomData;
 
-/// What the reading side of a [fan-in](crate::fan_in) or [broadcast](crate::broadcast) region
-/// sleeps on, fixed when the region is laid out (an SPSC ring says it per side with
-/// [`Wakeups`](crate::spsc::Wakeups)).
+/// What the reading side of a fan-in or broadcast region sleeps on, fixed when the region is
+/// laid out (an SPSC ring says it per side with [`Wakeups`](crate::spsc::Wakeups)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReaderSleeps {
     /// The futex of the region's wake word: ipc-core's blocking reads.
@@ -221,3 +220,24 @@ pub(crate) mod os {
 
 #[cfg(loom)]
 pub(crate) use os::ModelEventfd;
+
+/// Eventfds for the tests of the structures whose sides sleep on one.
+#[cfg(all(test, not(miri), not(loom), target_os = "linux"))]
+pub(crate) mod test_eventfd {
+    use rustix::fd::OwnedFd;
+
+    /// A new non-blocking eventfd.
+    pub fn new() -> OwnedFd {
+        rustix::event::eventfd(0, rustix::event::EventfdFlags::NONBLOCK).unwrap()
+    }
+
+    /// Its count, taken without blocking (0: nobody rang).
+    pub fn rung(fd: &OwnedFd) -> u64 {
+        let mut count = [0u8; 8];
+        match rustix::io::read(fd, &mut count) {
+            Ok(_) => u64::from_ne_bytes(count),
+            Err(rustix::io::Errno::AGAIN) => 0,
+            Err(other) => panic!("eventfd: {other}"),
+        }
+    }
+}

@@ -909,23 +909,6 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    /// An eventfd made for a test, and its count read without blocking (0: never rung).
-    #[cfg(not(miri))]
-    fn eventfd() -> rustix::fd::OwnedFd {
-        use rustix::event::{eventfd, EventfdFlags};
-        eventfd(0, EventfdFlags::NONBLOCK).unwrap()
-    }
-
-    #[cfg(not(miri))]
-    fn rung(fd: &rustix::fd::OwnedFd) -> u64 {
-        let mut count = [0u8; 8];
-        match rustix::io::read(fd, &mut count) {
-            Ok(_) => u64::from_ne_bytes(count),
-            Err(rustix::io::Errno::AGAIN) => 0,
-            Err(other) => panic!("eventfd: {other}"),
-        }
-    }
-
     #[test]
     fn a_consumer_on_an_eventfd_needs_a_doorbell_from_every_producer_and_refuses_futex_sleeps() {
         use rustix::fd::AsFd;
@@ -986,6 +969,7 @@ mod tests {
     #[test]
     #[cfg(not(miri))] // miri cannot make an eventfd
     fn a_sleeping_consumer_is_rung_once_through_its_eventfd_and_a_withdrawn_one_not_at_all() {
+        use crate::doorbell::test_eventfd::{new as eventfd, rung};
         use rustix::fd::AsFd;
         let sleeps_on = eventfd();
         let mut mem = memory(2, 1024);

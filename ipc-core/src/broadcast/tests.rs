@@ -466,18 +466,11 @@ fn subscribers_on_an_eventfd_need_a_doorbell_from_the_producer_and_refuse_futex_
 #[test]
 #[cfg(not(miri))] // miri cannot make an eventfd
 fn one_ring_of_the_shared_eventfd_serves_every_sleeping_subscriber() {
+    use crate::doorbell::test_eventfd;
     use crate::doorbell::{Doorbell, ReaderSleeps};
-    use rustix::event::{eventfd, EventfdFlags};
     use rustix::fd::AsFd;
-    let sleep_on = eventfd(0, EventfdFlags::NONBLOCK).unwrap();
-    let rung = || {
-        let mut count = [0u8; 8];
-        match rustix::io::read(&sleep_on, &mut count) {
-            Ok(_) => u64::from_ne_bytes(count),
-            Err(rustix::io::Errno::AGAIN) => 0,
-            Err(other) => panic!("eventfd: {other}"),
-        }
-    };
+    let sleep_on = test_eventfd::new();
+    let rung = || test_eventfd::rung(&sleep_on);
     let mut mem = memory(256);
     let b = Broadcast::init_with(
         Region::from_slice(&mut mem),

@@ -368,18 +368,9 @@ mod tests {
         ));
     }
 
-    /// The eventfd's count, read without blocking (0: nobody rang).
-    fn rung(fd: &std::os::fd::OwnedFd) -> u64 {
-        let mut count = [0u8; 8];
-        match rustix::io::read(fd, &mut count) {
-            Ok(_) => u64::from_ne_bytes(count),
-            Err(rustix::io::Errno::AGAIN) => 0,
-            Err(other) => panic!("eventfd: {other}"),
-        }
-    }
-
     #[test]
     fn a_channel_whose_reader_sleeps_on_an_eventfd_passes_it_with_the_memory() {
+        use crate::doorbell::test_eventfd::rung;
         let (left, right) = std::os::unix::net::UnixStream::pair().unwrap();
         let channel = FanInChannel::memfd_with(2, 4096, ReaderSleeps::OnEventfd).unwrap();
         channel.send_over(&left).unwrap();
