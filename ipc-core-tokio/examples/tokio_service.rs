@@ -1,150 +1,138 @@
-//! A tokio service answering a plain (non-async) process over ipc-core rings.
+//! A tokio service answering a plain (non-async) process over an ipc-core duplex channel,
+//! written with the safe one-call API only.
 //!
 //! `cargo run -p ipc-core-tokio --example tokio_service`
 //!
-//! The service lays out two rings in memfds, each with the service's side sleeping on an
-//! eventfd: requests (the service consumes, and waits for messages) and replies (the service
-//! produces, and waits for room when the client lags). No call of the service blocks its
-//! thread: both of its sides are awaited. It forks the client, which inherits both memfd
-//! mappings and the eventfds; a client started some other way would receive them over a Unix
-//! socket (`SCM_RIGHTS`). The client uses ipc-core's blocking calls and rings the service's
-//! eventfds through its doorbells only when the service sleeps. The service
-//! builds its tokio runtime after the fork, serves while a timer task ticks beside it, and
-//! stops when the client says it is done.
+//! The service makes a duplex channel in a sealed memfd whose first end sleeps on an eventfd
+//! (`Duplex::memfd_async`), starts the client as a separate program (this one, with `client`
+//! and a socket path), and hands it the channel over a Unix socket: the memory and the eventfd
+//! in one message. The client takes the second end and uses ipc-core's blocking calls; it rings
+//! the service's eventfd only when the service sleeps. The service's two sides (awaiting
+//! requests, awaiting room for replies) run in their own tasks beside a ticking timer task: no
+//! call of the service blocks its thread. It stops when the client says it is done.
 
-use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use ipc_core::doorbell::Doorbell;
-use ipc_core::shm::{ProcessLiveness, SharedMemory};
-use ipc_core::spsc::{EventfdSides, Spsc, Wakeups};
+use ipc_core::channel::{AsyncEnds, Duplex};
 use ipc_core::wait::Wait;
-use ipc_core_tokio::{eventfd, AsyncConsumer, AsyncProducer};
 
 const REQUESTS: u64 = 10_000;
 /// The request that tells the service to stop.
 const DONE: u64 = u64::MAX;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let capacity = 64 << 10;
-    let requests_memory = SharedMemory::memfd("requests", Spsc::required_len(capacity))?;
-    let replies_memory = SharedMemory::memfd("replies", Spsc::required_len(capacity))?;
-    let requests = Spsc::init_with(
-        requests_memory.region(),
-        capacity,
-        Wakeups::Eventfd(EventfdSides::Consumer),
-    )?;
-    let replies = Spsc::init_with(
-        replies_memory.region(),
-        capacity,
-        Wakeups::Eventfd(EventfdSides::Producer),
-    )?;
-    let wake_service = eventfd()?;
-    let room_for_service = eventfd()?;
-
-    // SAFETY: single-threaded here (no runtime yet); the child runs plain ipc-core calls and
-    // leaves with _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error().into());
+fn main() -> ExitCode {
+    let arguments: Vec<String> = std::env::args().collect();
+    let ran = match arguments.get(1).map(String::as_str) {
+        Some("client") => match arguments.get(2) {
+            Some(socket) => client(Path::new(socket)),
+            None => Err("usage: tokio_service client SOCKET".into()),
+        },
+        _ => service(),
+    };
+    match ran {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}: {e}", arguments.get(1).map_or("service", |_| "client"));
+            ExitCode::FAILURE
+        }
     }
-    if pid == 0 {
-        let code = match client(&requests, &replies, &wake_service, &room_for_service) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("client: {e}");
-                1
-            }
-        };
-        // _exit, not a return from main: the child would run main's destructors too (the
-        // parent's runtime-to-be, its memfds). The ring sides need no care either way: a side
-        // inherited across fork releases nothing of the parent's when dropped.
-        // SAFETY: ends the child without running the parent's destructors.
-        unsafe { libc::_exit(code) };
-    }
+}
 
-    let client_liveness = ProcessLiveness::new(pid as u32)?;
+/// Makes the channel, starts the client, hands it the channel, and serves it.
+fn service() -> Result<(), Box<dyn std::error::Error>> {
+    let channel = Duplex::memfd_async(64 << 10, AsyncEnds::First)?;
+    let directory = PrivateDirectory::new()?;
+    let socket = directory.0.join("service.sock");
+    let listener = UnixListener::bind(&socket)?;
+    let mut client = Command::new(std::env::current_exe()?)
+        .arg("client")
+        .arg(&socket)
+        .spawn()?;
+    let (connection, _) = listener.accept()?;
+    channel.send_over(&connection)?;
+
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let served = runtime.block_on(async {
-        let ticker = tokio::spawn(async {
-            let mut ticks = 0u32;
-            loop {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                ticks += 1;
-                if ticks.is_multiple_of(20) {
-                    println!("service: still responsive after {ticks} ticks");
-                }
-            }
-        });
-        let served = serve(
-            &requests,
-            &replies,
-            [wake_service, room_for_service],
-            &client_liveness,
-        )
-        .await;
-        ticker.abort();
-        served
-    })?;
-    let mut status = 0;
-    // SAFETY: waits for our own child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    println!("service: answered {served} requests; client exit status {status}");
-    if status != 0 {
+    let served = runtime.block_on(serve(&channel))?;
+    let status = client.wait()?;
+    println!("service: answered {served} requests; client {status}");
+    if !status.success() {
         return Err("the client failed".into());
     }
     Ok(())
 }
 
-/// The tokio side: await each request, answer with its square (awaiting room if the client
-/// lags: nothing here blocks the runtime's thread).
-async fn serve(
-    requests: &Spsc<'_>,
-    replies: &Spsc<'_>,
-    [wake_me, room_for_me]: [std::os::fd::OwnedFd; 2],
-    client: &ProcessLiveness,
-) -> Result<u64, ipc_core_tokio::Error> {
-    let mut inbox = AsyncConsumer::new(requests.consumer()?, wake_me)?
-        .with_liveness(client, Duration::from_millis(100));
-    let mut outbox = AsyncProducer::new(replies.producer()?, room_for_me)?
-        .with_liveness(client, Duration::from_millis(100));
+/// The tokio side: one task awaits each request and hands its square to another, which
+/// awaits room for it (if the client lags); a third ticks to show the runtime stays free.
+async fn serve(channel: &Duplex) -> Result<u64, Box<dyn std::error::Error>> {
+    let (mut replies, mut requests) = ipc_core_tokio::async_end(channel.first_end()?)?;
+    let ticker = tokio::spawn(async {
+        let mut ticks = 0u32;
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            ticks += 1;
+            if ticks.is_multiple_of(20) {
+                println!("service: still responsive after {ticks} ticks");
+            }
+        }
+    });
+    let (answers, mut to_send) = tokio::sync::mpsc::channel::<u64>(64);
+    let replying = tokio::spawn(async move {
+        while let Some(answer) = to_send.recv().await {
+            replies.send_value(&answer).await?;
+        }
+        Ok::<_, ipc_core_tokio::Error>(())
+    });
     let mut served = 0;
-    let mut buffer = [0u8; 8];
     loop {
-        inbox.recv(&mut buffer).await?;
-        let n = u64::from_le_bytes(buffer);
+        let n: u64 = requests.recv_value().await?;
         if n == DONE {
-            return Ok(served);
+            break;
         }
-        outbox.send(&n.wrapping_mul(n).to_le_bytes()).await?;
+        answers.send(n.wrapping_mul(n)).await?;
         served += 1;
-        // Let the ticker run now and then, as a real service's other tasks would.
-        if served.is_multiple_of(1_000) {
-            tokio::task::yield_now().await;
+    }
+    drop(answers);
+    replying.await??;
+    ticker.abort();
+    Ok(served)
+}
+
+/// The plain side: takes the channel from the socket, then blocking calls on its end.
+fn client(socket: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let connection = UnixStream::connect(socket)?;
+    let channel = Duplex::receive_over(&connection)?;
+    let mut end = channel.second_end()?;
+    for n in 0..REQUESTS {
+        end.send_value(&n, &Wait::futex())?;
+        let answer: u64 = end.recv_value(&Wait::futex())?;
+        if answer != n * n {
+            return Err(format!("request {n}: wrong answer {answer}").into());
         }
+    }
+    end.send_value(&DONE, &Wait::futex())?;
+    println!("client: {REQUESTS} answers checked");
+    Ok(())
+}
+
+/// A directory only this user can enter, for the socket; removed with everything in it.
+struct PrivateDirectory(PathBuf);
+
+impl PrivateDirectory {
+    fn new() -> std::io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        let path = std::env::temp_dir().join(format!("tokio-service-{}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(Self(path))
     }
 }
 
-/// The plain side: blocking calls, and doorbells to wake the service.
-fn client(
-    requests: &Spsc<'_>,
-    replies: &Spsc<'_>,
-    wake_service: &std::os::fd::OwnedFd,
-    room_for_service: &std::os::fd::OwnedFd,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let mut outbox = requests.producer_with_doorbell(Doorbell::eventfd(wake_service.as_fd()))?;
-    let mut inbox = replies.consumer_with_doorbell(Doorbell::eventfd(room_for_service.as_fd()))?;
-    let mut buffer = [0u8; 8];
-    for n in 0..REQUESTS {
-        outbox.push_blocking(&n.to_le_bytes(), &Wait::futex())?;
-        inbox.pop_blocking(&mut buffer, &Wait::futex())?;
-        if u64::from_le_bytes(buffer) != n * n {
-            return Err(format!("request {n}: wrong answer").into());
-        }
+impl Drop for PrivateDirectory {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    outbox.push_blocking(&DONE.to_le_bytes(), &Wait::futex())?;
-    println!("client: {REQUESTS} answers checked");
-    Ok(())
 }

@@ -10,11 +10,14 @@ use ipc_core::Corruption;
 
 use crate::sleep::{Waiting, Watch, Watched};
 use crate::Error;
+use ipc_core::channel::Mapping;
 
 /// A ring's consumer that awaits messages, sleeping on an eventfd its producer rings.
 pub struct AsyncConsumer<'a> {
     consumer: Consumer<'a>,
     waiting: Waiting<'a>,
+    /// A channel's memory, for a side taken from a channel's end (dropped last).
+    _mapping: Option<Mapping>,
 }
 
 impl<'a> AsyncConsumer<'a> {
@@ -35,7 +38,14 @@ impl<'a> AsyncConsumer<'a> {
         Ok(Self {
             consumer,
             waiting: Waiting::new(eventfd, Some(Watch::recorded(producer)))?,
+            _mapping: None,
         })
+    }
+
+    /// Keeps `mapping` (the memory this side lives in) until the side is dropped.
+    pub(crate) fn holding(mut self, mapping: Mapping) -> Self {
+        self._mapping = Some(mapping);
+        self
     }
 
     /// Checks exactly `spins` times before sleeping (0: sleep at once), instead of spinning

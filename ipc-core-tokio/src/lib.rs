@@ -11,6 +11,8 @@
 //!   a message of an SPSC ring.
 //! - [`AsyncProducer::reserve`] / [`AsyncProducer::send`] / [`AsyncProducer::send_value`]:
 //!   await room.
+//! - [`async_end`]: both sides of a one-call duplex channel's end, owning their share of the
+//!   mapping (`Duplex::memfd_async`).
 //! - [`AsyncFanInConsumer`]: await a message from any producer of a fan-in region laid out
 //!   with [`ReaderSleeps::OnEventfd`](ipc_core::doorbell::ReaderSleeps::OnEventfd).
 //! - [`AsyncSubscriber`]: await a broadcast region's messages; every subscriber of the region
@@ -55,6 +57,7 @@
 
 mod broadcast;
 mod consumer;
+mod duplex;
 mod error;
 mod fan_in;
 mod producer;
@@ -62,6 +65,7 @@ mod sleep;
 
 pub use broadcast::AsyncSubscriber;
 pub use consumer::AsyncConsumer;
+pub use duplex::async_end;
 pub use error::Error;
 pub use fan_in::AsyncFanInConsumer;
 pub use producer::AsyncProducer;

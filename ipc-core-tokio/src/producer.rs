@@ -9,11 +9,14 @@ use ipc_core::wait::Liveness;
 
 use crate::sleep::{Waiting, Watch, Watched};
 use crate::Error;
+use ipc_core::channel::Mapping;
 
 /// A ring's producer that awaits room, sleeping on an eventfd its consumer rings.
 pub struct AsyncProducer<'a> {
     producer: Producer<'a>,
     waiting: Waiting<'a>,
+    /// A channel's memory, for a side taken from a channel's end (dropped last).
+    _mapping: Option<Mapping>,
 }
 
 impl<'a> AsyncProducer<'a> {
@@ -34,7 +37,14 @@ impl<'a> AsyncProducer<'a> {
         Ok(Self {
             producer,
             waiting: Waiting::new(eventfd, Some(Watch::recorded(consumer)))?,
+            _mapping: None,
         })
+    }
+
+    /// Keeps `mapping` (the memory this side lives in) until the side is dropped.
+    pub(crate) fn holding(mut self, mapping: Mapping) -> Self {
+        self._mapping = Some(mapping);
+        self
     }
 
     /// Checks exactly `spins` times before sleeping (0: sleep at once), instead of spinning

@@ -7,12 +7,13 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use common::{current_thread, fork_child, kill, multi_thread, rung, wait_status};
+use ipc_core::channel::{AsyncEnds, Duplex};
 use ipc_core::doorbell::Doorbell;
 use ipc_core::shm::{ProcessLiveness, SharedMemory};
 use ipc_core::spsc::{EventfdSides, Spsc, Wakeups};
 use ipc_core::wait::Wait;
 use ipc_core::Region;
-use ipc_core_tokio::{eventfd, AsyncConsumer, AsyncProducer, Error};
+use ipc_core_tokio::{async_end, eventfd, AsyncConsumer, AsyncProducer, Error};
 
 const MESSAGES: u64 = 20_000;
 
@@ -85,6 +86,114 @@ fn messages_and_room_are_awaited_on_the_current_thread_runtime() {
 fn messages_and_room_are_awaited_on_the_multi_thread_runtime() {
     echo_through_tokio(multi_thread(), 0);
     echo_through_tokio(multi_thread(), ipc_core_tokio::DEFAULT_SPINS);
+}
+
+/// The one-call path: a duplex channel whose first end a tokio runtime runs. Its two sides go
+/// into separate tasks (each owns a share of the mapping and of the end's one eventfd); the
+/// plain second end, in a thread, sends `MESSAGES` numbered requests and reads each reply.
+/// Small rings make both sides of the async end wait, for messages and for room.
+fn a_duplex_end_in_tokio_tasks(runtime: tokio::runtime::Runtime) {
+    let channel = Duplex::memfd_async(256, AsyncEnds::First).unwrap();
+    let mut plain = channel.second_end().unwrap();
+    let client = std::thread::spawn(move || {
+        let how = Wait::futex().with_timeout(Duration::from_secs(10));
+        let mut replies = 0;
+        for n in 0..MESSAGES {
+            plain.send_value(&n, &how).unwrap();
+            // Up to a ring's worth of requests in flight: read the replies that came.
+            while let Some(len) = plain.try_recv(&mut [0u8; 8]).unwrap() {
+                assert_eq!(len, 8);
+                replies += 1;
+            }
+        }
+        while replies < MESSAGES {
+            let reply: u64 = plain.recv_value(&how).unwrap();
+            assert!(reply <= MESSAGES);
+            replies += 1;
+        }
+    });
+    runtime.block_on(async {
+        let (mut sending, mut receiving) = async_end(channel.first_end().unwrap()).unwrap();
+        let (to_sender, mut from_receiver) = tokio::sync::mpsc::unbounded_channel::<u64>();
+        let receiver = tokio::spawn(async move {
+            for n in 0..MESSAGES {
+                let got =
+                    tokio::time::timeout(Duration::from_secs(10), receiving.recv_value::<u64>())
+                        .await
+                        .expect("a request was not woken for: a lost wake-up")
+                        .unwrap();
+                assert_eq!(got, n);
+                to_sender.send(n + 1).unwrap();
+            }
+        });
+        let sender = tokio::spawn(async move {
+            while let Some(reply) = from_receiver.recv().await {
+                tokio::time::timeout(Duration::from_secs(10), sending.send_value(&reply))
+                    .await
+                    .expect("room was not woken for: a lost wake-up")
+                    .unwrap();
+            }
+        });
+        receiver.await.unwrap();
+        sender.await.unwrap();
+    });
+    client.join().unwrap();
+}
+
+#[test]
+fn a_duplex_end_serves_from_tokio_tasks_on_the_current_thread_runtime() {
+    a_duplex_end_in_tokio_tasks(current_thread());
+}
+
+#[test]
+fn a_duplex_end_serves_from_tokio_tasks_on_the_multi_thread_runtime() {
+    a_duplex_end_in_tokio_tasks(multi_thread());
+}
+
+/// Both ends async, in one runtime, ping-ponging; and a plain end refuses to sleep on the futex
+/// of an end that sleeps on an eventfd, while an end that does not is refused as async.
+#[test]
+fn both_ends_async_ping_pong_and_misuse_is_refused() {
+    let channel = Duplex::memfd_async(4096, AsyncEnds::Both).unwrap();
+    current_thread().block_on(async {
+        let (mut a_tx, mut a_rx) = async_end(channel.first_end().unwrap()).unwrap();
+        let (mut b_tx, mut b_rx) = async_end(channel.second_end().unwrap()).unwrap();
+        let echo = tokio::spawn(async move {
+            for _ in 0..1_000 {
+                let n: u64 = b_rx.recv_value().await.unwrap();
+                b_tx.send_value(&(n * 2)).await.unwrap();
+            }
+        });
+        for n in 0..1_000u64 {
+            a_tx.send_value(&n).await.unwrap();
+            assert_eq!(a_rx.recv_value::<u64>().await.unwrap(), n * 2);
+        }
+        echo.await.unwrap();
+    });
+    let plain = Duplex::memfd(4096).unwrap();
+    current_thread().block_on(async {
+        let refused = async_end(plain.first_end().unwrap()).err();
+        assert!(
+            matches!(refused, Some(Error::NotAnEventfdSide("duplex end"))),
+            "{refused:?}"
+        );
+    });
+    let half = Duplex::memfd_async(4096, AsyncEnds::Second).unwrap();
+    let mut first = half.first_end().unwrap();
+    let mut second = half.second_end().unwrap();
+    // The second end sleeps on its eventfd: its futex sleeps are refused, not left unwoken.
+    let refused = second.recv(&mut [0u8; 8], &Wait::futex());
+    assert!(
+        matches!(
+            refused,
+            Err(ipc_core::ReadError::Wait(
+                ipc_core::wait::WaitError::SleepsOnEventfd
+            ))
+        ),
+        "{refused:?}"
+    );
+    first.try_send(b"still fine").unwrap();
+    assert_eq!(second.try_recv(&mut [0u8; 16]).unwrap(), Some(10));
 }
 
 #[test]

@@ -221,7 +221,7 @@ impl Drop for SharedMemory {
 }
 
 /// Most descriptors [`send_fds`] sends and [`receive_fds`] takes in one message.
-pub const MAX_FDS: usize = 2;
+pub const MAX_FDS: usize = 3;
 
 /// Sends `fd` to the peer at the other end of the Unix socket `socket` (`SCM_RIGHTS`), with
 /// one byte of data (a descriptor needs a message to travel with).
@@ -242,7 +242,7 @@ pub fn send_fds(socket: impl AsFd, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     if fds.is_empty() || fds.len() > MAX_FDS {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "one or two descriptors go in a message",
+            "one to three descriptors go in a message",
         ));
     }
     let mut space = [core::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];

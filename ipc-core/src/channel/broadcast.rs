@@ -2,7 +2,7 @@
 //! (backpressure, or lossy with a count of what each subscriber lost).
 
 use super::memory::ChannelMemory;
-use super::memory::Mapping;
+use super::memory::{readers, Mapping, Sleepers};
 use super::ChannelError;
 use crate::broadcast::{Broadcast, BroadcastProducer, Mode, Received, Subscriber};
 use crate::doorbell::ReaderSleeps;
@@ -43,9 +43,11 @@ impl BroadcastChannel {
         mode: Mode,
         sleeps: ReaderSleeps,
     ) -> Result<Self, ChannelError> {
-        let memory = ChannelMemory::memfd(Broadcast::required_len(capacity), sleeps, |region| {
-            Broadcast::init_with(region, capacity, subscribers, mode, sleeps).map(drop)
-        })?;
+        let memory = ChannelMemory::memfd(
+            Broadcast::required_len(capacity),
+            readers(sleeps),
+            |region| Broadcast::init_with(region, capacity, subscribers, mode, sleeps).map(drop),
+        )?;
         Ok(Self { memory })
     }
 
@@ -76,7 +78,7 @@ impl BroadcastChannel {
     /// [`ChannelError::Claim`] while another publisher holds the role.
     pub fn publisher(&self) -> Result<Publisher, ChannelError> {
         let broadcast = self.broadcast()?;
-        let producer = match self.memory.readers_doorbell() {
+        let producer = match self.memory.doorbell(0) {
             None => broadcast.producer()?,
             Some(doorbell) => broadcast.producer_with_doorbell(doorbell)?,
         };
@@ -104,8 +106,8 @@ impl BroadcastChannel {
 
 super::memory::shared_channel_methods!(BroadcastChannel, check);
 
-fn check(region: Region<'static>) -> Result<ReaderSleeps, LayoutError> {
-    Ok(Broadcast::attach(region)?.reader_sleeps())
+fn check(region: Region<'static>) -> Result<Sleepers, LayoutError> {
+    Ok(readers(Broadcast::attach(region)?.reader_sleeps()))
 }
 
 /// The publisher of a broadcast channel, holding the mapping. `Send`, `'static`.
@@ -166,7 +168,7 @@ impl BroadcastSubscriber {
     pub fn into_parts(
         self,
     ) -> std::io::Result<(Subscriber<'static>, Option<std::os::fd::OwnedFd>, Mapping)> {
-        let eventfd = self.memory.readers_eventfd()?;
+        let eventfd = self.memory.eventfd(0)?;
         Ok((self.subscriber, eventfd, Mapping::of(self.memory)))
     }
 

@@ -1,12 +1,12 @@
 //! A duplex channel: two SPSC rings, one each way, in one mapping; each end sends on one and
 //! receives on the other.
 
-use super::memory::ChannelMemory;
+use super::memory::{ChannelMemory, Mapping, Sleepers, NO_SLEEPERS};
 use super::ChannelError;
-use crate::doorbell::ReaderSleeps;
+use crate::doorbell::Doorbell;
 use crate::error::LayoutError;
 use crate::role::ClaimError;
-use crate::spsc::{Consumer, Producer, ReadGrant, Spsc, WriteGrant};
+use crate::spsc::{Consumer, EventfdSides, Producer, ReadGrant, Spsc, Wakeups, WriteGrant};
 use crate::typed::RecvError;
 use crate::wait::{RecordedPeer, Wait};
 use crate::{ReadError, Region, ReserveError};
@@ -27,11 +27,25 @@ impl Duplex {
     /// [`ChannelError::Layout`] for a capacity the ring refuses; the operating system's error
     /// from making or mapping the memfd.
     pub fn memfd(capacity: usize) -> Result<Self, ChannelError> {
-        let memory = ChannelMemory::memfd(
-            2 * Spsc::required_len(capacity),
-            ReaderSleeps::OnFutex,
-            |whole| lay_out(whole, capacity),
-        )?;
+        Self::memfd_with(capacity, NO_SLEEPERS)
+    }
+
+    /// Like [`memfd`](Self::memfd), with the `ends` that an async runtime runs sleeping on an
+    /// eventfd the channel makes (one per such end, for both its sending and its receiving
+    /// waits): the other end rings it, and `send_over` passes it with the memory. Take an async
+    /// end with `ipc-core-tokio`'s `async_end`; an end that sleeps on an eventfd refuses the
+    /// blocking calls' futex sleeps.
+    ///
+    /// # Errors
+    /// As [`memfd`](Self::memfd).
+    pub fn memfd_async(capacity: usize, ends: AsyncEnds) -> Result<Self, ChannelError> {
+        Self::memfd_with(capacity, ends.sleepers())
+    }
+
+    fn memfd_with(capacity: usize, sleepers: Sleepers) -> Result<Self, ChannelError> {
+        let memory = ChannelMemory::memfd(2 * Spsc::required_len(capacity), sleepers, |whole| {
+            lay_out(whole, capacity, sleepers)
+        })?;
         Ok(Self { memory })
     }
 
@@ -52,7 +66,7 @@ impl Duplex {
         let memory = ChannelMemory::open_or_create(
             name,
             2 * Spsc::required_len(capacity),
-            |whole| lay_out(whole, capacity),
+            |whole| lay_out(whole, capacity, NO_SLEEPERS),
             check,
         )?;
         Ok(Self { memory })
@@ -116,50 +130,103 @@ impl Duplex {
         halves(self.memory.region())
     }
 
-    fn end(&self, first: usize) -> Result<DuplexEnd, ChannelError> {
+    /// End `slot` (0: the first), claiming its roles, or taking over those whose recorded
+    /// holder died when `reclaim` says so. Its sides ring the other end's eventfd when that end
+    /// sleeps on one.
+    fn claimed_end(&self, slot: usize, reclaim: bool) -> Result<DuplexEnd, ChannelError> {
         let rings = self.rings();
-        Ok(DuplexEnd {
-            sender: Spsc::attach(rings[first])?.producer()?,
-            receiver: Spsc::attach(rings[1 - first])?.consumer()?,
-            _memory: self.memory.clone(),
-        })
-    }
-
-    fn reclaimed_end(&self, first: usize) -> Result<DuplexEnd, ChannelError> {
-        let rings = self.rings();
-        let (sending, receiving) = (Spsc::attach(rings[first])?, Spsc::attach(rings[1 - first])?);
-        let sender = match sending.producer() {
-            Err(ClaimError::Taken(_)) => sending.take_over_producer(&RecordedPeer),
-            claimed => claimed,
+        let (sending, receiving) = (Spsc::attach(rings[slot])?, Spsc::attach(rings[1 - slot])?);
+        let peer: Option<Doorbell<'static>> = self.memory.doorbell(1 - slot);
+        let sender = match (sending.claim_producer(peer), reclaim) {
+            (Err(ClaimError::Taken(_)), true) => {
+                sending.take_over_producer_ringing(&RecordedPeer, peer)
+            }
+            (claimed, _) => claimed,
         }?;
-        let receiver = match receiving.consumer() {
-            Err(ClaimError::Taken(_)) => receiving.take_over_consumer(&RecordedPeer),
-            claimed => claimed,
+        let receiver = match (receiving.claim_consumer(peer), reclaim) {
+            (Err(ClaimError::Taken(_)), true) => {
+                receiving.take_over_consumer_ringing(&RecordedPeer, peer)
+            }
+            (claimed, _) => claimed,
         }?;
         Ok(DuplexEnd {
             sender,
             receiver,
-            _memory: self.memory.clone(),
+            slot,
+            memory: self.memory.clone(),
         })
+    }
+
+    fn end(&self, slot: usize) -> Result<DuplexEnd, ChannelError> {
+        self.claimed_end(slot, false)
+    }
+
+    fn reclaimed_end(&self, slot: usize) -> Result<DuplexEnd, ChannelError> {
+        self.claimed_end(slot, true)
     }
 }
 
 super::memory::shared_channel_methods!(Duplex, check);
 
-/// Lays out both rings of `capacity` bytes.
-fn lay_out(whole: Region<'static>, capacity: usize) -> Result<(), LayoutError> {
-    halves(whole)
-        .into_iter()
-        .try_for_each(|ring| Spsc::init(ring, capacity).map(drop))
+/// Which ends of a duplex channel an async runtime runs (sleeping on an eventfd).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsyncEnds {
+    /// The first end; the second is a plain one.
+    First,
+    /// The second end; the first is a plain one.
+    Second,
+    /// Both.
+    Both,
 }
 
-/// Checks that both rings are laid out (their sides sleep on futexes: a duplex channel passes
-/// no eventfd).
-fn check(whole: Region<'static>) -> Result<ReaderSleeps, LayoutError> {
-    halves(whole)
-        .into_iter()
-        .try_for_each(|ring| Spsc::attach(ring).map(drop))?;
-    Ok(ReaderSleeps::OnFutex)
+impl AsyncEnds {
+    fn sleepers(self) -> Sleepers {
+        match self {
+            Self::First => [true, false],
+            Self::Second => [false, true],
+            Self::Both => [true, true],
+        }
+    }
+}
+
+/// How the ring end `sender` sends on wakes its sides, given which ends sleep on an eventfd:
+/// its producer is that end, its consumer the other.
+fn ring_wakeups(sleepers: Sleepers, sender: usize) -> Wakeups {
+    match (sleepers[sender], sleepers[1 - sender]) {
+        (false, false) => Wakeups::Futex,
+        (true, false) => Wakeups::Eventfd(EventfdSides::Producer),
+        (false, true) => Wakeups::Eventfd(EventfdSides::Consumer),
+        (true, true) => Wakeups::Eventfd(EventfdSides::Both),
+    }
+}
+
+/// Lays out both rings of `capacity` bytes, the sides of the `sleepers` ends on an eventfd.
+fn lay_out(whole: Region<'static>, capacity: usize, sleepers: Sleepers) -> Result<(), LayoutError> {
+    for (sender, ring) in halves(whole).into_iter().enumerate() {
+        Spsc::init_with(ring, capacity, ring_wakeups(sleepers, sender))?;
+    }
+    Ok(())
+}
+
+/// Checks that both rings are laid out, and says which ends sleep on an eventfd: an end's
+/// sending and receiving sides alike, in both rings (any other mix is refused).
+fn check(whole: Region<'static>) -> Result<Sleepers, LayoutError> {
+    let [first, second] = halves(whole);
+    let (first, second) = (
+        Spsc::attach(first)?.wakeups(),
+        Spsc::attach(second)?.wakeups(),
+    );
+    let sleepers = [
+        first.producer_sleeps_on_eventfd(),
+        second.producer_sleeps_on_eventfd(),
+    ];
+    if first != ring_wakeups(sleepers, 0) || second != ring_wakeups(sleepers, 1) {
+        return Err(LayoutError::UnknownValue {
+            field: "duplex wake-ups",
+            value: u64::from(first.to_word()) << 8 | u64::from(second.to_word()),
+        });
+    }
+    Ok(sleepers)
 }
 
 /// The two rings' regions: the first and second half of the mapping.
@@ -182,10 +249,35 @@ pub struct DuplexEnd {
     // Dropped before the mapping they point into (fields drop in order).
     sender: Producer<'static>,
     receiver: Consumer<'static>,
-    _memory: ChannelMemory,
+    /// Which end: 0, the first.
+    slot: usize,
+    memory: ChannelMemory,
 }
 
 impl DuplexEnd {
+    /// Its producer and consumer, the eventfd this end sleeps on (a new descriptor; when the
+    /// channel was made with [`Duplex::memfd_async`] naming this end), and what keeps the
+    /// memory mapped: for an async adapter, which must drop both sides before the [`Mapping`].
+    ///
+    /// # Errors
+    /// The operating system's error from duplicating the eventfd.
+    pub fn into_parts(
+        self,
+    ) -> std::io::Result<(
+        Producer<'static>,
+        Consumer<'static>,
+        Option<std::os::fd::OwnedFd>,
+        Mapping,
+    )> {
+        let eventfd = self.memory.eventfd(self.slot)?;
+        Ok((
+            self.sender,
+            self.receiver,
+            eventfd,
+            Mapping::of(self.memory),
+        ))
+    }
+
     /// Sends `message` whole, waiting for room as `how` says.
     ///
     /// # Errors
@@ -457,5 +549,52 @@ mod tests {
             Duplex::from_received(fd),
             Err(ChannelError::Layout(LayoutError::BadMagic { .. }))
         ));
+    }
+
+    #[test]
+    fn an_async_duplex_passes_an_eventfd_per_async_end_and_checks_its_layout() {
+        use crate::doorbell::test_eventfd::rung;
+        let (left, right) = std::os::unix::net::UnixStream::pair().unwrap();
+        let channel = Duplex::memfd_async(4096, AsyncEnds::Both).unwrap();
+        channel.send_over(&left).unwrap();
+        let received = Duplex::receive_over(&right).unwrap();
+        // The first end sleeps on its eventfd; the second, taken from the received channel,
+        // rings it through the eventfd that came over the socket.
+        let (_, mut consumer, eventfd, _mapping) =
+            channel.first_end().unwrap().into_parts().unwrap();
+        let eventfd = eventfd.expect("the first end sleeps on an eventfd");
+        assert!(consumer.announce_sleep().unwrap());
+        received.second_end().unwrap().try_send(b"ring").unwrap();
+        assert_eq!(rung(&eventfd), 1, "the sleeping first end was not rung");
+        // The memory alone is refused: two async ends need their two eventfds.
+        crate::shm::send_fd(&left, channel.as_fd()).unwrap();
+        let refused = Duplex::receive_over(&right).unwrap_err();
+        assert!(
+            std::format!("{refused}").contains("sleep on 2 eventfd(s) and 0 came"),
+            "{refused}"
+        );
+        // An end of a plain duplex has no eventfd.
+        let plain = Duplex::memfd(4096).unwrap();
+        assert!(plain.first_end().unwrap().into_parts().unwrap().2.is_none());
+    }
+
+    #[test]
+    fn rings_whose_ends_sleep_unlike_each_other_are_refused() {
+        let memory =
+            std::boxed::Box::leak(std::vec![0u64; Spsc::required_len(1024) / 4].into_boxed_slice());
+        let whole = Region::from_slice(memory);
+        let [first, second] = halves(whole);
+        // The first end's sending side sleeps on an eventfd, its receiving side on the futex.
+        Spsc::init_with(first, 1024, Wakeups::Eventfd(EventfdSides::Producer)).unwrap();
+        Spsc::init_with(second, 1024, Wakeups::Futex).unwrap();
+        assert!(matches!(
+            check(whole),
+            Err(LayoutError::UnknownValue {
+                field: "duplex wake-ups",
+                ..
+            })
+        ));
+        Spsc::init_with(second, 1024, Wakeups::Eventfd(EventfdSides::Consumer)).unwrap();
+        assert_eq!(check(whole).unwrap(), [true, false]);
     }
 }

@@ -2,7 +2,7 @@
 //! reader takes from every lane.
 
 use super::memory::ChannelMemory;
-use super::memory::Mapping;
+use super::memory::{readers, Mapping, Sleepers};
 use super::ChannelError;
 use crate::doorbell::ReaderSleeps;
 use crate::error::LayoutError;
@@ -41,10 +41,11 @@ impl FanInChannel {
         capacity: usize,
         sleeps: ReaderSleeps,
     ) -> Result<Self, ChannelError> {
-        let memory =
-            ChannelMemory::memfd(FanIn::required_len(writers, capacity), sleeps, |region| {
-                FanIn::init_with(region, writers, capacity, sleeps).map(drop)
-            })?;
+        let memory = ChannelMemory::memfd(
+            FanIn::required_len(writers, capacity),
+            readers(sleeps),
+            |region| FanIn::init_with(region, writers, capacity, sleeps).map(drop),
+        )?;
         Ok(Self { memory })
     }
 
@@ -74,7 +75,7 @@ impl FanInChannel {
     /// [`ChannelError::Claim`] for a lane past the count or held by another writer.
     pub fn writer(&self, lane: usize) -> Result<FanInWriter, ChannelError> {
         let fan_in = self.fan_in()?;
-        let producer = match self.memory.readers_doorbell() {
+        let producer = match self.memory.doorbell(0) {
             None => fan_in.producer(lane)?,
             Some(doorbell) => fan_in.producer_with_doorbell(lane, doorbell)?,
         };
@@ -102,8 +103,8 @@ impl FanInChannel {
 
 super::memory::shared_channel_methods!(FanInChannel, check);
 
-fn check(region: Region<'static>) -> Result<ReaderSleeps, LayoutError> {
-    Ok(FanIn::attach(region)?.reader_sleeps())
+fn check(region: Region<'static>) -> Result<Sleepers, LayoutError> {
+    Ok(readers(FanIn::attach(region)?.reader_sleeps()))
 }
 
 /// Why a typed fan-in read gave no value.
@@ -227,7 +228,7 @@ impl FanInReader {
         Option<std::os::fd::OwnedFd>,
         Mapping,
     )> {
-        let eventfd = self.memory.readers_eventfd()?;
+        let eventfd = self.memory.eventfd(0)?;
         Ok((self.consumer, eventfd, Mapping::of(self.memory)))
     }
 
@@ -413,11 +414,11 @@ mod tests {
         assert!(refused("a pipe").contains("not an eventfd"));
         // The memory alone.
         crate::shm::send_fd(&left, sleeps_on_eventfd.as_fd()).unwrap();
-        assert!(refused("no eventfd").contains("none came with it"));
+        assert!(refused("no eventfd").contains("sleep on 1 eventfd(s) and 0 came"));
         // An eventfd with a channel whose reader sleeps on the futex.
         let futex = FanInChannel::memfd(1, 4096).unwrap();
         let stray = rustix::event::eventfd(0, rustix::event::EventfdFlags::empty()).unwrap();
         crate::shm::send_fds(&left, &[futex.as_fd(), stray.as_fd()]).unwrap();
-        assert!(refused("a stray eventfd").contains("second descriptor"));
+        assert!(refused("a stray eventfd").contains("sleep on 0 eventfd(s) and 1 came"));
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::ChannelError;
-use crate::doorbell::{Doorbell, ReaderSleeps};
+use crate::doorbell::Doorbell;
 use crate::error::LayoutError;
 use crate::shm::SharedMemory;
 use crate::Region;
@@ -19,28 +19,42 @@ use crate::Region;
 /// How long `open_or_create` waits for the creator of a name to lay it out.
 pub(super) const CREATOR_WAIT: Duration = Duration::from_secs(2);
 
-/// A channel's mapping, and the eventfd its readers sleep on if they sleep on one.
+/// Which sides of a channel sleep on an eventfd the channel makes: a fan-in's reader or a
+/// broadcast's subscribers in slot 0; a duplex's first end in slot 0, its second in slot 1.
+pub(super) type Sleepers = [bool; 2];
+
+/// Nobody sleeps on an eventfd.
+pub(super) const NO_SLEEPERS: Sleepers = [false, false];
+
+/// The sleepers of a channel whose readers sleep as `sleeps` says (slot 0).
+pub(super) fn readers(sleeps: crate::doorbell::ReaderSleeps) -> Sleepers {
+    [sleeps == crate::doorbell::ReaderSleeps::OnEventfd, false]
+}
+
+/// A channel's mapping, and the eventfds its async sides sleep on (see [`Sleepers`]).
 #[derive(Debug, Clone)]
 pub(super) struct ChannelMemory {
     mapping: Arc<SharedMemory>,
-    readers_sleep_on: Option<Arc<OwnedFd>>,
+    sleep_on: [Option<Arc<OwnedFd>>; 2],
 }
 
 impl ChannelMemory {
-    /// A new sealed memfd of `len` bytes, laid out by `lay_out`; with a new eventfd for the
-    /// readers to sleep on when `sleeps` says they do.
+    /// A new sealed memfd of `len` bytes, laid out by `lay_out`, and a new eventfd for each
+    /// slot of `sleepers` that sleeps on one.
     pub(super) fn memfd(
         len: usize,
-        sleeps: ReaderSleeps,
+        sleepers: Sleepers,
         lay_out: impl FnOnce(Region<'static>) -> Result<(), LayoutError>,
     ) -> Result<Self, ChannelError> {
-        let readers_sleep_on = match sleeps {
-            ReaderSleeps::OnFutex => None,
-            ReaderSleeps::OnEventfd => Some(Arc::new(new_eventfd()?)),
-        };
+        let mut sleep_on = [None, None];
+        for (slot, sleeps) in sleep_on.iter_mut().zip(sleepers) {
+            if sleeps {
+                *slot = Some(Arc::new(new_eventfd()?));
+            }
+        }
         let memory = Self {
             mapping: Arc::new(SharedMemory::memfd("ipc-core-channel", len)?),
-            readers_sleep_on,
+            sleep_on,
         };
         lay_out(memory.region())?;
         Ok(memory)
@@ -54,7 +68,7 @@ impl ChannelMemory {
         name: &str,
         len: usize,
         lay_out: impl FnOnce(Region<'static>) -> Result<(), LayoutError>,
-        check: impl Fn(Region<'static>) -> Result<ReaderSleeps, LayoutError>,
+        check: impl Fn(Region<'static>) -> Result<Sleepers, LayoutError>,
     ) -> Result<Self, ChannelError> {
         let path = path_of(name)?;
         match SharedMemory::create_file(&path, len) {
@@ -71,54 +85,56 @@ impl ChannelMemory {
     }
 
     /// Memory a peer passed or left open for this process, once sealed against resizing
-    /// ([`SharedMemory::map_received`]) and accepted by `check`, which says what its readers
-    /// sleep on; with `eventfd`, the one they sleep on, which must then be an eventfd and come
-    /// exactly when they sleep on one.
+    /// ([`SharedMemory::map_received`]) and accepted by `check`, which says which sides sleep
+    /// on an eventfd; `eventfds` are theirs, in slot order, each checked to be an eventfd, one
+    /// for each such side and no more.
     pub(super) fn from_received(
         fd: OwnedFd,
-        eventfd: Option<OwnedFd>,
-        check: impl FnOnce(Region<'static>) -> Result<ReaderSleeps, LayoutError>,
+        eventfds: std::vec::Vec<OwnedFd>,
+        check: impl FnOnce(Region<'static>) -> Result<Sleepers, LayoutError>,
     ) -> Result<Self, ChannelError> {
         let mut memory = Self::unwoken(SharedMemory::map_received(fd)?);
-        let sleeps = check(memory.region())?;
-        match (sleeps, eventfd) {
-            (ReaderSleeps::OnFutex, None) => {}
-            (ReaderSleeps::OnEventfd, Some(eventfd)) => {
+        let sleepers = check(memory.region())?;
+        let needed = sleepers.iter().filter(|&&sleeps| sleeps).count();
+        if eventfds.len() != needed {
+            return Err(invalid(&std::format!(
+                "the channel's async sides sleep on {needed} eventfd(s) and {} came with it \
+                 (pass them with send_over / receive_over)",
+                eventfds.len()
+            )));
+        }
+        let mut eventfds = eventfds.into_iter();
+        for (slot, sleeps) in memory.sleep_on.iter_mut().zip(sleepers) {
+            if sleeps {
+                let eventfd = eventfds.next().expect("counted above");
                 if !crate::shm::is_eventfd(eventfd.as_fd())? {
                     return Err(invalid(
-                        "the descriptor passed with the channel is not an eventfd",
+                        "a descriptor passed with the channel is not an eventfd",
                     ));
                 }
-                memory.readers_sleep_on = Some(Arc::new(eventfd));
-            }
-            (ReaderSleeps::OnEventfd, None) => {
-                return Err(invalid(
-                    "the channel's readers sleep on an eventfd and none came with it (pass it \
-                     with send_over / receive_over)",
-                ))
-            }
-            (ReaderSleeps::OnFutex, Some(_)) => {
-                return Err(invalid(
-                    "a second descriptor came with a channel whose readers sleep on the futex",
-                ))
+                *slot = Some(Arc::new(eventfd));
             }
         }
         Ok(memory)
     }
 
-    /// Sends the memory, and the readers' eventfd if they sleep on one, over the Unix socket
-    /// `socket` (`SCM_RIGHTS`, one message).
+    /// Sends the memory, and the eventfds its async sides sleep on (in slot order), over the
+    /// Unix socket `socket` (`SCM_RIGHTS`, one message).
     pub(super) fn send_over(&self, socket: impl AsFd) -> io::Result<()> {
-        match &self.readers_sleep_on {
-            None => crate::shm::send_fd(socket, self.mapping.as_fd()),
-            Some(eventfd) => crate::shm::send_fds(socket, &[self.mapping.as_fd(), eventfd.as_fd()]),
-        }
+        let mut fds = std::vec![self.mapping.as_fd()];
+        fds.extend(
+            self.sleep_on
+                .iter()
+                .flatten()
+                .map(|eventfd| eventfd.as_fd()),
+        );
+        crate::shm::send_fds(socket, &fds)
     }
 
-    /// The doorbell that wakes the readers, when they sleep on an eventfd, for as long as this
-    /// value or a clone lives.
-    pub(super) fn readers_doorbell(&self) -> Option<Doorbell<'static>> {
-        self.readers_sleep_on.as_ref().map(|eventfd| {
+    /// The doorbell that wakes the side in `slot`, when it sleeps on an eventfd, for as long as
+    /// this value or a clone lives.
+    pub(super) fn doorbell(&self, slot: usize) -> Option<Doorbell<'static>> {
+        self.sleep_on[slot].as_ref().map(|eventfd| {
             // SAFETY: the eventfd is closed only when the last `Arc<OwnedFd>` goes, and every
             // holder of a doorbell made from it holds a clone of this value (each handle, whose
             // side that rings it is dropped before its clone: field order).
@@ -127,10 +143,10 @@ impl ChannelMemory {
         })
     }
 
-    /// A descriptor of the eventfd the readers sleep on (a new one each call, for a runtime to
-    /// register), when they sleep on one.
-    pub(super) fn readers_eventfd(&self) -> io::Result<Option<OwnedFd>> {
-        self.readers_sleep_on
+    /// A descriptor of the eventfd the side in `slot` sleeps on (a new one each call, for a
+    /// runtime to register), when it sleeps on one.
+    pub(super) fn eventfd(&self, slot: usize) -> io::Result<Option<OwnedFd>> {
+        self.sleep_on[slot]
             .as_ref()
             .map(|eventfd| eventfd.try_clone())
             .transpose()
@@ -149,7 +165,7 @@ impl ChannelMemory {
     fn open_laid_out(
         name: &str,
         path: &Path,
-        check: impl Fn(Region<'static>) -> Result<ReaderSleeps, LayoutError>,
+        check: impl Fn(Region<'static>) -> Result<Sleepers, LayoutError>,
     ) -> Result<Self, ChannelError> {
         let deadline = Instant::now() + CREATOR_WAIT;
         loop {
@@ -192,7 +208,7 @@ impl ChannelMemory {
     fn unwoken(mapping: SharedMemory) -> Self {
         Self {
             mapping: Arc::new(mapping),
-            readers_sleep_on: None,
+            sleep_on: [None, None],
         }
     }
 }
@@ -265,7 +281,11 @@ macro_rules! shared_channel_methods {
             /// [`receive_over`](Self::receive_over).
             pub fn from_received(fd: std::os::fd::OwnedFd) -> Result<Self, ChannelError> {
                 Ok(Self {
-                    memory: super::memory::ChannelMemory::from_received(fd, None, $check)?,
+                    memory: super::memory::ChannelMemory::from_received(
+                        fd,
+                        std::vec::Vec::new(),
+                        $check,
+                    )?,
                 })
             }
 
@@ -280,21 +300,20 @@ macro_rules! shared_channel_methods {
             }
 
             /// The channel a peer sent over the Unix socket `socket` with `send_over`, checked
-            /// as `from_received` checks it; the eventfd that came with it, if its readers sleep
-            /// on one, checked to be an eventfd.
+            /// as `from_received` checks it; the eventfds that came with it, one for each of its
+            /// sides that sleeps on one, each checked to be an eventfd.
             ///
             /// # Errors
             /// The operating system's error from `recvmsg`;
-            /// [`std::io::ErrorKind::InvalidData`] when no descriptor came, when a second one
-            /// came that is not an eventfd, or not exactly where the readers sleep on one; then
-            /// as `from_received`.
+            /// [`std::io::ErrorKind::InvalidData`] when no descriptor came, when one that came
+            /// with the memory is not an eventfd, or more or fewer came than its sides sleep on;
+            /// then as `from_received`.
             pub fn receive_over(socket: impl std::os::fd::AsFd) -> Result<Self, ChannelError> {
-                let mut fds = crate::shm::receive_fds(socket)?.into_iter();
-                let (memory, eventfd) = (fds.next(), fds.next());
-                let memory =
-                    memory.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
+                let mut fds = crate::shm::receive_fds(socket)?;
+                // receive_fds gives at least one descriptor: the memory comes first.
+                let memory = fds.remove(0);
                 Ok(Self {
-                    memory: super::memory::ChannelMemory::from_received(memory, eventfd, $check)?,
+                    memory: super::memory::ChannelMemory::from_received(memory, fds, $check)?,
                 })
             }
         }

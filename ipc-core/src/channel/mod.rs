@@ -10,6 +10,8 @@
 //! - [`BroadcastChannel`]: every message to every subscriber; one [`Publisher`],
 //!   [`BroadcastSubscriber`]s.
 //!
+//! A duplex channel made with `Duplex::memfd_async(capacity, ends)` makes an eventfd for each
+//! end an async runtime runs (`ipc-core-tokio`'s `async_end`).
 //! A fan-in or broadcast channel made with `memfd_with(.., ReaderSleeps::OnEventfd)` also makes
 //! the eventfd its reader (every subscriber) sleeps on, for an async reader
 //! (`ipc-core-tokio`'s `AsyncFanInConsumer::from_reader`, `AsyncSubscriber::from_subscriber`):
@@ -49,7 +51,7 @@ use std::io;
 use std::string::String;
 
 pub use broadcast::{BroadcastChannel, BroadcastSubscriber, Publisher};
-pub use duplex::{Duplex, DuplexEnd};
+pub use duplex::{AsyncEnds, Duplex, DuplexEnd};
 pub use fan_in::{FanInChannel, FanInReader, FanInRecvError, FanInWriter};
 pub use memory::{unlink, Mapping};
 

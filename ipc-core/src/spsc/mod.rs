@@ -278,7 +278,10 @@ impl<'a> Spsc<'a> {
         self.claim_producer(Some(consumer))
     }
 
-    fn claim_producer(&self, doorbell: Option<Doorbell<'a>>) -> Result<Producer<'a>, ClaimError> {
+    pub(crate) fn claim_producer(
+        &self,
+        doorbell: Option<Doorbell<'a>>,
+    ) -> Result<Producer<'a>, ClaimError> {
         let peer = self.peer_wake(Side::Consumer, doorbell, Role::Producer)?;
         let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
         Ok(self.producer_with(claim, peer))
@@ -331,7 +334,7 @@ impl<'a> Spsc<'a> {
         self.take_over_producer_ringing(holder, Some(consumer))
     }
 
-    fn take_over_producer_ringing(
+    pub(crate) fn take_over_producer_ringing(
         &self,
         holder: &dyn Liveness,
         doorbell: Option<Doorbell<'a>>,
@@ -436,7 +439,10 @@ impl<'a> Spsc<'a> {
         self.claim_consumer(Some(producer))
     }
 
-    fn claim_consumer(&self, doorbell: Option<Doorbell<'a>>) -> Result<Consumer<'a>, ClaimError> {
+    pub(crate) fn claim_consumer(
+        &self,
+        doorbell: Option<Doorbell<'a>>,
+    ) -> Result<Consumer<'a>, ClaimError> {
         let peer = self.peer_wake(Side::Producer, doorbell, Role::Consumer)?;
         let claim = Claim::take(&self.control().consumer_claim, Role::Consumer)?;
         Ok(self.consumer_with(claim, peer))
@@ -468,7 +474,7 @@ impl<'a> Spsc<'a> {
         self.take_over_consumer_ringing(holder, Some(producer))
     }
 
-    fn take_over_consumer_ringing(
+    pub(crate) fn take_over_consumer_ringing(
         &self,
         holder: &dyn Liveness,
         doorbell: Option<Doorbell<'a>>,
