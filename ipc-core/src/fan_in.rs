@@ -291,7 +291,7 @@ impl<'a> FanIn<'a> {
     /// [`ClaimError::Doorbell`] when the consumer sleeps on an eventfd (claim with
     /// [`producer_with_doorbell`](Self::producer_with_doorbell)).
     pub fn producer(&self, lane: usize) -> Result<FanInProducer<'a>, ClaimError> {
-        self.claim_producer(lane, None)
+        self.claim_producer(lane, None, None)
     }
 
     /// Like [`producer`](Self::producer), in a region whose consumer sleeps on an eventfd
@@ -306,19 +306,7 @@ impl<'a> FanIn<'a> {
         lane: usize,
         consumer: Doorbell<'a>,
     ) -> Result<FanInProducer<'a>, ClaimError> {
-        self.claim_producer(lane, Some(consumer))
-    }
-
-    fn claim_producer(
-        &self,
-        lane: usize,
-        eventfd: Option<Doorbell<'a>>,
-    ) -> Result<FanInProducer<'a>, ClaimError> {
-        let role = Role::LaneProducer(lane);
-        let spsc = self.lane_ring(lane, role)?;
-        self.sleeps.check_doorbell(eventfd.is_some(), role)?;
-        let producer = spsc.producer().map_err(|e| e.for_role(role))?;
-        Ok(self.producer_for(producer, eventfd))
+        self.claim_producer(lane, None, Some(consumer))
     }
 
     /// Claims the producer of lane `lane` from a holder that `holder` proves dead.
@@ -333,7 +321,7 @@ impl<'a> FanIn<'a> {
         lane: usize,
         holder: &dyn Liveness,
     ) -> Result<FanInProducer<'a>, ClaimError> {
-        self.take_over_producer_ringing(lane, holder, None)
+        self.claim_producer(lane, Some(holder), None)
     }
 
     /// Like [`take_over_producer`](Self::take_over_producer), in a region whose consumer sleeps
@@ -348,21 +336,25 @@ impl<'a> FanIn<'a> {
         holder: &dyn Liveness,
         consumer: Doorbell<'a>,
     ) -> Result<FanInProducer<'a>, ClaimError> {
-        self.take_over_producer_ringing(lane, holder, Some(consumer))
+        self.claim_producer(lane, Some(holder), Some(consumer))
     }
 
-    fn take_over_producer_ringing(
+    /// Claims lane `lane`'s producer (from a holder `dead` proves dead, when given), ringing
+    /// `eventfd` where the consumer sleeps on one.
+    fn claim_producer(
         &self,
         lane: usize,
-        holder: &dyn Liveness,
+        dead: Option<&dyn Liveness>,
         eventfd: Option<Doorbell<'a>>,
     ) -> Result<FanInProducer<'a>, ClaimError> {
         let role = Role::LaneProducer(lane);
         let spsc = self.lane_ring(lane, role)?;
         self.sleeps.check_doorbell(eventfd.is_some(), role)?;
-        let producer = spsc
-            .take_over_producer(holder)
-            .map_err(|e| e.for_role(role))?;
+        let producer = match dead {
+            None => spsc.producer(),
+            Some(holder) => spsc.take_over_producer(holder),
+        }
+        .map_err(|e| e.for_role(role))?;
         Ok(self.producer_for(producer, eventfd))
     }
 

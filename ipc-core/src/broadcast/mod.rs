@@ -290,9 +290,7 @@ impl<'a> Broadcast<'a> {
     /// when the subscribers sleep on an eventfd (claim with
     /// [`producer_with_doorbell`](Self::producer_with_doorbell)).
     pub fn producer(&self) -> Result<BroadcastProducer<'a>, ClaimError> {
-        self.sleeps.check_doorbell(false, Role::Producer)?;
-        let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
-        Ok(self.producer_with(claim, None))
+        self.claim_producer(None, None)
     }
 
     /// Like [`producer`](Self::producer), in a region whose subscribers sleep on an eventfd
@@ -306,9 +304,7 @@ impl<'a> Broadcast<'a> {
         &self,
         subscribers: Doorbell<'a>,
     ) -> Result<BroadcastProducer<'a>, ClaimError> {
-        self.sleeps.check_doorbell(true, Role::Producer)?;
-        let claim = Claim::take(&self.control().producer_claim, Role::Producer)?;
-        Ok(self.producer_with(claim, Some(subscribers)))
+        self.claim_producer(None, Some(subscribers))
     }
 
     /// Claims the producer from a holder that `holder` proves dead. It goes on after the last
@@ -323,9 +319,7 @@ impl<'a> Broadcast<'a> {
         &self,
         holder: &dyn Liveness,
     ) -> Result<BroadcastProducer<'a>, ClaimError> {
-        self.sleeps.check_doorbell(false, Role::Producer)?;
-        let claim = Claim::take_over(&self.control().producer_claim, Role::Producer, holder)?;
-        Ok(self.producer_with(claim, None))
+        self.claim_producer(Some(holder), None)
     }
 
     /// Like [`take_over_producer`](Self::take_over_producer), in a region whose subscribers
@@ -339,9 +333,24 @@ impl<'a> Broadcast<'a> {
         holder: &dyn Liveness,
         subscribers: Doorbell<'a>,
     ) -> Result<BroadcastProducer<'a>, ClaimError> {
-        self.sleeps.check_doorbell(true, Role::Producer)?;
-        let claim = Claim::take_over(&self.control().producer_claim, Role::Producer, holder)?;
-        Ok(self.producer_with(claim, Some(subscribers)))
+        self.claim_producer(Some(holder), Some(subscribers))
+    }
+
+    /// Claims the producer (from a holder `dead` proves dead, when given), ringing `eventfd`
+    /// where the subscribers sleep on one.
+    fn claim_producer(
+        &self,
+        dead: Option<&dyn Liveness>,
+        eventfd: Option<Doorbell<'a>>,
+    ) -> Result<BroadcastProducer<'a>, ClaimError> {
+        self.sleeps
+            .check_doorbell(eventfd.is_some(), Role::Producer)?;
+        let slot = &self.control().producer_claim;
+        let claim = match dead {
+            None => Claim::take(slot, Role::Producer)?,
+            Some(holder) => Claim::take_over(slot, Role::Producer, holder)?,
+        };
+        Ok(self.producer_with(claim, eventfd))
     }
 
     fn producer_with(
