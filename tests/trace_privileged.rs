@@ -237,9 +237,9 @@ fn syscall_counts_agree_with_strace() {
 }
 
 #[test]
-fn the_memfd_and_vmsplice_mechanisms_syscall_counts_agree_with_strace() {
+fn the_mechanisms_that_hand_memory_over_count_syscalls_as_strace_does() {
     require_root();
-    for mech in ["memfd-pass", "memfd-pool", "vmsplice", "io-uring"] {
+    for mech in ["memfd-pass", "memfd-pool", "vmsplice", "io-uring", "cma"] {
         assert_trace_counts_match_strace(mech);
     }
 }
@@ -504,6 +504,24 @@ fn bytes_copied_out_of_socket_buffers_are_exact() {
                 "{mechanism}: {p}"
             );
         }
+    }
+}
+
+#[test]
+fn cma_copies_each_message_once_from_one_process_into_the_other() {
+    require_root();
+    let doc = run_json(&[
+        "trace", "--mech", "cma", "--iters", "2000", "--format", "json",
+    ]);
+    let b = &doc["results"][0]["breakdown"];
+    for p in b["processes"].as_array().unwrap() {
+        // Per round trip each side copies its 128-byte message into the peer (one
+        // process_vm_writev), and its socket moves a 16-byte post each way and an 8-byte
+        // "copied" each way: 128 + 2 * (16 + 8) bytes through the kernel, 24 of them out of
+        // socket buffers. The payload through a socket would make it 256 + 48.
+        assert_eq!(p["per_message"]["bytes_copied"], 176.0, "{p}");
+        assert_eq!(p["per_message"]["socket_bytes_copied"], 24.0, "{p}");
+        assert_eq!(p["per_message"]["syscalls"], 5.0, "{p}");
     }
 }
 

@@ -148,6 +148,17 @@ pub fn assert_contract(doc: &Value) {
 }
 
 /// How many mechanisms `list` names (one line each).
+/// The names `list` gives, in its order.
+pub fn mechanism_names() -> Vec<String> {
+    let output = run(&["list"]);
+    assert!(output.status.success(), "list: {}", stderr(&output));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
 pub fn mechanism_count() -> usize {
     let output = run(&["list"]);
     assert!(output.status.success(), "list: {}", stderr(&output));

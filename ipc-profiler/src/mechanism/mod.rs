@@ -4,6 +4,7 @@
 //! forked; each worker keeps one [`Endpoint`] and drops the other.
 
 mod cacheline;
+mod cma;
 mod dbus;
 pub mod endpoints;
 mod eventfd;
@@ -218,6 +219,7 @@ static ALL: &[&dyn Mechanism] = &[
     &uds::SEQPACKET,
     &memfd_pass::MemfdPass,
     &memfd_pool::MemfdPool,
+    &cma::Cma,
     &tcp::Tcp,
     &udp::Udp,
     &posix_mq::PosixMq,

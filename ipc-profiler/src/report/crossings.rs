@@ -1,6 +1,6 @@
 //! Where handing memory over pays: each way of moving large data without the kernel copying it
 //! (a memfd passed per message, a pool of shared buffers, an ipc-core ring, a pipe fed with
-//! vmsplice) against the plain path it replaces, at every size the throughput runs measured,
+//! vmsplice, a copy straight into the receiver's memory) against the plain path it replaces, at every size the throughput runs measured,
 //! and the size from which it is the faster.
 
 use super::claims::Claims;
@@ -9,11 +9,12 @@ use crate::result::RunResult;
 use crate::units::{byte_rate, size_label};
 
 /// (the way that hands memory over, the plain path it is set against).
-const PAIRS: [(&str, &str); 4] = [
+const PAIRS: [(&str, &str); 5] = [
     ("memfd-pass", "uds"),
     ("memfd-pool", "uds"),
     ("shm-futex", "uds"),
     ("vmsplice", "pipe"),
+    ("cma", "uds"),
 ];
 
 /// The smallest of `sizes` from which every ratio (the way's throughput over the plain path's,
@@ -91,8 +92,9 @@ pub fn table(results: &[RunResult], claims: &Claims) -> Option<Table> {
              plain path it replaces, one writer to one reader; \"faster\" is the size from which \
              it stays ahead. A memfd per message pays for a new file, its mapping and its \
              descriptor each time; a pool pays once; vmsplice pays a page reference per page \
-             instead of a copy into the pipe, and the reader still copies once. The pipes of \
-             both pipe mechanisms are raised alike to hold a message.{claim}"
+             instead of a copy into the pipe, and the reader still copies once; cma copies once, \
+             from the sender's memory into the receiver's, but waits for each receive to post \
+             its buffer. The pipes of both pipe mechanisms are raised alike to hold a message.{claim}"
         ),
         header,
         rows,

@@ -111,6 +111,14 @@ pub const ALL: &[Features] = &[
         "the pool's buffer size, fixed when the pool is made",
     ),
     f(
+        "cma",
+        [true, true, false, false, false, true, false],
+        "a socket pair per direction (the payload is copied from the sender's memory into the \
+         receiver's, through no kernel object)",
+        "the buffer the receiver posts; ptrace access to the receiver (same user, Yama's \
+         ptrace_scope at most 1, or CAP_SYS_PTRACE)",
+    ),
+    f(
         "tcp",
         [true, false, false, false, false, false, true],
         "a listening and two connected sockets",

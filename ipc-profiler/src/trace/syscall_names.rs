@@ -13,7 +13,8 @@ pub fn name(nr: u32) -> String {
 }
 
 /// True for calls whose figures count bytes copied between user and kernel memory: the
-/// read/write family by their positive return value, `msgsnd` and `mq_timedsend` (which return
+/// read/write family by their positive return value (and `process_vm_writev`/`readv`, which
+/// copy between two processes' memory), `msgsnd` and `mq_timedsend` (which return
 /// 0) by the length they were given, which the programs record at entry.
 pub fn copies_returned_bytes(name: &str) -> bool {
     matches!(
@@ -36,6 +37,8 @@ pub fn copies_returned_bytes(name: &str) -> bool {
             | "msgrcv"
             | "mq_timedsend"
             | "msgsnd"
+            | "process_vm_writev"
+            | "process_vm_readv"
     )
 }
 
