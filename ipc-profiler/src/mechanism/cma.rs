@@ -17,6 +17,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags};
 
+use super::endpoints::fd::{recv_datagram, send_datagram};
 use super::endpoints::fd_passing::seqpacket_pair;
 use super::endpoints::ready_set::ReadySet;
 use super::endpoints::{check_len, wrong_way};
@@ -123,42 +124,30 @@ fn post_bytes(buffer: &mut [u8]) -> [u8; 16] {
     post
 }
 
-/// Sends one small message, whole, without SIGPIPE when the peer has gone.
+/// Sends one record, whole, without SIGPIPE when the peer has gone.
 fn send_record(socket: impl AsFd, record: &[u8]) -> io::Result<()> {
-    loop {
-        match rustix::net::send(&socket, record, SendFlags::NOSIGNAL) {
-            Ok(n) if n == record.len() => return Ok(()),
-            Ok(n) => {
-                return Err(io::Error::other(format!(
-                    "sent {n} of a {}-byte record",
-                    record.len()
-                )))
-            }
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    send_datagram(socket, record, SendFlags::NOSIGNAL)
 }
 
-/// Receives one message that must be `N` bytes: `None` at end of file (the peer finished).
+/// Receives one record that must be `N` bytes: `None` at end of file (the peer finished).
 ///
 /// A peer that closes its end with a post still unread (a fan-in writer whose last message the
 /// reader answered with a new post) resets the connection; the kernel reports that once, ahead
 /// of the records still queued, and clears it: reading on yields them, then end of file.
 fn recv_record<const N: usize>(socket: impl AsFd) -> io::Result<Option<[u8; N]>> {
     let mut record = [0u8; N];
-    loop {
-        match rustix::net::recv(&socket, &mut record, RecvFlags::TRUNC) {
-            Ok((_, 0)) => return Ok(None),
-            Ok((_, whole)) if whole == N => return Ok(Some(record)),
-            Ok((_, whole)) => {
-                return Err(io::Error::other(format!(
-                    "a {whole}-byte record where {N} bytes belong"
-                )))
-            }
-            Err(rustix::io::Errno::INTR | rustix::io::Errno::CONNRESET) => continue,
-            Err(e) => return Err(e.into()),
+    let whole = loop {
+        match recv_datagram(&socket, &mut record) {
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => continue,
+            other => break other?,
         }
+    };
+    match whole {
+        0 => Ok(None),
+        n if n == N => Ok(Some(record)),
+        n => Err(io::Error::other(format!(
+            "a {n}-byte record where {N} bytes belong"
+        ))),
     }
 }
 

@@ -55,37 +55,54 @@ impl crate::mechanism::Endpoint for StreamEnd {
     }
 }
 
+/// Sends `message` as one datagram or packet, whole (a partial send is an error), retrying on
+/// EINTR.
+pub fn send_datagram(
+    socket: impl AsFd,
+    message: &[u8],
+    flags: rustix::net::SendFlags,
+) -> io::Result<()> {
+    loop {
+        match rustix::net::send(&socket, message, flags) {
+            Ok(n) if n == message.len() => return Ok(()),
+            Ok(n) => {
+                return Err(io::Error::other(format!(
+                    "sent {n} of {} bytes as one message",
+                    message.len()
+                )))
+            }
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Receives one datagram or packet into `buffer` and returns its whole length, which may be
+/// more than `buffer` holds (`MSG_TRUNC`: the rest is dropped) or less; 0 at end of file.
+/// Retries on EINTR.
+pub fn recv_datagram(socket: impl AsFd, buffer: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match rustix::net::recv(&socket, &mut *buffer, rustix::net::RecvFlags::TRUNC) {
+            Ok((_, whole)) => return Ok(whole),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// A message-preserving endpoint (datagram, seqpacket): one call sends or receives one whole
-/// message; a short one is an error, never silently accepted.
+/// message; a short or a long one is an error, never silently accepted.
 pub struct DatagramEnd(pub std::os::fd::OwnedFd);
 
 impl crate::mechanism::Endpoint for DatagramEnd {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
-        loop {
-            match rustix::net::send(&self.0, message, rustix::net::SendFlags::empty()) {
-                Ok(n) if n == message.len() => return Ok(()),
-                Ok(n) => {
-                    return Err(io::Error::other(format!(
-                        "sent {n} of {} bytes as one message",
-                        message.len()
-                    )))
-                }
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        send_datagram(&self.0, message, rustix::net::SendFlags::empty())
     }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
-        loop {
-            // TRUNC: the kernel reports the full length even when the buffer was shorter.
-            match rustix::net::recv(&self.0, &mut *buffer, rustix::net::RecvFlags::TRUNC) {
-                Ok((n, _)) if n == buffer.len() => return Ok(()),
-                Ok((0, _)) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok((n, _)) => return super::check_len(n, buffer.len()),
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        match recv_datagram(&self.0, buffer)? {
+            0 if !buffer.is_empty() => Err(io::ErrorKind::UnexpectedEof.into()),
+            whole => super::check_len(whole, buffer.len()),
         }
     }
 }
@@ -162,5 +179,37 @@ impl crate::mechanism::Endpoint for StreamsReader {
             }
             return read_exact(connection, &mut buffer[first..]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mechanism::Endpoint;
+
+    #[test]
+    fn a_datagram_of_another_length_is_refused_whole_or_short() {
+        let (a, b) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::SEQPACKET,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        let (mut sender, mut receiver) = (DatagramEnd(a), DatagramEnd(b));
+        let mut buffer = [0u8; 8];
+        sender.send(&[1; 8]).unwrap();
+        receiver.recv(&mut buffer).unwrap();
+        assert_eq!(buffer, [1; 8]);
+        // A longer message would fill the buffer exactly and lose its tail: refused.
+        sender.send(&[2; 12]).unwrap();
+        let long = receiver.recv(&mut buffer).unwrap_err();
+        assert!(long.to_string().contains("a 12-byte message"), "{long}");
+        sender.send(&[3; 5]).unwrap();
+        let short = receiver.recv(&mut buffer).unwrap_err();
+        assert!(short.to_string().contains("a 5-byte message"), "{short}");
+        drop(sender);
+        let end = receiver.recv(&mut buffer).unwrap_err();
+        assert_eq!(end.kind(), io::ErrorKind::UnexpectedEof);
     }
 }
