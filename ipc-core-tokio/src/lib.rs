@@ -62,6 +62,7 @@ mod error;
 mod fan_in;
 mod producer;
 mod sleep;
+mod ticker;
 
 pub use broadcast::AsyncSubscriber;
 pub use consumer::AsyncConsumer;

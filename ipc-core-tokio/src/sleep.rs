@@ -1,6 +1,9 @@
 //! Sleeping on an eventfd through tokio, with an optional liveness check.
 
+use std::future::Future;
 use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use ipc_core::role::RecordedHolder;
@@ -10,10 +13,23 @@ use tokio::io::Interest;
 
 use crate::Error;
 
-/// The eventfd a side sleeps on, registered with the current tokio runtime.
+/// The eventfd a side sleeps on, registered with the current tokio runtime, and what brings its
+/// liveness checks while it sleeps.
 #[derive(Debug)]
 struct Sleeper {
     eventfd: AsyncFd<OwnedFd>,
+    /// Made at the first sleep that checks.
+    checks: Option<Checks>,
+}
+
+/// What wakes a sleeping side when its liveness check comes due.
+#[derive(Debug)]
+enum Checks {
+    /// The process's ticker thread ([`crate::ticker`]): no timer at all.
+    Ticker(std::sync::Arc<crate::ticker::Slot>),
+    /// Where no ticker thread can run: one tokio timer for all of the side's sleeps, moved on
+    /// only when it fires.
+    Timer(Pin<Box<tokio::time::Sleep>>),
 }
 
 /// Whom a sleeping side asks whether its peer lives.
@@ -60,7 +76,10 @@ impl Sleeper {
         // as_raw_fd, and closes it only when the AsyncFd (its owner from here) drops it.
         let eventfd = unsafe { AsyncFd::register_with_interest(eventfd, Interest::READABLE) }
             .map_err(std::io::Error::from)?;
-        Ok(Self { eventfd })
+        Ok(Self {
+            eventfd,
+            checks: None,
+        })
     }
 
     /// Waits until the eventfd is rung: an edge after the last wake-up, never its count.
@@ -68,28 +87,54 @@ impl Sleeper {
     /// tokio registers descriptors edge-triggered, and an eventfd signals every write to each
     /// epoll instance watching it, so the count is left alone: a wake-up costs the waker's write
     /// and the runtime's `epoll_wait`, no `read`, and the subscribers of a broadcast region can
-    /// share one eventfd (a read by one would hide the edge from another). Each time the wait
-    /// has slept `every`, `check` says whether to go on (the peer's liveness).
+    /// share one eventfd (a read by one would hide the edge from another). With `every`,
+    /// `check` says whether to go on (the peer's liveness) each time the side has slept
+    /// through `every`, woken for it by the process's ticker thread (or, where none can run,
+    /// by a timer kept for all of the side's sleeps).
     /// Cancellation-safe: a readiness left uncleared only makes the next sleep return at once.
     pub async fn sleep(
-        &self,
+        &mut self,
         every: Option<Duration>,
         mut check: impl FnMut() -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut ready = loop {
-            match every {
-                None => break self.eventfd.readable().await?,
-                Some(every) => match tokio::time::timeout(every, self.eventfd.readable()).await {
-                    Ok(ready) => break ready?,
-                    Err(_) => check()?,
-                },
-            }
+        let Some(every) = every else {
+            self.eventfd.readable().await?.clear_ready();
+            return Ok(());
         };
-        // The next sleep waits for the next ring. A ring that came after this readiness is
-        // not lost: tokio clears only the readiness this guard saw, not one its driver set
-        // since.
-        ready.clear_ready();
-        Ok(())
+        let checks = self
+            .checks
+            .get_or_insert_with(|| match crate::ticker::Slot::new(every) {
+                Some(slot) => Checks::Ticker(slot),
+                None => Checks::Timer(Box::pin(tokio::time::sleep(every))),
+            });
+        let mut readable = std::pin::pin!(self.eventfd.readable());
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(ready) = readable.as_mut().poll(cx) {
+                if let Checks::Ticker(slot) = checks {
+                    slot.awake();
+                }
+                // The next sleep waits for the next ring. A ring that came after this
+                // readiness is not lost: tokio clears only the readiness this guard saw, not
+                // one its driver set since.
+                ready?.clear_ready();
+                return Poll::Ready(Ok(()));
+            }
+            match checks {
+                Checks::Ticker(slot) => {
+                    if slot.asleep(cx.waker(), every) {
+                        check()?;
+                    }
+                }
+                Checks::Timer(timer) => {
+                    while timer.as_mut().poll(cx).is_ready() {
+                        check()?;
+                        timer.as_mut().reset(tokio::time::Instant::now() + every);
+                    }
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 }
 
@@ -131,7 +176,7 @@ impl<'a> Waiting<'a> {
     }
 
     /// Sleeps until the eventfd is rung (or the peer is found dead).
-    pub async fn sleep(&self) -> Result<(), Error> {
+    pub async fn sleep(&mut self) -> Result<(), Error> {
         match &self.watch {
             None => self.sleeper.sleep(None, || Ok(())).await,
             Some(watch) => {
@@ -147,10 +192,76 @@ impl<'a> Waiting<'a> {
     /// Sleeps until the eventfd is rung, asking `check` every `every` (the liveness of a set of
     /// peers, which only the waiting side can name).
     pub async fn sleep_checking(
-        &self,
+        &mut self,
         every: Duration,
         check: impl FnMut() -> Result<(), Error>,
     ) -> Result<(), Error> {
         self.sleeper.sleep(Some(every), check).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sleeps on an eventfd nobody rings, with a check that says "gone" at its third call:
+    /// the sleep must end with that error, woken for each check by what `checks` makes.
+    fn a_sleep_nobody_rings_is_woken_for_its_checks(checks: impl FnOnce(Duration) -> Checks) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let every = Duration::from_millis(20);
+            let mut sleeper = Sleeper::new(crate::eventfd().unwrap()).unwrap();
+            sleeper.checks = Some(checks(every));
+            let mut asked = 0;
+            let check = || {
+                asked += 1;
+                if asked < 3 {
+                    Ok(())
+                } else {
+                    Err(Error::PeerGone)
+                }
+            };
+            let slept =
+                tokio::time::timeout(Duration::from_secs(10), sleeper.sleep(Some(every), check))
+                    .await
+                    .expect("not woken for its checks within 10 s");
+            assert!(matches!(slept, Err(Error::PeerGone)), "{slept:?}");
+        });
+    }
+
+    #[test]
+    fn the_ticker_wakes_a_sleep_for_its_checks() {
+        a_sleep_nobody_rings_is_woken_for_its_checks(|every| {
+            Checks::Ticker(crate::ticker::Slot::new(every).expect("a ticker thread starts"))
+        });
+    }
+
+    #[test]
+    fn without_a_ticker_the_kept_timer_wakes_a_sleep_for_its_checks() {
+        a_sleep_nobody_rings_is_woken_for_its_checks(|every| {
+            Checks::Timer(Box::pin(tokio::time::sleep(every)))
+        });
+    }
+
+    #[test]
+    fn a_rung_sleep_ends_without_asking() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let eventfd = crate::eventfd().unwrap();
+            let ring = eventfd.try_clone().unwrap();
+            let mut sleeper = Sleeper::new(eventfd).unwrap();
+            rustix::io::write(&ring, &1u64.to_ne_bytes()).unwrap();
+            let check = || -> Result<(), Error> { panic!("asked although rung") };
+            sleeper
+                .sleep(Some(Duration::from_secs(60)), check)
+                .await
+                .unwrap();
+        });
     }
 }
