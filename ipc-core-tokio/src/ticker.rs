@@ -48,7 +48,8 @@ struct Ticker {
     pid: u32,
     thread: Thread,
     started: Instant,
-    /// The tick period in ms; only ever shortened, and the thread woken when it is.
+    /// The tick period in ms: shortened (and the thread woken) by a side that needs it, and
+    /// back to none once no side is left.
     period_ms: AtomicU64,
     slots: Mutex<Vec<Weak<Slot>>>,
 }
@@ -154,7 +155,7 @@ impl Ticker {
     }
 
     /// The thread: each tick, wakes the sides that have slept through their `every`, and
-    /// forgets the slots whose sides are gone.
+    /// forgets the slots whose sides are gone; with none left, it waits for the next.
     fn run(&self) {
         loop {
             let period = self.period_ms.load(Ordering::Relaxed);
@@ -180,6 +181,11 @@ impl Ticker {
                 }
                 true
             });
+            // No side left to watch: sleep until one comes (it shortens the period and wakes
+            // this thread, under the lock taken here).
+            if slots.is_empty() {
+                self.period_ms.store(u64::MAX, Ordering::Relaxed);
+            }
         }
     }
 }
