@@ -88,13 +88,15 @@ impl Slot {
                 _ => *stored = Some(waker.clone()),
             }
         }
-        let due = self.state.load(Ordering::Acquire) == DUE;
-        if self.state.load(Ordering::Relaxed) != ASLEEP {
+        // One load: the ticker moves only ASLEEP to DUE, so a state read as ASLEEP that turns
+        // DUE right after stays so for the poll its wake-up brings.
+        let state = self.state.load(Ordering::Acquire);
+        if state != ASLEEP {
             self.since_ms.store(self.ticker.now_ms(), Ordering::Relaxed);
             // Release: the ticker that sees ASLEEP sees the waker and the time above.
             self.state.store(ASLEEP, Ordering::Release);
         }
-        due
+        state == DUE
     }
 
     /// Called when the sleep ends (the eventfd was rung): the ticker leaves the side alone.

@@ -160,9 +160,7 @@ pub fn mechanism_names() -> Vec<String> {
 }
 
 pub fn mechanism_count() -> usize {
-    let output = run(&["list"]);
-    assert!(output.status.success(), "list: {}", stderr(&output));
-    let count = String::from_utf8(output.stdout).unwrap().lines().count();
+    let count = mechanism_names().len();
     assert!(count > 1, "list named {count} mechanisms");
     count
 }
