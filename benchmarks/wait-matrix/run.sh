@@ -10,7 +10,7 @@ out=${1:?usage: run.sh OUT_DIR [PREFIX...]}
 shift
 mkdir -p "$out"
 bin=${IPC_PROFILER:-target/release/ipc-profiler}
-mechs=shm-futex,mmap,shm-tokio,pipe,uds,eventfd,posix-mq
+mechs=shm-futex,mmap,shm-tokio,pipe,uds,eventfd,posix-mq,uds-tokio
 place=()
 run() {
     local name=$1

@@ -4,15 +4,23 @@ mechanism, the best kernel mechanism, and ipc-core's blocking mechanisms against
 
 p50 and CPU per message (lower is better) for the latency-type patterns; messages per second
 (higher is better) and CPU per message for fan-in. A ratio of at most 1.00 meets the goal.
+
+Each ratio (ipc-core's median over the kernel's, or the kernel's rate over ipc-core's) comes
+with a 95% bootstrap interval: both mechanisms' runs resampled with replacement 10,000 times
+(a fixed seed, so a summary is reproducible) and the ratio of the medians taken each time.
+The verdict is "worse" when the whole interval lies above 1.00, "better" when it lies below,
+and "tie" when it holds 1.00: then the runs cannot tell the two apart on this host.
     python3 benchmarks/wait-matrix/summarise.py DIR/*.json
 """
 import collections
 import json
+import random
 import statistics
 import sys
 
 IPC_CORE = ("shm-futex", "mmap", "shm-tokio")
 COUNTS = ("procs", "clients", "subscribers", "stages")
+RESAMPLES = 10_000
 
 
 def cells(paths):
@@ -38,8 +46,40 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def column(runs, index):
+    return [r[index] for r in runs if r[index] is not None]
+
+
+def interval(numerators, denominators, seed):
+    """The 2.5th and 97.5th percentiles of median(numerators) / median(denominators) over
+    bootstrap resamples of both."""
+    rng = random.Random(seed)
+    ratios = sorted(
+        statistics.median(rng.choices(numerators, k=len(numerators)))
+        / statistics.median(rng.choices(denominators, k=len(denominators)))
+        for _ in range(RESAMPLES)
+    )
+    return ratios[int(0.025 * RESAMPLES)], ratios[int(0.975 * RESAMPLES) - 1]
+
+
+def verdict(low, high):
+    return "worse" if low > 1.0 else "better" if high < 1.0 else "tie"
+
+
+def judged(label, numerators, denominators):
+    """A ratio of medians, its interval and its verdict."""
+    ratio = statistics.median(numerators) / statistics.median(denominators)
+    low, high = interval(numerators, denominators, seed=label)
+    return ratio, low, high, verdict(low, high)
+
+
+def show(name, judgement):
+    ratio, low, high, said = judgement
+    return f"{name} {ratio:.2f}x [{low:.2f}-{high:.2f}] {said}"
+
+
 def main(paths):
-    worst = {}
+    judgements = {}
     for cell, mechs in sorted(cells(paths).items(), key=lambda c: str(c[0])):
         pattern, count, where, kind = cell
         figure = {m: tuple(median(col) for col in zip(*rs)) + (len(rs),) for m, rs in mechs.items()}
@@ -47,30 +87,36 @@ def main(paths):
         if not kernel:
             continue
         label = f"{pattern} {count} {where}".strip()
+        lowest_cpu = min((m for m in kernel if kernel[m][2]), key=lambda m: kernel[m][2])
+        cpu_of = lambda m: column(mechs[m], 2)
         if kind == "rate":
             best = max(kernel, key=lambda m: kernel[m][1] or 0)
-            best_cpu = min(f[2] for f in kernel.values() if f[2])
-            print(f"{label}: best kernel {best} {kernel[best][1]:,.0f} msg/s, lowest CPU {best_cpu:,.0f} ns/msg")
-            for m in IPC_CORE:
-                if m in figure:
-                    _, rate, cpu, n = figure[m]
-                    ratios = (kernel[best][1] / rate, cpu / best_cpu)
-                    worst[(label, m)] = ratios
-                    print(f"  {m:9} {rate:>13,.0f} msg/s  CPU {cpu:>9,.0f} ns   rate {1 / ratios[0]:.2f}x  CPU {ratios[1]:.2f}x  ({n} runs)")
+            print(f"{label}: best kernel {best} {kernel[best][1]:,.0f} msg/s, lowest CPU {lowest_cpu} {kernel[lowest_cpu][2]:,.0f} ns/msg")
         else:
             best = min(kernel, key=lambda m: kernel[m][0] or float("inf"))
-            best_cpu = min(f[2] for f in kernel.values() if f[2])
-            print(f"{label}: best kernel {best} p50 {kernel[best][0] / 1000:.2f} us, lowest CPU {best_cpu / 1000:.2f} us/msg")
-            for m in IPC_CORE:
-                if m in figure:
-                    p50, _, cpu, n = figure[m]
-                    ratios = (p50 / kernel[best][0], cpu / best_cpu)
-                    worst[(label, m)] = ratios
-                    print(f"  {m:9} p50 {p50 / 1000:9.2f} us  CPU {cpu / 1000:9.2f} us   p50 {ratios[0]:.2f}x  CPU {ratios[1]:.2f}x  ({n} runs)")
-    missed = [(k, v) for k, v in worst.items() if k[1] != "shm-tokio" and max(v) > 1.0]
-    print(f"\nshm-futex and mmap cells over 1.00x: {len(missed)} of {sum(1 for k in worst if k[1] != 'shm-tokio')}")
-    for (label, m), (a, b) in missed:
-        print(f"  {label} {m}: {a:.2f}x / CPU {b:.2f}x")
+            print(f"{label}: best kernel {best} p50 {kernel[best][0] / 1000:.2f} us, lowest CPU {lowest_cpu} {kernel[lowest_cpu][2] / 1000:.2f} us/msg")
+        for m in IPC_CORE:
+            if m not in figure:
+                continue
+            p50, rate, cpu, n = figure[m]
+            if kind == "rate":
+                speed = judged(label + m + "rate", column(mechs[best], 1), column(mechs[m], 1))
+                shown = f"{rate:>13,.0f} msg/s  CPU {cpu:>9,.0f} ns"
+                name = "rate (kernel's over ipc-core's)"
+            else:
+                speed = judged(label + m + "p50", column(mechs[m], 0), column(mechs[best], 0))
+                shown = f"p50 {p50 / 1000:9.2f} us  CPU {cpu / 1000:9.2f} us"
+                name = "p50"
+            cost = judged(label + m + "cpu", cpu_of(m), cpu_of(lowest_cpu))
+            judgements[(label, m)] = (speed, cost)
+            print(f"  {m:9} {shown}   {show(name, speed)}; {show('CPU', cost)}  ({n} runs)")
+    for group, members in (("shm-futex and mmap", ("shm-futex", "mmap")), ("shm-tokio", ("shm-tokio",))):
+        mine = {k: v for k, v in judgements.items() if k[1] in members}
+        over = [(k, v) for k, v in mine.items() if max(v[0][0], v[1][0]) > 1.0]
+        worse = [(k, v) for k, v in mine.items() if "worse" in (v[0][3], v[1][3])]
+        print(f"\n{group}: medians over 1.00x in {len(over)} of {len(mine)} cells; worse beyond the runs' spread in {len(worse)}")
+        for (label, m), (speed, cost) in over:
+            print(f"  {label} {m}: {show('speed', speed)}; {show('CPU', cost)}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@
 //!   with [`ReaderSleeps::OnEventfd`](ipc_core::doorbell::ReaderSleeps::OnEventfd).
 //! - [`AsyncSubscriber`]: await a broadcast region's messages; every subscriber of the region
 //!   shares one eventfd, which one write of the producer wakes them all through.
+//! - [`AsyncPublisher`]: await room in a broadcast region (backpressure mode) laid out with
+//!   [`ProducerSleeps::OnEventfd`](ipc_core::doorbell::ProducerSleeps::OnEventfd); the
+//!   subscriber holding the space back rings it.
 //!
 //! Each wait spins while spinning pays (ipc-core's adaptive policy,
 //! [`Strategy::Adaptive`](ipc_core::wait::Strategy::Adaptive), at most [`DEFAULT_SPINS`]
@@ -61,6 +64,7 @@ mod duplex;
 mod error;
 mod fan_in;
 mod producer;
+mod publisher;
 mod sleep;
 mod ticker;
 
@@ -70,6 +74,7 @@ pub use duplex::async_end;
 pub use error::Error;
 pub use fan_in::AsyncFanInConsumer;
 pub use producer::AsyncProducer;
+pub use publisher::AsyncPublisher;
 
 use std::os::fd::OwnedFd;
 

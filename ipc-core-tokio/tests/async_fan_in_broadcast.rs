@@ -1,6 +1,7 @@
-//! The fan-in consumer and the broadcast subscriber in tokio, against plain producers (threads,
-//! or forked processes using ipc-core's blocking calls), on both runtimes: every message
-//! delivered, in order per producer; a cancelled wait; a dead producer; misuse; typed values.
+//! The fan-in consumer, the broadcast subscriber and the broadcast publisher in tokio, against
+//! plain peers (threads, or forked processes using ipc-core's blocking calls), on both runtimes:
+//! every message delivered, in order per producer; a cancelled wait; a dead peer; misuse; typed
+//! values.
 
 mod common;
 
@@ -10,12 +11,12 @@ use std::time::Duration;
 use common::{current_thread, fork_child, kill, multi_thread, rung, wait_status};
 use ipc_core::broadcast::{Broadcast, Mode};
 use ipc_core::channel::{BroadcastChannel, FanInChannel};
-use ipc_core::doorbell::{Doorbell, ReaderSleeps};
+use ipc_core::doorbell::{Doorbell, ProducerSleeps, ReaderSleeps};
 use ipc_core::fan_in::{FanIn, FanInError};
 use ipc_core::shm::SharedMemory;
 use ipc_core::wait::Wait;
 use ipc_core::Region;
-use ipc_core_tokio::{eventfd, AsyncFanInConsumer, AsyncSubscriber, Error};
+use ipc_core_tokio::{eventfd, AsyncFanInConsumer, AsyncPublisher, AsyncSubscriber, Error};
 
 const MESSAGES: u64 = 20_000;
 const LANES: usize = 3;
@@ -560,4 +561,187 @@ fn claimed_then_asleep(claim: impl FnOnce() -> bool) -> u32 {
 /// Keeps a claimed role held until the process ends.
 fn drop_later<T>(held: T) {
     std::mem::forget(held);
+}
+
+/// A broadcast region in leaked memory whose producer sleeps on `producer_sleeps_on` (and whose
+/// subscribers sleep as `readers` says), with every subscriber claimed with that doorbell.
+fn region_with_async_publisher(
+    name: &str,
+    readers: ReaderSleeps,
+    producer_sleeps_on: &'static OwnedFd,
+) -> (
+    Broadcast<'static>,
+    Vec<ipc_core::broadcast::Subscriber<'static>>,
+) {
+    let region = Broadcast::init_with_sleepers(
+        leaked_memory(name, Broadcast::required_len(1024)),
+        1024,
+        SUBSCRIBERS,
+        Mode::Backpressure,
+        readers,
+        ProducerSleeps::OnEventfd,
+    )
+    .unwrap();
+    let bell = Doorbell::eventfd(producer_sleeps_on.as_fd());
+    let subscribers = (0..SUBSCRIBERS)
+        .map(|index| region.subscriber_with_doorbell(index, bell).unwrap())
+        .collect();
+    (region, subscribers)
+}
+
+/// A tokio publisher sends `MESSAGES` numbered messages through a 1 KiB region (so it waits
+/// for room again and again) to `SUBSCRIBERS` plain threads, which must each see every one in
+/// order; `spins` 0 makes every wait for room sleep on the eventfd.
+fn tokio_publisher_to_threads(runtime: tokio::runtime::Runtime, spins: u32) {
+    let sleeps_on: &'static OwnedFd = Box::leak(Box::new(eventfd().unwrap()));
+    let (region, subscribers) =
+        region_with_async_publisher("tokio-publisher", ReaderSleeps::OnFutex, sleeps_on);
+    let readers: Vec<_> = subscribers
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut subscriber)| {
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 8];
+                for n in 0..MESSAGES {
+                    let received = subscriber.pop_blocking(&mut buffer, &patient()).unwrap();
+                    assert_eq!((received.len, received.lost), (8, 0));
+                    assert_eq!(u64::from_le_bytes(buffer), n, "subscriber {index}");
+                }
+            })
+        })
+        .collect();
+    runtime.block_on(async {
+        let producer = region.producer().unwrap();
+        let mut publisher = AsyncPublisher::new(producer, sleeps_on.try_clone().unwrap())
+            .unwrap()
+            .with_spins(spins);
+        for n in 0..MESSAGES {
+            within_patience("the publisher", publisher.send_value(&n.to_le_bytes()))
+                .await
+                .unwrap();
+        }
+    });
+    for reader in readers {
+        reader.join().unwrap();
+    }
+}
+
+#[test]
+fn a_tokio_publisher_waits_for_room_on_the_current_thread_runtime() {
+    tokio_publisher_to_threads(current_thread(), 0);
+    tokio_publisher_to_threads(current_thread(), ipc_core_tokio::DEFAULT_SPINS);
+}
+
+#[test]
+fn a_tokio_publisher_waits_for_room_on_the_multi_thread_runtime() {
+    tokio_publisher_to_threads(multi_thread(), 0);
+    tokio_publisher_to_threads(multi_thread(), ipc_core_tokio::DEFAULT_SPINS);
+}
+
+/// Publisher and subscribers all tasks of one current-thread runtime, each side sleeping on
+/// its eventfd: a lost wake-up on either side would stop the only thread.
+#[test]
+fn publisher_and_subscribers_all_async_on_one_thread_lose_no_wake_up() {
+    let publisher_sleeps_on: &'static OwnedFd = Box::leak(Box::new(eventfd().unwrap()));
+    let subscribers_sleep_on: &'static OwnedFd = Box::leak(Box::new(eventfd().unwrap()));
+    let (region, subscribers) = region_with_async_publisher(
+        "tokio-all-async",
+        ReaderSleeps::OnEventfd,
+        publisher_sleeps_on,
+    );
+    current_thread().block_on(async {
+        let tasks: Vec<_> = subscribers
+            .into_iter()
+            .enumerate()
+            .map(|(index, subscriber)| {
+                let sleeps_on = subscribers_sleep_on.try_clone().unwrap();
+                let mut rx = AsyncSubscriber::new(subscriber, sleeps_on)
+                    .unwrap()
+                    .with_spins(0);
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 8];
+                    for n in 0..MESSAGES {
+                        let received = within_patience("a subscriber", rx.recv(&mut buffer))
+                            .await
+                            .unwrap();
+                        assert_eq!(received.len, 8);
+                        assert_eq!(u64::from_le_bytes(buffer), n, "subscriber {index}");
+                    }
+                })
+            })
+            .collect();
+        let producer = region
+            .producer_with_doorbell(Doorbell::eventfd(subscribers_sleep_on.as_fd()))
+            .unwrap();
+        let mut publisher = AsyncPublisher::new(producer, publisher_sleeps_on.try_clone().unwrap())
+            .unwrap()
+            .with_spins(0);
+        for n in 0..MESSAGES {
+            within_patience("the publisher", publisher.send_value(&n.to_le_bytes()))
+                .await
+                .unwrap();
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
+
+/// A subscriber in a forked child holds its slot, reads nothing, and is killed while the tokio
+/// publisher sleeps for room: the wait ends with `PeerGone`.
+#[test]
+fn a_killed_subscriber_ends_a_sleeping_publisher_wait() {
+    let memory =
+        SharedMemory::memfd("tokio-publisher-dead", Broadcast::required_len(1024)).unwrap();
+    let region = Broadcast::init_with_sleepers(
+        memory.region(),
+        1024,
+        1,
+        Mode::Backpressure,
+        ReaderSleeps::OnFutex,
+        ProducerSleeps::OnEventfd,
+    )
+    .unwrap();
+    let sleeps_on = eventfd().unwrap();
+    let child = claimed_then_asleep(|| {
+        region
+            .subscriber_with_doorbell(0, Doorbell::eventfd(sleeps_on.as_fd()))
+            .map(drop_later)
+            .is_ok()
+    });
+    current_thread().block_on(async {
+        let producer = region.producer().unwrap();
+        let mut publisher = AsyncPublisher::new(producer, sleeps_on.try_clone().unwrap()).unwrap();
+        // The ring fills, then a send sleeps; the child dies while it does.
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            kill(child);
+        });
+        let fill = async {
+            loop {
+                if let Err(error) = publisher.send(&[7u8; 100]).await {
+                    return error;
+                }
+            }
+        };
+        let ended = tokio::time::timeout(Duration::from_secs(10), fill).await;
+        killer.join().unwrap();
+        assert!(matches!(ended, Ok(Error::PeerGone)), "{ended:?}");
+    });
+    wait_status(child);
+}
+
+#[test]
+fn a_region_whose_producer_sleeps_on_the_futex_is_a_clear_error() {
+    let mut memory = vec![0u64; Broadcast::required_len(1024) / 8];
+    let region =
+        Broadcast::init(Region::from_slice(&mut memory), 1024, 1, Mode::Backpressure).unwrap();
+    current_thread().block_on(async {
+        let made = AsyncPublisher::new(region.producer().unwrap(), eventfd().unwrap());
+        assert!(
+            matches!(made, Err(Error::NotAnEventfdSide("publisher"))),
+            "{:?}",
+            made.err()
+        );
+    });
 }

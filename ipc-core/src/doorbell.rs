@@ -100,6 +100,64 @@ impl ReaderSleeps {
     }
 }
 
+/// What a broadcast region's producer sleeps on while it waits for room (backpressure mode),
+/// fixed when the region is laid out ([`Broadcast::init_with_sleepers`]).
+///
+/// [`Broadcast::init_with_sleepers`]: crate::broadcast::Broadcast::init_with_sleepers
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProducerSleeps {
+    /// The futex of the slowest subscriber's cursor: ipc-core's blocking sends.
+    #[default]
+    OnFutex,
+    /// An eventfd that an async runtime polls (`ipc-core-tokio`'s `AsyncPublisher`): every
+    /// subscriber is given it as a [`Doorbell`] when it claims its slot, and rings it where it
+    /// would otherwise wake the futex. The blocking sends refuse to sleep
+    /// ([`WaitError::SleepsOnEventfd`](crate::wait::WaitError::SleepsOnEventfd)).
+    OnEventfd,
+}
+
+impl ProducerSleeps {
+    /// The same choice, as the reader's type holds it (one set of checks for both).
+    fn as_reader(self) -> ReaderSleeps {
+        match self {
+            Self::OnFutex => ReaderSleeps::OnFutex,
+            Self::OnEventfd => ReaderSleeps::OnEventfd,
+        }
+    }
+
+    /// The value stored in a region's control block.
+    pub(crate) fn to_bits(self) -> u32 {
+        self.as_reader().to_bits()
+    }
+
+    /// The mode stored as `bits`, if it names one.
+    pub(crate) fn from_bits(bits: u32) -> Option<Self> {
+        ReaderSleeps::from_bits(bits).map(|reader| match reader {
+            ReaderSleeps::OnFutex => Self::OnFutex,
+            ReaderSleeps::OnEventfd => Self::OnEventfd,
+        })
+    }
+
+    /// Checks that a subscriber was given a doorbell exactly where the producer sleeps on an
+    /// eventfd.
+    pub(crate) fn check_doorbell(
+        self,
+        given: bool,
+        role: crate::role::Role,
+    ) -> Result<(), crate::role::ClaimError> {
+        self.as_reader().check_doorbell(given, role)
+    }
+
+    /// Refuses a blocking send whose wait would sleep on the futex where subscribers ring an
+    /// eventfd instead.
+    pub(crate) fn check_wait(
+        self,
+        how: &crate::wait::Wait<'_>,
+    ) -> Result<(), crate::wait::WaitError> {
+        self.as_reader().check_wait(how)
+    }
+}
+
 /// The eventfd a sleeping peer waits on, as the side that wakes it holds it.
 #[derive(Clone, Copy, Debug)]
 pub struct Doorbell<'a> {

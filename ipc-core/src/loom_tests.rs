@@ -348,6 +348,61 @@ fn a_fan_in_consumer_sleeping_on_an_eventfd_is_always_rung() {
     });
 }
 
+/// A broadcast producer that sleeps on an eventfd waits for room behind a subscriber that
+/// sleeps on another: a ring that holds two records, three messages, so each side must be rung
+/// by the other in some interleaving. Either ring lost shows as a deadlock.
+#[test]
+fn a_broadcast_producer_sleeping_on_an_eventfd_is_always_rung() {
+    use crate::broadcast::{Broadcast, Mode};
+    use crate::doorbell::{Doorbell, ModelEventfd, ProducerSleeps, ReaderSleeps};
+    bounded(2).check(|| {
+        let memory = zeroed_words(Broadcast::required_len(64).div_ceil(8));
+        let broadcast = Broadcast::init_with_sleepers(
+            Region::from_slice(memory),
+            64,
+            1,
+            Mode::Backpressure,
+            ReaderSleeps::OnEventfd,
+            ProducerSleeps::OnEventfd,
+        )
+        .unwrap();
+        let subscriber_sleeps_on: &'static ModelEventfd = std::boxed::Box::leak(Default::default());
+        let producer_sleeps_on: &'static ModelEventfd = std::boxed::Box::leak(Default::default());
+        let mut producer = broadcast
+            .producer_with_doorbell(Doorbell::model(subscriber_sleeps_on))
+            .unwrap();
+        let mut subscriber = broadcast
+            .subscriber_with_doorbell(0, Doorbell::model(producer_sleeps_on))
+            .unwrap();
+        let reader = thread::spawn(move || {
+            let (mut buffer, mut edge) = ([0u8; 16], 0u64);
+            for expected in 1..=3u8 {
+                loop {
+                    if subscriber.pop(&mut buffer).unwrap().is_some() {
+                        break;
+                    }
+                    if subscriber.announce_sleep().unwrap() {
+                        subscriber_sleeps_on.wait_for_edge(&mut edge);
+                    }
+                }
+                assert_eq!(buffer[0], expected);
+            }
+        });
+        for message in 1..=3u8 {
+            loop {
+                if producer.has_room_for(16).unwrap() {
+                    producer.push(&[message; 16]).unwrap();
+                    break;
+                }
+                if producer.announce_sleep(16).unwrap().is_some() {
+                    producer_sleeps_on.wait();
+                }
+            }
+        }
+        reader.join().unwrap();
+    });
+}
+
 /// Two subscribers sleep on one eventfd (a model of it whose count nobody takes: each waits
 /// for an edge since it last woke, as an edge-triggered poller does) while the producer
 /// publishes two messages and rings once per publish that finds the shared announcement.

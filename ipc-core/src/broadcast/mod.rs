@@ -28,7 +28,7 @@ use core::sync::atomic::{fence, Ordering as RegionOrdering};
 
 use data::{copy_in, copy_out, header_word, load_words, store_words};
 
-use crate::doorbell::{Doorbell, ReaderSleeps};
+use crate::doorbell::{Doorbell, ProducerSleeps, ReaderSleeps};
 use crate::error::{Corruption, ReadError, ReserveError};
 use crate::header::{self, Geometry, LayoutRequest};
 use crate::role::{Claim, ClaimError, ClaimSlot, Role};
@@ -64,7 +64,8 @@ struct Control {
     /// documentation).
     oldest: Oldest,
     /// Mode in bits 0..8, subscriber count in bits 8..16, what subscribers sleep on
-    /// ([`ReaderSleeps`]) in bits 16..24.
+    /// ([`ReaderSleeps`]) in bits 16..24, what the producer sleeps on ([`ProducerSleeps`]) in
+    /// bits 24..32.
     meta: PaddedWord,
     cursors: [Cursor; MAX_SUBSCRIBERS],
     /// The sequence number of the next message, for a producer that takes over.
@@ -154,6 +155,7 @@ pub struct Broadcast<'a> {
     mode: Mode,
     subscribers: usize,
     sleeps: ReaderSleeps,
+    producer_sleeps: ProducerSleeps,
 }
 
 /// What [`Subscriber::pop`] received.
@@ -198,6 +200,32 @@ impl<'a> Broadcast<'a> {
         mode: Mode,
         sleeps: ReaderSleeps,
     ) -> Result<Self, LayoutError> {
+        Self::init_with_sleepers(
+            region,
+            capacity,
+            subscribers,
+            mode,
+            sleeps,
+            ProducerSleeps::OnFutex,
+        )
+    }
+
+    /// Like [`init_with`](Self::init_with), with the producer sleeping for room as `producer`
+    /// says: on an eventfd for a producer run by an async runtime (`ipc-core-tokio`'s
+    /// `AsyncPublisher`), which every subscriber is then given when it claims its slot
+    /// ([`subscriber_with_doorbell`](Self::subscriber_with_doorbell)) and rings when it frees
+    /// room the sleeping producer waits for.
+    ///
+    /// # Errors
+    /// As [`init`](Self::init).
+    pub fn init_with_sleepers(
+        region: Region<'a>,
+        capacity: usize,
+        subscribers: usize,
+        mode: Mode,
+        sleeps: ReaderSleeps,
+        producer: ProducerSleeps,
+    ) -> Result<Self, LayoutError> {
         header::check_count("subscribers", subscribers, MAX_SUBSCRIBERS)?;
         header::check_capacity(capacity, 4 * RECORD_HEADER, crate::spsc::MAX_CAPACITY)?;
         check_alignment(region)?;
@@ -220,8 +248,12 @@ impl<'a> Broadcast<'a> {
             mode,
             subscribers,
             sleeps,
+            producer_sleeps: producer,
         };
-        let meta = mode as u32 | (subscribers as u32) << 8 | sleeps.to_bits() << 16;
+        let meta = mode as u32
+            | (subscribers as u32) << 8
+            | sleeps.to_bits() << 16
+            | producer.to_bits() << 24;
         broadcast.control().meta.store(meta, Ordering::Release);
         Ok(broadcast)
     }
@@ -245,6 +277,7 @@ impl<'a> Broadcast<'a> {
             mode: Mode::Backpressure,
             subscribers: 0,
             sleeps: ReaderSleeps::OnFutex,
+            producer_sleeps: ProducerSleeps::OnFutex,
         };
         let meta = broadcast.control().meta.load(Ordering::Acquire);
         broadcast.mode = match meta & 0xff {
@@ -260,9 +293,14 @@ impl<'a> Broadcast<'a> {
         broadcast.subscribers = (meta >> 8 & 0xff) as usize;
         header::check_count("subscribers", broadcast.subscribers, MAX_SUBSCRIBERS)?;
         broadcast.sleeps =
-            ReaderSleeps::from_bits(meta >> 16).ok_or(LayoutError::UnknownValue {
+            ReaderSleeps::from_bits(meta >> 16 & 0xff).ok_or(LayoutError::UnknownValue {
                 field: "subscriber wake-ups",
-                value: u64::from(meta >> 16),
+                value: u64::from(meta >> 16 & 0xff),
+            })?;
+        broadcast.producer_sleeps =
+            ProducerSleeps::from_bits(meta >> 24).ok_or(LayoutError::UnknownValue {
+                field: "producer wake-ups",
+                value: u64::from(meta >> 24),
             })?;
         Ok(broadcast)
     }
@@ -275,6 +313,11 @@ impl<'a> Broadcast<'a> {
     /// What the subscribers sleep on.
     pub fn reader_sleeps(&self) -> ReaderSleeps {
         self.sleeps
+    }
+
+    /// What the producer sleeps on while it waits for room.
+    pub fn producer_sleeps(&self) -> ProducerSleeps {
+        self.producer_sleeps
     }
 
     /// The longest message it takes.
@@ -389,6 +432,7 @@ impl<'a> Broadcast<'a> {
             sequence: control.next_sequence.load(Ordering::Relaxed),
             spins: SpinHistory::new(),
             eventfd,
+            sleeps: self.producer_sleeps,
             _claim: claim,
         }
     }
@@ -427,11 +471,25 @@ impl<'a> Broadcast<'a> {
     ///
     /// # Errors
     /// [`ClaimError::NoSuchRole`] for an index past the subscriber count; [`ClaimError::Taken`]
-    /// while another holds the slot.
+    /// while another holds the slot; [`ClaimError::Doorbell`] when the producer sleeps on an
+    /// eventfd (claim with [`subscriber_with_doorbell`](Self::subscriber_with_doorbell)).
     pub fn subscriber(&self, index: usize) -> Result<Subscriber<'a>, ClaimError> {
-        let word = self.subscriber_claim(index)?;
-        let claim = Claim::take(word, Role::Subscriber(index))?;
-        Ok(self.subscriber_with(index, claim))
+        self.claim_subscriber(index, None, None)
+    }
+
+    /// Like [`subscriber`](Self::subscriber), in a region whose producer sleeps on an eventfd
+    /// ([`ProducerSleeps::OnEventfd`]): the subscriber rings `producer` (that eventfd) when it
+    /// moves past a record while the producer sleeps waiting for it.
+    ///
+    /// # Errors
+    /// As [`subscriber`](Self::subscriber); [`ClaimError::Doorbell`] when the producer sleeps
+    /// on the futex.
+    pub fn subscriber_with_doorbell(
+        &self,
+        index: usize,
+        producer: Doorbell<'a>,
+    ) -> Result<Subscriber<'a>, ClaimError> {
+        self.claim_subscriber(index, None, Some(producer))
     }
 
     /// Claims subscriber slot `index` from a holder that `holder` proves dead. It goes on from
@@ -446,9 +504,42 @@ impl<'a> Broadcast<'a> {
         index: usize,
         holder: &dyn Liveness,
     ) -> Result<Subscriber<'a>, ClaimError> {
+        self.claim_subscriber(index, Some(holder), None)
+    }
+
+    /// Like [`take_over_subscriber`](Self::take_over_subscriber), in a region whose producer
+    /// sleeps on an eventfd, which `producer` rings (see
+    /// [`subscriber_with_doorbell`](Self::subscriber_with_doorbell)).
+    ///
+    /// # Errors
+    /// As [`take_over_subscriber`](Self::take_over_subscriber); [`ClaimError::Doorbell`] when
+    /// the producer sleeps on the futex.
+    pub fn take_over_subscriber_with_doorbell(
+        &self,
+        index: usize,
+        holder: &dyn Liveness,
+        producer: Doorbell<'a>,
+    ) -> Result<Subscriber<'a>, ClaimError> {
+        self.claim_subscriber(index, Some(holder), Some(producer))
+    }
+
+    /// Claims slot `index` (taking it over from a `dead` holder), with the producer's eventfd
+    /// where the producer sleeps on one.
+    fn claim_subscriber(
+        &self,
+        index: usize,
+        dead: Option<&dyn Liveness>,
+        producer: Option<Doorbell<'a>>,
+    ) -> Result<Subscriber<'a>, ClaimError> {
+        let role = Role::Subscriber(index);
         let word = self.subscriber_claim(index)?;
-        let claim = Claim::take_over(word, Role::Subscriber(index), holder)?;
-        Ok(self.subscriber_with(index, claim))
+        self.producer_sleeps
+            .check_doorbell(producer.is_some(), role)?;
+        let claim = match dead {
+            None => Claim::take(word, role)?,
+            Some(holder) => Claim::take_over(word, role, holder)?,
+        };
+        Ok(self.subscriber_with(index, claim, producer))
     }
 
     fn subscriber_claim(&self, index: usize) -> Result<&'a ClaimSlot, ClaimError> {
@@ -458,7 +549,12 @@ impl<'a> Broadcast<'a> {
         Ok(&self.control().subscriber_claims[index])
     }
 
-    fn subscriber_with(&self, index: usize, claim: Claim<'a>) -> Subscriber<'a> {
+    fn subscriber_with(
+        &self,
+        index: usize,
+        claim: Claim<'a>,
+        producer: Option<Doorbell<'a>>,
+    ) -> Subscriber<'a> {
         let control = self.control();
         let cursor = &control.cursors[index];
         let word = wake::position(&cursor.word);
@@ -483,6 +579,7 @@ impl<'a> Broadcast<'a> {
             tail,
             expected,
             spins: SpinHistory::new(),
+            producer,
             _claim: claim,
         }
     }
@@ -549,6 +646,8 @@ pub struct BroadcastProducer<'a> {
     spins: SpinHistory,
     /// The subscribers' eventfd, when they sleep on one.
     eventfd: Option<Doorbell<'a>>,
+    /// What this producer sleeps on while it waits for room.
+    sleeps: ProducerSleeps,
     /// Held until this producer is dropped.
     _claim: Claim<'a>,
 }
@@ -556,7 +655,7 @@ pub struct BroadcastProducer<'a> {
 // SAFETY: touches shared memory only through atomics and the space the protocol gives it.
 unsafe impl Send for BroadcastProducer<'_> {}
 
-impl BroadcastProducer<'_> {
+impl<'a> BroadcastProducer<'a> {
     /// Copies `message` to every subscriber if there is room now (always, in lossy mode).
     ///
     /// # Errors
@@ -574,8 +673,11 @@ impl BroadcastProducer<'_> {
     ///
     /// # Errors
     /// As [`push`](Self::push), but never `Full`: [`ReserveError::Wait`] when the wait gives up
-    /// (timeout, or the liveness hook says the peer is gone).
+    /// (timeout, or the liveness hook says the peer is gone), or with
+    /// [`WaitError::SleepsOnEventfd`](crate::wait::WaitError::SleepsOnEventfd) for a wait that
+    /// would sleep on the futex of a region whose producer sleeps on an eventfd.
     pub fn push_blocking(&mut self, message: &[u8], how: &Wait<'_>) -> Result<(), ReserveError> {
+        self.sleeps.check_wait(how).map_err(ReserveError::Wait)?;
         loop {
             match self.make_room(message.len()) {
                 Ok(padding) => {
@@ -600,6 +702,64 @@ impl BroadcastProducer<'_> {
         }
     }
 
+    /// True when a `len`-byte message fits now (always, in lossy mode): a check for spinning
+    /// before [`push`](Self::push), which reads every subscriber's cursor.
+    ///
+    /// # Errors
+    /// As [`push`](Self::push), but never `Full`.
+    pub fn has_room_for(&mut self, len: usize) -> Result<bool, ReserveError> {
+        let max = self.capacity as usize / 2 - RECORD_HEADER;
+        if len > max {
+            return Err(ReserveError::TooLarge { len, max });
+        }
+        if self.mode == Mode::Lossy {
+            return Ok(true);
+        }
+        let (_, needed) = self.record_space(len);
+        if self.free() < needed {
+            self.cached_slowest = self.slowest_cursor()?.1;
+        }
+        Ok(self.free() >= needed)
+    }
+
+    /// For a producer that sleeps on an eventfd ([`ProducerSleeps::OnEventfd`]; an async
+    /// adapter): announces that it will sleep until the slowest subscriber makes room for a
+    /// `len`-byte message. `Ok(Some(index))`: announced on subscriber `index`, which rings the
+    /// eventfd when it moves; sleep, then try again (its liveness is
+    /// [`subscriber_record`](Self::subscriber_record)`(index)`). `Ok(None)`: there is room now;
+    /// do not sleep.
+    ///
+    /// An announcement a wait leaves behind (it ended without a ring) costs at most one ring
+    /// for nobody, later: the subscriber clears it when it publishes.
+    ///
+    /// # Errors
+    /// As [`push`](Self::push), but never `Full`.
+    pub fn announce_sleep(&mut self, len: usize) -> Result<Option<usize>, ReserveError> {
+        if self.has_room_for(len)? {
+            return Ok(None);
+        }
+        let (index, seen) = self.slowest_cursor()?;
+        self.cached_slowest = seen;
+        let (_, needed) = self.record_space(len);
+        if self.free() >= needed {
+            return Ok(None);
+        }
+        let cursor = &self.control.cursors[index].word;
+        Ok(wake::announce(cursor, low_bits(seen)).map(|_| index))
+    }
+
+    /// What this producer sleeps on while it waits for room (fixed when the region was laid
+    /// out).
+    pub fn producer_sleeps(&self) -> ProducerSleeps {
+        self.sleeps
+    }
+
+    /// The process recorded as subscriber `index`'s holder, watched as a liveness hook; `None`
+    /// for an index past the region's subscribers.
+    pub fn subscriber_record(&self, index: usize) -> Option<crate::role::RecordedHolder<'a>> {
+        (index < self.subscribers).then(|| self.control.subscriber_claims[index].holder())
+    }
+
     /// Bytes free after the head: the capacity less what the slowest subscriber (backpressure)
     /// or the oldest record kept (lossy) holds.
     fn free(&self) -> u32 {
@@ -622,21 +782,12 @@ impl BroadcastProducer<'_> {
 
     /// Ensures room for a `len`-byte record; returns the wrap padding it needs.
     fn make_room(&mut self, len: usize) -> Result<u32, ReserveError> {
-        let max = self.capacity as usize / 2 - RECORD_HEADER;
-        if len > max {
-            return Err(ReserveError::TooLarge { len, max });
+        if !self.has_room_for(len)? {
+            return Err(ReserveError::Full);
         }
         let (padding, needed) = self.record_space(len);
-        match self.mode {
-            Mode::Backpressure => {
-                if self.free() < needed {
-                    self.cached_slowest = self.slowest_cursor()?.1;
-                    if self.free() < needed {
-                        return Err(ReserveError::Full);
-                    }
-                }
-            }
-            Mode::Lossy => self.drop_oldest_until(needed)?,
+        if self.mode == Mode::Lossy {
+            self.drop_oldest_until(needed)?;
         }
         Ok(padding)
     }
@@ -789,6 +940,8 @@ pub struct Subscriber<'a> {
     expected: Option<u32>,
     /// What this side's waits for messages learned of spinning.
     spins: SpinHistory,
+    /// The producer's eventfd, when it sleeps on one.
+    producer: Option<Doorbell<'a>>,
     /// Held until this subscriber is dropped.
     _claim: Claim<'a>,
 }
@@ -882,7 +1035,10 @@ impl<'a> Subscriber<'a> {
             self.tail += u64::from(record);
             self.cursor.wide.store(self.tail, Ordering::Relaxed);
             if wake::publish(&self.cursor.word, low_bits(self.tail)) {
-                wait::wake_one(&self.cursor.word);
+                match self.producer {
+                    Some(producer) => producer.ring(),
+                    None => wait::wake_one(&self.cursor.word),
+                }
             }
             return Ok(Some(Received {
                 len: len as usize,

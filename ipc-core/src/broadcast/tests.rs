@@ -516,3 +516,115 @@ fn a_subscriber_refuses_to_sleep_on_a_head_past_a_record_never_written() {
         }))
     );
 }
+
+#[test]
+fn a_producer_on_an_eventfd_needs_a_doorbell_from_each_subscriber_and_refuses_futex_sleeps() {
+    use crate::doorbell::{Doorbell, ProducerSleeps, ReaderSleeps};
+    use crate::wait::WaitError;
+    use rustix::fd::AsFd;
+    let stand_in = std::io::stdin();
+    let bell = Doorbell::eventfd(stand_in.as_fd());
+    let mut mem = memory(256);
+    let b = Broadcast::init_with_sleepers(
+        Region::from_slice(&mut mem),
+        256,
+        2,
+        Mode::Backpressure,
+        ReaderSleeps::OnFutex,
+        ProducerSleeps::OnEventfd,
+    )
+    .unwrap();
+    let needed = |index, needed| ClaimError::Doorbell {
+        role: Role::Subscriber(index),
+        needed,
+    };
+    assert_eq!(b.subscriber(0).unwrap_err(), needed(0, true));
+    let attached = Broadcast::attach(b.region).unwrap();
+    assert_eq!(
+        (attached.producer_sleeps(), attached.reader_sleeps()),
+        (ProducerSleeps::OnEventfd, ReaderSleeps::OnFutex)
+    );
+    let mut producer = b.producer().unwrap();
+    assert_eq!(
+        producer.push_blocking(b"x", &Wait::futex()),
+        Err(ReserveError::Wait(WaitError::SleepsOnEventfd))
+    );
+    producer.push_blocking(b"spun", &Wait::busy_poll()).unwrap();
+    let mut subscriber = b.subscriber_with_doorbell(1, bell).unwrap();
+    let mut buffer = [0u8; 16];
+    assert_eq!(subscriber.pop(&mut buffer).unwrap().unwrap().len, 4);
+    let mut futex_mem = memory(256);
+    let futex = Broadcast::init(Region::from_slice(&mut futex_mem), 256, 1, Mode::Lossy).unwrap();
+    assert_eq!(futex.producer_sleeps(), ProducerSleeps::OnFutex);
+    assert_eq!(
+        futex.subscriber_with_doorbell(0, bell).unwrap_err(),
+        needed(0, false)
+    );
+    drop((subscriber, producer));
+    let meta = b.control().meta.load(Ordering::Relaxed);
+    b.control()
+        .meta
+        .store(meta & 0xff_ffff | 7 << 24, Ordering::Relaxed);
+    assert_eq!(
+        Broadcast::attach(b.region).unwrap_err(),
+        LayoutError::UnknownValue {
+            field: "producer wake-ups",
+            value: 7
+        }
+    );
+}
+
+#[test]
+#[cfg(not(miri))] // miri cannot make an eventfd
+fn a_producer_asleep_for_room_is_rung_by_the_slowest_subscriber_only() {
+    use crate::doorbell::test_eventfd;
+    use crate::doorbell::{Doorbell, ProducerSleeps, ReaderSleeps};
+    use rustix::fd::AsFd;
+    let sleep_on = test_eventfd::new();
+    let rung = || test_eventfd::rung(&sleep_on);
+    let mut mem = memory(256);
+    let b = Broadcast::init_with_sleepers(
+        Region::from_slice(&mut mem),
+        256,
+        2,
+        Mode::Backpressure,
+        ReaderSleeps::OnFutex,
+        ProducerSleeps::OnEventfd,
+    )
+    .unwrap();
+    let mut producer = b.producer().unwrap();
+    let bell = Doorbell::eventfd(sleep_on.as_fd());
+    let mut ahead = b.subscriber_with_doorbell(0, bell).unwrap();
+    let mut behind = b.subscriber_with_doorbell(1, bell).unwrap();
+    assert_eq!(producer.announce_sleep(40).unwrap(), None, "room now");
+    let mut sent = 0;
+    while producer.has_room_for(40).unwrap() {
+        producer.push(&message(sent, 40)).unwrap();
+        sent += 1;
+    }
+    assert!(sent >= 2, "a 256-byte ring holds several 40-byte messages");
+    let mut buffer = [0u8; 64];
+    for n in 0..sent {
+        ahead.pop(&mut buffer).unwrap().unwrap();
+        assert_eq!(&buffer[..40], &message(n, 40)[..]);
+    }
+    assert_eq!(
+        producer.announce_sleep(40).unwrap(),
+        Some(1),
+        "waits for the one behind"
+    );
+    assert!(producer.subscriber_record(1).is_some());
+    assert!(producer.subscriber_record(2).is_none());
+    assert_eq!(rung(), 0);
+    behind.pop(&mut buffer).unwrap().unwrap();
+    assert_eq!(&buffer[..40], &message(0, 40)[..]);
+    assert_eq!(
+        rung(),
+        1,
+        "the slowest moved: the sleeping producer is rung"
+    );
+    behind.pop(&mut buffer).unwrap().unwrap();
+    assert_eq!(rung(), 0, "rung once per announcement");
+    assert!(producer.has_room_for(40).unwrap());
+    producer.push(&message(sent, 40)).unwrap();
+}

@@ -6,7 +6,6 @@ use std::io;
 use ipc_core::wait::{Strategy, Wait};
 
 use super::endpoints::ring_pair::{self, Backing};
-use ipc_core::broadcast::Mode;
 
 use super::{BroadcastChannel, Channel, FanInChannel, Mechanism};
 use crate::config::BenchConfig;
@@ -85,11 +84,7 @@ impl Mechanism for ShmRing {
         subscribers: usize,
         lossy: bool,
     ) -> io::Result<Option<BroadcastChannel>> {
-        let mode = if lossy {
-            Mode::Lossy
-        } else {
-            Mode::Backpressure
-        };
+        let mode = ring_pair::broadcast_mode(lossy);
         ring_pair::connect_broadcast(size, subscribers, mode, self.backing, self.strategy).map(Some)
     }
 

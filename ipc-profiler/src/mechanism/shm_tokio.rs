@@ -1,19 +1,22 @@
 //! `shm-tokio`: ipc-core rings, one per direction, with both sides in tokio runtimes through
 //! the `ipc-core-tokio` adapter: a side spins briefly, then awaits an eventfd its peer rings
-//! only when it sleeps.
+//! only when it sleeps. Publish-subscribe goes through one broadcast region, as `shm-futex`'s
+//! does: the subscribers share one eventfd, which one write wakes them all through, and the
+//! publisher awaits room on another, which the subscriber holding the space rings.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
-use ipc_core::doorbell::Doorbell;
+use ipc_core::broadcast::{Broadcast, BroadcastProducer, Subscriber};
+use ipc_core::doorbell::{Doorbell, ProducerSleeps, ReaderSleeps};
 use ipc_core::shm::SharedMemory;
 use ipc_core::spsc::{Consumer, EventfdSides, Producer, Spsc, Wakeups};
-use ipc_core_tokio::{AsyncConsumer, AsyncProducer};
+use ipc_core_tokio::{AsyncConsumer, AsyncProducer, AsyncPublisher, AsyncSubscriber};
 
-use super::endpoints::check_len;
 use super::endpoints::ring_pair;
 use super::endpoints::runtime::Lazy;
-use super::{Channel, Endpoint, Mechanism};
+use super::endpoints::{check_len, none_lost, wrong_way};
+use super::{BroadcastChannel, Channel, Endpoint, Mechanism};
 use crate::config::BenchConfig;
 use crate::result::{Pattern, Wake};
 
@@ -36,6 +39,47 @@ impl Mechanism for ShmTokio {
     fn refuses(&self, config: &BenchConfig) -> Option<String> {
         ring_pair::unsupported_size(config.message_size)
             .or_else(|| one_connection_per_pair("shm-tokio", config))
+    }
+
+    fn connect_broadcast(
+        &self,
+        size: usize,
+        subscribers: usize,
+        lossy: bool,
+    ) -> io::Result<Option<BroadcastChannel>> {
+        let mode = ring_pair::broadcast_mode(lossy);
+        let capacity = ring_pair::capacity_for(size);
+        let memory = SharedMemory::memfd("broadcast", Broadcast::required_len(capacity))?;
+        Broadcast::init_with_sleepers(
+            memory.region(),
+            capacity,
+            subscribers,
+            mode,
+            ReaderSleeps::OnEventfd,
+            ProducerSleeps::OnEventfd,
+        )
+        .map_err(io::Error::other)?;
+        let subscribers_sleep_on = ipc_core_tokio::eventfd()?;
+        let publisher_sleeps_on = ipc_core_tokio::eventfd()?;
+        let publisher = TokioPublisher::new(&memory, &subscribers_sleep_on, &publisher_sleeps_on)?;
+        let mut ends: Vec<Box<dyn Endpoint>> = Vec::with_capacity(subscribers);
+        for index in 0..subscribers {
+            ends.push(Box::new(TokioSubscriber::new(
+                &memory,
+                index,
+                &subscribers_sleep_on,
+                &publisher_sleeps_on,
+            )?));
+        }
+        Ok(Some(BroadcastChannel {
+            publisher: Box::new(publisher),
+            subscribers: ends,
+            cleanup: Default::default(),
+        }))
+    }
+
+    fn broadcasts(&self) -> bool {
+        true
     }
 
     fn connect(&self, size: usize) -> io::Result<Channel> {
@@ -191,5 +235,115 @@ impl Endpoint for TokioRingEnd {
             let grant = rx.read_sleeping().await.map_err(io::Error::other)?;
             copy(grant, buffer)
         })
+    }
+}
+
+/// The broadcast publisher: a tokio side that awaits room.
+struct TokioPublisher {
+    // Declared first so that it is dropped first: it borrows the memory and the doorbell.
+    side: Lazy<(BroadcastProducer<'static>, OwnedFd), AsyncPublisher<'static>>,
+    /// The subscribers' eventfd, which this side rings (its doorbell borrows it).
+    _doorbell: OwnedFd,
+    _memory: SharedMemory,
+}
+
+impl TokioPublisher {
+    /// The producer of the region in `memory`, ringing `subscribers_sleep_on` and sleeping on
+    /// `sleeps_on`.
+    fn new(
+        memory: &SharedMemory,
+        subscribers_sleep_on: &OwnedFd,
+        sleeps_on: &OwnedFd,
+    ) -> io::Result<Self> {
+        let mine = memory.map_again()?;
+        let bell = subscribers_sleep_on.try_clone()?;
+        // SAFETY: the descriptor is kept in `_doorbell`, dropped after `side`.
+        let ring = unsafe { doorbell(&bell) };
+        let producer = ring_pair::attach_static(&mine, Broadcast::attach)?
+            .producer_with_doorbell(ring)
+            .map_err(io::Error::other)?;
+        Ok(Self {
+            side: Lazy::Plain((producer, sleeps_on.try_clone()?)),
+            _doorbell: bell,
+            _memory: mine,
+        })
+    }
+}
+
+impl Endpoint for TokioPublisher {
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        let (runtime, publisher) = self.side.get(|(producer, sleeps_on)| {
+            AsyncPublisher::new(producer, sleeps_on).map_err(io::Error::other)
+        })?;
+        if publisher
+            .spin_for_room(message.len())
+            .map_err(io::Error::other)?
+        {
+            return publisher.get_mut().push(message).map_err(io::Error::other);
+        }
+        runtime
+            .block_on(publisher.send_sleeping(message))
+            .map_err(io::Error::other)
+    }
+
+    fn recv(&mut self, _buffer: &mut [u8]) -> io::Result<()> {
+        Err(wrong_way("a publisher does not receive"))
+    }
+}
+
+/// One broadcast subscriber: a tokio side that awaits messages.
+struct TokioSubscriber {
+    // Declared first so that it is dropped first: it borrows the memory and the doorbell.
+    side: Lazy<(Subscriber<'static>, OwnedFd), AsyncSubscriber<'static>>,
+    /// The publisher's eventfd, which this side rings (its doorbell borrows it).
+    _doorbell: OwnedFd,
+    _memory: SharedMemory,
+}
+
+impl TokioSubscriber {
+    /// Subscriber `index` of the region in `memory`, sleeping on `sleeps_on` and ringing
+    /// `publisher_sleeps_on`.
+    fn new(
+        memory: &SharedMemory,
+        index: usize,
+        sleeps_on: &OwnedFd,
+        publisher_sleeps_on: &OwnedFd,
+    ) -> io::Result<Self> {
+        let mine = memory.map_again()?;
+        let bell = publisher_sleeps_on.try_clone()?;
+        // SAFETY: the descriptor is kept in `_doorbell`, dropped after `side`.
+        let ring = unsafe { doorbell(&bell) };
+        let subscriber = ring_pair::attach_static(&mine, Broadcast::attach)?
+            .subscriber_with_doorbell(index, ring)
+            .map_err(io::Error::other)?;
+        Ok(Self {
+            side: Lazy::Plain((subscriber, sleeps_on.try_clone()?)),
+            _doorbell: bell,
+            _memory: mine,
+        })
+    }
+}
+
+impl Endpoint for TokioSubscriber {
+    fn send(&mut self, _message: &[u8]) -> io::Result<()> {
+        Err(wrong_way("a subscriber does not send"))
+    }
+
+    fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        none_lost(self.recv_counting_losses(buffer)?)
+    }
+
+    fn recv_counting_losses(&mut self, buffer: &mut [u8]) -> io::Result<u32> {
+        let (runtime, subscriber) = self.side.get(|(subscriber, sleeps_on)| {
+            AsyncSubscriber::new(subscriber, sleeps_on).map_err(io::Error::other)
+        })?;
+        let received = match subscriber.get_mut().pop(buffer).map_err(io::Error::other)? {
+            Some(received) => received,
+            None => runtime
+                .block_on(subscriber.recv(buffer))
+                .map_err(io::Error::other)?,
+        };
+        check_len(received.len, buffer.len())?;
+        Ok(received.lost)
     }
 }

@@ -20,6 +20,17 @@ pub fn wrong_way(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::Unsupported, what)
 }
 
+/// An error unless a receive on a channel that may lose messages lost none (`lost`): what a
+/// plain `recv` on a broadcast subscriber asks.
+pub fn none_lost(lost: u32) -> io::Result<()> {
+    match lost {
+        0 => Ok(()),
+        lost => Err(io::Error::other(format!(
+            "{lost} messages were lost before this one"
+        ))),
+    }
+}
+
 /// An error unless a received message of `len` bytes fills the `expected`-byte buffer: every
 /// endpoint hands over whole messages of the run's size, never a shorter or longer one.
 pub fn check_len(len: usize, expected: usize) -> io::Result<()> {

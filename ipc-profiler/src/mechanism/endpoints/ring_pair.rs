@@ -12,7 +12,7 @@ use ipc_core::spsc::{Consumer, Producer, Spsc, Wakeups};
 use ipc_core::wait::{Strategy, Wait};
 use ipc_core::Region;
 
-use super::{check_len, wrong_way};
+use super::{check_len, none_lost, wrong_way};
 use crate::mechanism::{BroadcastChannel, Channel, Endpoint, FanInChannel};
 
 /// What backs the rings' memory.
@@ -254,6 +254,15 @@ impl Endpoint for LaneReader {
     }
 }
 
+/// The broadcast region's mode a pub-sub run asks for: lossy (`--lossy`), or backpressure.
+pub fn broadcast_mode(lossy: bool) -> Mode {
+    if lossy {
+        Mode::Lossy
+    } else {
+        Mode::Backpressure
+    }
+}
+
 /// An ipc-core broadcast region in `mode` (backpressure: the publisher waits for the slowest
 /// subscriber; lossy: it never waits) with one subscriber slot per subscriber; every process
 /// maps it at its own address.
@@ -330,12 +339,7 @@ impl Endpoint for SubscriberEnd {
     }
 
     fn recv(&mut self, buffer: &mut [u8]) -> io::Result<()> {
-        match self.recv_counting_losses(buffer)? {
-            0 => Ok(()),
-            lost => Err(io::Error::other(format!(
-                "{lost} messages were lost before this one"
-            ))),
-        }
+        none_lost(self.recv_counting_losses(buffer)?)
     }
 
     fn recv_counting_losses(&mut self, buffer: &mut [u8]) -> io::Result<u32> {
