@@ -9,7 +9,8 @@ Each ratio (ipc-core's median over the kernel's, or the kernel's rate over ipc-c
 with a 95% bootstrap interval: both mechanisms' runs resampled with replacement 10,000 times
 (a fixed seed, so a summary is reproducible) and the ratio of the medians taken each time.
 The verdict is "worse" when the whole interval lies above 1.00, "better" when it lies below,
-and "tie" when it holds 1.00: then the runs cannot tell the two apart on this host.
+and "tie" when it holds 1.00: then the runs cannot tell the two apart on this host. shm-tokio
+is also set against uds-tokio, a Unix socket awaited from the same kind of runtime.
     python3 benchmarks/wait-matrix/summarise.py DIR/*.json
 """
 import collections
@@ -21,6 +22,8 @@ import sys
 IPC_CORE = ("shm-futex", "mmap", "shm-tokio")
 COUNTS = ("procs", "clients", "subscribers", "stages")
 RESAMPLES = 10_000
+# The kernel mechanism an async program would use instead of shm-tokio, from the same runtime.
+ASYNC_FLOOR = "uds-tokio"
 
 
 def cells(paths):
@@ -110,6 +113,11 @@ def main(paths):
             cost = judged(label + m + "cpu", cpu_of(m), cpu_of(lowest_cpu))
             judgements[(label, m)] = (speed, cost)
             print(f"  {m:9} {shown}   {show(name, speed)}; {show('CPU', cost)}  ({n} runs)")
+            if m == "shm-tokio" and ASYNC_FLOOR in mechs and kind == "latency":
+                # What an async program would use instead: a socket awaited from the same runtime.
+                floor = judged(label + m + "async", column(mechs[m], 0), column(mechs[ASYNC_FLOOR], 0))
+                floor_cost = judged(label + m + "asynccpu", cpu_of(m), cpu_of(ASYNC_FLOOR))
+                print(f"  {'':9} against {ASYNC_FLOOR}: {show('p50', floor)}; {show('CPU', floor_cost)}")
     for group, members in (("shm-futex and mmap", ("shm-futex", "mmap")), ("shm-tokio", ("shm-tokio",))):
         mine = {k: v for k, v in judgements.items() if k[1] in members}
         over = [(k, v) for k, v in mine.items() if max(v[0][0], v[1][0]) > 1.0]

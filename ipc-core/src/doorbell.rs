@@ -101,9 +101,7 @@ impl ReaderSleeps {
 }
 
 /// What a broadcast region's producer sleeps on while it waits for room (backpressure mode),
-/// fixed when the region is laid out ([`Broadcast::init_with_sleepers`]).
-///
-/// [`Broadcast::init_with_sleepers`]: crate::broadcast::Broadcast::init_with_sleepers
+/// fixed when the region is laid out (`Broadcast::init_with_sleepers`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProducerSleeps {
     /// The futex of the slowest subscriber's cursor: ipc-core's blocking sends.

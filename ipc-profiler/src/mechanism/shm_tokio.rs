@@ -9,6 +9,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use ipc_core::broadcast::{Broadcast, BroadcastProducer, Subscriber};
 use ipc_core::doorbell::{Doorbell, ProducerSleeps, ReaderSleeps};
+use ipc_core::role::ClaimError;
 use ipc_core::shm::SharedMemory;
 use ipc_core::spsc::{Consumer, EventfdSides, Producer, Spsc, Wakeups};
 use ipc_core_tokio::{AsyncConsumer, AsyncProducer, AsyncPublisher, AsyncSubscriber};
@@ -61,14 +62,19 @@ impl Mechanism for ShmTokio {
         .map_err(io::Error::other)?;
         let subscribers_sleep_on = ipc_core_tokio::eventfd()?;
         let publisher_sleeps_on = ipc_core_tokio::eventfd()?;
-        let publisher = TokioPublisher::new(&memory, &subscribers_sleep_on, &publisher_sleeps_on)?;
+        let publisher = TokioPublisher::claim(
+            &memory,
+            &subscribers_sleep_on,
+            &publisher_sleeps_on,
+            |region, ring| region.producer_with_doorbell(ring),
+        )?;
         let mut ends: Vec<Box<dyn Endpoint>> = Vec::with_capacity(subscribers);
         for index in 0..subscribers {
-            ends.push(Box::new(TokioSubscriber::new(
+            ends.push(Box::new(TokioSubscriber::claim(
                 &memory,
-                index,
-                &subscribers_sleep_on,
                 &publisher_sleeps_on,
+                &subscribers_sleep_on,
+                |region, ring| region.subscriber_with_doorbell(index, ring),
             )?));
         }
         Ok(Some(BroadcastChannel {
@@ -238,37 +244,42 @@ impl Endpoint for TokioRingEnd {
     }
 }
 
-/// The broadcast publisher: a tokio side that awaits room.
-struct TokioPublisher {
+/// One side of the broadcast region, as it waits in the controller for its worker: its claim
+/// (made with the doorbell of the eventfd it rings), the eventfd it sleeps on, and what they
+/// borrow; started as `Started` in a runtime at its first use.
+struct BroadcastSide<Plain, Started> {
     // Declared first so that it is dropped first: it borrows the memory and the doorbell.
-    side: Lazy<(BroadcastProducer<'static>, OwnedFd), AsyncPublisher<'static>>,
-    /// The subscribers' eventfd, which this side rings (its doorbell borrows it).
+    side: Lazy<(Plain, OwnedFd), Started>,
+    /// The eventfd the other kind of side sleeps on, which this side rings.
     _doorbell: OwnedFd,
     _memory: SharedMemory,
 }
 
-impl TokioPublisher {
-    /// The producer of the region in `memory`, ringing `subscribers_sleep_on` and sleeping on
-    /// `sleeps_on`.
-    fn new(
+impl<Plain, Started> BroadcastSide<Plain, Started> {
+    /// Claims a side of the region in `memory` with `claim`, given the doorbell of `rings`;
+    /// it will sleep on `sleeps_on`.
+    fn claim(
         memory: &SharedMemory,
-        subscribers_sleep_on: &OwnedFd,
+        rings: &OwnedFd,
         sleeps_on: &OwnedFd,
+        claim: impl FnOnce(Broadcast<'static>, Doorbell<'static>) -> Result<Plain, ClaimError>,
     ) -> io::Result<Self> {
         let mine = memory.map_again()?;
-        let bell = subscribers_sleep_on.try_clone()?;
+        let bell = rings.try_clone()?;
         // SAFETY: the descriptor is kept in `_doorbell`, dropped after `side`.
         let ring = unsafe { doorbell(&bell) };
-        let producer = ring_pair::attach_static(&mine, Broadcast::attach)?
-            .producer_with_doorbell(ring)
-            .map_err(io::Error::other)?;
+        let region = ring_pair::attach_static(&mine, Broadcast::attach)?;
+        let plain = claim(region, ring).map_err(io::Error::other)?;
         Ok(Self {
-            side: Lazy::Plain((producer, sleeps_on.try_clone()?)),
+            side: Lazy::Plain((plain, sleeps_on.try_clone()?)),
             _doorbell: bell,
             _memory: mine,
         })
     }
 }
+
+/// The broadcast publisher: a tokio side that awaits room.
+type TokioPublisher = BroadcastSide<BroadcastProducer<'static>, AsyncPublisher<'static>>;
 
 impl Endpoint for TokioPublisher {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
@@ -292,37 +303,7 @@ impl Endpoint for TokioPublisher {
 }
 
 /// One broadcast subscriber: a tokio side that awaits messages.
-struct TokioSubscriber {
-    // Declared first so that it is dropped first: it borrows the memory and the doorbell.
-    side: Lazy<(Subscriber<'static>, OwnedFd), AsyncSubscriber<'static>>,
-    /// The publisher's eventfd, which this side rings (its doorbell borrows it).
-    _doorbell: OwnedFd,
-    _memory: SharedMemory,
-}
-
-impl TokioSubscriber {
-    /// Subscriber `index` of the region in `memory`, sleeping on `sleeps_on` and ringing
-    /// `publisher_sleeps_on`.
-    fn new(
-        memory: &SharedMemory,
-        index: usize,
-        sleeps_on: &OwnedFd,
-        publisher_sleeps_on: &OwnedFd,
-    ) -> io::Result<Self> {
-        let mine = memory.map_again()?;
-        let bell = publisher_sleeps_on.try_clone()?;
-        // SAFETY: the descriptor is kept in `_doorbell`, dropped after `side`.
-        let ring = unsafe { doorbell(&bell) };
-        let subscriber = ring_pair::attach_static(&mine, Broadcast::attach)?
-            .subscriber_with_doorbell(index, ring)
-            .map_err(io::Error::other)?;
-        Ok(Self {
-            side: Lazy::Plain((subscriber, sleeps_on.try_clone()?)),
-            _doorbell: bell,
-            _memory: mine,
-        })
-    }
-}
+type TokioSubscriber = BroadcastSide<Subscriber<'static>, AsyncSubscriber<'static>>;
 
 impl Endpoint for TokioSubscriber {
     fn send(&mut self, _message: &[u8]) -> io::Result<()> {
