@@ -94,15 +94,21 @@ fn sleep(wake: Wake, mine: &OwnedFd, buffer: &mut [u8; 8]) {
     rustix::io::read(mine, &mut buffer[..len]).expect("sleep");
 }
 
+/// Round trip `n`'s two values of the shared word: the one this side stores to hand the token
+/// over, and the one it waits for (the first side's hand-overs are odd, the other's even).
+fn turn(n: u32, first: bool) -> (u32, u32) {
+    if first {
+        (2 * n + 1, 2 * n + 2)
+    } else {
+        (2 * n + 2, 2 * n + 1)
+    }
+}
+
 /// Hands the token back and forth `ROUND_TRIPS` times; `first` starts. Blocking sides.
 fn blocking_side(wake: Wake, word: &AtomicU32, mine: &OwnedFd, peer: &OwnedFd, first: bool) {
     let mut buffer = [0u8; 8];
     for n in 0..ROUND_TRIPS {
-        let (give, take) = if first {
-            (2 * n + 1, 2 * n + 2)
-        } else {
-            (2 * n + 2, 2 * n + 1)
-        };
+        let (give, take) = turn(n, first);
         if !first {
             while word.load(Ordering::Acquire) != take {
                 sleep(wake, mine, &mut buffer);
@@ -139,11 +145,7 @@ fn tokio_side(word: &AtomicU32, mine: OwnedFd, peer: &OwnedFd, first: bool) {
             }
         };
         for n in 0..ROUND_TRIPS {
-            let (give, take) = if first {
-                (2 * n + 1, 2 * n + 2)
-            } else {
-                (2 * n + 2, 2 * n + 1)
-            };
+            let (give, take) = turn(n, first);
             if !first {
                 sleep_until(take).await;
             }
