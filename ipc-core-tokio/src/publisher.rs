@@ -4,6 +4,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use ipc_core::broadcast::BroadcastProducer;
+use ipc_core::channel::{Mapping, Publisher};
 use ipc_core::doorbell::ProducerSleeps;
 use ipc_core::typed::bytemuck::{self, NoUninit};
 use ipc_core::wait::Liveness;
@@ -59,6 +60,51 @@ const CHECK_EVERY: Duration = Duration::from_millis(100);
 pub struct AsyncPublisher<'a> {
     producer: BroadcastProducer<'a>,
     waiting: Waiting<'a>,
+    /// A channel's memory, for a publisher made from a channel's (dropped last).
+    _mapping: Option<Mapping>,
+}
+
+impl AsyncPublisher<'static> {
+    /// The publisher of a one-call channel made with
+    /// [`BroadcastChannel::memfd_async`](ipc_core::channel::BroadcastChannel::memfd_async) and
+    /// [`AsyncSides::Publisher`](ipc_core::channel::AsyncSides) (or `Both`), awaiting room: it
+    /// owns its share of the mapping, so it moves into `tokio::spawn`. Call it inside a tokio
+    /// runtime.
+    ///
+    /// ```
+    /// use ipc_core::broadcast::Mode;
+    /// use ipc_core::channel::{AsyncSides, BroadcastChannel};
+    /// use ipc_core::wait::Wait;
+    /// use ipc_core_tokio::AsyncPublisher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let channel = BroadcastChannel::memfd_async(1, 256, Mode::Backpressure, AsyncSides::Publisher)?;
+    /// let mut subscriber = channel.subscriber(0)?; // a plain one: here a thread
+    /// let reader = std::thread::spawn(move || {
+    ///     (0..100u64)
+    ///         .map(|_| subscriber.recv_value::<u64>(&Wait::futex()).map(|(n, _)| n))
+    ///         .collect::<Result<Vec<_>, _>>()
+    /// });
+    /// let mut publisher = AsyncPublisher::from_publisher(channel.publisher()?)?;
+    /// for n in 0..100u64 {
+    ///     publisher.send_value(&n).await?; // a 256-byte ring: it waits for room
+    /// }
+    /// assert_eq!(reader.join().unwrap()?, (0..100).collect::<Vec<_>>());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotAnEventfdSide`] for a channel whose publisher sleeps on the futex; then as
+    /// [`new`](Self::new).
+    pub fn from_publisher(publisher: Publisher) -> Result<Self, Error> {
+        let (producer, eventfd, mapping) = publisher.into_parts()?;
+        let eventfd = eventfd.ok_or(Error::NotAnEventfdSide("publisher"))?;
+        let mut this = Self::new(producer, eventfd)?;
+        this._mapping = Some(mapping);
+        Ok(this)
+    }
 }
 
 impl<'a> AsyncPublisher<'a> {
@@ -78,6 +124,7 @@ impl<'a> AsyncPublisher<'a> {
         Ok(Self {
             producer,
             waiting: Waiting::new(eventfd, None)?,
+            _mapping: None,
         })
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{current_thread, fork_child, kill, multi_thread, rung, wait_status};
 use ipc_core::broadcast::{Broadcast, Mode};
-use ipc_core::channel::{BroadcastChannel, FanInChannel};
+use ipc_core::channel::{AsyncSides, BroadcastChannel, FanInChannel};
 use ipc_core::doorbell::{Doorbell, ProducerSleeps, ReaderSleeps};
 use ipc_core::fan_in::{FanIn, FanInError};
 use ipc_core::shm::SharedMemory;
@@ -303,6 +303,70 @@ fn one_call_channels_serve_tokio_tasks_on_the_current_thread_runtime() {
 #[test]
 fn one_call_channels_serve_tokio_tasks_on_the_multi_thread_runtime() {
     one_call_channels_to_tokio_tasks(multi_thread());
+}
+
+/// A one-call broadcast channel whose publisher and subscribers all run as tokio tasks, each
+/// handle moved into its task: `MESSAGES` numbered messages through a 1 KiB ring (the
+/// publisher waits for room again and again), every subscriber sees each in order.
+fn one_call_broadcast_all_async(runtime: tokio::runtime::Runtime) {
+    let feed =
+        BroadcastChannel::memfd_async(SUBSCRIBERS, 1024, Mode::Backpressure, AsyncSides::Both)
+            .unwrap();
+    runtime.block_on(async {
+        let subscribed: Vec<_> = (0..SUBSCRIBERS)
+            .map(|index| {
+                let subscriber = feed.subscriber(index).unwrap();
+                let mut rx = AsyncSubscriber::from_subscriber(subscriber).unwrap();
+                tokio::spawn(async move {
+                    for n in 0..MESSAGES {
+                        let (value, lost) = within_patience("a subscriber", rx.recv_value::<u64>())
+                            .await
+                            .unwrap();
+                        assert_eq!((value, lost), (n, 0), "subscriber {index}");
+                    }
+                })
+            })
+            .collect();
+        let mut publisher = AsyncPublisher::from_publisher(feed.publisher().unwrap()).unwrap();
+        let published = tokio::spawn(async move {
+            for n in 0..MESSAGES {
+                within_patience("the publisher", publisher.send_value(&n))
+                    .await
+                    .unwrap();
+            }
+        });
+        published.await.unwrap();
+        for task in subscribed {
+            task.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_one_call_broadcast_runs_every_side_as_a_task_on_the_current_thread_runtime() {
+    one_call_broadcast_all_async(current_thread());
+}
+
+#[test]
+fn a_one_call_broadcast_runs_every_side_as_a_task_on_the_multi_thread_runtime() {
+    one_call_broadcast_all_async(multi_thread());
+}
+
+#[test]
+fn a_one_call_publisher_that_sleeps_on_the_futex_is_a_clear_error() {
+    let _runtime = current_thread().enter();
+    for feed in [
+        BroadcastChannel::memfd(1, 1024, Mode::Backpressure).unwrap(),
+        BroadcastChannel::memfd_async(1, 1024, Mode::Backpressure, AsyncSides::Subscribers)
+            .unwrap(),
+    ] {
+        let made = AsyncPublisher::from_publisher(feed.publisher().unwrap());
+        assert!(
+            matches!(made, Err(Error::NotAnEventfdSide("publisher"))),
+            "{:?}",
+            made.err()
+        );
+    }
 }
 
 /// A writer process that received the channel over a Unix socket (memory and eventfd in one

@@ -2,10 +2,10 @@
 //! (backpressure, or lossy with a count of what each subscriber lost).
 
 use super::memory::ChannelMemory;
-use super::memory::{readers, Mapping, Sleepers};
+use super::memory::{Mapping, Sleepers};
 use super::ChannelError;
 use crate::broadcast::{Broadcast, BroadcastProducer, Mode, Received, Subscriber};
-use crate::doorbell::ReaderSleeps;
+use crate::doorbell::{ProducerSleeps, ReaderSleeps};
 use crate::error::LayoutError;
 use crate::typed::RecvError;
 use crate::wait::Wait;
@@ -43,11 +43,43 @@ impl BroadcastChannel {
         mode: Mode,
         sleeps: ReaderSleeps,
     ) -> Result<Self, ChannelError> {
-        let memory = ChannelMemory::memfd(
-            Broadcast::required_len(capacity),
-            readers(sleeps),
-            |region| Broadcast::init_with(region, capacity, subscribers, mode, sleeps).map(drop),
-        )?;
+        let sides = match sleeps {
+            ReaderSleeps::OnFutex => None,
+            ReaderSleeps::OnEventfd => Some(AsyncSides::Subscribers),
+        };
+        Self::memfd_sleeping(subscribers, capacity, mode, sleepers(sides))
+    }
+
+    /// Like [`memfd`](Self::memfd), with the `sides` an async runtime runs sleeping on an
+    /// eventfd the channel makes: every subscriber on one the publisher rings, the publisher
+    /// (waiting for room) on one the subscriber holding the room back rings; `send_over`
+    /// passes them with the memory. Take an async publisher with `ipc-core-tokio`'s
+    /// `AsyncPublisher::from_publisher`, async subscribers with
+    /// `AsyncSubscriber::from_subscriber`; a side that sleeps on an eventfd refuses the
+    /// blocking calls' futex sleeps.
+    ///
+    /// # Errors
+    /// As [`memfd`](Self::memfd).
+    pub fn memfd_async(
+        subscribers: usize,
+        capacity: usize,
+        mode: Mode,
+        sides: AsyncSides,
+    ) -> Result<Self, ChannelError> {
+        Self::memfd_sleeping(subscribers, capacity, mode, sleepers(Some(sides)))
+    }
+
+    fn memfd_sleeping(
+        subscribers: usize,
+        capacity: usize,
+        mode: Mode,
+        sleepers: Sleepers,
+    ) -> Result<Self, ChannelError> {
+        let (readers, producer) = sleeps_of(sleepers);
+        let memory = ChannelMemory::memfd(Broadcast::required_len(capacity), sleepers, |region| {
+            Broadcast::init_with_sleepers(region, capacity, subscribers, mode, readers, producer)
+                .map(drop)
+        })?;
         Ok(Self { memory })
     }
 
@@ -78,13 +110,13 @@ impl BroadcastChannel {
     /// [`ChannelError::Claim`] while another publisher holds the role.
     pub fn publisher(&self) -> Result<Publisher, ChannelError> {
         let broadcast = self.broadcast()?;
-        let producer = match self.memory.doorbell(0) {
+        let producer = match self.memory.doorbell(SUBSCRIBERS_SLOT) {
             None => broadcast.producer()?,
             Some(doorbell) => broadcast.producer_with_doorbell(doorbell)?,
         };
         Ok(Publisher {
             producer,
-            _memory: self.memory.clone(),
+            memory: self.memory.clone(),
         })
     }
 
@@ -93,8 +125,13 @@ impl BroadcastChannel {
     /// # Errors
     /// [`ChannelError::Claim`] for an index past the count or held by another subscriber.
     pub fn subscriber(&self, index: usize) -> Result<BroadcastSubscriber, ChannelError> {
+        let broadcast = self.broadcast()?;
+        let subscriber = match self.memory.doorbell(PUBLISHER_SLOT) {
+            None => broadcast.subscriber(index)?,
+            Some(doorbell) => broadcast.subscriber_with_doorbell(index, doorbell)?,
+        };
         Ok(BroadcastSubscriber {
-            subscriber: self.broadcast()?.subscriber(index)?,
+            subscriber,
             memory: self.memory.clone(),
         })
     }
@@ -107,7 +144,48 @@ impl BroadcastChannel {
 super::memory::shared_channel_methods!(BroadcastChannel, check);
 
 fn check(region: Region<'static>) -> Result<Sleepers, LayoutError> {
-    Ok(readers(Broadcast::attach(region)?.reader_sleeps()))
+    let broadcast = Broadcast::attach(region)?;
+    let mut sleepers = [false; 2];
+    sleepers[SUBSCRIBERS_SLOT] = broadcast.reader_sleeps() == ReaderSleeps::OnEventfd;
+    sleepers[PUBLISHER_SLOT] = broadcast.producer_sleeps() == ProducerSleeps::OnEventfd;
+    Ok(sleepers)
+}
+
+/// The channel memory's eventfd slot of the one eventfd every subscriber sleeps on.
+const SUBSCRIBERS_SLOT: usize = 0;
+/// The slot of the eventfd the publisher sleeps on.
+const PUBLISHER_SLOT: usize = 1;
+
+/// Which sides of a broadcast channel an async runtime runs (sleeping on an eventfd).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsyncSides {
+    /// Every subscriber; the publisher is a plain one.
+    Subscribers,
+    /// The publisher; the subscribers are plain ones.
+    Publisher,
+    /// The publisher and every subscriber.
+    Both,
+}
+
+/// The eventfd slots a channel whose `sides` (if any) are async sleeps on.
+fn sleepers(sides: Option<AsyncSides>) -> Sleepers {
+    let mut sleepers = [false; 2];
+    sleepers[SUBSCRIBERS_SLOT] = matches!(sides, Some(AsyncSides::Subscribers | AsyncSides::Both));
+    sleepers[PUBLISHER_SLOT] = matches!(sides, Some(AsyncSides::Publisher | AsyncSides::Both));
+    sleepers
+}
+
+/// What the subscribers and the publisher sleep on, for a channel sleeping as `sleepers` says.
+fn sleeps_of(sleepers: Sleepers) -> (ReaderSleeps, ProducerSleeps) {
+    let readers = match sleepers[SUBSCRIBERS_SLOT] {
+        true => ReaderSleeps::OnEventfd,
+        false => ReaderSleeps::OnFutex,
+    };
+    let producer = match sleepers[PUBLISHER_SLOT] {
+        true => ProducerSleeps::OnEventfd,
+        false => ProducerSleeps::OnFutex,
+    };
+    (readers, producer)
 }
 
 /// The publisher of a broadcast channel, holding the mapping. `Send`, `'static`.
@@ -115,10 +193,28 @@ fn check(region: Region<'static>) -> Result<Sleepers, LayoutError> {
 pub struct Publisher {
     // Dropped before the mapping it points into (fields drop in order).
     producer: BroadcastProducer<'static>,
-    _memory: ChannelMemory,
+    memory: ChannelMemory,
 }
 
 impl Publisher {
+    /// The producer, the eventfd it sleeps on for room (a new descriptor; when the channel
+    /// was made with [`AsyncSides::Publisher`] or [`AsyncSides::Both`]), and what keeps the
+    /// memory mapped: for an async adapter, which must drop the producer before the
+    /// [`Mapping`].
+    ///
+    /// # Errors
+    /// The operating system's error from duplicating the eventfd.
+    pub fn into_parts(
+        self,
+    ) -> std::io::Result<(
+        BroadcastProducer<'static>,
+        Option<std::os::fd::OwnedFd>,
+        Mapping,
+    )> {
+        let eventfd = self.memory.eventfd(PUBLISHER_SLOT)?;
+        Ok((self.producer, eventfd, Mapping::of(self.memory)))
+    }
+
     /// Copies `message` to every subscriber, waiting for the slowest as `how` says (never, in
     /// lossy mode).
     ///
@@ -168,7 +264,7 @@ impl BroadcastSubscriber {
     pub fn into_parts(
         self,
     ) -> std::io::Result<(Subscriber<'static>, Option<std::os::fd::OwnedFd>, Mapping)> {
-        let eventfd = self.memory.eventfd(0)?;
+        let eventfd = self.memory.eventfd(SUBSCRIBERS_SLOT)?;
         Ok((self.subscriber, eventfd, Mapping::of(self.memory)))
     }
 
@@ -284,5 +380,58 @@ mod tests {
             buffer[0] as u32, first.lost,
             "it lost exactly the ones before"
         );
+    }
+
+    #[test]
+    fn a_channel_whose_publisher_sleeps_on_an_eventfd_passes_both_eventfds_in_slot_order() {
+        use crate::doorbell::test_eventfd::rung;
+        let (left, right) = std::os::unix::net::UnixStream::pair().unwrap();
+        let channel =
+            BroadcastChannel::memfd_async(2, 256, Mode::Backpressure, AsyncSides::Both).unwrap();
+        channel.send_over(&left).unwrap();
+        let received = BroadcastChannel::receive_over(&right).unwrap();
+        // Neither side's blocking call may sleep on the futex.
+        let mut publisher = channel.publisher().unwrap();
+        while publisher.try_send(&[7; 8]).is_ok() {}
+        assert!(matches!(
+            publisher.send(&[7; 8], &Wait::futex()),
+            Err(ReserveError::Wait(crate::wait::WaitError::SleepsOnEventfd))
+        ));
+        let (mut producer, publisher_sleeps_on, _mapping) = publisher.into_parts().unwrap();
+        let publisher_sleeps_on = publisher_sleeps_on.expect("the publisher sleeps on an eventfd");
+        // Subscribers taken from the received channel: each holds the publisher's doorbell,
+        // and comes with the eventfd it sleeps on itself (the other slot).
+        let mut subscribers = [0, 1].map(|index| {
+            let (subscriber, sleeps_on, mapping) =
+                received.subscriber(index).unwrap().into_parts().unwrap();
+            assert!(
+                sleeps_on.is_some(),
+                "subscriber {index}'s eventfd did not come"
+            );
+            (subscriber, mapping)
+        });
+        let index = producer
+            .announce_sleep(8)
+            .unwrap()
+            .expect("the ring is full: the publisher sleeps");
+        let mut buffer = [0u8; 8];
+        // The subscriber that is not holding the room back rings nobody...
+        subscribers[1 - index].0.pop(&mut buffer).unwrap().unwrap();
+        assert_eq!(rung(&publisher_sleeps_on), 0, "rung by a subscriber ahead");
+        // ...the slowest one rings the sleeping publisher.
+        subscribers[index].0.pop(&mut buffer).unwrap().unwrap();
+        assert_eq!(
+            rung(&publisher_sleeps_on),
+            1,
+            "the sleeping publisher was not rung"
+        );
+        assert!(producer.has_room_for(8).unwrap());
+        // A publisher sleeping on the futex comes with no eventfd.
+        let futex = BroadcastChannel::memfd(1, 256, Mode::Backpressure).unwrap();
+        assert!(futex.publisher().unwrap().into_parts().unwrap().1.is_none());
+        let subscribers_only =
+            BroadcastChannel::memfd_async(1, 256, Mode::Lossy, AsyncSides::Subscribers).unwrap();
+        let (_, none, _) = subscribers_only.publisher().unwrap().into_parts().unwrap();
+        assert!(none.is_none());
     }
 }

@@ -20,7 +20,8 @@ use crate::Region;
 pub(super) const CREATOR_WAIT: Duration = Duration::from_secs(2);
 
 /// Which sides of a channel sleep on an eventfd the channel makes: a fan-in's reader or a
-/// broadcast's subscribers in slot 0; a duplex's first end in slot 0, its second in slot 1.
+/// broadcast's subscribers in slot 0, a broadcast's publisher in slot 1; a duplex's first end
+/// in slot 0, its second in slot 1.
 pub(super) type Sleepers = [bool; 2];
 
 /// Nobody sleeps on an eventfd.
@@ -289,8 +290,7 @@ macro_rules! shared_channel_methods {
                 })
             }
 
-            /// Sends the channel's memory (and the eventfd its readers sleep on, if they sleep
-            /// on one) to the peer at the other end of the Unix socket `socket`
+            /// Sends the channel's memory (and the eventfds its async sides sleep on, if any) to the peer at the other end of the Unix socket `socket`
             /// (`SCM_RIGHTS`), which takes it with `receive_over`.
             ///
             /// # Errors

@@ -15,7 +15,9 @@
 //! A fan-in or broadcast channel made with `memfd_with(.., ReaderSleeps::OnEventfd)` also makes
 //! the eventfd its reader (every subscriber) sleeps on, for an async reader
 //! (`ipc-core-tokio`'s `AsyncFanInConsumer::from_reader`, `AsyncSubscriber::from_subscriber`):
-//! its writers ring it, and `send_over` passes it with the memory.
+//! its writers ring it, and `send_over` passes it with the memory. A broadcast channel made with
+//! `BroadcastChannel::memfd_async(.., sides)` makes the eventfd its publisher sleeps on for
+//! room as well ([`AsyncSides`]; `ipc-core-tokio`'s `AsyncPublisher::from_publisher`).
 //!
 //! Every handle also sends and receives plain-old-data values (`send_value`, `recv_value`, as
 //! [`crate::typed`] does for a bare ring): a message of another size is an error, never a
@@ -50,7 +52,7 @@ use std::fmt;
 use std::io;
 use std::string::String;
 
-pub use broadcast::{BroadcastChannel, BroadcastSubscriber, Publisher};
+pub use broadcast::{AsyncSides, BroadcastChannel, BroadcastSubscriber, Publisher};
 pub use duplex::{AsyncEnds, Duplex, DuplexEnd};
 pub use fan_in::{FanInChannel, FanInReader, FanInRecvError, FanInWriter};
 pub use memory::{unlink, Mapping};
