@@ -1,9 +1,11 @@
 /* The floor of a hand-off between processes that outnumber the CPUs: N processes on CPU 0
  * pass a token round a ring (stage i wakes stage i+1), as a pipeline's paced message does,
  * over pipes (mode 0), over shared futex words woken then waited on by two calls (mode 1, what
- * ipc-core's blocking sides do), or with the wake and the next wait in one io_uring_enter
+ * ipc-core's blocking sides do), with the wake and the next wait in one io_uring_enter
  * (mode 2: IORING_OP_FUTEX_WAKE then IORING_OP_FUTEX_WAIT, Linux 6.7), which never returns to
- * user space between them, so the woken stage cannot preempt the waker there. Prints the time
+ * user space between them, so the woken stage cannot preempt the waker there, or over
+ * eventfds (mode 3: a write of 1 wakes the next stage, which reads its own; what a ring whose
+ * sides sleep on eventfds pays). Prints the time
  * and CPU per lap and hop, and the context switches of all N processes (one per hop is the
  * least a hand-off can cost).
  *   gcc -O2 benchmarks/wake-floor/ring.c -o /tmp/ring && /tmp/ring MODE [N [SETUP_FLAGS]]
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -92,8 +95,8 @@ int main(int argc, char **argv) {
     int mode = argc > 1 ? atoi(argv[1]) : 1;
     int n = argc > 2 ? atoi(argv[2]) : 2;
     unsigned uflags = argc > 3 ? strtoul(argv[3], 0, 0) : 0;
-    if (n < 2 || n > 64 || mode < 0 || mode > 2) {
-        fprintf(stderr, "usage: ring MODE(0 pipe, 1 futex, 2 io_uring) [N(2-64) [SETUP_FLAGS]]\n");
+    if (n < 2 || n > 64 || mode < 0 || mode > 3) {
+        fprintf(stderr, "usage: ring MODE(0 pipe, 1 futex, 2 io_uring, 3 eventfd) [N(2-64) [SETUP_FLAGS]]\n");
         return 2;
     }
     const int laps = (getenv("HOPS") ? atoi(getenv("HOPS")) : 400000) / n;
@@ -103,7 +106,11 @@ int main(int argc, char **argv) {
     sched_setaffinity(0, sizeof cpu0, &cpu0);
     uint32_t *words = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int pipes[64][2];
-    for (int i = 0; i < n; i++) if (pipe(pipes[i])) return 1;
+    int eventfds[64];
+    for (int i = 0; i < n; i++) {
+        if (pipe(pipes[i])) return 1;
+        if ((eventfds[i] = eventfd(0, 0)) < 0) return 1;
+    }
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
     int me = 0;
@@ -118,6 +125,13 @@ int main(int argc, char **argv) {
         if (mode == 0) {
             if (me != 0 || lap > 1) if (read(pipes[me][0], &token, 1) != 1) return 1;
             if (write(pipes[next][1], &token, 1) != 1) return 1;
+            continue;
+        }
+        if (mode == 3) {
+            uint64_t count = 1;
+            if (me != 0 || lap > 1) if (read(eventfds[me], &count, 8) != 8) return 1;
+            count = 1;
+            if (write(eventfds[next], &count, 8) != 8) return 1;
             continue;
         }
         /* Each stage's word holds the lap whose token it was last handed; stage 0 gets lap
@@ -153,7 +167,7 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_CHILDREN, &children);
     double cpu = seconds(self.ru_utime) + seconds(self.ru_stime) + seconds(children.ru_utime) + seconds(children.ru_stime);
     double wall = (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) * 1e-9;
-    const char *names[] = {"pipe", "futex", "uring wake+wait"};
+    const char *names[] = {"pipe", "futex", "uring wake+wait", "eventfd"};
     printf("%s n=%d: %.2f us a lap (%.2f a hop), %.2f us CPU a lap; vcsw+ivcsw %ld\n", names[mode], n, wall / laps * 1e6,
            wall / laps / n * 1e6, cpu / laps * 1e6, self.ru_nvcsw + self.ru_nivcsw + children.ru_nvcsw + children.ru_nivcsw);
     return 0;
