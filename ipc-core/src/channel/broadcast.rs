@@ -426,6 +426,13 @@ mod tests {
             "the sleeping publisher was not rung"
         );
         assert!(producer.has_room_for(8).unwrap());
+        // Both eventfds must come with such a channel's memory: the memory alone is refused.
+        crate::shm::send_fd(&left, std::os::fd::AsFd::as_fd(&channel)).unwrap();
+        let refused = std::format!("{}", BroadcastChannel::receive_over(&right).unwrap_err());
+        assert!(
+            refused.contains("sleep on 2 eventfd(s) and 0 came"),
+            "{refused}"
+        );
         // A publisher sleeping on the futex comes with no eventfd.
         let futex = BroadcastChannel::memfd(1, 256, Mode::Backpressure).unwrap();
         assert!(futex.publisher().unwrap().into_parts().unwrap().1.is_none());
