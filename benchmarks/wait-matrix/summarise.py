@@ -13,9 +13,10 @@ and "tie" when it holds 1.00: then the runs cannot tell the two apart on this ho
 is also set against uds-tokio, a Unix socket awaited from the same kind of runtime.
 
 A request-response cell's best kernel mechanism whose mean round trip is over STARVES times
-its median serves some clients fast by making others wait (eventfd's one mailbox at 100 clients on one CPU): the
-summary says so, and also sets ipc-core against the best mechanism that serves in turn. The
-verdicts counted at the end stay those against the best median, whatever it is.
+its median serves some clients fast by making others wait (eventfd's one mailbox at 100
+clients on one CPU): the summary says so, and also sets ipc-core against the best mechanism
+that serves in turn. The verdicts counted at the end stay those against the best median,
+whatever it is.
     python3 benchmarks/wait-matrix/summarise.py DIR/*.json
 """
 import collections

@@ -33,12 +33,9 @@ enum Wake {
 }
 
 fn pin_to_cpu_0() {
-    // SAFETY: a zeroed cpu_set_t with one bit set, for this process.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(0, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
+    let mut only = rustix::thread::CpuSet::new();
+    only.set(0);
+    rustix::thread::sched_setaffinity(None, &only).expect("sched_setaffinity to CPU 0");
 }
 
 /// One shared word: the number of hand-overs so far (odd after the parent's, even after the

@@ -43,11 +43,7 @@ impl BroadcastChannel {
         mode: Mode,
         sleeps: ReaderSleeps,
     ) -> Result<Self, ChannelError> {
-        let sides = match sleeps {
-            ReaderSleeps::OnFutex => None,
-            ReaderSleeps::OnEventfd => Some(AsyncSides::Subscribers),
-        };
-        Self::memfd_sleeping(subscribers, capacity, mode, sleepers(sides))
+        Self::memfd_sleeping(subscribers, capacity, mode, sleeps, ProducerSleeps::OnFutex)
     }
 
     /// Like [`memfd`](Self::memfd), with the `sides` an async runtime runs sleeping on an
@@ -66,16 +62,18 @@ impl BroadcastChannel {
         mode: Mode,
         sides: AsyncSides,
     ) -> Result<Self, ChannelError> {
-        Self::memfd_sleeping(subscribers, capacity, mode, sleepers(Some(sides)))
+        let (readers, producer) = sides.sleeps();
+        Self::memfd_sleeping(subscribers, capacity, mode, readers, producer)
     }
 
     fn memfd_sleeping(
         subscribers: usize,
         capacity: usize,
         mode: Mode,
-        sleepers: Sleepers,
+        readers: ReaderSleeps,
+        producer: ProducerSleeps,
     ) -> Result<Self, ChannelError> {
-        let (readers, producer) = sleeps_of(sleepers);
+        let sleepers = sleepers(readers, producer);
         let memory = ChannelMemory::memfd(Broadcast::required_len(capacity), sleepers, |region| {
             Broadcast::init_with_sleepers(region, capacity, subscribers, mode, readers, producer)
                 .map(drop)
@@ -145,10 +143,10 @@ super::memory::shared_channel_methods!(BroadcastChannel, check);
 
 fn check(region: Region<'static>) -> Result<Sleepers, LayoutError> {
     let broadcast = Broadcast::attach(region)?;
-    let mut sleepers = [false; 2];
-    sleepers[SUBSCRIBERS_SLOT] = broadcast.reader_sleeps() == ReaderSleeps::OnEventfd;
-    sleepers[PUBLISHER_SLOT] = broadcast.producer_sleeps() == ProducerSleeps::OnEventfd;
-    Ok(sleepers)
+    Ok(sleepers(
+        broadcast.reader_sleeps(),
+        broadcast.producer_sleeps(),
+    ))
 }
 
 /// The channel memory's eventfd slot of the one eventfd every subscriber sleeps on.
@@ -167,25 +165,23 @@ pub enum AsyncSides {
     Both,
 }
 
-/// The eventfd slots a channel whose `sides` (if any) are async sleeps on.
-fn sleepers(sides: Option<AsyncSides>) -> Sleepers {
-    let mut sleepers = [false; 2];
-    sleepers[SUBSCRIBERS_SLOT] = matches!(sides, Some(AsyncSides::Subscribers | AsyncSides::Both));
-    sleepers[PUBLISHER_SLOT] = matches!(sides, Some(AsyncSides::Publisher | AsyncSides::Both));
-    sleepers
+impl AsyncSides {
+    /// What the subscribers and the publisher sleep on.
+    fn sleeps(self) -> (ReaderSleeps, ProducerSleeps) {
+        match self {
+            Self::Subscribers => (ReaderSleeps::OnEventfd, ProducerSleeps::OnFutex),
+            Self::Publisher => (ReaderSleeps::OnFutex, ProducerSleeps::OnEventfd),
+            Self::Both => (ReaderSleeps::OnEventfd, ProducerSleeps::OnEventfd),
+        }
+    }
 }
 
-/// What the subscribers and the publisher sleep on, for a channel sleeping as `sleepers` says.
-fn sleeps_of(sleepers: Sleepers) -> (ReaderSleeps, ProducerSleeps) {
-    let readers = match sleepers[SUBSCRIBERS_SLOT] {
-        true => ReaderSleeps::OnEventfd,
-        false => ReaderSleeps::OnFutex,
-    };
-    let producer = match sleepers[PUBLISHER_SLOT] {
-        true => ProducerSleeps::OnEventfd,
-        false => ProducerSleeps::OnFutex,
-    };
-    (readers, producer)
+/// The eventfd slots of a channel whose subscribers and publisher sleep as said.
+fn sleepers(readers: ReaderSleeps, producer: ProducerSleeps) -> Sleepers {
+    let mut sleepers = [false; 2];
+    sleepers[SUBSCRIBERS_SLOT] = readers == ReaderSleeps::OnEventfd;
+    sleepers[PUBLISHER_SLOT] = producer == ProducerSleeps::OnEventfd;
+    sleepers
 }
 
 /// The publisher of a broadcast channel, holding the mapping. `Send`, `'static`.

@@ -290,8 +290,9 @@ macro_rules! shared_channel_methods {
                 })
             }
 
-            /// Sends the channel's memory (and the eventfds its async sides sleep on, if any) to the peer at the other end of the Unix socket `socket`
-            /// (`SCM_RIGHTS`), which takes it with `receive_over`.
+            /// Sends the channel's memory (and the eventfds its async sides sleep on, if any) to
+            /// the peer at the other end of the Unix socket `socket` (`SCM_RIGHTS`), which takes
+            /// it with `receive_over`.
             ///
             /// # Errors
             /// The operating system's error from `sendmsg`.
